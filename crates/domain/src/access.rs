@@ -1,0 +1,74 @@
+//! Who is calling and what they may do: the permission scopes of Graph's contacts API.
+
+use crate::error::{GraphError, GraphResult};
+
+/// An authenticated caller, from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The signed-in user's object id (`oid`); `None` for app-only tokens.
+    pub user_id: Option<String>,
+    /// Delegated scopes (`scp`) or application roles (`roles`).
+    pub scopes: Vec<String>,
+    pub app_id: Option<String>,
+}
+
+/// What an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Principal {
+    fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope))
+    }
+
+    /// Checks the scopes for an operation on the caller's own mailbox. `.Shared` scopes include
+    /// the caller's own contacts, as Graph's permission reference says.
+    pub fn require(&self, access: Access) -> GraphResult<()> {
+        let ok = match access {
+            Access::Read => {
+                self.has("Contacts.Read")
+                    || self.has("Contacts.ReadWrite")
+                    || self.has("Contacts.Read.Shared")
+                    || self.has("Contacts.ReadWrite.Shared")
+            }
+            Access::Write => self.has("Contacts.ReadWrite") || self.has("Contacts.ReadWrite.Shared"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
+    /// Whether the caller may reach the mailbox of `owner`. Until sharing and application
+    /// permissions exist, only the caller's own mailbox is reachable.
+    pub fn may_open_mailbox(&self, owner_user_id: &str) -> GraphResult<()> {
+        if self.user_id.as_deref() == Some(owner_user_id) {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(scopes: &[&str]) -> Principal {
+        Principal { user_id: Some("u".into()), scopes: scopes.iter().map(|s| s.to_string()).collect(), app_id: None }
+    }
+
+    #[test]
+    fn scopes_gate_reads_and_writes() {
+        assert!(p(&["Contacts.Read"]).require(Access::Read).is_ok());
+        assert!(p(&["Contacts.Read"]).require(Access::Write).is_err());
+        assert!(p(&["contacts.readwrite"]).require(Access::Write).is_ok());
+        assert!(p(&["User.Read"]).require(Access::Read).is_err());
+        assert!(p(&[]).may_open_mailbox("other").is_err());
+        assert!(p(&[]).may_open_mailbox("u").is_ok());
+    }
+}

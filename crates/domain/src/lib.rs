@@ -1,0 +1,17 @@
+//! Graph's contacts domain: the canonical contact and folder models, the rules for writing them,
+//! their v1.0 JSON projections, identifiers and change keys, access rules and the error
+//! vocabulary. No I/O here.
+
+pub mod access;
+pub mod contact;
+pub mod error;
+pub mod folder;
+pub mod ids;
+pub mod projection;
+pub mod time;
+
+pub use access::{Access, Principal};
+pub use contact::{Contact, ContactData};
+pub use error::{ErrorKind, GraphError, GraphResult};
+pub use folder::{ContactFolder, FolderChanges};
+pub use ids::{ContactId, FolderId, UserId};

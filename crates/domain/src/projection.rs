@@ -1,0 +1,283 @@
+//! The v1.0 JSON projection of contacts and folders, as Graph renders them: every property
+//! present (unset scalars `null`, unset collections `[]`, unset addresses `{}`), `@odata.etag`
+//! as `W/"<changeKey>"`, and `$select` honoured with `id` and the etag always kept.
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::contact::{Contact, EmailAddress, PostalAddress};
+use crate::error::{GraphError, GraphResult};
+use crate::folder::ContactFolder;
+use rolo_odata::SelectItem;
+
+/// v1.0 contact properties in the order Graph's examples show them.
+pub const CONTACT_V1_PROPERTIES: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "parentFolderId",
+    "birthday",
+    "fileAs",
+    "displayName",
+    "givenName",
+    "initials",
+    "middleName",
+    "nickName",
+    "surname",
+    "title",
+    "yomiGivenName",
+    "yomiSurname",
+    "yomiCompanyName",
+    "generation",
+    "emailAddresses",
+    "primaryEmailAddress",
+    "secondaryEmailAddress",
+    "tertiaryEmailAddress",
+    "imAddresses",
+    "jobTitle",
+    "companyName",
+    "department",
+    "officeLocation",
+    "profession",
+    "businessHomePage",
+    "assistantName",
+    "manager",
+    "homePhones",
+    "mobilePhone",
+    "businessPhones",
+    "spouseName",
+    "personalNotes",
+    "children",
+    "homeAddress",
+    "businessAddress",
+    "otherAddress",
+];
+
+pub const FOLDER_V1_PROPERTIES: &[&str] = &["id", "displayName", "parentFolderId"];
+
+/// A `$select` resolved against a type's properties: a bit per property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSet(u64);
+
+impl FieldSet {
+    pub const ALL: FieldSet = FieldSet(u64::MAX);
+
+    /// Resolves `$select` items against `properties` (case-insensitively, as Graph does). `id` is
+    /// always included.
+    pub fn from_select(items: &[SelectItem], properties: &[&str], type_name: &str) -> GraphResult<FieldSet> {
+        let mut bits = 1u64; // id
+        for item in items {
+            match item {
+                SelectItem::All => return Ok(FieldSet::ALL),
+                SelectItem::Path(path) => {
+                    let name = path.join("/");
+                    let idx = properties
+                        .iter()
+                        .position(|p| p.eq_ignore_ascii_case(&name))
+                        .ok_or_else(|| {
+                            GraphError::bad_request(
+                                "BadRequest",
+                                format!("Parsing OData Select and Expand failed: Could not find a property named '{name}' on type '{type_name}'."),
+                            )
+                        })?;
+                    bits |= 1 << idx;
+                }
+            }
+        }
+        Ok(FieldSet(bits))
+    }
+
+    pub fn contains(self, idx: usize) -> bool {
+        self.0 & (1 << idx) != 0
+    }
+
+    /// The selected property names, for `@odata.context` (`contacts(displayName,...)`).
+    pub fn names(self, properties: &[&str]) -> Option<String> {
+        if self == FieldSet::ALL {
+            return None;
+        }
+        let names: Vec<&str> = properties.iter().enumerate().filter(|(i, _)| self.contains(*i)).map(|(_, n)| *n).collect();
+        Some(names.join(","))
+    }
+}
+
+/// Serialises a contact in its v1.0 shape.
+pub struct ContactV1<'a> {
+    pub contact: &'a Contact,
+    pub fields: FieldSet,
+    /// `@odata.context`, written first, for single-entity responses.
+    pub context: Option<&'a str>,
+}
+
+impl Serialize for ContactV1<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.contact;
+        let d = &c.data;
+        let mut m = s.serialize_map(None)?;
+        if let Some(ctx) = self.context {
+            m.serialize_entry("@odata.context", ctx)?;
+        }
+        m.serialize_entry("@odata.etag", &etag(&c.change_key))?;
+        for (idx, name) in CONTACT_V1_PROPERTIES.iter().enumerate() {
+            if !self.fields.contains(idx) {
+                continue;
+            }
+            match *name {
+                "id" => m.serialize_entry(name, c.id.as_str())?,
+                "createdDateTime" => m.serialize_entry(name, &c.created)?,
+                "lastModifiedDateTime" => m.serialize_entry(name, &c.modified)?,
+                "changeKey" => m.serialize_entry(name, &c.change_key)?,
+                "categories" => m.serialize_entry(name, &d.categories)?,
+                "parentFolderId" => m.serialize_entry(name, c.folder_id.as_str())?,
+                "birthday" => m.serialize_entry(name, &d.birthday)?,
+                "fileAs" => m.serialize_entry(name, d.file_as.as_deref().unwrap_or(""))?,
+                "displayName" => m.serialize_entry(name, &d.display_name)?,
+                "givenName" => m.serialize_entry(name, &d.given_name)?,
+                "initials" => m.serialize_entry(name, &d.initials)?,
+                "middleName" => m.serialize_entry(name, &d.middle_name)?,
+                "nickName" => m.serialize_entry(name, &d.nick_name)?,
+                "surname" => m.serialize_entry(name, &d.surname)?,
+                "title" => m.serialize_entry(name, &d.title)?,
+                "yomiGivenName" => m.serialize_entry(name, &d.yomi_given_name)?,
+                "yomiSurname" => m.serialize_entry(name, &d.yomi_surname)?,
+                "yomiCompanyName" => m.serialize_entry(name, &d.yomi_company_name)?,
+                "generation" => m.serialize_entry(name, &d.generation)?,
+                "emailAddresses" => {
+                    let list: Vec<EmailV1> = d.email_addresses.iter().map(EmailV1).collect();
+                    m.serialize_entry(name, &list)?
+                }
+                "primaryEmailAddress" => m.serialize_entry(name, &d.email_addresses.first().map(EmailV1))?,
+                "secondaryEmailAddress" => m.serialize_entry(name, &d.email_addresses.get(1).map(EmailV1))?,
+                "tertiaryEmailAddress" => m.serialize_entry(name, &d.email_addresses.get(2).map(EmailV1))?,
+                "imAddresses" => m.serialize_entry(name, &d.im_addresses)?,
+                "jobTitle" => m.serialize_entry(name, &d.job_title)?,
+                "companyName" => m.serialize_entry(name, &d.company_name)?,
+                "department" => m.serialize_entry(name, &d.department)?,
+                "officeLocation" => m.serialize_entry(name, &d.office_location)?,
+                "profession" => m.serialize_entry(name, &d.profession)?,
+                "businessHomePage" => m.serialize_entry(name, &d.business_home_page())?,
+                "assistantName" => m.serialize_entry(name, &d.assistant_name)?,
+                "manager" => m.serialize_entry(name, &d.manager)?,
+                "homePhones" => m.serialize_entry(name, &d.phones_of("home").collect::<Vec<_>>())?,
+                "mobilePhone" => m.serialize_entry(name, &d.phones_of("mobile").next())?,
+                "businessPhones" => m.serialize_entry(name, &d.phones_of("business").collect::<Vec<_>>())?,
+                "spouseName" => m.serialize_entry(name, &d.spouse_name)?,
+                "personalNotes" => m.serialize_entry(name, d.personal_notes.as_deref().unwrap_or(""))?,
+                "children" => m.serialize_entry(name, &d.children)?,
+                "homeAddress" => m.serialize_entry(name, &AddressV1(d.address_of("home")))?,
+                "businessAddress" => m.serialize_entry(name, &AddressV1(d.address_of("business")))?,
+                "otherAddress" => m.serialize_entry(name, &AddressV1(d.address_of("other")))?,
+                _ => {}
+            }
+        }
+        m.end()
+    }
+}
+
+/// `W/"<changeKey>"`, the weak etag Graph puts in `@odata.etag` and the `ETag` header.
+pub fn etag(change_key: &str) -> String {
+    format!("W/\"{change_key}\"")
+}
+
+struct EmailV1<'a>(&'a EmailAddress);
+
+impl Serialize for EmailV1<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("name", &self.0.name)?;
+        m.serialize_entry("address", &self.0.address)?;
+        m.end()
+    }
+}
+
+/// A v1.0 `physicalAddress`: `{}` when unset, only the set fields otherwise.
+struct AddressV1<'a>(Option<&'a PostalAddress>);
+
+impl Serialize for AddressV1<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(a) = self.0 {
+            for (k, v) in [
+                ("street", &a.street),
+                ("city", &a.city),
+                ("state", &a.state),
+                ("countryOrRegion", &a.country_or_region),
+                ("postalCode", &a.postal_code),
+            ] {
+                if let Some(v) = v {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+        }
+        m.end()
+    }
+}
+
+/// The v1.0 JSON of a contact folder (no etag: folders have no change key on Graph).
+pub fn folder_v1(folder: &ContactFolder, fields: FieldSet, context: Option<&str>) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Some(ctx) = context {
+        m.insert("@odata.context".into(), json!(ctx));
+    }
+    if fields.contains(0) {
+        m.insert("id".into(), json!(folder.id.as_str()));
+    }
+    if fields.contains(1) {
+        m.insert("displayName".into(), json!(folder.display_name));
+    }
+    if fields.contains(2) {
+        m.insert("parentFolderId".into(), json!(folder.parent_id.as_str()));
+    }
+    serde_json::Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact::ContactData;
+    use crate::ids::{ContactId, FolderId};
+    use serde_json::Value;
+
+    fn sample() -> Contact {
+        let mut data = ContactData::default();
+        data.apply_v1(&json!({"givenName": "Alex", "surname": "Wilber", "emailAddresses": [{"name": "Alex", "address": "a@x.test"}]}), true)
+            .unwrap();
+        Contact {
+            id: ContactId::generate(),
+            folder_id: FolderId::generate(),
+            change_key: "CK".into(),
+            created: "2024-01-01T00:00:00Z".into(),
+            modified: "2024-01-01T00:00:00Z".into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn full_projection_has_graph_defaults() {
+        let c = sample();
+        let v: Value = serde_json::to_value(ContactV1 { contact: &c, fields: FieldSet::ALL, context: None }).unwrap();
+        assert_eq!(v["@odata.etag"], "W/\"CK\"");
+        assert_eq!(v["displayName"], "Alex Wilber");
+        assert_eq!(v["homeAddress"], json!({}));
+        assert_eq!(v["businessPhones"], json!([]));
+        assert_eq!(v["mobilePhone"], Value::Null);
+        assert_eq!(v["fileAs"], "");
+        assert_eq!(v["primaryEmailAddress"], json!({"name": "Alex", "address": "a@x.test"}));
+        assert_eq!(v["secondaryEmailAddress"], Value::Null);
+        assert_eq!(v.as_object().unwrap().len(), CONTACT_V1_PROPERTIES.len() + 1);
+    }
+
+    #[test]
+    fn select_keeps_id_and_etag() {
+        let c = sample();
+        let f = FieldSet::from_select(&[SelectItem::Path(vec!["DisplayName".into()])], CONTACT_V1_PROPERTIES, "t").unwrap();
+        let v: Value = serde_json::to_value(ContactV1 { contact: &c, fields: f, context: None }).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 3);
+        assert_eq!(f.names(CONTACT_V1_PROPERTIES).unwrap(), "id,displayName");
+        let err = FieldSet::from_select(&[SelectItem::Path(vec!["nope".into()])], CONTACT_V1_PROPERTIES, "microsoft.graph.contact").unwrap_err();
+        assert_eq!(err.code, "BadRequest");
+    }
+}

@@ -1,0 +1,64 @@
+//! Timestamps as Graph writes them: ISO 8601 in UTC with second precision (`2024-01-02T03:04:05Z`).
+
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+use crate::error::{GraphError, GraphResult};
+
+/// Now, as a Graph timestamp.
+pub fn now_utc() -> String {
+    format_utc(OffsetDateTime::now_utc())
+}
+
+pub fn format_utc(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Parses an RFC 3339 date-time (any offset) into the normalised UTC form, so stored timestamps
+/// compare correctly as text in both databases.
+pub fn normalize_datetime(s: &str) -> Option<String> {
+    OffsetDateTime::parse(s, &Rfc3339).ok().map(format_utc)
+}
+
+/// The `error.innerError.date` form: no zone designator.
+pub fn error_date() -> String {
+    let mut s = now_utc();
+    s.pop();
+    s
+}
+
+/// Accepts a date-time or a bare date (Graph's own PATCH example sends `"1974-07-22"`) and
+/// returns the normalised date-time.
+pub fn parse_birthday(field: &str, s: &str) -> GraphResult<String> {
+    if let Some(n) = normalize_datetime(s) {
+        return Ok(n);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    match Date::parse(s, &fmt) {
+        Ok(d) => Ok(format_utc(d.midnight().assume_utc())),
+        Err(_) => Err(GraphError::wrong_type(field, "Edm.DateTimeOffset")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_offsets_and_dates() {
+        assert_eq!(normalize_datetime("2024-01-01T10:00:00+02:00").unwrap(), "2024-01-01T08:00:00Z");
+        assert_eq!(parse_birthday("birthday", "1974-07-22").unwrap(), "1974-07-22T00:00:00Z");
+        assert!(parse_birthday("birthday", "July").is_err());
+        assert_eq!(now_utc().len(), 20);
+        assert_eq!(error_date().len(), 19);
+    }
+}
