@@ -1,0 +1,4 @@
+//! The two database backends behind [`crate::sql::Backend`].
+
+pub mod postgres;
+pub mod sqlite;

@@ -1,0 +1,176 @@
+//! The PostgreSQL backend: a deadpool of tokio-postgres connections with cached prepared
+//! statements. The SQL is shared with SQLite; only `?` placeholders are renumbered.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use rolo_domain::{ErrorKind, GraphError, GraphResult};
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::NoTls;
+
+use crate::sql::{numbered_placeholders, Backend, Dialect, Row, Sql, Tx, Value};
+
+pub struct PostgresBackend {
+    pool: Pool,
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+fn db_err(e: tokio_postgres::Error) -> GraphError {
+    if let Some(db) = e.as_db_error() {
+        if db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
+            return GraphError::new(ErrorKind::Conflict, "ErrorDuplicateItem", "The item already exists.");
+        }
+    }
+    GraphError::internal(format!("postgres: {e}"))
+}
+
+impl PostgresBackend {
+    pub async fn connect(url: &str, max_connections: usize) -> GraphResult<PostgresBackend> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| GraphError::internal(format!("bad PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .build()
+            .map_err(|e| GraphError::internal(format!("PostgreSQL pool: {e}")))?;
+        // Fail at start-up, not on the first request, when the server is unreachable.
+        let conn = pool.get().await.map_err(|e| GraphError::internal(format!("connecting to PostgreSQL: {e}")))?;
+        drop(conn);
+        Ok(PostgresBackend { pool })
+    }
+
+    async fn client(&self) -> GraphResult<Object> {
+        self.pool.get().await.map_err(|e| GraphError::internal(format!("PostgreSQL pool: {e}")))
+    }
+}
+
+async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
+    let stmt = client.prepare_cached(&numbered_placeholders(sql)).await.map_err(db_err)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let rows = client.query(&stmt, &refs).await.map_err(db_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(row.len());
+        for (i, col) in row.columns().iter().enumerate() {
+            let v = match *col.type_() {
+                Type::INT8 => row.try_get::<_, Option<i64>>(i).map(|v| v.map(Value::Int)),
+                Type::INT4 => row.try_get::<_, Option<i32>>(i).map(|v| v.map(|n| Value::Int(n.into()))),
+                Type::INT2 => row.try_get::<_, Option<i16>>(i).map(|v| v.map(|n| Value::Int(n.into()))),
+                Type::BOOL => row.try_get::<_, Option<bool>>(i).map(|v| v.map(|b| Value::Int(b.into()))),
+                _ => row.try_get::<_, Option<String>>(i).map(|v| v.map(Value::Text)),
+            }
+            .map_err(db_err)?;
+            values.push(v.unwrap_or(Value::Null));
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+async fn run_execute(client: &Object, sql: &str, params: &[Value]) -> GraphResult<u64> {
+    let stmt = client.prepare_cached(&numbered_placeholders(sql)).await.map_err(db_err)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    client.execute(&stmt, &refs).await.map_err(db_err)
+}
+
+struct PgConn(Object);
+
+#[async_trait]
+impl Sql for PgConn {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
+        run_query(&self.0, sql, params).await
+    }
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
+        if params.is_empty() && !sql.contains('?') {
+            // DDL and other parameterless statements skip the statement cache.
+            return self.0.batch_execute(sql).await.map(|_| 0).map_err(db_err);
+        }
+        run_execute(&self.0, sql, params).await
+    }
+}
+
+/// A transaction on a pooled connection. If dropped before commit (an error, or the client went
+/// away and the request future was cancelled), a task rolls it back before the connection can
+/// be reused.
+struct PgTx {
+    client: Option<Object>,
+}
+
+impl PgTx {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("transaction used after commit")
+    }
+}
+
+#[async_trait]
+impl Sql for PgTx {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
+        run_query(self.client(), sql, params).await
+    }
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
+        if params.is_empty() && !sql.contains('?') {
+            return self.client().batch_execute(sql).await.map(|_| 0).map_err(db_err);
+        }
+        run_execute(self.client(), sql, params).await
+    }
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn commit(mut self: Box<Self>) -> GraphResult<()> {
+        let client = self.client.take().expect("commit twice");
+        client.batch_execute("COMMIT").await.map_err(db_err)
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        // A connection in an unknown state must not go back to the pool.
+                        let _ = Object::take(client);
+                    }
+                });
+            } else {
+                let _ = Object::take(client);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn read(&self) -> GraphResult<Box<dyn Sql + '_>> {
+        Ok(Box::new(PgConn(self.client().await?)))
+    }
+
+    async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
+        let client = self.client().await?;
+        client.batch_execute("BEGIN").await.map_err(db_err)?;
+        Ok(Box::new(PgTx { client: Some(client) }))
+    }
+}

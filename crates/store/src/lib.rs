@@ -1,0 +1,106 @@
+//! Storage for Rolo: the [`Store`] trait the HTTP layer depends on, and [`SqlStore`], its one
+//! implementation over either database backend (SQLite or PostgreSQL). The store logic is
+//! written once against [`sql::Backend`]; a backend only runs SQL.
+
+pub mod backend;
+pub mod migrations;
+pub mod query;
+pub mod sql;
+mod store;
+
+use async_trait::async_trait;
+use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, GraphResult};
+
+pub use query::{Cursor, Entity, ListQuery, Page};
+pub use store::SqlStore;
+
+/// A directory user and the handles of their mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub mailbox: Mailbox,
+}
+
+/// A mailbox: keyed by its owner's id, with its well-known folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub id: String,
+    pub root_folder_id: FolderId,
+    pub default_folder_id: FolderId,
+}
+
+/// Which folders a contact lookup may match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Any folder of the mailbox (`/me/contacts/{id}` finds a contact wherever it is filed).
+    Mailbox,
+    Folder(FolderId),
+}
+
+/// A change to apply to a contact inside the store's transaction, so read-modify-write is
+/// atomic: returns the folder to move the contact to, if any.
+pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<FolderId>> + Send>;
+
+/// Everything the service stores. Errors are already Graph errors.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Directory and settings.
+    async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User>;
+    async fn list_users(&self) -> GraphResult<Vec<User>>;
+    /// Finds a user by object id or by user principal name (case-insensitive).
+    async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
+    /// Returns the stored value, storing `value` first if there is none (first writer wins).
+    async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String>;
+
+    // Contact folders.
+    async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>>;
+    async fn list_folders(&self, mailbox: &Mailbox, parent: &FolderId, query: &ListQuery) -> GraphResult<Page<ContactFolder>>;
+    async fn create_folder(&self, mailbox: &Mailbox, parent: &FolderId, name: &str) -> GraphResult<ContactFolder>;
+    async fn update_folder(&self, mailbox: &Mailbox, id: &FolderId, changes: &FolderChanges) -> GraphResult<ContactFolder>;
+    /// Deletes a folder with its child folders and every contact in them.
+    async fn delete_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<()>;
+
+    // Contacts.
+    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>>;
+    async fn list_contacts(&self, mailbox: &Mailbox, folder: &FolderId, query: &ListQuery) -> GraphResult<Page<Contact>>;
+    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact>;
+    /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
+    async fn update_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+        edit: ContactEdit,
+    ) -> GraphResult<Contact>;
+    async fn delete_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope, if_match: Option<Vec<String>>) -> GraphResult<()>;
+}
+
+/// Opens the database named by `url`: a `postgres://` or `postgresql://` URL, a `sqlite:` URL,
+/// or a file path for SQLite. Runs migrations.
+pub async fn open(url: &str, options: &OpenOptions) -> GraphResult<SqlStore> {
+    let backend: Box<dyn sql::Backend> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Box::new(backend::postgres::PostgresBackend::connect(url, options.max_connections).await?)
+    } else {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        Box::new(backend::sqlite::SqliteBackend::open(std::path::Path::new(path), options.full_sync)?)
+    };
+    migrations::migrate(backend.as_ref()).await?;
+    Ok(SqlStore::new(backend))
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// PostgreSQL pool size.
+    pub max_connections: usize,
+    /// SQLite `synchronous=FULL` (survives power loss) instead of `NORMAL` (survives crashes).
+    pub full_sync: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { max_connections: 16, full_sync: false }
+    }
+}

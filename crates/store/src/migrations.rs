@@ -1,0 +1,107 @@
+//! The schema, versioned, applied at start-up. Every table is keyed by mailbox first so the
+//! data can later be sharded by mailbox; change sequence numbers come from a per-mailbox counter
+//! bumped inside each write's transaction (no global sequences).
+
+use rolo_domain::{GraphError, GraphResult};
+
+use crate::sql::{Backend, Dialect};
+
+/// Each migration is a list of statements; `{doc}` is the document column's type.
+const MIGRATIONS: &[&[&str]] = &[&[
+    "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        upn TEXT NOT NULL,
+        upn_key TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+    "CREATE TABLE mailboxes (
+        mailbox_id TEXT PRIMARY KEY,
+        root_folder_id TEXT NOT NULL,
+        default_folder_id TEXT NOT NULL,
+        change_seq BIGINT NOT NULL)",
+    "CREATE TABLE folders (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        parent_id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        well_known TEXT,
+        created_seq BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+    "CREATE UNIQUE INDEX folders_by_name ON folders (mailbox_id, parent_id, name_key)",
+    "CREATE INDEX folders_by_parent ON folders (mailbox_id, parent_id, created_seq)",
+    "CREATE TABLE contacts (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        folder_id TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL,
+        change_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        display_name_key TEXT NOT NULL,
+        given_name_key TEXT NOT NULL,
+        surname_key TEXT NOT NULL,
+        company_name_key TEXT NOT NULL,
+        doc {doc} NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+    "CREATE INDEX contacts_by_seq ON contacts (mailbox_id, folder_id, created_seq)",
+    "CREATE INDEX contacts_by_display_name ON contacts (mailbox_id, folder_id, display_name_key, created_seq)",
+    "CREATE INDEX contacts_by_given_name ON contacts (mailbox_id, folder_id, given_name_key, created_seq)",
+    "CREATE INDEX contacts_by_surname ON contacts (mailbox_id, folder_id, surname_key, created_seq)",
+    "CREATE INDEX contacts_by_company ON contacts (mailbox_id, folder_id, company_name_key, created_seq)",
+    "CREATE INDEX contacts_by_modified ON contacts (mailbox_id, folder_id, modified_at, created_seq)",
+    "CREATE TABLE contact_emails (
+        mailbox_id TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, address_key, contact_id))",
+    "CREATE INDEX contact_emails_by_contact ON contact_emails (mailbox_id, contact_id)",
+    "CREATE TABLE contact_categories (
+        mailbox_id TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, name_key, contact_id))",
+    "CREATE INDEX contact_categories_by_contact ON contact_categories (mailbox_id, contact_id)",
+]];
+
+pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
+    let doc_type = match backend.dialect() {
+        Dialect::Sqlite => "TEXT",
+        Dialect::Postgres => "JSONB",
+    };
+    {
+        let mut conn = backend.read().await?;
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", &[])
+            .await?;
+    }
+    for (idx, statements) in MIGRATIONS.iter().enumerate() {
+        let version = idx as i64 + 1;
+        let mut tx = backend.begin().await?;
+        let applied = tx
+            .query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[version.into()])
+            .await?
+            .is_some();
+        if applied {
+            continue;
+        }
+        for stmt in statements.iter() {
+            tx.execute(&stmt.replace("{doc}", doc_type), &[]).await?;
+        }
+        tx.execute("INSERT INTO schema_migrations (version) VALUES (?)", &[version.into()]).await?;
+        if let Err(e) = tx.commit().await {
+            // Another process may have applied it concurrently; accept that outcome.
+            let mut conn = backend.read().await?;
+            let now_applied = conn
+                .query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[version.into()])
+                .await?
+                .is_some();
+            if !now_applied {
+                return Err(GraphError::internal(format!("migration {version} failed: {e}")));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,539 @@
+//! Where `$filter` and `$orderby` become SQL: one compiler from the OData AST to a WHERE clause,
+//! an ORDER BY and a keyset condition, parameterised by dialect. Filterable and sortable
+//! properties map onto indexed key columns where Graph clients use them most.
+
+use rolo_domain::{GraphError, GraphResult};
+use rolo_odata::{CompareOp, Expr, Function, LambdaKind, Literal, OrderItem};
+use serde::{Deserialize, Serialize};
+
+use crate::sql::{like_escape, Dialect, Value};
+
+/// What a list request asks for, after the HTTP layer has parsed the query options.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<Expr>,
+    pub orderby: Vec<OrderItem>,
+    pub page_size: usize,
+    /// `$skip` given by the client (offset); ignored when `after` is set.
+    pub skip: u64,
+    /// The keyset position from a `$skiptoken`.
+    pub after: Option<Cursor>,
+    pub count: bool,
+}
+
+/// A keyset position: the sort keys and the creation sequence of the last item served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "k")]
+    pub keys: Vec<Option<String>>,
+    #[serde(rename = "s")]
+    pub seq: i64,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<Cursor>,
+    pub count: Option<u64>,
+}
+
+/// Which entity a query runs over; decides the property catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Contact,
+    Folder,
+}
+
+impl Entity {
+    fn type_name(self) -> &'static str {
+        match self {
+            Entity::Contact => "microsoft.graph.contact",
+            Entity::Folder => "microsoft.graph.contactFolder",
+        }
+    }
+}
+
+/// Where a property lives in SQL.
+enum Prop {
+    /// A case-insensitive string: `key` is its folded, sortable form; `raw` tells null apart.
+    Text { key: String, raw: String },
+    /// A UTC timestamp stored as normalised text.
+    Timestamp(String),
+    /// An exact-match identifier column.
+    Id(&'static str),
+    EmailAddresses,
+    Categories,
+}
+
+const CONTACT_KEY_COLUMNS: &[(&str, &str)] = &[
+    ("displayName", "t.display_name_key"),
+    ("givenName", "t.given_name_key"),
+    ("surname", "t.surname_key"),
+    ("companyName", "t.company_name_key"),
+];
+
+const CONTACT_JSON_TEXT: &[&str] = &[
+    "middleName",
+    "nickName",
+    "title",
+    "generation",
+    "fileAs",
+    "initials",
+    "yomiGivenName",
+    "yomiSurname",
+    "yomiCompanyName",
+    "jobTitle",
+    "department",
+    "officeLocation",
+    "profession",
+    "manager",
+    "assistantName",
+    "spouseName",
+    "personalNotes",
+];
+
+/// Contact properties Graph has that cannot be filtered on here (and so get a precise error).
+const CONTACT_UNFILTERABLE: &[&str] = &[
+    "businessPhones",
+    "homePhones",
+    "mobilePhone",
+    "imAddresses",
+    "children",
+    "businessAddress",
+    "homeAddress",
+    "otherAddress",
+    "businessHomePage",
+    "primaryEmailAddress",
+    "secondaryEmailAddress",
+    "tertiaryEmailAddress",
+    "changeKey",
+];
+
+pub struct Compiler {
+    dialect: Dialect,
+    entity: Entity,
+    mailbox: String,
+    pub params: Vec<Value>,
+}
+
+fn invalid(message: impl Into<String>) -> GraphError {
+    GraphError::invalid_filter(message)
+}
+
+fn op_sql(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+    }
+}
+
+fn op_name(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "Equal",
+        CompareOp::Ne => "NotEqual",
+        CompareOp::Gt => "GreaterThan",
+        CompareOp::Ge => "GreaterThanOrEqual",
+        CompareOp::Lt => "LessThan",
+        CompareOp::Le => "LessThanOrEqual",
+    }
+}
+
+fn flip(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::Ge => CompareOp::Le,
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::Le => CompareOp::Ge,
+        other => other,
+    }
+}
+
+fn literal_type(l: &Literal) -> &'static str {
+    match l {
+        Literal::Null => "null",
+        Literal::Bool(_) => "Edm.Boolean",
+        Literal::Int(_) => "Edm.Int32",
+        Literal::Decimal(_) => "Edm.Double",
+        Literal::String(_) => "Edm.String",
+        Literal::DateTimeOffset(_) => "Edm.DateTimeOffset",
+        Literal::Date(_) => "Edm.Date",
+        Literal::Guid(_) => "Edm.Guid",
+    }
+}
+
+/// The folded form used for case-insensitive comparison and ordering in both databases.
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+impl Compiler {
+    pub fn new(dialect: Dialect, entity: Entity, mailbox: &str) -> Compiler {
+        Compiler { dialect, entity, mailbox: mailbox.to_owned(), params: Vec::new() }
+    }
+
+    fn bind(&mut self, v: impl Into<Value>) -> &'static str {
+        self.params.push(v.into());
+        "?"
+    }
+
+    fn prop(&self, path: &[String]) -> GraphResult<Prop> {
+        let name = path.join("/");
+        let unknown = || {
+            GraphError::bad_request(
+                "BadRequest",
+                format!("Could not find a property named '{name}' on type '{}'.", self.entity.type_name()),
+            )
+        };
+        match self.entity {
+            Entity::Folder => match name.as_str() {
+                "displayName" => Ok(Prop::Text { key: "t.name_key".into(), raw: "t.display_name".into() }),
+                "id" => Ok(Prop::Id("t.id")),
+                "parentFolderId" => Ok(Prop::Id("t.parent_id")),
+                _ => Err(unknown()),
+            },
+            Entity::Contact => {
+                if let Some((_, col)) = CONTACT_KEY_COLUMNS.iter().find(|(p, _)| *p == name) {
+                    let raw = self.dialect.json_text("t.doc", &name);
+                    return Ok(Prop::Text { key: (*col).to_owned(), raw });
+                }
+                if CONTACT_JSON_TEXT.contains(&name.as_str()) {
+                    let raw = self.dialect.json_text("t.doc", &name);
+                    let key = match self.dialect {
+                        Dialect::Sqlite => format!("COALESCE(lower({raw}), '')"),
+                        Dialect::Postgres => format!("(COALESCE(lower({raw}), '') COLLATE \"C\")"),
+                    };
+                    return Ok(Prop::Text { key, raw });
+                }
+                match name.as_str() {
+                    "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
+                    "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
+                    "birthday" => Ok(Prop::Timestamp(self.dialect.json_text("t.doc", "birthday"))),
+                    "id" => Ok(Prop::Id("t.id")),
+                    "parentFolderId" => Ok(Prop::Id("t.folder_id")),
+                    "emailAddresses" => Ok(Prop::EmailAddresses),
+                    "categories" => Ok(Prop::Categories),
+                    n if CONTACT_UNFILTERABLE.contains(&n) => {
+                        Err(invalid(format!("The property '{n}' is not supported in $filter on contacts.")))
+                    }
+                    _ => Err(unknown()),
+                }
+            }
+        }
+    }
+
+    /// Compiles a `$filter` into a SQL boolean expression over the table aliased `t`.
+    pub fn filter(&mut self, e: &Expr) -> GraphResult<String> {
+        match e {
+            Expr::And(a, b) => Ok(format!("({} AND {})", self.filter(a)?, self.filter(b)?)),
+            Expr::Or(a, b) => Ok(format!("({} OR {})", self.filter(a)?, self.filter(b)?)),
+            Expr::Not(a) => Ok(format!("(NOT {})", self.filter(a)?)),
+            Expr::Compare(l, op, r) => match (strip_case_fn(l), strip_case_fn(r)) {
+                (Expr::Path(p), Expr::Literal(lit)) => self.compare(p, *op, lit),
+                (Expr::Literal(lit), Expr::Path(p)) => self.compare(p, flip(*op), lit),
+                (Expr::Call(f, args), Expr::Literal(Literal::Bool(b))) if is_string_match(*f) => {
+                    let m = self.string_match(*f, args)?;
+                    Ok(bool_compare(m, *op, *b)?)
+                }
+                _ => Err(invalid("Only comparisons between a property and a literal are supported in $filter.")),
+            },
+            Expr::Call(f, args) if is_string_match(*f) => self.string_match(*f, args),
+            Expr::Call(f, _) => Err(invalid(format!("The function '{}' is not supported here in $filter.", fn_name(*f)))),
+            Expr::In(l, items) => {
+                let Expr::Path(p) = strip_case_fn(l) else {
+                    return Err(invalid("The left side of 'in' must be a property."));
+                };
+                let mut parts = Vec::new();
+                for item in items {
+                    let Expr::Literal(lit) = item else {
+                        return Err(invalid("The list of 'in' must hold literals."));
+                    };
+                    parts.push(self.compare(p, CompareOp::Eq, lit)?);
+                }
+                if parts.is_empty() {
+                    return Ok("(1 = 0)".into());
+                }
+                Ok(format!("({})", parts.join(" OR ")))
+            }
+            Expr::Lambda { collection, kind, variable, predicate } => {
+                self.lambda(collection, *kind, variable.as_deref(), predicate.as_deref())
+            }
+            Expr::Path(p) => Err(invalid(format!("The property '{}' is not a boolean expression.", p.join("/")))),
+            Expr::Literal(Literal::Bool(true)) => Ok("(1 = 1)".into()),
+            Expr::Literal(Literal::Bool(false)) => Ok("(1 = 0)".into()),
+            Expr::Literal(_) => Err(invalid("A literal is not a boolean expression.")),
+        }
+    }
+
+    fn compare(&mut self, path: &[String], op: CompareOp, lit: &Literal) -> GraphResult<String> {
+        let mismatch = |prop_type: &str| {
+            invalid(format!(
+                "A binary operator with incompatible types was detected. Found operand types '{prop_type}' and '{}' for operator kind '{}'.",
+                literal_type(lit),
+                op_name(op)
+            ))
+        };
+        match self.prop(path)? {
+            Prop::Text { key, raw } => match lit {
+                Literal::Null => null_compare(&raw, op),
+                Literal::String(s) => Ok(format!("{key} {} {}", op_sql(op), self.bind(fold(s)))),
+                _ => Err(mismatch("Edm.String")),
+            },
+            Prop::Timestamp(col) => {
+                let text = match lit {
+                    Literal::Null => return null_compare(&col, op),
+                    Literal::DateTimeOffset(s) | Literal::String(s) => rolo_domain::time::normalize_datetime(s)
+                        .ok_or_else(|| invalid(format!("'{s}' is not a valid date-time.")))?,
+                    Literal::Date(d) => format!("{d}T00:00:00Z"),
+                    _ => return Err(mismatch("Edm.DateTimeOffset")),
+                };
+                Ok(format!("{col} {} {}", op_sql(op), self.bind(text)))
+            }
+            Prop::Id(col) => match (lit, op) {
+                (Literal::String(s), CompareOp::Eq | CompareOp::Ne) => {
+                    Ok(format!("{col} {} {}", op_sql(op), self.bind(s.as_str())))
+                }
+                (Literal::String(_), _) => Err(invalid("Identifiers can only be compared with 'eq' or 'ne'.")),
+                _ => Err(mismatch("Edm.String")),
+            },
+            Prop::EmailAddresses | Prop::Categories => Err(invalid(format!(
+                "The collection '{}' can only be filtered with a lambda such as any().",
+                path.join("/")
+            ))),
+        }
+    }
+
+    fn string_match(&mut self, f: Function, args: &[Expr]) -> GraphResult<String> {
+        let (Some(Expr::Path(p)), Some(Expr::Literal(Literal::String(s)))) =
+            (args.first().map(strip_case_fn), args.get(1))
+        else {
+            return Err(invalid(format!(
+                "The function '{}' needs a property and a string literal.",
+                fn_name(f)
+            )));
+        };
+        let Prop::Text { key, .. } = self.prop(p)? else {
+            return Err(invalid(format!("The function '{}' applies to string properties only.", fn_name(f))));
+        };
+        let needle = fold(s);
+        let escaped = like_escape(&needle);
+        Ok(match f {
+            Function::StartsWith if self.dialect == Dialect::Sqlite => {
+                // A range lets SQLite walk the index; LIKE keeps the match exact.
+                let lo = self.bind(needle.clone());
+                let hi = self.bind(format!("{needle}\u{10FFFF}"));
+                let pat = self.bind(format!("{escaped}%"));
+                format!("({key} >= {lo} AND {key} < {hi} AND {key} LIKE {pat} ESCAPE '\\')")
+            }
+            Function::StartsWith => format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("{escaped}%"))),
+            Function::EndsWith => format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("%{escaped}"))),
+            _ => format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("%{escaped}%"))),
+        })
+    }
+
+    fn lambda(
+        &mut self,
+        collection: &[String],
+        kind: LambdaKind,
+        variable: Option<&str>,
+        predicate: Option<&Expr>,
+    ) -> GraphResult<String> {
+        let (table, column) = match self.prop(collection)? {
+            Prop::EmailAddresses => ("contact_emails", "address_key"),
+            Prop::Categories => ("contact_categories", "name_key"),
+            _ => {
+                return Err(invalid(format!(
+                    "Lambda operators are not supported on '{}'.",
+                    collection.join("/")
+                )))
+            }
+        };
+        let emails = table == "contact_emails";
+        let (Some(var), Some(pred)) = (variable, predicate) else {
+            // `coll/any()`: the collection is not empty.
+            return Ok(match kind {
+                LambdaKind::Any => format!(
+                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id)"
+                ),
+                LambdaKind::All => "(1 = 1)".into(),
+            });
+        };
+        let inner = self.lambda_predicate(pred, var, column, emails)?;
+        Ok(match kind {
+            LambdaKind::Any => {
+                let mb = self.bind(self.mailbox.clone());
+                format!("t.id IN (SELECT x.contact_id FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})")
+            }
+            LambdaKind::All => format!(
+                "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND NOT ({inner}))"
+            ),
+        })
+    }
+
+    /// Inside a lambda, Graph allows only `eq`/`ne` on the element (`c eq 'Red'`) or on the
+    /// address of an email (`a/address eq '...'`), combined with `and`/`or`/`not`.
+    fn lambda_predicate(&mut self, e: &Expr, var: &str, column: &str, emails: bool) -> GraphResult<String> {
+        match e {
+            Expr::And(a, b) => Ok(format!(
+                "({} AND {})",
+                self.lambda_predicate(a, var, column, emails)?,
+                self.lambda_predicate(b, var, column, emails)?
+            )),
+            Expr::Or(a, b) => Ok(format!(
+                "({} OR {})",
+                self.lambda_predicate(a, var, column, emails)?,
+                self.lambda_predicate(b, var, column, emails)?
+            )),
+            Expr::Not(a) => Ok(format!("(NOT {})", self.lambda_predicate(a, var, column, emails)?)),
+            Expr::Compare(l, op @ (CompareOp::Eq | CompareOp::Ne), r) => {
+                let (path, lit) = match (strip_case_fn(l), strip_case_fn(r)) {
+                    (Expr::Path(p), Expr::Literal(lit)) | (Expr::Literal(lit), Expr::Path(p)) => (p, lit),
+                    _ => return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes.")),
+                };
+                let expected: Vec<&str> = if emails { vec![var, "address"] } else { vec![var] };
+                if path.iter().map(String::as_str).ne(expected.iter().copied()) {
+                    return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes."));
+                }
+                let Literal::String(s) = lit else {
+                    return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes."));
+                };
+                Ok(format!("x.{column} {} {}", op_sql(*op), self.bind(fold(s))))
+            }
+            _ => Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes.")),
+        }
+    }
+
+    /// The sort expressions for `$orderby` (each with its direction).
+    pub fn order(&self, items: &[OrderItem]) -> GraphResult<Vec<(String, bool)>> {
+        items
+            .iter()
+            .map(|item| {
+                let expr = match self.prop(&item.path) {
+                    Ok(Prop::Text { key, .. }) => key,
+                    Ok(Prop::Timestamp(col)) => format!("COALESCE({col}, '')"),
+                    Ok(Prop::Id(col)) => col.to_owned(),
+                    Ok(_) => {
+                        return Err(GraphError::bad_request(
+                            "BadRequest",
+                            format!("The property '{}' cannot be used in $orderby.", item.path.join("/")),
+                        ))
+                    }
+                    Err(e) => return Err(GraphError::bad_request("BadRequest", e.message)),
+                };
+                Ok((expr, item.descending))
+            })
+            .collect()
+    }
+
+    /// The condition "after this cursor" for the given sort, keyset-style: page N costs what
+    /// page 1 costs.
+    pub fn after(&mut self, sort: &[(String, bool)], cursor: &Cursor) -> GraphResult<String> {
+        if cursor.keys.len() != sort.len() {
+            return Err(GraphError::bad_request("BadRequest", "The $skiptoken does not match this query."));
+        }
+        let mut ors = Vec::new();
+        for i in 0..=sort.len() {
+            let mut ands = Vec::new();
+            for j in 0..i {
+                let v = cursor.keys[j].clone().unwrap_or_default();
+                ands.push(format!("{} = {}", sort[j].0, self.bind(v)));
+            }
+            if i < sort.len() {
+                let (expr, desc) = &sort[i];
+                let v = cursor.keys[i].clone().unwrap_or_default();
+                ands.push(format!("{expr} {} {}", if *desc { "<" } else { ">" }, self.bind(v)));
+            } else {
+                ands.push(format!("t.created_seq > {}", self.bind(cursor.seq)));
+            }
+            ors.push(format!("({})", ands.join(" AND ")));
+        }
+        Ok(format!("({})", ors.join(" OR ")))
+    }
+}
+
+fn null_compare(raw: &str, op: CompareOp) -> GraphResult<String> {
+    match op {
+        CompareOp::Eq => Ok(format!("{raw} IS NULL")),
+        CompareOp::Ne => Ok(format!("{raw} IS NOT NULL")),
+        _ => Err(invalid("Only 'eq' and 'ne' can compare with null.")),
+    }
+}
+
+fn bool_compare(expr: String, op: CompareOp, b: bool) -> GraphResult<String> {
+    match (op, b) {
+        (CompareOp::Eq, true) | (CompareOp::Ne, false) => Ok(expr),
+        (CompareOp::Eq, false) | (CompareOp::Ne, true) => Ok(format!("(NOT {expr})")),
+        _ => Err(invalid("Boolean results can only be compared with 'eq' or 'ne'.")),
+    }
+}
+
+fn is_string_match(f: Function) -> bool {
+    matches!(f, Function::StartsWith | Function::EndsWith | Function::Contains)
+}
+
+fn fn_name(f: Function) -> &'static str {
+    match f {
+        Function::StartsWith => "startswith",
+        Function::EndsWith => "endswith",
+        Function::Contains => "contains",
+        Function::ToLower => "tolower",
+        Function::ToUpper => "toupper",
+        Function::Trim => "trim",
+        Function::Length => "length",
+    }
+}
+
+/// `tolower(x)` and `toupper(x)` change nothing: string comparisons are case-insensitive,
+/// as on Exchange.
+fn strip_case_fn(e: &Expr) -> &Expr {
+    match e {
+        Expr::Call(Function::ToLower | Function::ToUpper, args) if args.len() == 1 => strip_case_fn(&args[0]),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(f: &str) -> GraphResult<(String, Vec<Value>)> {
+        let mut c = Compiler::new(Dialect::Sqlite, Entity::Contact, "mb");
+        let e = rolo_odata::parse_filter(f).unwrap();
+        let sql = c.filter(&e)?;
+        Ok((sql, c.params))
+    }
+
+    #[test]
+    fn compiles_graph_filters() {
+        let (sql, params) = compile("displayName eq 'Ada'").unwrap();
+        assert_eq!(sql, "t.display_name_key = ?");
+        assert_eq!(params, vec![Value::text("ada")]);
+        let (sql, _) = compile("emailAddresses/any(a:a/address eq 'X@Y.com')").unwrap();
+        assert!(sql.starts_with("t.id IN (SELECT x.contact_id FROM contact_emails"), "{sql}");
+        let (sql, _) = compile("startswith(surname,'L') and not (jobTitle eq null)").unwrap();
+        assert!(sql.contains("LIKE"), "{sql}");
+        assert!(sql.contains("IS NULL"), "{sql}");
+    }
+
+    #[test]
+    fn refuses_what_graph_refuses() {
+        assert_eq!(compile("emailAddresses/any(a:startswith(a/address,'x'))").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
+        assert_eq!(compile("emailAddresses/any(a:a/name eq 'x')").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
+        assert_eq!(compile("nope eq 'x'").unwrap_err().code, "BadRequest");
+        assert_eq!(compile("displayName eq 5").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
+        assert_eq!(compile("mobilePhone eq '1'").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
+    }
+
+    #[test]
+    fn keyset_condition_expands_per_sort_key() {
+        let mut c = Compiler::new(Dialect::Sqlite, Entity::Contact, "mb");
+        let sort = c.order(&[OrderItem { path: vec!["displayName".into()], descending: true }]).unwrap();
+        let cond = c.after(&sort, &Cursor { keys: vec![Some("m".into())], seq: 7 }).unwrap();
+        assert_eq!(cond, "((t.display_name_key < ?) OR (t.display_name_key = ? AND t.created_seq > ?))");
+    }
+}

@@ -1,0 +1,649 @@
+//! [`SqlStore`]: the store logic, written once over a [`Backend`]. Every write runs in one
+//! transaction that first bumps the mailbox's change counter; that row lock (PostgreSQL) or the
+//! single writer (SQLite) serialises writers per mailbox, so read-modify-write never loses an
+//! update.
+
+use async_trait::async_trait;
+use rolo_domain::folder::{DEFAULT_FOLDER_NAME, DEFAULT_FOLDER_WELL_KNOWN};
+use rolo_domain::ids::{change_key, new_guid};
+use rolo_domain::{
+    Contact, ContactData, ContactFolder, ContactId, ErrorKind, FolderChanges, FolderId, GraphError, GraphResult,
+};
+
+use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
+use crate::sql::{Backend, Row, Sql, Value};
+use crate::{ContactEdit, Mailbox, Scope, Store, User};
+
+pub struct SqlStore {
+    backend: Box<dyn Backend>,
+    contact_columns: String,
+    doc_param: &'static str,
+}
+
+const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id";
+const FOLDER_COLUMNS: &str = "t.id, t.parent_id, t.display_name, t.well_known";
+
+fn user_from(row: Row) -> User {
+    let mut it = row.into_iter();
+    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
+    let id = next();
+    User {
+        user_principal_name: next(),
+        display_name: next(),
+        mailbox: Mailbox {
+            id: id.clone(),
+            root_folder_id: FolderId::from_stored(next()),
+            default_folder_id: FolderId::from_stored(next()),
+        },
+        id,
+    }
+}
+
+fn folder_from(row: Row) -> ContactFolder {
+    let mut it = row.into_iter();
+    ContactFolder {
+        id: FolderId::from_stored(it.next().map(Value::into_string).unwrap_or_default()),
+        parent_id: FolderId::from_stored(it.next().map(Value::into_string).unwrap_or_default()),
+        display_name: it.next().map(Value::into_string).unwrap_or_default(),
+        well_known_name: it.next().and_then(Value::into_opt_string),
+    }
+}
+
+fn contact_from(row: Row) -> GraphResult<Contact> {
+    let mut it = row.into_iter();
+    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
+    let id = ContactId::from_stored(next());
+    let folder_id = FolderId::from_stored(next());
+    let change_key = next();
+    let created = next();
+    let modified = next();
+    let doc = next();
+    let data: ContactData =
+        serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("contact {id} has a corrupt document: {e}")))?;
+    Ok(Contact { id, folder_id, change_key, created, modified, data })
+}
+
+/// The folded sort keys stored beside the document.
+fn sort_keys(d: &ContactData) -> [String; 4] {
+    let k = |s: &Option<String>| s.as_deref().map(fold).unwrap_or_default();
+    [k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name)]
+}
+
+fn to_doc(d: &ContactData) -> GraphResult<String> {
+    serde_json::to_string(d).map_err(GraphError::internal)
+}
+
+fn if_match_ok(if_match: &Option<Vec<String>>, current: &str) -> bool {
+    match if_match {
+        None => true,
+        Some(tags) => tags.iter().any(|t| t == "*" || t == current),
+    }
+}
+
+/// Bumps the mailbox's change counter inside the write transaction and returns the new value.
+async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
+    let row = tx
+        .query_opt(
+            "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq",
+            &[mailbox.id.as_str().into()],
+        )
+        .await?
+        .ok_or_else(|| GraphError::new(ErrorKind::NotFound, "MailboxNotEnabledForRESTAPI", "REST API is not yet supported for this mailbox."))?;
+    row.into_iter().next().and_then(|v| v.as_i64()).ok_or_else(|| GraphError::internal("change_seq is not an integer"))
+}
+
+async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> GraphResult<bool> {
+    Ok(tx
+        .query_opt("SELECT 1 FROM folders WHERE mailbox_id = ? AND id = ?", &[mailbox.id.as_str().into(), id.as_str().into()])
+        .await?
+        .is_some())
+}
+
+/// Rewrites the side tables that index a contact's email addresses and categories.
+async fn index_collections(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId, data: &ContactData, fresh: bool) -> GraphResult<()> {
+    let mb: Value = mailbox.id.as_str().into();
+    let cid: Value = id.as_str().into();
+    if !fresh {
+        tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()]).await?;
+        tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
+            .await?;
+    }
+    let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
+    emails.sort();
+    emails.dedup();
+    for address in emails {
+        tx.execute(
+            "INSERT INTO contact_emails (mailbox_id, address_key, contact_id) VALUES (?, ?, ?)",
+            &[mb.clone(), address.into(), cid.clone()],
+        )
+        .await?;
+    }
+    let mut cats: Vec<String> = data.categories.iter().map(|c| fold(c)).collect();
+    cats.sort();
+    cats.dedup();
+    for name in cats {
+        tx.execute(
+            "INSERT INTO contact_categories (mailbox_id, name_key, contact_id) VALUES (?, ?, ?)",
+            &[mb.clone(), name.into(), cid.clone()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId) -> GraphResult<()> {
+    let p = [mailbox.id.as_str().into(), id.as_str().into()];
+    tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND id = ?", &p).await?;
+    Ok(())
+}
+
+async fn select_contact(
+    conn: &mut dyn Sql,
+    columns: &str,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+) -> GraphResult<Option<Contact>> {
+    let sql = format!("SELECT {columns} FROM contacts t WHERE t.mailbox_id = ? AND t.id = ?");
+    let row = conn.query_opt(&sql, &[mailbox.id.as_str().into(), id.as_str().into()]).await?;
+    let Some(row) = row else { return Ok(None) };
+    let contact = contact_from(row)?;
+    match scope {
+        Scope::Folder(f) if *f != contact.folder_id => Ok(None),
+        _ => Ok(Some(contact)),
+    }
+}
+
+impl SqlStore {
+    pub fn new(backend: Box<dyn Backend>) -> SqlStore {
+        let d = backend.dialect();
+        let contact_columns = format!("t.id, t.folder_id, t.change_key, t.created_at, t.modified_at, {}", d.doc_select("t.doc"));
+        SqlStore { contact_columns, doc_param: d.doc_param(), backend }
+    }
+
+    /// Runs `f` in a write transaction, committing on success.
+    async fn write<T, F>(&self, f: F) -> GraphResult<T>
+    where
+        F: for<'a> FnOnce(&'a mut dyn Sql) -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
+            + Send,
+        T: Send,
+    {
+        let mut tx = self.backend.begin().await?;
+        let out = f(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+
+    /// Runs a paged list over `table` (aliased `t`) within `scope_sql`, honouring the query's
+    /// filter, order, skip, keyset cursor and count.
+    async fn list_rows(
+        &self,
+        entity: Entity,
+        mailbox: &Mailbox,
+        columns: &str,
+        table: &str,
+        scope_sql: &str,
+        scope_params: Vec<Value>,
+        query: &ListQuery,
+    ) -> GraphResult<(Vec<Row>, Option<Cursor>, Option<u64>)> {
+        let mut c = Compiler::new(self.backend.dialect(), entity, &mailbox.id);
+        c.params = scope_params;
+        let mut wheres = vec![scope_sql.to_owned()];
+        if let Some(f) = &query.filter {
+            wheres.push(c.filter(f)?);
+        }
+        let count = if query.count {
+            let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
+            let mut conn = self.backend.read().await?;
+            let row = conn.query_opt(&sql, &c.params).await?;
+            Some(row.and_then(|r| r.into_iter().next()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
+        } else {
+            None
+        };
+        let sort = c.order(&query.orderby)?;
+        if let Some(cursor) = &query.after {
+            wheres.push(c.after(&sort, cursor)?);
+        }
+        let mut order: Vec<String> = sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
+        order.push("t.created_seq".into());
+        let sort_cols: String = sort.iter().map(|(e, _)| format!(", {e}")).collect();
+        let mut sql = format!(
+            "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT {}",
+            wheres.join(" AND "),
+            order.join(", "),
+            query.page_size + 1
+        );
+        if query.after.is_none() && query.skip > 0 {
+            sql.push_str(&format!(" OFFSET {}", query.skip));
+        }
+        let mut conn = self.backend.read().await?;
+        let mut rows = conn.query(&sql, &c.params).await?;
+        let more = rows.len() > query.page_size;
+        rows.truncate(query.page_size);
+        // Split off the trailing created_seq and sort-key columns; the last row makes the cursor.
+        let extra = 1 + sort.len();
+        let mut next = None;
+        let mut out = Vec::with_capacity(rows.len());
+        let total = rows.len();
+        for (i, mut row) in rows.into_iter().enumerate() {
+            let tail = row.split_off(row.len() - extra);
+            if more && i + 1 == total {
+                let mut tail = tail.into_iter();
+                let seq = tail.next().and_then(|v| v.as_i64()).unwrap_or_default();
+                next = Some(Cursor { keys: tail.map(Value::into_opt_string).collect(), seq });
+            }
+            out.push(row);
+        }
+        Ok((out, next, count))
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
+        let id = new_guid();
+        let root = FolderId::generate();
+        let default = FolderId::generate();
+        let (upn, display_name) = (upn.to_owned(), display_name.to_owned());
+        let user = User {
+            id: id.clone(),
+            user_principal_name: upn.clone(),
+            display_name: display_name.clone(),
+            mailbox: Mailbox { id: id.clone(), root_folder_id: root.clone(), default_folder_id: default.clone() },
+        };
+        self.write(move |tx| {
+            Box::pin(async move {
+                let exists = tx.query_opt("SELECT 1 FROM users WHERE upn_key = ?", &[fold(&upn).into()]).await?.is_some();
+                if exists {
+                    return Err(GraphError::new(
+                        ErrorKind::Conflict,
+                        "Request_BadRequest",
+                        format!("Another object with the same value for property userPrincipalName already exists: {upn}"),
+                    ));
+                }
+                tx.execute(
+                    "INSERT INTO users (id, upn, upn_key, display_name, created_at) VALUES (?, ?, ?, ?, ?)",
+                    &[id.as_str().into(), upn.as_str().into(), fold(&upn).into(), display_name.into(), rolo_domain::time::now_utc().into()],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO mailboxes (mailbox_id, root_folder_id, default_folder_id, change_seq) VALUES (?, ?, ?, 1)",
+                    &[id.as_str().into(), root.as_str().into(), default.as_str().into()],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO folders (mailbox_id, id, parent_id, display_name, name_key, well_known, created_seq, change_seq) \
+                     VALUES (?, ?, ?, ?, ?, ?, 1, 1)",
+                    &[
+                        id.as_str().into(),
+                        default.as_str().into(),
+                        root.as_str().into(),
+                        DEFAULT_FOLDER_NAME.into(),
+                        fold(DEFAULT_FOLDER_NAME).into(),
+                        DEFAULT_FOLDER_WELL_KNOWN.into(),
+                    ],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(user)
+    }
+
+    async fn list_users(&self) -> GraphResult<Vec<User>> {
+        let mut conn = self.backend.read().await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id ORDER BY u.upn_key");
+        Ok(conn.query(&sql, &[]).await?.into_iter().map(user_from).collect())
+    }
+
+    async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>> {
+        let mut conn = self.backend.read().await?;
+        let (cond, key) = if rolo_domain::ids::is_guid(id_or_upn) {
+            ("u.id = ?", id_or_upn.to_ascii_lowercase())
+        } else {
+            ("u.upn_key = ?", fold(id_or_upn))
+        };
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id WHERE {cond}");
+        Ok(conn.query_opt(&sql, &[key.into()]).await?.map(user_from))
+    }
+
+    async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.write(move |tx| {
+            Box::pin(async move {
+                tx.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", &[
+                    name.as_str().into(),
+                    value.into(),
+                ])
+                .await?;
+                let row = tx.query_opt("SELECT value FROM settings WHERE name = ?", &[name.into()]).await?;
+                Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string).unwrap_or_default())
+            })
+        })
+        .await
+    }
+
+    async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>> {
+        let mut conn = self.backend.read().await?;
+        let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders t WHERE t.mailbox_id = ? AND t.id = ?");
+        Ok(conn.query_opt(&sql, &[mailbox.id.as_str().into(), id.as_str().into()]).await?.map(folder_from))
+    }
+
+    async fn list_folders(&self, mailbox: &Mailbox, parent: &FolderId, query: &ListQuery) -> GraphResult<Page<ContactFolder>> {
+        let (rows, next, count) = self
+            .list_rows(
+                Entity::Folder,
+                mailbox,
+                FOLDER_COLUMNS,
+                "folders",
+                "t.mailbox_id = ? AND t.parent_id = ?",
+                vec![mailbox.id.as_str().into(), parent.as_str().into()],
+                query,
+            )
+            .await?;
+        Ok(Page { items: rows.into_iter().map(folder_from).collect(), next, count })
+    }
+
+    async fn create_folder(&self, mailbox: &Mailbox, parent: &FolderId, name: &str) -> GraphResult<ContactFolder> {
+        let folder = ContactFolder {
+            id: FolderId::generate(),
+            parent_id: parent.clone(),
+            display_name: name.to_owned(),
+            well_known_name: None,
+        };
+        let (mb, f) = (mailbox.clone(), folder.clone());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                if !folder_exists(tx, &mb, &f.parent_id).await? {
+                    return Err(GraphError::item_not_found());
+                }
+                let clash = tx
+                    .query_opt(
+                        "SELECT 1 FROM folders WHERE mailbox_id = ? AND parent_id = ? AND name_key = ?",
+                        &[mb.id.as_str().into(), f.parent_id.as_str().into(), fold(&f.display_name).into()],
+                    )
+                    .await?;
+                if clash.is_some() {
+                    return Err(GraphError::folder_exists());
+                }
+                tx.execute(
+                    "INSERT INTO folders (mailbox_id, id, parent_id, display_name, name_key, well_known, created_seq, change_seq) \
+                     VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+                    &[
+                        mb.id.as_str().into(),
+                        f.id.as_str().into(),
+                        f.parent_id.as_str().into(),
+                        f.display_name.as_str().into(),
+                        fold(&f.display_name).into(),
+                        seq.into(),
+                        seq.into(),
+                    ],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(folder)
+    }
+
+    async fn update_folder(&self, mailbox: &Mailbox, id: &FolderId, changes: &FolderChanges) -> GraphResult<ContactFolder> {
+        let (mb, id, changes) = (mailbox.clone(), id.clone(), changes.clone());
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders t WHERE t.mailbox_id = ? AND t.id = ?");
+                let mut folder = tx
+                    .query_opt(&sql, &[mb.id.as_str().into(), id.as_str().into()])
+                    .await?
+                    .map(folder_from)
+                    .ok_or_else(GraphError::item_not_found)?;
+                if let Some(parent) = &changes.parent_id {
+                    if *parent != folder.parent_id {
+                        if folder.id == mb.default_folder_id {
+                            return Err(GraphError::bad_request("ErrorMoveDistinguishedFolder", "Distinguished folders cannot be moved."));
+                        }
+                        if !folder_exists(tx, &mb, parent).await? {
+                            return Err(GraphError::item_not_found());
+                        }
+                        // Refuse to move a folder below itself.
+                        let mut cursor = parent.clone();
+                        loop {
+                            if cursor == folder.id {
+                                return Err(GraphError::bad_request(
+                                    "ErrorMoveCopyFailed",
+                                    "A folder cannot be moved into itself or one of its child folders.",
+                                ));
+                            }
+                            let up = tx
+                                .query_opt("SELECT parent_id FROM folders WHERE mailbox_id = ? AND id = ?", &[
+                                    mb.id.as_str().into(),
+                                    cursor.as_str().into(),
+                                ])
+                                .await?;
+                            match up.and_then(|r| r.into_iter().next()) {
+                                Some(v) => cursor = FolderId::from_stored(v.into_string()),
+                                None => break,
+                            }
+                        }
+                        folder.parent_id = parent.clone();
+                    }
+                }
+                if let Some(name) = &changes.display_name {
+                    folder.display_name = name.clone();
+                }
+                let clash = tx
+                    .query_opt(
+                        "SELECT 1 FROM folders WHERE mailbox_id = ? AND parent_id = ? AND name_key = ? AND id <> ?",
+                        &[
+                            mb.id.as_str().into(),
+                            folder.parent_id.as_str().into(),
+                            fold(&folder.display_name).into(),
+                            folder.id.as_str().into(),
+                        ],
+                    )
+                    .await?;
+                if clash.is_some() {
+                    return Err(GraphError::folder_exists());
+                }
+                tx.execute(
+                    "UPDATE folders SET parent_id = ?, display_name = ?, name_key = ?, change_seq = ? WHERE mailbox_id = ? AND id = ?",
+                    &[
+                        folder.parent_id.as_str().into(),
+                        folder.display_name.as_str().into(),
+                        fold(&folder.display_name).into(),
+                        seq.into(),
+                        mb.id.as_str().into(),
+                        folder.id.as_str().into(),
+                    ],
+                )
+                .await?;
+                Ok(folder)
+            })
+        })
+        .await
+    }
+
+    async fn delete_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<()> {
+        let (mb, id) = (mailbox.clone(), id.clone());
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                if id == mb.default_folder_id {
+                    return Err(GraphError::bad_request(
+                        "ErrorDeleteDistinguishedFolder",
+                        "Distinguished folders cannot be deleted.",
+                    ));
+                }
+                if !folder_exists(tx, &mb, &id).await? {
+                    return Err(GraphError::item_not_found());
+                }
+                let subtree = tx
+                    .query(
+                        "WITH RECURSIVE sub(id) AS (SELECT CAST(? AS TEXT) UNION ALL \
+                         SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id WHERE f.mailbox_id = ?) \
+                         SELECT id FROM sub",
+                        &[id.as_str().into(), mb.id.as_str().into()],
+                    )
+                    .await?;
+                for row in subtree {
+                    let fid = row.into_iter().next().map(Value::into_string).unwrap_or_default();
+                    let p = [mb.id.as_str().into(), Value::from(fid.as_str())];
+                    for side in ["contact_emails", "contact_categories"] {
+                        let sql = format!(
+                            "DELETE FROM {side} WHERE mailbox_id = ? AND contact_id IN \
+                             (SELECT id FROM contacts WHERE mailbox_id = ? AND folder_id = ?)"
+                        );
+                        tx.execute(&sql, &[p[0].clone(), p[0].clone(), p[1].clone()]).await?;
+                    }
+                    tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND folder_id = ?", &p).await?;
+                    tx.execute("DELETE FROM folders WHERE mailbox_id = ? AND id = ?", &p).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>> {
+        let mut conn = self.backend.read().await?;
+        select_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
+    }
+
+    async fn list_contacts(&self, mailbox: &Mailbox, folder: &FolderId, query: &ListQuery) -> GraphResult<Page<Contact>> {
+        let (rows, next, count) = self
+            .list_rows(
+                Entity::Contact,
+                mailbox,
+                &self.contact_columns,
+                "contacts",
+                "t.mailbox_id = ? AND t.folder_id = ?",
+                vec![mailbox.id.as_str().into(), folder.as_str().into()],
+                query,
+            )
+            .await?;
+        let items = rows.into_iter().map(contact_from).collect::<GraphResult<Vec<_>>>()?;
+        Ok(Page { items, next, count })
+    }
+
+    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
+        let (mb, folder) = (mailbox.clone(), folder.clone());
+        let insert = format!(
+            "INSERT INTO contacts (mailbox_id, id, folder_id, created_seq, change_seq, change_key, created_at, modified_at, \
+             display_name_key, given_name_key, surname_key, company_name_key, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {})",
+            self.doc_param
+        );
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                if !folder_exists(tx, &mb, &folder).await? {
+                    return Err(GraphError::item_not_found());
+                }
+                let now = rolo_domain::time::now_utc();
+                let contact = Contact {
+                    id: ContactId::generate(),
+                    folder_id: folder,
+                    change_key: change_key(seq),
+                    created: now.clone(),
+                    modified: now,
+                    data,
+                };
+                let [dn, gn, sn, cn] = sort_keys(&contact.data);
+                tx.execute(&insert, &[
+                    mb.id.as_str().into(),
+                    contact.id.as_str().into(),
+                    contact.folder_id.as_str().into(),
+                    seq.into(),
+                    seq.into(),
+                    contact.change_key.as_str().into(),
+                    contact.created.as_str().into(),
+                    contact.modified.as_str().into(),
+                    dn.into(),
+                    gn.into(),
+                    sn.into(),
+                    cn.into(),
+                    to_doc(&contact.data)?.into(),
+                ])
+                .await?;
+                index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
+                Ok(contact)
+            })
+        })
+        .await
+    }
+
+    async fn update_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+        edit: ContactEdit,
+    ) -> GraphResult<Contact> {
+        let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        let update = format!(
+            "UPDATE contacts SET folder_id = ?, change_seq = ?, change_key = ?, modified_at = ?, display_name_key = ?, \
+             given_name_key = ?, surname_key = ?, company_name_key = ?, doc = {} WHERE mailbox_id = ? AND id = ?",
+            self.doc_param
+        );
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                let mut contact = select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                if !if_match_ok(&if_match, &contact.change_key) {
+                    return Err(GraphError::change_key_mismatch());
+                }
+                if let Some(target) = edit(&mut contact.data)? {
+                    if target != contact.folder_id {
+                        if !folder_exists(tx, &mb, &target).await? {
+                            return Err(GraphError::item_not_found());
+                        }
+                        contact.folder_id = target;
+                    }
+                }
+                contact.change_key = change_key(seq);
+                contact.modified = rolo_domain::time::now_utc();
+                let [dn, gn, sn, cn] = sort_keys(&contact.data);
+                tx.execute(&update, &[
+                    contact.folder_id.as_str().into(),
+                    seq.into(),
+                    contact.change_key.as_str().into(),
+                    contact.modified.as_str().into(),
+                    dn.into(),
+                    gn.into(),
+                    sn.into(),
+                    cn.into(),
+                    to_doc(&contact.data)?.into(),
+                    mb.id.as_str().into(),
+                    contact.id.as_str().into(),
+                ])
+                .await?;
+                index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
+                Ok(contact)
+            })
+        })
+        .await
+    }
+
+    async fn delete_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope, if_match: Option<Vec<String>>) -> GraphResult<()> {
+        let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                let contact = select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                if !if_match_ok(&if_match, &contact.change_key) {
+                    return Err(GraphError::change_key_mismatch());
+                }
+                delete_contact_rows(tx, &mb, &id).await
+            })
+        })
+        .await
+    }
+}
