@@ -1,0 +1,180 @@
+//! Bearer tokens: Rolo signs delegated access tokens (JWT, ES256) with a key kept in the
+//! database, and verifies every request's token (signature, expiry, audience, issuer). Verified
+//! tokens are cached until they expire, so the signature check is paid once per token, not once
+//! per request.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use rolo_domain::{GraphError, GraphResult, Principal};
+use rolo_store::{Store, User};
+use serde::{Deserialize, Serialize};
+
+/// Graph's audience values: its resource URI and its application id.
+pub const GRAPH_AUDIENCES: [&str; 2] = ["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+/// The client id that `rolo token` tokens carry.
+pub const CLI_APP_ID: &str = "7a0c6f2e-6b1e-4c3a-9f6e-526f6c6f0001";
+const TOKEN_CACHE_LIMIT: usize = 10_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub tid: String,
+    pub oid: Option<String>,
+    pub sub: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    pub ver: String,
+}
+
+/// The signing identity of this Rolo installation, shared by every server process on the same
+/// database.
+pub struct Authority {
+    pub tenant_id: String,
+    pub issuer: String,
+    pub key_id: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// Secret for HMAC-protected opaque tokens such as `$skiptoken`.
+    pub token_secret: Vec<u8>,
+    cache: RwLock<HashMap<String, (Principal, i64)>>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Authority {
+    /// Loads the tenant, signing key and token secret, creating them on first use.
+    pub async fn load(store: &dyn Store) -> GraphResult<Authority> {
+        let tenant_id = store.setting_or_insert("tenant_id", &rolo_domain::ids::new_guid()).await?;
+        let fresh_key = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| GraphError::internal("cannot generate a signing key"))?;
+        let pkcs8_b64 = store.setting_or_insert("signing_key_es256_pkcs8", &STANDARD.encode(fresh_key.as_ref())).await?;
+        let mut secret = [0u8; 32];
+        ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut secret).map_err(|_| GraphError::internal("rng"))?;
+        let secret_b64 = store.setting_or_insert("token_secret", &STANDARD.encode(secret)).await?;
+
+        let pkcs8 = STANDARD.decode(pkcs8_b64).map_err(GraphError::internal)?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &SystemRandom::new())
+            .map_err(|_| GraphError::internal("stored signing key is invalid"))?;
+        let public = pair.public_key().as_ref().to_vec();
+        let key_id = URL_SAFE_NO_PAD.encode(&ring::digest::digest(&ring::digest::SHA256, &public).as_ref()[..12]);
+        let issuer = format!("https://login.rolo.local/{tenant_id}/v2.0");
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_audience(&GRAPH_AUDIENCES);
+        validation.set_issuer(&[issuer.as_str()]);
+        validation.validate_nbf = true;
+        validation.leeway = 60;
+        Ok(Authority {
+            encoding: EncodingKey::from_ec_der(&pkcs8),
+            decoding: DecodingKey::from_ec_der(&public),
+            validation,
+            token_secret: STANDARD.decode(secret_b64).map_err(GraphError::internal)?,
+            tenant_id,
+            issuer,
+            key_id,
+            cache: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Issues a delegated access token for `user` with the given scopes.
+    pub fn issue_delegated(&self, user: &User, scopes: &[String], ttl_secs: i64) -> GraphResult<String> {
+        let iat = now();
+        let claims = Claims {
+            aud: GRAPH_AUDIENCES[0].into(),
+            iss: self.issuer.clone(),
+            iat,
+            nbf: iat,
+            exp: iat + ttl_secs,
+            tid: self.tenant_id.clone(),
+            oid: Some(user.id.clone()),
+            sub: user.id.clone(),
+            upn: Some(user.user_principal_name.clone()),
+            preferred_username: Some(user.user_principal_name.clone()),
+            name: Some(user.display_name.clone()),
+            scp: Some(scopes.join(" ")),
+            roles: None,
+            appid: Some(CLI_APP_ID.into()),
+            azp: Some(CLI_APP_ID.into()),
+            ver: "2.0".into(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
+    }
+
+    /// Verifies a bearer token and returns who is calling.
+    pub fn verify(&self, token: &str) -> GraphResult<Principal> {
+        let t = now();
+        if let Ok(cache) = self.cache.read() {
+            if let Some((p, exp)) = cache.get(token) {
+                if *exp + self.validation.leeway as i64 > t {
+                    return Ok(p.clone());
+                }
+            }
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            let msg = match e.kind() {
+                K::ExpiredSignature => "Lifetime validation failed, the token is expired.",
+                K::ImmatureSignature => "Lifetime validation failed, the token is not yet valid.",
+                K::InvalidAudience => "Invalid audience.",
+                K::InvalidIssuer => "Invalid issuer.",
+                K::InvalidSignature => "Signature validation failed.",
+                K::InvalidAlgorithm | K::InvalidAlgorithmName => "The token's signing algorithm is not accepted.",
+                _ => "IDX14100: JWT is not well formed.",
+            };
+            GraphError::unauthenticated(format!("Access token validation failure. {msg}"))
+        })?;
+        let c = data.claims;
+        let scopes: Vec<String> = match (&c.scp, &c.roles) {
+            (Some(scp), _) => scp.split_whitespace().map(str::to_owned).collect(),
+            (None, Some(roles)) => roles.clone(),
+            (None, None) => Vec::new(),
+        };
+        let principal = Principal { user_id: c.oid.clone(), scopes, app_id: c.appid.clone().or(c.azp.clone()) };
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= TOKEN_CACHE_LIMIT {
+                cache.retain(|_, (_, exp)| *exp > t);
+                if cache.len() >= TOKEN_CACHE_LIMIT {
+                    cache.clear();
+                }
+            }
+            cache.insert(token.to_owned(), (principal.clone(), c.exp));
+        }
+        Ok(principal)
+    }
+}
+
+/// Extracts the bearer token from an `Authorization` header value.
+pub fn bearer(header: Option<&str>) -> GraphResult<&str> {
+    let h = header.ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+    let (scheme, token) = h.trim().split_once(' ').ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(GraphError::unauthenticated("Access token is empty."));
+    }
+    Ok(token.trim())
+}

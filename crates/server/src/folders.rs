@@ -1,0 +1,99 @@
+//! Handlers for contact folders: `/contactFolders`, `childFolders` at any depth.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use rolo_domain::folder::FOLDER_TYPE;
+use rolo_domain::projection::{folder_v1, FieldSet, FOLDER_V1_PROPERTIES};
+use rolo_domain::{ContactFolder, FolderChanges, GraphError, GraphResult};
+use serde_json::Value;
+
+use crate::graph::{with_header, Ctx};
+use crate::paths::FolderPath;
+use crate::query::list_query;
+use crate::response::{json_status, no_content};
+
+fn fields(ctx: &Ctx) -> GraphResult<FieldSet> {
+    if let Some(item) = ctx.options.expand.first() {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            format!("Expanding '{}' on contact folders is not supported by this server yet.", item.path.join("/")),
+        ));
+    }
+    match &ctx.options.select {
+        Some(items) => FieldSet::from_select(items, FOLDER_V1_PROPERTIES, FOLDER_TYPE),
+        None => Ok(FieldSet::ALL),
+    }
+}
+
+fn entity(ctx: &Ctx, folder: &ContactFolder, status: StatusCode) -> GraphResult<Response> {
+    let fields = if status == StatusCode::OK { fields(ctx)? } else { FieldSet::ALL };
+    let context = ctx.context("contactFolders/$entity");
+    let body = folder_v1(folder, fields, Some(&context));
+    Ok(json_status(status, serde_json::to_vec(&body).map_err(GraphError::internal)?))
+}
+
+/// `GET /contactFolders` (the default folder's children, as on Graph) and `GET .../childFolders`
+pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
+    let (parent_id, context) = match parent {
+        FolderPath::Default => (ctx.mailbox().default_folder_id.clone(), ctx.context("contactFolders")),
+        FolderPath::Chain(chain) => {
+            let folder = ctx.folder_chain(chain).await?;
+            let context = ctx.context(&format!("contactFolders('{}')/childFolders", folder.id));
+            (folder.id, context)
+        }
+    };
+    let fields = fields(ctx)?;
+    let scope_name = format!("folders:{parent_id}");
+    let (query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
+    let page = ctx.state.store.list_folders(ctx.mailbox(), &parent_id, &query).await?;
+    let mut body = serde_json::Map::new();
+    body.insert("@odata.context".into(), Value::String(context));
+    if let Some(n) = page.count {
+        body.insert("@odata.count".into(), n.into());
+    }
+    body.insert("value".into(), Value::Array(page.items.iter().map(|f| folder_v1(f, fields, None)).collect()));
+    if let Some(cursor) = page.next {
+        let token = ctx.state.codec.encode(&scope_name, &ctx.options, cursor);
+        let link = crate::query::next_link(&ctx.base, &ctx.path, ctx.raw_query.as_deref(), &token);
+        body.insert("@odata.nextLink".into(), Value::String(link));
+    }
+    let resp = json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?);
+    Ok(match ctx.prefer.applied(prefer_used) {
+        Some(applied) => with_header(resp, "Preference-Applied", &applied),
+        None => resp,
+    })
+}
+
+/// `GET /contactFolders/{id}[/childFolders/{id}...]`
+pub async fn get(ctx: &Ctx, chain: &[String]) -> GraphResult<Response> {
+    let folder = ctx.folder_chain(chain).await?;
+    entity(ctx, &folder, StatusCode::OK)
+}
+
+/// `POST /contactFolders` and `POST .../childFolders`
+pub async fn create(ctx: &Ctx, parent: &FolderPath, body: &Value) -> GraphResult<Response> {
+    let changes = FolderChanges::from_v1(body, true)?;
+    let parent_id = match parent {
+        FolderPath::Default => changes.parent_id.clone().unwrap_or_else(|| ctx.mailbox().default_folder_id.clone()),
+        FolderPath::Chain(chain) => ctx.folder_chain(chain).await?.id,
+    };
+    let name = changes.display_name.as_deref().unwrap_or_default();
+    let folder = ctx.state.store.create_folder(ctx.mailbox(), &parent_id, name).await?;
+    entity(ctx, &folder, StatusCode::CREATED)
+}
+
+/// `PATCH /contactFolders/{id}`: rename, or move with `parentFolderId`.
+pub async fn update(ctx: &Ctx, chain: &[String], body: &Value) -> GraphResult<Response> {
+    let changes = FolderChanges::from_v1(body, false)?;
+    let folder = ctx.folder_chain(chain).await?;
+    let folder = ctx.state.store.update_folder(ctx.mailbox(), &folder.id, &changes).await?;
+    entity(ctx, &folder, StatusCode::OK)
+}
+
+/// `DELETE /contactFolders/{id}` and `POST .../permanentDelete`: the folder goes with its
+/// child folders and contacts.
+pub async fn delete(ctx: &Ctx, chain: &[String]) -> GraphResult<Response> {
+    let folder = ctx.folder_chain(chain).await?;
+    ctx.state.store.delete_folder(ctx.mailbox(), &folder.id).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,233 @@
+//! The entry point of every Graph request: authentication, the URL space, the mailbox, then a
+//! thin handler per resource (`contacts`, `folders`).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use rolo_domain::{Access, ContactFolder, ErrorKind, FolderId, GraphError, GraphResult, Principal};
+use rolo_odata::QueryOptions;
+use rolo_store::{Mailbox, User};
+use serde_json::Value;
+
+use crate::auth::bearer;
+use crate::error::ApiError;
+use crate::paths::{FolderPath, Owner, Resource};
+use crate::query::{parse_options, Prefer};
+use crate::{contacts, folders, AppState};
+
+/// Graph's limit on a request body.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Everything a handler needs about the request it serves.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub principal: Principal,
+    pub user: User,
+    /// `http://host/v1.0`
+    pub base: String,
+    /// The request path below the base, e.g. `/me/contacts`.
+    pub path: String,
+    pub raw_query: Option<String>,
+    pub options: QueryOptions,
+    pub prefer: Prefer,
+    pub if_match: Option<Vec<String>>,
+}
+
+impl Ctx {
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.user.mailbox
+    }
+
+    /// `{base}/$metadata#users('{id}')/{tail}`: Graph names the user by object id even for `/me`.
+    pub fn context(&self, tail: &str) -> String {
+        format!("{}/$metadata#users('{}')/{tail}", self.base, self.user.id)
+    }
+
+    /// A folder id from a URL; the well-known name `contacts` means the default folder.
+    pub fn folder_id(&self, raw: &str) -> GraphResult<FolderId> {
+        if raw.eq_ignore_ascii_case(rolo_domain::folder::DEFAULT_FOLDER_WELL_KNOWN) {
+            return Ok(self.mailbox().default_folder_id.clone());
+        }
+        FolderId::parse(raw)
+    }
+
+    /// Walks `contactFolders/{a}/childFolders/{b}...`, checking each link of the chain.
+    pub async fn folder_chain(&self, chain: &[String]) -> GraphResult<ContactFolder> {
+        let mut found: Option<ContactFolder> = None;
+        for raw in chain {
+            let id = self.folder_id(raw)?;
+            let folder = self.state.store.get_folder(self.mailbox(), &id).await?.ok_or_else(GraphError::item_not_found)?;
+            if let Some(parent) = &found {
+                if folder.parent_id != parent.id {
+                    return Err(GraphError::item_not_found());
+                }
+            }
+            found = Some(folder);
+        }
+        found.ok_or_else(GraphError::item_not_found)
+    }
+
+    /// The folder a contacts path addresses; the default folder costs no lookup.
+    pub async fn contacts_folder(&self, path: &FolderPath) -> GraphResult<FolderId> {
+        match path {
+            FolderPath::Default => Ok(self.mailbox().default_folder_id.clone()),
+            FolderPath::Chain(chain) => Ok(self.folder_chain(chain).await?.id),
+        }
+    }
+}
+
+/// The single handler behind the router's fallback: every path and method.
+pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    match serve(state, req).await {
+        Ok(resp) => resp,
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+fn method_not_allowed(method: &Method) -> GraphError {
+    GraphError::new(
+        ErrorKind::MethodNotAllowed,
+        "ErrorInvalidRequest",
+        format!("The OData request is not supported: method '{method}' is not allowed on this resource."),
+    )
+}
+
+async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
+    let (parts, body) = req.into_parts();
+    let full_path = parts.uri.path().to_owned();
+    let Some(rest) = strip_version(&full_path) else {
+        let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
+        return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
+    };
+    let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
+    let principal = state.authority.verify(token)?;
+    let path = crate::paths::parse(rest)?;
+
+    let method = parts.method.clone();
+    let access = if method == Method::GET || method == Method::HEAD { Access::Read } else { Access::Write };
+    principal.require(access)?;
+    let user = match &path.owner {
+        Owner::Me => {
+            let oid = principal.user_id.clone().ok_or_else(|| {
+                GraphError::bad_request("BadRequest", "/me request is only valid with delegated authentication flow.")
+            })?;
+            state.user(&oid).await?.ok_or_else(|| GraphError::invalid_user(&oid))?
+        }
+        Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
+    };
+    principal.may_open_mailbox(&user.id)?;
+
+    let options = parse_options(parts.uri.query())?;
+    let base = match &state.public_url {
+        Some(u) => format!("{}/v1.0", u.trim_end_matches('/')),
+        None => {
+            let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}/v1.0")
+        }
+    };
+    let ctx = Ctx {
+        prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
+        if_match: if_match(&parts.headers),
+        raw_query: parts.uri.query().map(str::to_owned),
+        path: format!("/{}", rest.trim_end_matches('/')),
+        state,
+        principal,
+        user,
+        base,
+        options,
+    };
+
+    let body = if method == Method::POST || method == Method::PATCH || method == Method::PUT {
+        read_json(&parts.headers, body).await?
+    } else {
+        Value::Null
+    };
+
+    match (method, path.resource) {
+        (Method::GET, Resource::Contacts(f)) => contacts::list(&ctx, &f).await,
+        (Method::POST, Resource::Contacts(f)) => contacts::create(&ctx, &f, &body).await,
+        (Method::GET, Resource::Contact { folder, id, permanent_delete: false }) => contacts::get(&ctx, &folder, &id).await,
+        (Method::PATCH, Resource::Contact { folder, id, permanent_delete: false }) => {
+            contacts::update(&ctx, &folder, &id, body).await
+        }
+        (Method::DELETE, Resource::Contact { folder, id, permanent_delete: false })
+        | (Method::POST, Resource::Contact { folder, id, permanent_delete: true }) => {
+            contacts::delete(&ctx, &folder, &id).await
+        }
+        (Method::GET, Resource::Folders(parent)) => folders::list(&ctx, &parent).await,
+        (Method::POST, Resource::Folders(parent)) => folders::create(&ctx, &parent, &body).await,
+        (Method::GET, Resource::Folder { chain, permanent_delete: false }) => folders::get(&ctx, &chain).await,
+        (Method::PATCH, Resource::Folder { chain, permanent_delete: false }) => folders::update(&ctx, &chain, &body).await,
+        (Method::DELETE, Resource::Folder { chain, permanent_delete: false })
+        | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
+        (m, _) => Err(method_not_allowed(&m)),
+    }
+}
+
+/// `/v1.0/rest` → `rest` (the version segment matched case-insensitively).
+fn strip_version(path: &str) -> Option<&str> {
+    let p = path.strip_prefix('/')?;
+    let (version, rest) = p.split_once('/').unwrap_or((p, ""));
+    version.eq_ignore_ascii_case("v1.0").then_some(rest)
+}
+
+/// `If-Match: W/"ck1", "ck2"` → the change keys; `*` stays as is.
+fn if_match(headers: &HeaderMap) -> Option<Vec<String>> {
+    let values: Vec<String> = headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+fn too_large() -> GraphError {
+    GraphError::new(
+        ErrorKind::PayloadTooLarge,
+        "RequestEntityTooLarge",
+        format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."),
+    )
+}
+
+/// Reads a JSON body within Graph's size limit; an empty body reads as `{}`.
+async fn read_json(headers: &HeaderMap, body: Body) -> GraphResult<Value> {
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > MAX_BODY_BYTES as u64 {
+            return Err(too_large());
+        }
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !(mime.is_empty() || mime == "application/json" || mime.ends_with("+json") || mime == "text/plain") {
+            return Err(GraphError::new(
+                ErrorKind::UnsupportedMediaType,
+                "UnsupportedMediaType",
+                format!("The content type '{mime}' is not supported; send application/json."),
+            ));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(&bytes).map_err(|_| {
+        GraphError::bad_request(
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        )
+    })
+}
+
+/// Puts a header on a response (values we build are always valid header text).
+pub fn with_header(mut resp: Response, name: &'static str, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+    resp
+}

@@ -1,0 +1,76 @@
+//! The HTTP front-end: Graph's v1.0 URL space for personal contacts over axum. Handlers are
+//! thin; Graph semantics live in `rolo-domain`, storage behind `rolo-store`'s trait.
+
+pub mod auth;
+mod contacts;
+pub mod error;
+mod folders;
+pub mod graph;
+pub mod paths;
+pub mod query;
+pub mod request_id;
+pub mod response;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use rolo_domain::GraphResult;
+use rolo_store::{Store, User};
+use tokio::net::TcpListener;
+
+use crate::auth::Authority;
+use crate::query::TokenCodec;
+
+/// What every request shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub authority: Arc<Authority>,
+    pub codec: TokenCodec,
+    /// The externally visible base URL (`https://contacts.example.com`), when not the Host.
+    pub public_url: Option<String>,
+    /// Users by lower-cased id or UPN: a user's mailbox handles never change.
+    users: RwLock<HashMap<String, User>>,
+}
+
+impl AppState {
+    pub async fn new(store: Arc<dyn Store>, public_url: Option<String>) -> GraphResult<AppState> {
+        let authority = Arc::new(Authority::load(store.as_ref()).await?);
+        Ok(AppState {
+            codec: TokenCodec::new(&authority.token_secret),
+            store,
+            authority,
+            public_url,
+            users: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Finds a user by object id or UPN, through a small cache.
+    pub async fn user(&self, key: &str) -> GraphResult<Option<User>> {
+        let k = key.to_lowercase();
+        if let Some(u) = self.users.read().ok().and_then(|m| m.get(&k).cloned()) {
+            return Ok(Some(u));
+        }
+        let found = self.store.find_user(key).await?;
+        if let (Some(u), Ok(mut m)) = (&found, self.users.write()) {
+            if m.len() > 100_000 {
+                m.clear();
+            }
+            m.insert(k, u.clone());
+        }
+        Ok(found)
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .fallback(graph::handle)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

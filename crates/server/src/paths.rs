@@ -1,0 +1,219 @@
+//! The Graph v1.0 URL space for contacts, parsed in one place. Segments match
+//! case-insensitively as on Graph; keys may be path segments (`contacts/{id}`) or OData key
+//! syntax (`contacts('{id}')`); `childFolders/{id}` nests to any depth.
+
+use rolo_domain::{GraphError, GraphResult};
+
+/// Whose mailbox: the signed-in user, or a user named by id or user principal name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Me,
+    User(String),
+}
+
+/// Where contacts live: the default folder, or a folder reached through a chain of ids
+/// (`contactFolders/{a}/childFolders/{b}` is `[a, b]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderPath {
+    Default,
+    Chain(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// `.../contacts`
+    Contacts(FolderPath),
+    /// `.../contacts/{id}`, with `permanentDelete` when `permanent_delete`.
+    Contact { folder: FolderPath, id: String, permanent_delete: bool },
+    /// `/contactFolders` (children of the default folder) or `.../childFolders`.
+    Folders(FolderPath),
+    /// `/contactFolders/{id}[/childFolders/{id}...]`.
+    Folder { chain: Vec<String>, permanent_delete: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphPath {
+    pub owner: Owner,
+    pub resource: Resource,
+}
+
+fn not_found_segment(seg: &str) -> GraphError {
+    GraphError::bad_request("BadRequest", format!("Resource not found for the segment '{seg}'."))
+}
+
+/// Splits `name('key')` into `("name", Some("key"))`.
+fn split_key(seg: &str) -> GraphResult<(&str, Option<String>)> {
+    match seg.find('(') {
+        None => Ok((seg, None)),
+        Some(open) => {
+            let inner = seg[open + 1..].strip_suffix(')').ok_or_else(|| not_found_segment(seg))?;
+            let key = inner
+                .strip_prefix('\'')
+                .and_then(|k| k.strip_suffix('\''))
+                .map(|k| k.replace("''", "'"))
+                .unwrap_or_else(|| inner.to_owned());
+            Ok((&seg[..open], Some(key)))
+        }
+    }
+}
+
+fn is(seg: &str, name: &str) -> bool {
+    seg.eq_ignore_ascii_case(name)
+}
+
+fn is_permanent_delete(seg: &str) -> bool {
+    is(seg, "permanentDelete") || is(seg, "microsoft.graph.permanentDelete")
+}
+
+/// Percent-decodes a path segment.
+fn decode(seg: &str) -> GraphResult<String> {
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => return Err(GraphError::bad_request("BadRequest", "The request URL is malformed.")),
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| GraphError::bad_request("BadRequest", "The request URL is malformed."))
+}
+
+/// Parses the part of the path after `/v1.0/`.
+pub fn parse(path: &str) -> GraphResult<GraphPath> {
+    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect::<GraphResult<_>>()?;
+    let mut it = segs.iter().map(String::as_str).peekable();
+    let first = it.next().ok_or_else(|| GraphError::bad_request("BadRequest", "Invalid request."))?;
+    let (name, key) = split_key(first)?;
+    let owner = if is(name, "me") && key.is_none() {
+        Owner::Me
+    } else if is(name, "users") {
+        match key {
+            Some(k) => Owner::User(k),
+            None => Owner::User(it.next().ok_or_else(|| not_found_segment("users"))?.to_owned()),
+        }
+    } else {
+        return Err(not_found_segment(first));
+    };
+    let seg = it.next().ok_or_else(|| GraphError::bad_request("BadRequest", "Reading a user is not supported by this server."))?;
+    let (name, key) = split_key(seg)?;
+    let rest: Vec<&str> = it.collect();
+    let resource = if is(name, "contacts") {
+        contact_tail(FolderPath::Default, key, &rest)?
+    } else if is(name, "contactFolders") {
+        match key {
+            None if rest.is_empty() => Resource::Folders(FolderPath::Default),
+            None => folder_tail(vec![rest[0].to_owned()], &rest[1..])?,
+            Some(k) => folder_tail(vec![k], &rest)?,
+        }
+    } else {
+        return Err(not_found_segment(seg));
+    };
+    Ok(GraphPath { owner, resource })
+}
+
+/// After `contacts` (with an optional key).
+fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> GraphResult<Resource> {
+    let (id, rest) = match key {
+        Some(k) => (Some(k), rest),
+        None => match rest.split_first() {
+            Some((id, rest)) => (Some((*id).to_owned()), rest),
+            None => (None, rest),
+        },
+    };
+    match (id, rest) {
+        (None, _) => Ok(Resource::Contacts(folder)),
+        (Some(id), []) => Ok(Resource::Contact { folder, id, permanent_delete: false }),
+        (Some(id), [action]) if is_permanent_delete(action) => Ok(Resource::Contact { folder, id, permanent_delete: true }),
+        (Some(_), [other, ..]) => Err(not_found_segment(other)),
+    }
+}
+
+/// After a folder id: more `childFolders`, `contacts`, an action, or nothing.
+fn folder_tail(mut chain: Vec<String>, rest: &[&str]) -> GraphResult<Resource> {
+    let mut i = 0;
+    loop {
+        let Some(seg) = rest.get(i) else {
+            return Ok(Resource::Folder { chain, permanent_delete: false });
+        };
+        let (name, key) = split_key(seg)?;
+        if is(name, "childFolders") {
+            match key {
+                Some(k) => {
+                    chain.push(k);
+                    i += 1;
+                }
+                None => match rest.get(i + 1) {
+                    None => return Ok(Resource::Folders(FolderPath::Chain(chain))),
+                    Some(id) => {
+                        chain.push((*id).to_owned());
+                        i += 2;
+                    }
+                },
+            }
+        } else if is(name, "contacts") {
+            return contact_tail(FolderPath::Chain(chain), key, &rest[i + 1..]);
+        } else if is_permanent_delete(seg) && i + 1 == rest.len() {
+            return Ok(Resource::Folder { chain, permanent_delete: true });
+        } else {
+            return Err(not_found_segment(seg));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(ids: &[&str]) -> FolderPath {
+        FolderPath::Chain(ids.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn parses_the_contacts_url_space() {
+        assert_eq!(parse("me/contacts").unwrap().resource, Resource::Contacts(FolderPath::Default));
+        assert_eq!(parse("ME/Contacts").unwrap().resource, Resource::Contacts(FolderPath::Default));
+        assert_eq!(
+            parse("users/a@b.c/contacts/X1/permanentDelete").unwrap(),
+            GraphPath {
+                owner: Owner::User("a@b.c".into()),
+                resource: Resource::Contact { folder: FolderPath::Default, id: "X1".into(), permanent_delete: true }
+            }
+        );
+        assert_eq!(
+            parse("me/contactfolders/F1/childFolders/F2/childfolders/F3/contacts/C").unwrap().resource,
+            Resource::Contact { folder: chain(&["F1", "F2", "F3"]), id: "C".into(), permanent_delete: false }
+        );
+        assert_eq!(parse("me/contactFolders").unwrap().resource, Resource::Folders(FolderPath::Default));
+        assert_eq!(parse("me/contactFolders/F1/childFolders").unwrap().resource, Resource::Folders(chain(&["F1"])));
+        assert_eq!(
+            parse("me/contactFolders('F1')/permanentDelete").unwrap().resource,
+            Resource::Folder { chain: vec!["F1".into()], permanent_delete: true }
+        );
+        assert_eq!(
+            parse("users('u1')/contacts('C''1')").unwrap(),
+            GraphPath {
+                owner: Owner::User("u1".into()),
+                resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false }
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_segments_are_bad_requests() {
+        assert_eq!(parse("me/messages").unwrap_err().message, "Resource not found for the segment 'messages'.");
+        assert!(parse("me/contacts/C/extra").is_err());
+        assert!(parse("foo").is_err());
+        assert!(parse("me/contacts/%zz").is_err());
+        assert!(parse("me/contacts/%").is_ok());
+    }
+}

@@ -1,0 +1,31 @@
+//! Building Graph-shaped successful responses.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+
+pub const JSON_CONTENT_TYPE: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+/// A response with a JSON body and Graph's standard headers.
+pub fn json_body(body: impl Into<Body>) -> Response {
+    let mut resp = Response::new(body.into());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    h.insert("OData-Version", HeaderValue::from_static("4.0"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    resp
+}
+
+pub fn json_status(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = json_body(body);
+    *resp.status_mut() = status;
+    resp
+}
+
+pub fn no_content() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    resp
+}
