@@ -363,16 +363,20 @@ impl Compiler {
                 LambdaKind::All => "(1 = 1)".into(),
             });
         };
-        let inner = self.lambda_predicate(pred, var, column, emails)?;
-        Ok(match kind {
+        match kind {
             LambdaKind::Any => {
+                // Parameters bind in text order: the mailbox comes before the predicate.
                 let mb = self.bind(self.mailbox.clone());
-                format!("t.id IN (SELECT x.contact_id FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})")
+                let inner = self.lambda_predicate(pred, var, column, emails)?;
+                Ok(format!("t.id IN (SELECT x.contact_id FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})"))
             }
-            LambdaKind::All => format!(
-                "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND NOT ({inner}))"
-            ),
-        })
+            LambdaKind::All => {
+                let inner = self.lambda_predicate(pred, var, column, emails)?;
+                Ok(format!(
+                    "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND NOT ({inner}))"
+                ))
+            }
+        }
     }
 
     /// Inside a lambda, Graph allows only `eq`/`ne` on the element (`c eq 'Red'`) or on the

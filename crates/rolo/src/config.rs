@@ -1,0 +1,72 @@
+//! Configuration: command-line flags, then environment variables, then an optional TOML file,
+//! then defaults (127.0.0.1:8080 and an embedded SQLite file under ./rolo-data/).
+
+use std::path::Path;
+
+use clap::Args;
+use rolo_domain::GraphResult;
+use rolo_store::{OpenOptions, SqlStore};
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE: &str = "./rolo-data/rolo.db";
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DatabaseArgs {
+    /// A SQLite file path or `sqlite:` URL, or a `postgres://` URL
+    #[arg(long, env = "ROLO_DATABASE")]
+    pub database: Option<String>,
+}
+
+impl DatabaseArgs {
+    pub async fn open(&self) -> GraphResult<SqlStore> {
+        rolo_store::open(self.database.as_deref().unwrap_or(DEFAULT_DATABASE), &OpenOptions::default()).await
+    }
+}
+
+/// The TOML file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database: Option<String>,
+    public_url: Option<String>,
+    /// `normal` (survives a crash or kill -9) or `full` (also survives power loss)
+    durability: Option<String>,
+    max_connections: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub database: String,
+    pub public_url: Option<String>,
+    pub options: OpenOptions,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, listen: Option<String>, db: DatabaseArgs) -> Result<Config, String> {
+        let fc: FileConfig = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("bad config {}: {e}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let full_sync = match fc.durability.as_deref() {
+            None | Some("normal") => false,
+            Some("full") => true,
+            Some(other) => return Err(format!("durability must be 'normal' or 'full', not '{other}'")),
+        };
+        Ok(Config {
+            listen: listen.or(fc.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            database: db.database.or(fc.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+            public_url: fc.public_url,
+            options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
+        })
+    }
+
+    pub async fn open_store(&self) -> GraphResult<SqlStore> {
+        rolo_store::open(&self.database, &self.options).await
+    }
+}

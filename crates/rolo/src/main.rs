@@ -1,0 +1,197 @@
+//! `rolo`: serve the Graph contacts API, manage users, mint tokens, run a seeded demo.
+
+mod config;
+mod demo;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use rolo_domain::GraphError;
+use rolo_server::AppState;
+use rolo_store::Store;
+
+use crate::config::{Config, DatabaseArgs};
+
+#[derive(Parser)]
+#[command(name = "rolo", version, about = "A self-hostable server for the Microsoft Graph personal contacts API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Graph API at http://ADDR/v1.0
+    Serve {
+        /// Address to listen on
+        #[arg(long, env = "ROLO_LISTEN")]
+        listen: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`
+        #[arg(long, env = "ROLO_CONFIG")]
+        config: Option<std::path::PathBuf>,
+    },
+    /// Manage directory users (each has a mailbox with a default Contacts folder)
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Print a signed bearer token for a user (delegated: `scp`)
+    Token {
+        /// The user's principal name or id
+        upn: String,
+        /// Space-separated scopes
+        #[arg(long, default_value = "Contacts.ReadWrite")]
+        scopes: String,
+        /// Lifetime, e.g. 3600, 90s, 30m, 1h, 7d
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Start on a throwaway database seeded with users and contacts, and print tokens
+    Demo {
+        #[arg(long, env = "ROLO_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user
+    Add {
+        upn: String,
+        #[arg(long)]
+        display_name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List users
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("rolo: {e}");
+    std::process::exit(1)
+}
+
+fn describe(e: GraphError) -> String {
+    match e.cause {
+        Some(cause) => cause,
+        None => e.message,
+    }
+}
+
+/// Parses `3600`, `90s`, `30m`, `1h`, `7d` into seconds.
+fn parse_ttl(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v > 0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+pub async fn run_server(listen: &str, store: Arc<dyn Store>, public_url: Option<String>, banner: Option<String>) {
+    let state = Arc::new(AppState::new(store, public_url).await.unwrap_or_else(|e| fail(describe(e))));
+    let listener = tokio::net::TcpListener::bind(listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {listen}: {e}")));
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_owned());
+    tracing::info!(%addr, "Rolo is serving Microsoft Graph at http://{addr}/v1.0");
+    if let Some(b) = banner {
+        println!("{b}");
+    }
+    if let Err(e) = rolo_server::serve(listener, state, shutdown_signal()).await {
+        fail(e);
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROLO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| fail(e));
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { listen, db, config } => {
+                let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
+                let store = cfg.open_store().await.unwrap_or_else(|e| fail(describe(e)));
+                run_server(&cfg.listen, Arc::new(store), cfg.public_url.clone(), None).await;
+            }
+            Command::Users { command: UsersCommand::Add { upn, display_name, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let user = store.create_user(&upn, &display_name).await.unwrap_or_else(|e| fail(describe(e)));
+                println!("{}\t{}\t{}", user.id, user.user_principal_name, user.display_name);
+            }
+            Command::Users { command: UsersCommand::List { db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                for user in store.list_users().await.unwrap_or_else(|e| fail(describe(e))) {
+                    println!("{}\t{}\t{}", user.id, user.user_principal_name, user.display_name);
+                }
+            }
+            Command::Token { upn, scopes, ttl, db } => {
+                let ttl = parse_ttl(&ttl).unwrap_or_else(|| fail(format!("bad --ttl '{ttl}': use e.g. 3600, 30m, 1h, 7d")));
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let user = store
+                    .find_user(&upn)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)))
+                    .unwrap_or_else(|| fail(format!("no such user: {upn} (add it with `rolo users add`)")));
+                let authority = rolo_server::auth::Authority::load(&store).await.unwrap_or_else(|e| fail(describe(e)));
+                let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+                let token = authority.issue_delegated(&user, &scopes, ttl).unwrap_or_else(|e| fail(describe(e)));
+                println!("{token}");
+            }
+            Command::Demo { listen } => demo::run(&listen).await,
+        }
+    });
+    // Background tasks (pool connections) must not hold the process open after shutdown.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn ttl_units() {
+        assert_eq!(parse_ttl("3600"), Some(3600));
+        assert_eq!(parse_ttl("30m"), Some(1800));
+        assert_eq!(parse_ttl("1h"), Some(3600));
+        assert_eq!(parse_ttl("2d"), Some(172800));
+        assert_eq!(parse_ttl("1y"), None);
+        assert_eq!(parse_ttl("0"), None);
+    }
+}

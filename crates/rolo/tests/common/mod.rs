@@ -1,0 +1,158 @@
+//! End-to-end test harness: starts the real Rolo HTTP server on a free port over SQLite (a temp
+//! file) or PostgreSQL (a fresh database on the testkit's server) and speaks HTTP to it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use reqwest::{Client, Method, StatusCode};
+use rolo_server::auth::Authority;
+use rolo_server::AppState;
+use rolo_store::{OpenOptions, Store, User};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub authority: Arc<Authority>,
+    pub client: Client,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response with its status, headers and parsed JSON body (Null when empty).
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a Graph error envelope with this status and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.body["error"]["code"], code, "unexpected code; body: {}", self.text);
+        assert!(self.body["error"]["message"].is_string(), "error without message: {}", self.text);
+        let inner = &self.body["error"]["innerError"];
+        assert!(inner["request-id"].is_string() && inner["client-request-id"].is_string() && inner["date"].is_string(), "bad innerError: {}", self.text);
+        assert_eq!(self.header("request-id"), inner["request-id"].as_str());
+    }
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => dir.path().join("rolo.db").to_string_lossy().into_owned(),
+            Backend::Postgres => rolo_testkit::postgres_server().fresh_database(),
+        };
+        let store = rolo_store::open(&url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
+        let store: Arc<dyn Store> = Arc::new(store);
+        let state = Arc::new(AppState::new(store.clone(), None).await.expect("state"));
+        let authority = state.authority.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(rolo_server::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}/v1.0"),
+            store,
+            authority,
+            client: Client::new(),
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub async fn user(&self, upn: &str) -> User {
+        self.store.create_user(upn, upn.split('@').next().unwrap_or(upn)).await.expect("create user")
+    }
+
+    pub fn token(&self, user: &User, scopes: &str) -> String {
+        let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+        self.authority.issue_delegated(user, &scopes, 3600).expect("token")
+    }
+
+    /// A user with a Contacts.ReadWrite token.
+    pub async fn login(&self, upn: &str) -> (User, String) {
+        let u = self.user(upn).await;
+        let t = self.token(&u, "Contacts.ReadWrite");
+        (u, t)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let mut req = self.client.request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+        Resp { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(Method::POST, path, Some(token), Some(body), &[]).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.send(Method::PATCH, path, Some(token), Some(body), &[]).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.send(Method::DELETE, path, Some(token), None, &[]).await
+    }
+}
+
+/// Declares one async test per backend for a scenario `async fn name(s: TestServer)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::TestServer::start($crate::common::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::TestServer::start($crate::common::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
