@@ -269,8 +269,7 @@ impl ContactData {
 
     fn set_phones(&mut self, kind: &str, numbers: Vec<String>) {
         self.phones.retain(|p| p.kind != kind);
-        self.phones
-            .extend(numbers.into_iter().map(|n| Phone { kind: kind.to_owned(), number: Some(n) }));
+        self.phones.extend(numbers.into_iter().map(|n| Phone { kind: kind.to_owned(), number: Some(n) }));
     }
 
     fn set_address(&mut self, kind: &str, address: Option<PostalAddress>) {

@@ -108,10 +108,7 @@ impl GraphError {
     }
 
     pub fn read_only_property(name: &str) -> Self {
-        Self::bad_request(
-            "ErrorInvalidProperty",
-            format!("The property '{name}' is read-only and cannot be set."),
-        )
+        Self::bad_request("ErrorInvalidProperty", format!("The property '{name}' is read-only and cannot be set."))
     }
 
     pub fn wrong_type(name: &str, expected: &str) -> Self {

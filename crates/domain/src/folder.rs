@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn folder_bodies() {
-        assert_eq!(FolderChanges::from_v1(&json!({"displayName": "A"}), true).unwrap().display_name.as_deref(), Some("A"));
+        assert_eq!(
+            FolderChanges::from_v1(&json!({"displayName": "A"}), true).unwrap().display_name.as_deref(),
+            Some("A")
+        );
         assert!(FolderChanges::from_v1(&json!({}), true).is_err());
         assert!(FolderChanges::from_v1(&json!({}), false).is_ok());
         assert_eq!(FolderChanges::from_v1(&json!({"x": 1}), true).unwrap_err().code, "RequestBodyRead");

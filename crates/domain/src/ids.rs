@@ -21,8 +21,7 @@ pub fn validate_item_id(raw: &str) -> GraphResult<()> {
     if raw.is_empty() {
         return Err(GraphError::id_empty());
     }
-    let ok = raw.len() == ITEM_ID_LEN
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = raw.len() == ITEM_ID_LEN && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {

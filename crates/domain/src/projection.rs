@@ -99,7 +99,8 @@ impl FieldSet {
         if self == FieldSet::ALL {
             return None;
         }
-        let names: Vec<&str> = properties.iter().enumerate().filter(|(i, _)| self.contains(*i)).map(|(_, n)| *n).collect();
+        let names: Vec<&str> =
+            properties.iter().enumerate().filter(|(i, _)| self.contains(*i)).map(|(_, n)| *n).collect();
         Some(names.join(","))
     }
 }
@@ -273,11 +274,17 @@ mod tests {
     #[test]
     fn select_keeps_id_and_etag() {
         let c = sample();
-        let f = FieldSet::from_select(&[SelectItem::Path(vec!["DisplayName".into()])], CONTACT_V1_PROPERTIES, "t").unwrap();
+        let f =
+            FieldSet::from_select(&[SelectItem::Path(vec!["DisplayName".into()])], CONTACT_V1_PROPERTIES, "t").unwrap();
         let v: Value = serde_json::to_value(ContactV1 { contact: &c, fields: f, context: None }).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 3);
         assert_eq!(f.names(CONTACT_V1_PROPERTIES).unwrap(), "id,displayName");
-        let err = FieldSet::from_select(&[SelectItem::Path(vec!["nope".into()])], CONTACT_V1_PROPERTIES, "microsoft.graph.contact").unwrap_err();
+        let err = FieldSet::from_select(
+            &[SelectItem::Path(vec!["nope".into()])],
+            CONTACT_V1_PROPERTIES,
+            "microsoft.graph.contact",
+        )
+        .unwrap_err();
         assert_eq!(err.code, "BadRequest");
     }
 }

@@ -116,14 +116,8 @@ pub enum Literal {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 6] = [
-        CompareOp::Eq,
-        CompareOp::Ne,
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-    ];
+    pub const ALL: [CompareOp; 6] =
+        [CompareOp::Eq, CompareOp::Ne, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le];
 
     /// The OData keyword, e.g. `eq`.
     pub fn as_str(self) -> &'static str {
@@ -139,9 +133,7 @@ impl CompareOp {
 
     /// Looks up a comparison keyword, ignoring ASCII case.
     pub fn from_keyword(word: &str) -> Option<CompareOp> {
-        Self::ALL
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        Self::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 }
 
@@ -156,9 +148,7 @@ impl LambdaKind {
 
     /// Looks up a lambda keyword, ignoring ASCII case (Graph documents `Any`).
     pub fn from_keyword(word: &str) -> Option<LambdaKind> {
-        [LambdaKind::Any, LambdaKind::All]
-            .into_iter()
-            .find(|kind| kind.as_str().eq_ignore_ascii_case(word))
+        [LambdaKind::Any, LambdaKind::All].into_iter().find(|kind| kind.as_str().eq_ignore_ascii_case(word))
     }
 }
 
@@ -196,8 +186,6 @@ impl Function {
 
     /// Looks up a function by name, ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<Function> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(name))
     }
 }

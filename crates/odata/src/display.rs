@@ -55,12 +55,7 @@ impl Display for Expr {
                 write_list(f, args)?;
                 f.write_char(')')
             }
-            Expr::Lambda {
-                collection,
-                kind,
-                variable,
-                predicate,
-            } => {
+            Expr::Lambda { collection, kind, variable, predicate } => {
                 write_path(f, collection)?;
                 write!(f, "/{}(", kind.as_str())?;
                 if let (Some(variable), Some(predicate)) = (variable, predicate) {
@@ -137,15 +132,9 @@ mod tests {
             ("not startswith(x,'A')", "not startswith(x,'A')"),
             ("NOT (a Eq 1)", "not (a eq 1)"),
             ("x in ( 'a' , 'b' )", "x in ('a','b')"),
-            (
-                "tags/Any(t: t eq 'O''Brien')",
-                "tags/any(t:t eq 'O''Brien')",
-            ),
+            ("tags/Any(t: t eq 'O''Brien')", "tags/any(t:t eq 'O''Brien')"),
             ("tags/any()", "tags/any()"),
-            (
-                "a eq 1.5e300 or a eq 2.0 or a eq -0.0",
-                "((a eq 1.5e300) or (a eq 2.0)) or (a eq -0.0)",
-            ),
+            ("a eq 1.5e300 or a eq 2.0 or a eq -0.0", "((a eq 1.5e300) or (a eq 2.0)) or (a eq -0.0)"),
             ("d ge 2024-01-01T00:00:00Z", "d ge 2024-01-01T00:00:00Z"),
         ] {
             let expr = parse_filter(input).unwrap();
@@ -156,15 +145,7 @@ mod tests {
 
     #[test]
     fn decimals_always_look_decimal() {
-        for d in [
-            1.0,
-            1e16,
-            1e-7,
-            123456789.0,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-            -5.0,
-        ] {
+        for d in [1.0, 1e16, 1e-7, 123456789.0, f64::MAX, f64::MIN_POSITIVE, -5.0] {
             let text = Literal::Decimal(d).to_string();
             assert!(text.contains(['.', 'e']), "{text}");
             assert_eq!(

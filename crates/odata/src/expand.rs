@@ -15,16 +15,10 @@ type Span = (usize, usize);
 
 pub(crate) fn parse_expand(s: &str, depth: usize) -> Result<Vec<ExpandItem>, ParseError> {
     if depth > MAX_DEPTH {
-        return Err(ParseError::new(
-            format!("$expand nesting exceeds the maximum depth of {MAX_DEPTH}"),
-            0,
-        ));
+        return Err(ParseError::new(format!("$expand nesting exceeds the maximum depth of {MAX_DEPTH}"), 0));
     }
     let src: Vec<char> = s.chars().collect();
-    split_top_level(&src, (0, src.len()), ',')?
-        .into_iter()
-        .map(|span| item(&src, span, depth))
-        .collect()
+    split_top_level(&src, (0, src.len()), ',')?.into_iter().map(|span| item(&src, span, depth)).collect()
 }
 
 fn text(src: &[char], (start, end): Span) -> String {
@@ -71,17 +65,10 @@ fn split_top_level(src: &[char], span: Span, sep: char) -> Result<Vec<Span>, Par
         }
     }
     if let Some(q) = quote_start {
-        return Err(ParseError::new(
-            format!("Unterminated string literal in {OPTION}"),
-            q,
-        ));
+        return Err(ParseError::new(format!("Unterminated string literal in {OPTION}"), q));
     }
     if depth > 0 {
-        return Err(ParseError::syntax(
-            OPTION,
-            end,
-            "unexpected end of input, expected ')'",
-        ));
+        return Err(ParseError::syntax(OPTION, end, "unexpected end of input, expected ')'"));
     }
     parts.push((part_start, end));
     Ok(parts)
@@ -92,13 +79,11 @@ fn item(src: &[char], span: Span, depth: usize) -> Result<ExpandItem, ParseError
     let (start, end) = trim(src, span);
     let open = (start..end).find(|&i| src[i] == '(');
     let path_span = trim(src, (start, open.unwrap_or(end)));
-    let path =
-        parser::parse_path(&text(src, path_span), OPTION).map_err(|e| e.shifted(path_span.0))?;
+    let path = parser::parse_path(&text(src, path_span), OPTION).map_err(|e| e.shifted(path_span.0))?;
     let mut builder = OptionsBuilder::default();
     if let Some(open) = open {
-        let close = matching_paren(src, open, end).ok_or_else(|| {
-            ParseError::syntax(OPTION, end, "unexpected end of input, expected ')'")
-        })?;
+        let close = matching_paren(src, open, end)
+            .ok_or_else(|| ParseError::syntax(OPTION, end, "unexpected end of input, expected ')'"))?;
         if close + 1 != end {
             return Err(ParseError::syntax(
                 OPTION,
@@ -110,10 +95,7 @@ fn item(src: &[char], span: Span, depth: usize) -> Result<ExpandItem, ParseError
             nested_option(src, trim(src, option_span), depth, &mut builder)?;
         }
     }
-    Ok(ExpandItem {
-        path,
-        options: builder.options,
-    })
+    Ok(ExpandItem { path, options: builder.options })
 }
 
 /// Index of the `)` matching the `(` at `open`, before `end`.
@@ -137,12 +119,7 @@ fn matching_paren(src: &[char], open: usize, end: usize) -> Option<usize> {
 }
 
 /// One `name=value` inside the parentheses; empty options (`a(;$top=1)`) are skipped.
-fn nested_option(
-    src: &[char],
-    span: Span,
-    depth: usize,
-    builder: &mut OptionsBuilder,
-) -> Result<(), ParseError> {
+fn nested_option(src: &[char], span: Span, depth: usize, builder: &mut OptionsBuilder) -> Result<(), ParseError> {
     let (start, end) = span;
     if start == end {
         return Ok(());
@@ -164,26 +141,13 @@ fn nested_option(
         })
         .ok_or_else(|| {
             ParseError::new(
-                format!(
-                    "Unsupported query option '{}' in {OPTION}",
-                    snippet(src, start, eq.unwrap_or(end))
-                ),
+                format!("Unsupported query option '{}' in {OPTION}", snippet(src, start, eq.unwrap_or(end))),
                 start,
             )
         })?;
     let Some(eq) = eq else {
-        return Err(ParseError::syntax(
-            OPTION,
-            end,
-            format_args!("expected '=' after '{}'", option.name()),
-        ));
+        return Err(ParseError::syntax(OPTION, end, format_args!("expected '=' after '{}'", option.name())));
     };
     let value_span = trim(src, (eq + 1, end));
-    builder.set(
-        option,
-        &text(src, value_span),
-        value_span.0,
-        depth + 1,
-        start,
-    )
+    builder.set(option, &text(src, value_span), value_span.0, depth + 1, start)
 }

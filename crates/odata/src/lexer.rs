@@ -62,12 +62,7 @@ pub(crate) fn snippet(src: &[char], start: usize, end: usize) -> String {
 }
 
 pub(crate) fn tokenize(src: &[char], option: &'static str) -> Result<Vec<Token>, ParseError> {
-    Lexer {
-        src,
-        pos: 0,
-        option,
-    }
-    .run()
+    Lexer { src, pos: 0, option }.run()
 }
 
 struct Lexer<'a> {
@@ -89,11 +84,7 @@ impl Lexer<'_> {
             }
             let start = self.pos;
             let Some(c) = self.at(start) else {
-                tokens.push(Token {
-                    tok: Tok::Eof,
-                    start,
-                    end: start,
-                });
+                tokens.push(Token { tok: Tok::Eof, start, end: start });
                 return Ok(tokens);
             };
             let tok = match c {
@@ -109,26 +100,17 @@ impl Lexer<'_> {
                         guid
                     } else if c.is_ascii_digit() && self.looks_like_date() {
                         self.date_or_datetime()?
-                    } else if c.is_ascii_digit()
-                        || (c == '-' && self.at(start + 1).is_some_and(|d| d.is_ascii_digit()))
+                    } else if c.is_ascii_digit() || (c == '-' && self.at(start + 1).is_some_and(|d| d.is_ascii_digit()))
                     {
                         self.number()?
                     } else if is_ident_start(c) {
                         self.ident()
                     } else {
-                        return Err(ParseError::syntax(
-                            self.option,
-                            start,
-                            format_args!("unexpected character '{c}'"),
-                        ));
+                        return Err(ParseError::syntax(self.option, start, format_args!("unexpected character '{c}'")));
                     }
                 }
             };
-            tokens.push(Token {
-                tok,
-                start,
-                end: self.pos,
-            });
+            tokens.push(Token { tok, start, end: self.pos });
         }
     }
 
@@ -143,12 +125,7 @@ impl Lexer<'_> {
         let mut value = String::new();
         loop {
             match self.at(self.pos) {
-                None => {
-                    return Err(ParseError::new(
-                        format!("Unterminated string literal in {}", self.option),
-                        start,
-                    ))
-                }
+                None => return Err(ParseError::new(format!("Unterminated string literal in {}", self.option), start)),
                 Some('\'') if self.at(self.pos + 1) == Some('\'') => {
                     value.push('\'');
                     self.pos += 2;
@@ -180,9 +157,7 @@ impl Lexer<'_> {
 
     /// Value of the `n` ASCII digits at `i`; callers check `digits_at` first.
     fn number_at(&self, i: usize, n: usize) -> u32 {
-        (i..i + n).fold(0, |acc, j| {
-            acc * 10 + self.at(j).and_then(|c| c.to_digit(10)).unwrap_or(0)
-        })
+        (i..i + n).fold(0, |acc, j| acc * 10 + self.at(j).and_then(|c| c.to_digit(10)).unwrap_or(0))
     }
 
     /// A GUID `8-4-4-4-12` hex digits not followed by an identifier character.
@@ -235,10 +210,7 @@ impl Lexer<'_> {
             Ok(Tok::DateTime(self.text_from(start)))
         } else {
             // Report everything that plausibly belongs to the literal.
-            while self
-                .at(self.pos)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '+' | '-'))
-            {
+            while self.at(self.pos).is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '+' | '-')) {
                 self.pos += 1;
             }
             Err(self.invalid_literal("date-time", start))
@@ -323,9 +295,7 @@ impl Lexer<'_> {
                 _ => Err(self.out_of_range("Decimal", start)),
             }
         } else {
-            text.parse::<i64>()
-                .map(Tok::Int)
-                .map_err(|_| self.out_of_range("Integer", start))
+            text.parse::<i64>().map(Tok::Int).map_err(|_| self.out_of_range("Integer", start))
         }
     }
 
@@ -341,22 +311,14 @@ impl Lexer<'_> {
 
     fn invalid_literal(&self, kind: &str, start: usize) -> ParseError {
         ParseError::new(
-            format!(
-                "Invalid {kind} literal '{}' in {}",
-                snippet(self.src, start, self.pos),
-                self.option
-            ),
+            format!("Invalid {kind} literal '{}' in {}", snippet(self.src, start, self.pos), self.option),
             start,
         )
     }
 
     fn out_of_range(&self, kind: &str, start: usize) -> ParseError {
         ParseError::new(
-            format!(
-                "{kind} literal '{}' is out of range in {}",
-                snippet(self.src, start, self.pos),
-                self.option
-            ),
+            format!("{kind} literal '{}' is out of range in {}", snippet(self.src, start, self.pos), self.option),
             start,
         )
     }
@@ -409,25 +371,16 @@ mod tests {
         );
         assert_eq!(
             lex("66F5A359-4659-4830-9070-00047EC6AC6E").unwrap(),
-            vec![
-                Tok::Guid("66f5a359-4659-4830-9070-00047ec6ac6e".into()),
-                Tok::Eof
-            ]
+            vec![Tok::Guid("66f5a359-4659-4830-9070-00047ec6ac6e".into()), Tok::Eof]
         );
     }
 
     #[test]
     fn invalid_dates() {
-        assert_eq!(
-            lex("2023-02-29").unwrap_err().message,
-            "Invalid date literal '2023-02-29' in $filter"
-        );
+        assert_eq!(lex("2023-02-29").unwrap_err().message, "Invalid date literal '2023-02-29' in $filter");
         assert_eq!(
             lex("a eq 2024-01-01T25:00:00Z").unwrap_err(),
-            ParseError::new(
-                "Invalid date-time literal '2024-01-01T25:00:00Z' in $filter",
-                5
-            )
+            ParseError::new("Invalid date-time literal '2024-01-01T25:00:00Z' in $filter", 5)
         );
         assert_eq!(
             lex("2024-01-01T10:00:00").unwrap_err().message,
@@ -437,26 +390,17 @@ mod tests {
 
     #[test]
     fn number_limits() {
-        assert_eq!(
-            lex("-9223372036854775808").unwrap(),
-            vec![Tok::Int(i64::MIN), Tok::Eof]
-        );
+        assert_eq!(lex("-9223372036854775808").unwrap(), vec![Tok::Int(i64::MIN), Tok::Eof]);
         assert_eq!(
             lex("9223372036854775808").unwrap_err().message,
             "Integer literal '9223372036854775808' is out of range in $filter"
         );
-        assert_eq!(
-            lex("1e999").unwrap_err().message,
-            "Decimal literal '1e999' is out of range in $filter"
-        );
+        assert_eq!(lex("1e999").unwrap_err().message, "Decimal literal '1e999' is out of range in $filter");
     }
 
     #[test]
     fn errors() {
-        assert_eq!(
-            lex("a eq 'abc").unwrap_err(),
-            ParseError::new("Unterminated string literal in $filter", 5)
-        );
+        assert_eq!(lex("a eq 'abc").unwrap_err(), ParseError::new("Unterminated string literal in $filter", 5));
         assert_eq!(
             lex("a % b").unwrap_err().message,
             "Syntax error at position 2 in '$filter': unexpected character '%'"

@@ -41,17 +41,11 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(message: impl Into<String>, position: usize) -> Self {
-        ParseError {
-            message: message.into(),
-            position,
-        }
+        ParseError { message: message.into(), position }
     }
 
     pub(crate) fn syntax(option: &str, position: usize, detail: impl fmt::Display) -> Self {
-        Self::new(
-            format!("Syntax error at position {position} in '{option}': {detail}"),
-            position,
-        )
+        Self::new(format!("Syntax error at position {position} in '{option}': {detail}"), position)
     }
 
     /// Moves the position of an error found in a nested value to the enclosing text.

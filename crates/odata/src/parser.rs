@@ -14,9 +14,7 @@ use crate::{ParseError, MAX_DEPTH};
 const MAX_RECURSION: usize = MAX_DEPTH;
 
 /// Words that cannot start a `$filter` member path.
-const RESERVED: [&str; 13] = [
-    "and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", "null", "true", "false",
-];
+const RESERVED: [&str; 13] = ["and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", "null", "true", "false"];
 
 pub(crate) fn is_reserved(word: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
@@ -85,13 +83,7 @@ struct Node {
 
 impl<'s> Parser<'s> {
     fn new(src: &'s [char], option: &'static str) -> Result<Self, ParseError> {
-        Ok(Parser {
-            src,
-            tokens: tokenize(src, option)?,
-            pos: 0,
-            option,
-            recursion: 0,
-        })
+        Ok(Parser { src, tokens: tokenize(src, option)?, pos: 0, option, recursion: 0 })
     }
 
     fn peek(&self) -> &Token {
@@ -127,11 +119,7 @@ impl<'s> Parser<'s> {
 
     fn unexpected(&self) -> ParseError {
         let token = self.peek();
-        ParseError::syntax(
-            self.option,
-            token.start,
-            format_args!("unexpected {}", self.describe(token)),
-        )
+        ParseError::syntax(self.option, token.start, format_args!("unexpected {}", self.describe(token)))
     }
 
     fn expected(&self, what: &str) -> ParseError {
@@ -196,10 +184,7 @@ impl<'s> Parser<'s> {
 
     fn too_deep(&self) -> ParseError {
         ParseError::new(
-            format!(
-                "Expression nesting exceeds the maximum depth of {MAX_DEPTH} in {}",
-                self.option
-            ),
+            format!("Expression nesting exceeds the maximum depth of {MAX_DEPTH} in {}", self.option),
             self.peek().start,
         )
     }
@@ -225,10 +210,7 @@ impl<'s> Parser<'s> {
         if depth > MAX_DEPTH {
             return Err(self.too_deep());
         }
-        Ok(Node {
-            expr: Box::new(expr),
-            depth,
-        })
+        Ok(Node { expr: Box::new(expr), depth })
     }
 
     /// `or` / `and` / `not` over comparisons. The two binary levels are folded with an
@@ -259,12 +241,7 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn binary(
-        &self,
-        make: fn(Box<Expr>, Box<Expr>) -> Expr,
-        lhs: Node,
-        rhs: Node,
-    ) -> Result<Node, ParseError> {
+    fn binary(&self, make: fn(Box<Expr>, Box<Expr>) -> Expr, lhs: Node, rhs: Node) -> Result<Node, ParseError> {
         let depths = [lhs.depth, rhs.depth];
         self.node(make(lhs.expr, rhs.expr), &depths)
     }
@@ -343,11 +320,7 @@ impl<'s> Parser<'s> {
             Tok::Ident(word) if word.eq_ignore_ascii_case("true") => Literal::Bool(true),
             Tok::Ident(word) if word.eq_ignore_ascii_case("false") => Literal::Bool(false),
             Tok::Ident(word) if !is_reserved(word) => {
-                return if self.peek_nth(1).tok == Tok::LParen {
-                    self.call()
-                } else {
-                    self.member()
-                };
+                return if self.peek_nth(1).tok == Tok::LParen { self.call() } else { self.member() };
             }
             _ => return Err(self.unexpected()),
         };
@@ -373,11 +346,7 @@ impl<'s> Parser<'s> {
             )
         })?;
         self.advance(); // '('
-        let (args, args_depth) = if self.peek().tok == Tok::RParen {
-            (Vec::new(), 0)
-        } else {
-            self.expr_list()?
-        };
+        let (args, args_depth) = if self.peek().tok == Tok::RParen { (Vec::new(), 0) } else { self.expr_list()? };
         self.expect(Tok::RParen, "',' or ')'")?;
         let arity = function.arity();
         if args.len() != arity {
@@ -417,12 +386,7 @@ impl<'s> Parser<'s> {
         self.advance(); // '('
         if kind == LambdaKind::Any && self.peek().tok == Tok::RParen {
             self.advance();
-            let lambda = Expr::Lambda {
-                collection,
-                kind,
-                variable: None,
-                predicate: None,
-            };
+            let lambda = Expr::Lambda { collection, kind, variable: None, predicate: None };
             return self.node(lambda, &[]);
         }
         let variable = match &self.peek().tok {
@@ -433,12 +397,7 @@ impl<'s> Parser<'s> {
         self.expect(Tok::Colon, "':'")?;
         let predicate = self.expr()?;
         self.expect(Tok::RParen, "')'")?;
-        let lambda = Expr::Lambda {
-            collection,
-            kind,
-            variable: Some(variable),
-            predicate: Some(predicate.expr),
-        };
+        let lambda = Expr::Lambda { collection, kind, variable: Some(variable), predicate: Some(predicate.expr) };
         self.node(lambda, &[predicate.depth])
     }
 }

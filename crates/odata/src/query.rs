@@ -54,9 +54,7 @@ impl SystemOption {
     /// Looks up `name`, with or without `$`, ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<SystemOption> {
         let bare = name.strip_prefix('$').unwrap_or(name);
-        Self::ALL
-            .into_iter()
-            .find(|o| o.name()[1..].eq_ignore_ascii_case(bare))
+        Self::ALL.into_iter().find(|o| o.name()[1..].eq_ignore_ascii_case(bare))
     }
 }
 
@@ -81,24 +79,15 @@ impl OptionsBuilder {
     ) -> Result<(), ParseError> {
         if self.seen.contains(&option) {
             return Err(ParseError::new(
-                format!(
-                    "Query option '{}' was specified more than once",
-                    option.name()
-                ),
+                format!("Query option '{}' was specified more than once", option.name()),
                 position,
             ));
         }
         self.seen.push(option);
-        self.parse_value(option, value, expand_depth)
-            .map_err(|e| e.shifted(value_offset))
+        self.parse_value(option, value, expand_depth).map_err(|e| e.shifted(value_offset))
     }
 
-    fn parse_value(
-        &mut self,
-        option: SystemOption,
-        value: &str,
-        expand_depth: usize,
-    ) -> Result<(), ParseError> {
+    fn parse_value(&mut self, option: SystemOption, value: &str, expand_depth: usize) -> Result<(), ParseError> {
         let o = &mut self.options;
         match option {
             SystemOption::Select => o.select = Some(crate::parse_select(value)?),
@@ -122,21 +111,12 @@ impl OptionsBuilder {
 
 fn non_negative(option: SystemOption, value: &str) -> Result<u64, ParseError> {
     // `u64::from_str` would also take a leading `+`.
-    value
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| value.parse().ok())
-        .flatten()
-        .ok_or_else(|| {
-            ParseError::new(
-                format!(
-                    "Invalid value '{}' for {}: expected a non-negative integer",
-                    short(value),
-                    option.name()
-                ),
-                0,
-            )
-        })
+    value.bytes().all(|b| b.is_ascii_digit()).then(|| value.parse().ok()).flatten().ok_or_else(|| {
+        ParseError::new(
+            format!("Invalid value '{}' for {}: expected a non-negative integer", short(value), option.name()),
+            0,
+        )
+    })
 }
 
 fn boolean(option: SystemOption, value: &str) -> Result<bool, ParseError> {
@@ -146,11 +126,7 @@ fn boolean(option: SystemOption, value: &str) -> Result<bool, ParseError> {
         Ok(false)
     } else {
         Err(ParseError::new(
-            format!(
-                "Invalid value '{}' for {}: expected true or false",
-                short(value),
-                option.name()
-            ),
+            format!("Invalid value '{}' for {}: expected true or false", short(value), option.name()),
             0,
         ))
     }
@@ -242,10 +218,7 @@ mod tests {
     fn option_names() {
         assert_eq!(SystemOption::from_name("top"), Some(SystemOption::Top));
         assert_eq!(SystemOption::from_name("$TOP"), Some(SystemOption::Top));
-        assert_eq!(
-            SystemOption::from_name("$OrderBy"),
-            Some(SystemOption::OrderBy)
-        );
+        assert_eq!(SystemOption::from_name("$OrderBy"), Some(SystemOption::OrderBy));
         assert_eq!(SystemOption::from_name("$$top"), None);
         assert_eq!(SystemOption::from_name("api-version"), None);
     }

@@ -51,15 +51,7 @@ fn err(s: &str) -> String {
 fn graph_examples() {
     assert_eq!(
         parse_filter("emailAddresses/any(a:a/address eq 'garth@contoso.com')").unwrap(),
-        any(
-            "emailAddresses",
-            "a",
-            cmp(
-                path("a/address"),
-                CompareOp::Eq,
-                string("garth@contoso.com")
-            )
-        )
+        any("emailAddresses", "a", cmp(path("a/address"), CompareOp::Eq, string("garth@contoso.com")))
     );
     assert_eq!(
         parse_filter(
@@ -88,11 +80,7 @@ fn graph_examples() {
     );
     assert_eq!(
         parse_filter("categories/any(c:c eq 'Red')").unwrap(),
-        any(
-            "categories",
-            "c",
-            cmp(path("c"), CompareOp::Eq, string("Red"))
-        )
+        any("categories", "c", cmp(path("c"), CompareOp::Eq, string("Red")))
     );
     assert_eq!(
         parse_filter("createdDateTime ge 2024-01-01T00:00:00Z").unwrap(),
@@ -129,14 +117,8 @@ fn literals() {
     assert_eq!(lit("'a''''b'"), Literal::String("a''b".into()));
     assert_eq!(lit("'é ünï'"), Literal::String("é ünï".into()));
     assert_eq!(lit("2024-02-29"), Literal::Date("2024-02-29".into()));
-    assert_eq!(
-        lit("2024-01-01T10:00:00.5+01:00"),
-        Literal::DateTimeOffset("2024-01-01T10:00:00.5+01:00".into())
-    );
-    assert_eq!(
-        lit("2024-01-01T10:00-05:30"),
-        Literal::DateTimeOffset("2024-01-01T10:00-05:30".into())
-    );
+    assert_eq!(lit("2024-01-01T10:00:00.5+01:00"), Literal::DateTimeOffset("2024-01-01T10:00:00.5+01:00".into()));
+    assert_eq!(lit("2024-01-01T10:00-05:30"), Literal::DateTimeOffset("2024-01-01T10:00-05:30".into()));
     assert_eq!(
         lit("66F5A359-4659-4830-9070-00047ec6ac6e"),
         Literal::Guid("66f5a359-4659-4830-9070-00047ec6ac6e".into())
@@ -150,38 +132,17 @@ fn literals() {
 #[test]
 fn precedence() {
     let (a, b, c) = (path("a"), path("b"), path("c"));
-    assert_eq!(
-        parse_filter("a or b and c").unwrap(),
-        or(a.clone(), and(b.clone(), c.clone()))
-    );
-    assert_eq!(
-        parse_filter("a and b or c").unwrap(),
-        or(and(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        parse_filter("a or b or c").unwrap(),
-        or(or(a.clone(), b.clone()), c.clone())
-    );
-    assert_eq!(
-        parse_filter("not a eq 1 and b").unwrap(),
-        and(not(cmp(a.clone(), CompareOp::Eq, int(1))), b.clone())
-    );
+    assert_eq!(parse_filter("a or b and c").unwrap(), or(a.clone(), and(b.clone(), c.clone())));
+    assert_eq!(parse_filter("a and b or c").unwrap(), or(and(a.clone(), b.clone()), c.clone()));
+    assert_eq!(parse_filter("a or b or c").unwrap(), or(or(a.clone(), b.clone()), c.clone()));
+    assert_eq!(parse_filter("not a eq 1 and b").unwrap(), and(not(cmp(a.clone(), CompareOp::Eq, int(1))), b.clone()));
     assert_eq!(parse_filter("not not a").unwrap(), not(not(a.clone())));
-    assert_eq!(
-        parse_filter("(a or b) and c").unwrap(),
-        and(or(a.clone(), b.clone()), c.clone())
-    );
+    assert_eq!(parse_filter("(a or b) and c").unwrap(), and(or(a.clone(), b.clone()), c.clone()));
     assert_eq!(
         parse_filter("not startswith(displayName,'A')").unwrap(),
-        not(call(
-            Function::StartsWith,
-            vec![path("displayName"), string("A")]
-        ))
+        not(call(Function::StartsWith, vec![path("displayName"), string("A")]))
     );
-    assert_eq!(
-        parse_filter("not (a eq 1)").unwrap(),
-        not(cmp(a, CompareOp::Eq, int(1)))
-    );
+    assert_eq!(parse_filter("not (a eq 1)").unwrap(), not(cmp(a, CompareOp::Eq, int(1))));
 }
 
 #[test]
@@ -194,39 +155,24 @@ fn operators_and_whitespace() {
         ("lt", CompareOp::Lt),
         ("LE", CompareOp::Le),
     ] {
-        assert_eq!(
-            parse_filter(&format!(" \tsize {text}\t\t10  ")).unwrap(),
-            cmp(path("size"), op, int(10))
-        );
+        assert_eq!(parse_filter(&format!(" \tsize {text}\t\t10  ")).unwrap(), cmp(path("size"), op, int(10)));
     }
     assert_eq!(
         parse_filter("a eq 1 AND b Or c").unwrap(),
-        or(
-            and(cmp(path("a"), CompareOp::Eq, int(1)), path("b")),
-            path("c")
-        )
+        or(and(cmp(path("a"), CompareOp::Eq, int(1)), path("b")), path("c"))
     );
-    assert_eq!(
-        parse_filter("(a)and(b)").unwrap(),
-        and(path("a"), path("b"))
-    );
+    assert_eq!(parse_filter("(a)and(b)").unwrap(), and(path("a"), path("b")));
 }
 
 #[test]
 fn in_operator() {
     assert_eq!(
         parse_filter("x in ('a', 'b',null)").unwrap(),
-        Expr::In(
-            Box::new(path("x")),
-            vec![string("a"), string("b"), Expr::Literal(Literal::Null)]
-        )
+        Expr::In(Box::new(path("x")), vec![string("a"), string("b"), Expr::Literal(Literal::Null)])
     );
     assert_eq!(
         parse_filter("tolower(x) IN ('a')").unwrap(),
-        Expr::In(
-            Box::new(call(Function::ToLower, vec![path("x")])),
-            vec![string("a")]
-        )
+        Expr::In(Box::new(call(Function::ToLower, vec![path("x")])), vec![string("a")])
     );
 }
 
@@ -235,13 +181,7 @@ fn functions() {
     assert_eq!(
         parse_filter("length(trim(toupper(x))) gt 3").unwrap(),
         cmp(
-            call(
-                Function::Length,
-                vec![call(
-                    Function::Trim,
-                    vec![call(Function::ToUpper, vec![path("x")])]
-                )]
-            ),
+            call(Function::Length, vec![call(Function::Trim, vec![call(Function::ToUpper, vec![path("x")])])]),
             CompareOp::Gt,
             int(3)
         )
@@ -276,20 +216,13 @@ fn lambdas() {
     assert_eq!(
         parse_filter("a/any(x: x/b/any(y: y eq 1)) eq true").unwrap(),
         cmp(
-            any(
-                "a",
-                "x",
-                any("x/b", "y", cmp(path("y"), CompareOp::Eq, int(1)))
-            ),
+            any("a", "x", any("x/b", "y", cmp(path("y"), CompareOp::Eq, int(1)))),
             CompareOp::Eq,
             Expr::Literal(Literal::Bool(true))
         )
     );
     // `any` not followed by `(` is an ordinary segment.
-    assert_eq!(
-        parse_filter("a/any eq 1").unwrap(),
-        cmp(path("a/any"), CompareOp::Eq, int(1))
-    );
+    assert_eq!(parse_filter("a/any eq 1").unwrap(), cmp(path("a/any"), CompareOp::Eq, int(1)));
 }
 
 #[test]
@@ -301,18 +234,9 @@ fn syntax_errors() {
             position: 15,
         })
     );
-    assert_eq!(
-        err("(a eq 1"),
-        "Syntax error at position 7 in '$filter': unexpected end of input, expected ')'"
-    );
-    assert_eq!(
-        err("a eq 1 b"),
-        "Syntax error at position 7 in '$filter': unexpected token 'b'"
-    );
-    assert_eq!(
-        err(""),
-        "Syntax error at position 0 in '$filter': unexpected end of input"
-    );
+    assert_eq!(err("(a eq 1"), "Syntax error at position 7 in '$filter': unexpected end of input, expected ')'");
+    assert_eq!(err("a eq 1 b"), "Syntax error at position 7 in '$filter': unexpected token 'b'");
+    assert_eq!(err(""), "Syntax error at position 0 in '$filter': unexpected end of input");
     assert_eq!(
         err("a eq b eq c"),
         "Syntax error at position 7 in '$filter': comparisons cannot be chained, use parentheses"
@@ -321,30 +245,15 @@ fn syntax_errors() {
         err("a in ('x') in ('y')"),
         "Syntax error at position 11 in '$filter': comparisons cannot be chained, use parentheses"
     );
-    assert_eq!(
-        err("and eq 1"),
-        "Syntax error at position 0 in '$filter': unexpected token 'and'"
-    );
-    assert_eq!(
-        err("a in ()"),
-        "Syntax error at position 6 in '$filter': unexpected token ')'"
-    );
+    assert_eq!(err("and eq 1"), "Syntax error at position 0 in '$filter': unexpected token 'and'");
+    assert_eq!(err("a in ()"), "Syntax error at position 6 in '$filter': unexpected token ')'");
     assert_eq!(
         err("a/all()"),
         "Syntax error at position 6 in '$filter': unexpected token ')', expected a lambda variable name"
     );
-    assert_eq!(
-        err("a/any(x x eq 1)"),
-        "Syntax error at position 8 in '$filter': unexpected token 'x', expected ':'"
-    );
-    assert_eq!(
-        err("a/b(1)"),
-        "Syntax error at position 3 in '$filter': unexpected token '('"
-    );
-    assert_eq!(
-        err("a eq $x"),
-        "Syntax error at position 5 in '$filter': unexpected character '$'"
-    );
+    assert_eq!(err("a/any(x x eq 1)"), "Syntax error at position 8 in '$filter': unexpected token 'x', expected ':'");
+    assert_eq!(err("a/b(1)"), "Syntax error at position 3 in '$filter': unexpected token '('");
+    assert_eq!(err("a eq $x"), "Syntax error at position 5 in '$filter': unexpected character '$'");
     assert_eq!(
         err("a/1 eq 1"),
         "Syntax error at position 2 in '$filter': unexpected token '1', expected a property name"
@@ -355,59 +264,29 @@ fn syntax_errors() {
 fn function_errors() {
     assert_eq!(
         parse_filter("foo(x) eq 1"),
-        Err(ParseError {
-            message: "Unknown function 'foo' in $filter".into(),
-            position: 0,
-        })
+        Err(ParseError { message: "Unknown function 'foo' in $filter".into(), position: 0 })
     );
-    assert_eq!(
-        err("startswith(displayName)"),
-        "Function 'startswith' takes 2 arguments but 1 was given in $filter"
-    );
-    assert_eq!(
-        err("tolower(a, b)"),
-        "Function 'tolower' takes 1 argument but 2 were given in $filter"
-    );
-    assert_eq!(
-        err("length()"),
-        "Function 'length' takes 1 argument but 0 were given in $filter"
-    );
+    assert_eq!(err("startswith(displayName)"), "Function 'startswith' takes 2 arguments but 1 was given in $filter");
+    assert_eq!(err("tolower(a, b)"), "Function 'tolower' takes 1 argument but 2 were given in $filter");
+    assert_eq!(err("length()"), "Function 'length' takes 1 argument but 0 were given in $filter");
 }
 
 #[test]
 fn literal_errors() {
     assert_eq!(
         parse_filter("displayName eq 'abc"),
-        Err(ParseError {
-            message: "Unterminated string literal in $filter".into(),
-            position: 15,
-        })
+        Err(ParseError { message: "Unterminated string literal in $filter".into(), position: 15 })
     );
-    assert_eq!(
-        err("d eq 2024-02-30"),
-        "Invalid date literal '2024-02-30' in $filter"
-    );
-    assert_eq!(
-        err("d eq 2024-01-01T10:00:00+1:00"),
-        "Invalid date-time literal '2024-01-01T10:00:00+1:00' in $filter"
-    );
-    assert_eq!(
-        err("n eq 99999999999999999999"),
-        "Integer literal '99999999999999999999' is out of range in $filter"
-    );
-    assert_eq!(
-        err("n eq -1e400"),
-        "Decimal literal '-1e400' is out of range in $filter"
-    );
+    assert_eq!(err("d eq 2024-02-30"), "Invalid date literal '2024-02-30' in $filter");
+    assert_eq!(err("d eq 2024-01-01T10:00:00+1:00"), "Invalid date-time literal '2024-01-01T10:00:00+1:00' in $filter");
+    assert_eq!(err("n eq 99999999999999999999"), "Integer literal '99999999999999999999' is out of range in $filter");
+    assert_eq!(err("n eq -1e400"), "Decimal literal '-1e400' is out of range in $filter");
 }
 
 #[test]
 fn limits() {
     let deep = format!("{}a{}", "(".repeat(200), ")".repeat(200));
-    assert_eq!(
-        err(&deep),
-        "Expression nesting exceeds the maximum depth of 100 in $filter"
-    );
+    assert_eq!(err(&deep), "Expression nesting exceeds the maximum depth of 100 in $filter");
     let nots = format!("{}a", "not ".repeat(500));
     assert!(err(&nots).contains("maximum depth"));
     let calls = format!("{}a{}", "tolower(".repeat(300), ")".repeat(300));
@@ -425,10 +304,7 @@ fn limits() {
     assert_eq!(parse_filter(&ok).unwrap(), path("a"));
 
     let long = format!("a eq '{}'", "x".repeat(MAX_INPUT_LEN));
-    assert_eq!(
-        err(&long),
-        "$filter exceeds the maximum length of 65536 bytes"
-    );
+    assert_eq!(err(&long), "$filter exceeds the maximum length of 65536 bytes");
 }
 
 /// Ways to put an expression one level deeper in the tree.

@@ -3,14 +3,10 @@
 use proptest::prelude::*;
 use rolo_odata::*;
 
-const RESERVED: [&str; 13] = [
-    "and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", "null", "true", "false",
-];
+const RESERVED: [&str; 13] = ["and", "or", "not", "eq", "ne", "gt", "ge", "lt", "le", "in", "null", "true", "false"];
 
 fn ident() -> impl Strategy<Value = String> {
-    "[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("reserved word", |s| {
-        !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s))
-    })
+    "[a-zA-Z_][a-zA-Z0-9_]{0,6}".prop_filter("reserved word", |s| !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)))
 }
 
 fn path() -> impl Strategy<Value = Vec<String>> {
@@ -37,14 +33,7 @@ fn date_time() -> impl Strategy<Value = String> {
 fn guid() -> impl Strategy<Value = String> {
     any::<[u8; 16]>().prop_map(|b| {
         let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..]
-        )
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
     })
 }
 
@@ -53,9 +42,7 @@ fn literal() -> impl Strategy<Value = Literal> {
         Just(Literal::Null),
         any::<bool>().prop_map(Literal::Bool),
         any::<i64>().prop_map(Literal::Int),
-        any::<f64>()
-            .prop_filter("finite", |d| d.is_finite())
-            .prop_map(Literal::Decimal),
+        any::<f64>().prop_filter("finite", |d| d.is_finite()).prop_map(Literal::Decimal),
         any::<String>().prop_map(Literal::String),
         date().prop_map(Literal::Date),
         date_time().prop_map(Literal::DateTimeOffset),
@@ -82,27 +69,20 @@ fn expr() -> impl Strategy<Value = Expr> {
         let boxed = || inner.clone().prop_map(Box::new);
         prop_oneof![
             (boxed(), compare_op(), boxed()).prop_map(|(l, op, r)| Expr::Compare(l, op, r)),
-            (boxed(), prop::collection::vec(inner.clone(), 1..4))
-                .prop_map(|(l, items)| Expr::In(l, items)),
+            (boxed(), prop::collection::vec(inner.clone(), 1..4)).prop_map(|(l, items)| Expr::In(l, items)),
             (boxed(), boxed()).prop_map(|(l, r)| Expr::And(l, r)),
             (boxed(), boxed()).prop_map(|(l, r)| Expr::Or(l, r)),
             boxed().prop_map(Expr::Not),
-            (
-                prop::sample::select(Function::ALL.to_vec()),
-                prop::collection::vec(inner.clone(), 2)
-            )
-                .prop_map(|(f, mut args)| {
+            (prop::sample::select(Function::ALL.to_vec()), prop::collection::vec(inner.clone(), 2)).prop_map(
+                |(f, mut args)| {
                     args.truncate(f.arity());
                     Expr::Call(f, args)
-                }),
+                }
+            ),
             (path(), any::<bool>(), ident(), boxed()).prop_map(|(collection, all, v, p)| {
                 Expr::Lambda {
                     collection,
-                    kind: if all {
-                        LambdaKind::All
-                    } else {
-                        LambdaKind::Any
-                    },
+                    kind: if all { LambdaKind::All } else { LambdaKind::Any },
                     variable: Some(v),
                     predicate: Some(p),
                 }

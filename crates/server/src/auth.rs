@@ -72,7 +72,8 @@ impl Authority {
         let tenant_id = store.setting_or_insert("tenant_id", &rolo_domain::ids::new_guid()).await?;
         let fresh_key = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
             .map_err(|_| GraphError::internal("cannot generate a signing key"))?;
-        let pkcs8_b64 = store.setting_or_insert("signing_key_es256_pkcs8", &STANDARD.encode(fresh_key.as_ref())).await?;
+        let pkcs8_b64 =
+            store.setting_or_insert("signing_key_es256_pkcs8", &STANDARD.encode(fresh_key.as_ref())).await?;
         let mut secret = [0u8; 32];
         ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut secret).map_err(|_| GraphError::internal("rng"))?;
         let secret_b64 = store.setting_or_insert("token_secret", &STANDARD.encode(secret)).await?;
@@ -172,7 +173,8 @@ impl Authority {
 /// Extracts the bearer token from an `Authorization` header value.
 pub fn bearer(header: Option<&str>) -> GraphResult<&str> {
     let h = header.ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
-    let (scheme, token) = h.trim().split_once(' ').ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
+    let (scheme, token) =
+        h.trim().split_once(' ').ok_or_else(|| GraphError::unauthenticated("Access token is empty."))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(GraphError::unauthenticated("Access token is empty."));
     }

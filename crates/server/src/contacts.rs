@@ -61,7 +61,8 @@ fn entity_response(ctx: &Ctx, contact: &Contact, status: StatusCode, path: &Fold
         _ => FieldSet::ALL,
     };
     let context = collection_context(ctx, path, &contact.folder_id, fields) + "/$entity";
-    let body = serde_json::to_vec(&ContactV1 { contact, fields, context: Some(&context) }).map_err(GraphError::internal)?;
+    let body =
+        serde_json::to_vec(&ContactV1 { contact, fields, context: Some(&context) }).map_err(GraphError::internal)?;
     let resp = json_status(status, body);
     let resp = with_header(resp, "ETag", &etag(&contact.change_key));
     Ok(match ctx.prefer.applied(false) {
@@ -137,11 +138,8 @@ pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> Grap
     // Validate before taking the write lock, so bad bodies cost no transaction.
     ContactData::default().apply_v1(&body, false)?;
     let edit = Box::new(move |data: &mut ContactData| data.apply_v1(&body, false));
-    let contact = ctx
-        .state
-        .store
-        .update_contact(ctx.mailbox(), &id, &scope(folder, path), ctx.if_match.clone(), edit)
-        .await?;
+    let contact =
+        ctx.state.store.update_contact(ctx.mailbox(), &id, &scope(folder, path), ctx.if_match.clone(), edit).await?;
     entity_response(ctx, &contact, StatusCode::OK, path)
 }
 

@@ -59,7 +59,8 @@ impl Ctx {
         let mut found: Option<ContactFolder> = None;
         for raw in chain {
             let id = self.folder_id(raw)?;
-            let folder = self.state.store.get_folder(self.mailbox(), &id).await?.ok_or_else(GraphError::item_not_found)?;
+            let folder =
+                self.state.store.get_folder(self.mailbox(), &id).await?.ok_or_else(GraphError::item_not_found)?;
             if let Some(parent) = &found {
                 if folder.parent_id != parent.id {
                     return Err(GraphError::item_not_found());
@@ -149,7 +150,9 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     match (method, path.resource) {
         (Method::GET, Resource::Contacts(f)) => contacts::list(&ctx, &f).await,
         (Method::POST, Resource::Contacts(f)) => contacts::create(&ctx, &f, &body).await,
-        (Method::GET, Resource::Contact { folder, id, permanent_delete: false }) => contacts::get(&ctx, &folder, &id).await,
+        (Method::GET, Resource::Contact { folder, id, permanent_delete: false }) => {
+            contacts::get(&ctx, &folder, &id).await
+        }
         (Method::PATCH, Resource::Contact { folder, id, permanent_delete: false }) => {
             contacts::update(&ctx, &folder, &id, body).await
         }
@@ -160,7 +163,9 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         (Method::GET, Resource::Folders(parent)) => folders::list(&ctx, &parent).await,
         (Method::POST, Resource::Folders(parent)) => folders::create(&ctx, &parent, &body).await,
         (Method::GET, Resource::Folder { chain, permanent_delete: false }) => folders::get(&ctx, &chain).await,
-        (Method::PATCH, Resource::Folder { chain, permanent_delete: false }) => folders::update(&ctx, &chain, &body).await,
+        (Method::PATCH, Resource::Folder { chain, permanent_delete: false }) => {
+            folders::update(&ctx, &chain, &body).await
+        }
         (Method::DELETE, Resource::Folder { chain, permanent_delete: false })
         | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
         (m, _) => Err(method_not_allowed(&m)),
@@ -197,7 +202,9 @@ fn too_large() -> GraphError {
 
 /// Reads a JSON body within Graph's size limit; an empty body reads as `{}`.
 async fn read_json(headers: &HeaderMap, body: Body) -> GraphResult<Value> {
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(len) =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+    {
         if len > MAX_BODY_BYTES as u64 {
             return Err(too_large());
         }

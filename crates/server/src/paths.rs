@@ -104,7 +104,9 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
     } else {
         return Err(not_found_segment(first));
     };
-    let seg = it.next().ok_or_else(|| GraphError::bad_request("BadRequest", "Reading a user is not supported by this server."))?;
+    let seg = it
+        .next()
+        .ok_or_else(|| GraphError::bad_request("BadRequest", "Reading a user is not supported by this server."))?;
     let (name, key) = split_key(seg)?;
     let rest: Vec<&str> = it.collect();
     let resource = if is(name, "contacts") {
@@ -133,7 +135,9 @@ fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> Graph
     match (id, rest) {
         (None, _) => Ok(Resource::Contacts(folder)),
         (Some(id), []) => Ok(Resource::Contact { folder, id, permanent_delete: false }),
-        (Some(id), [action]) if is_permanent_delete(action) => Ok(Resource::Contact { folder, id, permanent_delete: true }),
+        (Some(id), [action]) if is_permanent_delete(action) => {
+            Ok(Resource::Contact { folder, id, permanent_delete: true })
+        }
         (Some(_), [other, ..]) => Err(not_found_segment(other)),
     }
 }

@@ -109,12 +109,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Builds the store query for a list request. `scope` names the collection (its path), so a
 /// token from one collection is refused by another.
-pub fn list_query(opts: &QueryOptions, prefer: &Prefer, codec: &TokenCodec, scope: &str) -> GraphResult<(ListQuery, bool)> {
+pub fn list_query(
+    opts: &QueryOptions,
+    prefer: &Prefer,
+    codec: &TokenCodec,
+    scope: &str,
+) -> GraphResult<(ListQuery, bool)> {
     if opts.search.is_some() {
-        return Err(GraphError::bad_request("BadRequest", "The query parameter '$search' is not supported on this resource."));
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "The query parameter '$search' is not supported on this resource.",
+        ));
     }
     let top = match opts.top {
-        Some(0) => return Err(GraphError::bad_request("BadRequest", "Invalid page size specified: '0'. Must be between 1 and 1000 inclusive.")),
+        Some(0) => {
+            return Err(GraphError::bad_request(
+                "BadRequest",
+                "Invalid page size specified: '0'. Must be between 1 and 1000 inclusive.",
+            ))
+        }
         Some(n) if n as usize > MAX_PAGE_SIZE || n > u32::MAX as u64 => {
             return Err(GraphError::bad_request(
                 "BadRequest",

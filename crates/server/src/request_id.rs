@@ -36,7 +36,8 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| request_id.clone());
     let ids = RequestIds { request_id, client_request_id };
-    let span = tracing::debug_span!("request", request_id = %ids.request_id, method = %req.method(), path = %req.uri().path());
+    let span =
+        tracing::debug_span!("request", request_id = %ids.request_id, method = %req.method(), path = %req.uri().path());
     let mut resp = CURRENT.scope(ids.clone(), tracing::Instrument::instrument(next.run(req), span)).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ids.request_id) {

@@ -56,15 +56,30 @@ pub trait Store: Send + Sync + 'static {
 
     // Contact folders.
     async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>>;
-    async fn list_folders(&self, mailbox: &Mailbox, parent: &FolderId, query: &ListQuery) -> GraphResult<Page<ContactFolder>>;
+    async fn list_folders(
+        &self,
+        mailbox: &Mailbox,
+        parent: &FolderId,
+        query: &ListQuery,
+    ) -> GraphResult<Page<ContactFolder>>;
     async fn create_folder(&self, mailbox: &Mailbox, parent: &FolderId, name: &str) -> GraphResult<ContactFolder>;
-    async fn update_folder(&self, mailbox: &Mailbox, id: &FolderId, changes: &FolderChanges) -> GraphResult<ContactFolder>;
+    async fn update_folder(
+        &self,
+        mailbox: &Mailbox,
+        id: &FolderId,
+        changes: &FolderChanges,
+    ) -> GraphResult<ContactFolder>;
     /// Deletes a folder with its child folders and every contact in them.
     async fn delete_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<()>;
 
     // Contacts.
     async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>>;
-    async fn list_contacts(&self, mailbox: &Mailbox, folder: &FolderId, query: &ListQuery) -> GraphResult<Page<Contact>>;
+    async fn list_contacts(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        query: &ListQuery,
+    ) -> GraphResult<Page<Contact>>;
     async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact>;
     /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
     async fn update_contact(
@@ -75,7 +90,13 @@ pub trait Store: Send + Sync + 'static {
         if_match: Option<Vec<String>>,
         edit: ContactEdit,
     ) -> GraphResult<Contact>;
-    async fn delete_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope, if_match: Option<Vec<String>>) -> GraphResult<()>;
+    async fn delete_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+    ) -> GraphResult<()>;
 }
 
 /// Opens the database named by `url`: a `postgres://` or `postgresql://` URL, a `sqlite:` URL,

@@ -74,16 +74,13 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
     };
     {
         let mut conn = backend.read().await?;
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", &[])
-            .await?;
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", &[]).await?;
     }
     for (idx, statements) in MIGRATIONS.iter().enumerate() {
         let version = idx as i64 + 1;
         let mut tx = backend.begin().await?;
-        let applied = tx
-            .query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[version.into()])
-            .await?
-            .is_some();
+        let applied =
+            tx.query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[version.into()]).await?.is_some();
         if applied {
             continue;
         }

@@ -58,7 +58,10 @@ impl Entity {
 /// Where a property lives in SQL.
 enum Prop {
     /// A case-insensitive string: `key` is its folded, sortable form; `raw` tells null apart.
-    Text { key: String, raw: String },
+    Text {
+        key: String,
+        raw: String,
+    },
     /// A UTC timestamp stored as normalised text.
     Timestamp(String),
     /// An exact-match identifier column.
@@ -243,7 +246,9 @@ impl Compiler {
                 _ => Err(invalid("Only comparisons between a property and a literal are supported in $filter.")),
             },
             Expr::Call(f, args) if is_string_match(*f) => self.string_match(*f, args),
-            Expr::Call(f, _) => Err(invalid(format!("The function '{}' is not supported here in $filter.", fn_name(*f)))),
+            Expr::Call(f, _) => {
+                Err(invalid(format!("The function '{}' is not supported here in $filter.", fn_name(*f))))
+            }
             Expr::In(l, items) => {
                 let Expr::Path(p) = strip_case_fn(l) else {
                     return Err(invalid("The left side of 'in' must be a property."));
@@ -312,10 +317,7 @@ impl Compiler {
         let (Some(Expr::Path(p)), Some(Expr::Literal(Literal::String(s)))) =
             (args.first().map(strip_case_fn), args.get(1))
         else {
-            return Err(invalid(format!(
-                "The function '{}' needs a property and a string literal.",
-                fn_name(f)
-            )));
+            return Err(invalid(format!("The function '{}' needs a property and a string literal.", fn_name(f))));
         };
         let Prop::Text { key, .. } = self.prop(p)? else {
             return Err(invalid(format!("The function '{}' applies to string properties only.", fn_name(f))));
@@ -346,12 +348,7 @@ impl Compiler {
         let (table, column) = match self.prop(collection)? {
             Prop::EmailAddresses => ("contact_emails", "address_key"),
             Prop::Categories => ("contact_categories", "name_key"),
-            _ => {
-                return Err(invalid(format!(
-                    "Lambda operators are not supported on '{}'.",
-                    collection.join("/")
-                )))
-            }
+            _ => return Err(invalid(format!("Lambda operators are not supported on '{}'.", collection.join("/")))),
         };
         let emails = table == "contact_emails";
         let (Some(var), Some(pred)) = (variable, predicate) else {
@@ -397,7 +394,9 @@ impl Compiler {
             Expr::Compare(l, op @ (CompareOp::Eq | CompareOp::Ne), r) => {
                 let (path, lit) = match (strip_case_fn(l), strip_case_fn(r)) {
                     (Expr::Path(p), Expr::Literal(lit)) | (Expr::Literal(lit), Expr::Path(p)) => (p, lit),
-                    _ => return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes.")),
+                    _ => {
+                        return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes."))
+                    }
                 };
                 let expected: Vec<&str> = if emails { vec![var, "address"] } else { vec![var] };
                 if path.iter().map(String::as_str).ne(expected.iter().copied()) {
@@ -443,9 +442,9 @@ impl Compiler {
         let mut ors = Vec::new();
         for i in 0..=sort.len() {
             let mut ands = Vec::new();
-            for j in 0..i {
-                let v = cursor.keys[j].clone().unwrap_or_default();
-                ands.push(format!("{} = {}", sort[j].0, self.bind(v)));
+            for ((expr, _), key) in sort.iter().zip(&cursor.keys).take(i) {
+                let v = key.clone().unwrap_or_default();
+                ands.push(format!("{expr} = {}", self.bind(v)));
             }
             if i < sort.len() {
                 let (expr, desc) = &sort[i];
@@ -526,7 +525,10 @@ mod tests {
 
     #[test]
     fn refuses_what_graph_refuses() {
-        assert_eq!(compile("emailAddresses/any(a:startswith(a/address,'x'))").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
+        assert_eq!(
+            compile("emailAddresses/any(a:startswith(a/address,'x'))").unwrap_err().code,
+            "ErrorInvalidUrlQueryFilter"
+        );
         assert_eq!(compile("emailAddresses/any(a:a/name eq 'x')").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
         assert_eq!(compile("nope eq 'x'").unwrap_err().code, "BadRequest");
         assert_eq!(compile("displayName eq 5").unwrap_err().code, "ErrorInvalidUrlQueryFilter");

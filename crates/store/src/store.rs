@@ -58,8 +58,8 @@ fn contact_from(row: Row) -> GraphResult<Contact> {
     let created = next();
     let modified = next();
     let doc = next();
-    let data: ContactData =
-        serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("contact {id} has a corrupt document: {e}")))?;
+    let data: ContactData = serde_json::from_str(&doc)
+        .map_err(|e| GraphError::internal(format!("contact {id} has a corrupt document: {e}")))?;
     Ok(Contact { id, folder_id, change_key, created, modified, data })
 }
 
@@ -88,25 +88,44 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
             &[mailbox.id.as_str().into()],
         )
         .await?
-        .ok_or_else(|| GraphError::new(ErrorKind::NotFound, "MailboxNotEnabledForRESTAPI", "REST API is not yet supported for this mailbox."))?;
+        .ok_or_else(|| {
+            GraphError::new(
+                ErrorKind::NotFound,
+                "MailboxNotEnabledForRESTAPI",
+                "REST API is not yet supported for this mailbox.",
+            )
+        })?;
     row.into_iter().next().and_then(|v| v.as_i64()).ok_or_else(|| GraphError::internal("change_seq is not an integer"))
 }
 
 async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> GraphResult<bool> {
     Ok(tx
-        .query_opt("SELECT 1 FROM folders WHERE mailbox_id = ? AND id = ?", &[mailbox.id.as_str().into(), id.as_str().into()])
+        .query_opt(
+            "SELECT 1 FROM folders WHERE mailbox_id = ? AND id = ?",
+            &[mailbox.id.as_str().into(), id.as_str().into()],
+        )
         .await?
         .is_some())
 }
 
 /// Rewrites the side tables that index a contact's email addresses and categories.
-async fn index_collections(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId, data: &ContactData, fresh: bool) -> GraphResult<()> {
+async fn index_collections(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    data: &ContactData,
+    fresh: bool,
+) -> GraphResult<()> {
     let mb: Value = mailbox.id.as_str().into();
     let cid: Value = id.as_str().into();
     if !fresh {
-        tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()]).await?;
-        tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
+        tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
             .await?;
+        tx.execute(
+            "DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?",
+            &[mb.clone(), cid.clone()],
+        )
+        .await?;
     }
     let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
     emails.sort();
@@ -156,17 +175,29 @@ async fn select_contact(
     }
 }
 
+/// What a list reads: columns of a table (aliased `t`) within a scope condition.
+struct ListSource<'a> {
+    columns: &'a str,
+    table: &'a str,
+    scope_sql: &'a str,
+    scope_params: Vec<Value>,
+}
+
 impl SqlStore {
     pub fn new(backend: Box<dyn Backend>) -> SqlStore {
         let d = backend.dialect();
-        let contact_columns = format!("t.id, t.folder_id, t.change_key, t.created_at, t.modified_at, {}", d.doc_select("t.doc"));
+        let contact_columns =
+            format!("t.id, t.folder_id, t.change_key, t.created_at, t.modified_at, {}", d.doc_select("t.doc"));
         SqlStore { contact_columns, doc_param: d.doc_param(), backend }
     }
 
     /// Runs `f` in a write transaction, committing on success.
     async fn write<T, F>(&self, f: F) -> GraphResult<T>
     where
-        F: for<'a> FnOnce(&'a mut dyn Sql) -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
+        F: for<'a> FnOnce(
+                &'a mut dyn Sql,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
             + Send,
         T: Send,
     {
@@ -176,19 +207,16 @@ impl SqlStore {
         Ok(out)
     }
 
-
-    /// Runs a paged list over `table` (aliased `t`) within `scope_sql`, honouring the query's
-    /// filter, order, skip, keyset cursor and count.
+    /// Runs a paged list over a source, honouring the query's filter, order, skip, keyset cursor
+    /// and count.
     async fn list_rows(
         &self,
         entity: Entity,
         mailbox: &Mailbox,
-        columns: &str,
-        table: &str,
-        scope_sql: &str,
-        scope_params: Vec<Value>,
+        source: ListSource<'_>,
         query: &ListQuery,
     ) -> GraphResult<(Vec<Row>, Option<Cursor>, Option<u64>)> {
+        let ListSource { columns, table, scope_sql, scope_params } = source;
         let mut c = Compiler::new(self.backend.dialect(), entity, &mailbox.id);
         c.params = scope_params;
         let mut wheres = vec![scope_sql.to_owned()];
@@ -207,7 +235,8 @@ impl SqlStore {
         if let Some(cursor) = &query.after {
             wheres.push(c.after(&sort, cursor)?);
         }
-        let mut order: Vec<String> = sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
+        let mut order: Vec<String> =
+            sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
         order.push("t.created_seq".into());
         let sort_cols: String = sort.iter().map(|(e, _)| format!(", {e}")).collect();
         let mut sql = format!(
@@ -296,7 +325,8 @@ impl Store for SqlStore {
 
     async fn list_users(&self) -> GraphResult<Vec<User>> {
         let mut conn = self.backend.read().await?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id ORDER BY u.upn_key");
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id ORDER BY u.upn_key");
         Ok(conn.query(&sql, &[]).await?.into_iter().map(user_from).collect())
     }
 
@@ -315,10 +345,10 @@ impl Store for SqlStore {
         let (name, value) = (name.to_owned(), value.to_owned());
         self.write(move |tx| {
             Box::pin(async move {
-                tx.execute("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", &[
-                    name.as_str().into(),
-                    value.into(),
-                ])
+                tx.execute(
+                    "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    &[name.as_str().into(), value.into()],
+                )
                 .await?;
                 let row = tx.query_opt("SELECT value FROM settings WHERE name = ?", &[name.into()]).await?;
                 Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string).unwrap_or_default())
@@ -333,15 +363,22 @@ impl Store for SqlStore {
         Ok(conn.query_opt(&sql, &[mailbox.id.as_str().into(), id.as_str().into()]).await?.map(folder_from))
     }
 
-    async fn list_folders(&self, mailbox: &Mailbox, parent: &FolderId, query: &ListQuery) -> GraphResult<Page<ContactFolder>> {
+    async fn list_folders(
+        &self,
+        mailbox: &Mailbox,
+        parent: &FolderId,
+        query: &ListQuery,
+    ) -> GraphResult<Page<ContactFolder>> {
         let (rows, next, count) = self
             .list_rows(
                 Entity::Folder,
                 mailbox,
-                FOLDER_COLUMNS,
-                "folders",
-                "t.mailbox_id = ? AND t.parent_id = ?",
-                vec![mailbox.id.as_str().into(), parent.as_str().into()],
+                ListSource {
+                    columns: FOLDER_COLUMNS,
+                    table: "folders",
+                    scope_sql: "t.mailbox_id = ? AND t.parent_id = ?",
+                    scope_params: vec![mailbox.id.as_str().into(), parent.as_str().into()],
+                },
                 query,
             )
             .await?;
@@ -392,7 +429,12 @@ impl Store for SqlStore {
         Ok(folder)
     }
 
-    async fn update_folder(&self, mailbox: &Mailbox, id: &FolderId, changes: &FolderChanges) -> GraphResult<ContactFolder> {
+    async fn update_folder(
+        &self,
+        mailbox: &Mailbox,
+        id: &FolderId,
+        changes: &FolderChanges,
+    ) -> GraphResult<ContactFolder> {
         let (mb, id, changes) = (mailbox.clone(), id.clone(), changes.clone());
         self.write(move |tx| {
             Box::pin(async move {
@@ -515,15 +557,22 @@ impl Store for SqlStore {
         select_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
     }
 
-    async fn list_contacts(&self, mailbox: &Mailbox, folder: &FolderId, query: &ListQuery) -> GraphResult<Page<Contact>> {
+    async fn list_contacts(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        query: &ListQuery,
+    ) -> GraphResult<Page<Contact>> {
         let (rows, next, count) = self
             .list_rows(
                 Entity::Contact,
                 mailbox,
-                &self.contact_columns,
-                "contacts",
-                "t.mailbox_id = ? AND t.folder_id = ?",
-                vec![mailbox.id.as_str().into(), folder.as_str().into()],
+                ListSource {
+                    columns: &self.contact_columns,
+                    table: "contacts",
+                    scope_sql: "t.mailbox_id = ? AND t.folder_id = ?",
+                    scope_params: vec![mailbox.id.as_str().into(), folder.as_str().into()],
+                },
                 query,
             )
             .await?;
@@ -554,21 +603,24 @@ impl Store for SqlStore {
                     data,
                 };
                 let [dn, gn, sn, cn] = sort_keys(&contact.data);
-                tx.execute(&insert, &[
-                    mb.id.as_str().into(),
-                    contact.id.as_str().into(),
-                    contact.folder_id.as_str().into(),
-                    seq.into(),
-                    seq.into(),
-                    contact.change_key.as_str().into(),
-                    contact.created.as_str().into(),
-                    contact.modified.as_str().into(),
-                    dn.into(),
-                    gn.into(),
-                    sn.into(),
-                    cn.into(),
-                    to_doc(&contact.data)?.into(),
-                ])
+                tx.execute(
+                    &insert,
+                    &[
+                        mb.id.as_str().into(),
+                        contact.id.as_str().into(),
+                        contact.folder_id.as_str().into(),
+                        seq.into(),
+                        seq.into(),
+                        contact.change_key.as_str().into(),
+                        contact.created.as_str().into(),
+                        contact.modified.as_str().into(),
+                        dn.into(),
+                        gn.into(),
+                        sn.into(),
+                        cn.into(),
+                        to_doc(&contact.data)?.into(),
+                    ],
+                )
                 .await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
                 Ok(contact)
@@ -595,7 +647,8 @@ impl Store for SqlStore {
         self.write(move |tx| {
             Box::pin(async move {
                 let seq = bump(tx, &mb).await?;
-                let mut contact = select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let mut contact =
+                    select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
                 if !if_match_ok(&if_match, &contact.change_key) {
                     return Err(GraphError::change_key_mismatch());
                 }
@@ -610,19 +663,22 @@ impl Store for SqlStore {
                 contact.change_key = change_key(seq);
                 contact.modified = rolo_domain::time::now_utc();
                 let [dn, gn, sn, cn] = sort_keys(&contact.data);
-                tx.execute(&update, &[
-                    contact.folder_id.as_str().into(),
-                    seq.into(),
-                    contact.change_key.as_str().into(),
-                    contact.modified.as_str().into(),
-                    dn.into(),
-                    gn.into(),
-                    sn.into(),
-                    cn.into(),
-                    to_doc(&contact.data)?.into(),
-                    mb.id.as_str().into(),
-                    contact.id.as_str().into(),
-                ])
+                tx.execute(
+                    &update,
+                    &[
+                        contact.folder_id.as_str().into(),
+                        seq.into(),
+                        contact.change_key.as_str().into(),
+                        contact.modified.as_str().into(),
+                        dn.into(),
+                        gn.into(),
+                        sn.into(),
+                        cn.into(),
+                        to_doc(&contact.data)?.into(),
+                        mb.id.as_str().into(),
+                        contact.id.as_str().into(),
+                    ],
+                )
                 .await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
                 Ok(contact)
@@ -631,13 +687,20 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn delete_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope, if_match: Option<Vec<String>>) -> GraphResult<()> {
+    async fn delete_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+    ) -> GraphResult<()> {
         let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {
                 bump(tx, &mb).await?;
-                let contact = select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let contact =
+                    select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
                 if !if_match_ok(&if_match, &contact.change_key) {
                     return Err(GraphError::change_key_mismatch());
                 }

@@ -32,8 +32,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// postgres binds it; such a lost race is retried with a new port.
 const START_ATTEMPTS: usize = 3;
 
-const INSTALL_HINT: &str =
-    "install them with `apt-get install -y postgresql` or set ROLO_TEST_DATABASE_URL";
+const INSTALL_HINT: &str = "install them with `apt-get install -y postgresql` or set ROLO_TEST_DATABASE_URL";
 
 /// Runs postgres (`$2...`) in the background and tears it down when the test process exits.
 ///
@@ -111,11 +110,7 @@ impl PgServer {
     /// If `CREATE DATABASE` fails.
     pub fn fresh_database(&self) -> String {
         let name = unique_database_name();
-        if let Err(message) = run_sql(
-            &self.psql,
-            &self.admin_url,
-            &format!("CREATE DATABASE {name}"),
-        ) {
+        if let Err(message) = run_sql(&self.psql, &self.admin_url, &format!("CREATE DATABASE {name}")) {
             panic!("rolo-testkit: could not create test database {name}: {message}");
         }
         with_database(&self.admin_url, &name)
@@ -130,11 +125,7 @@ impl PgServer {
         if let Some(url) = env::var(URL_ENV).ok().filter(|url| !url.trim().is_empty()) {
             let psql = find_psql(None)?;
             run_sql(&psql, &url, "SELECT 1").map_err(|e| format!("cannot reach {URL_ENV}: {e}"))?;
-            return Ok(PgServer {
-                admin_url: url,
-                psql,
-                _cluster: None,
-            });
+            return Ok(PgServer { admin_url: url, psql, _cluster: None });
         }
 
         let bindir = find_bindir()?;
@@ -143,13 +134,7 @@ impl PgServer {
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
             match LocalCluster::start(&bindir, &run_as, &psql) {
-                Ok((cluster, admin_url)) => {
-                    return Ok(PgServer {
-                        admin_url,
-                        psql,
-                        _cluster: Some(cluster),
-                    })
-                }
+                Ok((cluster, admin_url)) => return Ok(PgServer { admin_url, psql, _cluster: Some(cluster) }),
                 Err(StartError::PortTaken(message)) => last_error = message,
                 Err(StartError::Fatal(message)) => return Err(message),
             }
@@ -171,11 +156,7 @@ impl From<String> for StartError {
 }
 
 impl LocalCluster {
-    fn start(
-        bindir: &Path,
-        run_as: &RunAs,
-        psql: &Path,
-    ) -> Result<(LocalCluster, String), StartError> {
+    fn start(bindir: &Path, run_as: &RunAs, psql: &Path) -> Result<(LocalCluster, String), StartError> {
         // `keep`: the directory must outlive this process's destructors (which never run for a
         // static anyway); the watchdog deletes it.
         let dir = tempfile::Builder::new()
@@ -193,17 +174,11 @@ impl LocalCluster {
         cluster
     }
 
-    fn start_in(
-        dir: &Path,
-        bindir: &Path,
-        run_as: &RunAs,
-        psql: &Path,
-    ) -> Result<(LocalCluster, String), StartError> {
+    fn start_in(dir: &Path, bindir: &Path, run_as: &RunAs, psql: &Path) -> Result<(LocalCluster, String), StartError> {
         run_as.prepare_dir(dir)?;
         let data = dir.join("data");
         let socket_dir = dir.join("socket");
-        fs::create_dir(&socket_dir)
-            .map_err(|e| format!("cannot create {}: {e}", socket_dir.display()))?;
+        fs::create_dir(&socket_dir).map_err(|e| format!("cannot create {}: {e}", socket_dir.display()))?;
         run_as.prepare_dir(&socket_dir)?;
 
         let initdb = run_as
@@ -212,15 +187,7 @@ impl LocalCluster {
             .arg(&data)
             // C locale: independent of the machine's locale settings (a missing locale makes
             // initdb fail) and byte-order collation like SQLite's default.
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ])
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"])
             .current_dir(dir)
             .stdin(Stdio::null())
             .output()
@@ -236,11 +203,8 @@ impl LocalCluster {
 
         let port = free_port()?;
         let log_path = dir.join("postgres.log");
-        let log = File::create(&log_path)
-            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot duplicate log handle: {e}"))?;
+        let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        let log_err = log.try_clone().map_err(|e| format!("cannot duplicate log handle: {e}"))?;
         let mut watchdog = run_as
             .command(Path::new("/bin/sh"))
             .args(["-c", WATCHDOG_SCRIPT, "rolo-pg-watchdog"])
@@ -270,8 +234,7 @@ impl LocalCluster {
         loop {
             if let Ok(Some(status)) = watchdog.try_wait() {
                 let log = log_tail(&log_path);
-                let message =
-                    format!("postgres exited during start-up ({status}); log tail:\n{log}");
+                let message = format!("postgres exited during start-up ({status}); log tail:\n{log}");
                 return Err(if log.contains("Address already in use") {
                     StartError::PortTaken(message)
                 } else {
@@ -279,9 +242,7 @@ impl LocalCluster {
                 });
             }
             if run_sql(psql, &admin_url, "SELECT 1").is_ok() {
-                let cluster = LocalCluster {
-                    _watchdog: watchdog,
-                };
+                let cluster = LocalCluster { _watchdog: watchdog };
                 return Ok((cluster, admin_url));
             }
             if Instant::now() >= deadline {
@@ -301,16 +262,8 @@ impl LocalCluster {
 #[derive(Debug)]
 enum RunAs {
     CurrentUser,
-    Runuser {
-        uid: u32,
-        gid: u32,
-        runuser: PathBuf,
-    },
-    Su {
-        uid: u32,
-        gid: u32,
-        su: PathBuf,
-    },
+    Runuser { uid: u32, gid: u32, runuser: PathBuf },
+    Su { uid: u32, gid: u32, su: PathBuf },
 }
 
 impl RunAs {
@@ -319,8 +272,7 @@ impl RunAs {
             return Ok(RunAs::CurrentUser);
         }
         let id = |flag: &str| {
-            command_stdout(Command::new("id").args([flag, PG_OS_USER]))
-                .and_then(|s| s.parse::<u32>().ok())
+            command_stdout(Command::new("id").args([flag, PG_OS_USER])).and_then(|s| s.parse::<u32>().ok())
         };
         let (Some(uid), Some(gid)) = (id("-u"), id("-g")) else {
             return Err(format!(
@@ -354,9 +306,7 @@ impl RunAs {
                 // su hands the arguments after the user name to the shell, so `exec "$0" "$@"`
                 // runs the program with its arguments unquoted and unmangled.
                 let mut command = Command::new(su);
-                command
-                    .args(["-s", "/bin/sh", PG_OS_USER, "-c", "exec \"$0\" \"$@\""])
-                    .arg(program);
+                command.args(["-s", "/bin/sh", PG_OS_USER, "-c", "exec \"$0\" \"$@\""]).arg(program);
                 command
             }
         }
@@ -401,10 +351,7 @@ fn find_bindir() -> Result<PathBuf, String> {
         return if has_server(&dir) {
             Ok(dir)
         } else {
-            Err(format!(
-                "{BIN_ENV}={} holds no initdb and postgres binaries",
-                dir.display()
-            ))
+            Err(format!("{BIN_ENV}={} holds no initdb and postgres binaries", dir.display()))
         };
     }
 
@@ -423,24 +370,19 @@ fn find_bindir() -> Result<PathBuf, String> {
         return Ok(bin);
     }
 
-    if let Some(dir) = command_stdout(Command::new("pg_config").arg("--bindir")).map(PathBuf::from)
-    {
+    if let Some(dir) = command_stdout(Command::new("pg_config").arg("--bindir")).map(PathBuf::from) {
         if has_server(&dir) {
             return Ok(dir);
         }
     }
 
-    if let Some(dir) =
-        find_on_path("initdb").and_then(|initdb| initdb.parent().map(Path::to_path_buf))
-    {
+    if let Some(dir) = find_on_path("initdb").and_then(|initdb| initdb.parent().map(Path::to_path_buf)) {
         if has_server(&dir) {
             return Ok(dir);
         }
     }
 
-    Err(format!(
-        "PostgreSQL server binaries not found: {INSTALL_HINT}"
-    ))
+    Err(format!("PostgreSQL server binaries not found: {INSTALL_HINT}"))
 }
 
 /// `"15"` → `[15]`, `"9.6"` → `[9, 6]`; anything else is not a version directory.
@@ -453,15 +395,11 @@ fn find_psql(bindir: Option<&Path>) -> Result<PathBuf, String> {
         .map(|dir| dir.join("psql"))
         .filter(|psql| psql.is_file())
         .or_else(|| find_on_path("psql"))
-        .ok_or_else(|| {
-            "psql not found: install it with `apt-get install -y postgresql-client`".to_string()
-        })
+        .ok_or_else(|| "psql not found: install it with `apt-get install -y postgresql-client`".to_string())
 }
 
 fn find_on_path(program: &str) -> Option<PathBuf> {
-    env::split_paths(&env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
+    env::split_paths(&env::var_os("PATH")?).map(|dir| dir.join(program)).find(|path| path.is_file())
 }
 
 /// Runs one SQL statement with psql; the error carries psql's output.
@@ -478,39 +416,23 @@ fn run_sql(psql: &Path, url: &str, sql: &str) -> Result<(), String> {
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "psql failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(format!("psql failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
     }
 }
 
 /// Trimmed stdout of a successful command, `None` if it cannot run or fails.
 fn command_stdout(command: &mut Command) -> Option<String> {
-    let output = command
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    let output = command.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot find a free TCP port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|e| format!("cannot find a free TCP port: {e}"))
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free TCP port: {e}"))?;
+    listener.local_addr().map(|addr| addr.port()).map_err(|e| format!("cannot find a free TCP port: {e}"))
 }
 
 fn log_tail(path: &Path) -> String {
-    let log = fs::read_to_string(path)
-        .unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()));
+    let log = fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()));
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
@@ -521,10 +443,7 @@ fn log_tail(path: &Path) -> String {
 fn unique_database_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     format!("rolo_t_{}_{count}_{nanos}", std::process::id())
 }
 
@@ -535,9 +454,7 @@ fn with_database(url: &str, database: &str) -> String {
         None => (url, ""),
     };
     let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
+    let authority_end = base[authority_start..].find('/').map_or(base.len(), |at| authority_start + at);
     format!("{}/{database}{query}", &base[..authority_end])
 }
 
@@ -553,24 +470,16 @@ mod tests {
             .output()
             .expect("run psql");
         assert!(output.status.success(), "psql failed: {output:?}");
-        String::from_utf8(output.stdout)
-            .expect("utf-8")
-            .lines()
-            .map(str::to_string)
-            .collect()
+        String::from_utf8(output.stdout).expect("utf-8").lines().map(str::to_string).collect()
     }
 
     #[test]
     fn fresh_databases_exist_and_are_distinct() {
         // Concurrent first calls must share one server.
         let servers: Vec<usize> = thread::scope(|scope| {
-            let handles: Vec<_> = (0..4)
-                .map(|_| scope.spawn(|| postgres_server() as *const PgServer as usize))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("thread"))
-                .collect()
+            let handles: Vec<_> =
+                (0..4).map(|_| scope.spawn(|| postgres_server() as *const PgServer as usize)).collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).collect()
         });
         assert!(servers.windows(2).all(|w| w[0] == w[1]));
 
@@ -583,34 +492,21 @@ mod tests {
         for url in [&first, &second] {
             assert!(url.starts_with("postgres://"), "{url}");
             let name = url.rsplit('/').next().expect("database name");
-            assert!(
-                databases.iter().any(|db| db == name),
-                "{name} not in {databases:?}"
-            );
+            assert!(databases.iter().any(|db| db == name), "{name} not in {databases:?}");
             // The URL itself must be connectable.
-            run_sql(&server.psql, url, "CREATE TABLE t (id int)")
-                .expect("connect to fresh database");
+            run_sql(&server.psql, url, "CREATE TABLE t (id int)").expect("connect to fresh database");
         }
     }
 
     #[test]
     fn with_database_replaces_only_the_path() {
-        assert_eq!(
-            with_database("postgres://u@h:1/old", "new"),
-            "postgres://u@h:1/new"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h:1", "new"),
-            "postgres://u:p@h:1/new"
-        );
+        assert_eq!(with_database("postgres://u@h:1/old", "new"), "postgres://u@h:1/new");
+        assert_eq!(with_database("postgres://u:p@h:1", "new"), "postgres://u:p@h:1/new");
         assert_eq!(
             with_database("postgresql://u@h/old?sslmode=disable", "new"),
             "postgresql://u@h/new?sslmode=disable"
         );
-        assert_eq!(
-            with_database("postgres://h/?x=1", "new"),
-            "postgres://h/new?x=1"
-        );
+        assert_eq!(with_database("postgres://h/?x=1", "new"), "postgres://h/new?x=1");
     }
 
     #[test]
@@ -625,8 +521,6 @@ mod tests {
         let b = unique_database_name();
         assert_ne!(a, b);
         assert!(a.len() <= 63, "{a} exceeds PostgreSQL's identifier limit");
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
     }
 }

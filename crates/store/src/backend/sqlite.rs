@@ -87,7 +87,8 @@ impl SqliteBackend {
             }
         }
         let writer = open(path, full_sync)?;
-        let readers = (0..4).map(|_| open(path, full_sync).map(tokio::sync::Mutex::new)).collect::<GraphResult<Vec<_>>>()?;
+        let readers =
+            (0..4).map(|_| open(path, full_sync).map(tokio::sync::Mutex::new)).collect::<GraphResult<Vec<_>>>()?;
         Ok(SqliteBackend { writer: tokio::sync::Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
 }
