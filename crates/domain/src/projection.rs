@@ -58,17 +58,21 @@ pub const CONTACT_V1_PROPERTIES: &[&str] = &[
 
 pub const FOLDER_V1_PROPERTIES: &[&str] = &["id", "displayName", "parentFolderId"];
 
-/// A `$select` resolved against a type's properties: a bit per property.
+/// A `$select` resolved against a type's properties: a bit per property. `id` is always
+/// serialised; `named` remembers what the client listed, for `@odata.context`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldSet(u64);
+pub struct FieldSet {
+    bits: u64,
+    named: u64,
+}
 
 impl FieldSet {
-    pub const ALL: FieldSet = FieldSet(u64::MAX);
+    pub const ALL: FieldSet = FieldSet { bits: u64::MAX, named: u64::MAX };
 
     /// Resolves `$select` items against `properties` (case-insensitively, as Graph does). `id` is
     /// always included.
     pub fn from_select(items: &[SelectItem], properties: &[&str], type_name: &str) -> GraphResult<FieldSet> {
-        let mut bits = 1u64; // id
+        let mut named = 0u64;
         for item in items {
             match item {
                 SelectItem::All => return Ok(FieldSet::ALL),
@@ -83,15 +87,15 @@ impl FieldSet {
                                 format!("Parsing OData Select and Expand failed: Could not find a property named '{name}' on type '{type_name}'."),
                             )
                         })?;
-                    bits |= 1 << idx;
+                    named |= 1 << idx;
                 }
             }
         }
-        Ok(FieldSet(bits))
+        Ok(FieldSet { bits: named | 1, named })
     }
 
     pub fn contains(self, idx: usize) -> bool {
-        self.0 & (1 << idx) != 0
+        self.bits & (1 << idx) != 0
     }
 
     /// The selected property names, for `@odata.context` (`contacts(displayName,...)`).
@@ -100,7 +104,7 @@ impl FieldSet {
             return None;
         }
         let names: Vec<&str> =
-            properties.iter().enumerate().filter(|(i, _)| self.contains(*i)).map(|(_, n)| *n).collect();
+            properties.iter().enumerate().filter(|(i, _)| self.named & (1 << i) != 0).map(|(_, n)| *n).collect();
         Some(names.join(","))
     }
 }
@@ -278,7 +282,7 @@ mod tests {
             FieldSet::from_select(&[SelectItem::Path(vec!["DisplayName".into()])], CONTACT_V1_PROPERTIES, "t").unwrap();
         let v: Value = serde_json::to_value(ContactV1 { contact: &c, fields: f, context: None }).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 3);
-        assert_eq!(f.names(CONTACT_V1_PROPERTIES).unwrap(), "id,displayName");
+        assert_eq!(f.names(CONTACT_V1_PROPERTIES).unwrap(), "displayName");
         let err = FieldSet::from_select(
             &[SelectItem::Path(vec!["nope".into()])],
             CONTACT_V1_PROPERTIES,

@@ -47,14 +47,26 @@ async fn seed(store: &SqlStore) -> Vec<(String, String)> {
             "homePhones": ["+44 20 7946 0958"], "homeAddress": {"city": "London", "countryOrRegion": "United Kingdom"}
         })).await;
         let family = store.create_folder(mb, &default, "Family").await.unwrap_or_else(|e| fail(e));
-        contact(store, mb, &family.id, json!({
-            "givenName": "Nestor", "surname": "Wilke", "spouseName": "Irvin", "children": ["Ada", "Tom"],
-            "homePhones": ["+1 206 555 0110"], "personalNotes": "Brings the good coffee."
-        })).await;
+        contact(
+            store,
+            mb,
+            &family.id,
+            json!({
+                "givenName": "Nestor", "surname": "Wilke", "spouseName": "Irvin", "children": ["Ada", "Tom"],
+                "homePhones": ["+1 206 555 0110"], "personalNotes": "Brings the good coffee."
+            }),
+        )
+        .await;
         let cousins = store.create_folder(mb, &family.id, "Cousins").await.unwrap_or_else(|e| fail(e));
-        contact(store, mb, &cousins.id, json!({
-            "givenName": "Diego", "surname": "Siciliani", "emailAddresses": [{"address": "diego@example.com"}]
-        })).await;
+        contact(
+            store,
+            mb,
+            &cousins.id,
+            json!({
+                "givenName": "Diego", "surname": "Siciliani", "emailAddresses": [{"address": "diego@example.com"}]
+            }),
+        )
+        .await;
         let work = store.create_folder(mb, &default, "Vendors").await.unwrap_or_else(|e| fail(e));
         for (i, (given, surname, company)) in [
             ("Johanna", "Lorenz", "Tailspin Toys"),
@@ -81,13 +93,20 @@ pub async fn run(listen: &str) {
     let store = rolo_store::open(&db.to_string_lossy(), &OpenOptions::default()).await.unwrap_or_else(|e| fail(e));
     let users = seed(&store).await;
     let authority = rolo_server::auth::Authority::load(&store).await.unwrap_or_else(|e| fail(e));
-    let mut banner = format!("\nRolo demo: Microsoft Graph contacts at http://{listen}/v1.0 (database {}, removed on exit)\n", db.display());
+    let mut banner = format!(
+        "\nRolo demo: Microsoft Graph contacts at http://{listen}/v1.0 (database {}, removed on exit)\n",
+        db.display()
+    );
     let mut first_token = String::new();
     for (upn, _) in &users {
-        let user = store.find_user(upn).await.ok().flatten().unwrap_or_else(|| fail(rolo_domain::GraphError::internal("seeded user vanished")));
-        let token = authority
-            .issue_delegated(&user, &["Contacts.ReadWrite".to_owned()], 12 * 3600)
-            .unwrap_or_else(|e| fail(e));
+        let user = store
+            .find_user(upn)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| fail(rolo_domain::GraphError::internal("seeded user vanished")));
+        let token =
+            authority.issue_delegated(&user, &["Contacts.ReadWrite".to_owned()], 12 * 3600).unwrap_or_else(|e| fail(e));
         banner.push_str(&format!("\nToken for {upn} (Contacts.ReadWrite, 12 h):\n{token}\n"));
         if first_token.is_empty() {
             first_token = token;

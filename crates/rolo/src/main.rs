@@ -123,7 +123,8 @@ async fn shutdown_signal() {
 
 pub async fn run_server(listen: &str, store: Arc<dyn Store>, public_url: Option<String>, banner: Option<String>) {
     let state = Arc::new(AppState::new(store, public_url).await.unwrap_or_else(|e| fail(describe(e))));
-    let listener = tokio::net::TcpListener::bind(listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {listen}: {e}")));
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {listen}: {e}")));
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_owned());
     tracing::info!(%addr, "Rolo is serving Microsoft Graph at http://{addr}/v1.0");
     if let Some(b) = banner {
@@ -137,7 +138,8 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, public_url: Option<
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ROLO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("ROLO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -162,7 +164,8 @@ fn main() {
                 }
             }
             Command::Token { upn, scopes, ttl, db } => {
-                let ttl = parse_ttl(&ttl).unwrap_or_else(|| fail(format!("bad --ttl '{ttl}': use e.g. 3600, 30m, 1h, 7d")));
+                let ttl =
+                    parse_ttl(&ttl).unwrap_or_else(|| fail(format!("bad --ttl '{ttl}': use e.g. 3600, 30m, 1h, 7d")));
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let user = store
                     .find_user(&upn)

@@ -16,10 +16,7 @@ async fn create_get_update_delete(s: TestServer) {
     assert_eq!(c["primaryEmailAddress"], json!({"name": "Pavel", "address": "pavel@x.test"}));
     assert_eq!(c["@odata.etag"], format!("W/\"{}\"", c["changeKey"].as_str().unwrap()));
     assert_eq!(c["parentFolderId"], user.mailbox.default_folder_id.as_str());
-    assert_eq!(
-        c["@odata.context"],
-        format!("{}/$metadata#users('{}')/contacts/$entity", s.base, user.id)
-    );
+    assert_eq!(c["@odata.context"], format!("{}/$metadata#users('{}')/contacts/$entity", s.base, user.id));
     let id = c["id"].as_str().unwrap().to_owned();
 
     let got = s.get(&format!("/me/contacts/{id}"), &t).await;
@@ -27,14 +24,26 @@ async fn create_get_update_delete(s: TestServer) {
     assert_eq!(got.body["businessPhones"], json!(["+1 555"]));
     assert_eq!(got.header("etag"), c["@odata.etag"].as_str());
 
-    let patched = s.patch(&format!("/users/{}/contacts/{id}", user.user_principal_name), &t, json!({"jobTitle": "PM", "surname": "Banski"})).await;
+    let patched = s
+        .patch(
+            &format!("/users/{}/contacts/{id}", user.user_principal_name),
+            &t,
+            json!({"jobTitle": "PM", "surname": "Banski"}),
+        )
+        .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
     assert_eq!(patched.body["jobTitle"], "PM");
     assert_eq!(patched.body["displayName"], "Pavel Banski");
     assert_ne!(patched.body["changeKey"], c["changeKey"]);
 
     let stale = s
-        .send(reqwest::Method::PATCH, &format!("/me/contacts/{id}"), Some(&t), Some(json!({"jobTitle": "x"})), &[("If-Match", c["@odata.etag"].as_str().unwrap())])
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/me/contacts/{id}"),
+            Some(&t),
+            Some(json!({"jobTitle": "x"})),
+            &[("If-Match", c["@odata.etag"].as_str().unwrap())],
+        )
         .await;
     stale.assert_error(412, "ErrorIrresolvableConflict");
 
@@ -47,7 +56,13 @@ async fn create_get_update_delete(s: TestServer) {
 async fn email_filter_and_paging(s: TestServer) {
     let (_, t) = s.login("bob@contoso.test").await;
     for i in 0..25 {
-        let r = s.post("/me/contacts", &t, json!({"givenName": format!("G{i:02}"), "emailAddresses": [{"address": format!("p{i}@x.test")}]})).await;
+        let r = s
+            .post(
+                "/me/contacts",
+                &t,
+                json!({"givenName": format!("G{i:02}"), "emailAddresses": [{"address": format!("p{i}@x.test")}]}),
+            )
+            .await;
         assert_eq!(r.status, 201);
     }
     let r = s.get("/me/contacts?$filter=emailAddresses/any(a:a/address%20eq%20'P7@x.test')", &t).await;

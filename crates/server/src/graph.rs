@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use rolo_domain::{Access, ContactFolder, ErrorKind, FolderId, GraphError, GraphResult, Principal};
 use rolo_odata::QueryOptions;
 use rolo_store::{Mailbox, User};
@@ -200,14 +201,16 @@ fn too_large() -> GraphError {
     )
 }
 
+/// How much of an oversized body is read and thrown away so the client sees the 413 rather than
+/// a connection reset mid-upload; past this the connection is simply dropped.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// Reads a JSON body within Graph's size limit; an empty body reads as `{}`.
-async fn read_json(headers: &HeaderMap, body: Body) -> GraphResult<Value> {
-    if let Some(len) =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > MAX_BODY_BYTES as u64 {
-            return Err(too_large());
-        }
+async fn read_json(headers: &HeaderMap, mut body: Body) -> GraphResult<Value> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > DRAIN_LIMIT) {
+        return Err(too_large());
     }
     if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -219,7 +222,23 @@ async fn read_json(headers: &HeaderMap, body: Body) -> GraphResult<Value> {
             ));
         }
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES as u64) as usize);
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| GraphError::bad_request("BadRequest", "The request body could not be read."))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            if total > DRAIN_LIMIT {
+                break;
+            }
+            if total <= MAX_BODY_BYTES as u64 {
+                bytes.extend_from_slice(&data);
+            }
+        }
+    }
+    if total > MAX_BODY_BYTES as u64 {
+        return Err(too_large());
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }

@@ -46,6 +46,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         surname_key TEXT NOT NULL,
         company_name_key TEXT NOT NULL,
         doc {doc} NOT NULL,
+        fold_doc {doc} NOT NULL,
         PRIMARY KEY (mailbox_id, id))",
     "CREATE INDEX contacts_by_seq ON contacts (mailbox_id, folder_id, created_seq)",
     "CREATE INDEX contacts_by_display_name ON contacts (mailbox_id, folder_id, display_name_key, created_seq)",

@@ -206,10 +206,13 @@ impl Compiler {
                     return Ok(Prop::Text { key: (*col).to_owned(), raw });
                 }
                 if CONTACT_JSON_TEXT.contains(&name.as_str()) {
+                    // The folded copy is made in Rust, so case-insensitivity is Unicode-aware and
+                    // the same on both databases.
                     let raw = self.dialect.json_text("t.doc", &name);
+                    let folded = self.dialect.json_text("t.fold_doc", &name);
                     let key = match self.dialect {
-                        Dialect::Sqlite => format!("COALESCE(lower({raw}), '')"),
-                        Dialect::Postgres => format!("(COALESCE(lower({raw}), '') COLLATE \"C\")"),
+                        Dialect::Sqlite => format!("COALESCE({folded}, '')"),
+                        Dialect::Postgres => format!("(COALESCE({folded}, '') COLLATE \"C\")"),
                     };
                     return Ok(Prop::Text { key, raw });
                 }

@@ -69,8 +69,19 @@ fn sort_keys(d: &ContactData) -> [String; 4] {
     [k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name)]
 }
 
-fn to_doc(d: &ContactData) -> GraphResult<String> {
-    serde_json::to_string(d).map_err(GraphError::internal)
+/// The stored document and its folded twin: every top-level string lower-cased, for
+/// case-insensitive filtering and ordering on properties without a key column.
+fn to_docs(d: &ContactData) -> GraphResult<(String, String)> {
+    let value = serde_json::to_value(d).map_err(GraphError::internal)?;
+    let folded: serde_json::Map<String, serde_json::Value> = value
+        .as_object()
+        .map(|o| {
+            o.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), serde_json::Value::String(fold(s))))).collect()
+        })
+        .unwrap_or_default();
+    let doc = serde_json::to_string(&value).map_err(GraphError::internal)?;
+    let fold_doc = serde_json::to_string(&folded).map_err(GraphError::internal)?;
+    Ok((doc, fold_doc))
 }
 
 fn if_match_ok(if_match: &Option<Vec<String>>, current: &str) -> bool {
@@ -584,8 +595,9 @@ impl Store for SqlStore {
         let (mb, folder) = (mailbox.clone(), folder.clone());
         let insert = format!(
             "INSERT INTO contacts (mailbox_id, id, folder_id, created_seq, change_seq, change_key, created_at, modified_at, \
-             display_name_key, given_name_key, surname_key, company_name_key, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {})",
-            self.doc_param
+             display_name_key, given_name_key, surname_key, company_name_key, doc, fold_doc) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {}, {})",
+            self.doc_param, self.doc_param
         );
         self.write(move |tx| {
             Box::pin(async move {
@@ -603,6 +615,7 @@ impl Store for SqlStore {
                     data,
                 };
                 let [dn, gn, sn, cn] = sort_keys(&contact.data);
+                let (doc, fold_doc) = to_docs(&contact.data)?;
                 tx.execute(
                     &insert,
                     &[
@@ -618,7 +631,8 @@ impl Store for SqlStore {
                         gn.into(),
                         sn.into(),
                         cn.into(),
-                        to_doc(&contact.data)?.into(),
+                        doc.into(),
+                        fold_doc.into(),
                     ],
                 )
                 .await?;
@@ -641,8 +655,9 @@ impl Store for SqlStore {
         let columns = self.contact_columns.clone();
         let update = format!(
             "UPDATE contacts SET folder_id = ?, change_seq = ?, change_key = ?, modified_at = ?, display_name_key = ?, \
-             given_name_key = ?, surname_key = ?, company_name_key = ?, doc = {} WHERE mailbox_id = ? AND id = ?",
-            self.doc_param
+             given_name_key = ?, surname_key = ?, company_name_key = ?, doc = {}, fold_doc = {} \
+             WHERE mailbox_id = ? AND id = ?",
+            self.doc_param, self.doc_param
         );
         self.write(move |tx| {
             Box::pin(async move {
@@ -663,6 +678,7 @@ impl Store for SqlStore {
                 contact.change_key = change_key(seq);
                 contact.modified = rolo_domain::time::now_utc();
                 let [dn, gn, sn, cn] = sort_keys(&contact.data);
+                let (doc, fold_doc) = to_docs(&contact.data)?;
                 tx.execute(
                     &update,
                     &[
@@ -674,7 +690,8 @@ impl Store for SqlStore {
                         gn.into(),
                         sn.into(),
                         cn.into(),
-                        to_doc(&contact.data)?.into(),
+                        doc.into(),
+                        fold_doc.into(),
                         mb.id.as_str().into(),
                         contact.id.as_str().into(),
                     ],

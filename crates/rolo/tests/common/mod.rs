@@ -52,7 +52,11 @@ impl Resp {
         assert_eq!(self.body["error"]["code"], code, "unexpected code; body: {}", self.text);
         assert!(self.body["error"]["message"].is_string(), "error without message: {}", self.text);
         let inner = &self.body["error"]["innerError"];
-        assert!(inner["request-id"].is_string() && inner["client-request-id"].is_string() && inner["date"].is_string(), "bad innerError: {}", self.text);
+        assert!(
+            inner["request-id"].is_string() && inner["client-request-id"].is_string() && inner["date"].is_string(),
+            "bad innerError: {}",
+            self.text
+        );
         assert_eq!(self.header("request-id"), inner["request-id"].as_str());
     }
 }
@@ -64,7 +68,8 @@ impl TestServer {
             Backend::Sqlite => dir.path().join("rolo.db").to_string_lossy().into_owned(),
             Backend::Postgres => rolo_testkit::postgres_server().fresh_database(),
         };
-        let store = rolo_store::open(&url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
+        let store =
+            rolo_store::open(&url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
         let store: Arc<dyn Store> = Arc::new(store);
         let state = Arc::new(AppState::new(store.clone(), None).await.expect("state"));
         let authority = state.authority.clone();
@@ -100,7 +105,14 @@ impl TestServer {
         (u, t)
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
         let mut req = self.client.request(method, url);
         if let Some(t) = token {
@@ -155,4 +167,131 @@ macro_rules! both_backends {
             )*
         }
     };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the folder, OData, error/auth and CLI suites.
+
+/// Percent-encodes the characters of a query value that a URL must not carry raw.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'\''
+            | b'('
+            | b')'
+            | b','
+            | b'/'
+            | b':'
+            | b'$' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Turns a reqwest response into a [`Resp`].
+pub async fn into_resp(resp: reqwest::Response) -> Resp {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+    Resp { status, headers, body, text }
+}
+
+impl TestServer {
+    /// Sends raw bytes as the body, with an optional Content-Type.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let mut req = self.client.request(method, url).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        into_resp(req.send().await.expect("request")).await
+    }
+
+    /// POSTs a contact to `path` (a contacts collection), asserts 201 and returns the body.
+    pub async fn create_contact_at(&self, path: &str, token: &str, body: Value) -> Value {
+        let r = self.post(path, token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create contact at {path}: {}", r.text);
+        r.body
+    }
+
+    /// POSTs a contact to `/me/contacts` and returns its id.
+    pub async fn create_contact(&self, token: &str, body: Value) -> String {
+        self.create_contact_at("/me/contacts", token, body).await["id"].as_str().expect("id").to_owned()
+    }
+
+    /// POSTs a folder named `name` to `path` (`/me/contactFolders` or a `childFolders` URL),
+    /// asserts 201 and returns its id.
+    pub async fn create_folder_at(&self, path: &str, token: &str, name: &str) -> String {
+        let r = self.post(path, token, serde_json::json!({ "displayName": name })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "create folder at {path}: {}", r.text);
+        r.body["id"].as_str().expect("folder id").to_owned()
+    }
+
+    /// Follows `@odata.nextLink` from `path`, returning every item and the size of each page.
+    /// Each page must be 200; stops after 200 pages to catch loops.
+    pub async fn list_all(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> (Vec<Value>, Vec<usize>) {
+        let mut items = Vec::new();
+        let mut sizes = Vec::new();
+        let mut next = Some(path.to_owned());
+        while let Some(url) = next {
+            assert!(sizes.len() < 200, "paging does not terminate");
+            let page = self.send(Method::GET, &url, Some(token), None, headers).await;
+            assert_eq!(page.status, StatusCode::OK, "page {url}: {}", page.text);
+            let value = page.body["value"].as_array().unwrap_or_else(|| panic!("no value array: {}", page.text));
+            sizes.push(value.len());
+            items.extend(value.iter().cloned());
+            next = page.body["@odata.nextLink"].as_str().map(str::to_owned);
+            if let Some(n) = &next {
+                assert!(n.starts_with(&self.base), "nextLink not absolute under the base: {n}");
+            }
+        }
+        (items, sizes)
+    }
+
+    /// The ids of the items of one page at `path` (asserting 200).
+    pub async fn ids_at(&self, path: &str, token: &str) -> Vec<String> {
+        let r = self.get(path, token).await;
+        assert_eq!(r.status, StatusCode::OK, "list {path}: {}", r.text);
+        r.body["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no value array: {}", r.text))
+            .iter()
+            .map(|v| v["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+
+    /// `@odata.context` prefix for this server and user: `{base}/$metadata#users('{id}')/`.
+    pub fn context_of(&self, user: &User, tail: &str) -> String {
+        format!("{}/$metadata#users('{}')/{tail}", self.base, user.id)
+    }
+}
+
+/// Sorted copy, for order-insensitive comparisons of id lists.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }
