@@ -281,7 +281,7 @@ async fn orderby_with_keyset_paging(s: TestServer) {
         .await;
     let mut expected: Vec<&(String, usize, Option<String>)> =
         all.iter().filter(|c| c.2.as_deref() == Some("Staff Engineer")).collect();
-    expected.sort_by(|a, b| b.1.cmp(&a.1));
+    expected.sort_by_key(|c| std::cmp::Reverse(c.1));
     let got: Vec<&str> = items.iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(got, expected.iter().map(|c| c.0.as_str()).collect::<Vec<_>>());
 
