@@ -119,6 +119,9 @@ pub struct Compiler {
     entity: Entity,
     mailbox: String,
     pub params: Vec<Value>,
+    /// SQLite only: keep filter terms off their indexes, so the planner walks the sort order's
+    /// index instead (see `SqlStore::list_rows`).
+    pub filter_without_indexes: bool,
 }
 
 fn invalid(message: impl Into<String>) -> GraphError {
@@ -177,7 +180,17 @@ pub fn fold(s: &str) -> String {
 
 impl Compiler {
     pub fn new(dialect: Dialect, entity: Entity, mailbox: &str) -> Compiler {
-        Compiler { dialect, entity, mailbox: mailbox.to_owned(), params: Vec::new() }
+        Compiler { dialect, entity, mailbox: mailbox.to_owned(), params: Vec::new(), filter_without_indexes: false }
+    }
+
+    /// A key column as a filter term: SQLite's unary `+` hides it from the planner's index
+    /// choice when asked to.
+    fn filter_term(&self, key: String) -> String {
+        if self.filter_without_indexes && self.dialect == Dialect::Sqlite {
+            format!("+{key}")
+        } else {
+            key
+        }
     }
 
     fn bind(&mut self, v: impl Into<Value>) -> &'static str {
@@ -288,11 +301,15 @@ impl Compiler {
         };
         match self.prop(path)? {
             Prop::Text { key, raw } => match lit {
+                Literal::String(s) => {
+                    let key = self.filter_term(key);
+                    Ok(format!("{key} {} {}", op_sql(op), self.bind(fold(s))))
+                }
                 Literal::Null => null_compare(&raw, op),
-                Literal::String(s) => Ok(format!("{key} {} {}", op_sql(op), self.bind(fold(s)))),
                 _ => Err(mismatch("Edm.String")),
             },
             Prop::Timestamp(col) => {
+                let col = self.filter_term(col);
                 let text = match lit {
                     Literal::Null => return null_compare(&col, op),
                     Literal::DateTimeOffset(s) | Literal::String(s) => rolo_domain::time::normalize_datetime(s)
@@ -325,6 +342,7 @@ impl Compiler {
         let Prop::Text { key, .. } = self.prop(p)? else {
             return Err(invalid(format!("The function '{}' applies to string properties only.", fn_name(f))));
         };
+        let key = self.filter_term(key);
         let needle = fold(s);
         let escaped = like_escape(&needle);
         Ok(match f {

@@ -11,7 +11,7 @@ use rolo_domain::{
 };
 
 use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
-use crate::sql::{Backend, Row, Sql, Value};
+use crate::sql::{Backend, Dialect, Row, Sql, Value};
 use crate::{ContactEdit, Mailbox, Scope, Store, User};
 
 pub struct SqlStore {
@@ -19,6 +19,9 @@ pub struct SqlStore {
     contact_columns: String,
     doc_param: &'static str,
 }
+
+/// Matches beyond which a SQLite filter counts as dense (see `list_rows`).
+const DENSE_FILTER_ROWS: i64 = 500;
 
 const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id";
 const FOLDER_COLUMNS: &str = "t.id, t.parent_id, t.display_name, t.well_known";
@@ -228,11 +231,33 @@ impl SqlStore {
         query: &ListQuery,
     ) -> GraphResult<(Vec<Row>, Option<Cursor>, Option<u64>)> {
         let ListSource { columns, table, scope_sql, scope_params } = source;
-        let mut c = Compiler::new(self.backend.dialect(), entity, &mailbox.id);
-        c.params = scope_params;
+        let dialect = self.backend.dialect();
+        let mut c = Compiler::new(dialect, entity, &mailbox.id);
+        c.params = scope_params.clone();
         let mut wheres = vec![scope_sql.to_owned()];
         if let Some(f) = &query.filter {
             wheres.push(c.filter(f)?);
+            // SQLite has no statistics to weigh a filter's index against the sort's index. A
+            // bounded probe tells: when the filter matches many rows, walking the sort order and
+            // testing each row fills a page sooner than sorting every match.
+            if dialect == Dialect::Sqlite {
+                let probe = format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {table} t WHERE {} LIMIT {DENSE_FILTER_ROWS})",
+                    wheres.join(" AND ")
+                );
+                let mut conn = self.backend.read().await?;
+                let n = conn
+                    .query_opt(&probe, &c.params)
+                    .await?
+                    .and_then(|r| r.into_iter().next())
+                    .and_then(|v| v.as_i64());
+                if n.unwrap_or(0) >= DENSE_FILTER_ROWS {
+                    c = Compiler::new(dialect, entity, &mailbox.id);
+                    c.params = scope_params;
+                    c.filter_without_indexes = true;
+                    wheres = vec![scope_sql.to_owned(), c.filter(f)?];
+                }
+            }
         }
         let count = if query.count {
             let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
