@@ -323,9 +323,21 @@ fn check_odata_annotation(key: &str, value: &Value) -> GraphResult<()> {
 pub(crate) fn opt_string(key: &str, value: &Value) -> GraphResult<Option<String>> {
     match value {
         Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
+        Value::String(s) => checked_text(key, s).map(|s| Some(s.to_owned())),
         _ => Err(GraphError::wrong_type(key, "Edm.String")),
     }
+}
+
+/// Text stored in a property: NUL characters are refused (neither Exchange nor PostgreSQL text
+/// can hold them).
+fn checked_text<'a>(key: &str, s: &'a str) -> GraphResult<&'a str> {
+    if s.contains('\0') {
+        return Err(GraphError::bad_request(
+            "RequestBodyRead",
+            format!("The value of property '{key}' contains a NUL character, which is not allowed."),
+        ));
+    }
+    Ok(s)
 }
 
 fn string_list(key: &str, value: &Value) -> GraphResult<Vec<String>> {
@@ -333,7 +345,10 @@ fn string_list(key: &str, value: &Value) -> GraphResult<Vec<String>> {
         Value::Null => Ok(Vec::new()),
         Value::Array(items) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| GraphError::wrong_type(key, "Collection(Edm.String)")))
+            .map(|v| match v.as_str() {
+                Some(s) => checked_text(key, s).map(str::to_owned),
+                None => Err(GraphError::wrong_type(key, "Collection(Edm.String)")),
+            })
             .collect(),
         _ => Err(GraphError::wrong_type(key, "Collection(Edm.String)")),
     }
@@ -429,6 +444,8 @@ mod tests {
         assert_eq!(d.apply_v1(&json!({"givenName": 5}), true).unwrap_err().code, "RequestBodyRead");
         assert_eq!(d.apply_v1(&json!({"homeAddress": {"zip": "1"}}), true).unwrap_err().code, "RequestBodyRead");
         assert_eq!(d.apply_v1(&json!([1]), true).unwrap_err().code, "RequestBodyRead");
+        assert_eq!(d.apply_v1(&json!({"children": ["a\u{0}"]}), true).unwrap_err().code, "RequestBodyRead");
+        assert_eq!(d.apply_v1(&json!({"surname": "a\u{0}"}), true).unwrap_err().code, "RequestBodyRead");
     }
 
     #[test]

@@ -104,6 +104,13 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
     };
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    if has_nul(&full_path) || parts.uri.query().is_some_and(has_nul) {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "The request URL contains a NUL character, which is not allowed.",
+        ));
+    }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let principal = state.authority.verify(token)?;
     let path = crate::paths::parse(rest)?;

@@ -152,7 +152,8 @@ pub fn list_query(
             filter: opts.filter.clone(),
             orderby: opts.orderby.clone(),
             page_size,
-            skip: opts.skip.unwrap_or(0),
+            // Past any real mailbox's size; keeps OFFSET within the databases' signed 64 bits.
+            skip: opts.skip.unwrap_or(0).min(1 << 40),
             after,
             count: opts.count.unwrap_or(false),
         },

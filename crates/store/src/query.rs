@@ -173,9 +173,21 @@ fn literal_type(l: &Literal) -> &'static str {
     }
 }
 
+/// Longest folded key kept, in bytes: PostgreSQL refuses btree index rows over ~2.7 KB, so keys
+/// of longer values are prefixes (comparisons then look at the first 1 KB of text).
+pub const MAX_KEY_BYTES: usize = 1024;
+
 /// The folded form used for case-insensitive comparison and ordering in both databases.
 pub fn fold(s: &str) -> String {
-    s.to_lowercase()
+    let mut folded = s.to_lowercase();
+    if folded.len() > MAX_KEY_BYTES {
+        let mut end = MAX_KEY_BYTES;
+        while !folded.is_char_boundary(end) {
+            end -= 1;
+        }
+        folded.truncate(end);
+    }
+    folded
 }
 
 impl Compiler {
