@@ -36,8 +36,8 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| request_id.clone());
     let ids = RequestIds { request_id, client_request_id };
-    let span =
-        tracing::debug_span!("request", request_id = %ids.request_id, method = %req.method(), path = %req.uri().path());
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let span = tracing::debug_span!("request", request_id = %ids.request_id);
     let mut resp = CURRENT.scope(ids.clone(), tracing::Instrument::instrument(next.run(req), span)).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ids.request_id) {
@@ -46,6 +46,11 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
         h.insert("client-request-id", v);
     }
-    tracing::debug!(request_id = %ids.request_id, status = resp.status().as_u16(), "served");
+    let status = resp.status().as_u16();
+    if status >= 400 {
+        tracing::info!(request_id = %ids.request_id, method = %method, path = %path, status, "request failed");
+    } else {
+        tracing::debug!(request_id = %ids.request_id, method = %method, path = %path, status, "served");
+    }
     resp
 }
