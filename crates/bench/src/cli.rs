@@ -1,0 +1,112 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Benchmarks a Rolo server over real HTTP and prints a Markdown report.
+///
+/// By default it spawns `rolo serve` on a free port with a fresh SQLite
+/// database, creates the user bench@rolo.test and a token through the rolo
+/// CLI, seeds contacts, runs the scenarios and kills the server at the end.
+#[derive(Debug, Parser)]
+#[command(name = "rolo-bench", version)]
+pub struct Cli {
+    /// The rolo binary to drive [default: target/release/rolo, else next to rolo-bench].
+    #[arg(long, value_name = "PATH")]
+    pub rolo: Option<PathBuf>,
+
+    /// `sqlite` for a fresh SQLite file in a temp dir, or a path / postgres:// URL
+    /// passed to rolo as is.
+    #[arg(long, value_name = "sqlite|PATH|URL", default_value = "sqlite")]
+    pub database: String,
+
+    /// Contacts created by the "create" scenario (and used by the others).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub contacts: usize,
+
+    /// Seconds of load per scenario and concurrency.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub duration: f64,
+
+    /// Concurrency levels (connections) to run each scenario at.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "1,16")]
+    pub concurrency: Vec<usize>,
+
+    /// Scenarios to run. Without "create", ids are collected from the existing
+    /// mailbox instead of creating contacts.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "create,get,list,filter,deep,rss")]
+    pub scenarios: Vec<Scenario>,
+
+    /// Total contacts for the memory check (seeding continues up to this); 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub big: usize,
+
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Bench an already running server at this Graph base URL
+    /// (e.g. http://127.0.0.1:8080/v1.0) instead of spawning one.
+    #[arg(long, value_name = "URL", requires = "token")]
+    pub external: Option<String>,
+
+    /// Bearer token for --external.
+    #[arg(long, value_name = "T", requires = "external")]
+    pub token: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Seed --contacts contacts with POST at concurrency 16.
+    #[value(alias = "creates")]
+    Create,
+    /// GET /me/contacts/{id} with random seeded ids.
+    #[value(alias = "get-by-id")]
+    Get,
+    /// GET /me/contacts (first page).
+    #[value(alias = "list-page")]
+    List,
+    /// GET /me/contacts?$filter=startswith(surname,'L')&$orderby=displayName.
+    #[value(alias = "filter-orderby")]
+    Filter,
+    /// Page 1 vs page 1000 reached by following @odata.nextLink.
+    #[value(alias = "paging")]
+    Deep,
+    /// Server VmRSS/VmHWM after seeding --big contacts and a list/get mix.
+    #[value(alias = "memory")]
+    Rss,
+}
+
+impl Cli {
+    pub fn wants(&self, s: Scenario) -> bool {
+        self.scenarios.contains(&s)
+    }
+
+    /// Checks what clap cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.concurrency.is_empty() || self.concurrency.contains(&0) {
+            return Err("--concurrency needs positive numbers, e.g. 1,16".into());
+        }
+        if !(self.duration.is_finite() && self.duration > 0.0) {
+            return Err("--duration must be a positive number of seconds".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lists_and_defaults() {
+        let cli = Cli::parse_from(["rolo-bench", "--concurrency", "1,4,16", "--scenarios", "get-by-id,list"]);
+        assert_eq!(cli.concurrency, vec![1, 4, 16]);
+        assert_eq!(cli.scenarios, vec![Scenario::Get, Scenario::List]);
+        assert_eq!(cli.contacts, 10_000);
+        assert_eq!(cli.big, 100_000);
+        assert!(cli.validate().is_ok());
+        assert!(Cli::try_parse_from(["rolo-bench", "--token", "t"]).is_err());
+    }
+}
