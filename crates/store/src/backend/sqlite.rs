@@ -35,13 +35,19 @@ fn db_err(e: rusqlite::Error) -> GraphError {
     GraphError::internal(format!("sqlite: {e}"))
 }
 
-fn open(path: &Path, full_sync: bool) -> GraphResult<Connection> {
+/// Page cache per connection, in KiB: the writer keeps more of the hot indexes; readers share
+/// the OS page cache and so stay small, which keeps the server's memory flat as mailboxes grow.
+const WRITER_CACHE_KIB: i64 = 16384;
+const READER_CACHE_KIB: i64 = 2048;
+
+fn open(path: &Path, full_sync: bool, cache_kib: i64) -> GraphResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
     let sync = if full_sync { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; \
-         PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;"
+         PRAGMA foreign_keys=OFF; PRAGMA cache_size=-{cache_kib}; PRAGMA temp_store=MEMORY; \
+         PRAGMA wal_autocheckpoint=4000;"
     ))
     .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(128);
@@ -86,9 +92,9 @@ impl SqliteBackend {
                 std::fs::create_dir_all(dir).map_err(|e| GraphError::internal(format!("creating {dir:?}: {e}")))?;
             }
         }
-        let writer = open(path, full_sync)?;
+        let writer = open(path, full_sync, WRITER_CACHE_KIB)?;
         let readers =
-            (0..4).map(|_| open(path, full_sync).map(tokio::sync::Mutex::new)).collect::<GraphResult<Vec<_>>>()?;
+            (0..4).map(|_| open(path, full_sync, READER_CACHE_KIB).map(tokio::sync::Mutex::new)).collect::<GraphResult<Vec<_>>>()?;
         Ok(SqliteBackend { writer: tokio::sync::Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
 }
