@@ -173,6 +173,11 @@ fn literal_type(l: &Literal) -> &'static str {
     }
 }
 
+/// Bounds that keep compiled SQL within both databases' limits (SQLite's expression depth of
+/// 1000, PostgreSQL's 1664 result columns) whatever the client sends.
+pub const MAX_IN_ITEMS: usize = 500;
+pub const MAX_ORDERBY_ITEMS: usize = 32;
+
 /// Longest folded key kept, in bytes: PostgreSQL refuses btree index rows over ~2.7 KB, so keys
 /// of longer values are prefixes (comparisons then look at the first 1 KB of text).
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -281,6 +286,9 @@ impl Compiler {
                 let Expr::Path(p) = strip_case_fn(l) else {
                     return Err(invalid("The left side of 'in' must be a property."));
                 };
+                if items.len() > MAX_IN_ITEMS {
+                    return Err(invalid(format!("An 'in' list may hold at most {MAX_IN_ITEMS} items.")));
+                }
                 let mut parts = Vec::new();
                 for item in items {
                     let Expr::Literal(lit) = item else {
@@ -446,6 +454,12 @@ impl Compiler {
 
     /// The sort expressions for `$orderby` (each with its direction).
     pub fn order(&self, items: &[OrderItem]) -> GraphResult<Vec<(String, bool)>> {
+        if items.len() > MAX_ORDERBY_ITEMS {
+            return Err(GraphError::bad_request(
+                "BadRequest",
+                format!("$orderby may name at most {MAX_ORDERBY_ITEMS} properties."),
+            ));
+        }
         items
             .iter()
             .map(|item| {

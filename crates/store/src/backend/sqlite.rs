@@ -93,8 +93,9 @@ impl SqliteBackend {
             }
         }
         let writer = open(path, full_sync, WRITER_CACHE_KIB)?;
-        let readers =
-            (0..4).map(|_| open(path, full_sync, READER_CACHE_KIB).map(tokio::sync::Mutex::new)).collect::<GraphResult<Vec<_>>>()?;
+        let readers = (0..4)
+            .map(|_| open(path, full_sync, READER_CACHE_KIB).map(tokio::sync::Mutex::new))
+            .collect::<GraphResult<Vec<_>>>()?;
         Ok(SqliteBackend { writer: tokio::sync::Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
     }
 }
