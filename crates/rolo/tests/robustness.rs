@@ -230,7 +230,7 @@ impl<'a> Probe<'a> {
 }
 
 fn rng_for(scenario: u64) -> StdRng {
-    let base: u64 = std::env::var("ROLO_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_0F_F00D);
+    let base: u64 = std::env::var("ROLO_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x005E_ED0F_F00D);
     StdRng::seed_from_u64(base ^ scenario.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
@@ -1563,10 +1563,10 @@ async fn adversarial_queries(s: TestServer) {
     }
     // A deeply nested $expand (beyond the limit) and a long $orderby and $select.
     let deep_expand = format!("{}{}", "a($expand=".repeat(500), ")".repeat(500));
-    let long_orderby: Vec<&str> = std::iter::repeat("displayName desc").take(3_000).collect();
-    let orderby_1660: Vec<&str> = std::iter::repeat("displayName").take(1_660).collect();
-    let orderby_1999: Vec<&str> = std::iter::repeat("givenName").take(1_999).collect();
-    let long_select: Vec<&str> = std::iter::repeat("givenName").take(5_000).collect();
+    let long_orderby: Vec<&str> = std::iter::repeat_n("displayName desc", 3_000).collect();
+    let orderby_1660: Vec<&str> = std::iter::repeat_n("displayName", 1_660).collect();
+    let orderby_1999: Vec<&str> = std::iter::repeat_n("givenName", 1_999).collect();
+    let long_select: Vec<&str> = std::iter::repeat_n("givenName", 5_000).collect();
     for q in [
         format!("$expand={}", enc(&deep_expand)),
         format!("$orderby={}", enc_plus(&long_orderby.join(","))),
