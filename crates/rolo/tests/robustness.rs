@@ -1783,7 +1783,7 @@ async fn random_paths(s: TestServer) {
     p.finish("random_paths").await;
 }
 
-/// 4. Garbage headers: If-Match, Prefer, Content-Type, Accept, client-request-id, Authorization,
+/// Garbage headers (part 4): If-Match, Prefer, Content-Type, Accept, client-request-id, Authorization,
 /// Host, including bytes that are not UTF-8.
 async fn garbage_headers(s: TestServer) {
     let fx = fixture(&s).await;
