@@ -279,9 +279,7 @@ impl Compiler {
                 _ => Err(invalid("Only comparisons between a property and a literal are supported in $filter.")),
             },
             Expr::Call(f, args) if is_string_match(*f) => self.string_match(*f, args),
-            Expr::Call(f, _) => {
-                Err(invalid(format!("The function '{}' is not supported here in $filter.", fn_name(*f))))
-            }
+            Expr::Call(f, _) => Err(invalid(format!("The function '{}' is not supported here in $filter.", f.name()))),
             Expr::In(l, items) => {
                 let Expr::Path(p) = strip_case_fn(l) else {
                     return Err(invalid("The left side of 'in' must be a property."));
@@ -357,10 +355,10 @@ impl Compiler {
         let (Some(Expr::Path(p)), Some(Expr::Literal(Literal::String(s)))) =
             (args.first().map(strip_case_fn), args.get(1))
         else {
-            return Err(invalid(format!("The function '{}' needs a property and a string literal.", fn_name(f))));
+            return Err(invalid(format!("The function '{}' needs a property and a string literal.", f.name())));
         };
         let Prop::Text { key, .. } = self.prop(p)? else {
-            return Err(invalid(format!("The function '{}' applies to string properties only.", fn_name(f))));
+            return Err(invalid(format!("The function '{}' applies to string properties only.", f.name())));
         };
         let key = self.filter_term(key);
         let needle = fold(s);
@@ -524,18 +522,6 @@ fn bool_compare(expr: String, op: CompareOp, b: bool) -> GraphResult<String> {
 
 fn is_string_match(f: Function) -> bool {
     matches!(f, Function::StartsWith | Function::EndsWith | Function::Contains)
-}
-
-fn fn_name(f: Function) -> &'static str {
-    match f {
-        Function::StartsWith => "startswith",
-        Function::EndsWith => "endswith",
-        Function::Contains => "contains",
-        Function::ToLower => "tolower",
-        Function::ToUpper => "toupper",
-        Function::Trim => "trim",
-        Function::Length => "length",
-    }
 }
 
 /// `tolower(x)` and `toupper(x)` change nothing: string comparisons are case-insensitive,

@@ -66,10 +66,12 @@ fn contact_from(row: Row) -> GraphResult<Contact> {
     Ok(Contact { id, folder_id, change_key, created, modified, data })
 }
 
-/// The folded sort keys stored beside the document.
-fn sort_keys(d: &ContactData) -> [String; 4] {
-    let k = |s: &Option<String>| s.as_deref().map(fold).unwrap_or_default();
-    [k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name)]
+/// The columns derived from a contact's data, in table order: the folded sort keys
+/// (display_name_key, given_name_key, surname_key, company_name_key), `doc` and `fold_doc`.
+fn derived_columns(d: &ContactData) -> GraphResult<[Value; 6]> {
+    let k = |s: &Option<String>| Value::Text(s.as_deref().map(fold).unwrap_or_default());
+    let (doc, fold_doc) = to_docs(d)?;
+    Ok([k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name), doc.into(), fold_doc.into()])
 }
 
 /// The stored document and its folded twin: every top-level string lower-cased, for
@@ -639,28 +641,18 @@ impl Store for SqlStore {
                     modified: now,
                     data,
                 };
-                let [dn, gn, sn, cn] = sort_keys(&contact.data);
-                let (doc, fold_doc) = to_docs(&contact.data)?;
-                tx.execute(
-                    &insert,
-                    &[
-                        mb.id.as_str().into(),
-                        contact.id.as_str().into(),
-                        contact.folder_id.as_str().into(),
-                        seq.into(),
-                        seq.into(),
-                        contact.change_key.as_str().into(),
-                        contact.created.as_str().into(),
-                        contact.modified.as_str().into(),
-                        dn.into(),
-                        gn.into(),
-                        sn.into(),
-                        cn.into(),
-                        doc.into(),
-                        fold_doc.into(),
-                    ],
-                )
-                .await?;
+                let mut params: Vec<Value> = vec![
+                    mb.id.as_str().into(),
+                    contact.id.as_str().into(),
+                    contact.folder_id.as_str().into(),
+                    seq.into(),
+                    seq.into(),
+                    contact.change_key.as_str().into(),
+                    contact.created.as_str().into(),
+                    contact.modified.as_str().into(),
+                ];
+                params.extend(derived_columns(&contact.data)?);
+                tx.execute(&insert, &params).await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
                 Ok(contact)
             })
@@ -702,26 +694,15 @@ impl Store for SqlStore {
                 }
                 contact.change_key = change_key(seq);
                 contact.modified = rolo_domain::time::now_utc();
-                let [dn, gn, sn, cn] = sort_keys(&contact.data);
-                let (doc, fold_doc) = to_docs(&contact.data)?;
-                tx.execute(
-                    &update,
-                    &[
-                        contact.folder_id.as_str().into(),
-                        seq.into(),
-                        contact.change_key.as_str().into(),
-                        contact.modified.as_str().into(),
-                        dn.into(),
-                        gn.into(),
-                        sn.into(),
-                        cn.into(),
-                        doc.into(),
-                        fold_doc.into(),
-                        mb.id.as_str().into(),
-                        contact.id.as_str().into(),
-                    ],
-                )
-                .await?;
+                let mut params: Vec<Value> = vec![
+                    contact.folder_id.as_str().into(),
+                    seq.into(),
+                    contact.change_key.as_str().into(),
+                    contact.modified.as_str().into(),
+                ];
+                params.extend(derived_columns(&contact.data)?);
+                params.extend([mb.id.as_str().into(), contact.id.as_str().into()]);
+                tx.execute(&update, &params).await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
                 Ok(contact)
             })
