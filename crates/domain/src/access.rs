@@ -43,6 +43,31 @@ impl Principal {
         }
     }
 
+    /// Checks the scopes for a user's profile photo: any signed-in user may read their own, the
+    /// directory-wide scopes reach everyone's, as on Graph.
+    pub fn require_user_photo(&self, access: Access, own: bool) -> GraphResult<()> {
+        let any = |scopes: &[&str]| scopes.iter().any(|s| self.has(s));
+        const READ_ALL: &[&str] = &[
+            "User.ReadBasic.All",
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "ProfilePhoto.Read.All",
+            "ProfilePhoto.ReadWrite.All",
+        ];
+        const WRITE_ALL: &[&str] = &["User.ReadWrite.All", "ProfilePhoto.ReadWrite.All"];
+        let ok = match (access, own) {
+            (Access::Read, true) => any(&["User.Read", "User.ReadWrite"]) || any(READ_ALL),
+            (Access::Read, false) => any(READ_ALL),
+            (Access::Write, true) => self.has("User.ReadWrite") || any(WRITE_ALL),
+            (Access::Write, false) => any(WRITE_ALL),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
     /// Whether the caller may reach the mailbox of `owner`. Until sharing and application
     /// permissions exist, only the caller's own mailbox is reachable.
     pub fn may_open_mailbox(&self, owner_user_id: &str) -> GraphResult<()> {
@@ -70,5 +95,11 @@ mod tests {
         assert!(p(&["User.Read"]).require(Access::Read).is_err());
         assert!(p(&[]).may_open_mailbox("other").is_err());
         assert!(p(&[]).may_open_mailbox("u").is_ok());
+        assert!(p(&["User.Read"]).require_user_photo(Access::Read, true).is_ok());
+        assert!(p(&["User.Read"]).require_user_photo(Access::Read, false).is_err());
+        assert!(p(&["User.Read"]).require_user_photo(Access::Write, true).is_err());
+        assert!(p(&["User.ReadBasic.All"]).require_user_photo(Access::Read, false).is_ok());
+        assert!(p(&["User.ReadWrite"]).require_user_photo(Access::Write, false).is_err());
+        assert!(p(&["ProfilePhoto.ReadWrite.All"]).require_user_photo(Access::Write, false).is_ok());
     }
 }

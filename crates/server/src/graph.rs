@@ -17,7 +17,7 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::paths::{FolderPath, Owner, Resource};
 use crate::query::{parse_options, Prefer};
-use crate::{contacts, folders, AppState};
+use crate::{contacts, folders, photos, AppState};
 
 /// Graph's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -89,7 +89,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     }
 }
 
-fn method_not_allowed(method: &Method) -> GraphError {
+pub fn method_not_allowed(method: &Method) -> GraphError {
     GraphError::new(
         ErrorKind::MethodNotAllowed,
         "ErrorInvalidRequest",
@@ -117,7 +117,10 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
 
     let method = parts.method.clone();
     let access = if method == Method::GET || method == Method::HEAD { Access::Read } else { Access::Write };
-    principal.require(access)?;
+    let user_photo = matches!(path.resource, Resource::UserPhoto(_));
+    if !user_photo {
+        principal.require(access)?;
+    }
     let user = match &path.owner {
         Owner::Me => {
             let oid = principal.user_id.clone().ok_or_else(|| {
@@ -127,7 +130,12 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         }
         Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
     };
-    principal.may_open_mailbox(&user.id)?;
+    if user_photo {
+        // Profile photos are directory data, governed by the User/ProfilePhoto scopes.
+        principal.require_user_photo(access, principal.user_id.as_deref() == Some(user.id.as_str()))?;
+    } else {
+        principal.may_open_mailbox(&user.id)?;
+    }
 
     let options = parse_options(parts.uri.query())?;
     let base = match &state.public_url {
@@ -149,10 +157,21 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         options,
     };
 
-    let body = if method == Method::POST || method == Method::PATCH || method == Method::PUT {
-        read_json(&parts.headers, body).await?
+    let raw_body = if method == Method::POST || method == Method::PATCH || method == Method::PUT {
+        read_body(&parts.headers, body).await?
     } else {
+        Vec::new()
+    };
+    if let Resource::ContactPhoto { folder, id, photo } = &path.resource {
+        return photos::contact(&ctx, &method, folder, id, photo, &parts.headers, raw_body).await;
+    }
+    if let Resource::UserPhoto(photo) = &path.resource {
+        return photos::user(&ctx, &method, photo, &parts.headers, raw_body).await;
+    }
+    let body = if raw_body.is_empty() && method != Method::POST && method != Method::PATCH {
         Value::Null
+    } else {
+        parse_json(&parts.headers, &raw_body)?
     };
 
     match (method, path.resource) {
@@ -212,22 +231,12 @@ fn too_large() -> GraphError {
 /// a connection reset mid-upload; past this the connection is simply dropped.
 const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// Reads a JSON body within Graph's size limit; an empty body reads as `{}`.
-async fn read_json(headers: &HeaderMap, mut body: Body) -> GraphResult<Value> {
+/// Reads a request body within Graph's 4 MB limit. An oversized body is drained, not kept.
+async fn read_body(headers: &HeaderMap, mut body: Body) -> GraphResult<Vec<u8>> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > DRAIN_LIMIT) {
         return Err(too_large());
-    }
-    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if !(mime.is_empty() || mime == "application/json" || mime.ends_with("+json") || mime == "text/plain") {
-            return Err(GraphError::new(
-                ErrorKind::UnsupportedMediaType,
-                "UnsupportedMediaType",
-                format!("The content type '{mime}' is not supported; send application/json."),
-            ));
-        }
     }
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES as u64) as usize);
     let mut total: u64 = 0;
@@ -246,10 +255,29 @@ async fn read_json(headers: &HeaderMap, mut body: Body) -> GraphResult<Value> {
     if total > MAX_BODY_BYTES as u64 {
         return Err(too_large());
     }
+    Ok(bytes)
+}
+
+/// The media type of a request body, lower-cased and without parameters (empty when absent).
+pub fn content_type(headers: &HeaderMap) -> String {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Parses a JSON body; an empty body reads as `{}`.
+fn parse_json(headers: &HeaderMap, bytes: &[u8]) -> GraphResult<Value> {
+    let mime = content_type(headers);
+    if !(mime.is_empty() || mime == "application/json" || mime.ends_with("+json") || mime == "text/plain") {
+        return Err(GraphError::new(
+            ErrorKind::UnsupportedMediaType,
+            "UnsupportedMediaType",
+            format!("The content type '{mime}' is not supported; send application/json."),
+        ));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(&bytes).map_err(|_| {
+    serde_json::from_slice(bytes).map_err(|_| {
         GraphError::bad_request(
             "BadRequest",
             "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",

@@ -7,6 +7,7 @@ pub mod error;
 mod folders;
 pub mod graph;
 pub mod paths;
+mod photos;
 pub mod query;
 pub mod request_id;
 pub mod response;

@@ -29,6 +29,19 @@ pub enum Resource {
     Folders(FolderPath),
     /// `/contactFolders/{id}[/childFolders/{id}...]`.
     Folder { chain: Vec<String>, permanent_delete: bool },
+    /// `.../contacts/{id}/photo[/$value]` and, a Rolo extension, `.../contacts/{id}/photos/{size}[/$value]`.
+    ContactPhoto { folder: FolderPath, id: String, photo: PhotoPath },
+    /// `/me/photo[/$value]`, `/me/photos[/{size}[/$value]]` and the `/users/{id}` forms.
+    UserPhoto(PhotoPath),
+}
+
+/// Which rendition of a photo, and whether its bytes (`$value`) or its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhotoPath {
+    /// `photos`: the list of sizes.
+    Sizes,
+    /// `photo` (size `None`) or `photos/{size}`.
+    One { size: Option<String>, value: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +122,9 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
         .ok_or_else(|| GraphError::bad_request("BadRequest", "Reading a user is not supported by this server."))?;
     let (name, key) = split_key(seg)?;
     let rest: Vec<&str> = it.collect();
-    let resource = if is(name, "contacts") {
+    let resource = if is(name, "photo") || is(name, "photos") {
+        Resource::UserPhoto(photo_tail(seg, &rest)?)
+    } else if is(name, "contacts") {
         contact_tail(FolderPath::Default, key, &rest)?
     } else if is(name, "contactFolders") {
         match key {
@@ -138,7 +153,39 @@ fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> Graph
         (Some(id), [action]) if is_permanent_delete(action) => {
             Ok(Resource::Contact { folder, id, permanent_delete: true })
         }
+        (Some(id), [first, more @ ..]) if is_photo_segment(first) => {
+            Ok(Resource::ContactPhoto { folder, id, photo: photo_tail(first, more)? })
+        }
         (Some(_), [other, ..]) => Err(not_found_segment(other)),
+    }
+}
+
+fn is_photo_segment(seg: &str) -> bool {
+    let name = seg.split('(').next().unwrap_or(seg);
+    is(name, "photo") || is(name, "photos")
+}
+
+/// `photo`, `photo/$value`, `photos`, `photos/{size}`, `photos('{size}')/$value`...: `seg` is the
+/// `photo`/`photos` segment, `rest` what follows it.
+fn photo_tail(seg: &str, rest: &[&str]) -> GraphResult<PhotoPath> {
+    let (name, key) = split_key(seg)?;
+    let is_value = |s: &&str| s.eq_ignore_ascii_case("$value");
+    if is(name, "photo") && key.is_none() {
+        return match rest {
+            [] => Ok(PhotoPath::One { size: None, value: false }),
+            [v] if is_value(v) => Ok(PhotoPath::One { size: None, value: true }),
+            [other, ..] => Err(not_found_segment(other)),
+        };
+    }
+    let (size, rest) = match (key, rest) {
+        (Some(k), rest) => (Some(k), rest),
+        (None, []) => return Ok(PhotoPath::Sizes),
+        (None, [size, rest @ ..]) => (Some((*size).to_owned()), rest),
+    };
+    match rest {
+        [] => Ok(PhotoPath::One { size, value: false }),
+        [v] if is_value(v) => Ok(PhotoPath::One { size, value: true }),
+        [other, ..] => Err(not_found_segment(other)),
     }
 }
 
@@ -210,6 +257,40 @@ mod tests {
                 resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false }
             }
         );
+    }
+
+    #[test]
+    fn parses_photo_paths() {
+        assert_eq!(
+            parse("me/photo/$value").unwrap().resource,
+            Resource::UserPhoto(PhotoPath::One { size: None, value: true })
+        );
+        assert_eq!(parse("users/u/photos").unwrap().resource, Resource::UserPhoto(PhotoPath::Sizes));
+        assert_eq!(
+            parse("me/photos/48x48/$value").unwrap().resource,
+            Resource::UserPhoto(PhotoPath::One { size: Some("48x48".into()), value: true })
+        );
+        assert_eq!(
+            parse("me/photos('96x96')").unwrap().resource,
+            Resource::UserPhoto(PhotoPath::One { size: Some("96x96".into()), value: false })
+        );
+        assert_eq!(
+            parse("me/contactFolders/F/contacts/C/photo").unwrap().resource,
+            Resource::ContactPhoto {
+                folder: chain(&["F"]),
+                id: "C".into(),
+                photo: PhotoPath::One { size: None, value: false }
+            }
+        );
+        assert_eq!(
+            parse("me/contacts/C/photos/120x120/$value").unwrap().resource,
+            Resource::ContactPhoto {
+                folder: FolderPath::Default,
+                id: "C".into(),
+                photo: PhotoPath::One { size: Some("120x120".into()), value: true }
+            }
+        );
+        assert!(parse("me/photo/$value/x").is_err());
     }
 
     #[test]

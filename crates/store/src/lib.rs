@@ -39,6 +39,36 @@ pub enum Scope {
     Folder(FolderId),
 }
 
+/// Whose photo: a contact's, or the mailbox owner's own (the user photo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhotoOwner {
+    Contact(ContactId, Scope),
+    User,
+}
+
+impl PhotoOwner {
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            PhotoOwner::Contact(id, _) => id.as_str(),
+            PhotoOwner::User => "user",
+        }
+    }
+}
+
+/// One stored rendition of a photo: `size` is [`ORIGINAL_SIZE`] or a standard edge length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPhoto {
+    pub size: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub etag: String,
+    /// Empty when only the metadata was read.
+    pub bytes: Vec<u8>,
+}
+
+pub const ORIGINAL_SIZE: &str = "original";
+
 /// A change to apply to a contact inside the store's transaction, so read-modify-write is
 /// atomic: returns the folder to move the contact to, if any.
 pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<FolderId>> + Send>;
@@ -97,6 +127,17 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         if_match: Option<Vec<String>>,
     ) -> GraphResult<()>;
+
+    // Photos.
+    /// Replaces every rendition of a photo. A contact's photo change also gives the contact a new
+    /// change key; a missing contact is `ErrorItemNotFound`.
+    async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()>;
+    /// The renditions' metadata (no bytes), the original first, then by size.
+    async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>>;
+    /// One rendition with its bytes.
+    async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
+    /// Removes a photo; false when there was none.
+    async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
 }
 
 /// Opens the database named by `url`: a `postgres://` or `postgresql://` URL, a `sqlite:` URL,

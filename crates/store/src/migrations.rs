@@ -6,21 +6,23 @@ use rolo_domain::{GraphError, GraphResult};
 
 use crate::sql::{Backend, Dialect};
 
-/// Each migration is a list of statements; `{doc}` is the document column's type.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE users (
+/// Each migration is a list of statements; `{doc}` is the document column's type and `{blob}`
+/// the binary one.
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE users (
         id TEXT PRIMARY KEY,
         upn TEXT NOT NULL,
         upn_key TEXT NOT NULL UNIQUE,
         display_name TEXT NOT NULL,
         created_at TEXT NOT NULL)",
-    "CREATE TABLE mailboxes (
+        "CREATE TABLE mailboxes (
         mailbox_id TEXT PRIMARY KEY,
         root_folder_id TEXT NOT NULL,
         default_folder_id TEXT NOT NULL,
         change_seq BIGINT NOT NULL)",
-    "CREATE TABLE folders (
+        "CREATE TABLE folders (
         mailbox_id TEXT NOT NULL,
         id TEXT NOT NULL,
         parent_id TEXT NOT NULL,
@@ -30,9 +32,9 @@ const MIGRATIONS: &[&[&str]] = &[&[
         created_seq BIGINT NOT NULL,
         change_seq BIGINT NOT NULL,
         PRIMARY KEY (mailbox_id, id))",
-    "CREATE UNIQUE INDEX folders_by_name ON folders (mailbox_id, parent_id, name_key)",
-    "CREATE INDEX folders_by_parent ON folders (mailbox_id, parent_id, created_seq)",
-    "CREATE TABLE contacts (
+        "CREATE UNIQUE INDEX folders_by_name ON folders (mailbox_id, parent_id, name_key)",
+        "CREATE INDEX folders_by_parent ON folders (mailbox_id, parent_id, created_seq)",
+        "CREATE TABLE contacts (
         mailbox_id TEXT NOT NULL,
         id TEXT NOT NULL,
         folder_id TEXT NOT NULL,
@@ -48,30 +50,43 @@ const MIGRATIONS: &[&[&str]] = &[&[
         doc {doc} NOT NULL,
         fold_doc {doc} NOT NULL,
         PRIMARY KEY (mailbox_id, id))",
-    "CREATE INDEX contacts_by_seq ON contacts (mailbox_id, folder_id, created_seq)",
-    "CREATE INDEX contacts_by_display_name ON contacts (mailbox_id, folder_id, display_name_key, created_seq)",
-    "CREATE INDEX contacts_by_given_name ON contacts (mailbox_id, folder_id, given_name_key, created_seq)",
-    "CREATE INDEX contacts_by_surname ON contacts (mailbox_id, folder_id, surname_key, created_seq)",
-    "CREATE INDEX contacts_by_company ON contacts (mailbox_id, folder_id, company_name_key, created_seq)",
-    "CREATE INDEX contacts_by_modified ON contacts (mailbox_id, folder_id, modified_at, created_seq)",
-    "CREATE TABLE contact_emails (
+        "CREATE INDEX contacts_by_seq ON contacts (mailbox_id, folder_id, created_seq)",
+        "CREATE INDEX contacts_by_display_name ON contacts (mailbox_id, folder_id, display_name_key, created_seq)",
+        "CREATE INDEX contacts_by_given_name ON contacts (mailbox_id, folder_id, given_name_key, created_seq)",
+        "CREATE INDEX contacts_by_surname ON contacts (mailbox_id, folder_id, surname_key, created_seq)",
+        "CREATE INDEX contacts_by_company ON contacts (mailbox_id, folder_id, company_name_key, created_seq)",
+        "CREATE INDEX contacts_by_modified ON contacts (mailbox_id, folder_id, modified_at, created_seq)",
+        "CREATE TABLE contact_emails (
         mailbox_id TEXT NOT NULL,
         address_key TEXT NOT NULL,
         contact_id TEXT NOT NULL,
         PRIMARY KEY (mailbox_id, address_key, contact_id))",
-    "CREATE INDEX contact_emails_by_contact ON contact_emails (mailbox_id, contact_id)",
-    "CREATE TABLE contact_categories (
+        "CREATE INDEX contact_emails_by_contact ON contact_emails (mailbox_id, contact_id)",
+        "CREATE TABLE contact_categories (
         mailbox_id TEXT NOT NULL,
         name_key TEXT NOT NULL,
         contact_id TEXT NOT NULL,
         PRIMARY KEY (mailbox_id, name_key, contact_id))",
-    "CREATE INDEX contact_categories_by_contact ON contact_categories (mailbox_id, contact_id)",
-]];
+        "CREATE INDEX contact_categories_by_contact ON contact_categories (mailbox_id, contact_id)",
+    ],
+    // Photos live apart from contact rows, so lists never read their bytes. `owner_id` is a contact
+    // id, or `user` for the mailbox owner's own photo; `size` is `original` or a standard edge length.
+    &["CREATE TABLE photos (
+        mailbox_id TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        size TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        width BIGINT NOT NULL,
+        height BIGINT NOT NULL,
+        etag TEXT NOT NULL,
+        bytes {blob} NOT NULL,
+        PRIMARY KEY (mailbox_id, owner_id, size))"],
+];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
-    let doc_type = match backend.dialect() {
-        Dialect::Sqlite => "TEXT",
-        Dialect::Postgres => "JSONB",
+    let (doc_type, blob_type) = match backend.dialect() {
+        Dialect::Sqlite => ("TEXT", "BLOB"),
+        Dialect::Postgres => ("JSONB", "BYTEA"),
     };
     {
         let mut conn = backend.read().await?;
@@ -86,7 +101,7 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
             continue;
         }
         for stmt in statements.iter() {
-            tx.execute(&stmt.replace("{doc}", doc_type), &[]).await?;
+            tx.execute(&stmt.replace("{doc}", doc_type).replace("{blob}", blob_type), &[]).await?;
         }
         tx.execute("INSERT INTO schema_migrations (version) VALUES (?)", &[version.into()]).await?;
         if let Err(e) = tx.commit().await {

@@ -44,6 +44,7 @@ pub enum Value {
     Null,
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -70,7 +71,15 @@ impl Value {
         match self {
             Value::Text(s) => s,
             Value::Int(i) => i.to_string(),
-            Value::Null => String::new(),
+            Value::Null | Value::Bytes(_) => String::new(),
+        }
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Value::Bytes(b) => b,
+            Value::Text(s) => s.into_bytes(),
+            _ => Vec::new(),
         }
     }
 
@@ -95,6 +104,11 @@ impl From<String> for Value {
 impl From<i64> for Value {
     fn from(i: i64) -> Value {
         Value::Int(i)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Value {
+        Value::Bytes(b)
     }
 }
 impl From<Option<String>> for Value {

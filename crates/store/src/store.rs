@@ -12,7 +12,7 @@ use rolo_domain::{
 
 use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
 use crate::sql::{Backend, Dialect, Row, Sql, Value};
-use crate::{ContactEdit, Mailbox, Scope, Store, User};
+use crate::{ContactEdit, Mailbox, PhotoOwner, Scope, Store, StoredPhoto, User};
 
 pub struct SqlStore {
     backend: Box<dyn Backend>,
@@ -170,6 +170,7 @@ async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId
     let p = [mailbox.id.as_str().into(), id.as_str().into()];
     tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &p).await?;
     tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND id = ?", &p).await?;
     Ok(())
 }
@@ -197,6 +198,39 @@ struct ListSource<'a> {
     table: &'a str,
     scope_sql: &'a str,
     scope_params: Vec<Value>,
+}
+
+const PHOTO_COLUMNS: &str = "size, content_type, width, height, etag";
+
+fn photo_from(row: Row) -> StoredPhoto {
+    let mut it = row.into_iter();
+    let mut text = || it.next().map(Value::into_string).unwrap_or_default();
+    let size = text();
+    let content_type = text();
+    let width = text().parse().unwrap_or(0);
+    let height = text().parse().unwrap_or(0);
+    let etag = text();
+    let bytes = it.next().map(Value::into_bytes).unwrap_or_default();
+    StoredPhoto { size, content_type, width, height, etag, bytes }
+}
+
+/// Originals first, then the sizes in ascending order.
+fn photo_order(p: &StoredPhoto) -> (bool, u32) {
+    (p.size != crate::ORIGINAL_SIZE, p.size.parse().unwrap_or(0))
+}
+
+/// For a contact photo addressed through a folder, whether the contact is in that folder.
+async fn photo_owner_visible(conn: &mut dyn Sql, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool> {
+    match owner {
+        PhotoOwner::Contact(id, Scope::Folder(folder)) => Ok(conn
+            .query_opt(
+                "SELECT 1 FROM contacts WHERE mailbox_id = ? AND id = ? AND folder_id = ?",
+                &[mailbox.id.as_str().into(), id.as_str().into(), folder.as_str().into()],
+            )
+            .await?
+            .is_some()),
+        _ => Ok(true),
+    }
 }
 
 impl SqlStore {
@@ -574,9 +608,11 @@ impl Store for SqlStore {
                 for row in subtree {
                     let fid = row.into_iter().next().map(Value::into_string).unwrap_or_default();
                     let p = [mb.id.as_str().into(), Value::from(fid.as_str())];
-                    for side in ["contact_emails", "contact_categories"] {
+                    for (side, column) in
+                        [("contact_emails", "contact_id"), ("contact_categories", "contact_id"), ("photos", "owner_id")]
+                    {
                         let sql = format!(
-                            "DELETE FROM {side} WHERE mailbox_id = ? AND contact_id IN \
+                            "DELETE FROM {side} WHERE mailbox_id = ? AND {column} IN \
                              (SELECT id FROM contacts WHERE mailbox_id = ? AND folder_id = ?)"
                         );
                         tx.execute(&sql, &[p[0].clone(), p[0].clone(), p[1].clone()]).await?;
@@ -728,6 +764,93 @@ impl Store for SqlStore {
                     return Err(GraphError::change_key_mismatch());
                 }
                 delete_contact_rows(tx, &mb, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()> {
+        let (mb, owner) = (mailbox.clone(), owner.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                if let PhotoOwner::Contact(id, scope) = &owner {
+                    // The photo is part of the contact's version: it gets a new change key.
+                    select_contact(tx, &columns, &mb, id, scope).await?.ok_or_else(GraphError::item_not_found)?;
+                    tx.execute(
+                        "UPDATE contacts SET change_seq = ?, change_key = ?, modified_at = ? WHERE mailbox_id = ? AND id = ?",
+                        &[
+                            seq.into(),
+                            change_key(seq).into(),
+                            rolo_domain::time::now_utc().into(),
+                            mb.id.as_str().into(),
+                            id.as_str().into(),
+                        ],
+                    )
+                    .await?;
+                }
+                let key: Value = owner.key().into();
+                tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &[mb.id.as_str().into(), key.clone()])
+                    .await?;
+                for p in renditions {
+                    tx.execute(
+                        "INSERT INTO photos (mailbox_id, owner_id, size, content_type, width, height, etag, bytes) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        &[
+                            mb.id.as_str().into(),
+                            key.clone(),
+                            p.size.into(),
+                            p.content_type.into(),
+                            i64::from(p.width).into(),
+                            i64::from(p.height).into(),
+                            p.etag.into(),
+                            p.bytes.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>> {
+        let mut conn = self.backend.read().await?;
+        if !photo_owner_visible(conn.as_mut(), mailbox, owner).await? {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE mailbox_id = ? AND owner_id = ?");
+        let rows = conn.query(&sql, &[mailbox.id.as_str().into(), owner.key().into()]).await?;
+        let mut photos: Vec<StoredPhoto> = rows.into_iter().map(photo_from).collect();
+        photos.sort_by_key(photo_order);
+        Ok(photos)
+    }
+
+    async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>> {
+        let mut conn = self.backend.read().await?;
+        if !photo_owner_visible(conn.as_mut(), mailbox, owner).await? {
+            return Ok(None);
+        }
+        let sql =
+            format!("SELECT {PHOTO_COLUMNS}, bytes FROM photos WHERE mailbox_id = ? AND owner_id = ? AND size = ?");
+        let row = conn.query_opt(&sql, &[mailbox.id.as_str().into(), owner.key().into(), size.into()]).await?;
+        Ok(row.map(photo_from))
+    }
+
+    async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool> {
+        let (mb, key) = (mailbox.clone(), owner.key().to_owned());
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                let n = tx
+                    .execute(
+                        "DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?",
+                        &[mb.id.as_str().into(), key.into()],
+                    )
+                    .await?;
+                Ok(n > 0)
             })
         })
         .await

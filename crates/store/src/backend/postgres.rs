@@ -23,6 +23,7 @@ impl ToSql for Value {
             Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
             Value::Int(i) => i.to_sql(ty, out),
             Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Bytes(b) => b.as_slice().to_sql(ty, out),
         }
     }
 
@@ -75,6 +76,7 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
                 Type::INT4 => row.try_get::<_, Option<i32>>(i).map(|v| v.map(|n| Value::Int(n.into()))),
                 Type::INT2 => row.try_get::<_, Option<i16>>(i).map(|v| v.map(|n| Value::Int(n.into()))),
                 Type::BOOL => row.try_get::<_, Option<bool>>(i).map(|v| v.map(|b| Value::Int(b.into()))),
+                Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Value::Bytes)),
                 _ => row.try_get::<_, Option<String>>(i).map(|v| v.map(Value::Text)),
             }
             .map_err(db_err)?;

@@ -1,0 +1,201 @@
+//! Handlers for photos: a contact's (`.../contacts/{id}/photo`) and a user's (`/me/photo`,
+//! `/users/{id}/photos/{size}`), the same `profilePhoto` entity. Contacts also get the sized
+//! renditions (`.../contacts/{id}/photos/{size}`), a Rolo extension.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use rolo_domain::{ContactId, ErrorKind, GraphError, GraphResult};
+use rolo_media::STANDARD_SIZES;
+use rolo_store::{PhotoOwner, Scope, StoredPhoto, ORIGINAL_SIZE};
+use serde_json::{json, Value};
+
+use crate::graph::{method_not_allowed, Ctx};
+use crate::paths::{FolderPath, PhotoPath};
+use crate::response::json_status;
+
+fn photo_not_found() -> GraphError {
+    GraphError::new(ErrorKind::NotFound, "ErrorItemNotFound", "The photo wasn't found.")
+}
+
+/// `48x48` (any case) → `48`, for the standard sizes only.
+fn size_key(raw: &str) -> GraphResult<String> {
+    let (w, h) =
+        raw.to_ascii_lowercase().split_once('x').map(|(w, h)| (w.to_owned(), h.to_owned())).unwrap_or_default();
+    match (w.parse::<u32>(), h.parse::<u32>()) {
+        (Ok(w), Ok(h)) if w == h && STANDARD_SIZES.contains(&w) => Ok(w.to_string()),
+        _ => Err(photo_not_found()),
+    }
+}
+
+/// The `profilePhoto` metadata Graph returns: `id` is the size label, `WxH`.
+fn metadata(p: &StoredPhoto, context: Option<&str>) -> Value {
+    let id = if p.size == ORIGINAL_SIZE { format!("{}X{}", p.width, p.height) } else { format!("{0}X{0}", p.size) };
+    let mut m = serde_json::Map::new();
+    if let Some(ctx) = context {
+        m.insert("@odata.context".into(), json!(ctx));
+    }
+    m.insert("@odata.mediaContentType".into(), json!(p.content_type));
+    m.insert("@odata.mediaEtag".into(), json!(p.etag));
+    m.insert("id".into(), json!(id));
+    m.insert("height".into(), json!(p.height));
+    m.insert("width".into(), json!(p.width));
+    Value::Object(m)
+}
+
+fn json_response(v: &Value) -> GraphResult<Response> {
+    Ok(json_status(StatusCode::OK, serde_json::to_vec(v).map_err(GraphError::internal)?))
+}
+
+/// `.../contacts/{id}/photo...`
+pub async fn contact(
+    ctx: &Ctx,
+    method: &Method,
+    folder: &FolderPath,
+    id: &str,
+    photo: &PhotoPath,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> GraphResult<Response> {
+    let id = ContactId::parse(id)?;
+    let scope = match folder {
+        FolderPath::Default => Scope::Mailbox,
+        FolderPath::Chain(_) => Scope::Folder(ctx.contacts_folder(folder).await?),
+    };
+    let context = ctx.context(&format!("contacts('{id}')"));
+    if *method == Method::DELETE {
+        return Err(GraphError::new(
+            ErrorKind::MethodNotAllowed,
+            "ErrorInvalidRequest",
+            "A contact's photo cannot be deleted; upload a new one instead.",
+        ));
+    }
+    serve(ctx, method, PhotoOwner::Contact(id, scope), photo, headers, body, &context).await
+}
+
+/// `/me/photo...`, `/users/{id}/photo...`
+pub async fn user(
+    ctx: &Ctx,
+    method: &Method,
+    photo: &PhotoPath,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> GraphResult<Response> {
+    let context = ctx.context("");
+    let context = context.trim_end_matches('/');
+    if *method == Method::DELETE && matches!(photo, PhotoPath::One { size: None, .. }) {
+        return if ctx.state.store.delete_photo(ctx.mailbox(), &PhotoOwner::User).await? {
+            Ok(crate::response::no_content())
+        } else {
+            Err(photo_not_found())
+        };
+    }
+    serve(ctx, method, PhotoOwner::User, photo, headers, body, context).await
+}
+
+async fn serve(
+    ctx: &Ctx,
+    method: &Method,
+    owner: PhotoOwner,
+    photo: &PhotoPath,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    context: &str,
+) -> GraphResult<Response> {
+    let store = &ctx.state.store;
+    match (method, photo) {
+        (&Method::GET, PhotoPath::Sizes) => {
+            let sizes: Vec<Value> = store
+                .photo_metadata(ctx.mailbox(), &owner)
+                .await?
+                .iter()
+                .filter(|p| p.size != ORIGINAL_SIZE)
+                .map(|p| metadata(p, None))
+                .collect();
+            json_response(&json!({"@odata.context": format!("{context}/photos"), "value": sizes}))
+        }
+        (&Method::GET, PhotoPath::One { size, value: false }) => {
+            let key = match size {
+                Some(s) => size_key(s)?,
+                None => ORIGINAL_SIZE.to_owned(),
+            };
+            let all = store.photo_metadata(ctx.mailbox(), &owner).await?;
+            let p = all.iter().find(|p| p.size == key).ok_or_else(photo_not_found)?;
+            let entity = match size {
+                Some(s) => format!("{context}/photos('{s}')/$entity"),
+                None => format!("{context}/photo/$entity"),
+            };
+            json_response(&metadata(p, Some(&entity)))
+        }
+        (&Method::GET, PhotoPath::One { size, value: true }) => {
+            let key = match size {
+                Some(s) => size_key(s)?,
+                None => ORIGINAL_SIZE.to_owned(),
+            };
+            let p = store.photo(ctx.mailbox(), &owner, &key).await?.ok_or_else(photo_not_found)?;
+            Ok(bytes_response(p, headers))
+        }
+        (&Method::PUT | &Method::PATCH, PhotoPath::One { size: None, value: true }) => {
+            upload(ctx, &owner, body).await?;
+            let mut resp = Response::new(Body::empty());
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+            Ok(resp)
+        }
+        (m, _) => Err(method_not_allowed(m)),
+    }
+}
+
+/// `$value`: the bytes as stored, with the media etag; `If-None-Match` gets 304.
+fn bytes_response(p: StoredPhoto, headers: &HeaderMap) -> Response {
+    let not_modified = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == p.etag);
+    let etag = HeaderValue::from_str(&p.etag).ok();
+    let mut resp = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(p.bytes));
+        if let Ok(ct) = HeaderValue::from_str(&p.content_type) {
+            r.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        r
+    };
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    if let Some(etag) = etag {
+        h.insert(header::ETAG, etag);
+    }
+    resp
+}
+
+/// Decodes the upload (real decoding decides what is an image), renders the standard sizes and
+/// stores them all. The CPU work runs off the async workers.
+async fn upload(ctx: &Ctx, owner: &PhotoOwner, body: Vec<u8>) -> GraphResult<()> {
+    if body.is_empty() {
+        return Err(GraphError::bad_request("ErrorInvalidRequest", "The request body must hold the image."));
+    }
+    let renditions = tokio::task::spawn_blocking(move || -> Result<Vec<StoredPhoto>, rolo_media::MediaError> {
+        let upload = rolo_media::decode(body)?;
+        let stored = |size: String, p: rolo_media::Photo| StoredPhoto {
+            etag: p.etag(),
+            size,
+            content_type: p.content_type.to_owned(),
+            width: p.width,
+            height: p.height,
+            bytes: p.bytes,
+        };
+        let mut out: Vec<StoredPhoto> =
+            upload.variants()?.into_iter().map(|(size, p)| stored(size.to_string(), p)).collect();
+        out.insert(0, stored(ORIGINAL_SIZE.to_owned(), upload.original));
+        Ok(out)
+    })
+    .await
+    .map_err(GraphError::internal)?
+    .map_err(|e| GraphError::bad_request("ErrorInvalidImage", e.to_string()))?;
+    ctx.state.store.put_photo(ctx.mailbox(), owner, renditions).await
+}
