@@ -157,6 +157,18 @@ pub async fn timed(
     pick: Arc<Pick>,
     duration: Duration,
 ) -> Result<Outcome, String> {
+    timed_requests(pool, concurrency, pick, "GET", None, duration).await
+}
+
+/// Like [`timed`], with any method and an optional body sent with every request.
+pub async fn timed_requests(
+    pool: &mut Pool,
+    concurrency: usize,
+    pick: Arc<Pick>,
+    method: &'static str,
+    body: Option<Arc<Vec<u8>>>,
+    duration: Duration,
+) -> Result<Outcome, String> {
     let clients = pool.take(concurrency).await?;
     let shared_ok = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -165,6 +177,7 @@ pub async fn timed(
     for (i, mut client) in clients.into_iter().enumerate() {
         let pick = Arc::clone(&pick);
         let shared_ok = Arc::clone(&shared_ok);
+        let body = body.clone();
         set.spawn(async move {
             let mut w = Worker::default();
             let mut rng = Rng::new(i as u64 + 1);
@@ -175,10 +188,10 @@ pub async fn timed(
                 }
                 let path = pick.next(&mut rng, w.requests);
                 w.requests += 1;
-                match client.get(path).await {
+                match client.request(method, path, body.as_deref().map(Vec::as_slice)).await {
                     Ok(s) if (200..300).contains(&s) => w.ok(started, &shared_ok),
-                    Ok(s) => w.error(|| format!("GET {path}: HTTP {s}: {}", snippet(client.body()))),
-                    Err(e) => w.error(|| format!("GET {path}: {e}")),
+                    Ok(s) => w.error(|| format!("{method} {path}: HTTP {s}: {}", snippet(client.body()))),
+                    Err(e) => w.error(|| format!("{method} {path}: {e}")),
                 }
             }
             (client, w)

@@ -132,6 +132,9 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
     if cli.wants(Scenario::Deep) {
         runs.deep(&list).await?;
     }
+    if cli.wants(Scenario::Photos) && !ids.is_empty() {
+        runs.photos(&t.base, &ids).await?;
+    }
     if cli.wants(Scenario::Rss) {
         memory(cli, t, &mut runs, &list, &mut ids).await?;
     }
@@ -220,6 +223,38 @@ impl Runs<'_> {
             self.report.rows.push(row);
         }
         Ok(())
+    }
+
+    /// Photo upload (decode + every standard size) and reads of the stored 96x96 rendition.
+    async fn photos(&mut self, base: &str, ids: &[String]) -> Result<(), String> {
+        let jpeg = Arc::new(rolo_media::sample(1024, 768, rolo_media::Format::Jpeg));
+        let owners: Vec<String> = ids.iter().take(32).cloned().collect();
+        // Every owner gets a photo first, so the reads below never meet a contact without one.
+        let mut client = self.pool.one().await?;
+        for path in load::id_paths(base, &owners) {
+            let status = client.request("PUT", &format!("{path}/photo/$value"), Some(&jpeg)).await;
+            if !matches!(status, Ok(200..=299)) {
+                let why = format!("photo upload failed: {status:?}: {}", http::snippet(client.body()));
+                self.pool.give_back(client);
+                return Err(why);
+            }
+        }
+        self.pool.give_back(client);
+        let uploads = Arc::new(Pick::Random(
+            load::id_paths(base, &owners).into_iter().map(|p| format!("{p}/photo/$value")).collect(),
+        ));
+        for &c in self.levels {
+            let o =
+                load::timed_requests(self.pool, c, Arc::clone(&uploads), "PUT", Some(Arc::clone(&jpeg)), self.duration)
+                    .await?;
+            let row = Row::new("photo-upload 1024x768 JPEG", c, o);
+            eprintln!("  photo-upload @{c}: {} req/s, p50 {:.2} ms", thousands(row.rps), row.p50_ms);
+            self.report.rows.push(row);
+        }
+        let reads = Arc::new(Pick::Random(
+            load::id_paths(base, &owners).into_iter().map(|p| format!("{p}/photos/96x96/$value")).collect(),
+        ));
+        self.each("photo-read 96x96 $value", &reads, |rps| ("≥ 5,000 req/s".into(), rps >= 5_000.0)).await
     }
 
     /// Page 1 vs page 1000: walk the nextLinks once, then time repeated GETs

@@ -133,18 +133,24 @@ impl Upload {
     pub fn variants(&self) -> Result<Vec<(u32, Photo)>, MediaError> {
         let (w, h) = (self.original.width, self.original.height);
         let mut out = Vec::new();
-        for size in STANDARD_SIZES {
+        // Largest first, each resized from the previous rendition rather than the original:
+        // the same quality at a fraction of the work.
+        let mut source: Option<DynamicImage> = None;
+        for size in STANDARD_SIZES.into_iter().rev() {
             let Some((vw, vh)) = fitted(w, h, size) else { continue };
             if (vw, vh) == (w, h) {
                 out.push((size, self.original.clone()));
                 continue;
             }
-            let resized = self.image.resize_exact(vw, vh, FilterType::Triangle).to_rgb8();
+            let from = source.as_ref().unwrap_or(&self.image);
+            let resized = from.resize_exact(vw, vh, FilterType::Triangle);
             let mut bytes = Vec::new();
             let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85);
-            resized.write_with_encoder(encoder).map_err(|e| MediaError::Corrupt(e.to_string()))?;
+            resized.to_rgb8().write_with_encoder(encoder).map_err(|e| MediaError::Corrupt(e.to_string()))?;
             out.push((size, Photo { bytes, content_type: "image/jpeg", width: vw, height: vh }));
+            source = Some(resized);
         }
+        out.reverse();
         Ok(out)
     }
 }
