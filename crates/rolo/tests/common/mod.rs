@@ -295,3 +295,35 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the photo suite.
+
+/// A response whose body is kept as raw bytes (binary media), not decoded as text.
+pub struct BytesResp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl BytesResp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestServer {
+    /// GETs `path` and keeps the body as raw bytes.
+    pub async fn get_bytes(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> BytesResp {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let mut req = self.client.get(url).bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        BytesResp { status, headers, bytes }
+    }
+}
