@@ -340,16 +340,33 @@ fn checked_text<'a>(key: &str, s: &'a str) -> GraphResult<&'a str> {
     Ok(s)
 }
 
+/// Most values one collection property may hold: every one is indexed inside the write's
+/// transaction, so an unbounded list would hold the mailbox's write lock for long.
+pub const MAX_COLLECTION_ITEMS: usize = 250;
+
+fn check_len(key: &str, items: &[Value]) -> GraphResult<()> {
+    if items.len() > MAX_COLLECTION_ITEMS {
+        return Err(GraphError::bad_request(
+            "ErrorInvalidProperty",
+            format!("The property '{key}' may hold at most {MAX_COLLECTION_ITEMS} values."),
+        ));
+    }
+    Ok(())
+}
+
 fn string_list(key: &str, value: &Value) -> GraphResult<Vec<String>> {
     match value {
         Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| match v.as_str() {
-                Some(s) => checked_text(key, s).map(str::to_owned),
-                None => Err(GraphError::wrong_type(key, "Collection(Edm.String)")),
-            })
-            .collect(),
+        Value::Array(items) => {
+            check_len(key, items)?;
+            items
+                .iter()
+                .map(|v| match v.as_str() {
+                    Some(s) => checked_text(key, s).map(str::to_owned),
+                    None => Err(GraphError::wrong_type(key, "Collection(Edm.String)")),
+                })
+                .collect()
+        }
         _ => Err(GraphError::wrong_type(key, "Collection(Edm.String)")),
     }
 }
@@ -371,7 +388,10 @@ fn email_from(value: &Value, key: &str) -> GraphResult<EmailAddress> {
 fn emails_from(value: &Value, key: &str) -> GraphResult<Vec<EmailAddress>> {
     match value {
         Value::Null => Ok(Vec::new()),
-        Value::Array(items) => items.iter().map(|v| email_from(v, key)).collect(),
+        Value::Array(items) => {
+            check_len(key, items)?;
+            items.iter().map(|v| email_from(v, key)).collect()
+        }
         _ => Err(GraphError::wrong_type(key, "Collection(microsoft.graph.emailAddress)")),
     }
 }

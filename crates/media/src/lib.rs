@@ -87,6 +87,13 @@ impl std::fmt::Debug for Upload {
     }
 }
 
+/// A complete JPEG ends with the EOI marker, allowing trailing padding (an EOI inside an
+/// embedded EXIF thumbnail does not count).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let end = bytes.iter().rposition(|b| *b != 0x00 && !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    bytes[..end].ends_with(&[0xFF, 0xD9])
+}
+
 /// Decodes `bytes` completely (so a truncated file is refused) within the bomb limits.
 pub fn decode(bytes: Vec<u8>) -> Result<Upload, MediaError> {
     let reader = ImageReader::new(Cursor::new(&bytes)).with_guessed_format().map_err(|_| MediaError::NotAnImage)?;
@@ -98,7 +105,7 @@ pub fn decode(bytes: Vec<u8>) -> Result<Upload, MediaError> {
         probe.into_dimensions().map_err(|e| MediaError::Corrupt(e.to_string()))?
     };
     // The JPEG decoder pads a cut-off scan with grey; a complete file ends with EOI.
-    if format == ImageFormat::Jpeg && !bytes.windows(2).rev().any(|w| w == [0xFF, 0xD9]) {
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
         return Err(MediaError::Corrupt("the JPEG data is truncated".into()));
     }
     if width == 0 || height == 0 {

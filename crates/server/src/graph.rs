@@ -118,7 +118,10 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     let method = parts.method.clone();
     let access = if method == Method::GET || method == Method::HEAD { Access::Read } else { Access::Write };
     let user_photo = matches!(path.resource, Resource::UserPhoto(_));
-    if !user_photo {
+    if user_photo {
+        // The weakest grant first, so a caller without any user scope learns nothing of who exists.
+        principal.require_user_photo(access, true)?;
+    } else {
         principal.require(access)?;
     }
     let user = match &path.owner {

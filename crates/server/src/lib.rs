@@ -31,6 +31,8 @@ pub struct AppState {
     pub codec: TokenCodec,
     /// The externally visible base URL (`https://contacts.example.com`), when not the Host.
     pub public_url: Option<String>,
+    /// Photo decoding is CPU- and memory-heavy: at most this many run at once.
+    pub photo_slots: tokio::sync::Semaphore,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -43,6 +45,7 @@ impl AppState {
             store,
             authority,
             public_url,
+            photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             users: RwLock::new(HashMap::new()),
         })
     }

@@ -183,6 +183,7 @@ async fn upload(ctx: &Ctx, owner: &PhotoOwner, body: Vec<u8>) -> GraphResult<()>
     if body.is_empty() {
         return Err(GraphError::bad_request("ErrorInvalidRequest", "The request body must hold the image."));
     }
+    let _slot = ctx.state.photo_slots.acquire().await.map_err(GraphError::internal)?;
     let renditions = tokio::task::spawn_blocking(move || -> Result<Vec<StoredPhoto>, rolo_media::MediaError> {
         let upload = rolo_media::decode(body)?;
         let stored = |size: String, p: rolo_media::Photo| StoredPhoto {

@@ -6,15 +6,16 @@ use rolo_domain::{GraphError, GraphResult};
 
 use crate::sql::{Backend, Dialect};
 
-/// Each migration is a list of statements; `{doc}` is the document column's type and `{blob}`
-/// the binary one.
+/// Each migration is a list of statements; `{doc}` is the document column's type, `{blob}` the
+/// binary one, and `{ckey}` the collation of folded key columns: byte order on both databases, so
+/// ordering agrees and prefix matches can use the indexes.
 const MIGRATIONS: &[&[&str]] = &[
     &[
         "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE users (
         id TEXT PRIMARY KEY,
         upn TEXT NOT NULL,
-        upn_key TEXT NOT NULL UNIQUE,
+        upn_key TEXT {ckey} NOT NULL UNIQUE,
         display_name TEXT NOT NULL,
         created_at TEXT NOT NULL)",
         "CREATE TABLE mailboxes (
@@ -27,7 +28,7 @@ const MIGRATIONS: &[&[&str]] = &[
         id TEXT NOT NULL,
         parent_id TEXT NOT NULL,
         display_name TEXT NOT NULL,
-        name_key TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
         well_known TEXT,
         created_seq BIGINT NOT NULL,
         change_seq BIGINT NOT NULL,
@@ -40,13 +41,13 @@ const MIGRATIONS: &[&[&str]] = &[
         folder_id TEXT NOT NULL,
         created_seq BIGINT NOT NULL,
         change_seq BIGINT NOT NULL,
-        change_key TEXT NOT NULL,
+        change_key TEXT {ckey} NOT NULL,
         created_at TEXT NOT NULL,
         modified_at TEXT NOT NULL,
-        display_name_key TEXT NOT NULL,
-        given_name_key TEXT NOT NULL,
-        surname_key TEXT NOT NULL,
-        company_name_key TEXT NOT NULL,
+        display_name_key TEXT {ckey} NOT NULL,
+        given_name_key TEXT {ckey} NOT NULL,
+        surname_key TEXT {ckey} NOT NULL,
+        company_name_key TEXT {ckey} NOT NULL,
         doc {doc} NOT NULL,
         fold_doc {doc} NOT NULL,
         PRIMARY KEY (mailbox_id, id))",
@@ -58,13 +59,13 @@ const MIGRATIONS: &[&[&str]] = &[
         "CREATE INDEX contacts_by_modified ON contacts (mailbox_id, folder_id, modified_at, created_seq)",
         "CREATE TABLE contact_emails (
         mailbox_id TEXT NOT NULL,
-        address_key TEXT NOT NULL,
+        address_key TEXT {ckey} NOT NULL,
         contact_id TEXT NOT NULL,
         PRIMARY KEY (mailbox_id, address_key, contact_id))",
         "CREATE INDEX contact_emails_by_contact ON contact_emails (mailbox_id, contact_id)",
         "CREATE TABLE contact_categories (
         mailbox_id TEXT NOT NULL,
-        name_key TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
         contact_id TEXT NOT NULL,
         PRIMARY KEY (mailbox_id, name_key, contact_id))",
         "CREATE INDEX contact_categories_by_contact ON contact_categories (mailbox_id, contact_id)",
@@ -84,9 +85,10 @@ const MIGRATIONS: &[&[&str]] = &[
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
-    let (doc_type, blob_type) = match backend.dialect() {
-        Dialect::Sqlite => ("TEXT", "BLOB"),
-        Dialect::Postgres => ("JSONB", "BYTEA"),
+    let dialect = backend.dialect();
+    let (doc_type, blob_type, key_collation) = match dialect {
+        Dialect::Sqlite => ("TEXT", "BLOB", ""),
+        Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\""),
     };
     {
         let mut conn = backend.read().await?;
@@ -95,13 +97,21 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
     for (idx, statements) in MIGRATIONS.iter().enumerate() {
         let version = idx as i64 + 1;
         let mut tx = backend.begin().await?;
+        if dialect == Dialect::Postgres {
+            // Processes starting together take turns; the loser then sees the migration applied.
+            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE", &[]).await?;
+        }
         let applied =
             tx.query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[version.into()]).await?.is_some();
         if applied {
             continue;
         }
         for stmt in statements.iter() {
-            tx.execute(&stmt.replace("{doc}", doc_type).replace("{blob}", blob_type), &[]).await?;
+            tx.execute(
+                &stmt.replace("{doc}", doc_type).replace("{blob}", blob_type).replace("{ckey}", key_collation),
+                &[],
+            )
+            .await?;
         }
         tx.execute("INSERT INTO schema_migrations (version) VALUES (?)", &[version.into()]).await?;
         if let Err(e) = tx.commit().await {

@@ -463,6 +463,8 @@ impl Compiler {
             .map(|item| {
                 let expr = match self.prop(&item.path) {
                     Ok(Prop::Text { key, .. }) => key,
+                    // Server timestamps are never null: sort on the bare (indexed) column.
+                    Ok(Prop::Timestamp(col)) if col.starts_with("t.") => col,
                     Ok(Prop::Timestamp(col)) => format!("COALESCE({col}, '')"),
                     Ok(Prop::Id(col)) => col.to_owned(),
                     Ok(_) => {

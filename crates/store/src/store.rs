@@ -1,7 +1,7 @@
 //! [`SqlStore`]: the store logic, written once over a [`Backend`]. Every write runs in one
-//! transaction that first bumps the mailbox's change counter; that row lock (PostgreSQL) or the
-//! single writer (SQLite) serialises writers per mailbox, so read-modify-write never loses an
-//! update.
+//! transaction that first bumps the mailbox's change counter; that row lock serialises a
+//! mailbox's writers on PostgreSQL (SQLite has a single writer for all), so read-modify-write
+//! never loses an update.
 
 use async_trait::async_trait;
 use rolo_domain::folder::{DEFAULT_FOLDER_NAME, DEFAULT_FOLDER_WELL_KNOWN};
@@ -311,17 +311,19 @@ impl SqlStore {
             sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
         order.push("t.created_seq".into());
         let sort_cols: String = sort.iter().map(|(e, _)| format!(", {e}")).collect();
-        let mut sql = format!(
-            "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT {}",
+        // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached statement)
+        // does not change with the page size or offset.
+        let sql = format!(
+            "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
             wheres.join(" AND "),
             order.join(", "),
-            query.page_size + 1
         );
-        if query.after.is_none() && query.skip > 0 {
-            sql.push_str(&format!(" OFFSET {}", query.skip));
-        }
+        let offset = if query.after.is_none() { query.skip } else { 0 };
+        let mut params = c.params;
+        params.push((query.page_size as i64 + 1).into());
+        params.push((offset as i64).into());
         let mut conn = self.backend.read().await?;
-        let mut rows = conn.query(&sql, &c.params).await?;
+        let mut rows = conn.query(&sql, &params).await?;
         let more = rows.len() > query.page_size;
         rows.truncate(query.page_size);
         // Split off the trailing created_seq and sort-key columns; the last row makes the cursor.

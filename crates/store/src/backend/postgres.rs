@@ -63,8 +63,20 @@ impl PostgresBackend {
     }
 }
 
+/// Prepared statements kept per connection. Generated queries ($filter shapes) vary without
+/// bound, so the cache is emptied when it grows past this; dropping the statements closes them
+/// on the server too.
+const STATEMENT_CACHE_LIMIT: usize = 256;
+
+async fn prepare(client: &Object, sql: &str) -> GraphResult<tokio_postgres::Statement> {
+    if client.statement_cache.size() >= STATEMENT_CACHE_LIMIT {
+        client.statement_cache.clear();
+    }
+    client.prepare_cached(&numbered_placeholders(sql)).await.map_err(db_err)
+}
+
 async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
-    let stmt = client.prepare_cached(&numbered_placeholders(sql)).await.map_err(db_err)?;
+    let stmt = prepare(client, sql).await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     let rows = client.query(&stmt, &refs).await.map_err(db_err)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -88,7 +100,7 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
 }
 
 async fn run_execute(client: &Object, sql: &str, params: &[Value]) -> GraphResult<u64> {
-    let stmt = client.prepare_cached(&numbered_placeholders(sql)).await.map_err(db_err)?;
+    let stmt = prepare(client, sql).await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     client.execute(&stmt, &refs).await.map_err(db_err)
 }
@@ -171,8 +183,9 @@ impl Backend for PostgresBackend {
     }
 
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
-        let client = self.client().await?;
-        client.batch_execute("BEGIN").await.map_err(db_err)?;
-        Ok(Box::new(PgTx { client: Some(client) }))
+        // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
+        let tx = PgTx { client: Some(self.client().await?) };
+        tx.client().batch_execute("BEGIN").await.map_err(db_err)?;
+        Ok(Box::new(tx))
     }
 }

@@ -55,7 +55,10 @@ fn open(path: &Path, full_sync: bool, cache_kib: i64) -> GraphResult<Connection>
     Ok(conn)
 }
 
-fn run_query(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
+// SQLite calls run inline on the async workers: a point lookup or a small write costs less than
+// handing the worker off (`block_in_place` measured 10-30% slower here). Writers in this process
+// queue on an async mutex, so only another process holding the write lock makes one wait.
+fn query_now(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
     let columns = stmt.column_count();
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter())).map_err(db_err)?;
@@ -76,10 +79,13 @@ fn run_query(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<Vec<
     Ok(out)
 }
 
-fn run_execute(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<u64> {
+fn execute_now(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<u64> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
     let n = stmt.execute(rusqlite::params_from_iter(params.iter())).map_err(|e| match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
             GraphError::new(rolo_domain::ErrorKind::Conflict, "ErrorDuplicateItem", "The item already exists.")
         }
         e => db_err(e),
@@ -107,10 +113,10 @@ struct ReadConn<'a>(tokio::sync::MutexGuard<'a, Connection>);
 #[async_trait]
 impl Sql for ReadConn<'_> {
     async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
-        run_query(&self.0, sql, params)
+        query_now(&self.0, sql, params)
     }
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
-        run_execute(&self.0, sql, params)
+        execute_now(&self.0, sql, params)
     }
 }
 
@@ -122,24 +128,26 @@ struct WriteTx<'a> {
 #[async_trait]
 impl Sql for WriteTx<'_> {
     async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
-        run_query(&self.conn, sql, params)
+        query_now(&self.conn, sql, params)
     }
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
-        run_execute(&self.conn, sql, params)
+        execute_now(&self.conn, sql, params)
     }
 }
 
 #[async_trait]
 impl Tx for WriteTx<'_> {
     async fn commit(mut self: Box<Self>) -> GraphResult<()> {
+        // On failure `open` stays set, so Drop rolls back and the writer is usable again.
+        self.conn.execute_batch("COMMIT").map_err(db_err)?;
         self.open = false;
-        self.conn.execute_batch("COMMIT").map_err(db_err)
+        Ok(())
     }
 }
 
 impl Drop for WriteTx<'_> {
     fn drop(&mut self) {
-        if self.open {
+        if self.open || !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
