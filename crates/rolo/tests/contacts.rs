@@ -85,4 +85,16 @@ async fn email_filter_and_paging(s: TestServer) {
     assert_eq!(seen, expected);
 }
 
-both_backends!(create_get_update_delete, email_filter_and_paging);
+async fn collections_are_capped(s: TestServer) {
+    let (_, t) = s.login("cap@contoso.test").await;
+    let many: Vec<String> = (0..251).map(|i| format!("c{i}")).collect();
+    s.post("/me/contacts", &t, json!({"givenName": "X", "categories": many}))
+        .await
+        .assert_error(400, "ErrorInvalidProperty");
+    let ok: Vec<String> = (0..250).map(|i| format!("c{i}")).collect();
+    let r = s.post("/me/contacts", &t, json!({"givenName": "X", "categories": ok})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["categories"].as_array().unwrap().len(), 250);
+}
+
+both_backends!(create_get_update_delete, email_filter_and_paging, collections_are_capped);
