@@ -117,6 +117,29 @@ pub struct ContactV1<'a> {
     pub context: Option<&'a str>,
 }
 
+impl<'a> ContactV1<'a> {
+    pub fn new(contact: &'a Contact, fields: FieldSet) -> Self {
+        ContactV1 { contact, fields, context: None }
+    }
+}
+
+/// A contact as a delta round reports it: with its `@odata.type`, as Graph's delta does.
+pub struct TypedContactV1<'a>(pub ContactV1<'a>);
+
+impl Serialize for TypedContactV1<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let inner = serde_json::to_value(&self.0).map_err(serde::ser::Error::custom)?;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("@odata.type", "#microsoft.graph.contact")?;
+        if let serde_json::Value::Object(obj) = inner {
+            for (k, v) in obj {
+                m.serialize_entry(&k, &v)?;
+            }
+        }
+        m.end()
+    }
+}
+
 impl Serialize for ContactV1<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.contact;

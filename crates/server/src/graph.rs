@@ -17,7 +17,7 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::paths::{FolderPath, Owner, Resource};
 use crate::query::{parse_options, Prefer};
-use crate::{contacts, folders, photos, AppState};
+use crate::{contacts, delta, folders, photos, AppState};
 
 /// Graph's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -179,6 +179,8 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
 
     match (method, path.resource) {
         (Method::GET, Resource::Contacts(f)) => contacts::list(&ctx, &f).await,
+        (Method::GET, Resource::ContactsDelta(f)) => delta::contacts(&ctx, &f).await,
+        (Method::GET, Resource::FoldersDelta) => delta::folders(&ctx).await,
         (Method::POST, Resource::Contacts(f)) => contacts::create(&ctx, &f, &body).await,
         (Method::GET, Resource::Contact { folder, id, permanent_delete: false }) => {
             contacts::get(&ctx, &folder, &id).await

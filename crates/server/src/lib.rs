@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod contacts;
+mod delta;
 pub mod error;
 mod folders;
 pub mod graph;

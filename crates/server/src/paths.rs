@@ -33,6 +33,20 @@ pub enum Resource {
     ContactPhoto { folder: FolderPath, id: String, photo: PhotoPath },
     /// `/me/photo[/$value]`, `/me/photos[/{size}[/$value]]` and the `/users/{id}` forms.
     UserPhoto(PhotoPath),
+    /// `.../contacts/delta` (the default folder's, or any folder's).
+    ContactsDelta(FolderPath),
+    /// `/contactFolders/delta`: every folder of the mailbox.
+    FoldersDelta,
+}
+
+/// `delta`, `delta()` and `microsoft.graph.delta` all name the delta function.
+fn is_delta(seg: &str) -> bool {
+    let name = seg.strip_suffix("()").unwrap_or(seg);
+    let name = match name.get(..16) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("microsoft.graph.") => &name[16..],
+        _ => name,
+    };
+    is(name, "delta")
 }
 
 /// Which rendition of a photo, and whether its bytes (`$value`) or its metadata.
@@ -129,6 +143,7 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
     } else if is(name, "contactFolders") {
         match key {
             None if rest.is_empty() => Resource::Folders(FolderPath::Default),
+            None if rest.len() == 1 && is_delta(rest[0]) => Resource::FoldersDelta,
             None => folder_tail(vec![rest[0].to_owned()], &rest[1..])?,
             Some(k) => folder_tail(vec![k], &rest)?,
         }
@@ -149,6 +164,7 @@ fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> Graph
     };
     match (id, rest) {
         (None, _) => Ok(Resource::Contacts(folder)),
+        (Some(id), []) if is_delta(&id) => Ok(Resource::ContactsDelta(folder)),
         (Some(id), []) => Ok(Resource::Contact { folder, id, permanent_delete: false }),
         (Some(id), [action]) if is_permanent_delete(action) => {
             Ok(Resource::Contact { folder, id, permanent_delete: true })
@@ -257,6 +273,18 @@ mod tests {
                 resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false }
             }
         );
+    }
+
+    #[test]
+    fn parses_delta_spellings() {
+        for spelling in ["delta", "delta()", "microsoft.graph.delta", "Microsoft.Graph.Delta()"] {
+            assert_eq!(
+                parse(&format!("me/contactFolders/F/contacts/{spelling}")).unwrap().resource,
+                Resource::ContactsDelta(chain(&["F"]))
+            );
+            assert_eq!(parse(&format!("me/contactFolders/{spelling}")).unwrap().resource, Resource::FoldersDelta);
+        }
+        assert_eq!(parse("me/contacts/delta").unwrap().resource, Resource::ContactsDelta(FolderPath::Default));
     }
 
     #[test]

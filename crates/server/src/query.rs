@@ -78,23 +78,31 @@ impl TokenCodec {
         URL_SAFE_NO_PAD.encode(&hmac::sign(&self.key, material.as_bytes()).as_ref()[..9])
     }
 
-    pub fn encode(&self, scope: &str, opts: &QueryOptions, cursor: Cursor) -> String {
-        let token = SkipToken { cursor, query: self.fingerprint(scope, opts) };
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default());
+    /// Serialises `value` into an opaque, tamper-evident token: base64url JSON and a MAC.
+    pub fn seal<T: Serialize>(&self, value: &T) -> String {
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default());
         let tag = URL_SAFE_NO_PAD.encode(&hmac::sign(&self.key, body.as_bytes()).as_ref()[..16]);
         format!("{body}.{tag}")
     }
 
-    pub fn decode(&self, scope: &str, opts: &QueryOptions, raw: &str) -> GraphResult<Cursor> {
-        let bad = || GraphError::bad_request("BadRequest", "The $skiptoken is not valid for this request.");
-        let (body, tag) = raw.split_once('.').ok_or_else(bad)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| bad())?;
+    /// Opens a token made by [`TokenCodec::seal`]; `None` if it was altered or is not ours.
+    pub fn open<T: serde::de::DeserializeOwned>(&self, raw: &str) -> Option<T> {
+        let (body, tag) = raw.split_once('.')?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
         let expected = hmac::sign(&self.key, body.as_bytes());
         if tag.len() != 16 || !constant_time_eq(&expected.as_ref()[..16], &tag) {
-            return Err(bad());
+            return None;
         }
-        let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| bad())?;
-        let token: SkipToken = serde_json::from_slice(&json).map_err(|_| bad())?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()
+    }
+
+    pub fn encode(&self, scope: &str, opts: &QueryOptions, cursor: Cursor) -> String {
+        self.seal(&SkipToken { cursor, query: self.fingerprint(scope, opts) })
+    }
+
+    pub fn decode(&self, scope: &str, opts: &QueryOptions, raw: &str) -> GraphResult<Cursor> {
+        let bad = || GraphError::bad_request("BadRequest", "The $skiptoken is not valid for this request.");
+        let token: SkipToken = self.open(raw).ok_or_else(bad)?;
         if token.query != self.fingerprint(scope, opts) {
             return Err(bad());
         }

@@ -69,6 +69,58 @@ pub struct StoredPhoto {
 
 pub const ORIGINAL_SIZE: &str = "original";
 
+/// What a delta round tracks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaScope {
+    /// The contacts of one folder (Graph's per-folder contact delta).
+    FolderContacts(FolderId),
+    /// Every contact of the mailbox, whatever its folder (a Rolo extension).
+    MailboxContacts,
+    /// Every contact folder of the mailbox.
+    Folders,
+}
+
+/// Which changes a round reports (Graph's `changeType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeType {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One page of a delta round: changes with sequence numbers in `(since, upto]`, after `after`.
+#[derive(Debug, Clone)]
+pub struct DeltaQuery {
+    pub scope: DeltaScope,
+    pub since: i64,
+    pub upto: i64,
+    /// The last `(sequence, id)` served in this round.
+    pub after: Option<(i64, String)>,
+    pub page_size: usize,
+    pub change_type: Option<ChangeType>,
+}
+
+#[derive(Debug, Clone)]
+pub enum DeltaItem {
+    Contact(Contact),
+    Folder(ContactFolder),
+    Removed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DeltaPage {
+    /// Each item with the `(sequence, id)` it was ordered by.
+    pub items: Vec<((i64, String), DeltaItem)>,
+    pub more: bool,
+}
+
+/// A mailbox's change counter now, and the oldest sequence a delta token may still start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeState {
+    pub current: i64,
+    pub floor: i64,
+}
+
 /// A change to apply to a contact inside the store's transaction, so read-modify-write is
 /// atomic: returns the folder to move the contact to, if any.
 pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<FolderId>> + Send>;
@@ -138,6 +190,13 @@ pub trait Store: Send + Sync + 'static {
     async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
     /// Removes a photo; false when there was none.
     async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
+
+    // Change tracking.
+    async fn change_state(&self, mailbox: &Mailbox) -> GraphResult<ChangeState>;
+    /// A page of changes; its cost follows the number of changes, not the size of the scope.
+    async fn delta(&self, mailbox: &Mailbox, query: &DeltaQuery) -> GraphResult<DeltaPage>;
+    /// Drops tombstones removed before `before` (a timestamp) and raises each mailbox's floor.
+    async fn compact_tombstones(&self, before: &str) -> GraphResult<u64>;
 }
 
 /// Opens the database named by `url`: a `postgres://` or `postgresql://` URL, a `sqlite:` URL,

@@ -82,6 +82,25 @@ const MIGRATIONS: &[&[&str]] = &[
         etag TEXT NOT NULL,
         bytes {blob} NOT NULL,
         PRIMARY KEY (mailbox_id, owner_id, size))"],
+    // Change tracking. Live items carry their last change's sequence number; removals leave a
+    // tombstone per scope they left (a folder, or `*` for the whole mailbox) until compaction,
+    // which raises the mailbox's floor: delta tokens older than the floor are no longer valid.
+    &[
+        "CREATE INDEX contacts_by_change ON contacts (mailbox_id, folder_id, change_seq, id)",
+        "CREATE INDEX contacts_by_mailbox_change ON contacts (mailbox_id, change_seq, id)",
+        "CREATE INDEX folders_by_change ON folders (mailbox_id, change_seq, id)",
+        "CREATE TABLE tombstones (
+        mailbox_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        removed_at TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, kind, scope_id, item_id))",
+        "CREATE INDEX tombstones_by_seq ON tombstones (mailbox_id, kind, scope_id, seq, item_id)",
+        "CREATE INDEX tombstones_by_age ON tombstones (removed_at)",
+        "ALTER TABLE mailboxes ADD COLUMN tombstone_floor BIGINT NOT NULL DEFAULT 0",
+    ],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

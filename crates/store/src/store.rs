@@ -12,7 +12,10 @@ use rolo_domain::{
 
 use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
 use crate::sql::{Backend, Dialect, Row, Sql, Value};
-use crate::{ContactEdit, Mailbox, PhotoOwner, Scope, Store, StoredPhoto, User};
+use crate::{
+    ChangeState, ChangeType, ContactEdit, DeltaItem, DeltaPage, DeltaQuery, DeltaScope, Mailbox, PhotoOwner, Scope,
+    Store, StoredPhoto, User,
+};
 
 pub struct SqlStore {
     backend: Box<dyn Backend>,
@@ -163,6 +166,31 @@ async fn index_collections(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.
+async fn tombstone(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    kind: &str,
+    scope: &str,
+    item: &str,
+    seq: i64,
+) -> GraphResult<()> {
+    tx.execute(
+        "INSERT INTO tombstones (mailbox_id, kind, scope_id, item_id, seq, removed_at) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (mailbox_id, kind, scope_id, item_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
+        &[
+            mailbox.id.as_str().into(),
+            kind.into(),
+            scope.into(),
+            item.into(),
+            seq.into(),
+            rolo_domain::time::now_utc().into(),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -589,7 +617,7 @@ impl Store for SqlStore {
         let (mb, id) = (mailbox.clone(), id.clone());
         self.write(move |tx| {
             Box::pin(async move {
-                bump(tx, &mb).await?;
+                let seq = bump(tx, &mb).await?;
                 if id == mb.default_folder_id {
                     return Err(GraphError::bad_request(
                         "ErrorDeleteDistinguishedFolder",
@@ -610,6 +638,23 @@ impl Store for SqlStore {
                 for row in subtree {
                     let fid = row.into_iter().next().map(Value::into_string).unwrap_or_default();
                     let p = [mb.id.as_str().into(), Value::from(fid.as_str())];
+                    tombstone(tx, &mb, "folder", "*", &fid, seq).await?;
+                    for scope in [fid.as_str(), "*"] {
+                        tx.execute(
+                            "INSERT INTO tombstones (mailbox_id, kind, scope_id, item_id, seq, removed_at) \
+                             SELECT mailbox_id, 'contact', ?, id, ?, ? FROM contacts WHERE mailbox_id = ? AND folder_id = ? \
+                             ON CONFLICT (mailbox_id, kind, scope_id, item_id) DO UPDATE SET seq = excluded.seq, \
+                             removed_at = excluded.removed_at",
+                            &[
+                                scope.into(),
+                                seq.into(),
+                                rolo_domain::time::now_utc().into(),
+                                mb.id.as_str().into(),
+                                fid.as_str().into(),
+                            ],
+                        )
+                        .await?;
+                    }
                     for (side, column) in
                         [("contact_emails", "contact_id"), ("contact_categories", "contact_id"), ("photos", "owner_id")]
                     {
@@ -727,6 +772,8 @@ impl Store for SqlStore {
                         if !folder_exists(tx, &mb, &target).await? {
                             return Err(GraphError::item_not_found());
                         }
+                        // The folder it leaves reports it removed; the new one reports it as changed.
+                        tombstone(tx, &mb, "contact", contact.folder_id.as_str(), contact.id.as_str(), seq).await?;
                         contact.folder_id = target;
                     }
                 }
@@ -759,12 +806,14 @@ impl Store for SqlStore {
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                bump(tx, &mb).await?;
+                let seq = bump(tx, &mb).await?;
                 let contact =
                     select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
                 if !if_match_ok(&if_match, &contact.change_key) {
                     return Err(GraphError::change_key_mismatch());
                 }
+                tombstone(tx, &mb, "contact", contact.folder_id.as_str(), id.as_str(), seq).await?;
+                tombstone(tx, &mb, "contact", "*", id.as_str(), seq).await?;
                 delete_contact_rows(tx, &mb, &id).await
             })
         })
@@ -853,6 +902,127 @@ impl Store for SqlStore {
                     )
                     .await?;
                 Ok(n > 0)
+            })
+        })
+        .await
+    }
+
+    async fn change_state(&self, mailbox: &Mailbox) -> GraphResult<ChangeState> {
+        let mut conn = self.backend.read().await?;
+        let row = conn
+            .query_opt(
+                "SELECT change_seq, tombstone_floor FROM mailboxes WHERE mailbox_id = ?",
+                &[mailbox.id.as_str().into()],
+            )
+            .await?
+            .ok_or_else(GraphError::item_not_found)?;
+        let mut it = row.into_iter().map(|v| v.as_i64().unwrap_or(0));
+        Ok(ChangeState { current: it.next().unwrap_or(0), floor: it.next().unwrap_or(0) })
+    }
+
+    async fn delta(&self, mailbox: &Mailbox, q: &DeltaQuery) -> GraphResult<DeltaPage> {
+        let mut conn = self.backend.read().await?;
+        let limit = q.page_size as i64 + 1;
+        let (after_seq, after_id) = q.after.clone().unwrap_or((q.since, String::new()));
+        // Rows in (since, upto], after the cursor, in (sequence, id) order.
+        let window = "t.change_seq > ? AND t.change_seq <= ? AND (t.change_seq > ? OR (t.change_seq = ? AND t.id > ?))";
+        let mut wparams: Vec<Value> =
+            vec![q.since.into(), q.upto.into(), after_seq.into(), after_seq.into(), after_id.as_str().into()];
+        let mut items: Vec<((i64, String), DeltaItem)> = Vec::new();
+        let (kind, tomb_scope) = match &q.scope {
+            DeltaScope::FolderContacts(f) => ("contact", f.as_str().to_owned()),
+            DeltaScope::MailboxContacts => ("contact", "*".to_owned()),
+            DeltaScope::Folders => ("folder", "*".to_owned()),
+        };
+        if q.change_type != Some(ChangeType::Deleted) {
+            let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
+            let (table, columns, scope_sql) = match &q.scope {
+                DeltaScope::FolderContacts(f) => {
+                    params.push(f.as_str().into());
+                    ("contacts", self.contact_columns.as_str(), "t.folder_id = ? AND ")
+                }
+                DeltaScope::MailboxContacts => ("contacts", self.contact_columns.as_str(), ""),
+                DeltaScope::Folders => ("folders", FOLDER_COLUMNS, ""),
+            };
+            params.append(&mut wparams);
+            let created = match q.change_type {
+                Some(ChangeType::Created) => " AND t.created_seq > ?",
+                Some(ChangeType::Updated) => " AND t.created_seq <= ?",
+                _ => "",
+            };
+            if !created.is_empty() {
+                params.push(q.since.into());
+            }
+            params.push(limit.into());
+            let sql = format!(
+                "SELECT {columns}, t.change_seq FROM {table} t WHERE t.mailbox_id = ? AND {scope_sql}{window}{created} \
+                 ORDER BY t.change_seq, t.id LIMIT ?"
+            );
+            for mut row in conn.query(&sql, &params).await? {
+                let seq = row.pop().and_then(|v| v.as_i64()).unwrap_or(0);
+                let item = if table == "folders" {
+                    DeltaItem::Folder(folder_from(row))
+                } else {
+                    DeltaItem::Contact(contact_from(row)?)
+                };
+                let id = match &item {
+                    DeltaItem::Contact(c) => c.id.to_string(),
+                    DeltaItem::Folder(f) => f.id.to_string(),
+                    DeltaItem::Removed(id) => id.clone(),
+                };
+                items.push(((seq, id), item));
+            }
+        }
+        // An initial round (since 0) reports what exists; removals only matter to later rounds.
+        if q.since > 0 && !matches!(q.change_type, Some(ChangeType::Created) | Some(ChangeType::Updated)) {
+            // An item that came back into the scope is live again: its tombstone is stale.
+            let live = match &q.scope {
+                DeltaScope::FolderContacts(_) => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id AND c.folder_id = t.scope_id",
+                DeltaScope::MailboxContacts => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
+                DeltaScope::Folders => "SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
+            };
+            let sql = format!(
+                "SELECT t.item_id, t.seq FROM tombstones t WHERE t.mailbox_id = ? AND t.kind = ? AND t.scope_id = ? \
+                 AND t.seq > ? AND t.seq <= ? AND (t.seq > ? OR (t.seq = ? AND t.item_id > ?)) AND NOT EXISTS ({live}) \
+                 ORDER BY t.seq, t.item_id LIMIT ?"
+            );
+            let params: Vec<Value> = vec![
+                mailbox.id.as_str().into(),
+                kind.into(),
+                tomb_scope.as_str().into(),
+                q.since.into(),
+                q.upto.into(),
+                after_seq.into(),
+                after_seq.into(),
+                after_id.as_str().into(),
+                limit.into(),
+            ];
+            for row in conn.query(&sql, &params).await? {
+                let mut it = row.into_iter();
+                let id = it.next().map(Value::into_string).unwrap_or_default();
+                let seq = it.next().and_then(|v| v.as_i64()).unwrap_or(0);
+                items.push(((seq, id.clone()), DeltaItem::Removed(id)));
+            }
+        }
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = items.len() > q.page_size;
+        items.truncate(q.page_size);
+        Ok(DeltaPage { items, more })
+    }
+
+    async fn compact_tombstones(&self, before: &str) -> GraphResult<u64> {
+        let before = before.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                // Raise each affected mailbox's floor to the newest tombstone dropped, then drop them.
+                tx.execute(
+                    "UPDATE mailboxes SET tombstone_floor = (SELECT MAX(t.seq) FROM tombstones t \
+                     WHERE t.mailbox_id = mailboxes.mailbox_id AND t.removed_at < ?) \
+                     WHERE mailbox_id IN (SELECT mailbox_id FROM tombstones WHERE removed_at < ?)",
+                    &[before.as_str().into(), before.as_str().into()],
+                )
+                .await?;
+                tx.execute("DELETE FROM tombstones WHERE removed_at < ?", &[before.as_str().into()]).await
             })
         })
         .await

@@ -1,0 +1,186 @@
+//! Delta queries: `.../contacts/delta` per folder (and, a Rolo extension, mailbox-wide with
+//! `?scope=mailbox`), and `/contactFolders/delta`. A round walks the changes with sequence numbers
+//! in `(since, upto]`; its tokens carry that window, the position, `$select` and `changeType`,
+//! sealed with the installation's key, so they survive restarts and work on every server process.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use rolo_domain::contact::CONTACT_TYPE;
+use rolo_domain::projection::{folder_v1, ContactV1, FieldSet, TypedContactV1, CONTACT_V1_PROPERTIES};
+use rolo_domain::{ErrorKind, GraphError, GraphResult};
+use rolo_store::{ChangeType, DeltaItem, DeltaQuery, DeltaScope};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::graph::{with_header, Ctx};
+use crate::paths::FolderPath;
+use crate::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::response::json_status;
+
+/// What a delta token holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeltaState {
+    /// Mailbox and scope the token belongs to.
+    m: String,
+    s: String,
+    since: i64,
+    /// Set inside a round (`$skiptoken`); absent on a `$deltatoken`, which starts the next round.
+    upto: Option<i64>,
+    after: Option<(i64, String)>,
+    select: Option<String>,
+    change_type: Option<String>,
+}
+
+fn scope_key(scope: &DeltaScope) -> String {
+    match scope {
+        DeltaScope::FolderContacts(f) => format!("contacts:{f}"),
+        DeltaScope::MailboxContacts => "contacts:*".into(),
+        DeltaScope::Folders => "folders".into(),
+    }
+}
+
+fn parse_change_type(raw: &str) -> GraphResult<ChangeType> {
+    match raw.to_ascii_lowercase().as_str() {
+        "created" => Ok(ChangeType::Created),
+        "updated" => Ok(ChangeType::Updated),
+        "deleted" => Ok(ChangeType::Deleted),
+        _ => Err(GraphError::bad_request(
+            "BadRequest",
+            format!("The changeType '{raw}' is not valid; use created, updated or deleted."),
+        )),
+    }
+}
+
+/// A plain (non-`$`) query parameter, percent-decoded.
+fn custom_param(ctx: &Ctx, name: &str) -> Option<String> {
+    ctx.raw_query.as_deref()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        k.eq_ignore_ascii_case(name).then(|| v.replace("%2C", ",").replace("%2c", ","))
+    })
+}
+
+/// 410 with a `Location` that starts a fresh round, as Graph answers a token it cannot use.
+fn sync_state_not_found(ctx: &Ctx) -> Response {
+    let e = GraphError::new(
+        ErrorKind::Gone,
+        "syncStateNotFound",
+        "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
+    );
+    let resp = crate::error::error_response(&e, &crate::request_id::RequestIds::current());
+    let extra = if custom_param(ctx, "scope").is_some_and(|s| s.eq_ignore_ascii_case("mailbox")) {
+        "?scope=mailbox"
+    } else {
+        ""
+    };
+    with_header(resp, "Location", &format!("{}{}{extra}", ctx.base, ctx.path))
+}
+
+/// `GET .../contacts/delta`
+pub async fn contacts(ctx: &Ctx, folder: &FolderPath) -> GraphResult<Response> {
+    let scope = match custom_param(ctx, "scope").as_deref() {
+        Some(s) if s.eq_ignore_ascii_case("mailbox") => DeltaScope::MailboxContacts,
+        _ => DeltaScope::FolderContacts(ctx.contacts_folder(folder).await?),
+    };
+    run(ctx, scope).await
+}
+
+/// `GET /contactFolders/delta`
+pub async fn folders(ctx: &Ctx) -> GraphResult<Response> {
+    run(ctx, DeltaScope::Folders).await
+}
+
+async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
+    let key = scope_key(&scope);
+    let token = ctx.options.skiptoken.as_deref().or(ctx.options.deltatoken.as_deref());
+    let changes = ctx.state.store.change_state(ctx.mailbox()).await?;
+    let mut state = match token {
+        None => DeltaState {
+            m: ctx.mailbox().id.clone(),
+            s: key.clone(),
+            since: 0,
+            upto: None,
+            after: None,
+            select: ctx
+                .options
+                .select
+                .as_ref()
+                .map(|items| items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")),
+            change_type: custom_param(ctx, "changeType"),
+        },
+        Some(raw) => match ctx.state.codec.open::<DeltaState>(raw) {
+            Some(st) if st.m == ctx.mailbox().id && st.s == key && (st.since == 0 || st.since >= changes.floor) => st,
+            _ => return Ok(sync_state_not_found(ctx)),
+        },
+    };
+    let upto = *state.upto.get_or_insert(changes.current);
+    let fields = match &state.select {
+        Some(sel) => {
+            let items =
+                rolo_odata::parse_select(sel).map_err(|e| GraphError::bad_request("BadRequest", e.to_string()))?;
+            let (props, type_name) = if scope == DeltaScope::Folders {
+                (rolo_domain::projection::FOLDER_V1_PROPERTIES, rolo_domain::folder::FOLDER_TYPE)
+            } else {
+                (CONTACT_V1_PROPERTIES, CONTACT_TYPE)
+            };
+            FieldSet::from_select(&items, props, type_name)?
+        }
+        None => FieldSet::ALL,
+    };
+    let change_type = state.change_type.as_deref().map(parse_change_type).transpose()?;
+    let page_size = ctx.prefer.max_page_size.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
+    let query = DeltaQuery {
+        scope: scope.clone(),
+        since: state.since,
+        upto,
+        after: state.after.clone(),
+        page_size,
+        change_type,
+    };
+    let page = ctx.state.store.delta(ctx.mailbox(), &query).await?;
+
+    let (type_name, context) = match scope {
+        DeltaScope::Folders => ("#microsoft.graph.contactFolder", "Collection(contactFolder)"),
+        _ => ("#microsoft.graph.contact", "Collection(contact)"),
+    };
+    let mut value = Vec::with_capacity(page.items.len());
+    for (_, item) in &page.items {
+        value.push(match item {
+            DeltaItem::Contact(c) => {
+                serde_json::to_value(TypedContactV1(ContactV1::new(c, fields))).map_err(GraphError::internal)?
+            }
+            DeltaItem::Folder(f) => {
+                let mut v = folder_v1(f, fields, None);
+                if let Value::Object(m) = &mut v {
+                    m.insert("@odata.type".into(), json!(type_name));
+                }
+                v
+            }
+            DeltaItem::Removed(id) => json!({"@odata.type": type_name, "id": id, "@removed": {"reason": "deleted"}}),
+        });
+    }
+    // The mailbox-wide extension keeps its marker in the links, so the token matches its scope.
+    let extra = if scope == DeltaScope::MailboxContacts { "scope=mailbox&" } else { "" };
+    let mut body = serde_json::Map::new();
+    body.insert("@odata.context".into(), json!(format!("{}/$metadata#{context}", ctx.base)));
+    body.insert("value".into(), Value::Array(value));
+    if page.more {
+        state.after = page.items.last().map(|(k, _)| k.clone());
+        let link = format!("{}{}?{extra}$skiptoken={}", ctx.base, ctx.path, ctx.state.codec.seal(&state));
+        body.insert("@odata.nextLink".into(), json!(link));
+    } else {
+        let next = DeltaState { since: upto, upto: None, after: None, ..state };
+        let link = format!("{}{}?{extra}$deltatoken={}", ctx.base, ctx.path, ctx.state.codec.seal(&next));
+        body.insert("@odata.deltaLink".into(), json!(link));
+    }
+    let resp = json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?);
+    Ok(match ctx.prefer.max_page_size {
+        Some(n) => {
+            let mut resp = resp;
+            if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
+                resp.headers_mut().insert("Preference-Applied", v);
+            }
+            resp
+        }
+        None => resp,
+    })
+}
