@@ -102,7 +102,7 @@ pub struct DeltaQuery {
 
 #[derive(Debug, Clone)]
 pub enum DeltaItem {
-    Contact(Contact),
+    Contact(Box<Contact>),
     Folder(ContactFolder),
     Removed(String),
 }

@@ -963,7 +963,7 @@ impl Store for SqlStore {
                 let item = if table == "folders" {
                     DeltaItem::Folder(folder_from(row))
                 } else {
-                    DeltaItem::Contact(contact_from(row)?)
+                    DeltaItem::Contact(Box::new(contact_from(row)?))
                 };
                 let id = match &item {
                     DeltaItem::Contact(c) => c.id.to_string(),
