@@ -80,6 +80,9 @@ pub enum Scenario {
     /// Server VmRSS/VmHWM after seeding --big contacts and a list/get mix.
     #[value(alias = "memory")]
     Rss,
+    /// Delta on the default folder, after the other scenarios (so at --big contacts when rss ran):
+    /// no-change polls, and incremental rounds after 100 changes.
+    Delta,
 }
 
 impl Cli {

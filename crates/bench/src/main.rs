@@ -138,7 +138,91 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
     if cli.wants(Scenario::Rss) {
         memory(cli, t, &mut runs, &list, &mut ids).await?;
     }
+    if cli.wants(Scenario::Delta) && !ids.is_empty() {
+        delta(&mut runs, &t.base, &ids).await?;
+    }
     Ok(report)
+}
+
+/// Follows one delta round from `link` to its deltaLink; returns it and the items seen.
+async fn delta_round(client: &mut http::Client, link: &str) -> Result<(String, usize), String> {
+    let mut next = link.to_owned();
+    let mut seen = 0;
+    loop {
+        let path = http::strip_origin(&next).to_owned();
+        let status = client.get(&path).await.map_err(|e| format!("delta GET: {e}"))?;
+        if status != 200 {
+            return Err(format!("delta GET {path}: HTTP {status}: {}", http::snippet(client.body())));
+        }
+        let v: serde_json::Value = serde_json::from_slice(client.body()).map_err(|e| format!("delta body: {e}"))?;
+        seen += v["value"].as_array().map_or(0, Vec::len);
+        match (v["@odata.nextLink"].as_str(), v["@odata.deltaLink"].as_str()) {
+            (Some(n), _) => next = n.to_owned(),
+            (None, Some(d)) => return Ok((d.to_owned(), seen)),
+            _ => return Err("a delta page without nextLink or deltaLink".into()),
+        }
+    }
+}
+
+/// The delta scenario: an initial round over the default folder, no-change polls, then rounds
+/// after 100 changes each. The targets: a poll under 2 ms, an incremental round under 20 ms.
+async fn delta(runs: &mut Runs<'_>, base: &str, ids: &[String]) -> Result<(), String> {
+    let mut client = runs.pool.one().await?;
+    let result = async {
+        eprintln!("delta: initial round over {} contacts", ids.len());
+        let started = std::time::Instant::now();
+        let (mut link, seen) = delta_round(&mut client, &format!("{base}/me/contacts/delta")).await?;
+        let initial = started.elapsed();
+        let mut polls = Vec::new();
+        for _ in 0..200 {
+            let t0 = std::time::Instant::now();
+            let (next, n) = delta_round(&mut client, &link).await?;
+            polls.push(t0.elapsed().as_secs_f64() * 1000.0);
+            if n != 0 {
+                return Err(format!("a no-change poll returned {n} items"));
+            }
+            link = next;
+        }
+        let mut rounds = Vec::new();
+        for r in 0..5 {
+            for i in 0..100 {
+                let id = &ids[(r * 7919 + i * 104_729) % ids.len()];
+                let body = format!("{{\"jobTitle\":\"Round {r} change {i}\"}}");
+                let path = http::strip_origin(&format!("{base}/me/contacts/{}", http::encode_segment(id))).to_owned();
+                let status =
+                    client.request("PATCH", &path, Some(body.as_bytes())).await.map_err(|e| format!("PATCH: {e}"))?;
+                if status != 200 {
+                    return Err(format!("PATCH {path}: HTTP {status}"));
+                }
+            }
+            let t0 = std::time::Instant::now();
+            let (next, n) = delta_round(&mut client, &link).await?;
+            rounds.push((t0.elapsed().as_secs_f64() * 1000.0, n));
+            link = next;
+        }
+        Ok((initial, seen, polls, rounds))
+    }
+    .await;
+    runs.pool.give_back(client);
+    let (initial, seen, mut polls, rounds) = result?;
+    polls.sort_by(f64::total_cmp);
+    let p50 = polls[polls.len() / 2];
+    let p99 = polls[polls.len() * 99 / 100];
+    let worst_round = rounds.iter().map(|(ms, _)| *ms).fold(0.0, f64::max);
+    let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
+    runs.report.notes.push(format!(
+        "delta: initial round of {seen} contacts in {:.2} s; no-change poll p50 {p50:.2} ms, p99 {p99:.2} ms \
+         (target < 2 ms: {})",
+        initial.as_secs_f64(),
+        verdict(p99 < 2.0)
+    ));
+    runs.report.notes.push(format!(
+        "delta: incremental rounds after 100 changes (default page size 10): {} ms; worst {worst_round:.2} ms \
+         (target < 20 ms: {})",
+        rounds.iter().map(|(ms, n)| format!("{ms:.2} ({n} items)")).collect::<Vec<_>>().join(", "),
+        verdict(worst_round < 20.0)
+    ));
+    Ok(())
 }
 
 /// The "create" scenario: seeds --contacts contacts and returns their ids.

@@ -29,6 +29,11 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
     OffsetDateTime::parse(s, &Rfc3339).ok().map(format_utc)
 }
 
+/// The Graph timestamp `days` days ago.
+pub fn days_ago(days: u32) -> String {
+    format_utc(OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)))
+}
+
 /// The `error.innerError.date` form: no zone designator.
 pub fn error_date() -> String {
     let mut s = now_utc();

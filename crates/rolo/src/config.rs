@@ -34,6 +34,8 @@ struct FileConfig {
     /// `normal` (survives a crash or kill -9) or `full` (also survives power loss)
     durability: Option<String>,
     max_connections: Option<usize>,
+    /// How long removals stay in the change log for delta rounds
+    delta_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,7 @@ pub struct Config {
     pub database: String,
     pub public_url: Option<String>,
     pub options: OpenOptions,
+    pub delta_retention_days: u32,
 }
 
 impl Config {
@@ -63,6 +66,7 @@ impl Config {
             database: db.database.or(fc.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
             public_url: fc.public_url,
             options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
+            delta_retention_days: fc.delta_retention_days.unwrap_or(30),
         })
     }
 

@@ -149,8 +149,9 @@ fn main() {
         match cli.command {
             Command::Serve { listen, db, config } => {
                 let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
-                let store = cfg.open_store().await.unwrap_or_else(|e| fail(describe(e)));
-                run_server(&cfg.listen, Arc::new(store), cfg.public_url.clone(), None).await;
+                let store: Arc<dyn Store> = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
+                rolo_server::spawn_compaction(store.clone(), cfg.delta_retention_days);
+                run_server(&cfg.listen, store, cfg.public_url.clone(), None).await;
             }
             Command::Users { command: UsersCommand::Add { upn, display_name, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));

@@ -72,6 +72,25 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new().fallback(graph::handle).with_state(state).layer(axum::middleware::from_fn(request_id::middleware))
 }
 
+/// Compacts the change log every hour: tombstones older than `retention_days` go, and delta
+/// tokens older than them then get `syncStateNotFound`. Every server process may run this; the
+/// work is idempotent.
+pub fn spawn_compaction(store: Arc<dyn Store>, retention_days: u32) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.compact_tombstones(&rolo_domain::time::days_ago(retention_days)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "compacted the change log"),
+                Err(e) => {
+                    tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "change-log compaction failed")
+                }
+            }
+        }
+    });
+}
+
 /// Serves until `shutdown` completes, then finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,

@@ -923,11 +923,16 @@ impl Store for SqlStore {
     async fn delta(&self, mailbox: &Mailbox, q: &DeltaQuery) -> GraphResult<DeltaPage> {
         let mut conn = self.backend.read().await?;
         let limit = q.page_size as i64 + 1;
-        let (after_seq, after_id) = q.after.clone().unwrap_or((q.since, String::new()));
-        // Rows in (since, upto], after the cursor, in (sequence, id) order.
-        let window = "t.change_seq > ? AND t.change_seq <= ? AND (t.change_seq > ? OR (t.change_seq = ? AND t.id > ?))";
-        let mut wparams: Vec<Value> =
-            vec![q.since.into(), q.upto.into(), after_seq.into(), after_seq.into(), after_id.as_str().into()];
+        // Rows in (since, upto], after the cursor, in (sequence, id) order. Row values let both
+        // databases seek the (sequence, id) index instead of scanning from the round's start on
+        // every page.
+        let (window, mut wparams): (&str, Vec<Value>) = match &q.after {
+            Some((seq, id)) => (
+                "t.change_seq <= ? AND (t.change_seq, t.id) > (?, ?)",
+                vec![q.upto.into(), (*seq).into(), id.as_str().into()],
+            ),
+            None => ("t.change_seq <= ? AND t.change_seq > ?", vec![q.upto.into(), q.since.into()]),
+        };
         let mut items: Vec<((i64, String), DeltaItem)> = Vec::new();
         let (kind, tomb_scope) = match &q.scope {
             DeltaScope::FolderContacts(f) => ("contact", f.as_str().to_owned()),
@@ -981,22 +986,24 @@ impl Store for SqlStore {
                 DeltaScope::MailboxContacts => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
                 DeltaScope::Folders => "SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
             };
+            let mut params: Vec<Value> =
+                vec![mailbox.id.as_str().into(), kind.into(), tomb_scope.as_str().into(), q.upto.into()];
+            let tomb_window = match &q.after {
+                Some((seq, id)) => {
+                    params.extend([Value::from(*seq), id.as_str().into()]);
+                    "(t.seq, t.item_id) > (?, ?)"
+                }
+                None => {
+                    params.push(q.since.into());
+                    "t.seq > ?"
+                }
+            };
+            params.push(limit.into());
             let sql = format!(
                 "SELECT t.item_id, t.seq FROM tombstones t WHERE t.mailbox_id = ? AND t.kind = ? AND t.scope_id = ? \
-                 AND t.seq > ? AND t.seq <= ? AND (t.seq > ? OR (t.seq = ? AND t.item_id > ?)) AND NOT EXISTS ({live}) \
+                 AND t.seq <= ? AND {tomb_window} AND NOT EXISTS ({live}) \
                  ORDER BY t.seq, t.item_id LIMIT ?"
             );
-            let params: Vec<Value> = vec![
-                mailbox.id.as_str().into(),
-                kind.into(),
-                tomb_scope.as_str().into(),
-                q.since.into(),
-                q.upto.into(),
-                after_seq.into(),
-                after_seq.into(),
-                after_id.as_str().into(),
-                limit.into(),
-            ];
             for row in conn.query(&sql, &params).await? {
                 let mut it = row.into_iter();
                 let id = it.next().map(Value::into_string).unwrap_or_default();
