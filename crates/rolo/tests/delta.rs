@@ -180,4 +180,30 @@ async fn mailbox_wide_and_folder_delta(s: TestServer) {
     assert_eq!(removed(&items), [g.clone()].into_iter().collect());
 }
 
-both_backends!(folder_rounds, select_and_change_type_are_kept, bad_tokens_get_410, mailbox_wide_and_folder_delta);
+/// Compaction drops old removals without breaking a token taken after them.
+async fn compaction_keeps_valid_tokens(s: TestServer) {
+    let (_, t) = s.login("fay@contoso.test").await;
+    let f = folder(&s, &t, "F").await;
+    let a = contact(&s, &t, &f, "A").await;
+    let b = contact(&s, &t, &f, "B").await;
+    let start = format!("{}/me/contactFolders/{f}/contacts/delta", s.base);
+    let (_, old) = round(&s, &t, &start, 10).await;
+    assert_eq!(s.delete(&format!("/me/contacts/{a}"), &t).await.status, 204);
+    let (items, current) = round(&s, &t, &old, 10).await;
+    assert_eq!(removed(&items), [a.clone()].into_iter().collect());
+    assert!(s.store.compact_tombstones("9999-01-01T00:00:00Z").await.unwrap() > 0);
+    // The token from before the removal now predates the floor; the later one still works.
+    s.get(&old, &t).await.assert_error(410, "syncStateNotFound");
+    assert_eq!(s.delete(&format!("/me/contacts/{b}"), &t).await.status, 204);
+    let (items, _) = round(&s, &t, &current, 10).await;
+    assert_eq!(removed(&items), [b.clone()].into_iter().collect());
+    assert!(ids(&items).is_empty());
+}
+
+both_backends!(
+    folder_rounds,
+    select_and_change_type_are_kept,
+    bad_tokens_get_410,
+    mailbox_wide_and_folder_delta,
+    compaction_keeps_valid_tokens
+);
