@@ -113,6 +113,13 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let principal = state.authority.verify(token)?;
+    if rest.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
+        if parts.method != Method::POST {
+            return Err(method_not_allowed(&parts.method));
+        }
+        let body = parse_json(&parts.headers, &read_body(&parts.headers, body).await?)?;
+        return crate::batch::handle(state, parts.headers, body).await;
+    }
     let path = crate::paths::parse(rest)?;
 
     let method = parts.method.clone();

@@ -2,6 +2,7 @@
 //! thin; Graph semantics live in `rolo-domain`, storage behind `rolo-store`'s trait.
 
 pub mod auth;
+mod batch;
 mod contacts;
 mod delta;
 pub mod error;

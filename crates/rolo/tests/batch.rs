@@ -1,0 +1,105 @@
+//! JSON batching over HTTP, on SQLite and PostgreSQL.
+
+mod common;
+
+use base64::Engine;
+use common::TestServer;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn by_id<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no response {id}: {body}"))
+}
+
+/// Inner requests run through the real router, in dependency order; a failed dependency gives 424.
+async fn batch_runs_requests_in_order(s: TestServer) {
+    let (user, t) = s.login("ada@contoso.test").await;
+    let (other, _) = s.login("bob@contoso.test").await;
+    let r = s
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [
+                {"id": "1", "method": "POST", "url": "/me/contacts", "headers": {"Content-Type": "application/json"}, "body": {"givenName": "Pavel"}},
+                {"id": "2", "dependsOn": ["1"], "method": "GET", "url": "me/contacts?$select=givenName"},
+                {"id": "3", "method": "GET", "url": "/me/contacts/not-an-id"},
+                {"id": "4", "dependsOn": ["3"], "method": "DELETE", "url": "/me/contacts/AAAAAAAAAAAAAAAAAAAAAA"},
+                {"id": "5", "method": "GET", "url": format!("/users/{}/contacts", other.user_principal_name)},
+                {"id": "6", "method": "POST", "url": "/$batch", "headers": {"Content-Type": "application/json"}, "body": {"requests": []}}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["responses"].as_array().unwrap().len(), 6);
+    let created = by_id(&r.body, "1");
+    assert_eq!(created["status"], 201);
+    assert_eq!(created["body"]["givenName"], "Pavel");
+    assert!(created["headers"]["etag"].is_string(), "{created}");
+    let listed = by_id(&r.body, "2");
+    assert_eq!(listed["status"], 200);
+    assert_eq!(listed["body"]["value"][0]["givenName"], "Pavel");
+    assert_eq!(
+        listed["body"]["@odata.context"],
+        format!("{}/$metadata#users('{}')/contacts(givenName)", s.base, user.id)
+    );
+    assert_eq!(by_id(&r.body, "3")["status"], 400);
+    assert_eq!(by_id(&r.body, "3")["body"]["error"]["code"], "ErrorInvalidIdMalformed");
+    assert_eq!(by_id(&r.body, "4")["status"], 424);
+    assert_eq!(by_id(&r.body, "5")["status"], 403);
+    assert_eq!(by_id(&r.body, "5")["body"]["error"]["code"], "ErrorAccessDenied");
+    assert_eq!(by_id(&r.body, "6")["status"], 400);
+    // The effect of request 1 is real.
+    assert_eq!(s.get("/me/contacts", &t).await.body["value"].as_array().unwrap().len(), 1);
+}
+
+/// Binary bodies travel base64-encoded both ways.
+async fn batch_carries_binary_bodies(s: TestServer) {
+    let (_, t) = s.login("cy@contoso.test").await;
+    let id = s.post("/me/contacts", &t, json!({"givenName": "P"})).await.body["id"].as_str().unwrap().to_owned();
+    let png = rolo_media::sample(64, 48, rolo_media::Format::Png);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let r = s
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [
+                {"id": "put", "method": "PUT", "url": format!("/me/contacts/{id}/photo/$value"), "headers": {"Content-Type": "image/png"}, "body": b64},
+                {"id": "get", "dependsOn": ["put"], "method": "GET", "url": format!("/me/contacts/{id}/photo/$value")}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(by_id(&r.body, "put")["status"], 200);
+    assert_eq!(by_id(&r.body, "get")["status"], 200);
+    assert_eq!(by_id(&r.body, "get")["body"], b64);
+}
+
+/// A malformed batch is refused whole; a batch needs a token.
+async fn malformed_batches_are_refused(s: TestServer) {
+    let (_, t) = s.login("dee@contoso.test").await;
+    let get = |id: &str| json!({"id": id, "method": "GET", "url": "/me/contacts"});
+    let too_many: Vec<Value> = (0..21).map(|i| get(&i.to_string())).collect();
+    for bad in [
+        json!({"requests": too_many}),
+        json!({"requests": [get("a"), get("A")]}),
+        json!({"requests": []}),
+        json!({"nope": 1}),
+        json!({"requests": [{"id": "1", "method": "POST", "url": "/me/contacts", "body": {"givenName": "X"}}]}),
+        json!({"requests": [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/me/contacts"}]}),
+        json!({"requests": [{"id": "1", "method": "GET", "url": "/me/contacts", "dependsOn": ["2"]}, {"id": "2", "method": "GET", "url": "/me/contacts", "dependsOn": ["1"]}]}),
+        json!({"requests": [{"id": "1", "method": "GET", "url": "/me/contacts", "dependsOn": ["9"]}]}),
+    ] {
+        s.post("/$batch", &t, bad.clone()).await.assert_error(400, "BadRequest");
+    }
+    s.send(Method::POST, "/$batch", None, Some(json!({"requests": [get("1")]})), &[])
+        .await
+        .assert_error(401, "InvalidAuthenticationToken");
+    s.get("/$batch", &t).await.assert_error(405, "ErrorInvalidRequest");
+}
+
+both_backends!(batch_runs_requests_in_order, batch_carries_binary_bodies, malformed_batches_are_refused);

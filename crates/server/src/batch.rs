@@ -1,0 +1,233 @@
+//! JSON batching: `POST /v1.0/$batch` with up to 20 requests. Each inner request runs through the
+//! same router as a top-level one (so it is authenticated, authorized and answered exactly the
+//! same way), in an order that honours `dependsOn`; independent requests run up to 4 at a time,
+//! as Graph sends them to Outlook. A request whose dependency failed gets 424.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use http_body_util::BodyExt;
+use rolo_domain::{ErrorKind, GraphError, GraphResult};
+use serde_json::{json, Map, Value};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::response::json_status;
+use crate::AppState;
+
+pub const MAX_REQUESTS: usize = 20;
+const MAX_CONCURRENT: usize = 4;
+
+struct Inner {
+    id: String,
+    method: Method,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<Vec<u8>>,
+    depends_on: Vec<String>,
+}
+
+fn malformed(message: impl Into<String>) -> GraphError {
+    GraphError::bad_request("BadRequest", message)
+}
+
+fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
+    let requests = body
+        .get("requests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("The batch request must be an object with a 'requests' array."))?;
+    if requests.is_empty() {
+        return Err(malformed("The batch request holds no requests."));
+    }
+    if requests.len() > MAX_REQUESTS {
+        return Err(malformed(format!("Number of requests inside batch exceeds the limit of {MAX_REQUESTS}.")));
+    }
+    let mut out = Vec::with_capacity(requests.len());
+    let mut seen = HashSet::new();
+    for r in requests {
+        let field = |name: &str| r.get(name).and_then(Value::as_str).map(str::to_owned);
+        let id = field("id").ok_or_else(|| malformed("Every batch request needs a string 'id'."))?;
+        if !seen.insert(id.to_lowercase()) {
+            return Err(malformed(format!("Batch request ids must be unique; '{id}' is repeated.")));
+        }
+        let method = field("method")
+            .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+            .ok_or_else(|| malformed(format!("Request '{id}' needs a valid 'method'.")))?;
+        let url = field("url").ok_or_else(|| malformed(format!("Request '{id}' needs a 'url'.")))?;
+        if url.contains("://") {
+            return Err(malformed(format!("Request '{id}' must use a URL relative to the version root.")));
+        }
+        let mut headers = Vec::new();
+        if let Some(h) = r.get("headers") {
+            let h = h.as_object().ok_or_else(|| malformed(format!("The headers of request '{id}' must be an object.")))?;
+            for (k, v) in h {
+                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
+                let value = v.as_str().and_then(|v| HeaderValue::from_str(v).ok());
+                headers.push((name, value.ok_or_else(|| malformed(format!("Bad value for header '{k}'.")))?));
+            }
+        }
+        let content_type = headers.iter().find(|(n, _)| *n == header::CONTENT_TYPE).map(|(_, v)| v.clone());
+        let body = match r.get("body") {
+            None | Some(Value::Null) => None,
+            Some(b) => {
+                let ct = content_type
+                    .as_ref()
+                    .ok_or_else(|| malformed(format!("Request '{id}' has a body but no Content-Type header.")))?;
+                let json_body = ct.to_str().unwrap_or("").to_ascii_lowercase().contains("json");
+                Some(match (b, json_body) {
+                    // A binary body (a photo) travels base64-encoded.
+                    (Value::String(s), false) => {
+                        STANDARD.decode(s).map_err(|_| malformed(format!("The body of request '{id}' is not base64.")))?
+                    }
+                    (other, _) => serde_json::to_vec(other).map_err(GraphError::internal)?,
+                })
+            }
+        };
+        let depends_on = match r.get("dependsOn") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .map(|d| d.as_str().map(str::to_owned).ok_or_else(|| malformed("'dependsOn' must list request ids.")))
+                .collect::<GraphResult<_>>()?,
+            Some(_) => return Err(malformed("'dependsOn' must be an array of request ids.")),
+        };
+        out.push(Inner { id, method, url, headers, body, depends_on });
+    }
+    // Every dependency must exist, and they must not form a cycle.
+    let ids: HashMap<String, usize> = out.iter().enumerate().map(|(i, r)| (r.id.to_lowercase(), i)).collect();
+    for r in &out {
+        for d in &r.depends_on {
+            if !ids.contains_key(&d.to_lowercase()) {
+                return Err(malformed(format!("Request '{}' depends on '{d}', which is not in the batch.", r.id)));
+            }
+        }
+    }
+    let mut state = vec![0u8; out.len()]; // 0 new, 1 visiting, 2 done
+    fn visit(i: usize, out: &[Inner], ids: &HashMap<String, usize>, state: &mut [u8]) -> bool {
+        match state[i] {
+            1 => return false,
+            2 => return true,
+            _ => {}
+        }
+        state[i] = 1;
+        for d in &out[i].depends_on {
+            if !visit(ids[&d.to_lowercase()], out, ids, state) {
+                return false;
+            }
+        }
+        state[i] = 2;
+        true
+    }
+    for i in 0..out.len() {
+        if !visit(i, &out, &ids, &mut state) {
+            return Err(malformed("The dependsOn references of the batch form a cycle."));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs one inner request through the router and renders it as a batch response entry.
+async fn run_one(state: Arc<AppState>, outer: HeaderMap, r: Inner) -> (String, Value, bool) {
+    let url = format!("/v1.0/{}", r.url.trim_start_matches('/'));
+    let nested = url.split('?').next().unwrap_or("").trim_end_matches('/').eq_ignore_ascii_case("/v1.0/$batch");
+    if nested {
+        let e = GraphError::bad_request("BadRequest", "A batch cannot hold another batch.");
+        return (r.id.clone(), entry(&r.id, 400, &Map::new(), error_body(&e)), false);
+    }
+    let mut req = Request::builder().method(r.method).uri(&url);
+    for name in [header::AUTHORIZATION, header::HOST] {
+        if let Some(v) = outer.get(&name) {
+            req = req.header(name, v);
+        }
+    }
+    for (k, v) in r.headers {
+        req = req.header(k, v);
+    }
+    let req = match req.body(Body::from(r.body.unwrap_or_default())) {
+        Ok(req) => req,
+        Err(_) => {
+            let e = GraphError::bad_request("BadRequest", format!("The URL of request '{}' is not valid.", r.id));
+            return (r.id.clone(), entry(&r.id, 400, &Map::new(), error_body(&e)), false);
+        }
+    };
+    let resp = match crate::router(state).oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    };
+    let status = resp.status().as_u16();
+    let mut headers = Map::new();
+    for (k, v) in resp.headers() {
+        if let Ok(v) = v.to_str() {
+            headers.insert(k.as_str().to_owned(), json!(v));
+        }
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else if is_json {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    } else {
+        Value::String(STANDARD.encode(&bytes))
+    };
+    (r.id.clone(), entry(&r.id, status, &headers, body), (200..300).contains(&status))
+}
+
+fn entry(id: &str, status: u16, headers: &Map<String, Value>, body: Value) -> Value {
+    json!({"id": id, "status": status, "headers": headers, "body": body})
+}
+
+fn error_body(e: &GraphError) -> Value {
+    let ids = crate::request_id::RequestIds::current();
+    json!({"error": {"code": e.code, "message": e.message, "innerError": {
+        "date": rolo_domain::time::error_date(), "request-id": ids.request_id, "client-request-id": ids.client_request_id}}})
+}
+
+/// `POST /v1.0/$batch`
+pub async fn handle(state: Arc<AppState>, outer: HeaderMap, body: Value) -> GraphResult<Response> {
+    let requests = parse(&body)?;
+    let order: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
+    let mut pending: Vec<Inner> = requests;
+    let mut results: HashMap<String, (Value, bool)> = HashMap::new();
+    while !pending.is_empty() {
+        // Requests whose dependencies all finished: failed dependencies make them fail with 424.
+        let (ready, waiting): (Vec<Inner>, Vec<Inner>) = pending
+            .into_iter()
+            .partition(|r| r.depends_on.iter().all(|d| results.keys().any(|k| k.eq_ignore_ascii_case(d))));
+        pending = waiting;
+        let mut running = JoinSet::new();
+        for r in ready {
+            let failed_dependency = r
+                .depends_on
+                .iter()
+                .any(|d| results.iter().any(|(k, (_, ok))| k.eq_ignore_ascii_case(d) && !ok));
+            if failed_dependency {
+                let e = GraphError::new(ErrorKind::BadRequest, "FailedDependency", "A request this one depends on failed.");
+                results.insert(r.id.clone(), (entry(&r.id, 424, &Map::new(), error_body(&e)), false));
+                continue;
+            }
+            while running.len() >= MAX_CONCURRENT {
+                if let Some(Ok((id, v, ok))) = running.join_next().await {
+                    results.insert(id, (v, ok));
+                }
+            }
+            running.spawn(run_one(state.clone(), outer.clone(), r));
+        }
+        while let Some(done) = running.join_next().await {
+            let (id, v, ok) = done.map_err(GraphError::internal)?;
+            results.insert(id, (v, ok));
+        }
+    }
+    let responses: Vec<Value> = order.iter().filter_map(|id| results.remove(id).map(|(v, _)| v)).collect();
+    let body = serde_json::to_vec(&json!({ "responses": responses })).map_err(GraphError::internal)?;
+    Ok(json_status(StatusCode::OK, body))
+}
