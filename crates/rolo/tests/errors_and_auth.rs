@@ -530,3 +530,15 @@ both_backends!(
     concurrent_conditional_updates,
     concurrent_creates,
 );
+
+/// Health endpoints answer without a token, outside the Graph URL space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_endpoints() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let root = s.base.trim_end_matches("/v1.0").to_owned();
+    for (path, text) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let r = s.send(Method::GET, &format!("{root}{path}"), None, None, &[]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text, text);
+    }
+}

@@ -64,9 +64,11 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
         }
         let mut headers = Vec::new();
         if let Some(h) = r.get("headers") {
-            let h = h.as_object().ok_or_else(|| malformed(format!("The headers of request '{id}' must be an object.")))?;
+            let h =
+                h.as_object().ok_or_else(|| malformed(format!("The headers of request '{id}' must be an object.")))?;
             for (k, v) in h {
-                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
+                let name =
+                    HeaderName::from_bytes(k.as_bytes()).map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
                 let value = v.as_str().and_then(|v| HeaderValue::from_str(v).ok());
                 headers.push((name, value.ok_or_else(|| malformed(format!("Bad value for header '{k}'.")))?));
             }
@@ -81,9 +83,9 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
                 let json_body = ct.to_str().unwrap_or("").to_ascii_lowercase().contains("json");
                 Some(match (b, json_body) {
                     // A binary body (a photo) travels base64-encoded.
-                    (Value::String(s), false) => {
-                        STANDARD.decode(s).map_err(|_| malformed(format!("The body of request '{id}' is not base64.")))?
-                    }
+                    (Value::String(s), false) => STANDARD
+                        .decode(s)
+                        .map_err(|_| malformed(format!("The body of request '{id}' is not base64.")))?,
                     (other, _) => serde_json::to_vec(other).map_err(GraphError::internal)?,
                 })
             }
@@ -166,11 +168,8 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, r: Inner) -> (String, V
             headers.insert(k.as_str().to_owned(), json!(v));
         }
     }
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
+    let is_json =
+        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
     let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body = if bytes.is_empty() {
         Value::Null
@@ -206,12 +205,11 @@ pub async fn handle(state: Arc<AppState>, outer: HeaderMap, body: Value) -> Grap
         pending = waiting;
         let mut running = JoinSet::new();
         for r in ready {
-            let failed_dependency = r
-                .depends_on
-                .iter()
-                .any(|d| results.iter().any(|(k, (_, ok))| k.eq_ignore_ascii_case(d) && !ok));
+            let failed_dependency =
+                r.depends_on.iter().any(|d| results.iter().any(|(k, (_, ok))| k.eq_ignore_ascii_case(d) && !ok));
             if failed_dependency {
-                let e = GraphError::new(ErrorKind::BadRequest, "FailedDependency", "A request this one depends on failed.");
+                let e =
+                    GraphError::new(ErrorKind::BadRequest, "FailedDependency", "A request this one depends on failed.");
                 results.insert(r.id.clone(), (entry(&r.id, 424, &Map::new(), error_body(&e)), false));
                 continue;
             }

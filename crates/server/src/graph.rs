@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use rolo_domain::{Access, ContactFolder, ErrorKind, FolderId, GraphError, GraphResult, Principal};
@@ -100,6 +100,17 @@ pub fn method_not_allowed(method: &Method) -> GraphError {
 async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_owned();
+    match full_path.as_str() {
+        // Liveness needs nothing; readiness needs the database to answer.
+        "/healthz" => return Ok(plain(StatusCode::OK, "ok")),
+        "/readyz" => {
+            return Ok(match state.store.find_user("readyz@rolo.invalid").await {
+                Ok(_) => plain(StatusCode::OK, "ready"),
+                Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+            })
+        }
+        _ => {}
+    }
     let Some(rest) = strip_version(&full_path) else {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
@@ -209,6 +220,13 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
         (m, _) => Err(method_not_allowed(&m)),
     }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
 }
 
 /// `/v1.0/rest` → `rest` (the version segment matched case-insensitively).
