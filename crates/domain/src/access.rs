@@ -43,6 +43,19 @@ impl Principal {
         }
     }
 
+    /// Checks the scopes for the master category list (mailbox settings, not contacts).
+    pub fn require_mailbox_settings(&self, access: Access) -> GraphResult<()> {
+        let ok = match access {
+            Access::Read => self.has("MailboxSettings.Read") || self.has("MailboxSettings.ReadWrite"),
+            Access::Write => self.has("MailboxSettings.ReadWrite"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
     /// Checks the scopes for a user's profile photo: any signed-in user may read their own, the
     /// directory-wide scopes reach everyone's, as on Graph.
     pub fn require_user_photo(&self, access: Access, own: bool) -> GraphResult<()> {

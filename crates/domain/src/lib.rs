@@ -3,6 +3,7 @@
 //! vocabulary. No I/O here.
 
 pub mod access;
+pub mod category;
 pub mod contact;
 pub mod error;
 pub mod folder;

@@ -17,7 +17,7 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::paths::{FolderPath, Owner, Resource};
 use crate::query::{parse_options, Prefer};
-use crate::{contacts, delta, folders, photos, AppState};
+use crate::{categories, contacts, delta, folders, photos, AppState};
 
 /// Graph's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -139,6 +139,8 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     if user_photo {
         // The weakest grant first, so a caller without any user scope learns nothing of who exists.
         principal.require_user_photo(access, true)?;
+    } else if matches!(path.resource, Resource::Categories | Resource::Category(_)) {
+        principal.require_mailbox_settings(access)?;
     } else {
         principal.require(access)?;
     }
@@ -210,6 +212,11 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         | (Method::POST, Resource::Contact { folder, id, permanent_delete: true }) => {
             contacts::delete(&ctx, &folder, &id).await
         }
+        (Method::GET, Resource::Categories) => categories::list(&ctx).await,
+        (Method::POST, Resource::Categories) => categories::create(&ctx, &body).await,
+        (Method::GET, Resource::Category(id)) => categories::get(&ctx, &id).await,
+        (Method::PATCH, Resource::Category(id)) => categories::update(&ctx, &id, &body).await,
+        (Method::DELETE, Resource::Category(id)) => categories::delete(&ctx, &id).await,
         (Method::GET, Resource::Folders(parent)) => folders::list(&ctx, &parent).await,
         (Method::POST, Resource::Folders(parent)) => folders::create(&ctx, &parent, &body).await,
         (Method::GET, Resource::Folder { chain, permanent_delete: false }) => folders::get(&ctx, &chain).await,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod batch;
+mod categories;
 mod contacts;
 mod delta;
 pub mod error;

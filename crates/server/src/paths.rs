@@ -24,19 +24,33 @@ pub enum Resource {
     /// `.../contacts`
     Contacts(FolderPath),
     /// `.../contacts/{id}`, with `permanentDelete` when `permanent_delete`.
-    Contact { folder: FolderPath, id: String, permanent_delete: bool },
+    Contact {
+        folder: FolderPath,
+        id: String,
+        permanent_delete: bool,
+    },
     /// `/contactFolders` (children of the default folder) or `.../childFolders`.
     Folders(FolderPath),
     /// `/contactFolders/{id}[/childFolders/{id}...]`.
-    Folder { chain: Vec<String>, permanent_delete: bool },
+    Folder {
+        chain: Vec<String>,
+        permanent_delete: bool,
+    },
     /// `.../contacts/{id}/photo[/$value]` and, a Rolo extension, `.../contacts/{id}/photos/{size}[/$value]`.
-    ContactPhoto { folder: FolderPath, id: String, photo: PhotoPath },
+    ContactPhoto {
+        folder: FolderPath,
+        id: String,
+        photo: PhotoPath,
+    },
     /// `/me/photo[/$value]`, `/me/photos[/{size}[/$value]]` and the `/users/{id}` forms.
     UserPhoto(PhotoPath),
     /// `.../contacts/delta` (the default folder's, or any folder's).
     ContactsDelta(FolderPath),
     /// `/contactFolders/delta`: every folder of the mailbox.
     FoldersDelta,
+    /// `/outlook/masterCategories` and `/outlook/masterCategories/{id}`.
+    Categories,
+    Category(String),
 }
 
 /// `delta`, `delta()` and `microsoft.graph.delta` all name the delta function.
@@ -136,7 +150,28 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
         .ok_or_else(|| GraphError::bad_request("BadRequest", "Reading a user is not supported by this server."))?;
     let (name, key) = split_key(seg)?;
     let rest: Vec<&str> = it.collect();
-    let resource = if is(name, "photo") || is(name, "photos") {
+    let resource = if is(name, "outlook") && key.is_none() {
+        match rest.split_first() {
+            Some((seg, more)) => {
+                let (name, key) = split_key(seg)?;
+                if !is(name, "masterCategories") {
+                    return Err(not_found_segment(seg));
+                }
+                match (key, more) {
+                    (None, []) => Resource::Categories,
+                    (None, [id]) => Resource::Category((*id).to_owned()),
+                    (Some(k), []) => Resource::Category(k),
+                    (_, [.., other]) => return Err(not_found_segment(other)),
+                }
+            }
+            None => {
+                return Err(GraphError::bad_request(
+                    "BadRequest",
+                    "Reading outlook settings is not supported by this server.",
+                ))
+            }
+        }
+    } else if is(name, "photo") || is(name, "photos") {
         Resource::UserPhoto(photo_tail(seg, &rest)?)
     } else if is(name, "contacts") {
         contact_tail(FolderPath::Default, key, &rest)?
@@ -273,6 +308,15 @@ mod tests {
                 resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false }
             }
         );
+    }
+
+    #[test]
+    fn parses_master_categories() {
+        assert_eq!(parse("me/outlook/masterCategories").unwrap().resource, Resource::Categories);
+        assert_eq!(parse("users/u/Outlook/MasterCategories/abc").unwrap().resource, Resource::Category("abc".into()));
+        assert_eq!(parse("me/outlook/masterCategories('abc')").unwrap().resource, Resource::Category("abc".into()));
+        assert!(parse("me/outlook/masterCategories/abc/x").is_err());
+        assert!(parse("me/outlook/other").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod sql;
 mod store;
 
 use async_trait::async_trait;
+use rolo_domain::category::OutlookCategory;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, GraphResult};
 
 pub use query::{Cursor, Entity, ListQuery, Page};
@@ -190,6 +191,14 @@ pub trait Store: Send + Sync + 'static {
     async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
     /// Removes a photo; false when there was none.
     async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
+
+    // The master category list.
+    async fn list_categories(&self, mailbox: &Mailbox) -> GraphResult<Vec<OutlookCategory>>;
+    async fn get_category(&self, mailbox: &Mailbox, id: &str) -> GraphResult<Option<OutlookCategory>>;
+    /// A name already in the list (ignoring case) is `409 ErrorDuplicateCategory`.
+    async fn create_category(&self, mailbox: &Mailbox, name: &str, color: &str) -> GraphResult<OutlookCategory>;
+    async fn update_category_color(&self, mailbox: &Mailbox, id: &str, color: &str) -> GraphResult<OutlookCategory>;
+    async fn delete_category(&self, mailbox: &Mailbox, id: &str) -> GraphResult<()>;
 
     // Change tracking.
     async fn change_state(&self, mailbox: &Mailbox) -> GraphResult<ChangeState>;

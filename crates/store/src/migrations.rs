@@ -101,6 +101,18 @@ const MIGRATIONS: &[&[&str]] = &[
         "CREATE INDEX tombstones_by_age ON tombstones (removed_at)",
         "ALTER TABLE mailboxes ADD COLUMN tombstone_floor BIGINT NOT NULL DEFAULT 0",
     ],
+    // The master category list; names are unique per mailbox, ignoring case.
+    &[
+        "CREATE TABLE categories (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
+        color TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE UNIQUE INDEX categories_by_name ON categories (mailbox_id, name_key)",
+    ],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
