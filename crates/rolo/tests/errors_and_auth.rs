@@ -542,3 +542,24 @@ async fn health_endpoints() {
         assert_eq!(r.text, text);
     }
 }
+
+/// The service document and `$metadata` are public and describe what is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_document_and_metadata() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let doc = s.send(Method::GET, "/", None, None, &[]).await;
+    assert_eq!(doc.status, 200, "{}", doc.text);
+    assert_eq!(doc.body["@odata.context"], format!("{}/$metadata", s.base));
+    assert_eq!(doc.body["value"][1], json!({"name": "me", "kind": "Singleton", "url": "me"}));
+    let meta = s.send(Method::GET, "/$metadata", None, None, &[]).await;
+    assert_eq!(meta.status, 200);
+    assert_eq!(meta.header("content-type"), Some("application/xml"));
+    for needle in [
+        r#"<EntityType Name="contact" BaseType="graph.outlookItem" OpenType="true">"#,
+        r#"<Property Name="primaryEmailAddress" Type="graph.emailAddress" />"#,
+        r#"<NavigationProperty Name="childFolders" Type="Collection(graph.contactFolder)" ContainsTarget="true" />"#,
+        r#"<EntitySet Name="users" EntityType="graph.user" />"#,
+    ] {
+        assert!(meta.text.contains(needle), "missing {needle}");
+    }
+}

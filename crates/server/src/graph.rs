@@ -115,6 +115,21 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
     };
+    // The service document and $metadata are public, as on Graph.
+    let root = rest.trim_end_matches('/');
+    if parts.method == Method::GET && (root.is_empty() || root.eq_ignore_ascii_case("$metadata")) {
+        if root.is_empty() {
+            let body = crate::metadata::service_document(&base_url(&state, &parts.headers));
+            return Ok(crate::response::json_status(
+                StatusCode::OK,
+                serde_json::to_vec(&body).map_err(GraphError::internal)?,
+            ));
+        }
+        let mut resp = Response::new(Body::from(crate::metadata::csdl()));
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+        return Ok(resp);
+    }
     let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
     if has_nul(&full_path) || parts.uri.query().is_some_and(has_nul) {
         return Err(GraphError::bad_request(
@@ -161,13 +176,7 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     }
 
     let options = parse_options(parts.uri.query())?;
-    let base = match &state.public_url {
-        Some(u) => format!("{}/v1.0", u.trim_end_matches('/')),
-        None => {
-            let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}/v1.0")
-        }
-    };
+    let base = base_url(&state, &parts.headers);
     let ctx = Ctx {
         prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         if_match: if_match(&parts.headers),
@@ -226,6 +235,17 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         (Method::DELETE, Resource::Folder { chain, permanent_delete: false })
         | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
         (m, _) => Err(method_not_allowed(&m)),
+    }
+}
+
+/// `http://host/v1.0`, or the configured public URL.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_url {
+        Some(u) => format!("{}/v1.0", u.trim_end_matches('/')),
+        None => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}/v1.0")
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod delta;
 pub mod error;
 mod folders;
 pub mod graph;
+mod metadata;
 pub mod paths;
 mod photos;
 pub mod query;
