@@ -233,7 +233,12 @@ impl ContactData {
                 "primaryEmailAddress" => self.set_email_slot(0, key, value)?,
                 "secondaryEmailAddress" => self.set_email_slot(1, key, value)?,
                 "tertiaryEmailAddress" => self.set_email_slot(2, key, value)?,
-                "extensions" | "singleValueExtendedProperties" | "multiValueExtendedProperties" | "photo" => {
+                "extensions" => {
+                    return Err(GraphError::not_supported(
+                        "Open extensions are written through .../contacts/{id}/extensions, or inline when a contact is created.",
+                    ))
+                }
+                "singleValueExtendedProperties" | "multiValueExtendedProperties" | "photo" => {
                     return Err(GraphError::not_supported(format!(
                         "Writing the navigation property '{key}' is not supported by this server yet."
                     )))

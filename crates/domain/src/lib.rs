@@ -6,6 +6,7 @@ pub mod access;
 pub mod category;
 pub mod contact;
 pub mod error;
+pub mod extension;
 pub mod folder;
 pub mod ids;
 pub mod projection;

@@ -17,7 +17,7 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::paths::{FolderPath, Owner, Resource};
 use crate::query::{parse_options, Prefer};
-use crate::{categories, contacts, delta, folders, photos, AppState};
+use crate::{categories, contacts, delta, extensions, folders, photos, AppState};
 
 /// Graph's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -83,9 +83,31 @@ impl Ctx {
 
 /// The single handler behind the router's fallback: every path and method.
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    match serve(state, req).await {
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    match serve(state, parts, &mut body).await {
         Ok(resp) => resp,
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => {
+            // A request refused before its body was read (401, 403, a bad path...) still has its
+            // upload in flight; reading it first lets the client see the answer instead of a reset.
+            if let Some(unread) = body.take() {
+                drain(unread).await;
+            }
+            ApiError(e).into_response()
+        }
+    }
+}
+
+/// Reads and discards a request body, up to the drain limit.
+async fn drain(mut body: Body) {
+    let mut total: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            if total > DRAIN_LIMIT {
+                break;
+            }
+        }
     }
 }
 
@@ -97,8 +119,11 @@ pub fn method_not_allowed(method: &Method) -> GraphError {
     )
 }
 
-async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
-    let (parts, body) = req.into_parts();
+async fn serve(
+    state: Arc<AppState>,
+    parts: axum::http::request::Parts,
+    body: &mut Option<Body>,
+) -> GraphResult<Response> {
     let full_path = parts.uri.path().to_owned();
     match full_path.as_str() {
         // Liveness needs nothing; readiness needs the database to answer.
@@ -143,7 +168,7 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         if parts.method != Method::POST {
             return Err(method_not_allowed(&parts.method));
         }
-        let body = parse_json(&parts.headers, &read_body(&parts.headers, body).await?)?;
+        let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;
         return crate::batch::handle(state, parts.headers, body).await;
     }
     let path = crate::paths::parse(rest)?;
@@ -190,7 +215,7 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
     };
 
     let raw_body = if method == Method::POST || method == Method::PATCH || method == Method::PUT {
-        read_body(&parts.headers, body).await?
+        read_body(&parts.headers, body.take().unwrap_or_default()).await?
     } else {
         Vec::new()
     };
@@ -220,6 +245,9 @@ async fn serve(state: Arc<AppState>, req: Request) -> GraphResult<Response> {
         (Method::DELETE, Resource::Contact { folder, id, permanent_delete: false })
         | (Method::POST, Resource::Contact { folder, id, permanent_delete: true }) => {
             contacts::delete(&ctx, &folder, &id).await
+        }
+        (m, Resource::ContactExtensions { folder, id, extension }) => {
+            extensions::serve(&ctx, &m, &folder, &id, extension.as_deref(), &body).await
         }
         (Method::GET, Resource::Categories) => categories::list(&ctx).await,
         (Method::POST, Resource::Categories) => categories::create(&ctx, &body).await,

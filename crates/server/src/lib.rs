@@ -7,6 +7,7 @@ mod categories;
 mod contacts;
 mod delta;
 pub mod error;
+mod extensions;
 mod folders;
 pub mod graph;
 mod metadata;

@@ -48,6 +48,12 @@ pub enum Resource {
     ContactsDelta(FolderPath),
     /// `/contactFolders/delta`: every folder of the mailbox.
     FoldersDelta,
+    /// `.../contacts/{id}/extensions[/{extensionId}]`.
+    ContactExtensions {
+        folder: FolderPath,
+        id: String,
+        extension: Option<String>,
+    },
     /// `/outlook/masterCategories` and `/outlook/masterCategories/{id}`.
     Categories,
     Category(String),
@@ -204,6 +210,16 @@ fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> Graph
         (Some(id), [action]) if is_permanent_delete(action) => {
             Ok(Resource::Contact { folder, id, permanent_delete: true })
         }
+        (Some(id), [first, more @ ..]) if is(split_key(first)?.0, "extensions") => {
+            let (_, key) = split_key(first)?;
+            let extension = match (key, more) {
+                (Some(k), []) => Some(k),
+                (None, []) => None,
+                (None, [name]) => Some((*name).to_owned()),
+                (_, [.., other]) => return Err(not_found_segment(other)),
+            };
+            Ok(Resource::ContactExtensions { folder, id, extension })
+        }
         (Some(id), [first, more @ ..]) if is_photo_segment(first) => {
             Ok(Resource::ContactPhoto { folder, id, photo: photo_tail(first, more)? })
         }
@@ -308,6 +324,31 @@ mod tests {
                 resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false }
             }
         );
+    }
+
+    #[test]
+    fn parses_extension_paths() {
+        assert_eq!(
+            parse("me/contacts/C/extensions").unwrap().resource,
+            Resource::ContactExtensions { folder: FolderPath::Default, id: "C".into(), extension: None }
+        );
+        assert_eq!(
+            parse("me/contactFolders/F/contacts/C/Extensions/Com.Contoso.X").unwrap().resource,
+            Resource::ContactExtensions {
+                folder: chain(&["F"]),
+                id: "C".into(),
+                extension: Some("Com.Contoso.X".into())
+            }
+        );
+        assert_eq!(
+            parse("me/contacts/C/extensions('Com.A')").unwrap().resource,
+            Resource::ContactExtensions {
+                folder: FolderPath::Default,
+                id: "C".into(),
+                extension: Some("Com.A".into())
+            }
+        );
+        assert!(parse("me/contacts/C/extensions/A/b").is_err());
     }
 
     #[test]

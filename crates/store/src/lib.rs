@@ -10,6 +10,7 @@ mod store;
 
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
+use rolo_domain::extension::OpenExtension;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, GraphResult};
 
 pub use query::{Cursor, Entity, ListQuery, Page};
@@ -163,7 +164,17 @@ pub trait Store: Send + Sync + 'static {
         folder: &FolderId,
         query: &ListQuery,
     ) -> GraphResult<Page<Contact>>;
-    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact>;
+    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
+        self.create_contact_with_extensions(mailbox, folder, data, Vec::new()).await
+    }
+    /// Creates a contact and its open extensions in one transaction.
+    async fn create_contact_with_extensions(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        data: ContactData,
+        extensions: Vec<OpenExtension>,
+    ) -> GraphResult<Contact>;
     /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
     async fn update_contact(
         &self,
@@ -191,6 +202,37 @@ pub trait Store: Send + Sync + 'static {
     async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
     /// Removes a photo; false when there was none.
     async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
+
+    // Open extensions on contacts.
+    /// The extensions of the given contacts (one query for a whole page).
+    async fn extensions_of(
+        &self,
+        mailbox: &Mailbox,
+        contacts: &[ContactId],
+    ) -> GraphResult<Vec<(ContactId, OpenExtension)>>;
+    /// Adds an extension; an existing name is `409 nameAlreadyExists`.
+    async fn create_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        ext: OpenExtension,
+    ) -> GraphResult<OpenExtension>;
+    /// Merges `patch` into the named extension.
+    async fn update_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        patch: OpenExtension,
+    ) -> GraphResult<OpenExtension>;
+    async fn delete_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        name: &str,
+    ) -> GraphResult<()>;
 
     // The master category list.
     async fn list_categories(&self, mailbox: &Mailbox) -> GraphResult<Vec<OutlookCategory>>;

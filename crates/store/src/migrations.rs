@@ -113,6 +113,14 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (mailbox_id, id))",
         "CREATE UNIQUE INDEX categories_by_name ON categories (mailbox_id, name_key)",
     ],
+    // Open extensions on contacts, one row per (contact, extension name ignoring case).
+    &["CREATE TABLE extensions (
+        mailbox_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, contact_id, name_key))"],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

@@ -68,6 +68,8 @@ enum Prop {
     Id(&'static str),
     EmailAddresses,
     Categories,
+    /// Open extensions, filterable by existence of an id only (as on Graph).
+    Extensions,
 }
 
 const CONTACT_KEY_COLUMNS: &[(&str, &str)] = &[
@@ -253,6 +255,7 @@ impl Compiler {
                     "id" => Ok(Prop::Id("t.id")),
                     "parentFolderId" => Ok(Prop::Id("t.folder_id")),
                     "emailAddresses" => Ok(Prop::EmailAddresses),
+                    n if n.eq_ignore_ascii_case("extensions") => Ok(Prop::Extensions),
                     "categories" => Ok(Prop::Categories),
                     n if CONTACT_UNFILTERABLE.contains(&n) => {
                         Err(invalid(format!("The property '{n}' is not supported in $filter on contacts.")))
@@ -344,7 +347,7 @@ impl Compiler {
                 (Literal::String(_), _) => Err(invalid("Identifiers can only be compared with 'eq' or 'ne'.")),
                 _ => Err(mismatch("Edm.String")),
             },
-            Prop::EmailAddresses | Prop::Categories => Err(invalid(format!(
+            Prop::EmailAddresses | Prop::Categories | Prop::Extensions => Err(invalid(format!(
                 "The collection '{}' can only be filtered with a lambda such as any().",
                 path.join("/")
             ))),
@@ -384,12 +387,13 @@ impl Compiler {
         variable: Option<&str>,
         predicate: Option<&Expr>,
     ) -> GraphResult<String> {
-        let (table, column) = match self.prop(collection)? {
-            Prop::EmailAddresses => ("contact_emails", "address_key"),
-            Prop::Categories => ("contact_categories", "name_key"),
+        // The side table, its key column, and the member the lambda variable must name.
+        let (table, column, member) = match self.prop(collection)? {
+            Prop::EmailAddresses => ("contact_emails", "address_key", Some("address")),
+            Prop::Categories => ("contact_categories", "name_key", None),
+            Prop::Extensions => ("extensions", "name_key", Some("id")),
             _ => return Err(invalid(format!("Lambda operators are not supported on '{}'.", collection.join("/")))),
         };
-        let emails = table == "contact_emails";
         let (Some(var), Some(pred)) = (variable, predicate) else {
             // `coll/any()`: the collection is not empty.
             return Ok(match kind {
@@ -403,11 +407,11 @@ impl Compiler {
             LambdaKind::Any => {
                 // Parameters bind in text order: the mailbox comes before the predicate.
                 let mb = self.bind(self.mailbox.clone());
-                let inner = self.lambda_predicate(pred, var, column, emails)?;
+                let inner = self.lambda_predicate(pred, var, column, member)?;
                 Ok(format!("t.id IN (SELECT x.contact_id FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})"))
             }
             LambdaKind::All => {
-                let inner = self.lambda_predicate(pred, var, column, emails)?;
+                let inner = self.lambda_predicate(pred, var, column, member)?;
                 Ok(format!(
                     "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND NOT ({inner}))"
                 ))
@@ -417,19 +421,19 @@ impl Compiler {
 
     /// Inside a lambda, Graph allows only `eq`/`ne` on the element (`c eq 'Red'`) or on the
     /// address of an email (`a/address eq '...'`), combined with `and`/`or`/`not`.
-    fn lambda_predicate(&mut self, e: &Expr, var: &str, column: &str, emails: bool) -> GraphResult<String> {
+    fn lambda_predicate(&mut self, e: &Expr, var: &str, column: &str, member: Option<&str>) -> GraphResult<String> {
         match e {
             Expr::And(a, b) => Ok(format!(
                 "({} AND {})",
-                self.lambda_predicate(a, var, column, emails)?,
-                self.lambda_predicate(b, var, column, emails)?
+                self.lambda_predicate(a, var, column, member)?,
+                self.lambda_predicate(b, var, column, member)?
             )),
             Expr::Or(a, b) => Ok(format!(
                 "({} OR {})",
-                self.lambda_predicate(a, var, column, emails)?,
-                self.lambda_predicate(b, var, column, emails)?
+                self.lambda_predicate(a, var, column, member)?,
+                self.lambda_predicate(b, var, column, member)?
             )),
-            Expr::Not(a) => Ok(format!("(NOT {})", self.lambda_predicate(a, var, column, emails)?)),
+            Expr::Not(a) => Ok(format!("(NOT {})", self.lambda_predicate(a, var, column, member)?)),
             Expr::Compare(l, op @ (CompareOp::Eq | CompareOp::Ne), r) => {
                 let (path, lit) = match (strip_case_fn(l), strip_case_fn(r)) {
                     (Expr::Path(p), Expr::Literal(lit)) | (Expr::Literal(lit), Expr::Path(p)) => (p, lit),
@@ -437,14 +441,16 @@ impl Compiler {
                         return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes."))
                     }
                 };
-                let expected: Vec<&str> = if emails { vec![var, "address"] } else { vec![var] };
+                let expected: Vec<&str> = std::iter::once(var).chain(member).collect();
                 if path.iter().map(String::as_str).ne(expected.iter().copied()) {
                     return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes."));
                 }
                 let Literal::String(s) = lit else {
                     return Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes."));
                 };
-                Ok(format!("x.{column} {} {}", op_sql(*op), self.bind(fold(s))))
+                // Extension ids may be given bare or fully qualified.
+                let value = if member == Some("id") { rolo_domain::extension::bare_name(s) } else { s.as_str() };
+                Ok(format!("x.{column} {} {}", op_sql(*op), self.bind(fold(value))))
             }
             _ => Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes.")),
         }

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
+use rolo_domain::extension::OpenExtension;
 use rolo_domain::folder::{DEFAULT_FOLDER_NAME, DEFAULT_FOLDER_WELL_KNOWN};
 use rolo_domain::ids::{change_key, new_guid};
 use rolo_domain::{
@@ -200,6 +201,7 @@ async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId
     tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &p).await?;
+    tx.execute("DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND id = ?", &p).await?;
     Ok(())
 }
@@ -279,6 +281,60 @@ async fn select_category(conn: &mut dyn Sql, mailbox: &Mailbox, id: &str) -> Gra
         )
         .await?;
     Ok(row.map(category_from))
+}
+
+async fn insert_extension(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    contact: &ContactId,
+    ext: &OpenExtension,
+) -> GraphResult<()> {
+    let data = serde_json::to_string(&ext.properties).map_err(GraphError::internal)?;
+    tx.execute(
+        "INSERT INTO extensions (mailbox_id, contact_id, name_key, name, data) VALUES (?, ?, ?, ?, ?)",
+        &[
+            mailbox.id.as_str().into(),
+            contact.as_str().into(),
+            fold(&ext.name).into(),
+            ext.name.as_str().into(),
+            data.into(),
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if e.kind == ErrorKind::Conflict {
+            GraphError::new(
+                ErrorKind::Conflict,
+                "nameAlreadyExists",
+                format!("The contact already has an extension named '{}'.", ext.name),
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
+async fn select_extension(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    contact: &ContactId,
+    name: &str,
+) -> GraphResult<Option<OpenExtension>> {
+    let row = tx
+        .query_opt(
+            "SELECT name, data FROM extensions WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
+            &[mailbox.id.as_str().into(), contact.as_str().into(), fold(name).into()],
+        )
+        .await?;
+    row.map(extension_from).transpose()
+}
+
+fn extension_from(row: Row) -> GraphResult<OpenExtension> {
+    let mut it = row.into_iter().map(Value::into_string);
+    let name = it.next().unwrap_or_default();
+    let properties = serde_json::from_str(&it.next().unwrap_or_default()).map_err(GraphError::internal)?;
+    Ok(OpenExtension { name, properties })
 }
 
 impl SqlStore {
@@ -676,7 +732,12 @@ impl Store for SqlStore {
                         .await?;
                     }
                     for (side, column) in
-                        [("contact_emails", "contact_id"), ("contact_categories", "contact_id"), ("photos", "owner_id")]
+                        [
+                        ("contact_emails", "contact_id"),
+                        ("contact_categories", "contact_id"),
+                        ("photos", "owner_id"),
+                        ("extensions", "contact_id"),
+                    ]
                     {
                         let sql = format!(
                             "DELETE FROM {side} WHERE mailbox_id = ? AND {column} IN \
@@ -721,7 +782,13 @@ impl Store for SqlStore {
         Ok(Page { items, next, count })
     }
 
-    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
+    async fn create_contact_with_extensions(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        data: ContactData,
+        extensions: Vec<OpenExtension>,
+    ) -> GraphResult<Contact> {
         let (mb, folder) = (mailbox.clone(), folder.clone());
         let insert = format!(
             "INSERT INTO contacts (mailbox_id, id, folder_id, created_seq, change_seq, change_key, created_at, modified_at, \
@@ -757,6 +824,9 @@ impl Store for SqlStore {
                 params.extend(derived_columns(&contact.data)?);
                 tx.execute(&insert, &params).await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
+                for ext in &extensions {
+                    insert_extension(tx, &mb, &contact.id, ext).await?;
+                }
                 Ok(contact)
             })
         })
@@ -1136,6 +1206,123 @@ impl Store for SqlStore {
                     .execute(
                         "DELETE FROM categories WHERE mailbox_id = ? AND id = ?",
                         &[mb.id.as_str().into(), id.into()],
+                    )
+                    .await?;
+                if n == 0 {
+                    return Err(GraphError::item_not_found());
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn extensions_of(
+        &self,
+        mailbox: &Mailbox,
+        contacts: &[ContactId],
+    ) -> GraphResult<Vec<(ContactId, OpenExtension)>> {
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; contacts.len()].join(", ");
+        let sql = format!(
+            "SELECT contact_id, name, data FROM extensions WHERE mailbox_id = ? AND contact_id IN ({marks}) ORDER BY contact_id, name_key"
+        );
+        let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
+        params.extend(contacts.iter().map(|c| Value::from(c.as_str())));
+        let mut conn = self.backend.read().await?;
+        let mut out = Vec::new();
+        for mut row in conn.query(&sql, &params).await? {
+            let id = ContactId::from_stored(row.remove(0).into_string());
+            out.push((id, extension_from(row)?));
+        }
+        Ok(out)
+    }
+
+    async fn create_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        ext: OpenExtension,
+    ) -> GraphResult<OpenExtension> {
+        let (mb, id, scope) = (mailbox.clone(), contact.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let count = tx
+                    .query_opt(
+                        "SELECT COUNT(*) FROM extensions WHERE mailbox_id = ? AND contact_id = ?",
+                        &[mb.id.as_str().into(), id.as_str().into()],
+                    )
+                    .await?
+                    .and_then(|r| r.into_iter().next())
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0);
+                if count as usize >= rolo_domain::extension::MAX_EXTENSIONS_PER_CONTACT {
+                    return Err(GraphError::bad_request(
+                        "ErrorExtensionLimitExceeded",
+                        format!(
+                            "A contact may hold at most {} open extensions.",
+                            rolo_domain::extension::MAX_EXTENSIONS_PER_CONTACT
+                        ),
+                    ));
+                }
+                insert_extension(tx, &mb, &id, &ext).await?;
+                Ok(ext)
+            })
+        })
+        .await
+    }
+
+    async fn update_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        patch: OpenExtension,
+    ) -> GraphResult<OpenExtension> {
+        let (mb, id, scope) = (mailbox.clone(), contact.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let mut ext =
+                    select_extension(tx, &mb, &id, &patch.name).await?.ok_or_else(GraphError::item_not_found)?;
+                ext.merge(patch)?;
+                let data = serde_json::to_string(&ext.properties).map_err(GraphError::internal)?;
+                tx.execute(
+                    "UPDATE extensions SET data = ? WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
+                    &[data.into(), mb.id.as_str().into(), id.as_str().into(), fold(&ext.name).into()],
+                )
+                .await?;
+                Ok(ext)
+            })
+        })
+        .await
+    }
+
+    async fn delete_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        name: &str,
+    ) -> GraphResult<()> {
+        let (mb, id, scope, name) = (mailbox.clone(), contact.clone(), scope.clone(), name.to_owned());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let n = tx
+                    .execute(
+                        "DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
+                        &[mb.id.as_str().into(), id.as_str().into(), fold(&name).into()],
                     )
                     .await?;
                 if n == 0 {

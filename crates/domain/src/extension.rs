@@ -1,0 +1,155 @@
+//! Open extensions (`openTypeExtension`): an app's own named bag of values on a contact.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{ErrorKind, GraphError, GraphResult};
+
+pub const EXTENSION_TYPE: &str = "microsoft.graph.openTypeExtension";
+/// The id prefix Outlook items report for open extensions.
+const ID_PREFIX: &str = "Microsoft.OutlookServices.OpenTypeExtension.";
+/// A serialized extension may hold at most this many bytes; a contact at most this many.
+pub const MAX_EXTENSION_BYTES: usize = 32 * 1024;
+pub const MAX_EXTENSIONS_PER_CONTACT: usize = 32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenExtension {
+    pub name: String,
+    /// The custom properties (primitives or arrays of primitives, with their annotations).
+    pub properties: Map<String, Value>,
+}
+
+/// The bare extension name from a URL segment or `$filter` literal: the name itself, or either
+/// fully qualified form.
+pub fn bare_name(raw: &str) -> &str {
+    for prefix in [ID_PREFIX, "microsoft.graph.openTypeExtension."] {
+        if raw.len() > prefix.len() && raw.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)) {
+            return &raw[prefix.len()..];
+        }
+    }
+    raw
+}
+
+fn invalid(message: impl Into<String>) -> GraphError {
+    GraphError::bad_request("RequestBodyRead", message)
+}
+
+fn is_primitive(v: &Value) -> bool {
+    matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+}
+
+impl OpenExtension {
+    /// Parses a body: `extensionName` (or the name from the URL, for PATCH), an optional
+    /// `@odata.type`, and custom properties that are primitives or arrays of primitives.
+    /// `null` values are refused, as Graph does for Outlook items.
+    pub fn from_v1(body: &Value, name_from_url: Option<&str>) -> GraphResult<OpenExtension> {
+        let obj = body.as_object().ok_or_else(|| invalid("An extension must be a JSON object."))?;
+        let mut name = name_from_url.map(str::to_owned);
+        let mut properties = Map::new();
+        for (key, value) in obj {
+            match key.as_str() {
+                "@odata.type" => {
+                    let t = value.as_str().unwrap_or_default().trim_start_matches('#');
+                    let ok = t.eq_ignore_ascii_case(EXTENSION_TYPE)
+                        || t.eq_ignore_ascii_case("Microsoft.OutlookServices.OpenTypeExtension");
+                    if !ok {
+                        return Err(invalid(format!("The type '{t}' is not an open extension type.")));
+                    }
+                }
+                "extensionName" => {
+                    let n = value.as_str().ok_or_else(|| GraphError::wrong_type(key, "Edm.String"))?;
+                    if let Some(url) = name_from_url {
+                        if !url.eq_ignore_ascii_case(n) {
+                            return Err(invalid("The extensionName does not match the extension addressed."));
+                        }
+                    }
+                    name = Some(n.to_owned());
+                }
+                "id" => {}
+                k if k.contains("@odata.") => {
+                    properties.insert(k.to_owned(), value.clone());
+                }
+                _ => {
+                    let ok = is_primitive(value) || value.as_array().is_some_and(|a| a.iter().all(is_primitive));
+                    if !ok {
+                        return Err(invalid(format!(
+                            "The extension property '{key}' must be a string, number, boolean or an array of them (null is not allowed)."
+                        )));
+                    }
+                    properties.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let name = name.ok_or_else(|| invalid("An open extension needs an extensionName."))?;
+        let lower = name.to_ascii_lowercase();
+        if name.trim().is_empty() || name.len() > 256 || name.contains('\0') {
+            return Err(invalid("The extensionName must hold 1 to 256 characters."));
+        }
+        if lower.starts_with("com.microsoft") || lower.starts_with("com.onmicrosoft") {
+            return Err(invalid("Extension names starting with Com.Microsoft or Com.OnMicrosoft are reserved."));
+        }
+        let ext = OpenExtension { name, properties };
+        ext.check_size()?;
+        Ok(ext)
+    }
+
+    /// Merges a PATCH into this extension, as Graph does for Outlook items.
+    pub fn merge(&mut self, patch: OpenExtension) -> GraphResult<()> {
+        self.properties.extend(patch.properties);
+        self.check_size()
+    }
+
+    fn check_size(&self) -> GraphResult<()> {
+        let size = serde_json::to_vec(&self.properties).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_EXTENSION_BYTES {
+            return Err(GraphError::new(
+                ErrorKind::PayloadTooLarge,
+                "ErrorExtensionTooLarge",
+                format!("An open extension may hold at most {MAX_EXTENSION_BYTES} bytes of data."),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn id(&self) -> String {
+        format!("{ID_PREFIX}{}", self.name)
+    }
+
+    /// The v1.0 JSON of the extension.
+    pub fn to_v1(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("@odata.type".into(), json!(format!("#{EXTENSION_TYPE}")));
+        m.insert("id".into(), json!(self.id()));
+        m.insert("extensionName".into(), json!(self.name));
+        for (k, v) in &self.properties {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_merges_and_refuses() {
+        let mut e = OpenExtension::from_v1(
+            &json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "Com.Contoso.Referral", "dealValue": 500, "tags": ["a"]}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.id(), "Microsoft.OutlookServices.OpenTypeExtension.Com.Contoso.Referral");
+        e.merge(OpenExtension::from_v1(&json!({"dealValue": 600, "x": true}), Some("Com.Contoso.Referral")).unwrap())
+            .unwrap();
+        assert_eq!(e.to_v1()["dealValue"], 600);
+        assert_eq!(e.to_v1()["tags"], json!(["a"]));
+        assert!(OpenExtension::from_v1(&json!({"extensionName": "A", "v": null}), None).is_err());
+        assert!(OpenExtension::from_v1(&json!({"extensionName": "A", "v": {"x": 1}}), None).is_err());
+        assert!(OpenExtension::from_v1(&json!({"extensionName": "Com.Microsoft.X"}), None).is_err());
+        assert!(OpenExtension::from_v1(&json!({"v": 1}), None).is_err());
+        let big = "x".repeat(MAX_EXTENSION_BYTES);
+        assert_eq!(OpenExtension::from_v1(&json!({"extensionName": "A", "v": big}), None).unwrap_err().status(), 413);
+        assert_eq!(bare_name("microsoft.graph.openTypeExtension.Com.A"), "Com.A");
+        assert_eq!(bare_name("Com.A"), "Com.A");
+    }
+}
