@@ -7,6 +7,9 @@ use rolo_domain::{ContactData, FolderId};
 use rolo_store::{Mailbox, OpenOptions, SqlStore, Store};
 use serde_json::{json, Value};
 
+/// Enough for every demo path: contacts, master categories and the user's own photo.
+const DEMO_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrite", "User.ReadWrite"];
+
 fn fail(e: rolo_domain::GraphError) -> ! {
     eprintln!("rolo demo: {}", e.cause.unwrap_or(e.message));
     std::process::exit(1)
@@ -107,7 +110,7 @@ pub async fn run(listen: &str) {
             .unwrap_or_else(|| fail(rolo_domain::GraphError::internal("seeded user vanished")));
         let token =
             authority.issue_delegated(&user, &["Contacts.ReadWrite".to_owned()], 12 * 3600).unwrap_or_else(|e| fail(e));
-        banner.push_str(&format!("\nToken for {upn} (Contacts.ReadWrite, 12 h):\n{token}\n"));
+        banner.push_str(&format!("\nToken for {upn} ({}, 12 h):\n{token}\n", DEMO_SCOPES.join(" ")));
         if first_token.is_empty() {
             first_token = token;
         }
