@@ -109,7 +109,7 @@ pub async fn run(listen: &str) {
             .flatten()
             .unwrap_or_else(|| fail(rolo_domain::GraphError::internal("seeded user vanished")));
         let token =
-            authority.issue_delegated(&user, &["Contacts.ReadWrite".to_owned()], 12 * 3600).unwrap_or_else(|e| fail(e));
+            authority.issue_delegated(&user, &DEMO_SCOPES.map(str::to_owned), 12 * 3600).unwrap_or_else(|e| fail(e));
         banner.push_str(&format!("\nToken for {upn} ({}, 12 h):\n{token}\n", DEMO_SCOPES.join(" ")));
         if first_token.is_empty() {
             first_token = token;
