@@ -171,6 +171,20 @@ async fn index_collections(
     Ok(())
 }
 
+/// Starts a write on one contact: bumps the mailbox's counter (which takes the mailbox's write
+/// lock) and loads the contact, `ErrorItemNotFound` when it is not in `scope`.
+async fn lock_contact(
+    tx: &mut dyn Sql,
+    columns: &str,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+) -> GraphResult<(i64, Contact)> {
+    let seq = bump(tx, mailbox).await?;
+    let contact = select_contact(tx, columns, mailbox, id, scope).await?.ok_or_else(GraphError::item_not_found)?;
+    Ok((seq, contact))
+}
+
 /// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.
 async fn tombstone(
     tx: &mut dyn Sql,
@@ -851,9 +865,7 @@ impl Store for SqlStore {
         );
         self.write(move |tx| {
             Box::pin(async move {
-                let seq = bump(tx, &mb).await?;
-                let mut contact =
-                    select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let (seq, mut contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
                 if !if_match_ok(&if_match, &contact.change_key) {
                     return Err(GraphError::change_key_mismatch());
                 }
@@ -896,9 +908,7 @@ impl Store for SqlStore {
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                let seq = bump(tx, &mb).await?;
-                let contact =
-                    select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                let (seq, contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
                 if !if_match_ok(&if_match, &contact.change_key) {
                     return Err(GraphError::change_key_mismatch());
                 }
@@ -1251,8 +1261,7 @@ impl Store for SqlStore {
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                bump(tx, &mb).await?;
-                select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                lock_contact(tx, &columns, &mb, &id, &scope).await?;
                 let count = tx
                     .query_opt(
                         "SELECT COUNT(*) FROM extensions WHERE mailbox_id = ? AND contact_id = ?",
@@ -1289,8 +1298,7 @@ impl Store for SqlStore {
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                bump(tx, &mb).await?;
-                select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                lock_contact(tx, &columns, &mb, &id, &scope).await?;
                 let mut ext =
                     select_extension(tx, &mb, &id, &patch.name).await?.ok_or_else(GraphError::item_not_found)?;
                 ext.merge(patch)?;
@@ -1317,8 +1325,7 @@ impl Store for SqlStore {
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                bump(tx, &mb).await?;
-                select_contact(tx, &columns, &mb, &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+                lock_contact(tx, &columns, &mb, &id, &scope).await?;
                 let n = tx
                     .execute(
                         "DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
