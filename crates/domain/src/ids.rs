@@ -64,19 +64,6 @@ macro_rules! item_id {
 item_id!(ContactId, "The id of a contact.");
 item_id!(FolderId, "The id of a contact folder.");
 
-/// A directory user's object id: a lower-case GUID.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(pub String);
-
-impl UserId {
-    pub fn generate() -> Self {
-        UserId(new_guid())
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A random version-4 GUID in its lower-case hyphenated form.
 pub fn new_guid() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

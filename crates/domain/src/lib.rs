@@ -16,4 +16,4 @@ pub use access::{Access, Principal};
 pub use contact::{Contact, ContactData};
 pub use error::{ErrorKind, GraphError, GraphResult};
 pub use folder::{ContactFolder, FolderChanges};
-pub use ids::{ContactId, FolderId, UserId};
+pub use ids::{ContactId, FolderId};
