@@ -5,11 +5,16 @@
 //! `homeAddress`, `primaryEmailAddress`, ...) is a projection of it (see `projection`), so a
 //! `/beta` endpoint is a second projection of the same data rather than a migration.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{GraphError, GraphResult};
 use crate::ids::{ContactId, FolderId};
+use crate::schema::SchemaExtension;
+use crate::version::ApiVersion;
+use crate::xprop;
 
 pub const CONTACT_TYPE: &str = "microsoft.graph.contact";
 
@@ -141,7 +146,47 @@ pub struct ContactData {
     pub gender: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wedding_anniversary: Option<String>,
+    /// MAPI extended properties, by canonical id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub single_value_extended_properties: Vec<xprop::SingleValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub multi_value_extended_properties: Vec<xprop::MultiValue>,
+    /// Schema-extension values, by extension id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub schema_extensions: BTreeMap<String, Value>,
 }
+
+/// What a write is checked against: the API version whose shape the body has, and the schema
+/// extensions whose values it may carry.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteRules<'a> {
+    pub version: ApiVersion,
+    pub schemas: &'a [SchemaExtension],
+    pub creating: bool,
+}
+
+pub const EMAIL_TYPES: &[&str] = &["unknown", "work", "personal", "main", "other"];
+pub const PHONE_TYPES: &[&str] = &[
+    "home",
+    "business",
+    "mobile",
+    "other",
+    "assistant",
+    "homeFax",
+    "businessFax",
+    "otherFax",
+    "pager",
+    "radio",
+    "unknown",
+    "callback",
+    "car",
+    "primary",
+    "telex",
+    "ttyTdd",
+    "organizationMain",
+];
+pub const ADDRESS_TYPES: &[&str] = &["unknown", "home", "business", "other"];
+pub const WEBSITE_TYPES: &[&str] = &["other", "home", "work", "blog", "profile"];
 
 /// A stored contact: the data plus the server-managed fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,6 +205,16 @@ impl ContactData {
     /// display name is recomposed when the server owns it. Returns the `parentFolderId` the body
     /// asked for, if any (a move).
     pub fn apply_v1(&mut self, body: &Value, creating: bool) -> GraphResult<Option<FolderId>> {
+        self.apply(body, WriteRules { version: ApiVersion::V1, schemas: &[], creating })
+    }
+
+    /// Applies a body in the shape of `rules.version`: the properties both versions share, then
+    /// each version's own (v1.0's fixed phone and address slots, beta's typed collections and
+    /// flag), then extended properties and schema-extension values.
+    pub fn apply(&mut self, body: &Value, rules: WriteRules<'_>) -> GraphResult<Option<FolderId>> {
+        let creating = rules.creating;
+        let v1 = rules.version == ApiVersion::V1;
+        let beta = !v1;
         let obj = body
             .as_object()
             .ok_or_else(|| GraphError::bad_request("RequestBodyRead", "The request body must be a JSON object."))?;
@@ -167,7 +222,7 @@ impl ContactData {
         let mut display_name_set = false;
         // `emailAddresses` is applied before the single slots so a body may carry both.
         if let Some(v) = obj.get("emailAddresses") {
-            self.email_addresses = emails_from(v, "emailAddresses")?;
+            self.email_addresses = emails_from(v, "emailAddresses", beta)?;
         }
         for (key, value) in obj {
             match key.as_str() {
@@ -215,37 +270,65 @@ impl ContactData {
                 "imAddresses" => self.im_addresses = string_list(key, value)?,
                 "children" => self.children = string_list(key, value)?,
                 "categories" => self.categories = string_list(key, value)?,
-                "businessPhones" => self.set_phones("business", string_list(key, value)?),
-                "homePhones" => self.set_phones("home", string_list(key, value)?),
-                "mobilePhone" => {
+                "businessPhones" if v1 => self.set_phones("business", string_list(key, value)?),
+                "homePhones" if v1 => self.set_phones("home", string_list(key, value)?),
+                "mobilePhone" if v1 => {
                     let numbers = opt_string(key, value)?.into_iter().collect();
                     self.set_phones("mobile", numbers)
                 }
-                "businessAddress" => self.set_address("business", address_from(key, value)?),
-                "homeAddress" => self.set_address("home", address_from(key, value)?),
-                "otherAddress" => self.set_address("other", address_from(key, value)?),
-                "businessHomePage" => {
+                "businessAddress" if v1 => self.set_address("business", address_from(key, value)?),
+                "homeAddress" if v1 => self.set_address("home", address_from(key, value)?),
+                "otherAddress" if v1 => self.set_address("other", address_from(key, value)?),
+                "businessHomePage" if v1 => {
                     self.websites.retain(|w| w.kind != "work");
                     if let Some(address) = opt_string(key, value)? {
                         self.websites.push(Website { kind: "work".into(), address: Some(address), display_name: None });
                     }
                 }
-                "primaryEmailAddress" => self.set_email_slot(0, key, value)?,
-                "secondaryEmailAddress" => self.set_email_slot(1, key, value)?,
-                "tertiaryEmailAddress" => self.set_email_slot(2, key, value)?,
+                "primaryEmailAddress" if v1 => self.set_email_slot(0, key, value)?,
+                "secondaryEmailAddress" if v1 => self.set_email_slot(1, key, value)?,
+                "tertiaryEmailAddress" if v1 => self.set_email_slot(2, key, value)?,
+                "phones" if beta => self.phones = phones_from(key, value)?,
+                "postalAddresses" if beta => self.postal_addresses = addresses_from(key, value)?,
+                "websites" if beta => self.websites = websites_from(key, value)?,
+                "flag" if beta => self.flag = crate::flag::parse(value)?,
+                "gender" if beta => self.gender = opt_string(key, value)?,
+                "weddingAnniversary" if beta => {
+                    self.wedding_anniversary = match opt_string(key, value)? {
+                        Some(s) => Some(crate::time::parse_date(key, &s)?),
+                        None => None,
+                    }
+                }
+                "singleValueExtendedProperties" => {
+                    xprop::merge_single(&mut self.single_value_extended_properties, key, value)?
+                }
+                "multiValueExtendedProperties" => {
+                    xprop::merge_multi(&mut self.multi_value_extended_properties, key, value)?
+                }
                 "extensions" => {
                     return Err(GraphError::not_supported(
                         "Open extensions are written through .../contacts/{id}/extensions, or inline when a contact is created.",
                     ))
                 }
-                "singleValueExtendedProperties" | "multiValueExtendedProperties" | "photo" => {
-                    return Err(GraphError::not_supported(format!(
-                        "Writing the navigation property '{key}' is not supported by this server yet."
-                    )))
+                "photo" => {
+                    return Err(GraphError::not_supported(
+                        "A contact's photo is written through .../contacts/{id}/photo/$value.",
+                    ))
                 }
-                _ => return Err(GraphError::unknown_property(key, CONTACT_TYPE)),
+                _ => match rules.schemas.iter().find(|s| s.id == *key && s.targets_contacts()) {
+                    Some(schema) => match schema.merge_values(self.schema_extensions.get(key), value)? {
+                        Some(v) => {
+                            self.schema_extensions.insert(key.clone(), v);
+                        }
+                        None => {
+                            self.schema_extensions.remove(key);
+                        }
+                    },
+                    None => return Err(GraphError::unknown_property(key, CONTACT_TYPE)),
+                },
             }
         }
+        xprop::check_count(self.single_value_extended_properties.len(), self.multi_value_extended_properties.len())?;
         if !display_name_set && (creating || self.display_name_composed) {
             let composed = self.composed_display_name();
             self.display_name_composed = composed.is_some();
@@ -286,7 +369,7 @@ impl ContactData {
     }
 
     fn set_email_slot(&mut self, slot: usize, key: &str, value: &Value) -> GraphResult<()> {
-        let email = if value.is_null() { None } else { Some(email_from(value, key)?) };
+        let email = if value.is_null() { None } else { Some(email_from(value, key, false)?) };
         match email {
             Some(e) if slot < self.email_addresses.len() => self.email_addresses[slot] = e,
             Some(e) => self.email_addresses.push(e),
@@ -376,13 +459,15 @@ fn string_list(key: &str, value: &Value) -> GraphResult<Vec<String>> {
     }
 }
 
-fn email_from(value: &Value, key: &str) -> GraphResult<EmailAddress> {
+fn email_from(value: &Value, key: &str, typed: bool) -> GraphResult<EmailAddress> {
     let obj = value.as_object().ok_or_else(|| GraphError::wrong_type(key, "microsoft.graph.emailAddress"))?;
     let mut e = EmailAddress::default();
     for (k, v) in obj {
         match k.as_str() {
             "address" => e.address = opt_string(k, v)?,
             "name" => e.name = opt_string(k, v)?,
+            "type" if typed => e.kind = enum_value(k, v, EMAIL_TYPES, "microsoft.graph.emailType")?,
+            "otherLabel" if typed => e.other_label = opt_string(k, v)?,
             k if k.starts_with("@odata.") => {}
             _ => return Err(GraphError::unknown_property(k, "microsoft.graph.emailAddress")),
         }
@@ -390,18 +475,22 @@ fn email_from(value: &Value, key: &str) -> GraphResult<EmailAddress> {
     Ok(e)
 }
 
-fn emails_from(value: &Value, key: &str) -> GraphResult<Vec<EmailAddress>> {
+fn emails_from(value: &Value, key: &str, typed: bool) -> GraphResult<Vec<EmailAddress>> {
     match value {
         Value::Null => Ok(Vec::new()),
         Value::Array(items) => {
             check_len(key, items)?;
-            items.iter().map(|v| email_from(v, key)).collect()
+            items.iter().map(|v| email_from(v, key, typed)).collect()
         }
         _ => Err(GraphError::wrong_type(key, "Collection(microsoft.graph.emailAddress)")),
     }
 }
 
 fn address_from(key: &str, value: &Value) -> GraphResult<Option<PostalAddress>> {
+    address_fields(key, value, false)
+}
+
+fn address_fields(key: &str, value: &Value, typed: bool) -> GraphResult<Option<PostalAddress>> {
     let obj: &Map<String, Value> = match value {
         Value::Null => return Ok(None),
         Value::Object(o) => o,
@@ -410,6 +499,11 @@ fn address_from(key: &str, value: &Value) -> GraphResult<Option<PostalAddress>> 
     let mut a = PostalAddress::default();
     for (k, v) in obj {
         match k.as_str() {
+            "type" if typed => {
+                a.kind = enum_value(k, v, ADDRESS_TYPES, "microsoft.graph.physicalAddressType")?
+                    .unwrap_or_else(|| "unknown".into())
+            }
+            "postOfficeBox" if typed => a.post_office_box = opt_string(k, v)?,
             "street" => a.street = opt_string(k, v)?,
             "city" => a.city = opt_string(k, v)?,
             "state" => a.state = opt_string(k, v)?,
@@ -420,11 +514,97 @@ fn address_from(key: &str, value: &Value) -> GraphResult<Option<PostalAddress>> 
         }
     }
     let empty = a.street.is_none()
+        && a.post_office_box.is_none()
         && a.city.is_none()
         && a.state.is_none()
         && a.country_or_region.is_none()
         && a.postal_code.is_none();
     Ok(if empty { None } else { Some(a) })
+}
+
+/// A string from a fixed vocabulary, matched ignoring case and stored in its canonical casing.
+fn enum_value(key: &str, value: &Value, allowed: &[&str], type_name: &str) -> GraphResult<Option<String>> {
+    match opt_string(key, value)? {
+        None => Ok(None),
+        Some(s) => match allowed.iter().find(|a| a.eq_ignore_ascii_case(&s)) {
+            Some(a) => Ok(Some((*a).to_owned())),
+            None => Err(GraphError::bad_request(
+                "RequestBodyRead",
+                format!("The value '{s}' is not valid for the enumeration '{type_name}'."),
+            )),
+        },
+    }
+}
+
+fn items<'v>(key: &str, value: &'v Value, type_name: &str) -> GraphResult<&'v [Value]> {
+    match value {
+        Value::Null => Ok(&[]),
+        Value::Array(items) => {
+            check_len(key, items)?;
+            Ok(items)
+        }
+        _ => Err(GraphError::wrong_type(key, &format!("Collection({type_name})"))),
+    }
+}
+
+fn object<'v>(key: &str, value: &'v Value, type_name: &str) -> GraphResult<&'v Map<String, Value>> {
+    value.as_object().ok_or_else(|| GraphError::wrong_type(key, type_name))
+}
+
+/// Beta `phones`: `{type, number}`; a phone without a type is `other`.
+fn phones_from(key: &str, value: &Value) -> GraphResult<Vec<Phone>> {
+    let mut out = Vec::new();
+    for item in items(key, value, "microsoft.graph.phone")? {
+        let mut p = Phone { kind: "other".into(), number: None };
+        for (k, v) in object(key, item, "microsoft.graph.phone")? {
+            match k.as_str() {
+                "type" => p.kind = enum_value(k, v, PHONE_TYPES, "microsoft.graph.phoneType")?.unwrap_or(p.kind),
+                "number" => p.number = opt_string(k, v)?,
+                "language" | "region" => {}
+                k if k.starts_with("@odata.") => {}
+                _ => return Err(GraphError::unknown_property(k, "microsoft.graph.phone")),
+            }
+        }
+        if p.number.is_some() {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Beta `postalAddresses`: typed addresses with `postOfficeBox`.
+fn addresses_from(key: &str, value: &Value) -> GraphResult<Vec<PostalAddress>> {
+    let mut out = Vec::new();
+    for item in items(key, value, "microsoft.graph.physicalAddress")? {
+        if let Some(mut a) = address_fields(key, item, true)? {
+            if a.kind.is_empty() {
+                a.kind = "unknown".into();
+            }
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// Beta `websites`: `{type, address, displayName}`.
+fn websites_from(key: &str, value: &Value) -> GraphResult<Vec<Website>> {
+    let mut out = Vec::new();
+    for item in items(key, value, "microsoft.graph.website")? {
+        let mut w = Website { kind: "other".into(), address: None, display_name: None };
+        for (k, v) in object(key, item, "microsoft.graph.website")? {
+            match k.as_str() {
+                "type" => w.kind = enum_value(k, v, WEBSITE_TYPES, "microsoft.graph.websiteType")?.unwrap_or(w.kind),
+                "address" => w.address = opt_string(k, v)?,
+                "displayName" => w.display_name = opt_string(k, v)?,
+                k if k.starts_with("@odata.") => {}
+                _ => return Err(GraphError::unknown_property(k, "microsoft.graph.website")),
+            }
+        }
+        if w.address.is_some() || w.display_name.is_some() {
+            out.push(w);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -7,13 +7,18 @@ pub mod category;
 pub mod contact;
 pub mod error;
 pub mod extension;
+pub mod flag;
 pub mod folder;
 pub mod ids;
 pub mod projection;
+pub mod schema;
 pub mod time;
+pub mod version;
+pub mod xprop;
 
 pub use access::{Access, Principal};
 pub use contact::{Contact, ContactData};
 pub use error::{ErrorKind, GraphError, GraphResult};
 pub use folder::{ContactFolder, FolderChanges};
 pub use ids::{ContactId, FolderId};
+pub use version::ApiVersion;

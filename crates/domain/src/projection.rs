@@ -1,14 +1,17 @@
-//! The v1.0 JSON projection of contacts and folders, as Graph renders them: every property
-//! present (unset scalars `null`, unset collections `[]`, unset addresses `{}`), `@odata.etag`
-//! as `W/"<changeKey>"`, and `$select` honoured with `id` and the etag always kept.
+//! The JSON projections of contacts and folders, v1.0 and beta, as Graph renders them: every
+//! property present (unset scalars `null`, unset collections `[]`, unset addresses `{}`),
+//! `@odata.etag` as `W/"<changeKey>"`, and `$select` honoured with `id` and the etag always kept.
+//! Both versions read the same canonical contact; beta shows its typed collections and flag,
+//! v1.0 the fixed slots Exchange maps them to.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::contact::{Contact, EmailAddress, PostalAddress};
+use crate::contact::{Contact, EmailAddress, PostalAddress, Website};
 use crate::error::{GraphError, GraphResult};
 use crate::folder::ContactFolder;
+use crate::version::ApiVersion;
 use rolo_odata::SelectItem;
 
 /// v1.0 contact properties in the order Graph's examples show them.
@@ -56,7 +59,64 @@ pub const CONTACT_V1_PROPERTIES: &[&str] = &[
     "otherAddress",
 ];
 
+/// Beta contact properties: v1.0's fixed phone, address, email-slot and home-page properties
+/// give way to typed collections, plus the flag and a few personal fields.
+pub const CONTACT_BETA_PROPERTIES: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "parentFolderId",
+    "birthday",
+    "fileAs",
+    "displayName",
+    "givenName",
+    "initials",
+    "middleName",
+    "nickName",
+    "surname",
+    "title",
+    "yomiGivenName",
+    "yomiSurname",
+    "yomiCompanyName",
+    "generation",
+    "emailAddresses",
+    "imAddresses",
+    "jobTitle",
+    "companyName",
+    "department",
+    "officeLocation",
+    "profession",
+    "assistantName",
+    "manager",
+    "phones",
+    "spouseName",
+    "personalNotes",
+    "children",
+    "gender",
+    "weddingAnniversary",
+    "flag",
+    "postalAddresses",
+    "websites",
+];
+
+pub fn contact_properties(version: ApiVersion) -> &'static [&'static str] {
+    match version {
+        ApiVersion::V1 => CONTACT_V1_PROPERTIES,
+        ApiVersion::Beta => CONTACT_BETA_PROPERTIES,
+    }
+}
+
 pub const FOLDER_V1_PROPERTIES: &[&str] = &["id", "displayName", "parentFolderId"];
+pub const FOLDER_BETA_PROPERTIES: &[&str] = &["id", "displayName", "parentFolderId", "wellKnownName"];
+
+pub fn folder_properties(version: ApiVersion) -> &'static [&'static str] {
+    match version {
+        ApiVersion::V1 => FOLDER_V1_PROPERTIES,
+        ApiVersion::Beta => FOLDER_BETA_PROPERTIES,
+    }
+}
 
 /// A `$select` resolved against a type's properties: a bit per property. `id` is always
 /// serialised; `named` remembers what the client listed, for `@odata.context`.
@@ -109,24 +169,33 @@ impl FieldSet {
     }
 }
 
-/// Serialises a contact in its v1.0 shape.
-pub struct ContactV1<'a> {
+/// Serialises a contact in the shape of `version`.
+pub struct ContactJson<'a> {
     pub contact: &'a Contact,
     pub fields: FieldSet,
     /// `@odata.context`, written first, for single-entity responses.
     pub context: Option<&'a str>,
+    pub version: ApiVersion,
+    /// Which schema-extension values to show: all the contact has (`None`) or those named.
+    pub schema_values: Option<&'a [String]>,
 }
 
-impl<'a> ContactV1<'a> {
-    pub fn new(contact: &'a Contact, fields: FieldSet) -> Self {
-        ContactV1 { contact, fields, context: None }
+impl<'a> ContactJson<'a> {
+    pub fn new(contact: &'a Contact, fields: FieldSet, version: ApiVersion) -> Self {
+        let schema_values = if fields == FieldSet::ALL { None } else { Some(&[][..]) };
+        ContactJson { contact, fields, context: None, version, schema_values }
+    }
+
+    pub fn with_context(mut self, context: &'a str) -> Self {
+        self.context = Some(context);
+        self
     }
 }
 
 /// A contact as a delta round reports it: with its `@odata.type`, as Graph's delta does.
-pub struct TypedContactV1<'a>(pub ContactV1<'a>);
+pub struct TypedContact<'a>(pub ContactJson<'a>);
 
-impl Serialize for TypedContactV1<'_> {
+impl Serialize for TypedContact<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let inner = serde_json::to_value(&self.0).map_err(serde::ser::Error::custom)?;
         let mut m = s.serialize_map(None)?;
@@ -140,20 +209,40 @@ impl Serialize for TypedContactV1<'_> {
     }
 }
 
-impl Serialize for ContactV1<'_> {
+impl Serialize for ContactJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.contact;
         let d = &c.data;
+        let beta = self.version == ApiVersion::Beta;
         let mut m = s.serialize_map(None)?;
         if let Some(ctx) = self.context {
             m.serialize_entry("@odata.context", ctx)?;
         }
         m.serialize_entry("@odata.etag", &etag(&c.change_key))?;
-        for (idx, name) in CONTACT_V1_PROPERTIES.iter().enumerate() {
+        for (idx, name) in contact_properties(self.version).iter().enumerate() {
             if !self.fields.contains(idx) {
                 continue;
             }
             match *name {
+                "emailAddresses" if beta => {
+                    let list: Vec<EmailBeta> = d.email_addresses.iter().map(EmailBeta).collect();
+                    m.serialize_entry(name, &list)?
+                }
+                "phones" => m.serialize_entry(name, &d.phones)?,
+                "postalAddresses" => {
+                    let list: Vec<AddressBeta> = d.postal_addresses.iter().map(AddressBeta).collect();
+                    m.serialize_entry(name, &list)?
+                }
+                "websites" => {
+                    let list: Vec<WebsiteBeta> = d.websites.iter().map(WebsiteBeta).collect();
+                    m.serialize_entry(name, &list)?
+                }
+                "flag" => match &d.flag {
+                    Some(f) => m.serialize_entry(name, f)?,
+                    None => m.serialize_entry(name, &crate::flag::not_flagged())?,
+                },
+                "gender" => m.serialize_entry(name, &d.gender)?,
+                "weddingAnniversary" => m.serialize_entry(name, &d.wedding_anniversary)?,
                 "id" => m.serialize_entry(name, c.id.as_str())?,
                 "createdDateTime" => m.serialize_entry(name, &c.created)?,
                 "lastModifiedDateTime" => m.serialize_entry(name, &c.modified)?,
@@ -201,6 +290,71 @@ impl Serialize for ContactV1<'_> {
                 _ => {}
             }
         }
+        // Schema-extension values: all of them on a full read, the named ones under `$select`.
+        for (id, values) in &d.schema_extensions {
+            if self.schema_values.is_none_or(|named| named.iter().any(|n| n.eq_ignore_ascii_case(id))) {
+                let mut v = serde_json::Map::new();
+                v.insert("@odata.type".into(), json!("#microsoft.graph.ComplexExtensionValue"));
+                if let Some(obj) = values.as_object() {
+                    v.extend(obj.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                m.serialize_entry(id, &v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A beta `typedEmailAddress`.
+struct EmailBeta<'a>(&'a EmailAddress);
+
+impl Serialize for EmailBeta<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", e.kind.as_deref().unwrap_or("unknown"))?;
+        if let Some(label) = &e.other_label {
+            m.serialize_entry("otherLabel", label)?;
+        }
+        m.serialize_entry("name", &e.name)?;
+        m.serialize_entry("address", &e.address)?;
+        m.end()
+    }
+}
+
+/// A beta `physicalAddress`: its type, then the fields that are set.
+struct AddressBeta<'a>(&'a PostalAddress);
+
+impl Serialize for AddressBeta<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", if a.kind.is_empty() { "unknown" } else { &a.kind })?;
+        for (k, v) in [
+            ("postOfficeBox", &a.post_office_box),
+            ("street", &a.street),
+            ("city", &a.city),
+            ("state", &a.state),
+            ("countryOrRegion", &a.country_or_region),
+            ("postalCode", &a.postal_code),
+        ] {
+            if let Some(v) = v {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+struct WebsiteBeta<'a>(&'a Website);
+
+impl Serialize for WebsiteBeta<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let w = self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("type", &w.kind)?;
+        m.serialize_entry("address", &w.address)?;
+        m.serialize_entry("displayName", &w.display_name)?;
         m.end()
     }
 }
@@ -244,8 +398,14 @@ impl Serialize for AddressV1<'_> {
     }
 }
 
-/// The v1.0 JSON of a contact folder (no etag: folders have no change key on Graph).
-pub fn folder_v1(folder: &ContactFolder, fields: FieldSet, context: Option<&str>) -> serde_json::Value {
+/// The JSON of a contact folder (no etag: folders have no change key on Graph); beta adds
+/// `wellKnownName`.
+pub fn folder_json(
+    folder: &ContactFolder,
+    fields: FieldSet,
+    context: Option<&str>,
+    version: ApiVersion,
+) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     if let Some(ctx) = context {
         m.insert("@odata.context".into(), json!(ctx));
@@ -258,6 +418,9 @@ pub fn folder_v1(folder: &ContactFolder, fields: FieldSet, context: Option<&str>
     }
     if fields.contains(2) {
         m.insert("parentFolderId".into(), json!(folder.parent_id.as_str()));
+    }
+    if version == ApiVersion::Beta && fields.contains(3) {
+        m.insert("wellKnownName".into(), json!(folder.well_known_name));
     }
     serde_json::Value::Object(m)
 }
@@ -286,7 +449,7 @@ mod tests {
     #[test]
     fn full_projection_has_graph_defaults() {
         let c = sample();
-        let v: Value = serde_json::to_value(ContactV1 { contact: &c, fields: FieldSet::ALL, context: None }).unwrap();
+        let v: Value = serde_json::to_value(ContactJson::new(&c, FieldSet::ALL, ApiVersion::V1)).unwrap();
         assert_eq!(v["@odata.etag"], "W/\"CK\"");
         assert_eq!(v["displayName"], "Alex Wilber");
         assert_eq!(v["homeAddress"], json!({}));
@@ -303,7 +466,7 @@ mod tests {
         let c = sample();
         let f =
             FieldSet::from_select(&[SelectItem::Path(vec!["DisplayName".into()])], CONTACT_V1_PROPERTIES, "t").unwrap();
-        let v: Value = serde_json::to_value(ContactV1 { contact: &c, fields: f, context: None }).unwrap();
+        let v: Value = serde_json::to_value(ContactJson::new(&c, f, ApiVersion::V1)).unwrap();
         assert_eq!(v.as_object().unwrap().len(), 3);
         assert_eq!(f.names(CONTACT_V1_PROPERTIES).unwrap(), "displayName");
         let err = FieldSet::from_select(
@@ -313,5 +476,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, "BadRequest");
+    }
+
+    #[test]
+    fn beta_shows_the_same_data_typed() {
+        let mut c = sample();
+        c.data
+            .apply_v1(&json!({"businessPhones": ["+1 1"], "homeAddress": {"city": "Oslo"}, "businessHomePage": "https://x.test"}), false)
+            .unwrap();
+        let v: Value = serde_json::to_value(ContactJson::new(&c, FieldSet::ALL, ApiVersion::Beta)).unwrap();
+        assert_eq!(v["phones"], json!([{"type": "business", "number": "+1 1"}]));
+        assert_eq!(v["postalAddresses"], json!([{"type": "home", "city": "Oslo"}]));
+        assert_eq!(v["websites"], json!([{"type": "work", "address": "https://x.test", "displayName": null}]));
+        assert_eq!(v["emailAddresses"], json!([{"type": "unknown", "name": "Alex", "address": "a@x.test"}]));
+        assert_eq!(v["flag"], json!({"flagStatus": "notFlagged"}));
+        assert!(v.get("businessPhones").is_none());
+        assert_eq!(v.as_object().unwrap().len(), CONTACT_BETA_PROPERTIES.len() + 1);
     }
 }

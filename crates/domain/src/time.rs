@@ -54,6 +54,18 @@ pub fn parse_birthday(field: &str, s: &str) -> GraphResult<String> {
     }
 }
 
+/// An `Edm.Date` (`2024-05-01`); a date-time is accepted and cut to its date.
+pub fn parse_date(field: &str, s: &str) -> GraphResult<String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = Date::parse(s, &fmt) {
+        return Ok(d.format(&fmt).unwrap_or_default());
+    }
+    match OffsetDateTime::parse(s, &Rfc3339) {
+        Ok(t) => Ok(t.date().format(&fmt).unwrap_or_default()),
+        Err(_) => Err(GraphError::wrong_type(field, "Edm.Date")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +75,9 @@ mod tests {
         assert_eq!(normalize_datetime("2024-01-01T10:00:00+02:00").unwrap(), "2024-01-01T08:00:00Z");
         assert_eq!(parse_birthday("birthday", "1974-07-22").unwrap(), "1974-07-22T00:00:00Z");
         assert!(parse_birthday("birthday", "July").is_err());
+        assert_eq!(parse_date("d", "2024-05-01").unwrap(), "2024-05-01");
+        assert_eq!(parse_date("d", "2024-05-01T10:00:00Z").unwrap(), "2024-05-01");
+        assert!(parse_date("d", "2024-13-01").is_err());
         assert_eq!(now_utc().len(), 20);
         assert_eq!(error_date().len(), 19);
     }

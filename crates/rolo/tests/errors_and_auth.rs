@@ -550,7 +550,7 @@ async fn service_document_and_metadata() {
     let doc = s.send(Method::GET, "/", None, None, &[]).await;
     assert_eq!(doc.status, 200, "{}", doc.text);
     assert_eq!(doc.body["@odata.context"], format!("{}/$metadata", s.base));
-    assert_eq!(doc.body["value"][1], json!({"name": "me", "kind": "Singleton", "url": "me"}));
+    assert_eq!(doc.body["value"][2], json!({"name": "me", "kind": "Singleton", "url": "me"}));
     let meta = s.send(Method::GET, "/$metadata", None, None, &[]).await;
     assert_eq!(meta.status, 200);
     assert_eq!(meta.header("content-type"), Some("application/xml"));
@@ -559,7 +559,15 @@ async fn service_document_and_metadata() {
         r#"<Property Name="primaryEmailAddress" Type="graph.emailAddress" />"#,
         r#"<NavigationProperty Name="childFolders" Type="Collection(graph.contactFolder)" ContainsTarget="true" />"#,
         r#"<EntitySet Name="users" EntityType="graph.user" />"#,
+        r#"<EntitySet Name="schemaExtensions" EntityType="graph.schemaExtension" />"#,
     ] {
         assert!(meta.text.contains(needle), "missing {needle}");
     }
+    // Beta describes its own shape at its own root.
+    let beta_root = s.base.replace("/v1.0", "/beta");
+    let doc = s.send(Method::GET, &format!("{beta_root}/"), None, None, &[]).await;
+    assert_eq!(doc.body["@odata.context"], format!("{beta_root}/$metadata"));
+    let meta = s.send(Method::GET, &format!("{beta_root}/$metadata"), None, None, &[]).await;
+    assert!(meta.text.contains(r#"<Property Name="flag" Type="graph.followupFlag" />"#));
+    assert!(!meta.text.contains(r#"<Property Name="primaryEmailAddress""#));
 }

@@ -12,6 +12,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::BodyExt;
+use rolo_domain::ApiVersion;
 use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use serde_json::{json, Map, Value};
 use tokio::task::JoinSet;
@@ -134,9 +135,9 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
 }
 
 /// Runs one inner request through the router and renders it as a batch response entry.
-async fn run_one(state: Arc<AppState>, outer: HeaderMap, r: Inner) -> (String, Value, bool) {
-    let url = format!("/v1.0/{}", r.url.trim_start_matches('/'));
-    let nested = url.split('?').next().unwrap_or("").trim_end_matches('/').eq_ignore_ascii_case("/v1.0/$batch");
+async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r: Inner) -> (String, Value, bool) {
+    let url = format!("/{}/{}", version.segment(), r.url.trim_start_matches('/'));
+    let nested = url.split('?').next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase().ends_with("/$batch");
     if nested {
         let e = GraphError::bad_request("BadRequest", "A batch cannot hold another batch.");
         return (r.id.clone(), entry(&r.id, 400, &Map::new(), error_body(&e)), false);
@@ -192,7 +193,7 @@ fn error_body(e: &GraphError) -> Value {
 }
 
 /// `POST /v1.0/$batch`
-pub async fn handle(state: Arc<AppState>, outer: HeaderMap, body: Value) -> GraphResult<Response> {
+pub async fn handle(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, body: Value) -> GraphResult<Response> {
     let requests = parse(&body)?;
     let order: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
     let mut pending: Vec<Inner> = requests;
@@ -218,7 +219,7 @@ pub async fn handle(state: Arc<AppState>, outer: HeaderMap, body: Value) -> Grap
                     results.insert(id, (v, ok));
                 }
             }
-            running.spawn(run_one(state.clone(), outer.clone(), r));
+            running.spawn(run_one(state.clone(), outer.clone(), version, r));
         }
         while let Some(done) = running.join_next().await {
             let (id, v, ok) = done.map_err(GraphError::internal)?;

@@ -3,13 +3,14 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use rolo_domain::contact::CONTACT_TYPE;
+use rolo_domain::contact::{WriteRules, CONTACT_TYPE};
 use rolo_domain::extension::{bare_name, OpenExtension, MAX_EXTENSIONS_PER_CONTACT};
-use rolo_domain::projection::{etag, ContactV1, FieldSet, CONTACT_V1_PROPERTIES};
-use rolo_domain::{Contact, ContactData, ContactId, GraphError, GraphResult};
-use rolo_odata::{CompareOp, Expr, Literal};
+use rolo_domain::projection::{contact_properties, etag, ContactJson, FieldSet};
+use rolo_domain::schema::SchemaExtension;
+use rolo_domain::{ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
+use rolo_odata::{CompareOp, ExpandItem, Expr, Literal, SelectItem};
 use rolo_store::Scope;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::graph::{with_header, Ctx};
 use crate::paths::FolderPath;
@@ -18,29 +19,78 @@ use crate::response::{json_status, no_content};
 
 /// The collection's name in `@odata.context`.
 fn collection_context(ctx: &Ctx, folder: &FolderPath, resolved: &rolo_domain::FolderId, fields: FieldSet) -> String {
-    let select = fields.names(CONTACT_V1_PROPERTIES).map(|n| format!("({n})")).unwrap_or_default();
+    let select = fields.names(contact_properties(ctx.version)).map(|n| format!("({n})")).unwrap_or_default();
     match folder {
         FolderPath::Default => ctx.context(&format!("contacts{select}")),
         FolderPath::Chain(_) => ctx.context(&format!("contactFolders('{resolved}')/contacts{select}")),
     }
 }
 
-fn fields(ctx: &Ctx) -> GraphResult<FieldSet> {
-    match &ctx.options.select {
-        Some(items) => FieldSet::from_select(items, CONTACT_V1_PROPERTIES, CONTACT_TYPE),
-        None => Ok(FieldSet::ALL),
+/// Whether a name can only be a schema extension's id (contact properties hold no `_`).
+fn is_schema_name(name: &str) -> bool {
+    name.contains('_') && !name.starts_with('@')
+}
+
+/// `$select` split into contact properties and schema-extension ids (a value Graph returns only
+/// when named, or on a full read).
+struct Selection {
+    fields: FieldSet,
+    schema_values: Option<Vec<String>>,
+}
+
+impl Selection {
+    fn json<'a>(&'a self, contact: &'a Contact, version: ApiVersion) -> ContactJson<'a> {
+        let mut json = ContactJson::new(contact, self.fields, version);
+        json.schema_values = self.schema_values.as_deref();
+        json
     }
 }
 
-/// What `$expand` asks for: nothing, every open extension, or the one named by
-/// `extensions($filter=id eq '...')`. Anything else is refused with Graph's error.
-enum Expansion {
-    None,
-    Extensions(Option<String>),
+async fn selection(ctx: &Ctx) -> GraphResult<Selection> {
+    let Some(items) = &ctx.options.select else {
+        return Ok(Selection { fields: FieldSet::ALL, schema_values: None });
+    };
+    let (schema, props): (Vec<&SelectItem>, Vec<&SelectItem>) =
+        items.iter().partition(|i| matches!(i, SelectItem::Path(p) if p.len() == 1 && is_schema_name(&p[0])));
+    let props: Vec<SelectItem> = props.into_iter().cloned().collect();
+    let mut names = Vec::new();
+    if !schema.is_empty() {
+        let known = ctx.state.store.list_schema_extensions().await?;
+        for item in schema {
+            let SelectItem::Path(p) = item else { continue };
+            if !known.iter().any(|k| k.id.eq_ignore_ascii_case(&p[0]) && k.targets_contacts()) {
+                return Err(GraphError::bad_request(
+                    "BadRequest",
+                    format!("Parsing OData Select and Expand failed: Could not find a property named '{}' on type '{CONTACT_TYPE}'.", p[0]),
+                ));
+            }
+            names.push(p[0].clone());
+        }
+    }
+    let fields = if props.is_empty() && !names.is_empty() {
+        FieldSet::from_select(&[], contact_properties(ctx.version), CONTACT_TYPE)?
+    } else if props.iter().any(|p| matches!(p, SelectItem::All)) || props.is_empty() {
+        FieldSet::ALL
+    } else {
+        FieldSet::from_select(&props, contact_properties(ctx.version), CONTACT_TYPE)?
+    };
+    let schema_values = if fields == FieldSet::ALL && names.is_empty() { None } else { Some(names) };
+    Ok(Selection { fields, schema_values })
 }
 
-fn expansion(ctx: &Ctx) -> GraphResult<Expansion> {
-    let Some(item) = ctx.options.expand.first() else { return Ok(Expansion::None) };
+/// What `$expand` asks for. Graph allows open extensions (all, or one by id) and extended
+/// properties by id; anything else is refused with Graph's error.
+enum Expansion {
+    Extensions(Option<String>),
+    Single(Vec<String>),
+    Multi(Vec<String>),
+}
+
+fn expansions(ctx: &Ctx) -> GraphResult<Vec<Expansion>> {
+    ctx.options.expand.iter().map(expansion).collect()
+}
+
+fn expansion(item: &ExpandItem) -> GraphResult<Expansion> {
     let name = item.path.join("/");
     if name.eq_ignore_ascii_case("photo") {
         return Err(GraphError::bad_request(
@@ -48,37 +98,77 @@ fn expansion(ctx: &Ctx) -> GraphResult<Expansion> {
             "Expand is not allowed for property 'Photo' according to the entity schema.",
         ));
     }
-    if !name.eq_ignore_ascii_case("extensions") || ctx.options.expand.len() > 1 {
+    let single = name.eq_ignore_ascii_case("singleValueExtendedProperties");
+    let multi = name.eq_ignore_ascii_case("multiValueExtendedProperties");
+    if !name.eq_ignore_ascii_case("extensions") && !single && !multi {
         return Err(GraphError::bad_request(
             "BadRequest",
-            format!("Expanding '{name}' on contacts is not supported by this server yet."),
+            format!("Parsing OData Select and Expand failed: Could not find a property named '{name}' on type '{CONTACT_TYPE}'."),
         ));
     }
     let o = &item.options;
     if o.select.is_some() || !o.orderby.is_empty() || o.top.is_some() || o.skip.is_some() || !o.expand.is_empty() {
         return Err(GraphError::bad_request(
             "BadRequest",
-            "Only $filter=id eq '...' is supported inside $expand=extensions.",
+            format!("Only $filter=id eq '...' is supported inside $expand={name}."),
         ));
     }
+    let mut ids = Vec::new();
     match &o.filter {
-        None => Ok(Expansion::Extensions(None)),
-        Some(Expr::Compare(l, CompareOp::Eq, r)) => match (l.as_ref(), r.as_ref()) {
+        None if !single && !multi => return Ok(Expansion::Extensions(None)),
+        None => {
+            return Err(GraphError::bad_request(
+                "ErrorInvalidRequest",
+                format!("Extended properties are expanded by id: use $expand={name}($filter=id eq '...')."),
+            ))
+        }
+        Some(f) => id_list(f, &name, &mut ids)?,
+    }
+    if single || multi {
+        let ids = ids.iter().map(|id| rolo_domain::xprop::canonical_id(id, multi)).collect::<GraphResult<Vec<_>>>()?;
+        return Ok(if single { Expansion::Single(ids) } else { Expansion::Multi(ids) });
+    }
+    match ids.as_slice() {
+        [one] => Ok(Expansion::Extensions(Some(bare_name(one).to_owned()))),
+        _ => Err(GraphError::invalid_filter("Only $filter=id eq '...' is supported inside $expand=extensions.")),
+    }
+}
+
+/// `id eq 'a' or id eq 'b'` → `[a, b]`.
+fn id_list(e: &Expr, name: &str, out: &mut Vec<String>) -> GraphResult<()> {
+    match e {
+        Expr::Or(a, b) => {
+            id_list(a, name, out)?;
+            id_list(b, name, out)
+        }
+        Expr::Compare(l, CompareOp::Eq, r) => match (l.as_ref(), r.as_ref()) {
             (Expr::Path(p), Expr::Literal(Literal::String(id)))
             | (Expr::Literal(Literal::String(id)), Expr::Path(p))
                 if p.len() == 1 && p[0].eq_ignore_ascii_case("id") =>
             {
-                Ok(Expansion::Extensions(Some(bare_name(id).to_owned())))
+                out.push(id.clone());
+                Ok(())
             }
-            _ => Err(GraphError::invalid_filter("Only $filter=id eq '...' is supported inside $expand=extensions.")),
+            _ => {
+                Err(GraphError::invalid_filter(format!("Only $filter=id eq '...' is supported inside $expand={name}.")))
+            }
         },
-        Some(_) => Err(GraphError::invalid_filter("Only $filter=id eq '...' is supported inside $expand=extensions.")),
+        _ => Err(GraphError::invalid_filter(format!("Only $filter=id eq '...' is supported inside $expand={name}."))),
     }
 }
 
-/// Loads the requested extensions of `contacts`, grouped per contact.
-async fn expanded(ctx: &Ctx, exp: &Expansion, contacts: &[&Contact]) -> GraphResult<Option<Vec<Vec<OpenExtension>>>> {
-    let Expansion::Extensions(only) = exp else { return Ok(None) };
+/// Loads the open extensions `$expand` asks for, grouped per contact.
+async fn open_extensions(
+    ctx: &Ctx,
+    exps: &[Expansion],
+    contacts: &[&Contact],
+) -> GraphResult<Option<Vec<Vec<OpenExtension>>>> {
+    let Some(only) = exps.iter().find_map(|e| match e {
+        Expansion::Extensions(only) => Some(only),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
     let ids: Vec<ContactId> = contacts.iter().map(|c| c.id.clone()).collect();
     let all = ctx.state.store.extensions_of(ctx.mailbox(), &ids).await?;
     Ok(Some(
@@ -93,13 +183,62 @@ async fn expanded(ctx: &Ctx, exp: &Expansion, contacts: &[&Contact]) -> GraphRes
     ))
 }
 
-/// A contact's JSON with its expanded extensions.
-fn with_extensions(v: ContactV1<'_>, extensions: &[OpenExtension]) -> GraphResult<Value> {
+/// A contact's JSON with what `$expand` asked for. Extended properties come from the contact's
+/// own document; a property asked for but not set is simply absent, as on Graph.
+fn expanded(
+    ctx: &Ctx,
+    v: ContactJson<'_>,
+    exps: &[Expansion],
+    extensions: Option<&[OpenExtension]>,
+) -> GraphResult<Value> {
+    let contact = v.contact;
     let mut value = serde_json::to_value(&v).map_err(GraphError::internal)?;
-    if let Value::Object(m) = &mut value {
-        m.insert("extensions".into(), Value::Array(extensions.iter().map(OpenExtension::to_v1).collect()));
+    let Value::Object(m) = &mut value else { return Ok(value) };
+    if let Some(exts) = extensions {
+        m.insert("extensions".into(), Value::Array(exts.iter().map(OpenExtension::to_v1).collect()));
+    }
+    for e in exps {
+        let (name, found): (&str, Vec<Value>) = match e {
+            Expansion::Extensions(_) => continue,
+            Expansion::Single(ids) => (
+                "singleValueExtendedProperties",
+                contact
+                    .data
+                    .single_value_extended_properties
+                    .iter()
+                    .filter(|p| ids.contains(&p.id))
+                    .map(rolo_domain::xprop::single_json)
+                    .collect(),
+            ),
+            Expansion::Multi(ids) => (
+                "multiValueExtendedProperties",
+                contact
+                    .data
+                    .multi_value_extended_properties
+                    .iter()
+                    .filter(|p| ids.contains(&p.id))
+                    .map(rolo_domain::xprop::multi_json)
+                    .collect(),
+            ),
+        };
+        if !found.is_empty() {
+            let context = ctx.context(&format!("contacts('{}')/{name}", contact.id));
+            m.insert(format!("{name}@odata.context"), json!(context));
+            m.insert(name.into(), Value::Array(found));
+        }
     }
     Ok(value)
+}
+
+/// The rules a write body is checked against; schema-extension definitions are loaded only when
+/// the body names one.
+async fn write_rules(ctx: &Ctx, body: &Value) -> GraphResult<Vec<SchemaExtension>> {
+    let names_schema = body.as_object().is_some_and(|o| o.keys().any(|k| is_schema_name(k)));
+    if names_schema {
+        ctx.state.store.list_schema_extensions().await
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 fn scope(folder: rolo_domain::FolderId, path: &FolderPath) -> Scope {
@@ -109,22 +248,24 @@ fn scope(folder: rolo_domain::FolderId, path: &FolderPath) -> Scope {
     }
 }
 
-fn entity_response(
+async fn entity_response(
     ctx: &Ctx,
     contact: &Contact,
     status: StatusCode,
     path: &FolderPath,
+    exps: &[Expansion],
     extensions: Option<&[OpenExtension]>,
 ) -> GraphResult<Response> {
-    let fields = match status {
-        StatusCode::OK => fields(ctx)?,
-        _ => FieldSet::ALL,
+    let sel = match status {
+        StatusCode::OK => selection(ctx).await?,
+        _ => Selection { fields: FieldSet::ALL, schema_values: None },
     };
-    let context = collection_context(ctx, path, &contact.folder_id, fields) + "/$entity";
-    let v = ContactV1 { contact, fields, context: Some(&context) };
-    let body = match extensions {
-        Some(exts) => serde_json::to_vec(&with_extensions(v, exts)?),
-        None => serde_json::to_vec(&v),
+    let context = collection_context(ctx, path, &contact.folder_id, sel.fields) + "/$entity";
+    let v = sel.json(contact, ctx.version).with_context(&context);
+    let body = if exps.is_empty() && extensions.is_none() {
+        serde_json::to_vec(&v)
+    } else {
+        serde_json::to_vec(&expanded(ctx, v, exps, extensions)?)
     }
     .map_err(GraphError::internal)?;
     let resp = json_status(status, body);
@@ -135,19 +276,27 @@ fn entity_response(
     })
 }
 
-/// `GET .../contacts`
+/// `GET .../contacts`. On beta, `/me/contacts` lists every contact of the mailbox, as Graph's
+/// beta does; v1.0 lists the default folder.
 pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
     let folder = ctx.contacts_folder(path).await?;
-    let fields = fields(ctx)?;
-    let exp = expansion(ctx)?;
-    let scope_name = format!("contacts:{folder}");
-    let (query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
-    let page = ctx.state.store.list_contacts(ctx.mailbox(), &folder, &query).await?;
-    let extensions = expanded(ctx, &exp, &page.items.iter().collect::<Vec<_>>()).await?;
+    let sel = selection(ctx).await?;
+    let exps = expansions(ctx)?;
+    let mailbox_wide = ctx.version == ApiVersion::Beta && *path == FolderPath::Default;
+    let (scope_name, list_scope) = if mailbox_wide {
+        ("contacts:*".to_owned(), Scope::Mailbox)
+    } else {
+        (format!("contacts:{folder}"), Scope::Folder(folder.clone()))
+    };
+    let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
+    query.version = ctx.version;
+    let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;
+    let extensions = open_extensions(ctx, &exps, &page.items.iter().collect::<Vec<_>>()).await?;
 
     let mut out = Vec::with_capacity(256 + page.items.len() * 1200);
     out.extend_from_slice(b"{\"@odata.context\":");
-    serde_json::to_writer(&mut out, &collection_context(ctx, path, &folder, fields)).map_err(GraphError::internal)?;
+    serde_json::to_writer(&mut out, &collection_context(ctx, path, &folder, sel.fields))
+        .map_err(GraphError::internal)?;
     if let Some(n) = page.count {
         out.extend_from_slice(format!(",\"@odata.count\":{n}").as_bytes());
     }
@@ -156,10 +305,12 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
         if i > 0 {
             out.push(b',');
         }
-        let v = ContactV1 { contact, fields, context: None };
-        match &extensions {
-            Some(exts) => serde_json::to_writer(&mut out, &with_extensions(v, &exts[i])?),
-            None => serde_json::to_writer(&mut out, &v),
+        let v = sel.json(contact, ctx.version);
+        if exps.is_empty() {
+            serde_json::to_writer(&mut out, &v)
+        } else {
+            let exts = extensions.as_ref().map(|e| e[i].as_slice());
+            serde_json::to_writer(&mut out, &expanded(ctx, v, &exps, exts)?)
         }
         .map_err(GraphError::internal)?;
     }
@@ -182,15 +333,15 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
 pub async fn get(ctx: &Ctx, path: &FolderPath, id: &str) -> GraphResult<Response> {
     let id = ContactId::parse(id)?;
     let folder = ctx.contacts_folder(path).await?;
+    let exps = expansions(ctx)?;
     let contact = ctx
         .state
         .store
         .get_contact(ctx.mailbox(), &id, &scope(folder, path))
         .await?
         .ok_or_else(GraphError::item_not_found)?;
-    let exp = expansion(ctx)?;
-    let extensions = expanded(ctx, &exp, &[&contact]).await?;
-    entity_response(ctx, &contact, StatusCode::OK, path, extensions.as_ref().map(|e| e[0].as_slice()))
+    let extensions = open_extensions(ctx, &exps, &[&contact]).await?;
+    entity_response(ctx, &contact, StatusCode::OK, path, &exps, extensions.as_ref().map(|e| e[0].as_slice())).await
 }
 
 /// `POST .../contacts`
@@ -203,13 +354,14 @@ pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<R
         Some(Value::Array(items)) => Some(inline_extensions(&items)?),
         Some(_) => return Err(GraphError::wrong_type("extensions", "Collection(microsoft.graph.extension)")),
     };
+    let schemas = write_rules(ctx, &body).await?;
     let mut data = ContactData::default();
-    if let Some(parent) = data.apply_v1(&body, true)? {
+    if let Some(parent) = data.apply(&body, WriteRules { version: ctx.version, schemas: &schemas, creating: true })? {
         folder = parent;
     }
     let exts = inline.clone().unwrap_or_default();
     let contact = ctx.state.store.create_contact_with_extensions(ctx.mailbox(), &folder, data, exts).await?;
-    entity_response(ctx, &contact, StatusCode::CREATED, path, inline.as_deref())
+    entity_response(ctx, &contact, StatusCode::CREATED, path, &[], inline.as_deref()).await
 }
 
 fn inline_extensions(items: &[Value]) -> GraphResult<Vec<OpenExtension>> {
@@ -238,12 +390,16 @@ fn inline_extensions(items: &[Value]) -> GraphResult<Vec<OpenExtension>> {
 pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> GraphResult<Response> {
     let id = ContactId::parse(id)?;
     let folder = ctx.contacts_folder(path).await?;
+    let schemas = write_rules(ctx, &body).await?;
+    let version = ctx.version;
     // Validate before taking the write lock, so bad bodies cost no transaction.
-    ContactData::default().apply_v1(&body, false)?;
-    let edit = Box::new(move |data: &mut ContactData| data.apply_v1(&body, false));
+    ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    let edit = Box::new(move |data: &mut ContactData| {
+        data.apply(&body, WriteRules { version, schemas: &schemas, creating: false })
+    });
     let contact =
         ctx.state.store.update_contact(ctx.mailbox(), &id, &scope(folder, path), ctx.if_match.clone(), edit).await?;
-    entity_response(ctx, &contact, StatusCode::OK, path, None)
+    entity_response(ctx, &contact, StatusCode::OK, path, &[], None).await
 }
 
 /// `DELETE .../contacts/{id}` and `POST .../contacts/{id}/permanentDelete`

@@ -6,7 +6,9 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use rolo_domain::contact::CONTACT_TYPE;
-use rolo_domain::projection::{folder_v1, ContactV1, FieldSet, TypedContactV1, CONTACT_V1_PROPERTIES};
+use rolo_domain::projection::{
+    contact_properties, folder_json, folder_properties, ContactJson, FieldSet, TypedContact,
+};
 use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use rolo_store::{ChangeType, DeltaItem, DeltaQuery, DeltaScope};
 use serde::{Deserialize, Serialize};
@@ -118,9 +120,9 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
             let items =
                 rolo_odata::parse_select(sel).map_err(|e| GraphError::bad_request("BadRequest", e.to_string()))?;
             let (props, type_name) = if scope == DeltaScope::Folders {
-                (rolo_domain::projection::FOLDER_V1_PROPERTIES, rolo_domain::folder::FOLDER_TYPE)
+                (folder_properties(ctx.version), rolo_domain::folder::FOLDER_TYPE)
             } else {
-                (CONTACT_V1_PROPERTIES, CONTACT_TYPE)
+                (contact_properties(ctx.version), CONTACT_TYPE)
             };
             FieldSet::from_select(&items, props, type_name)?
         }
@@ -146,10 +148,13 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
     for (_, item) in &page.items {
         value.push(match item {
             DeltaItem::Contact(c) => {
-                serde_json::to_value(TypedContactV1(ContactV1::new(c, fields))).map_err(GraphError::internal)?
+                // Schema-extension values are not change-tracked on Graph, so delta leaves them out.
+                let mut json = ContactJson::new(c, fields, ctx.version);
+                json.schema_values = Some(&[]);
+                serde_json::to_value(TypedContact(json)).map_err(GraphError::internal)?
             }
             DeltaItem::Folder(f) => {
-                let mut v = folder_v1(f, fields, None);
+                let mut v = folder_json(f, fields, None, ctx.version);
                 if let Value::Object(m) = &mut v {
                     m.insert("@odata.type".into(), json!(type_name));
                 }

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::folder::FOLDER_TYPE;
-use rolo_domain::projection::{folder_v1, FieldSet, FOLDER_V1_PROPERTIES};
+use rolo_domain::projection::{folder_json, folder_properties, FieldSet};
 use rolo_domain::{ContactFolder, FolderChanges, GraphError, GraphResult};
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ fn fields(ctx: &Ctx) -> GraphResult<FieldSet> {
         ));
     }
     match &ctx.options.select {
-        Some(items) => FieldSet::from_select(items, FOLDER_V1_PROPERTIES, FOLDER_TYPE),
+        Some(items) => FieldSet::from_select(items, folder_properties(ctx.version), FOLDER_TYPE),
         None => Ok(FieldSet::ALL),
     }
 }
@@ -28,7 +28,7 @@ fn fields(ctx: &Ctx) -> GraphResult<FieldSet> {
 fn entity(ctx: &Ctx, folder: &ContactFolder, status: StatusCode) -> GraphResult<Response> {
     let fields = if status == StatusCode::OK { fields(ctx)? } else { FieldSet::ALL };
     let context = ctx.context("contactFolders/$entity");
-    let body = folder_v1(folder, fields, Some(&context));
+    let body = folder_json(folder, fields, Some(&context), ctx.version);
     Ok(json_status(status, serde_json::to_vec(&body).map_err(GraphError::internal)?))
 }
 
@@ -51,7 +51,10 @@ pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
     if let Some(n) = page.count {
         body.insert("@odata.count".into(), n.into());
     }
-    body.insert("value".into(), Value::Array(page.items.iter().map(|f| folder_v1(f, fields, None)).collect()));
+    body.insert(
+        "value".into(),
+        Value::Array(page.items.iter().map(|f| folder_json(f, fields, None, ctx.version)).collect()),
+    );
     if let Some(cursor) = page.next {
         let token = ctx.state.codec.encode(&scope_name, &ctx.options, cursor);
         let link = crate::query::next_link(&ctx.base, &ctx.path, ctx.raw_query.as_deref(), &token);

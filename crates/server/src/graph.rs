@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use rolo_domain::{Access, ContactFolder, ErrorKind, FolderId, GraphError, GraphResult, Principal};
+use rolo_domain::{Access, ApiVersion, ContactFolder, ErrorKind, FolderId, GraphError, GraphResult, Principal};
 use rolo_odata::QueryOptions;
 use rolo_store::{Mailbox, User};
 use serde_json::Value;
@@ -27,7 +27,9 @@ pub struct Ctx {
     pub state: Arc<AppState>,
     pub principal: Principal,
     pub user: User,
-    /// `http://host/v1.0`
+    /// `v1.0` or `beta`: which shapes the request reads and writes.
+    pub version: ApiVersion,
+    /// `http://host/v1.0` (or `/beta`)
     pub base: String,
     /// The request path below the base, e.g. `/me/contacts`.
     pub path: String,
@@ -136,7 +138,7 @@ async fn serve(
         }
         _ => {}
     }
-    let Some(rest) = strip_version(&full_path) else {
+    let Some((version, rest)) = strip_version(&full_path) else {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
     };
@@ -144,13 +146,13 @@ async fn serve(
     let root = rest.trim_end_matches('/');
     if parts.method == Method::GET && (root.is_empty() || root.eq_ignore_ascii_case("$metadata")) {
         if root.is_empty() {
-            let body = crate::metadata::service_document(&base_url(&state, &parts.headers));
+            let body = crate::metadata::service_document(&base_url(&state, &parts.headers, version));
             return Ok(crate::response::json_status(
                 StatusCode::OK,
                 serde_json::to_vec(&body).map_err(GraphError::internal)?,
             ));
         }
-        let mut resp = Response::new(Body::from(crate::metadata::csdl()));
+        let mut resp = Response::new(Body::from(crate::metadata::csdl(version)));
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
         resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
         return Ok(resp);
@@ -169,7 +171,17 @@ async fn serve(
             return Err(method_not_allowed(&parts.method));
         }
         let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;
-        return crate::batch::handle(state, parts.headers, body).await;
+        return crate::batch::handle(state, parts.headers, version, body).await;
+    }
+    if crate::schemas::is_schema_path(rest) {
+        let raw_body = if parts.method == Method::POST || parts.method == Method::PATCH {
+            read_body(&parts.headers, body.take().unwrap_or_default()).await?
+        } else {
+            Vec::new()
+        };
+        let json = if raw_body.is_empty() { Value::Null } else { parse_json(&parts.headers, &raw_body)? };
+        let base = base_url(&state, &parts.headers, version);
+        return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
     let path = crate::paths::parse(rest)?;
 
@@ -201,8 +213,9 @@ async fn serve(
     }
 
     let options = parse_options(parts.uri.query())?;
-    let base = base_url(&state, &parts.headers);
+    let base = base_url(&state, &parts.headers, version);
     let ctx = Ctx {
+        version,
         prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         if_match: if_match(&parts.headers),
         raw_query: parts.uri.query().map(str::to_owned),
@@ -266,13 +279,14 @@ async fn serve(
     }
 }
 
-/// `http://host/v1.0`, or the configured public URL.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+/// `http://host/v1.0` (or `/beta`), or the configured public URL.
+fn base_url(state: &AppState, headers: &HeaderMap, version: ApiVersion) -> String {
+    let segment = version.segment();
     match &state.public_url {
-        Some(u) => format!("{}/v1.0", u.trim_end_matches('/')),
+        Some(u) => format!("{}/{segment}", u.trim_end_matches('/')),
         None => {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}/v1.0")
+            format!("http://{host}/{segment}")
         }
     }
 }
@@ -284,11 +298,11 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
     resp
 }
 
-/// `/v1.0/rest` → `rest` (the version segment matched case-insensitively).
-fn strip_version(path: &str) -> Option<&str> {
+/// `/v1.0/rest` → (v1.0, `rest`) (the version segment matched case-insensitively).
+fn strip_version(path: &str) -> Option<(ApiVersion, &str)> {
     let p = path.strip_prefix('/')?;
     let (version, rest) = p.split_once('/').unwrap_or((p, ""));
-    version.eq_ignore_ascii_case("v1.0").then_some(rest)
+    ApiVersion::from_segment(version).map(|v| (v, rest))
 }
 
 /// `If-Match: W/"ck1", "ck2"` → the change keys; `*` stays as is.

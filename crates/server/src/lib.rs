@@ -16,6 +16,7 @@ mod photos;
 pub mod query;
 pub mod request_id;
 pub mod response;
+mod schemas;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -89,7 +89,7 @@ fn not_found_segment(seg: &str) -> GraphError {
 }
 
 /// Splits `name('key')` into `("name", Some("key"))`.
-fn split_key(seg: &str) -> GraphResult<(&str, Option<String>)> {
+pub(crate) fn split_key(seg: &str) -> GraphResult<(&str, Option<String>)> {
     match seg.find('(') {
         None => Ok((seg, None)),
         Some(open) => {
@@ -113,7 +113,7 @@ fn is_permanent_delete(seg: &str) -> bool {
 }
 
 /// Percent-decodes a path segment.
-fn decode(seg: &str) -> GraphResult<String> {
+pub(crate) fn decode(seg: &str) -> GraphResult<String> {
     let bytes = seg.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

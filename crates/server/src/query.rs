@@ -164,6 +164,7 @@ pub fn list_query(
             skip: opts.skip.unwrap_or(0).min(1 << 40),
             after,
             count: opts.count.unwrap_or(false),
+            ..ListQuery::default()
         },
         prefer_used,
     ))

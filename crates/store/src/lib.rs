@@ -11,6 +11,7 @@ mod store;
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
 use rolo_domain::extension::OpenExtension;
+use rolo_domain::schema::SchemaExtension;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, GraphResult};
 
 pub use query::{Cursor, Entity, ListQuery, Page};
@@ -158,12 +159,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Contacts.
     async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>>;
-    async fn list_contacts(
-        &self,
-        mailbox: &Mailbox,
-        folder: &FolderId,
-        query: &ListQuery,
-    ) -> GraphResult<Page<Contact>>;
+    /// Lists the contacts of one folder, or of the whole mailbox (beta's `/me/contacts`).
+    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>>;
     async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
         self.create_contact_with_extensions(mailbox, folder, data, Vec::new()).await
     }
@@ -248,7 +245,20 @@ pub trait Store: Send + Sync + 'static {
     async fn delta(&self, mailbox: &Mailbox, query: &DeltaQuery) -> GraphResult<DeltaPage>;
     /// Drops tombstones removed before `before` (a timestamp) and raises each mailbox's floor.
     async fn compact_tombstones(&self, before: &str) -> GraphResult<u64>;
+
+    // Schema extension definitions (tenant-wide).
+    async fn list_schema_extensions(&self) -> GraphResult<Vec<SchemaExtension>>;
+    async fn get_schema_extension(&self, id: &str) -> GraphResult<Option<SchemaExtension>>;
+    /// An id already taken is `409`; an owner app may hold at most `schema::MAX_PER_OWNER`.
+    async fn create_schema_extension(&self, ext: SchemaExtension) -> GraphResult<SchemaExtension>;
+    /// Runs `edit` on the stored definition and saves it, atomically.
+    async fn update_schema_extension(&self, id: &str, edit: SchemaEdit) -> GraphResult<SchemaExtension>;
+    /// Deletes a definition after `check` accepts it.
+    async fn delete_schema_extension(&self, id: &str, check: SchemaEdit) -> GraphResult<()>;
 }
+
+/// A change to a schema extension definition, applied inside the store's transaction.
+pub type SchemaEdit = Box<dyn FnOnce(&mut SchemaExtension) -> GraphResult<()> + Send>;
 
 /// Opens the database named by `url`: a `postgres://` or `postgresql://` URL, a `sqlite:` URL,
 /// or a file path for SQLite. Runs migrations.

@@ -121,6 +121,24 @@ const MIGRATIONS: &[&[&str]] = &[
         name TEXT NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (mailbox_id, contact_id, name_key))"],
+    // Single-value extended properties, indexed by (canonical id, folded value) for `any()`
+    // filters; a mailbox-wide list order for beta's `/me/contacts`; tenant-wide schema
+    // extension definitions (the JSON document is the definition).
+    &[
+        "CREATE TABLE contact_xprops (
+        mailbox_id TEXT NOT NULL,
+        prop_id TEXT {ckey} NOT NULL,
+        value_key TEXT {ckey} NOT NULL,
+        contact_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, prop_id, value_key, contact_id))",
+        "CREATE INDEX contact_xprops_by_contact ON contact_xprops (mailbox_id, contact_id)",
+        "CREATE INDEX contacts_by_mailbox_seq ON contacts (mailbox_id, created_seq)",
+        "CREATE TABLE schema_extensions (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        doc TEXT NOT NULL)",
+    ],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

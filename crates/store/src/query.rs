@@ -2,7 +2,7 @@
 //! an ORDER BY and a keyset condition, parameterised by dialect. Filterable and sortable
 //! properties map onto indexed key columns where Graph clients use them most.
 
-use rolo_domain::{GraphError, GraphResult};
+use rolo_domain::{ApiVersion, GraphError, GraphResult};
 use rolo_odata::{CompareOp, Expr, Function, LambdaKind, Literal, OrderItem};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,8 @@ pub struct ListQuery {
     /// The keyset position from a `$skiptoken`.
     pub after: Option<Cursor>,
     pub count: bool,
+    /// Whose property names the filter and order use.
+    pub version: ApiVersion,
 }
 
 /// A keyset position: the sort keys and the creation sequence of the last item served.
@@ -70,6 +72,10 @@ enum Prop {
     Categories,
     /// Open extensions, filterable by existence of an id only (as on Graph).
     Extensions,
+    /// Single-value extended properties, filtered with `any(ep: ep/id eq ... and ep/value ...)`.
+    ExtendedProperties,
+    /// A JSON value compared as JSON (schema-extension values): the SQLite and PostgreSQL forms.
+    Json(String),
 }
 
 const CONTACT_KEY_COLUMNS: &[(&str, &str)] = &[
@@ -119,6 +125,7 @@ const CONTACT_UNFILTERABLE: &[&str] = &[
 pub struct Compiler {
     dialect: Dialect,
     entity: Entity,
+    pub version: ApiVersion,
     mailbox: String,
     pub params: Vec<Value>,
     /// SQLite only: keep filter terms off their indexes, so the planner walks the sort order's
@@ -199,7 +206,14 @@ pub fn fold(s: &str) -> String {
 
 impl Compiler {
     pub fn new(dialect: Dialect, entity: Entity, mailbox: &str) -> Compiler {
-        Compiler { dialect, entity, mailbox: mailbox.to_owned(), params: Vec::new(), filter_without_indexes: false }
+        Compiler {
+            dialect,
+            entity,
+            version: ApiVersion::V1,
+            mailbox: mailbox.to_owned(),
+            params: Vec::new(),
+            filter_without_indexes: false,
+        }
     }
 
     /// A key column as a filter term: SQLite's unary `+` hides it from the planner's index
@@ -248,7 +262,36 @@ impl Compiler {
                     };
                     return Ok(Prop::Text { key, raw });
                 }
+                let beta = self.version == ApiVersion::Beta;
+                if beta && name == "gender" {
+                    let raw = self.dialect.json_text("t.doc", &name);
+                    let folded = self.dialect.json_text("t.fold_doc", &name);
+                    return Ok(Prop::Text { key: format!("COALESCE({folded}, '')"), raw });
+                }
+                if let [ext, member] = path {
+                    if ext.contains('_') && !beta_or_v1_property(ext) {
+                        return self.schema_value(ext, member);
+                    }
+                }
                 match name.as_str() {
+                    "flag/flagStatus" if beta => {
+                        let status = match self.dialect {
+                            Dialect::Sqlite => "json_extract(t.doc, '$.flag.flagStatus')".to_owned(),
+                            Dialect::Postgres => "(t.doc #>> '{flag,flagStatus}')".to_owned(),
+                        };
+                        let key = format!("LOWER(COALESCE({status}, 'notFlagged'))");
+                        Ok(Prop::Text { key: key.clone(), raw: key })
+                    }
+                    "singleValueExtendedProperties" => Ok(Prop::ExtendedProperties),
+                    "multiValueExtendedProperties" => Err(invalid(
+                        "Multi-value extended properties can be read with $expand but not filtered on, as on Graph.",
+                    )),
+                    "phones" | "postalAddresses" | "websites" | "flag" | "weddingAnniversary" if beta => {
+                        Err(invalid(format!("The property '{name}' is not supported in $filter on contacts.")))
+                    }
+                    n if !beta && CONTACT_UNFILTERABLE.contains(&n) => {
+                        Err(invalid(format!("The property '{n}' is not supported in $filter on contacts.")))
+                    }
                     "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
                     "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
                     "birthday" => Ok(Prop::Timestamp(self.dialect.json_text("t.doc", "birthday"))),
@@ -257,13 +300,55 @@ impl Compiler {
                     "emailAddresses" => Ok(Prop::EmailAddresses),
                     n if n.eq_ignore_ascii_case("extensions") => Ok(Prop::Extensions),
                     "categories" => Ok(Prop::Categories),
-                    n if CONTACT_UNFILTERABLE.contains(&n) => {
-                        Err(invalid(format!("The property '{n}' is not supported in $filter on contacts.")))
-                    }
+                    n if beta && CONTACT_UNFILTERABLE.contains(&n) => Err(unknown()),
                     _ => Err(unknown()),
                 }
             }
         }
+    }
+
+    /// A schema-extension value (`ext_name/property`), a Rolo extension: Graph does not filter
+    /// Outlook items on them. Names are checked before they enter the SQL text.
+    fn schema_value(&self, ext: &str, member: &str) -> GraphResult<Prop> {
+        let safe =
+            |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !safe(ext) || !safe(member) {
+            return Err(invalid(format!("'{ext}/{member}' is not a schema extension property.")));
+        }
+        Ok(Prop::Json(match self.dialect {
+            Dialect::Sqlite => format!("json_extract(t.doc, '$.schemaExtensions.\"{ext}\".\"{member}\"')"),
+            Dialect::Postgres => format!("(t.doc #> '{{schemaExtensions,{ext},{member}}}')"),
+        }))
+    }
+
+    /// A literal as the JSON value a schema-extension property would hold.
+    fn bind_json(&mut self, lit: &Literal) -> GraphResult<&'static str> {
+        let json = match lit {
+            Literal::String(s) => serde_json::Value::String(s.clone()),
+            Literal::Int(n) => serde_json::Value::from(*n),
+            Literal::Bool(b) => serde_json::Value::Bool(*b),
+            Literal::DateTimeOffset(s) => serde_json::Value::String(
+                rolo_domain::time::normalize_datetime(s)
+                    .ok_or_else(|| invalid(format!("'{s}' is not a valid date-time.")))?,
+            ),
+            _ => {
+                return Err(invalid(format!(
+                    "A {} cannot be compared with a schema extension value.",
+                    literal_type(lit)
+                )))
+            }
+        };
+        Ok(match self.dialect {
+            Dialect::Sqlite => match json {
+                serde_json::Value::String(s) => self.bind(s),
+                serde_json::Value::Bool(b) => self.bind(i64::from(b)),
+                other => self.bind(other.as_i64().unwrap_or_default()),
+            },
+            Dialect::Postgres => {
+                self.params.push(json.to_string().into());
+                "CAST(CAST(? AS TEXT) AS JSONB)"
+            }
+        })
     }
 
     /// Compiles a `$filter` into a SQL boolean expression over the table aliased `t`.
@@ -347,10 +432,16 @@ impl Compiler {
                 (Literal::String(_), _) => Err(invalid("Identifiers can only be compared with 'eq' or 'ne'.")),
                 _ => Err(mismatch("Edm.String")),
             },
-            Prop::EmailAddresses | Prop::Categories | Prop::Extensions => Err(invalid(format!(
-                "The collection '{}' can only be filtered with a lambda such as any().",
-                path.join("/")
-            ))),
+            Prop::Json(expr) => match lit {
+                Literal::Null => null_compare(&expr, op),
+                _ => {
+                    let p = self.bind_json(lit)?;
+                    Ok(format!("{expr} {} {p}", op_sql(op)))
+                }
+            },
+            Prop::EmailAddresses | Prop::Categories | Prop::Extensions | Prop::ExtendedProperties => Err(invalid(
+                format!("The collection '{}' can only be filtered with a lambda such as any().", path.join("/")),
+            )),
         }
     }
 
@@ -388,7 +479,9 @@ impl Compiler {
         predicate: Option<&Expr>,
     ) -> GraphResult<String> {
         // The side table, its key column, and the member the lambda variable must name.
+        let xprops = matches!(self.prop(collection)?, Prop::ExtendedProperties);
         let (table, column, member) = match self.prop(collection)? {
+            Prop::ExtendedProperties => ("contact_xprops", "value_key", None),
             Prop::EmailAddresses => ("contact_emails", "address_key", Some("address")),
             Prop::Categories => ("contact_categories", "name_key", None),
             Prop::Extensions => ("extensions", "name_key", Some("id")),
@@ -407,11 +500,19 @@ impl Compiler {
             LambdaKind::Any => {
                 // Parameters bind in text order: the mailbox comes before the predicate.
                 let mb = self.bind(self.mailbox.clone());
-                let inner = self.lambda_predicate(pred, var, column, member)?;
+                let inner = if xprops {
+                    self.xprop_predicate(pred, var)?
+                } else {
+                    self.lambda_predicate(pred, var, column, member)?
+                };
                 Ok(format!("t.id IN (SELECT x.contact_id FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})"))
             }
             LambdaKind::All => {
-                let inner = self.lambda_predicate(pred, var, column, member)?;
+                let inner = if xprops {
+                    self.xprop_predicate(pred, var)?
+                } else {
+                    self.lambda_predicate(pred, var, column, member)?
+                };
                 Ok(format!(
                     "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND NOT ({inner}))"
                 ))
@@ -453,6 +554,63 @@ impl Compiler {
                 Ok(format!("x.{column} {} {}", op_sql(*op), self.bind(fold(value))))
             }
             _ => Err(GraphError::invalid_filter("The query filter contains one or more invalid nodes.")),
+        }
+    }
+
+    /// Inside `singleValueExtendedProperties/any(ep: ...)`: `ep/id eq '...'` (the id in any of
+    /// Graph's formats) and comparisons or string functions on `ep/value`, case-insensitively.
+    fn xprop_predicate(&mut self, e: &Expr, var: &str) -> GraphResult<String> {
+        let invalid_node = || GraphError::invalid_filter("The query filter contains one or more invalid nodes.");
+        fn member<'p>(p: &'p [String], var: &str) -> Option<&'p str> {
+            match p {
+                [v, m] if v == var => Some(m.as_str()),
+                _ => None,
+            }
+        }
+        match e {
+            Expr::And(a, b) => Ok(format!("({} AND {})", self.xprop_predicate(a, var)?, self.xprop_predicate(b, var)?)),
+            Expr::Or(a, b) => Ok(format!("({} OR {})", self.xprop_predicate(a, var)?, self.xprop_predicate(b, var)?)),
+            Expr::Not(a) => Ok(format!("(NOT {})", self.xprop_predicate(a, var)?)),
+            Expr::Compare(l, op, r) => {
+                let (path, lit, op) = match (strip_case_fn(l), strip_case_fn(r)) {
+                    (Expr::Path(p), Expr::Literal(lit)) => (p, lit, *op),
+                    (Expr::Literal(lit), Expr::Path(p)) => (p, lit, flip(*op)),
+                    _ => return Err(invalid_node()),
+                };
+                let text = match lit {
+                    Literal::String(s) => s.clone(),
+                    Literal::Int(n) => n.to_string(),
+                    Literal::Bool(b) => b.to_string(),
+                    Literal::Guid(g) => g.clone(),
+                    _ => return Err(invalid_node()),
+                };
+                match (member(path, var), op) {
+                    (Some("id"), CompareOp::Eq | CompareOp::Ne) => {
+                        let id = rolo_domain::xprop::canonical_id(&text, false)?;
+                        Ok(format!("x.prop_id {} {}", op_sql(op), self.bind(id)))
+                    }
+                    (Some("value"), _) => Ok(format!("x.value_key {} {}", op_sql(op), self.bind(fold(&text)))),
+                    _ => Err(invalid_node()),
+                }
+            }
+            Expr::Call(f, args) if is_string_match(*f) => {
+                let (Some(Expr::Path(p)), Some(Expr::Literal(Literal::String(s)))) =
+                    (args.first().map(strip_case_fn), args.get(1))
+                else {
+                    return Err(invalid_node());
+                };
+                if member(p, var) != Some("value") {
+                    return Err(invalid_node());
+                }
+                let escaped = like_escape(&fold(s));
+                let pattern = match f {
+                    Function::StartsWith => format!("{escaped}%"),
+                    Function::EndsWith => format!("%{escaped}"),
+                    _ => format!("%{escaped}%"),
+                };
+                Ok(format!("x.value_key LIKE {} ESCAPE '\\'", self.bind(pattern)))
+            }
+            _ => Err(invalid_node()),
         }
     }
 
@@ -510,6 +668,12 @@ impl Compiler {
         }
         Ok(format!("({})", ors.join(" OR ")))
     }
+}
+
+/// Property names either version has (none holds a `_`, which marks schema-extension ids).
+fn beta_or_v1_property(name: &str) -> bool {
+    rolo_domain::projection::CONTACT_V1_PROPERTIES.contains(&name)
+        || rolo_domain::projection::CONTACT_BETA_PROPERTIES.contains(&name)
 }
 
 fn null_compare(raw: &str, op: CompareOp) -> GraphResult<String> {

@@ -8,6 +8,7 @@ use rolo_domain::category::OutlookCategory;
 use rolo_domain::extension::OpenExtension;
 use rolo_domain::folder::{DEFAULT_FOLDER_NAME, DEFAULT_FOLDER_WELL_KNOWN};
 use rolo_domain::ids::{change_key, new_guid};
+use rolo_domain::schema::{SchemaExtension, MAX_PER_OWNER};
 use rolo_domain::{
     Contact, ContactData, ContactFolder, ContactId, ErrorKind, FolderChanges, FolderId, GraphError, GraphResult,
 };
@@ -15,8 +16,8 @@ use rolo_domain::{
 use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
 use crate::sql::{Backend, Dialect, Row, Sql, Value};
 use crate::{
-    ChangeState, ChangeType, ContactEdit, DeltaItem, DeltaPage, DeltaQuery, DeltaScope, Mailbox, PhotoOwner, Scope,
-    Store, StoredPhoto, User,
+    ChangeState, ChangeType, ContactEdit, DeltaItem, DeltaPage, DeltaQuery, DeltaScope, Mailbox, PhotoOwner,
+    SchemaEdit, Scope, Store, StoredPhoto, User,
 };
 
 pub struct SqlStore {
@@ -129,7 +130,8 @@ async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> Gr
         .is_some())
 }
 
-/// Rewrites the side tables that index a contact's email addresses and categories.
+/// Rewrites the side tables that index a contact's email addresses, categories and single-value
+/// extended properties.
 async fn index_collections(
     tx: &mut dyn Sql,
     mailbox: &Mailbox,
@@ -147,6 +149,8 @@ async fn index_collections(
             &[mb.clone(), cid.clone()],
         )
         .await?;
+        tx.execute("DELETE FROM contact_xprops WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
+            .await?;
     }
     let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
     emails.sort();
@@ -165,6 +169,13 @@ async fn index_collections(
         tx.execute(
             "INSERT INTO contact_categories (mailbox_id, name_key, contact_id) VALUES (?, ?, ?)",
             &[mb.clone(), name.into(), cid.clone()],
+        )
+        .await?;
+    }
+    for p in &data.single_value_extended_properties {
+        tx.execute(
+            "INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id) VALUES (?, ?, ?, ?)",
+            &[mb.clone(), p.id.as_str().into(), fold(&p.value).into(), cid.clone()],
         )
         .await?;
     }
@@ -214,6 +225,7 @@ async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId
     let p = [mailbox.id.as_str().into(), id.as_str().into()];
     tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contact_xprops WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &p).await?;
     tx.execute("DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND id = ?", &p).await?;
@@ -351,7 +363,25 @@ fn extension_from(row: Row) -> GraphResult<OpenExtension> {
     Ok(OpenExtension { name, properties })
 }
 
+fn schema_from(row: Row) -> GraphResult<SchemaExtension> {
+    let doc = row.into_iter().next().map(Value::into_string).unwrap_or_default();
+    serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("corrupt schema extension: {e}")))
+}
+
+fn schema_not_found() -> GraphError {
+    GraphError::new(ErrorKind::NotFound, "Request_ResourceNotFound", "The schema extension was not found.")
+}
+
 impl SqlStore {
+    /// ` FOR UPDATE` on PostgreSQL, where a read-modify-write must lock the row it reads (SQLite's
+    /// single writer already serialises it).
+    fn row_lock(&self) -> &'static str {
+        match self.backend.dialect() {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+
     pub fn new(backend: Box<dyn Backend>) -> SqlStore {
         let d = backend.dialect();
         let contact_columns =
@@ -387,6 +417,7 @@ impl SqlStore {
         let ListSource { columns, table, scope_sql, scope_params } = source;
         let dialect = self.backend.dialect();
         let mut c = Compiler::new(dialect, entity, &mailbox.id);
+        c.version = query.version;
         c.params = scope_params.clone();
         let mut wheres = vec![scope_sql.to_owned()];
         if let Some(f) = &query.filter {
@@ -407,6 +438,7 @@ impl SqlStore {
                     .and_then(|v| v.as_i64());
                 if n.unwrap_or(0) >= DENSE_FILTER_ROWS {
                     c = Compiler::new(dialect, entity, &mailbox.id);
+                    c.version = query.version;
                     c.params = scope_params;
                     c.filter_without_indexes = true;
                     wheres = vec![scope_sql.to_owned(), c.filter(f)?];
@@ -749,6 +781,7 @@ impl Store for SqlStore {
                         [
                         ("contact_emails", "contact_id"),
                         ("contact_categories", "contact_id"),
+                        ("contact_xprops", "contact_id"),
                         ("photos", "owner_id"),
                         ("extensions", "contact_id"),
                     ]
@@ -773,22 +806,18 @@ impl Store for SqlStore {
         select_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
     }
 
-    async fn list_contacts(
-        &self,
-        mailbox: &Mailbox,
-        folder: &FolderId,
-        query: &ListQuery,
-    ) -> GraphResult<Page<Contact>> {
+    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>> {
+        let (scope_sql, scope_params) = match scope {
+            Scope::Folder(folder) => {
+                ("t.mailbox_id = ? AND t.folder_id = ?", vec![mailbox.id.as_str().into(), folder.as_str().into()])
+            }
+            Scope::Mailbox => ("t.mailbox_id = ?", vec![mailbox.id.as_str().into()]),
+        };
         let (rows, next, count) = self
             .list_rows(
                 Entity::Contact,
                 mailbox,
-                ListSource {
-                    columns: &self.contact_columns,
-                    table: "contacts",
-                    scope_sql: "t.mailbox_id = ? AND t.folder_id = ?",
-                    scope_params: vec![mailbox.id.as_str().into(), folder.as_str().into()],
-                },
+                ListSource { columns: &self.contact_columns, table: "contacts", scope_sql, scope_params },
                 query,
             )
             .await?;
@@ -1130,6 +1159,96 @@ impl Store for SqlStore {
                 )
                 .await?;
                 tx.execute("DELETE FROM tombstones WHERE removed_at < ?", &[before.as_str().into()]).await
+            })
+        })
+        .await
+    }
+
+    async fn list_schema_extensions(&self) -> GraphResult<Vec<SchemaExtension>> {
+        let mut conn = self.backend.read().await?;
+        let rows = conn.query("SELECT doc FROM schema_extensions ORDER BY created_at, id", &[]).await?;
+        rows.into_iter().map(schema_from).collect()
+    }
+
+    async fn get_schema_extension(&self, id: &str) -> GraphResult<Option<SchemaExtension>> {
+        let mut conn = self.backend.read().await?;
+        let row = conn.query_opt("SELECT doc FROM schema_extensions WHERE id = ?", &[id.into()]).await?;
+        row.map(schema_from).transpose()
+    }
+
+    async fn create_schema_extension(&self, ext: SchemaExtension) -> GraphResult<SchemaExtension> {
+        let postgres = self.backend.dialect() == Dialect::Postgres;
+        let doc = serde_json::to_string(&ext).map_err(GraphError::internal)?;
+        let e = ext.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                if postgres {
+                    // The per-owner limit is a count then an insert: processes take turns.
+                    tx.execute("LOCK TABLE schema_extensions IN EXCLUSIVE MODE", &[]).await?;
+                }
+                if tx
+                    .query_opt("SELECT 1 FROM schema_extensions WHERE id = ?", &[e.id.as_str().into()])
+                    .await?
+                    .is_some()
+                {
+                    return Err(GraphError::new(
+                        ErrorKind::Conflict,
+                        "Conflict",
+                        format!("A schema extension with the id '{}' already exists.", e.id),
+                    ));
+                }
+                let owned = tx
+                    .query_opt("SELECT COUNT(*) FROM schema_extensions WHERE owner = ?", &[e.owner.as_str().into()])
+                    .await?
+                    .and_then(|r| r.into_iter().next())
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0);
+                if owned >= MAX_PER_OWNER as i64 {
+                    return Err(GraphError::bad_request(
+                        "BadRequest",
+                        format!("An application may own at most {MAX_PER_OWNER} schema extensions."),
+                    ));
+                }
+                tx.execute(
+                    "INSERT INTO schema_extensions (id, owner, created_at, doc) VALUES (?, ?, ?, ?)",
+                    &[e.id.as_str().into(), e.owner.as_str().into(), rolo_domain::time::now_utc().into(), doc.into()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(ext)
+    }
+
+    async fn update_schema_extension(&self, id: &str, edit: SchemaEdit) -> GraphResult<SchemaExtension> {
+        let id = id.to_owned();
+        let lock = self.row_lock();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let sql = format!("SELECT doc FROM schema_extensions WHERE id = ?{lock}");
+                let row = tx.query_opt(&sql, &[id.as_str().into()]).await?.ok_or_else(schema_not_found)?;
+                let mut ext = schema_from(row)?;
+                edit(&mut ext)?;
+                let doc = serde_json::to_string(&ext).map_err(GraphError::internal)?;
+                tx.execute("UPDATE schema_extensions SET doc = ? WHERE id = ?", &[doc.into(), id.as_str().into()])
+                    .await?;
+                Ok(ext)
+            })
+        })
+        .await
+    }
+
+    async fn delete_schema_extension(&self, id: &str, check: SchemaEdit) -> GraphResult<()> {
+        let id = id.to_owned();
+        let lock = self.row_lock();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let sql = format!("SELECT doc FROM schema_extensions WHERE id = ?{lock}");
+                let row = tx.query_opt(&sql, &[id.as_str().into()]).await?.ok_or_else(schema_not_found)?;
+                check(&mut schema_from(row)?)?;
+                tx.execute("DELETE FROM schema_extensions WHERE id = ?", &[id.as_str().into()]).await?;
+                Ok(())
             })
         })
         .await

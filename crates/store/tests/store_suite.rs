@@ -29,7 +29,7 @@ async fn all_pages(store: &SqlStore, mb: &rolo_store::Mailbox, mut q: ListQuery)
     let folder = mb.default_folder_id.clone();
     let mut names = Vec::new();
     loop {
-        let page = store.list_contacts(mb, &folder, &q).await.unwrap();
+        let page = store.list_contacts(mb, &Scope::Folder(folder.clone()), &q).await.unwrap();
         names.extend(page.items.iter().map(|c| c.data.display_name.clone().unwrap_or_default()));
         match page.next {
             Some(cursor) => q.after = Some(cursor),
@@ -95,7 +95,10 @@ async fn concurrent_edits_lose_nothing(store: SqlStore) {
         page_size: 10,
         ..Default::default()
     };
-    assert_eq!(store.list_contacts(&mb, &mb.default_folder_id, &q).await.unwrap().items.len(), 1);
+    assert_eq!(
+        store.list_contacts(&mb, &Scope::Folder(mb.default_folder_id.clone()), &q).await.unwrap().items.len(),
+        1
+    );
 }
 
 /// Deleting a folder removes its subtree, its contacts and their index rows.
@@ -121,7 +124,7 @@ async fn folder_delete_cascades(store: SqlStore) {
         page_size: 10,
         ..Default::default()
     };
-    assert_eq!(store.list_contacts(mb, &mb.default_folder_id, &q).await.unwrap().items.len(), 1);
+    assert_eq!(store.list_contacts(mb, &Scope::Folder(mb.default_folder_id.clone()), &q).await.unwrap().items.len(), 1);
 }
 
 macro_rules! suite {
