@@ -39,7 +39,7 @@ async fn batch_runs_requests_in_order(s: TestServer) {
     let created = by_id(&r.body, "1");
     assert_eq!(created["status"], 201);
     assert_eq!(created["body"]["givenName"], "Pavel");
-    assert!(created["headers"]["etag"].is_string(), "{created}");
+    assert!(created["headers"]["ETag"].is_string(), "{created}");
     let listed = by_id(&r.body, "2");
     assert_eq!(listed["status"], 200);
     assert_eq!(listed["body"]["value"][0]["givenName"], "Pavel");

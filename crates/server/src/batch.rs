@@ -140,7 +140,7 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r:
     let nested = url.split('?').next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase().ends_with("/$batch");
     if nested {
         let e = GraphError::bad_request("BadRequest", "A batch cannot hold another batch.");
-        return (r.id.clone(), entry(&r.id, 400, &Map::new(), error_body(&e)), false);
+        return (r.id.clone(), entry(&r.id, 400, &error_headers(), error_body(&e)), false);
     }
     let mut req = Request::builder().method(r.method).uri(&url);
     for name in [header::AUTHORIZATION, header::HOST] {
@@ -155,7 +155,7 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r:
         Ok(req) => req,
         Err(_) => {
             let e = GraphError::bad_request("BadRequest", format!("The URL of request '{}' is not valid.", r.id));
-            return (r.id.clone(), entry(&r.id, 400, &Map::new(), error_body(&e)), false);
+            return (r.id.clone(), entry(&r.id, 400, &error_headers(), error_body(&e)), false);
         }
     };
     let resp = match crate::router(state).oneshot(req).await {
@@ -166,7 +166,7 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r:
     let mut headers = Map::new();
     for (k, v) in resp.headers() {
         if let Ok(v) = v.to_str() {
-            headers.insert(k.as_str().to_owned(), json!(v));
+            headers.insert(header_case(k.as_str()), json!(v));
         }
     }
     let is_json =
@@ -184,6 +184,33 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r:
 
 fn entry(id: &str, status: u16, headers: &Map<String, Value>, body: Value) -> Value {
     json!({"id": id, "status": status, "headers": headers, "body": body})
+}
+
+/// Header names as Graph writes them inside batch responses (`Content-Type`, `OData-Version`,
+/// `ETag`): clients such as the JavaScript SDK look them up case-sensitively.
+fn header_case(name: &str) -> String {
+    match name {
+        "etag" => "ETag".into(),
+        "odata-version" => "OData-Version".into(),
+        _ => name
+            .split('-')
+            .map(|part| {
+                let mut chars = part.chars();
+                match chars.next() {
+                    Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                    None => String::new(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("-"),
+    }
+}
+
+/// The headers of an error entry the batch itself produces (a 424, a refused request).
+fn error_headers() -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("Content-Type".into(), json!("application/json"));
+    m
 }
 
 fn error_body(e: &GraphError) -> Value {
@@ -211,7 +238,7 @@ pub async fn handle(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion,
             if failed_dependency {
                 let e =
                     GraphError::new(ErrorKind::BadRequest, "FailedDependency", "A request this one depends on failed.");
-                results.insert(r.id.clone(), (entry(&r.id, 424, &Map::new(), error_body(&e)), false));
+                results.insert(r.id.clone(), (entry(&r.id, 424, &error_headers(), error_body(&e)), false));
                 continue;
             }
             while running.len() >= MAX_CONCURRENT {
