@@ -83,6 +83,10 @@ pub enum Scenario {
     /// Delta on the default folder, after the other scenarios (so at --big contacts when rss ran):
     /// no-change polls, and incremental rounds after 100 changes.
     Delta,
+    /// Organizing, over the whole seeded mailbox: a category filter, `$expand=extensions` and an
+    /// extended-property filter, each answering a page.
+    #[value(alias = "organizing")]
+    Organize,
 }
 
 impl Cli {

@@ -286,8 +286,16 @@ async fn collect_with_ids(
     Ok((out, ids))
 }
 
+/// The extended property every seeded contact carries (value `v{i % 100}`).
+pub const TIER_PROPERTY: &str = "String {0f9a3b7c-52e1-4c8e-9d6a-3f2b1c0d4e5a} Name Tier";
+/// Category names; seeded contact `i` gets `CATEGORIES[i % 10]`.
+pub const CATEGORIES: [&str; 10] =
+    ["Red", "Orange", "Yellow", "Green", "Blue", "Purple", "Teal", "Olive", "Gray", "Black"];
+
 /// A contact like the brief's example; surnames vary so that the
-/// startswith(surname,'L') filter selects a subset (3 of 8).
+/// startswith(surname,'L') filter selects a subset (3 of 8). Each also carries a category (one
+/// in ten share it) and an extended property (one in a hundred share its value), for the
+/// organize scenario's filters.
 pub fn contact_json(i: usize) -> Vec<u8> {
     const GIVEN: [&str; 8] = ["Ada", "Charles", "Grace", "Alan", "Barbara", "Leslie", "Donald", "Edsger"];
     const SURNAME: [&str; 8] = ["Lovelace", "Babbage", "Hopper", "Turing", "Liskov", "Lamport", "Knuth", "Dijkstra"];
@@ -302,6 +310,8 @@ pub fn contact_json(i: usize) -> Vec<u8> {
         }],
         "businessPhones": [format!("+1 555 {:04}", i % 10_000)],
         "companyName": "Analytical Engines",
+        "categories": [CATEGORIES[i % CATEGORIES.len()]],
+        "singleValueExtendedProperties": [{"id": TIER_PROPERTY, "value": format!("v{}", i % 100)}],
     })
     .to_string()
     .into_bytes()

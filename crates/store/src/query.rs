@@ -497,6 +497,17 @@ impl Compiler {
             });
         };
         match kind {
+            LambdaKind::Any if self.filter_without_indexes => {
+                // Walking the list order: test each row through the side table's per-contact index.
+                let inner = if xprops {
+                    self.xprop_predicate(pred, var)?
+                } else {
+                    self.lambda_predicate(pred, var, column, member)?
+                };
+                Ok(format!(
+                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND {inner})"
+                ))
+            }
             LambdaKind::Any => {
                 // Parameters bind in text order: the mailbox comes before the predicate.
                 let mb = self.bind(self.mailbox.clone());

@@ -26,8 +26,8 @@ pub struct SqlStore {
     doc_param: &'static str,
 }
 
-/// Matches beyond which a SQLite filter counts as dense (see `list_rows`).
-const DENSE_FILTER_ROWS: i64 = 500;
+/// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
+const DENSE_PROBE_WINDOW: usize = 2000;
 
 const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id";
 const FOLDER_COLUMNS: &str = "t.id, t.parent_id, t.display_name, t.well_known";
@@ -423,25 +423,29 @@ impl SqlStore {
         if let Some(f) = &query.filter {
             wheres.push(c.filter(f)?);
             // SQLite has no statistics to weigh a filter's index against the sort's index. A
-            // bounded probe tells: when the filter matches many rows, walking the sort order and
-            // testing each row fills a page sooner than sorting every match.
+            // bounded probe tells: when the first rows in list order already hold a page of
+            // matches, walking the sort order and testing each row fills a page sooner than
+            // collecting and sorting every match; otherwise the filter's own index leads.
             if dialect == Dialect::Sqlite {
+                let mut walk = Compiler::new(dialect, entity, &mailbox.id);
+                walk.version = query.version;
+                walk.params = scope_params;
+                walk.filter_without_indexes = true;
+                let walk_filter = walk.filter(f)?;
                 let probe = format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM {table} t WHERE {} LIMIT {DENSE_FILTER_ROWS})",
-                    wheres.join(" AND ")
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT * FROM {table} t WHERE {scope_sql} \
+                     ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) t WHERE {walk_filter} LIMIT {})",
+                    query.page_size + 1
                 );
                 let mut conn = self.backend.read().await?;
                 let n = conn
-                    .query_opt(&probe, &c.params)
+                    .query_opt(&probe, &walk.params)
                     .await?
                     .and_then(|r| r.into_iter().next())
                     .and_then(|v| v.as_i64());
-                if n.unwrap_or(0) >= DENSE_FILTER_ROWS {
-                    c = Compiler::new(dialect, entity, &mailbox.id);
-                    c.version = query.version;
-                    c.params = scope_params;
-                    c.filter_without_indexes = true;
-                    wheres = vec![scope_sql.to_owned(), c.filter(f)?];
+                if n.unwrap_or(0) > query.page_size as i64 {
+                    c = walk;
+                    wheres = vec![scope_sql.to_owned(), walk_filter];
                 }
             }
         }
