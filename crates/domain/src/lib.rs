@@ -12,6 +12,7 @@ pub mod folder;
 pub mod ids;
 pub mod projection;
 pub mod schema;
+pub mod subscription;
 pub mod time;
 pub mod version;
 pub mod xprop;

@@ -23,6 +23,22 @@ pub fn format_utc(t: OffsetDateTime) -> String {
     )
 }
 
+/// A UTC timestamp with milliseconds (`2024-01-02T03:04:05.678Z`), `offset_ms` from now: fixed
+/// width, so such timestamps order correctly as text.
+pub fn millis_from_now(offset_ms: i64) -> String {
+    let t = OffsetDateTime::now_utc() + time::Duration::milliseconds(offset_ms);
+    format!("{}.{:03}Z", &format_utc(t)[..19], t.millisecond())
+}
+
+/// The Graph timestamp `minutes` from now (negative for the past).
+pub fn minutes_from_now(minutes: i64) -> String {
+    format_utc(OffsetDateTime::now_utc() + time::Duration::minutes(minutes))
+}
+
+pub fn now_millis() -> String {
+    millis_from_now(0)
+}
+
 /// Parses an RFC 3339 date-time (any offset) into the normalised UTC form, so stored timestamps
 /// compare correctly as text in both databases.
 pub fn normalize_datetime(s: &str) -> Option<String> {

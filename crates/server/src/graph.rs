@@ -173,13 +173,14 @@ async fn serve(
         let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;
         return crate::batch::handle(state, parts.headers, version, body).await;
     }
+    // Resources at the service root, outside any mailbox.
+    if crate::subscriptions::is_subscriptions_path(rest) {
+        let json = root_body(&parts, body).await?;
+        let base = base_url(&state, &parts.headers, version);
+        return crate::subscriptions::serve(&state, &principal, &parts.method, rest, &base, &json).await;
+    }
     if crate::schemas::is_schema_path(rest) {
-        let raw_body = if parts.method == Method::POST || parts.method == Method::PATCH {
-            read_body(&parts.headers, body.take().unwrap_or_default()).await?
-        } else {
-            Vec::new()
-        };
-        let json = if raw_body.is_empty() { Value::Null } else { parse_json(&parts.headers, &raw_body)? };
+        let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts.headers, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
@@ -276,6 +277,19 @@ async fn serve(
         (Method::DELETE, Resource::Folder { chain, permanent_delete: false })
         | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
         (m, _) => Err(method_not_allowed(&m)),
+    }
+}
+
+/// The JSON body of a POST or PATCH (`null` for other methods or an empty body).
+async fn root_body(parts: &axum::http::request::Parts, body: &mut Option<Body>) -> GraphResult<Value> {
+    if parts.method != Method::POST && parts.method != Method::PATCH {
+        return Ok(Value::Null);
+    }
+    let raw = read_body(&parts.headers, body.take().unwrap_or_default()).await?;
+    if raw.is_empty() {
+        Ok(Value::Null)
+    } else {
+        parse_json(&parts.headers, &raw)
     }
 }
 

@@ -17,6 +17,8 @@ pub mod query;
 pub mod request_id;
 pub mod response;
 mod schemas;
+mod subscriptions;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -39,6 +41,10 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Photo decoding is CPU- and memory-heavy: at most this many run at once.
     pub photo_slots: tokio::sync::Semaphore,
+    /// Where and how change notifications go; set before serving.
+    pub webhooks: webhooks::WebhookSettings,
+    /// The client that validates notification URLs and delivers notifications.
+    pub http: reqwest::Client,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -52,6 +58,8 @@ impl AppState {
             authority,
             public_url,
             photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            webhooks: webhooks::WebhookSettings::default(),
+            http: webhooks::client(),
             users: RwLock::new(HashMap::new()),
         })
     }
@@ -96,11 +104,15 @@ pub fn spawn_compaction(store: Arc<dyn Store>, retention_days: u32) {
     });
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests.
+/// Serves until `shutdown` completes, then finishes in-flight requests. The process's webhook
+/// delivery worker runs alongside and stops with it; what it had not delivered stays queued.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let worker = webhooks::spawn_delivery(state.clone());
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    worker.abort();
+    served
 }

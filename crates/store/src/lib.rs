@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod migrations;
+pub mod outbox;
 pub mod query;
 pub mod sql;
 mod store;
@@ -12,8 +13,10 @@ use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
 use rolo_domain::extension::OpenExtension;
 use rolo_domain::schema::SchemaExtension;
+use rolo_domain::subscription::Subscription;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, GraphResult};
 
+pub use outbox::OutboxItem;
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use store::SqlStore;
 
@@ -255,7 +258,33 @@ pub trait Store: Send + Sync + 'static {
     async fn update_schema_extension(&self, id: &str, edit: SchemaEdit) -> GraphResult<SchemaExtension>;
     /// Deletes a definition after `check` accepts it.
     async fn delete_schema_extension(&self, id: &str, check: SchemaEdit) -> GraphResult<()>;
+
+    // Change notifications.
+    /// Stores a subscription; a mailbox holds at most `subscription::MAX_PER_MAILBOX` (403).
+    async fn create_subscription(&self, sub: Subscription) -> GraphResult<Subscription>;
+    async fn get_subscription(&self, id: &str) -> GraphResult<Option<Subscription>>;
+    /// The live subscriptions of an app, in one mailbox or in all.
+    async fn list_subscriptions(&self, app_id: &str, mailbox_id: Option<&str>) -> GraphResult<Vec<Subscription>>;
+    async fn update_subscription(&self, id: &str, edit: SubscriptionEdit) -> GraphResult<Subscription>;
+    async fn delete_subscription(&self, id: &str) -> GraphResult<()>;
+    /// Marks a `reauthorizationRequired` challenge answered (the next one comes later).
+    async fn reauthorize_subscription(&self, id: &str) -> GraphResult<()>;
+    /// Claims up to `limit` due deliveries until `lease_until`; rows another worker holds are
+    /// skipped.
+    async fn claim_outbox(&self, limit: usize, lease_until: &str) -> GraphResult<Vec<OutboxItem>>;
+    /// Delivered: the rows go.
+    async fn ack_outbox(&self, ids: &[String]) -> GraphResult<()>;
+    /// Not delivered: tried again at `due_at`.
+    async fn retry_outbox(&self, ids: &[String], due_at: &str) -> GraphResult<()>;
+    /// Given up on: the rows go, and each subscription concerned gets a `missed` lifecycle event.
+    async fn give_up_outbox(&self, items: &[OutboxItem]) -> GraphResult<()>;
+    /// Removes expired subscriptions (and their pending deliveries) and queues
+    /// `reauthorizationRequired` for those expiring within the hour, at most every 15 minutes.
+    async fn sweep_subscriptions(&self) -> GraphResult<u64>;
 }
+
+/// A change to a subscription, applied inside the store's transaction.
+pub type SubscriptionEdit = Box<dyn FnOnce(&mut Subscription) -> GraphResult<()> + Send>;
 
 /// A change to a schema extension definition, applied inside the store's transaction.
 pub type SchemaEdit = Box<dyn FnOnce(&mut SchemaExtension) -> GraphResult<()> + Send>;

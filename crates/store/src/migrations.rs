@@ -139,6 +139,33 @@ const MIGRATIONS: &[&[&str]] = &[
         created_at TEXT NOT NULL,
         doc TEXT NOT NULL)",
     ],
+    // Change notifications: subscriptions (the JSON document is the subscription; `scope_id` a
+    // folder id or `*`), and the outbox their deliveries wait in. Outbox timestamps carry
+    // milliseconds; `lease_until` is '' when nobody holds the row.
+    &[
+        "CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        mailbox_id TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        app_id TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        reauth_at TEXT NOT NULL,
+        doc TEXT NOT NULL)",
+        "CREATE INDEX subscriptions_by_mailbox ON subscriptions (mailbox_id, expires_at)",
+        "CREATE INDEX subscriptions_by_expiry ON subscriptions (expires_at)",
+        "CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        mailbox_id TEXT NOT NULL,
+        subscription_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        lifecycle BIGINT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        lease_until TEXT NOT NULL)",
+        "CREATE INDEX outbox_by_due ON outbox (due_at)",
+    ],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

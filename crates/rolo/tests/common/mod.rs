@@ -33,6 +33,17 @@ impl Drop for TestServer {
     }
 }
 
+/// A fresh database for `backend`: a SQLite file in a new temp dir (returned, to keep it alive),
+/// or a new database on the testkit's PostgreSQL server.
+pub fn database_url(backend: Backend) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => dir.path().join("rolo.db").to_string_lossy().into_owned(),
+        Backend::Postgres => rolo_testkit::postgres_server().fresh_database(),
+    };
+    (url, dir)
+}
+
 /// A response with its status, headers and parsed JSON body (Null when empty).
 pub struct Resp {
     pub status: StatusCode,
@@ -63,15 +74,24 @@ impl Resp {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = match backend {
-            Backend::Sqlite => dir.path().join("rolo.db").to_string_lossy().into_owned(),
-            Backend::Postgres => rolo_testkit::postgres_server().fresh_database(),
-        };
+        Self::start_configured(backend, |_| {}).await
+    }
+
+    /// Starts a server whose state `configure` may adjust first (webhook settings, ...).
+    pub async fn start_configured(backend: Backend, configure: impl FnOnce(&mut AppState)) -> TestServer {
+        let (url, dir) = database_url(backend);
+        Self::start_at(&url, dir, configure).await
+    }
+
+    /// Starts a server on an existing database (another server's, for restarts and for several
+    /// processes sharing one database).
+    pub async fn start_at(url: &str, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> TestServer {
         let store =
-            rolo_store::open(&url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
+            rolo_store::open(url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
         let store: Arc<dyn Store> = Arc::new(store);
-        let state = Arc::new(AppState::new(store.clone(), None).await.expect("state"));
+        let mut state = AppState::new(store.clone(), None).await.expect("state");
+        configure(&mut state);
+        let state = Arc::new(state);
         let authority = state.authority.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

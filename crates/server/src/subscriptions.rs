@@ -1,0 +1,209 @@
+//! `/subscriptions`: change-notification subscriptions on contacts. A subscription belongs to
+//! the app that made it and, for delegated callers, to the signed-in user; anyone else gets 404,
+//! so ids reveal nothing.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use rolo_domain::subscription::{not_found, NewSubscription, Subscription, SubscriptionPatch};
+use rolo_domain::{FolderId, GraphError, GraphResult, Principal};
+use serde_json::{json, Value};
+
+use crate::graph::method_not_allowed;
+use crate::paths::{decode, split_key, FolderPath, Owner, Resource};
+use crate::response::{json_status, no_content};
+use crate::webhooks::{check_url, validate};
+use crate::AppState;
+
+pub fn is_subscriptions_path(rest: &str) -> bool {
+    let first = rest.trim_start_matches('/').split('/').next().unwrap_or("");
+    split_key(first).is_ok_and(|(name, _)| name.eq_ignore_ascii_case("subscriptions"))
+}
+
+/// `subscriptions`, `subscriptions/{id}`, `subscriptions/{id}/reauthorize` (and `('{id}')`).
+fn parse(rest: &str) -> GraphResult<(Option<String>, bool)> {
+    let segs: Vec<&str> = rest.trim_start_matches('/').trim_end_matches('/').split('/').collect();
+    let (_, key) = split_key(segs[0])?;
+    let mut tail = segs[1..].iter();
+    let id = match key {
+        Some(k) => Some(k),
+        None => tail.next().map(|s| decode(s)).transpose()?,
+    };
+    let reauthorize = match tail.next() {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("reauthorize") || s.eq_ignore_ascii_case("microsoft.graph.reauthorize") => {
+            true
+        }
+        Some(s) => {
+            return Err(GraphError::bad_request("BadRequest", format!("Resource not found for the segment '{s}'.")))
+        }
+    };
+    if tail.next().is_some() || (reauthorize && id.is_none()) {
+        return Err(GraphError::bad_request("BadRequest", "Resource not found for the segment 'subscriptions'."));
+    }
+    Ok((id, reauthorize))
+}
+
+fn app_of(principal: &Principal) -> String {
+    principal.app_id.clone().unwrap_or_else(|| crate::auth::CLI_APP_ID.to_owned())
+}
+
+/// Subscriptions need a read scope on contacts (Graph takes no `.Shared` scope here).
+fn require(principal: &Principal) -> GraphResult<()> {
+    let ok = principal
+        .scopes
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case("Contacts.Read") || s.eq_ignore_ascii_case("Contacts.ReadWrite"));
+    if ok {
+        Ok(())
+    } else {
+        Err(GraphError::access_denied())
+    }
+}
+
+/// The caller sees its app's subscriptions, and a delegated caller only those on its mailbox.
+fn owns(principal: &Principal, sub: &Subscription) -> bool {
+    sub.application_id == app_of(principal) && principal.user_id.as_ref().is_none_or(|u| *u == sub.mailbox_id)
+}
+
+/// Resolves a subscription's `resource` to (mailbox owner, scope): `*` for `me/contacts`, else
+/// the folder id.
+async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> GraphResult<(String, String)> {
+    let unsupported = || {
+        GraphError::bad_request(
+            "InvalidRequest",
+            format!("The resource '{resource}' cannot be subscribed to: use me/contacts, users/{{id}}/contacts or users/{{id}}/contactFolders/{{id}}/contacts."),
+        )
+    };
+    let path = resource.trim_start_matches('/');
+    if path.contains('?') {
+        return Err(GraphError::not_supported(
+            "Query options in a subscription's resource are not supported by this server yet.",
+        ));
+    }
+    let parsed = crate::paths::parse(path).map_err(|_| unsupported())?;
+    let Resource::Contacts(folder) = parsed.resource else { return Err(unsupported()) };
+    let user = match &parsed.owner {
+        Owner::Me => {
+            let oid = principal.user_id.clone().ok_or_else(|| {
+                GraphError::bad_request("BadRequest", "/me request is only valid with delegated authentication flow.")
+            })?;
+            state.user(&oid).await?.ok_or_else(|| GraphError::invalid_user(&oid))?
+        }
+        Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
+    };
+    principal.may_open_mailbox(&user.id)?;
+    let scope = match folder {
+        FolderPath::Default => "*".to_owned(),
+        FolderPath::Chain(chain) => {
+            let mut parent: Option<FolderId> = None;
+            for raw in &chain {
+                let id = if raw.eq_ignore_ascii_case(rolo_domain::folder::DEFAULT_FOLDER_WELL_KNOWN) {
+                    user.mailbox.default_folder_id.clone()
+                } else {
+                    FolderId::parse(raw)?
+                };
+                let f = state.store.get_folder(&user.mailbox, &id).await?.ok_or_else(GraphError::item_not_found)?;
+                if parent.as_ref().is_some_and(|p| *p != f.parent_id) {
+                    return Err(GraphError::item_not_found());
+                }
+                parent = Some(f.id);
+            }
+            parent.map(|p| p.as_str().to_owned()).ok_or_else(unsupported)?
+        }
+    };
+    Ok((user.id, scope))
+}
+
+fn entity(base: &str, sub: &Subscription, with_client_state: bool, status: StatusCode) -> GraphResult<Response> {
+    let mut v = sub.to_json(with_client_state);
+    v["@odata.context"] = json!(format!("{base}/$metadata#subscriptions/$entity"));
+    Ok(json_status(status, serde_json::to_vec(&v).map_err(GraphError::internal)?))
+}
+
+pub async fn serve(
+    state: &AppState,
+    principal: &Principal,
+    method: &Method,
+    rest: &str,
+    base: &str,
+    body: &Value,
+) -> GraphResult<Response> {
+    require(principal)?;
+    let (id, reauthorize) = parse(rest)?;
+    let now = time::OffsetDateTime::now_utc();
+    let store = &state.store;
+    match (method.clone(), id, reauthorize) {
+        (Method::POST, None, false) => {
+            let new = NewSubscription::parse(body, now)?;
+            check_url(&state.webhooks, "notificationUrl", &new.notification_url)?;
+            if let Some(l) = &new.lifecycle_notification_url {
+                check_url(&state.webhooks, "lifecycleNotificationUrl", l)?;
+            }
+            let (mailbox_id, scope) = resolve(state, principal, &new.resource).await?;
+            validate(state, &new.notification_url).await?;
+            if let Some(l) = &new.lifecycle_notification_url {
+                validate(state, l).await?;
+            }
+            let app = app_of(principal);
+            let sub = Subscription {
+                id: rolo_domain::ids::new_guid(),
+                resource: new.resource,
+                change_types: new.change_types,
+                notification_url: new.notification_url,
+                lifecycle_notification_url: new.lifecycle_notification_url,
+                client_state: new.client_state,
+                expiration: new.expiration,
+                creator_id: principal.user_id.clone().unwrap_or_else(|| app.clone()),
+                application_id: app,
+                mailbox_id,
+                scope,
+            };
+            let sub = store.create_subscription(sub).await?;
+            entity(base, &sub, true, StatusCode::CREATED)
+        }
+        (Method::GET, None, false) => {
+            let subs = store.list_subscriptions(&app_of(principal), principal.user_id.as_deref()).await?;
+            let value: Vec<Value> = subs.iter().map(|s| s.to_json(false)).collect();
+            let body = json!({"@odata.context": format!("{base}/$metadata#subscriptions"), "value": value});
+            Ok(json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?))
+        }
+        (m, Some(id), reauth) => {
+            let sub = store.get_subscription(&id).await?.filter(|s| owns(principal, s)).ok_or_else(not_found)?;
+            match (m, reauth) {
+                (Method::GET, false) => entity(base, &sub, false, StatusCode::OK),
+                (Method::PATCH, false) => {
+                    let patch = SubscriptionPatch::parse(body, now)?;
+                    if let Some(url) = patch.notification_url.as_ref().filter(|u| **u != sub.notification_url) {
+                        check_url(&state.webhooks, "notificationUrl", url)?;
+                        validate(state, url).await?;
+                    }
+                    let updated = store
+                        .update_subscription(
+                            &id,
+                            Box::new(move |s| {
+                                if let Some(e) = patch.expiration {
+                                    s.expiration = e;
+                                }
+                                if let Some(u) = patch.notification_url {
+                                    s.notification_url = u;
+                                }
+                                Ok(())
+                            }),
+                        )
+                        .await?;
+                    entity(base, &updated, false, StatusCode::OK)
+                }
+                (Method::DELETE, false) => {
+                    store.delete_subscription(&id).await?;
+                    Ok(no_content())
+                }
+                (Method::POST, true) => {
+                    store.reauthorize_subscription(&id).await?;
+                    Ok(no_content())
+                }
+                (m, _) => Err(method_not_allowed(&m)),
+            }
+        }
+        (m, _, _) => Err(method_not_allowed(&m)),
+    }
+}
