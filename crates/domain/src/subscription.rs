@@ -12,6 +12,8 @@ pub const CHANGE_TYPES: &[&str] = &["created", "updated", "deleted"];
 /// Graph's bounds on a contact subscription's lifetime, in minutes.
 pub const MIN_LIFETIME_MINUTES: i64 = 45;
 pub const MAX_LIFETIME_MINUTES: i64 = 10_080;
+/// ... and with resource data (rich notifications).
+pub const MAX_RICH_LIFETIME_MINUTES: i64 = 1_440;
 /// Active subscriptions one mailbox may hold, across apps.
 pub const MAX_PER_MAILBOX: usize = 1000;
 const MAX_CLIENT_STATE: usize = 128;
@@ -33,6 +35,16 @@ pub struct Subscription {
     pub creator_id: String,
     pub mailbox_id: String,
     pub scope: String,
+    /// Rich notifications: the contact's `$select`ed properties, encrypted for this certificate.
+    #[serde(default)]
+    pub include_resource_data: bool,
+    #[serde(default)]
+    pub encryption_certificate: Option<String>,
+    #[serde(default)]
+    pub encryption_certificate_id: Option<String>,
+    /// The `$select` of the resource, for rich notifications.
+    #[serde(default)]
+    pub select: Option<String>,
 }
 
 /// What a create body asks for, before the server resolves the resource and validates the URLs.
@@ -44,6 +56,9 @@ pub struct NewSubscription {
     pub lifecycle_notification_url: Option<String>,
     pub client_state: Option<String>,
     pub expiration: String,
+    pub include_resource_data: bool,
+    pub encryption_certificate: Option<String>,
+    pub encryption_certificate_id: Option<String>,
 }
 
 fn bad(message: impl Into<String>) -> GraphError {
@@ -68,14 +83,16 @@ pub fn parse_change_types(s: &str) -> GraphResult<Vec<String>> {
     Ok(out)
 }
 
-/// Applies Graph's lifetime rules: under 45 minutes is raised to 45; beyond the maximum is an error.
-pub fn expiration(raw: &str, now: OffsetDateTime) -> GraphResult<String> {
+/// Applies Graph's lifetime rules: under 45 minutes is raised to 45; beyond the maximum (shorter
+/// with resource data) is an error.
+pub fn expiration(raw: &str, now: OffsetDateTime, rich: bool) -> GraphResult<String> {
     let t = OffsetDateTime::parse(raw, &Rfc3339)
         .map_err(|_| GraphError::wrong_type("expirationDateTime", "Edm.DateTimeOffset"))?;
-    if t > now + Duration::minutes(MAX_LIFETIME_MINUTES) {
+    let max = if rich { MAX_RICH_LIFETIME_MINUTES } else { MAX_LIFETIME_MINUTES };
+    if t > now + Duration::minutes(max) {
         return Err(GraphError::bad_request(
             "ExtensionError",
-            format!("Subscription expiration can only be {MAX_LIFETIME_MINUTES} minutes in the future."),
+            format!("Subscription expiration can only be {max} minutes in the future."),
         ));
     }
     let floor = now + Duration::minutes(MIN_LIFETIME_MINUTES);
@@ -91,6 +108,9 @@ impl NewSubscription {
         let mut lifecycle = None;
         let mut client_state = None;
         let mut expires = None;
+        let mut rich = false;
+        let mut certificate = None;
+        let mut certificate_id = None;
         for (k, v) in obj {
             match k.as_str() {
                 "resource" => resource = string(k, v)?,
@@ -100,17 +120,15 @@ impl NewSubscription {
                 "clientState" => client_state = string(k, v)?,
                 "expirationDateTime" => expires = string(k, v)?,
                 "includeResourceData" => {
-                    if v.as_bool() == Some(true) {
-                        return Err(GraphError::not_supported(
-                            "Rich notifications (includeResourceData) are not supported by this server yet.",
-                        ));
+                    rich = match v {
+                        Value::Null => false,
+                        Value::Bool(b) => *b,
+                        _ => return Err(GraphError::wrong_type(k, "Edm.Boolean")),
                     }
                 }
-                "latestSupportedTlsVersion"
-                | "notificationContentType"
-                | "encryptionCertificate"
-                | "encryptionCertificateId"
-                | "notificationUrlAppId" => {}
+                "encryptionCertificate" => certificate = string(k, v)?,
+                "encryptionCertificateId" => certificate_id = string(k, v)?,
+                "latestSupportedTlsVersion" | "notificationContentType" | "notificationUrlAppId" => {}
                 "id" | "applicationId" | "creatorId" => return Err(GraphError::read_only_property(k)),
                 k if k.starts_with("@odata.") => {}
                 _ => return Err(GraphError::unknown_property(k, "microsoft.graph.subscription")),
@@ -118,6 +136,14 @@ impl NewSubscription {
         }
         let required = |name: &str| bad(format!("The property '{name}' is required."));
         let client_state = client_state.filter(|s| !s.is_empty());
+        if rich && (certificate.is_none() || certificate_id.is_none()) {
+            return Err(bad(
+                "encryptionCertificate and encryptionCertificateId are required when includeResourceData is true.",
+            ));
+        }
+        if certificate_id.as_ref().is_some_and(|c: &String| c.chars().count() > 128) {
+            return Err(bad("encryptionCertificateId may hold at most 128 characters."));
+        }
         if client_state.as_ref().is_some_and(|s| s.chars().count() > MAX_CLIENT_STATE) {
             return Err(bad(format!("clientState may hold at most {MAX_CLIENT_STATE} characters.")));
         }
@@ -127,7 +153,10 @@ impl NewSubscription {
             notification_url: url.ok_or_else(|| required("notificationUrl"))?,
             lifecycle_notification_url: lifecycle,
             client_state,
-            expiration: expiration(&expires.ok_or_else(|| required("expirationDateTime"))?, now)?,
+            expiration: expiration(&expires.ok_or_else(|| required("expirationDateTime"))?, now, rich)?,
+            include_resource_data: rich,
+            encryption_certificate: certificate,
+            encryption_certificate_id: certificate_id,
         })
     }
 }
@@ -137,23 +166,28 @@ impl NewSubscription {
 pub struct SubscriptionPatch {
     pub expiration: Option<String>,
     pub notification_url: Option<String>,
+    pub encryption_certificate: Option<String>,
+    pub encryption_certificate_id: Option<String>,
 }
 
 impl SubscriptionPatch {
-    pub fn parse(body: &Value, now: OffsetDateTime) -> GraphResult<SubscriptionPatch> {
+    /// `rich` says whether the subscription carries resource data (its maximum lifetime is shorter).
+    pub fn parse(body: &Value, now: OffsetDateTime, rich: bool) -> GraphResult<SubscriptionPatch> {
         let obj = body.as_object().ok_or_else(|| bad("The request body must be a JSON object."))?;
         let mut p = SubscriptionPatch::default();
         for (k, v) in obj {
             match k.as_str() {
                 "expirationDateTime" => {
                     let raw = string(k, v)?.ok_or_else(|| bad("expirationDateTime cannot be null."))?;
-                    p.expiration = Some(expiration(&raw, now)?);
+                    p.expiration = Some(expiration(&raw, now, rich)?);
                 }
                 "notificationUrl" => p.notification_url = string(k, v)?,
                 "lifecycleNotificationUrl" => {
                     return Err(bad("lifecycleNotificationUrl can only be set when the subscription is created."))
                 }
-                "encryptionCertificate" | "encryptionCertificateId" | "latestSupportedTlsVersion" => {}
+                "encryptionCertificate" => p.encryption_certificate = string(k, v)?,
+                "encryptionCertificateId" => p.encryption_certificate_id = string(k, v)?,
+                "latestSupportedTlsVersion" => {}
                 k if k.starts_with("@odata.") => {}
                 "id"
                 | "resource"
@@ -184,10 +218,10 @@ impl Subscription {
             "lifecycleNotificationUrl": self.lifecycle_notification_url,
             "expirationDateTime": self.expiration,
             "creatorId": self.creator_id,
-            "includeResourceData": null,
+            "includeResourceData": if self.include_resource_data { Some(true) } else { None },
             "latestSupportedTlsVersion": "v1_2",
-            "encryptionCertificate": null,
-            "encryptionCertificateId": null,
+            "encryptionCertificate": self.encryption_certificate,
+            "encryptionCertificateId": self.encryption_certificate_id,
             "notificationUrlAppId": null,
         })
     }
@@ -213,6 +247,26 @@ impl Subscription {
                 "id": contact_id,
             }
         })
+    }
+
+    /// For a rich subscription, what the sender encrypts: the contact's `$select`ed properties
+    /// (with its type and id annotations) and the certificate to encrypt them for.
+    pub fn rich_content(&self, contact: &crate::Contact) -> Option<Value> {
+        use crate::projection::{ContactJson, FieldSet, CONTACT_V1_PROPERTIES};
+        if !self.include_resource_data {
+            return None;
+        }
+        let items = rolo_odata::parse_select(self.select.as_deref().unwrap_or("id")).ok()?;
+        let fields = FieldSet::from_select(&items, CONTACT_V1_PROPERTIES, crate::contact::CONTACT_TYPE).ok()?;
+        let mut data = serde_json::to_value(ContactJson::new(contact, fields, crate::ApiVersion::V1)).ok()?;
+        data["@odata.type"] = json!("#microsoft.graph.contact");
+        data["@odata.id"] = json!(format!("Users/{}/Contacts/{}", self.mailbox_id, contact.id));
+        Some(json!({
+            "appId": self.application_id,
+            "certificate": self.encryption_certificate,
+            "certificateId": self.encryption_certificate_id,
+            "data": data,
+        }))
     }
 
     /// A lifecycle notification: `reauthorizationRequired`, `subscriptionRemoved` or `missed`.
@@ -263,7 +317,9 @@ mod tests {
             "expirationDateTime": "2024-01-02T00:00:00Z", "clientState": "x".repeat(129)});
         assert_eq!(NewSubscription::parse(&long_state, now()).unwrap_err().code, "InvalidRequest");
         assert_eq!(
-            SubscriptionPatch::parse(&json!({"lifecycleNotificationUrl": "https://x.test"}), now()).unwrap_err().code,
+            SubscriptionPatch::parse(&json!({"lifecycleNotificationUrl": "https://x.test"}), now(), false)
+                .unwrap_err()
+                .code,
             "InvalidRequest"
         );
     }

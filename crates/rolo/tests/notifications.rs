@@ -332,7 +332,105 @@ async fn two_processes_deliver_once() {
     assert_eq!(ids.len(), 20);
 }
 
+/// The base64 DER of a PEM certificate, as `encryptionCertificate` carries it.
+fn certificate_b64(pem: &str) -> String {
+    pem.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
+/// Rich notifications: the selected properties arrive encrypted for the subscriber's certificate,
+/// decryptable with its private key, signed, and with a validation token.
+async fn rich_notifications_decrypt(s: TestServer) {
+    use aes::cipher::{block_padding::Pkcs7, BlockDecryptMut, KeyIvInit};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    let (user, t) = s.login("ada@contoso.test").await;
+    let r = Receiver::start().await;
+    let cert = certificate_b64(include_str!("fixtures/notify-cert.pem"));
+    let mut body = subscription(&format!("users/{}/contacts?$select=displayName,emailAddresses", user.id), &r.url);
+    body["includeResourceData"] = json!(true);
+    body["encryptionCertificate"] = json!(cert);
+    body["encryptionCertificateId"] = json!("cert-1");
+
+    // Graph's preconditions: $select, a usable certificate, a day at most.
+    let mut no_select = body.clone();
+    no_select["resource"] = json!("me/contacts");
+    s.post("/subscriptions", &t, no_select).await.assert_error(400, "InvalidRequest");
+    let mut small = body.clone();
+    small["encryptionCertificate"] = json!(certificate_b64(include_str!("fixtures/small-cert.pem")));
+    s.post("/subscriptions", &t, small).await.assert_error(400, "InvalidRequest");
+    let mut no_id = body.clone();
+    no_id.as_object_mut().unwrap().remove("encryptionCertificateId");
+    s.post("/subscriptions", &t, no_id).await.assert_error(400, "InvalidRequest");
+    let mut long = body.clone();
+    long["expirationDateTime"] = json!((time::OffsetDateTime::now_utc() + time::Duration::hours(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap());
+    s.post("/subscriptions", &t, long).await.assert_error(400, "ExtensionError");
+
+    let created = s.post("/subscriptions", &t, body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["includeResourceData"], true);
+    assert_eq!(created.body["encryptionCertificateId"], "cert-1");
+    let id = s
+        .create_contact(
+            &t,
+            json!({"givenName": "Secret", "surname": "Agent", "jobTitle": "Spy",
+        "emailAddresses": [{"address": "s@x.test", "name": "S"}]}),
+        )
+        .await;
+    r.wait_for(1, 10).await;
+    let batch = r.batches.lock().unwrap()[0].clone();
+    let n = &batch["value"][0];
+    assert_eq!(n["resourceData"]["id"], id);
+    let content = &n["encryptedContent"];
+    assert_eq!(content["encryptionCertificateId"], "cert-1");
+    let der = STANDARD.decode(&cert).unwrap();
+    let thumb: String = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(content["encryptionCertificateThumbprint"], thumb);
+
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/notify-key.pem")).unwrap();
+    let key = private
+        .decrypt(rsa::Oaep::new::<sha1::Sha1>(), &STANDARD.decode(content["dataKey"].as_str().unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(key.len(), 32);
+    let ciphertext = STANDARD.decode(content["data"].as_str().unwrap()).unwrap();
+    let signature = STANDARD.decode(content["dataSignature"].as_str().unwrap()).unwrap();
+    ring::hmac::verify(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &ciphertext, &signature)
+        .expect("the signature matches");
+    let iv: [u8; 16] = key[..16].try_into().unwrap();
+    let key: [u8; 32] = key[..].try_into().unwrap();
+    let plain = cbc::Decryptor::<aes::Aes256>::new(&key.into(), &iv.into())
+        .decrypt_padded_vec_mut::<Pkcs7>(&ciphertext)
+        .unwrap();
+    let data: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(data["displayName"], "Secret Agent");
+    assert_eq!(data["emailAddresses"], json!([{"name": "S", "address": "s@x.test"}]));
+    assert_eq!(data["id"], id);
+    assert_eq!(data["@odata.type"], "#microsoft.graph.contact");
+    assert!(data.get("jobTitle").is_none(), "only the selected properties");
+
+    // One validation token for the app, issued by Rolo to it.
+    let tokens = batch["validationTokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1);
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tokens[0].as_str().unwrap().split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], created.body["applicationId"]);
+    assert_eq!(claims["appid"], "0bf30f3b-4a52-48df-9a82-234910c4a086");
+    assert_eq!(claims["iss"], s.authority.issuer);
+}
+
 both_backends!(
+    rich_notifications_decrypt,
     subscription_lifecycle,
     notifications_are_delivered,
     retries_until_the_receiver_is_back,

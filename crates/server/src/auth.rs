@@ -20,6 +20,8 @@ pub const GRAPH_AUDIENCES: [&str; 2] = ["https://graph.microsoft.com", "00000003
 /// The client id that `rolo token` tokens carry.
 pub const CLI_APP_ID: &str = "7a0c6f2e-6b1e-4c3a-9f6e-526f6c6f0001";
 const TOKEN_CACHE_LIMIT: usize = 10_000;
+/// The app id Graph's change-notification publisher signs validation tokens as.
+pub const NOTIFICATION_PUBLISHER_APP_ID: &str = "0bf30f3b-4a52-48df-9a82-234910c4a086";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -121,6 +123,34 @@ impl Authority {
             appid: Some(CLI_APP_ID.into()),
             azp: Some(CLI_APP_ID.into()),
             ver: "2.0".into(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
+    }
+
+    /// A `validationTokens` entry of rich notifications: issued to the subscribing app (`aud`) by
+    /// this installation's issuer, naming Graph's change-notification publisher as `appid`.
+    /// Receivers check it against Rolo's signing key instead of Microsoft's.
+    pub fn issue_notification_token(&self, app_id: &str) -> GraphResult<String> {
+        let iat = now();
+        let claims = Claims {
+            aud: app_id.to_owned(),
+            iss: self.issuer.clone(),
+            iat,
+            nbf: iat,
+            exp: iat + 3600,
+            tid: self.tenant_id.clone(),
+            oid: None,
+            sub: NOTIFICATION_PUBLISHER_APP_ID.into(),
+            upn: None,
+            preferred_username: None,
+            name: None,
+            scp: None,
+            roles: None,
+            appid: Some(NOTIFICATION_PUBLISHER_APP_ID.into()),
+            azp: Some(NOTIFICATION_PUBLISHER_APP_ID.into()),
+            ver: "1.0".into(),
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key_id.clone());

@@ -16,6 +16,7 @@ mod photos;
 pub mod query;
 pub mod request_id;
 pub mod response;
+mod rich;
 mod schemas;
 mod subscriptions;
 pub mod webhooks;

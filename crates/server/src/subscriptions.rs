@@ -65,21 +65,39 @@ fn owns(principal: &Principal, sub: &Subscription) -> bool {
     sub.application_id == app_of(principal) && principal.user_id.as_ref().is_none_or(|u| *u == sub.mailbox_id)
 }
 
-/// Resolves a subscription's `resource` to (mailbox owner, scope): `*` for `me/contacts`, else
-/// the folder id.
-async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> GraphResult<(String, String)> {
+/// What a subscription's `resource` names.
+struct Target {
+    mailbox_id: String,
+    /// `*` for `me/contacts`, else the folder id.
+    scope: String,
+    /// Its `$select`, which rich notifications need.
+    select: Option<String>,
+}
+
+/// Resolves a subscription's `resource`: only `$select` may follow the path (Rolo does not
+/// filter notifications).
+async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> GraphResult<Target> {
     let unsupported = || {
         GraphError::bad_request(
             "InvalidRequest",
             format!("The resource '{resource}' cannot be subscribed to: use me/contacts, users/{{id}}/contacts or users/{{id}}/contactFolders/{{id}}/contacts."),
         )
     };
-    let path = resource.trim_start_matches('/');
-    if path.contains('?') {
-        return Err(GraphError::not_supported(
-            "Query options in a subscription's resource are not supported by this server yet.",
-        ));
+    let trimmed = resource.trim_start_matches('/');
+    let (path, query) = trimmed.split_once('?').unwrap_or((trimmed, ""));
+    let options = crate::query::parse_options(Some(query).filter(|q| !q.is_empty()))?;
+    let o = &options;
+    if o.filter.is_some() || o.top.is_some() || o.skip.is_some() || !o.orderby.is_empty() || !o.expand.is_empty() {
+        return Err(GraphError::not_supported("Only $select may follow a subscription's resource on this server."));
     }
+    let select = match &options.select {
+        Some(items) => {
+            use rolo_domain::projection::{FieldSet, CONTACT_V1_PROPERTIES};
+            FieldSet::from_select(items, CONTACT_V1_PROPERTIES, rolo_domain::contact::CONTACT_TYPE)?;
+            Some(items.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+        }
+        None => None,
+    };
     let parsed = crate::paths::parse(path).map_err(|_| unsupported())?;
     let Resource::Contacts(folder) = parsed.resource else { return Err(unsupported()) };
     let user = match &parsed.owner {
@@ -111,7 +129,7 @@ async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> Gra
             parent.map(|p| p.as_str().to_owned()).ok_or_else(unsupported)?
         }
     };
-    Ok((user.id, scope))
+    Ok(Target { mailbox_id: user.id, scope, select })
 }
 
 fn entity(base: &str, sub: &Subscription, with_client_state: bool, status: StatusCode) -> GraphResult<Response> {
@@ -139,7 +157,16 @@ pub async fn serve(
             if let Some(l) = &new.lifecycle_notification_url {
                 check_url(&state.webhooks, "lifecycleNotificationUrl", l)?;
             }
-            let (mailbox_id, scope) = resolve(state, principal, &new.resource).await?;
+            let target = resolve(state, principal, &new.resource).await?;
+            if new.include_resource_data {
+                if target.select.is_none() {
+                    return Err(GraphError::bad_request(
+                        "InvalidRequest",
+                        "A subscription with includeResourceData needs a resource with $select.",
+                    ));
+                }
+                crate::rich::recipient(new.encryption_certificate.as_deref().unwrap_or_default())?;
+            }
             validate(state, &new.notification_url).await?;
             if let Some(l) = &new.lifecycle_notification_url {
                 validate(state, l).await?;
@@ -155,8 +182,12 @@ pub async fn serve(
                 expiration: new.expiration,
                 creator_id: principal.user_id.clone().unwrap_or_else(|| app.clone()),
                 application_id: app,
-                mailbox_id,
-                scope,
+                mailbox_id: target.mailbox_id,
+                scope: target.scope,
+                include_resource_data: new.include_resource_data,
+                encryption_certificate: new.encryption_certificate,
+                encryption_certificate_id: new.encryption_certificate_id,
+                select: target.select,
             };
             let sub = store.create_subscription(sub).await?;
             entity(base, &sub, true, StatusCode::CREATED)
@@ -172,7 +203,10 @@ pub async fn serve(
             match (m, reauth) {
                 (Method::GET, false) => entity(base, &sub, false, StatusCode::OK),
                 (Method::PATCH, false) => {
-                    let patch = SubscriptionPatch::parse(body, now)?;
+                    let patch = SubscriptionPatch::parse(body, now, sub.include_resource_data)?;
+                    if let Some(cert) = &patch.encryption_certificate {
+                        crate::rich::recipient(cert)?;
+                    }
                     if let Some(url) = patch.notification_url.as_ref().filter(|u| **u != sub.notification_url) {
                         check_url(&state.webhooks, "notificationUrl", url)?;
                         validate(state, url).await?;
@@ -186,6 +220,12 @@ pub async fn serve(
                                 }
                                 if let Some(u) = patch.notification_url {
                                     s.notification_url = u;
+                                }
+                                if let Some(c) = patch.encryption_certificate {
+                                    s.encryption_certificate = Some(c);
+                                }
+                                if let Some(c) = patch.encryption_certificate_id {
+                                    s.encryption_certificate_id = Some(c);
                                 }
                                 Ok(())
                             }),

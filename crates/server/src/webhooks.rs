@@ -157,18 +157,47 @@ pub fn spawn_delivery(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
+/// The `changeNotificationCollection` for a batch: each notification with its `tenantId`; rich
+/// ones encrypted for their subscriber, with one `validationTokens` entry per app.
+fn collection(state: &AppState, items: &[OutboxItem]) -> GraphResult<Value> {
     let tenant = state.authority.tenant_id.clone();
-    let value: Vec<Value> = items
-        .iter()
-        .filter_map(|i| serde_json::from_str::<Value>(&i.payload).ok())
-        .map(|mut v| {
-            v["tenantId"] = json!(tenant);
-            v
-        })
-        .collect();
-    let sent =
-        state.http.post(url).json(&json!({"value": value})).timeout(state.webhooks.delivery_timeout).send().await;
+    let mut apps: Vec<String> = Vec::new();
+    let mut value = Vec::with_capacity(items.len());
+    for item in items {
+        let mut v: Value = serde_json::from_str(&item.payload).map_err(GraphError::internal)?;
+        v["tenantId"] = json!(tenant);
+        if let Some(rich) = v.as_object_mut().and_then(|o| o.remove("_rich")) {
+            let recipient = crate::rich::recipient(rich["certificate"].as_str().unwrap_or_default())?;
+            let data = serde_json::to_vec(&rich["data"]).map_err(GraphError::internal)?;
+            v["encryptedContent"] =
+                crate::rich::encrypt(&recipient, rich["certificateId"].as_str().unwrap_or_default(), &data)?;
+            let app = rich["appId"].as_str().unwrap_or_default().to_owned();
+            if !apps.contains(&app) {
+                apps.push(app);
+            }
+        }
+        value.push(v);
+    }
+    let mut body = json!({"value": value});
+    if !apps.is_empty() {
+        let tokens =
+            apps.iter().map(|a| state.authority.issue_notification_token(a)).collect::<GraphResult<Vec<_>>>()?;
+        body["validationTokens"] = json!(tokens);
+    }
+    Ok(body)
+}
+
+async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
+    let body = match collection(state, &items) {
+        Ok(body) => body,
+        Err(e) => {
+            // A payload that cannot be encrypted (a certificate gone bad) will not get better.
+            tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "dropping undeliverable notifications");
+            let _ = state.store.give_up_outbox(&items).await;
+            return;
+        }
+    };
+    let sent = state.http.post(url).json(&body).timeout(state.webhooks.delivery_timeout).send().await;
     let delivered = matches!(&sent, Ok(r) if r.status().is_success());
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     let result = if delivered {

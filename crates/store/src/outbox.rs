@@ -29,6 +29,8 @@ pub struct OutboxItem {
 /// only mailbox-wide subscriptions report), `mailbox_wide` whether `/me/contacts` subscriptions do.
 pub struct Change<'a> {
     pub contact: &'a str,
+    /// The contact as it is now (for rich notifications); `None` for deletions.
+    pub data: Option<&'a rolo_domain::Contact>,
     pub change_key: &'a str,
     pub kind: &'static str,
     pub folder: Option<&'a str>,
@@ -103,7 +105,11 @@ pub async fn notify(tx: &mut dyn Sql, mailbox: &Mailbox, changes: &[Change<'_>])
         for s in &subs {
             let hears = if s.scope == "*" { ch.mailbox_wide } else { ch.folder == Some(s.scope.as_str()) };
             if hears && s.wants(ch.kind) {
-                let payload = s.notification(&new_guid(), ch.kind, ch.contact, ch.change_key);
+                let mut payload = s.notification(&new_guid(), ch.kind, ch.contact, ch.change_key);
+                // The sender encrypts this envelope for the subscriber and removes it.
+                if let Some(rich) = ch.data.and_then(|c| s.rich_content(c)) {
+                    payload["_rich"] = rich;
+                }
                 enqueue(tx, &mailbox.id, s, &s.notification_url, false, &payload).await?;
             }
         }

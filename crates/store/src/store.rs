@@ -396,6 +396,7 @@ async fn folder_deletion_notices(tx: &mut dyn Sql, mb: &Mailbox, folders: &[Stri
             .iter()
             .map(|(id, ck)| Change {
                 contact: id,
+                data: None,
                 change_key: ck,
                 kind: "deleted",
                 folder: Some(fid),
@@ -926,6 +927,7 @@ impl Store for SqlStore {
                 }
                 let change = Change {
                     contact: contact.id.as_str(),
+                    data: Some(&contact),
                     change_key: &contact.change_key,
                     kind: "created",
                     folder: Some(contact.folder_id.as_str()),
@@ -985,32 +987,22 @@ impl Store for SqlStore {
                 index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
                 let (id, ck) = (contact.id.as_str(), contact.change_key.as_str());
                 let folder = contact.folder_id.as_str();
+                let change = |kind, folder, mailbox_wide, data| Change {
+                    contact: id,
+                    data,
+                    change_key: ck,
+                    kind,
+                    folder,
+                    mailbox_wide,
+                };
                 let changes = match &moved_from {
                     // A move leaves one folder and enters another; the mailbox sees an update.
                     Some(old) => vec![
-                        Change {
-                            contact: id,
-                            change_key: ck,
-                            kind: "deleted",
-                            folder: Some(old.as_str()),
-                            mailbox_wide: false,
-                        },
-                        Change {
-                            contact: id,
-                            change_key: ck,
-                            kind: "created",
-                            folder: Some(folder),
-                            mailbox_wide: false,
-                        },
-                        Change { contact: id, change_key: ck, kind: "updated", folder: None, mailbox_wide: true },
+                        change("deleted", Some(old.as_str()), false, None),
+                        change("created", Some(folder), false, Some(&contact)),
+                        change("updated", None, true, Some(&contact)),
                     ],
-                    None => vec![Change {
-                        contact: id,
-                        change_key: ck,
-                        kind: "updated",
-                        folder: Some(folder),
-                        mailbox_wide: true,
-                    }],
+                    None => vec![change("updated", Some(folder), true, Some(&contact))],
                 };
                 outbox::notify(tx, &mb, &changes).await?;
                 Ok(contact)
@@ -1038,6 +1030,7 @@ impl Store for SqlStore {
                 tombstone(tx, &mb, "contact", "*", id.as_str(), seq).await?;
                 let change = Change {
                     contact: id.as_str(),
+                    data: None,
                     change_key: &contact.change_key,
                     kind: "deleted",
                     folder: Some(contact.folder_id.as_str()),
@@ -1062,6 +1055,7 @@ impl Store for SqlStore {
                     let ck = change_key(seq);
                     let change = Change {
                         contact: id.as_str(),
+                        data: Some(&c),
                         change_key: &ck,
                         kind: "updated",
                         folder: Some(c.folder_id.as_str()),
