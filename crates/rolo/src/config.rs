@@ -36,6 +36,8 @@ struct FileConfig {
     max_connections: Option<usize>,
     /// How long removals stay in the change log for delta rounds
     delta_retention_days: Option<u32>,
+    /// Hosts notifications may be sent to over plain http (default: loopback only)
+    webhook_http_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +47,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub options: OpenOptions,
     pub delta_retention_days: u32,
+    pub webhook_http_hosts: Option<Vec<String>>,
 }
 
 impl Config {
@@ -67,6 +70,7 @@ impl Config {
             public_url: fc.public_url,
             options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
+            webhook_http_hosts: fc.webhook_http_hosts,
         })
     }
 

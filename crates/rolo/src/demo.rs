@@ -119,6 +119,6 @@ pub async fn run(listen: &str) {
         "\nTry:\n  curl -s -H 'Authorization: Bearer {first_token}' 'http://{listen}/v1.0/me/contacts?$select=displayName,emailAddresses'\n"
     ));
     let store: Arc<dyn Store> = Arc::new(store);
-    crate::run_server(listen, store, None, Some(banner)).await;
+    crate::run_server(listen, store, crate::ServeOptions { banner: Some(banner), ..Default::default() }).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

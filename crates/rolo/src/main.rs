@@ -121,8 +121,22 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-pub async fn run_server(listen: &str, store: Arc<dyn Store>, public_url: Option<String>, banner: Option<String>) {
-    let state = Arc::new(AppState::new(store, public_url).await.unwrap_or_else(|e| fail(describe(e))));
+/// What a served process may be told beyond its store.
+#[derive(Default)]
+pub struct ServeOptions {
+    pub public_url: Option<String>,
+    /// Hosts that may receive notifications over plain http (loopback when unset).
+    pub webhook_http_hosts: Option<Vec<String>>,
+    pub banner: Option<String>,
+}
+
+pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions) {
+    let mut state = AppState::new(store, opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
+    if let Some(hosts) = opts.webhook_http_hosts {
+        state.webhooks.allow_http_hosts = hosts;
+    }
+    let state = Arc::new(state);
+    let banner = opts.banner;
     let listener =
         tokio::net::TcpListener::bind(listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {listen}: {e}")));
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_owned());
@@ -151,7 +165,12 @@ fn main() {
                 let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
                 let store: Arc<dyn Store> = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
                 rolo_server::spawn_compaction(store.clone(), cfg.delta_retention_days);
-                run_server(&cfg.listen, store, cfg.public_url.clone(), None).await;
+                let opts = ServeOptions {
+                    public_url: cfg.public_url.clone(),
+                    webhook_http_hosts: cfg.webhook_http_hosts.clone(),
+                    banner: None,
+                };
+                run_server(&cfg.listen, store, opts).await;
             }
             Command::Users { command: UsersCommand::Add { upn, display_name, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
