@@ -51,17 +51,26 @@ pub struct GraphError {
     pub message: String,
     /// For `Internal`: the cause, logged with the request id and never sent to the client.
     pub cause: Option<String>,
+    /// For `Throttled` (and injected faults): seconds for the `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 pub type GraphResult<T> = Result<T, GraphError>;
 
 impl GraphError {
     pub fn new(kind: ErrorKind, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        GraphError { kind, code: code.into(), message: message.into(), cause: None }
+        GraphError { kind, code: code.into(), message: message.into(), cause: None, retry_after: None }
     }
 
     pub fn status(&self) -> u16 {
         self.kind.status()
+    }
+
+    /// Graph's answer when an app exceeds a mailbox's limits: 429 with `Retry-After`.
+    pub fn throttled(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(ErrorKind::Throttled, "ApplicationThrottled", message);
+        e.retry_after = Some(retry_after_secs.max(1));
+        e
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -138,6 +147,7 @@ impl GraphError {
             code: "generalException".into(),
             message: "An internal server error occurred.".into(),
             cause: Some(cause.to_string()),
+            retry_after: None,
         }
     }
 }

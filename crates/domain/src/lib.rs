@@ -17,7 +17,7 @@ pub mod time;
 pub mod version;
 pub mod xprop;
 
-pub use access::{Access, Principal};
+pub use access::{Access, Grant, MailboxAccess, Principal};
 pub use contact::{Contact, ContactData};
 pub use error::{ErrorKind, GraphError, GraphResult};
 pub use folder::{ContactFolder, FolderChanges};

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 use rolo_domain::GraphResult;
+use rolo_server::throttle::ThrottleSettings;
 use rolo_store::{OpenOptions, SqlStore};
 use serde::Deserialize;
 
@@ -38,6 +39,17 @@ struct FileConfig {
     delta_retention_days: Option<u32>,
     /// Hosts notifications may be sent to over plain http (default: loopback only)
     webhook_http_hosts: Option<Vec<String>>,
+    throttling: Option<ThrottlingConfig>,
+}
+
+/// `[throttling]`: Outlook's per (app, mailbox) limits, or `enabled = false`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottlingConfig {
+    enabled: Option<bool>,
+    concurrent_requests: Option<usize>,
+    requests_per_10_minutes: Option<u64>,
+    upload_mb_per_5_minutes: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +60,29 @@ pub struct Config {
     pub options: OpenOptions,
     pub delta_retention_days: u32,
     pub webhook_http_hosts: Option<Vec<String>>,
+    pub throttling: ThrottleSettings,
+}
+
+/// The throttling settings: the TOML table over the defaults, then `ROLO_THROTTLING=off|on`.
+fn throttling(t: ThrottlingConfig, env: Option<String>) -> Result<ThrottleSettings, String> {
+    let d = ThrottleSettings::default();
+    let mut s = ThrottleSettings {
+        enabled: t.enabled.unwrap_or(d.enabled),
+        concurrent: t.concurrent_requests.unwrap_or(d.concurrent),
+        requests: t.requests_per_10_minutes.unwrap_or(d.requests),
+        upload_bytes: t.upload_mb_per_5_minutes.map_or(d.upload_bytes, |mb| mb * 1024 * 1024),
+        ..d
+    };
+    match env.as_deref() {
+        None | Some("") => {}
+        Some("off") | Some("false") | Some("0") => s.enabled = false,
+        Some("on") | Some("true") | Some("1") => s.enabled = true,
+        Some(other) => return Err(format!("ROLO_THROTTLING must be 'on' or 'off', not '{other}'")),
+    }
+    if s.concurrent == 0 || s.requests == 0 {
+        return Err("throttling limits must be positive".into());
+    }
+    Ok(s)
 }
 
 impl Config {
@@ -71,6 +106,7 @@ impl Config {
             options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
             webhook_http_hosts: fc.webhook_http_hosts,
+            throttling: throttling(fc.throttling.unwrap_or_default(), std::env::var("ROLO_THROTTLING").ok())?,
         })
     }
 

@@ -127,6 +127,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// Hosts that may receive notifications over plain http (loopback when unset).
     pub webhook_http_hosts: Option<Vec<String>>,
+    /// Outlook's throttling limits (the defaults when unset).
+    pub throttling: Option<rolo_server::throttle::ThrottleSettings>,
     pub banner: Option<String>,
 }
 
@@ -134,6 +136,9 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
     let mut state = AppState::new(store, opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
     if let Some(hosts) = opts.webhook_http_hosts {
         state.webhooks.allow_http_hosts = hosts;
+    }
+    if let Some(t) = opts.throttling {
+        state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
     }
     let state = Arc::new(state);
     let banner = opts.banner;
@@ -168,6 +173,7 @@ fn main() {
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
+                    throttling: Some(cfg.throttling.clone()),
                     banner: None,
                 };
                 run_server(&cfg.listen, store, opts).await;

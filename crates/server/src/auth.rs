@@ -129,6 +129,32 @@ impl Authority {
         jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
     }
 
+    /// Issues an app-only access token (client credentials) with application `roles`.
+    pub fn issue_app_token(&self, app_id: &str, roles: &[String], ttl_secs: i64) -> GraphResult<String> {
+        let iat = now();
+        let claims = Claims {
+            aud: GRAPH_AUDIENCES[0].into(),
+            iss: self.issuer.clone(),
+            iat,
+            nbf: iat,
+            exp: iat + ttl_secs,
+            tid: self.tenant_id.clone(),
+            oid: None,
+            sub: app_id.to_owned(),
+            upn: None,
+            preferred_username: None,
+            name: None,
+            scp: None,
+            roles: Some(roles.to_vec()),
+            appid: Some(app_id.to_owned()),
+            azp: Some(app_id.to_owned()),
+            ver: "2.0".into(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
+    }
+
     /// A `validationTokens` entry of rich notifications: issued to the subscribing app (`aud`) by
     /// this installation's issuer, naming Graph's change-notification publisher as `appid`.
     /// Receivers check it against Rolo's signing key instead of Microsoft's.

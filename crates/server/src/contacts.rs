@@ -241,13 +241,6 @@ async fn write_rules(ctx: &Ctx, body: &Value) -> GraphResult<Vec<SchemaExtension
     }
 }
 
-fn scope(folder: rolo_domain::FolderId, path: &FolderPath) -> Scope {
-    match path {
-        FolderPath::Default => Scope::Mailbox,
-        FolderPath::Chain(_) => Scope::Folder(folder),
-    }
-}
-
 async fn entity_response(
     ctx: &Ctx,
     contact: &Contact,
@@ -279,10 +272,15 @@ async fn entity_response(
 /// `GET .../contacts`. On beta, `/me/contacts` lists every contact of the mailbox, as Graph's
 /// beta does; v1.0 lists the default folder.
 pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
-    let folder = ctx.contacts_folder(path).await?;
+    let mailbox_wide = ctx.version == ApiVersion::Beta && *path == FolderPath::Default;
+    let folder = if mailbox_wide {
+        ctx.require_whole_mailbox()?;
+        ctx.mailbox().default_folder_id.clone()
+    } else {
+        ctx.contacts_folder(path).await?
+    };
     let sel = selection(ctx).await?;
     let exps = expansions(ctx)?;
-    let mailbox_wide = ctx.version == ApiVersion::Beta && *path == FolderPath::Default;
     let (scope_name, list_scope) = if mailbox_wide {
         ("contacts:*".to_owned(), Scope::Mailbox)
     } else {
@@ -332,14 +330,10 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
 /// `GET .../contacts/{id}`
 pub async fn get(ctx: &Ctx, path: &FolderPath, id: &str) -> GraphResult<Response> {
     let id = ContactId::parse(id)?;
-    let folder = ctx.contacts_folder(path).await?;
+    let scope = ctx.contact_scope(path, &id).await?;
     let exps = expansions(ctx)?;
-    let contact = ctx
-        .state
-        .store
-        .get_contact(ctx.mailbox(), &id, &scope(folder, path))
-        .await?
-        .ok_or_else(GraphError::item_not_found)?;
+    let contact =
+        ctx.state.store.get_contact(ctx.mailbox(), &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
     let extensions = open_extensions(ctx, &exps, &[&contact]).await?;
     entity_response(ctx, &contact, StatusCode::OK, path, &exps, extensions.as_ref().map(|e| e[0].as_slice())).await
 }
@@ -389,7 +383,7 @@ fn inline_extensions(items: &[Value]) -> GraphResult<Vec<OpenExtension>> {
 /// `PATCH .../contacts/{id}`: a merge; a `parentFolderId` moves the contact.
 pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> GraphResult<Response> {
     let id = ContactId::parse(id)?;
-    let folder = ctx.contacts_folder(path).await?;
+    let scope = ctx.contact_scope(path, &id).await?;
     let schemas = write_rules(ctx, &body).await?;
     let version = ctx.version;
     // Validate before taking the write lock, so bad bodies cost no transaction.
@@ -397,15 +391,14 @@ pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> Grap
     let edit = Box::new(move |data: &mut ContactData| {
         data.apply(&body, WriteRules { version, schemas: &schemas, creating: false })
     });
-    let contact =
-        ctx.state.store.update_contact(ctx.mailbox(), &id, &scope(folder, path), ctx.if_match.clone(), edit).await?;
+    let contact = ctx.state.store.update_contact(ctx.mailbox(), &id, &scope, ctx.if_match.clone(), edit).await?;
     entity_response(ctx, &contact, StatusCode::OK, path, &[], None).await
 }
 
 /// `DELETE .../contacts/{id}` and `POST .../contacts/{id}/permanentDelete`
 pub async fn delete(ctx: &Ctx, path: &FolderPath, id: &str) -> GraphResult<Response> {
     let id = ContactId::parse(id)?;
-    let folder = ctx.contacts_folder(path).await?;
-    ctx.state.store.delete_contact(ctx.mailbox(), &id, &scope(folder, path), ctx.if_match.clone()).await?;
+    let scope = ctx.contact_scope(path, &id).await?;
+    ctx.state.store.delete_contact(ctx.mailbox(), &id, &scope, ctx.if_match.clone()).await?;
     Ok(no_content())
 }

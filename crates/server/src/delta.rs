@@ -80,7 +80,10 @@ fn sync_state_not_found(ctx: &Ctx) -> Response {
 /// `GET .../contacts/delta`
 pub async fn contacts(ctx: &Ctx, folder: &FolderPath) -> GraphResult<Response> {
     let scope = match custom_param(ctx, "scope").as_deref() {
-        Some(s) if s.eq_ignore_ascii_case("mailbox") => DeltaScope::MailboxContacts,
+        Some(s) if s.eq_ignore_ascii_case("mailbox") => {
+            ctx.require_whole_mailbox()?;
+            DeltaScope::MailboxContacts
+        }
         _ => DeltaScope::FolderContacts(ctx.contacts_folder(folder).await?),
     };
     run(ctx, scope).await
@@ -88,6 +91,7 @@ pub async fn contacts(ctx: &Ctx, folder: &FolderPath) -> GraphResult<Response> {
 
 /// `GET /contactFolders/delta`
 pub async fn folders(ctx: &Ctx) -> GraphResult<Response> {
+    ctx.require_whole_mailbox()?;
     run(ctx, DeltaScope::Folders).await
 }
 

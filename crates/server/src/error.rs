@@ -40,6 +40,11 @@ pub fn error_response(e: &GraphError, ids: &RequestIds) -> Response {
     });
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, crate::response::json_body(body.to_string())).into_response();
+    if let Some(secs) = e.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
     if e.kind == ErrorKind::Unauthorized {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,

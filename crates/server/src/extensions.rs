@@ -4,7 +4,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::extension::{bare_name, OpenExtension};
 use rolo_domain::{ContactId, GraphError, GraphResult};
-use rolo_store::Scope;
 use serde_json::{json, Value};
 
 use crate::graph::Ctx;
@@ -35,10 +34,7 @@ pub async fn serve(
 ) -> GraphResult<Response> {
     use axum::http::Method;
     let id = ContactId::parse(id)?;
-    let scope = match folder {
-        FolderPath::Default => Scope::Mailbox,
-        FolderPath::Chain(_) => Scope::Folder(ctx.contacts_folder(folder).await?),
-    };
+    let scope = ctx.contact_scope(folder, &id).await?;
     let store = &ctx.state.store;
     let context = ctx.context(&format!("contacts('{id}')/extensions"));
     match (method, extension) {

@@ -35,8 +35,12 @@ fn entity(ctx: &Ctx, folder: &ContactFolder, status: StatusCode) -> GraphResult<
 /// `GET /contactFolders` (the default folder's children, as on Graph) and `GET .../childFolders`
 pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
     let (parent_id, context) = match parent {
-        FolderPath::Default => (ctx.mailbox().default_folder_id.clone(), ctx.context("contactFolders")),
+        FolderPath::Default => {
+            ctx.require_whole_mailbox()?;
+            (ctx.mailbox().default_folder_id.clone(), ctx.context("contactFolders"))
+        }
         FolderPath::Chain(chain) => {
+            ctx.require_folder_chain(chain)?;
             let folder = ctx.folder_chain(chain).await?;
             let context = ctx.context(&format!("contactFolders('{}')/childFolders", folder.id));
             (folder.id, context)
@@ -69,12 +73,15 @@ pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
 
 /// `GET /contactFolders/{id}[/childFolders/{id}...]`
 pub async fn get(ctx: &Ctx, chain: &[String]) -> GraphResult<Response> {
+    ctx.require_folder_chain(chain)?;
     let folder = ctx.folder_chain(chain).await?;
     entity(ctx, &folder, StatusCode::OK)
 }
 
 /// `POST /contactFolders` and `POST .../childFolders`
 pub async fn create(ctx: &Ctx, parent: &FolderPath, body: &Value) -> GraphResult<Response> {
+    // Changing the folder tree takes the whole mailbox, not a shared folder.
+    ctx.require_whole_mailbox()?;
     let changes = FolderChanges::from_v1(body, true)?;
     let parent_id = match parent {
         FolderPath::Default => changes.parent_id.clone().unwrap_or_else(|| ctx.mailbox().default_folder_id.clone()),
@@ -87,6 +94,7 @@ pub async fn create(ctx: &Ctx, parent: &FolderPath, body: &Value) -> GraphResult
 
 /// `PATCH /contactFolders/{id}`: rename, or move with `parentFolderId`.
 pub async fn update(ctx: &Ctx, chain: &[String], body: &Value) -> GraphResult<Response> {
+    ctx.require_whole_mailbox()?;
     let changes = FolderChanges::from_v1(body, false)?;
     let folder = ctx.folder_chain(chain).await?;
     let folder = ctx.state.store.update_folder(ctx.mailbox(), &folder.id, &changes).await?;
@@ -96,6 +104,7 @@ pub async fn update(ctx: &Ctx, chain: &[String], body: &Value) -> GraphResult<Re
 /// `DELETE /contactFolders/{id}` and `POST .../permanentDelete`: the folder goes with its
 /// child folders and contacts.
 pub async fn delete(ctx: &Ctx, chain: &[String]) -> GraphResult<Response> {
+    ctx.require_whole_mailbox()?;
     let folder = ctx.folder_chain(chain).await?;
     ctx.state.store.delete_folder(ctx.mailbox(), &folder.id).await?;
     Ok(no_content())

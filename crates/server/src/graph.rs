@@ -8,8 +8,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use rolo_domain::{Access, ApiVersion, ContactFolder, ErrorKind, FolderId, GraphError, GraphResult, Principal};
+use rolo_domain::{
+    Access, ApiVersion, ContactFolder, ContactId, ErrorKind, FolderId, GraphError, GraphResult, MailboxAccess,
+    Principal,
+};
 use rolo_odata::QueryOptions;
+use rolo_store::Scope;
 use rolo_store::{Mailbox, User};
 use serde_json::Value;
 
@@ -37,6 +41,11 @@ pub struct Ctx {
     pub options: QueryOptions,
     pub prefer: Prefer,
     pub if_match: Option<Vec<String>>,
+    /// What the caller may do in this mailbox (its own, as an app, as a delegate, or in the
+    /// folders shared with it).
+    pub access: MailboxAccess,
+    /// Whether the request reads or writes.
+    pub mode: Access,
 }
 
 impl Ctx {
@@ -74,11 +83,56 @@ impl Ctx {
         found.ok_or_else(GraphError::item_not_found)
     }
 
-    /// The folder a contacts path addresses; the default folder costs no lookup.
+    /// The folder a contacts path addresses, once the caller may use it; the default folder costs
+    /// no lookup. A folder the caller may not use answers 403 whether or not it exists.
     pub async fn contacts_folder(&self, path: &FolderPath) -> GraphResult<FolderId> {
         match path {
-            FolderPath::Default => Ok(self.mailbox().default_folder_id.clone()),
-            FolderPath::Chain(chain) => Ok(self.folder_chain(chain).await?.id),
+            FolderPath::Default => {
+                let id = self.mailbox().default_folder_id.clone();
+                self.access.folder(&id, self.mode)?;
+                Ok(id)
+            }
+            FolderPath::Chain(chain) => {
+                self.require_folder_chain(chain)?;
+                Ok(self.folder_chain(chain).await?.id)
+            }
+        }
+    }
+
+    /// Checks the caller may use the folder a chain ends at, before anything is looked up.
+    pub fn require_folder_chain(&self, chain: &[String]) -> GraphResult<()> {
+        match chain.last() {
+            Some(raw) => self.access.folder(&self.folder_id(raw)?, self.mode),
+            None => Err(GraphError::item_not_found()),
+        }
+    }
+
+    /// Operations on the mailbox as a whole (its folder tree, mailbox-wide lists, delta).
+    pub fn require_whole_mailbox(&self) -> GraphResult<()> {
+        self.access.whole_mailbox(self.mode)
+    }
+
+    /// Where a contact addressed by `path` and id may be looked up. Through `/contacts/{id}`, a
+    /// caller with only some folders shared finds the contact only in those folders: elsewhere
+    /// it is "not found", as if it did not exist.
+    pub async fn contact_scope(&self, path: &FolderPath, id: &ContactId) -> GraphResult<Scope> {
+        match (path, &self.access) {
+            (FolderPath::Chain(_), _) => Ok(Scope::Folder(self.contacts_folder(path).await?)),
+            (FolderPath::Default, MailboxAccess::Folders(_)) => {
+                let contact = self
+                    .state
+                    .store
+                    .get_contact(self.mailbox(), id, &Scope::Mailbox)
+                    .await?
+                    .filter(|c| self.access.sees(&c.folder_id))
+                    .ok_or_else(GraphError::item_not_found)?;
+                self.access.folder(&contact.folder_id, self.mode)?;
+                Ok(Scope::Folder(contact.folder_id))
+            }
+            (FolderPath::Default, _) => {
+                self.require_whole_mailbox()?;
+                Ok(Scope::Mailbox)
+            }
         }
     }
 }
@@ -206,17 +260,31 @@ async fn serve(
         }
         Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
     };
-    if user_photo {
+    let own = principal.user_id.as_deref() == Some(user.id.as_str());
+    let mailbox_access = if user_photo {
         // Profile photos are directory data, governed by the User/ProfilePhoto scopes.
-        principal.require_user_photo(access, principal.user_id.as_deref() == Some(user.id.as_str()))?;
+        principal.require_user_photo(access, own)?;
+        MailboxAccess::Owner
+    } else if matches!(path.resource, Resource::Categories | Resource::Category(_)) {
+        // A mailbox's settings are its owner's (or an app's), not a delegate's.
+        match mailbox_access(&state, &principal, &user).await? {
+            a @ (MailboxAccess::Owner | MailboxAccess::App) => a,
+            _ => return Err(GraphError::access_denied()),
+        }
     } else {
-        principal.may_open_mailbox(&user.id)?;
-    }
+        principal.require_contacts(access, own)?;
+        mailbox_access(&state, &principal, &user).await?
+    };
+    // Limits are per (app, mailbox), as Outlook's; the slot is held until the response is built.
+    let app_key = principal.app_id.clone().unwrap_or_default();
+    let _permit = state.throttle.admit(&app_key, &user.id)?;
 
     let options = parse_options(parts.uri.query())?;
     let base = base_url(&state, &parts.headers, version);
     let ctx = Ctx {
         version,
+        access: mailbox_access,
+        mode: access,
         prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         if_match: if_match(&parts.headers),
         raw_query: parts.uri.query().map(str::to_owned),
@@ -233,6 +301,7 @@ async fn serve(
     } else {
         Vec::new()
     };
+    ctx.state.throttle.charge_upload(&app_key, &ctx.user.id, raw_body.len() as u64)?;
     if let Resource::ContactPhoto { folder, id, photo } = &path.resource {
         return photos::contact(&ctx, &method, folder, id, photo, &parts.headers, raw_body).await;
     }
@@ -263,6 +332,9 @@ async fn serve(
         (m, Resource::ContactExtensions { folder, id, extension }) => {
             extensions::serve(&ctx, &m, &folder, &id, extension.as_deref(), &body).await
         }
+        (m, Resource::FolderPermissions { chain, id }) => {
+            crate::permissions::serve(&ctx, &m, &chain, id.as_deref(), &body).await
+        }
         (Method::GET, Resource::Categories) => categories::list(&ctx).await,
         (Method::POST, Resource::Categories) => categories::create(&ctx, &body).await,
         (Method::GET, Resource::Category(id)) => categories::get(&ctx, &id).await,
@@ -277,6 +349,36 @@ async fn serve(
         (Method::DELETE, Resource::Folder { chain, permanent_delete: false })
         | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
         (m, _) => Err(method_not_allowed(&m)),
+    }
+}
+
+/// What the caller holds on `user`'s mailbox: its own; an app's (if the app's access policy
+/// allows); a delegate's; the folders shared with it. Anyone else gets 403.
+async fn mailbox_access(state: &AppState, principal: &Principal, user: &User) -> GraphResult<MailboxAccess> {
+    if principal.user_id.as_deref() == Some(user.id.as_str()) {
+        return Ok(MailboxAccess::Owner);
+    }
+    match &principal.user_id {
+        None => {
+            let app = principal.app_id.as_deref().unwrap_or_default();
+            if state.store.app_may_access(app, &user.id).await? {
+                Ok(MailboxAccess::App)
+            } else {
+                Err(GraphError::new(
+                    ErrorKind::Forbidden,
+                    "ErrorAccessDenied",
+                    "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
+                ))
+            }
+        }
+        Some(caller) => {
+            let grants = state.store.grants_of(&user.mailbox, caller).await?;
+            match (grants.mailbox, grants.folders.is_empty()) {
+                (Some(g), _) => Ok(MailboxAccess::Delegate(g)),
+                (None, false) => Ok(MailboxAccess::Folders(grants.folders)),
+                (None, true) => Err(GraphError::access_denied()),
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod folders;
 pub mod graph;
 mod metadata;
 pub mod paths;
+mod permissions;
 mod photos;
 pub mod query;
 pub mod request_id;
@@ -19,6 +20,7 @@ pub mod response;
 mod rich;
 mod schemas;
 mod subscriptions;
+pub mod throttle;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub webhooks: webhooks::WebhookSettings,
     /// The client that validates notification URLs and delivers notifications.
     pub http: reqwest::Client,
+    /// Per (app, mailbox) request limits; replace before serving to change the settings.
+    pub throttle: Arc<throttle::Throttle>,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -61,6 +65,7 @@ impl AppState {
             photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             webhooks: webhooks::WebhookSettings::default(),
             http: webhooks::client(),
+            throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),
             users: RwLock::new(HashMap::new()),
         })
     }

@@ -54,6 +54,12 @@ pub enum Resource {
         id: String,
         extension: Option<String>,
     },
+    /// `.../contactFolders/{id}/permissions[/{permissionId}]`: who the folder is shared with (a
+    /// Rolo extension shaped like Graph's calendar permissions).
+    FolderPermissions {
+        chain: Vec<String>,
+        id: Option<String>,
+    },
     /// `/outlook/masterCategories` and `/outlook/masterCategories/{id}`.
     Categories,
     Category(String),
@@ -280,6 +286,14 @@ fn folder_tail(mut chain: Vec<String>, rest: &[&str]) -> GraphResult<Resource> {
             }
         } else if is(name, "contacts") {
             return contact_tail(FolderPath::Chain(chain), key, &rest[i + 1..]);
+        } else if is(name, "permissions") {
+            let id = match (key, rest.get(i + 1)) {
+                (Some(k), None) => Some(k),
+                (None, Some(id)) if i + 2 == rest.len() => Some(decode(id)?),
+                (None, None) => None,
+                _ => return Err(not_found_segment(seg)),
+            };
+            return Ok(Resource::FolderPermissions { chain, id });
         } else if is_permanent_delete(seg) && i + 1 == rest.len() {
             return Ok(Resource::Folder { chain, permanent_delete: true });
         } else {
@@ -349,6 +363,18 @@ mod tests {
             }
         );
         assert!(parse("me/contacts/C/extensions/A/b").is_err());
+    }
+
+    #[test]
+    fn parses_folder_permissions() {
+        let p = parse("me/contactFolders/F/permissions").unwrap();
+        assert_eq!(p.resource, Resource::FolderPermissions { chain: vec!["F".into()], id: None });
+        let p = parse("me/contactFolders('F')/childFolders/G/permissions/P").unwrap();
+        assert_eq!(
+            p.resource,
+            Resource::FolderPermissions { chain: vec!["F".into(), "G".into()], id: Some("P".into()) }
+        );
+        assert!(parse("me/contactFolders/F/permissions/P/x").is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use rolo_domain::{ContactId, ErrorKind, GraphError, GraphResult};
 use rolo_media::STANDARD_SIZES;
-use rolo_store::{PhotoOwner, Scope, StoredPhoto, ORIGINAL_SIZE};
+use rolo_store::{PhotoOwner, StoredPhoto, ORIGINAL_SIZE};
 use serde_json::{json, Value};
 
 use crate::graph::{method_not_allowed, Ctx};
@@ -58,10 +58,7 @@ pub async fn contact(
     body: Vec<u8>,
 ) -> GraphResult<Response> {
     let id = ContactId::parse(id)?;
-    let scope = match folder {
-        FolderPath::Default => Scope::Mailbox,
-        FolderPath::Chain(_) => Scope::Folder(ctx.contacts_folder(folder).await?),
-    };
+    let scope = ctx.contact_scope(folder, &id).await?;
     let context = ctx.context(&format!("contacts('{id}')"));
     if *method == Method::DELETE {
         return Err(GraphError::new(

@@ -14,7 +14,7 @@ use rolo_domain::category::OutlookCategory;
 use rolo_domain::extension::OpenExtension;
 use rolo_domain::schema::SchemaExtension;
 use rolo_domain::subscription::Subscription;
-use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, GraphResult};
+use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, Grant, GraphResult};
 
 pub use outbox::OutboxItem;
 pub use query::{Cursor, Entity, ListQuery, Page};
@@ -281,6 +281,51 @@ pub trait Store: Send + Sync + 'static {
     /// Removes expired subscriptions (and their pending deliveries) and queues
     /// `reauthorizationRequired` for those expiring within the hour, at most every 15 minutes.
     async fn sweep_subscriptions(&self) -> GraphResult<u64>;
+
+    // Sharing, delegation, shared mailboxes and application access policies.
+    /// Marks a user's mailbox as a shared mailbox (nobody signs in as it).
+    async fn mark_shared_mailbox(&self, user_id: &str) -> GraphResult<()>;
+    async fn is_shared_mailbox(&self, user_id: &str) -> GraphResult<bool>;
+    /// What `grantee` holds on `mailbox`.
+    async fn grants_of(&self, mailbox: &Mailbox, grantee: &str) -> GraphResult<Grants>;
+    /// Sets (or, with `None`, removes) a whole-mailbox grant.
+    async fn set_mailbox_grant(&self, mailbox: &Mailbox, grantee: &str, grant: Option<Grant>) -> GraphResult<()>;
+    async fn folder_permissions(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<Vec<FolderPermission>>;
+    /// Shares a folder; a user already holding a grant on it is `409`.
+    async fn add_folder_permission(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        grantee: &User,
+        grant: Grant,
+    ) -> GraphResult<FolderPermission>;
+    async fn update_folder_permission(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        id: &str,
+        grant: Grant,
+    ) -> GraphResult<FolderPermission>;
+    async fn delete_folder_permission(&self, mailbox: &Mailbox, folder: &FolderId, id: &str) -> GraphResult<()>;
+    /// Whether an app's access policy lets it reach `user_id`'s mailbox (no policy: any).
+    async fn app_may_access(&self, app_id: &str, user_id: &str) -> GraphResult<bool>;
+    /// Adds `user_id` to an app's access policy (or removes it, with `allow = false`).
+    async fn restrict_app(&self, app_id: &str, user_id: &str, allow: bool) -> GraphResult<()>;
+}
+
+/// A user granted a folder of someone else's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderPermission {
+    pub id: String,
+    pub grantee: User,
+    pub grant: Grant,
+}
+
+/// What one user holds on another's mailbox: a whole-mailbox grant and folder grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub mailbox: Option<Grant>,
+    pub folders: Vec<(FolderId, Grant)>,
 }
 
 /// A change to a subscription, applied inside the store's transaction.

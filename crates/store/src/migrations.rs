@@ -166,6 +166,29 @@ const MIGRATIONS: &[&[&str]] = &[
         lease_until TEXT NOT NULL)",
         "CREATE INDEX outbox_by_due ON outbox (due_at)",
     ],
+    // Who else may use a mailbox: whole-mailbox grants (delegates, members of shared mailboxes),
+    // folder grants (sharing), and application access policies (an app with rows here reaches
+    // only those users' mailboxes).
+    &[
+        "ALTER TABLE users ADD COLUMN shared BIGINT NOT NULL DEFAULT 0",
+        "CREATE TABLE mailbox_grants (
+        mailbox_id TEXT NOT NULL,
+        grantee_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, grantee_id))",
+        "CREATE TABLE folder_grants (
+        mailbox_id TEXT NOT NULL,
+        folder_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        grantee_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, folder_id, grantee_id))",
+        "CREATE INDEX folder_grants_by_grantee ON folder_grants (mailbox_id, grantee_id)",
+        "CREATE TABLE app_policies (
+        app_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (app_id, user_id))",
+    ],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

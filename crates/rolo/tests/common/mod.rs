@@ -18,6 +18,8 @@ pub enum Backend {
 
 pub struct TestServer {
     pub base: String,
+    /// The server's shared state (settings such as throttling can be switched through it).
+    pub state: Arc<AppState>,
     pub store: Arc<dyn Store>,
     pub authority: Arc<Authority>,
     pub client: Client,
@@ -93,6 +95,7 @@ impl TestServer {
         configure(&mut state);
         let state = Arc::new(state);
         let authority = state.authority.clone();
+        let shared = state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -101,6 +104,7 @@ impl TestServer {
         }));
         TestServer {
             base: format!("http://{addr}/v1.0"),
+            state: shared,
             store,
             authority,
             client: Client::new(),
