@@ -87,6 +87,10 @@ pub enum Scenario {
     /// extended-property filter, each answering a page.
     #[value(alias = "organizing")]
     Organize,
+    /// Change notifications: a subscription on me/contacts to the bench's own webhook receiver,
+    /// then 500 creates at each concurrency; latency from each 201 to its `created` notification.
+    #[value(alias = "notifications")]
+    Notify,
 }
 
 impl Cli {
@@ -112,9 +116,10 @@ mod tests {
 
     #[test]
     fn parses_lists_and_defaults() {
-        let cli = Cli::parse_from(["rolo-bench", "--concurrency", "1,4,16", "--scenarios", "get-by-id,list"]);
+        let cli =
+            Cli::parse_from(["rolo-bench", "--concurrency", "1,4,16", "--scenarios", "get-by-id,list,notifications"]);
         assert_eq!(cli.concurrency, vec![1, 4, 16]);
-        assert_eq!(cli.scenarios, vec![Scenario::Get, Scenario::List]);
+        assert_eq!(cli.scenarios, vec![Scenario::Get, Scenario::List, Scenario::Notify]);
         assert_eq!(cli.contacts, 10_000);
         assert_eq!(cli.big, 100_000);
         assert!(cli.validate().is_ok());

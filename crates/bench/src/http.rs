@@ -250,7 +250,7 @@ pub(crate) async fn read_response<R: AsyncBufRead + Unpin>(
     }
 }
 
-async fn read_chunked<R: AsyncBufRead + Unpin>(
+pub(crate) async fn read_chunked<R: AsyncBufRead + Unpin>(
     r: &mut R,
     line: &mut Vec<u8>,
     body: &mut Vec<u8>,
@@ -308,11 +308,11 @@ fn parse_decimal(v: &[u8]) -> Result<usize, HttpError> {
         .ok_or_else(|| HttpError::new(format!("bad Content-Length {:?}", String::from_utf8_lossy(v))))
 }
 
-fn has_token(value: &[u8], token: &[u8]) -> bool {
+pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
     value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
-fn trim_crlf(l: &[u8]) -> &[u8] {
+pub(crate) fn trim_crlf(l: &[u8]) -> &[u8] {
     let l = l.strip_suffix(b"\n").unwrap_or(l);
     l.strip_suffix(b"\r").unwrap_or(l)
 }

@@ -51,7 +51,8 @@ struct Worker {
     latencies_us: Vec<u32>,
     first_error: Option<String>,
     aborted: bool,
-    ids: Vec<String>,
+    /// Created ids, with when their 201 arrived.
+    ids: Vec<(String, Instant)>,
 }
 
 impl Worker {
@@ -209,6 +210,18 @@ pub async fn create(
     count: usize,
     concurrency: usize,
 ) -> Result<(Outcome, Vec<String>), String> {
+    let (o, ids) = create_stamped(pool, base, first, count, concurrency).await?;
+    Ok((o, ids.into_iter().map(|(id, _)| id).collect()))
+}
+
+/// Like [`create`], with the moment each 201 was read (when the client learns of the commit).
+pub async fn create_stamped(
+    pool: &mut Pool,
+    base: &str,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+) -> Result<(Outcome, Vec<(String, Instant)>), String> {
     let clients = pool.take(concurrency.min(count.max(1))).await?;
     let next = Arc::new(AtomicUsize::new(0));
     let shared_ok = Arc::new(AtomicU64::new(0));
@@ -228,11 +241,13 @@ pub async fn create(
                 let body = contact_json(first + i);
                 w.requests += 1;
                 let started = Instant::now();
-                match client.post_json(&path, &body).await {
+                let sent = client.post_json(&path, &body).await;
+                let acked = Instant::now();
+                match sent {
                     Ok(s) if (200..300).contains(&s) => match created_id(client.body()) {
                         Some(id) => {
                             w.ok(started, &shared_ok);
-                            w.ids.push(id);
+                            w.ids.push((id, acked));
                         }
                         None => {
                             w.error(|| format!("POST {path}: HTTP {s} without an \"id\": {}", snippet(client.body())))
@@ -273,7 +288,7 @@ async fn collect_with_ids(
     pool: &mut Pool,
     mut set: JoinSet<(Client, Worker)>,
     start: Instant,
-) -> Result<(Outcome, Vec<String>), String> {
+) -> Result<(Outcome, Vec<(String, Instant)>), String> {
     let mut out = Outcome::default();
     let mut ids = Vec::new();
     while let Some(joined) = set.join_next().await {

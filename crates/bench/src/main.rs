@@ -8,6 +8,8 @@
 mod cli;
 mod http;
 mod load;
+mod notify;
+mod receiver;
 mod report;
 mod server;
 
@@ -143,6 +145,10 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
     }
     if cli.wants(Scenario::Organize) && !ids.is_empty() {
         runs.organize(&t.base, &list, &ids).await?;
+    }
+    // Last: its subscription must not add deliveries to the other scenarios' work.
+    if cli.wants(Scenario::Notify) {
+        notify::run(runs.pool, &t.base, &cli.concurrency, ids.len(), runs.report).await?;
     }
     Ok(report)
 }

@@ -217,13 +217,33 @@ pub fn thousands(v: f64) -> String {
 
 /// Current UTC time as "YYYY-MM-DD HH:MM UTC" (no date crate needed).
 pub fn now_utc() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format_utc(secs)
+    format_utc(unix_now())
+}
+
+/// `secs` after now as RFC 3339, e.g. "2024-02-29T12:34:56Z" (a subscription's expiry).
+pub fn rfc3339_from_now(secs: u64) -> String {
+    rfc3339(unix_now() + secs)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
+    let (year, month, day) = civil(secs);
     let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02} UTC")
+}
+
+fn rfc3339(secs: u64) -> String {
+    let (year, month, day) = civil(secs);
+    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// (year, month, day) of a Unix time.
+fn civil(secs: u64) -> (i64, i64, i64) {
+    let days = (secs / 86_400) as i64;
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -234,7 +254,7 @@ fn format_utc(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02} UTC")
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -259,6 +279,7 @@ mod tests {
         assert_eq!(thousands(1_234_567.0), "1,234,567");
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_709_210_096), "2024-02-29 12:34 UTC");
+        assert_eq!(rfc3339(1_709_210_096), "2024-02-29T12:34:56Z");
     }
 
     #[test]
