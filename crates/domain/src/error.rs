@@ -18,6 +18,7 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     Throttled,
     NotImplemented,
+    Unavailable,
     Internal,
 }
 
@@ -36,6 +37,7 @@ impl ErrorKind {
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Throttled => 429,
             ErrorKind::NotImplemented => 501,
+            ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }
     }

@@ -1,116 +1,78 @@
-//! `rolo demo`: a throwaway embedded database seeded with users, nested folders and realistic
-//! contacts, served at once, with ready-made tokens printed for each user.
+//! The emulator (`rolo serve --emulator`, and `rolo demo`): a well-known tenant and signing key,
+//! a well-known seeded data set, ready-made tokens, and the `/rolo/admin` controls (reset, seed,
+//! snapshot, restore, fidelity switches). Meant for development and tests, never for real data:
+//! anyone can read the well-known key from this file and mint tokens.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use rolo_domain::{ContactData, FolderId};
-use rolo_store::{Mailbox, OpenOptions, SqlStore, Store};
-use serde_json::{json, Value};
+use rolo_store::{OpenOptions, Store};
 
-/// Enough for every demo path: contacts, master categories and the user's own photo.
-const DEMO_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrite", "User.ReadWrite"];
+/// The emulator's tenant id, the same on every machine.
+pub const WELL_KNOWN_TENANT: &str = "18e8d587-a18f-4a28-8bfe-f105148fd0de";
+/// Its ES256 signing key (PKCS#8, base64): public on purpose, so tokens are reproducible.
+const WELL_KNOWN_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcj/22IuVBvZedy/45fvwMcxVLNbeRtCgH4jejr8ESIKhRANCAAR5n4wp6X6Vm8YCobkZag6BFIuMb2xjku7nYFGYbHVKimHgVMMlROHWZ1uJT+r+5J+GEZOuatjQa6sz4mWgfdaV";
+/// Enough for every emulated path: contacts, master categories and the user's own photo.
+const TOKEN_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrite", "User.ReadWrite"];
 
 fn fail(e: rolo_domain::GraphError) -> ! {
-    eprintln!("rolo demo: {}", e.cause.unwrap_or(e.message));
+    eprintln!("rolo emulator: {}", e.cause.unwrap_or(e.message));
     std::process::exit(1)
 }
 
-async fn contact(store: &SqlStore, mb: &Mailbox, folder: &FolderId, body: Value) {
-    let mut data = ContactData::default();
-    data.apply_v1(&body, true).unwrap_or_else(|e| fail(e));
-    store.create_contact(mb, folder, data).await.unwrap_or_else(|e| fail(e));
+/// How the emulator starts.
+pub struct Emulator {
+    pub listen: String,
+    /// A database to keep; without one, a throwaway file removed on exit.
+    pub database: Option<String>,
+    /// Seed from this JSON file instead of the well-known data set.
+    pub seed: Option<PathBuf>,
+    pub serve: crate::ServeOptions,
 }
 
-async fn seed(store: &SqlStore) -> Vec<(String, String)> {
-    let users = [
-        ("megan.bowen@contoso.com", "Megan Bowen"),
-        ("alex.wilber@contoso.com", "Alex Wilber"),
-        ("lee.gu@contoso.com", "Lee Gu"),
-    ];
-    let mut created = Vec::new();
-    for (upn, name) in users {
-        let user = store.create_user(upn, name).await.unwrap_or_else(|e| fail(e));
-        created.push((user.user_principal_name.clone(), user.id.clone()));
-        let mb = &user.mailbox;
-        let default = mb.default_folder_id.clone();
-        contact(store, mb, &default, json!({
-            "givenName": "Pavel", "surname": "Bansky", "companyName": "Fabrikam", "jobTitle": "Product Manager",
-            "emailAddresses": [{"address": "pavelb@fabrikam.onmicrosoft.com", "name": "Pavel Bansky"}],
-            "businessPhones": ["+1 732 555 0102"], "categories": ["Blue category"],
-            "businessAddress": {"street": "1 Microsoft Way", "city": "Redmond", "state": "WA", "postalCode": "98052", "countryOrRegion": "United States"}
-        })).await;
-        contact(store, mb, &default, json!({
-            "givenName": "Garth", "surname": "Fort", "fileAs": "Fort, Garth", "companyName": "Contoso",
-            "emailAddresses": [{"address": "garth@contoso.com", "name": "Garth Fort"}], "mobilePhone": "+1 425 555 0109",
-            "birthday": "1974-07-22"
-        })).await;
-        contact(store, mb, &default, json!({
-            "givenName": "Isaiah", "surname": "Langer", "nickName": "Zay", "companyName": "Litware",
-            "emailAddresses": [{"address": "isaiahl@litware.com", "name": "Isaiah Langer"}, {"address": "zay@example.org"}],
-            "homePhones": ["+44 20 7946 0958"], "homeAddress": {"city": "London", "countryOrRegion": "United Kingdom"}
-        })).await;
-        let family = store.create_folder(mb, &default, "Family").await.unwrap_or_else(|e| fail(e));
-        contact(
-            store,
-            mb,
-            &family.id,
-            json!({
-                "givenName": "Nestor", "surname": "Wilke", "spouseName": "Irvin", "children": ["Ada", "Tom"],
-                "homePhones": ["+1 206 555 0110"], "personalNotes": "Brings the good coffee."
-            }),
-        )
-        .await;
-        let cousins = store.create_folder(mb, &family.id, "Cousins").await.unwrap_or_else(|e| fail(e));
-        contact(
-            store,
-            mb,
-            &cousins.id,
-            json!({
-                "givenName": "Diego", "surname": "Siciliani", "emailAddresses": [{"address": "diego@example.com"}]
-            }),
-        )
-        .await;
-        let work = store.create_folder(mb, &default, "Vendors").await.unwrap_or_else(|e| fail(e));
-        for (i, (given, surname, company)) in [
-            ("Johanna", "Lorenz", "Tailspin Toys"),
-            ("Lynne", "Robbins", "Wingtip Toys"),
-            ("Patti", "Fernandez", "Northwind Traders"),
-            ("Henrietta", "Mueller", "Adventure Works"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            contact(store, mb, &work.id, json!({
-                "givenName": given, "surname": surname, "companyName": company,
-                "emailAddresses": [{"address": format!("{}.{}@{}.example", given.to_lowercase(), surname.to_lowercase(), i)}],
-                "businessPhones": [format!("+1 555 010{i}")]
-            })).await;
-        }
+pub async fn run(emu: Emulator) {
+    let throwaway =
+        emu.database.is_none().then(|| std::env::temp_dir().join(format!("rolo-emulator-{}", std::process::id())));
+    let db = match (&emu.database, &throwaway) {
+        (Some(db), _) => db.clone(),
+        (None, Some(dir)) => dir.join("emulator.db").to_string_lossy().into_owned(),
+        (None, None) => unreachable!("a throwaway path exists when no database is given"),
+    };
+    let store = rolo_store::open(&db, &OpenOptions::default()).await.unwrap_or_else(|e| fail(e));
+    // The well-known identity goes in before anything reads it; an existing database keeps its own.
+    store.setting_or_insert("tenant_id", WELL_KNOWN_TENANT).await.unwrap_or_else(|e| fail(e));
+    store.setting_or_insert("signing_key_es256_pkcs8", WELL_KNOWN_KEY).await.unwrap_or_else(|e| fail(e));
+    if store.list_users().await.unwrap_or_else(|e| fail(e)).is_empty() {
+        let doc: serde_json::Value = match &emu.seed {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .unwrap_or_else(|e| crate::fail(format!("cannot read {}: {e}", path.display())));
+                serde_json::from_str(&text)
+                    .unwrap_or_else(|e| crate::fail(format!("{} is not JSON: {e}", path.display())))
+            }
+            None => serde_json::from_str(rolo_server::seed::CONTOSO).unwrap_or_else(|e| crate::fail(e)),
+        };
+        rolo_server::seed::seed(&store, &doc).await.unwrap_or_else(|e| fail(e));
     }
-    created
-}
 
-pub async fn run(listen: &str) {
-    let dir = std::env::temp_dir().join(format!("rolo-demo-{}", std::process::id()));
-    let db = dir.join("demo.db");
-    let store = rolo_store::open(&db.to_string_lossy(), &OpenOptions::default()).await.unwrap_or_else(|e| fail(e));
-    let users = seed(&store).await;
     let authority = rolo_server::auth::Authority::load(&store).await.unwrap_or_else(|e| fail(e));
+    let where_db = match &throwaway {
+        Some(_) => format!("throwaway database {db}, removed on exit"),
+        None => format!("database {db}"),
+    };
+    let listen = &emu.listen;
     let mut banner = format!(
-        "\nRolo demo: Microsoft Graph contacts at http://{listen}/v1.0 (database {}, removed on exit)\n",
-        db.display()
+        "\nRolo emulator: Microsoft Graph contacts at http://{listen}/v1.0 ({where_db})\nTenant {WELL_KNOWN_TENANT}; admin controls at http://{listen}/rolo/admin/ (reset, seed, snapshot, restore, settings, tokens)\n"
     );
     let mut first_token = String::new();
-    for (upn, _) in &users {
-        let user = store
-            .find_user(upn)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| fail(rolo_domain::GraphError::internal("seeded user vanished")));
+    for user in store.list_users().await.unwrap_or_else(|e| fail(e)) {
         let token =
-            authority.issue_delegated(&user, &DEMO_SCOPES.map(str::to_owned), 12 * 3600).unwrap_or_else(|e| fail(e));
-        banner.push_str(&format!("\nToken for {upn} ({}, 12 h):\n{token}\n", DEMO_SCOPES.join(" ")));
+            authority.issue_delegated(&user, &TOKEN_SCOPES.map(str::to_owned), 12 * 3600).unwrap_or_else(|e| fail(e));
+        banner.push_str(&format!(
+            "\nToken for {} ({}, 12 h):\n{token}\n",
+            user.user_principal_name,
+            TOKEN_SCOPES.join(" ")
+        ));
         if first_token.is_empty() {
             first_token = token;
         }
@@ -119,6 +81,9 @@ pub async fn run(listen: &str) {
         "\nTry:\n  curl -s -H 'Authorization: Bearer {first_token}' 'http://{listen}/v1.0/me/contacts?$select=displayName,emailAddresses'\n"
     ));
     let store: Arc<dyn Store> = Arc::new(store);
-    crate::run_server(listen, store, crate::ServeOptions { banner: Some(banner), ..Default::default() }).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let serve = crate::ServeOptions { banner: Some(banner), emulator: true, ..emu.serve };
+    crate::run_server(listen, store, serve).await;
+    if let Some(dir) = throwaway {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

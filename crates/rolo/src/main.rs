@@ -32,6 +32,13 @@ enum Command {
         /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`
         #[arg(long, env = "ROLO_CONFIG")]
         config: Option<std::path::PathBuf>,
+        /// Run as an emulator: well-known tenant, key and data set, printed tokens, and the
+        /// `/rolo/admin` controls; without --database, on a throwaway database
+        #[arg(long)]
+        emulator: bool,
+        /// With --emulator: seed an empty database from this JSON file instead of the well-known set
+        #[arg(long, requires = "emulator")]
+        seed: Option<std::path::PathBuf>,
     },
     /// Manage directory users (each has a mailbox with a default Contacts folder)
     Users {
@@ -129,6 +136,8 @@ pub struct ServeOptions {
     pub webhook_http_hosts: Option<Vec<String>>,
     /// Outlook's throttling limits (the defaults when unset).
     pub throttling: Option<rolo_server::throttle::ThrottleSettings>,
+    /// Serve the emulator's `/rolo/admin` controls.
+    pub emulator: bool,
     pub banner: Option<String>,
 }
 
@@ -140,6 +149,7 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
     if let Some(t) = opts.throttling {
         state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
     }
+    state.emulator = opts.emulator;
     let state = Arc::new(state);
     let banner = opts.banner;
     let listener =
@@ -166,17 +176,24 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| fail(e));
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { listen, db, config } => {
+            Command::Serve { listen, db, config, emulator, seed } => {
+                let explicit_db = db.database.clone();
                 let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
-                let store: Arc<dyn Store> = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
-                rolo_server::spawn_compaction(store.clone(), cfg.delta_retention_days);
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
                     throttling: Some(cfg.throttling.clone()),
+                    emulator,
                     banner: None,
                 };
-                run_server(&cfg.listen, store, opts).await;
+                if emulator {
+                    let emu = demo::Emulator { listen: cfg.listen.clone(), database: explicit_db, seed, serve: opts };
+                    demo::run(emu).await;
+                } else {
+                    let store: Arc<dyn Store> = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
+                    rolo_server::spawn_compaction(store.clone(), cfg.delta_retention_days);
+                    run_server(&cfg.listen, store, opts).await;
+                }
             }
             Command::Users { command: UsersCommand::Add { upn, display_name, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
@@ -203,7 +220,10 @@ fn main() {
                 let token = authority.issue_delegated(&user, &scopes, ttl).unwrap_or_else(|e| fail(describe(e)));
                 println!("{token}");
             }
-            Command::Demo { listen } => demo::run(&listen).await,
+            Command::Demo { listen } => {
+                let emu = demo::Emulator { listen, database: None, seed: None, serve: ServeOptions::default() };
+                demo::run(emu).await
+            }
         }
     });
     // Background tasks (pool connections) must not hold the process open after shutdown.

@@ -192,6 +192,10 @@ async fn serve(
         }
         _ => {}
     }
+    if crate::admin::is_admin_path(&full_path) {
+        let json = root_body(&parts, body).await?;
+        return crate::admin::serve(&state, &parts.method, &full_path, parts.uri.query(), &json).await;
+    }
     let Some((version, rest)) = strip_version(&full_path) else {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
@@ -217,6 +221,12 @@ async fn serve(
             "BadRequest",
             "The request URL contains a NUL character, which is not allowed.",
         ));
+    }
+    // The emulator's fault injection answers before anything else is done.
+    if state.emulator {
+        if let Some(fault) = state.faults().draw() {
+            return Err(fault);
+        }
     }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let principal = state.authority.verify(token)?;

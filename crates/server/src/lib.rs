@@ -1,6 +1,7 @@
 //! The HTTP front-end: Graph's v1.0 URL space for personal contacts over axum. Handlers are
 //! thin; Graph semantics live in `rolo-domain`, storage behind `rolo-store`'s trait.
 
+pub mod admin;
 pub mod auth;
 mod batch;
 mod categories;
@@ -19,6 +20,7 @@ pub mod request_id;
 pub mod response;
 mod rich;
 mod schemas;
+pub mod seed;
 mod subscriptions;
 pub mod throttle;
 pub mod webhooks;
@@ -50,6 +52,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Per (app, mailbox) request limits; replace before serving to change the settings.
     pub throttle: Arc<throttle::Throttle>,
+    /// The emulator's `/rolo/admin` controls are served.
+    pub emulator: bool,
+    faults: RwLock<admin::Faults>,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -66,8 +71,27 @@ impl AppState {
             webhooks: webhooks::WebhookSettings::default(),
             http: webhooks::client(),
             throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),
+            emulator: false,
+            faults: RwLock::new(admin::Faults::default()),
             users: RwLock::new(HashMap::new()),
         })
+    }
+
+    pub fn faults(&self) -> admin::Faults {
+        self.faults.read().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    pub fn set_faults(&self, faults: admin::Faults) {
+        if let Ok(mut f) = self.faults.write() {
+            *f = faults;
+        }
+    }
+
+    /// Drops the user cache, after the emulator replaced the whole state.
+    pub fn forget_users(&self) {
+        if let Ok(mut m) = self.users.write() {
+            m.clear();
+        }
     }
 
     /// Finds a user by object id or UPN, through a small cache.

@@ -135,7 +135,11 @@ pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<Fo
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // Directory and settings.
-    async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User>;
+    async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
+        self.create_user_with_id(&rolo_domain::ids::new_guid(), upn, display_name).await
+    }
+    /// As `create_user`, with a chosen object id (the emulator's well-known users keep theirs).
+    async fn create_user_with_id(&self, id: &str, upn: &str, display_name: &str) -> GraphResult<User>;
     async fn list_users(&self) -> GraphResult<Vec<User>>;
     /// Finds a user by object id or by user principal name (case-insensitive).
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
@@ -311,6 +315,17 @@ pub trait Store: Send + Sync + 'static {
     async fn app_may_access(&self, app_id: &str, user_id: &str) -> GraphResult<bool>;
     /// Adds `user_id` to an app's access policy (or removes it, with `allow = false`).
     async fn restrict_app(&self, app_id: &str, user_id: &str, allow: bool) -> GraphResult<()>;
+
+    // The emulator's state controls.
+    /// Empties every state table (users and their mailboxes included); the installation's
+    /// identity stays.
+    async fn wipe(&self) -> GraphResult<()>;
+    /// Makes every delta token issued so far invalid: their next use gets 410.
+    async fn expire_delta_tokens(&self) -> GraphResult<()>;
+    /// Writes the whole state to a new SQLite file at `path` (SQLite only).
+    async fn snapshot_to(&self, path: &std::path::Path) -> GraphResult<()>;
+    /// Replaces the whole state with a snapshot's (SQLite only).
+    async fn restore_from(&self, path: &std::path::Path) -> GraphResult<()>;
 }
 
 /// A user granted a folder of someone else's mailbox.

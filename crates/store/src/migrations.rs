@@ -191,6 +191,29 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
 ];
 
+/// Every table that holds state, in an order that respects their references: what the emulator
+/// resets, snapshots and restores. `settings` (the installation's identity: tenant, signing key)
+/// is deliberately not here.
+pub const STATE_TABLES: &[&str] = &[
+    "users",
+    "mailboxes",
+    "folders",
+    "contacts",
+    "contact_emails",
+    "contact_categories",
+    "contact_xprops",
+    "photos",
+    "tombstones",
+    "categories",
+    "extensions",
+    "schema_extensions",
+    "subscriptions",
+    "outbox",
+    "mailbox_grants",
+    "folder_grants",
+    "app_policies",
+];
+
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
     let dialect = backend.dialect();
     let (doc_type, blob_type, key_collation) = match dialect {

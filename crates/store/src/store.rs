@@ -434,6 +434,46 @@ fn schema_not_found() -> GraphError {
 }
 
 impl SqlStore {
+    fn sqlite_only(&self) -> GraphResult<()> {
+        match self.backend.dialect() {
+            Dialect::Sqlite => Ok(()),
+            Dialect::Postgres => Err(GraphError::bad_request(
+                "BadRequest",
+                "Snapshots are an emulator feature: they need the SQLite backend.",
+            )),
+        }
+    }
+
+    /// Every state table's rows, as stored.
+    async fn dump(&self) -> GraphResult<Vec<(&'static str, Vec<Row>)>> {
+        let mut conn = self.backend.read().await?;
+        let mut out = Vec::new();
+        for table in crate::migrations::STATE_TABLES {
+            out.push((*table, conn.query(&format!("SELECT * FROM {table}"), &[]).await?));
+        }
+        Ok(out)
+    }
+
+    /// Replaces every state table's rows with `tables`' in one transaction (same schema version,
+    /// so `SELECT *` and `INSERT ... VALUES` line up column for column).
+    async fn load(&self, tables: Vec<(&'static str, Vec<Row>)>) -> GraphResult<()> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                for table in crate::migrations::STATE_TABLES.iter().rev() {
+                    tx.execute(&format!("DELETE FROM {table}"), &[]).await?;
+                }
+                for (table, rows) in tables {
+                    for row in rows {
+                        let marks = vec!["?"; row.len()].join(", ");
+                        tx.execute(&format!("INSERT INTO {table} VALUES ({marks})"), &row).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// ` FOR UPDATE` on PostgreSQL, where a read-modify-write must lock the row it reads (SQLite's
     /// single writer already serialises it).
     fn row_lock(&self) -> &'static str {
@@ -561,8 +601,11 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
-        let id = new_guid();
+    async fn create_user_with_id(&self, id: &str, upn: &str, display_name: &str) -> GraphResult<User> {
+        if !rolo_domain::ids::is_guid(id) {
+            return Err(GraphError::bad_request("BadRequest", format!("'{id}' is not a GUID.")));
+        }
+        let id = id.to_ascii_lowercase();
         let root = FolderId::generate();
         let default = FolderId::generate();
         let (upn, display_name) = (upn.to_owned(), display_name.to_owned());
@@ -1797,6 +1840,50 @@ impl Store for SqlStore {
             })
         })
         .await
+    }
+
+    async fn wipe(&self) -> GraphResult<()> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                for table in crate::migrations::STATE_TABLES.iter().rev() {
+                    tx.execute(&format!("DELETE FROM {table}"), &[]).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn expire_delta_tokens(&self) -> GraphResult<()> {
+        // Tokens older than a mailbox's floor get 410; raising the floor to now retires them all.
+        self.write(move |tx| {
+            Box::pin(async move {
+                tx.execute("UPDATE mailboxes SET change_seq = change_seq + 1, tombstone_floor = change_seq + 1", &[])
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+
+    async fn snapshot_to(&self, path: &std::path::Path) -> GraphResult<()> {
+        self.sqlite_only()?;
+        if path.exists() {
+            return Err(GraphError::bad_request("BadRequest", format!("{} already exists.", path.display())));
+        }
+        let target = crate::open(&path.to_string_lossy(), &crate::OpenOptions::default()).await?;
+        let rows = self.dump().await?;
+        target.load(rows).await
+    }
+
+    async fn restore_from(&self, path: &std::path::Path) -> GraphResult<()> {
+        self.sqlite_only()?;
+        if !path.is_file() {
+            return Err(GraphError::bad_request("BadRequest", format!("{} is not a snapshot file.", path.display())));
+        }
+        let source = crate::open(&path.to_string_lossy(), &crate::OpenOptions::default()).await?;
+        let rows = source.dump().await?;
+        self.load(rows).await
     }
 
     async fn list_categories(&self, mailbox: &Mailbox) -> GraphResult<Vec<OutlookCategory>> {

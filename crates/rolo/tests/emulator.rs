@@ -1,0 +1,197 @@
+//! The emulator: `/rolo/admin` reset, seed, snapshot and restore, the fidelity switches, and
+//! `rolo serve --emulator` from the command line with its well-known tenant, users and tokens.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn admin(s: &TestServer, method: Method, action: &str, body: Option<Value>) -> common::Resp {
+    let url = s.base.replace("/v1.0", &format!("/rolo/admin/{action}"));
+    s.send(method, &url, None, body, &[]).await
+}
+
+async fn emulator() -> TestServer {
+    TestServer::start_configured(Backend::Sqlite, |st| st.emulator = true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_seed() {
+    let s = emulator().await;
+    let r = admin(&s, Method::POST, "reset", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["users"].as_array().unwrap().len(), 3);
+    assert_eq!(r.body["users"][0]["id"], "b5a3c1e2-6f4d-4c1a-9e2b-000000000001");
+    let tokens = admin(&s, Method::GET, "tokens", None).await;
+    let t = tokens.body["value"][0]["token"].as_str().unwrap().to_owned();
+    let contacts = s.get("/me/contacts", &t).await;
+    assert_eq!(contacts.body["value"].as_array().unwrap().len(), 3);
+    s.create_contact(&t, json!({"givenName": "Temporary"})).await;
+    assert_eq!(s.get("/me/contacts", &t).await.body["value"].as_array().unwrap().len(), 4);
+
+    // Reset brings back exactly the well-known state, and the well-known user ids keep tokens valid.
+    assert_eq!(admin(&s, Method::POST, "reset", None).await.status, 200);
+    assert_eq!(s.get("/me/contacts", &t).await.body["value"].as_array().unwrap().len(), 3);
+
+    // Seeding adds users, folders, contacts, categories and delegates.
+    let seed = json!({"users": [
+        {"userPrincipalName": "ops@fabrikam.test", "displayName": "Ops", "shared": true,
+         "contacts": [{"givenName": "Vendor"}],
+         "contactFolders": [{"displayName": "Suppliers", "contacts": [{"givenName": "S1"}, {"givenName": "S2"}],
+                              "childFolders": [{"displayName": "Old", "contacts": [{"givenName": "S3"}]}]}],
+         "categories": [{"displayName": "Urgent", "color": "preset0"}],
+         "delegates": [{"userPrincipalName": "megan.bowen@contoso.com", "role": "write"}]}
+    ]});
+    let r = admin(&s, Method::POST, "seed", Some(seed.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["folders"].as_u64(), r.body["contacts"].as_u64()), (Some(2), Some(4)));
+    let delegate =
+        s.token(&s.store.find_user("megan.bowen@contoso.com").await.unwrap().unwrap(), "Contacts.ReadWrite.Shared");
+    let theirs = s.get("/users/ops@fabrikam.test/contacts", &delegate).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(theirs.body["value"][0]["givenName"], "Vendor");
+    admin(&s, Method::POST, "seed", Some(seed)).await.assert_error(409, "Request_BadRequest");
+    admin(&s, Method::POST, "seed", Some(json!({"users": [{"displayName": "no upn"}]})))
+        .await
+        .assert_error(400, "BadRequest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_and_restore() {
+    let s = emulator().await;
+    admin(&s, Method::POST, "reset", None).await;
+    let t = admin(&s, Method::GET, "tokens", None).await.body["value"][0]["token"].as_str().unwrap().to_owned();
+    let keep = s.create_contact(&t, json!({"givenName": "Keep"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.db").to_string_lossy().into_owned();
+    assert_eq!(admin(&s, Method::POST, "snapshot", Some(json!({"path": path}))).await.status, 204);
+    admin(&s, Method::POST, "snapshot", Some(json!({"path": path}))).await.assert_error(400, "BadRequest");
+    s.delete(&format!("/me/contacts/{keep}"), &t).await;
+    s.create_contact(&t, json!({"givenName": "After"})).await;
+    assert_eq!(admin(&s, Method::POST, "restore", Some(json!({"path": path}))).await.status, 204);
+    let names: Vec<String> = s.get("/me/contacts?$select=givenName", &t).await.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["givenName"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.contains(&"Keep".to_owned()) && !names.contains(&"After".to_owned()), "{names:?}");
+    assert_eq!(s.get(&format!("/me/contacts/{keep}"), &t).await.status, 200);
+    admin(&s, Method::POST, "restore", Some(json!({"path": "/nonexistent/snap.db"})))
+        .await
+        .assert_error(400, "BadRequest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fidelity_switches() {
+    let s = emulator().await;
+    admin(&s, Method::POST, "reset", None).await;
+    let t = admin(&s, Method::GET, "tokens", None).await.body["value"][0]["token"].as_str().unwrap().to_owned();
+
+    // Delta tokens expire on demand: the next use gets 410 with a Location for a fresh round.
+    let mut link = Some(format!("{}/me/contacts/delta", s.base));
+    let mut delta_link = None;
+    while let Some(next) = link {
+        let r = s.get(&next, &t).await;
+        link = r.body["@odata.nextLink"].as_str().map(str::to_owned);
+        delta_link = r.body["@odata.deltaLink"].as_str().map(str::to_owned).or(delta_link);
+    }
+    let delta_link = delta_link.expect("a deltaLink");
+    assert_eq!(s.get(&delta_link, &t).await.status, 200);
+    assert_eq!(admin(&s, Method::POST, "expire-delta-tokens", None).await.status, 204);
+    let gone = s.get(&delta_link, &t).await;
+    gone.assert_error(410, "syncStateNotFound");
+    assert!(gone.header("location").is_some());
+
+    // Injected faults: every request fails with the chosen status and Retry-After, then none do.
+    let r = admin(
+        &s,
+        Method::PATCH,
+        "settings",
+        Some(json!({"faults": {"rate": 1.0, "status": 429, "retryAfterSeconds": 7}})),
+    )
+    .await;
+    assert_eq!(r.body["faults"]["rate"], 1.0);
+    let f = s.get("/me/contacts", &t).await;
+    f.assert_error(429, "TooManyRequests");
+    assert_eq!(f.header("retry-after"), Some("7"));
+    admin(&s, Method::PATCH, "settings", Some(json!({"faults": {"rate": 1.0, "status": 503, "retryAfterSeconds": 2}})))
+        .await;
+    s.get("/me/contacts", &t).await.assert_error(503, "serviceNotAvailable");
+    admin(&s, Method::PATCH, "settings", Some(json!({"faults": {"rate": 0.0, "status": 0}}))).await;
+    assert_eq!(s.get("/me/contacts", &t).await.status, 200);
+    admin(&s, Method::PATCH, "settings", Some(json!({"faults": {"rate": 2.0, "status": 429}})))
+        .await
+        .assert_error(400, "BadRequest");
+
+    // Throttling on and off.
+    let r = admin(&s, Method::PATCH, "settings", Some(json!({"throttling": false}))).await;
+    assert_eq!(r.body["throttling"], false);
+    assert!(!s.state.throttle.enabled());
+    assert_eq!(admin(&s, Method::GET, "settings", None).await.body["throttling"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_is_off_outside_the_emulator() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    admin(&s, Method::POST, "reset", None).await.assert_error(404, "ResourceNotFound");
+    let s = emulator().await;
+    admin(&s, Method::POST, "nothing", None).await.assert_error(404, "ResourceNotFound");
+}
+
+/// `rolo serve --emulator`: the well-known tenant, users and tokens, printed at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulator_from_the_command_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rolo"))
+        .args(["serve", "--emulator", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("ROLO_DATABASE")
+        .env("ROLO_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rolo");
+    let stdout = child.stdout.take().unwrap();
+    let banner = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("  curl");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let banner = tokio::time::timeout(Duration::from_secs(30), banner).await.expect("banner in time").unwrap();
+    let text = banner.join("\n");
+    assert!(text.contains("Tenant 18e8d587-a18f-4a28-8bfe-f105148fd0de"), "{text}");
+    let i = banner.iter().position(|l| l.starts_with("Token for megan.bowen@contoso.com")).expect("a token line");
+    let token = &banner[i + 1];
+    let client = reqwest::Client::new();
+    let r: Value = client
+        .get(format!("http://127.0.0.1:{port}/v1.0/me/contactFolders"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = r["value"].as_array().unwrap().iter().map(|f| f["displayName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Family", "Vendors"]);
+    // The token's subject is the well-known user id.
+    let claims = token.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    assert_eq!(claims["oid"], "b5a3c1e2-6f4d-4c1a-9e2b-000000000001");
+    assert_eq!(claims["tid"], "18e8d587-a18f-4a28-8bfe-f105148fd0de");
+    let _ = child.kill();
+    let _ = child.wait();
+}
