@@ -157,7 +157,8 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_owned());
     tracing::info!(%addr, "Rolo is serving Microsoft Graph at http://{addr}/v1.0");
     if let Some(b) = banner {
-        println!("{b}");
+        // With port 0 the banner names the port actually bound.
+        println!("{}", b.replace(&format!("http://{listen}/"), &format!("http://{addr}/")));
     }
     if let Err(e) = rolo_server::serve(listener, state, shutdown_signal()).await {
         fail(e);
