@@ -269,6 +269,41 @@ async fn missed_after_giving_up(backend: Backend) {
     assert_eq!(got[0]["clientState"], "secret");
 }
 
+/// A subscription in its last hour gets `reauthorizationRequired`; `reauthorize` answers it and
+/// a renewal ends the challenges.
+async fn reauthorization_challenges(backend: Backend) {
+    let s = TestServer::start_configured(backend, |st| st.webhooks.sweep_interval = Duration::from_millis(200)).await;
+    let (_, t) = s.login("ada@contoso.test").await;
+    let r = Receiver::start().await;
+    let lifecycle = Receiver::start().await;
+    let mut body = subscription("me/contacts", &r.url);
+    body["lifecycleNotificationUrl"] = json!(lifecycle.url);
+    // Under 45 minutes is raised to 45: within the last hour at once.
+    body["expirationDateTime"] = json!((time::OffsetDateTime::now_utc() + time::Duration::minutes(10))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap());
+    let sub = s.post("/subscriptions", &t, body).await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let got = lifecycle.wait_for(1, 10).await;
+    assert_eq!(got[0]["lifecycleEvent"], "reauthorizationRequired");
+    assert_eq!(got[0]["subscriptionId"], sub.body["id"]);
+    // Answered: the next challenge waits 15 minutes, so none comes now.
+    let id = sub.body["id"].as_str().unwrap();
+    assert_eq!(s.post(&format!("/subscriptions/{id}/reauthorize"), &t, json!({})).await.status, 204);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(lifecycle.notifications().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthorization_sqlite() {
+    reauthorization_challenges(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthorization_postgres() {
+    reauthorization_challenges(Backend::Postgres).await;
+}
+
 /// Deleting the folder a subscription watches removes the subscription, with
 /// `subscriptionRemoved`.
 async fn folder_deletion_removes_its_subscriptions(s: TestServer) {

@@ -29,6 +29,8 @@ pub struct WebhookSettings {
     pub validation_timeout: Duration,
     /// How often an idle worker looks for due deliveries.
     pub poll_interval: Duration,
+    /// How often expired subscriptions are removed and reauthorization challenges sent.
+    pub sweep_interval: Duration,
 }
 
 impl Default for WebhookSettings {
@@ -41,6 +43,7 @@ impl Default for WebhookSettings {
             delivery_timeout: Duration::from_secs(3),
             validation_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(100),
+            sweep_interval: Duration::from_secs(60),
         }
     }
 }
@@ -115,10 +118,10 @@ pub fn spawn_delivery(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // Slow receivers hold a slot each, never the loop: others keep being served.
         let slots = Arc::new(Semaphore::new(64));
-        let mut last_sweep = std::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
-            if last_sweep.elapsed() > Duration::from_secs(60) {
-                last_sweep = std::time::Instant::now();
+            if last_sweep.is_none_or(|t| t.elapsed() > state.webhooks.sweep_interval) {
+                last_sweep = Some(std::time::Instant::now());
                 if let Err(e) = state.store.sweep_subscriptions().await {
                     tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "subscription sweep failed");
                 }
