@@ -166,6 +166,21 @@ const MIGRATIONS: &[&[&str]] = &[
         lease_until TEXT NOT NULL)",
         "CREATE INDEX outbox_by_due ON outbox (due_at)",
     ],
+    // The identity platform: registered applications (client credentials and application roles)
+    // and users' passwords for the password grant. Both hold salted hashes, never secrets.
+    &[
+        "CREATE TABLE apps (
+        client_id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        service_principal_id TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+        "CREATE TABLE user_passwords (
+        user_id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        changed_at TEXT NOT NULL)",
+    ],
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
