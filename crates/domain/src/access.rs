@@ -9,7 +9,11 @@ pub struct Principal {
     pub user_id: Option<String>,
     /// Delegated scopes (`scp`) or application roles (`roles`).
     pub scopes: Vec<String>,
+    /// The calling application's client id (`appid`/`azp`).
     pub app_id: Option<String>,
+    /// An app-only token (client credentials): `scopes` are application roles and there is no
+    /// signed-in user.
+    pub app_only: bool,
 }
 
 /// What an operation needs.
@@ -97,7 +101,12 @@ mod tests {
     use super::*;
 
     fn p(scopes: &[&str]) -> Principal {
-        Principal { user_id: Some("u".into()), scopes: scopes.iter().map(|s| s.to_string()).collect(), app_id: None }
+        Principal {
+            user_id: Some("u".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            app_id: None,
+            app_only: false,
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod error;
 mod extensions;
 mod folders;
 pub mod graph;
+pub mod identity;
 mod metadata;
+pub mod oidc;
 pub mod paths;
 mod photos;
 pub mod query;
@@ -26,7 +28,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use rolo_domain::GraphResult;
+use rolo_domain::{GraphError, GraphResult, Principal};
 use rolo_store::{Store, User};
 use tokio::net::TcpListener;
 
@@ -46,6 +48,8 @@ pub struct AppState {
     pub webhooks: webhooks::WebhookSettings,
     /// The client that validates notification URLs and delivers notifications.
     pub http: reqwest::Client,
+    /// External OpenID Connect issuers whose tokens are accepted too; set before serving.
+    pub oidc: oidc::ExternalIssuers,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -61,8 +65,53 @@ impl AppState {
             photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             webhooks: webhooks::WebhookSettings::default(),
             http: webhooks::client(),
+            oidc: oidc::ExternalIssuers::default(),
             users: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Verifies a bearer token, Rolo's own or an external issuer's, and returns who is calling.
+    /// A token verified before costs one cache lookup.
+    pub async fn authenticate(&self, token: &str) -> GraphResult<Principal> {
+        if let Some(p) = self.authority.cached(token) {
+            return Ok(p);
+        }
+        let iss = auth::peek_issuer(token);
+        if let Some(iss) = iss.as_deref().filter(|iss| self.oidc.knows(iss)) {
+            let claims = self.oidc.verify(token, iss).await?;
+            let principal = self.external_principal(&claims).await?;
+            self.authority.remember(token, &principal, claims.exp);
+            return Ok(principal);
+        }
+        if iss.is_some_and(|iss| iss != self.authority.issuer) {
+            return Err(GraphError::unauthenticated("Access token validation failure. Invalid issuer."));
+        }
+        self.authority.verify(token)
+    }
+
+    /// An external token's caller. A delegated token's user must be in Rolo's directory: found by
+    /// `oid` or `sub` (as an object id), then by `upn` or `preferred_username`.
+    async fn external_principal(&self, c: &oidc::ExternalClaims) -> GraphResult<Principal> {
+        let app_only = c.is_app_only();
+        let user_id = if app_only {
+            None
+        } else {
+            let ids = [&c.oid, &c.sub].into_iter().flatten().filter(|v| rolo_domain::ids::is_guid(v));
+            let names = [&c.upn, &c.preferred_username].into_iter().flatten().filter(|v| !rolo_domain::ids::is_guid(v));
+            let mut found = None;
+            for key in ids.chain(names) {
+                if let Some(u) = self.user(key).await? {
+                    found = Some(u.id);
+                    break;
+                }
+            }
+            Some(found.ok_or_else(|| {
+                GraphError::unauthenticated(
+                    "Access token validation failure. The token's user is not in this directory.",
+                )
+            })?)
+        };
+        Ok(auth::principal_from(user_id, c.delegated_scopes(), c.roles.as_deref(), c.app_id(), app_only))
     }
 
     /// Finds a user by object id or UPN, through a small cache.
