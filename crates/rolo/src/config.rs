@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 use rolo_domain::GraphResult;
+use rolo_server::oidc::OidcIssuer;
 use rolo_store::{OpenOptions, SqlStore};
 use serde::Deserialize;
 
@@ -38,6 +39,9 @@ struct FileConfig {
     delta_retention_days: Option<u32>,
     /// Hosts notifications may be sent to over plain http (default: loopback only)
     webhook_http_hosts: Option<Vec<String>>,
+    /// External OpenID Connect issuers whose access tokens are accepted (`[[oidc]]` tables)
+    #[serde(default)]
+    oidc: Vec<OidcIssuer>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +52,7 @@ pub struct Config {
     pub options: OpenOptions,
     pub delta_retention_days: u32,
     pub webhook_http_hosts: Option<Vec<String>>,
+    pub oidc: Vec<OidcIssuer>,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
             webhook_http_hosts: fc.webhook_http_hosts,
+            oidc: fc.oidc,
         })
     }
 

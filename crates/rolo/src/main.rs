@@ -1,4 +1,5 @@
-//! `rolo`: serve the Graph contacts API, manage users, mint tokens, run a seeded demo.
+//! `rolo`: serve the Graph contacts API, manage users and registered apps, mint tokens, run a
+//! seeded demo.
 
 mod config;
 mod demo;
@@ -38,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Manage registered applications (client credentials for the token endpoint)
+    Apps {
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
     /// Print a signed bearer token for a user (delegated: `scp`)
     Token {
         /// The user's principal name or id
@@ -65,10 +71,39 @@ enum UsersCommand {
         upn: String,
         #[arg(long)]
         display_name: String,
+        /// A password for the token endpoint's password grant
+        #[arg(long)]
+        password: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
     },
     /// List users
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Set a user's password (refresh tokens issued before stop working)
+    Passwd {
+        /// The user's principal name or id
+        upn: String,
+        password: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Register an application; prints its client id and secret (the secret only this once)
+    Add {
+        name: String,
+        /// Space-separated application permissions, e.g. "Contacts.Read Contacts.ReadWrite"
+        #[arg(long, default_value = "")]
+        roles: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List registered applications
     List {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -127,6 +162,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// Hosts that may receive notifications over plain http (loopback when unset).
     pub webhook_http_hosts: Option<Vec<String>>,
+    /// External OpenID Connect issuers whose tokens are accepted.
+    pub oidc: Vec<rolo_server::oidc::OidcIssuer>,
     pub banner: Option<String>,
 }
 
@@ -135,6 +172,7 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
     if let Some(hosts) = opts.webhook_http_hosts {
         state.webhooks.allow_http_hosts = hosts;
     }
+    state.oidc = rolo_server::oidc::ExternalIssuers::new(opts.oidc);
     let state = Arc::new(state);
     let banner = opts.banner;
     let listener =
@@ -168,14 +206,50 @@ fn main() {
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
+                    oidc: cfg.oidc.clone(),
                     banner: None,
                 };
                 run_server(&cfg.listen, store, opts).await;
             }
-            Command::Users { command: UsersCommand::Add { upn, display_name, db } } => {
+            Command::Users { command: UsersCommand::Add { upn, display_name, password, db } } => {
+                if password.as_deref() == Some("") {
+                    fail("the password must not be empty");
+                }
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let user = store.create_user(&upn, &display_name).await.unwrap_or_else(|e| fail(describe(e)));
+                if let Some(password) = password {
+                    rolo_server::identity::set_password(&store, &user, &password)
+                        .await
+                        .unwrap_or_else(|e| fail(describe(e)));
+                }
                 println!("{}\t{}\t{}", user.id, user.user_principal_name, user.display_name);
+            }
+            Command::Users { command: UsersCommand::Passwd { upn, password, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let user = store
+                    .find_user(&upn)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)))
+                    .unwrap_or_else(|| fail(format!("no such user: {upn}")));
+                rolo_server::identity::set_password(&store, &user, &password)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)));
+                println!("{}\t{}\tpassword set", user.id, user.user_principal_name);
+            }
+            Command::Apps { command: AppsCommand::Add { name, roles, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let roles: Vec<String> = roles.split_whitespace().map(str::to_owned).collect();
+                let (app, secret) = rolo_server::identity::register_app(&store, &name, &roles)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)));
+                eprintln!("The client secret is shown only now; keep it.");
+                println!("{}\t{secret}", app.client_id);
+            }
+            Command::Apps { command: AppsCommand::List { db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                for app in store.list_apps().await.unwrap_or_else(|e| fail(describe(e))) {
+                    println!("{}\t{}\t{}", app.client_id, app.display_name, app.roles.join(" "));
+                }
             }
             Command::Users { command: UsersCommand::List { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
