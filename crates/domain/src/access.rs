@@ -10,7 +10,11 @@ pub struct Principal {
     pub user_id: Option<String>,
     /// Delegated scopes (`scp`) or application roles (`roles`).
     pub scopes: Vec<String>,
+    /// The calling application's client id (`appid`/`azp`).
     pub app_id: Option<String>,
+    /// An app-only token (client credentials): `scopes` are application roles and there is no
+    /// signed-in user.
+    pub app_only: bool,
 }
 
 /// What an operation needs.
@@ -86,7 +90,7 @@ impl Principal {
     /// permissions exist, only the caller's own mailbox is reachable.
     /// An app-only caller (client credentials): no signed-in user.
     pub fn is_app(&self) -> bool {
-        self.user_id.is_none()
+        self.app_only || self.user_id.is_none()
     }
 
     /// The scope check for contacts in a mailbox: the caller's own (`Contacts.*`, the `.Shared`
@@ -195,7 +199,12 @@ mod tests {
     use super::*;
 
     fn p(scopes: &[&str]) -> Principal {
-        Principal { user_id: Some("u".into()), scopes: scopes.iter().map(|s| s.to_string()).collect(), app_id: None }
+        Principal {
+            user_id: Some("u".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            app_id: None,
+            app_only: false,
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 use rolo_domain::GraphResult;
+use rolo_server::oidc::OidcIssuer;
 use rolo_server::throttle::ThrottleSettings;
 use rolo_store::{OpenOptions, SqlStore};
 use serde::Deserialize;
@@ -40,6 +41,9 @@ struct FileConfig {
     /// Hosts notifications may be sent to over plain http (default: loopback only)
     webhook_http_hosts: Option<Vec<String>>,
     throttling: Option<ThrottlingConfig>,
+    /// External OpenID Connect issuers whose access tokens are accepted (`[[oidc]]` tables)
+    #[serde(default)]
+    oidc: Vec<OidcIssuer>,
 }
 
 /// `[throttling]`: Outlook's per (app, mailbox) limits, or `enabled = false`.
@@ -61,6 +65,7 @@ pub struct Config {
     pub delta_retention_days: u32,
     pub webhook_http_hosts: Option<Vec<String>>,
     pub throttling: ThrottleSettings,
+    pub oidc: Vec<OidcIssuer>,
 }
 
 /// The throttling settings: the TOML table over the defaults, then `ROLO_THROTTLING=off|on`.
@@ -107,6 +112,7 @@ impl Config {
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
             webhook_http_hosts: fc.webhook_http_hosts,
             throttling: throttling(fc.throttling.unwrap_or_default(), std::env::var("ROLO_THROTTLING").ok())?,
+            oidc: fc.oidc,
         })
     }
 

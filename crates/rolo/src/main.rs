@@ -1,4 +1,5 @@
-//! `rolo`: serve the Graph contacts API, manage users, mint tokens, run a seeded demo.
+//! `rolo`: serve the Graph contacts API, manage users and registered apps, mint tokens, run a
+//! seeded demo.
 
 mod config;
 mod demo;
@@ -45,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Manage registered applications (client credentials for the token endpoint)
+    Apps {
+        #[command(subcommand)]
+        command: AppsCommand,
+    },
     /// Print a signed bearer token for a user (delegated: `scp`)
     Token {
         /// The user's principal name or id
@@ -72,10 +78,39 @@ enum UsersCommand {
         upn: String,
         #[arg(long)]
         display_name: String,
+        /// A password for the token endpoint's password grant
+        #[arg(long)]
+        password: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
     },
     /// List users
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Set a user's password (refresh tokens issued before stop working)
+    Passwd {
+        /// The user's principal name or id
+        upn: String,
+        password: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Register an application; prints its client id and secret (the secret only this once)
+    Add {
+        name: String,
+        /// Space-separated application permissions, e.g. "Contacts.Read Contacts.ReadWrite"
+        #[arg(long, default_value = "")]
+        roles: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List registered applications
     List {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -138,6 +173,8 @@ pub struct ServeOptions {
     pub throttling: Option<rolo_server::throttle::ThrottleSettings>,
     /// Serve the emulator's `/rolo/admin` controls.
     pub emulator: bool,
+    /// External OpenID Connect issuers whose tokens are accepted.
+    pub oidc: Vec<rolo_server::oidc::OidcIssuer>,
     pub banner: Option<String>,
 }
 
@@ -150,6 +187,7 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
         state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
     }
     state.emulator = opts.emulator;
+    state.oidc = rolo_server::oidc::ExternalIssuers::new(opts.oidc);
     let state = Arc::new(state);
     let banner = opts.banner;
     let listener =
@@ -158,7 +196,10 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
     tracing::info!(%addr, "Rolo is serving Microsoft Graph at http://{addr}/v1.0");
     if let Some(b) = banner {
         // With port 0 the banner names the port actually bound.
-        println!("{}", b.replace(&format!("http://{listen}/"), &format!("http://{addr}/")));
+        // A closed stdout (a reader that went away) must not take the server down.
+        use std::io::Write;
+        let text = b.replace(&format!("http://{listen}/"), &format!("http://{addr}/"));
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
     if let Err(e) = rolo_server::serve(listener, state, shutdown_signal()).await {
         fail(e);
@@ -185,6 +226,7 @@ fn main() {
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
                     throttling: Some(cfg.throttling.clone()),
                     emulator,
+                    oidc: cfg.oidc.clone(),
                     banner: None,
                 };
                 if emulator {
@@ -196,10 +238,45 @@ fn main() {
                     run_server(&cfg.listen, store, opts).await;
                 }
             }
-            Command::Users { command: UsersCommand::Add { upn, display_name, db } } => {
+            Command::Users { command: UsersCommand::Add { upn, display_name, password, db } } => {
+                if password.as_deref() == Some("") {
+                    fail("the password must not be empty");
+                }
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let user = store.create_user(&upn, &display_name).await.unwrap_or_else(|e| fail(describe(e)));
+                if let Some(password) = password {
+                    rolo_server::identity::set_password(&store, &user, &password)
+                        .await
+                        .unwrap_or_else(|e| fail(describe(e)));
+                }
                 println!("{}\t{}\t{}", user.id, user.user_principal_name, user.display_name);
+            }
+            Command::Users { command: UsersCommand::Passwd { upn, password, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let user = store
+                    .find_user(&upn)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)))
+                    .unwrap_or_else(|| fail(format!("no such user: {upn}")));
+                rolo_server::identity::set_password(&store, &user, &password)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)));
+                println!("{}\t{}\tpassword set", user.id, user.user_principal_name);
+            }
+            Command::Apps { command: AppsCommand::Add { name, roles, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let roles: Vec<String> = roles.split_whitespace().map(str::to_owned).collect();
+                let (app, secret) = rolo_server::identity::register_app(&store, &name, &roles)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)));
+                eprintln!("The client secret is shown only now; keep it.");
+                println!("{}\t{secret}", app.client_id);
+            }
+            Command::Apps { command: AppsCommand::List { db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                for app in store.list_apps().await.unwrap_or_else(|e| fail(describe(e))) {
+                    println!("{}\t{}\t{}", app.client_id, app.display_name, app.roles.join(" "));
+                }
             }
             Command::Users { command: UsersCommand::List { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));

@@ -483,3 +483,80 @@ async fn serve_with_config_file() {
     assert!(!o.status.success());
     assert!(!dir.path().join("rolo-data").exists());
 }
+
+/// `apps add|list`, `users add --password` and `users passwd`, then the served token endpoint
+/// with those credentials; the config file's `[[oidc]]` tables are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_and_passwords_for_the_token_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    let o =
+        run(&["users", "add", "a@x.test", "--display-name", "A", "--password", "pw1", "--database", &db], dir.path());
+    assert_success(&o, "users add --password");
+    let o = run(&["apps", "add", "Sync", "--roles", "Contacts.Read Contacts.ReadWrite", "--database", &db], dir.path());
+    assert_success(&o, "apps add");
+    let out = stdout(&o);
+    let fields: Vec<&str> = out.trim_end().split('\t').collect();
+    assert_eq!(fields.len(), 2, "apps add prints the client id and secret: {out:?}");
+    let (client_id, secret) = (fields[0].to_owned(), fields[1].to_owned());
+    assert!(is_guid(&client_id), "{out:?}");
+    assert!(secret.len() >= 40, "{out:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only now"));
+    let o = run(&["apps", "list", "--database", &db], dir.path());
+    assert_success(&o, "apps list");
+    assert_eq!(stdout(&o), format!("{client_id}\tSync\tContacts.Read Contacts.ReadWrite\n"));
+    assert!(!run(&["apps", "add", "Bad", "--roles", "Contacts.", "--database", &db], dir.path()).status.success());
+    assert!(!run(&["users", "passwd", "nobody@x.test", "pw", "--database", &db], dir.path()).status.success());
+
+    let cfg = dir.path().join("rolo.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "database = \"{db}\"\n\n[[oidc]]\nissuer = \"https://idp.example.test\"\naudience = \"api://rolo\"\n\
+             jwks_url = \"http://127.0.0.1:1/keys\"\n"
+        ),
+    )
+    .unwrap();
+    let served = serve(&["--config", &cfg.to_string_lossy()], &[], dir.path());
+    let token_url = served.base.replace("/v1.0", "/common/oauth2/v2.0/token");
+    let client = reqwest::Client::new();
+    let login = |password: &'static str| {
+        let (client, url, cid) = (client.clone(), token_url.clone(), client_id.clone());
+        async move {
+            let form = [
+                ("grant_type", "password"),
+                ("client_id", cid.as_str()),
+                ("username", "a@x.test"),
+                ("password", password),
+                ("scope", "https://graph.microsoft.com/Contacts.ReadWrite"),
+            ];
+            common::into_resp(client.post(url).form(&form).send().await.unwrap()).await
+        }
+    };
+    let r = login("pw1").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    let r = call(
+        &client,
+        reqwest::Method::POST,
+        &format!("{}/me/contacts", served.base),
+        &token,
+        Some(json!({"givenName": "C"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id.as_str()),
+        ("client_secret", secret.as_str()),
+        ("scope", "https://graph.microsoft.com/.default"),
+    ];
+    let r = common::into_resp(client.post(&token_url).form(&form).send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let o = run(&["users", "passwd", "a@x.test", "pw2", "--database", &db], dir.path());
+    assert_success(&o, "users passwd");
+    let r = login("pw1").await;
+    assert_eq!((r.status.as_u16(), r.body["error_codes"].clone()), (400, json!([50126])), "{}", r.text);
+    assert_eq!(login("pw2").await.status, 200);
+}

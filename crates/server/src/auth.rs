@@ -1,7 +1,8 @@
-//! Bearer tokens: Rolo signs delegated access tokens (JWT, ES256) with a key kept in the
-//! database, and verifies every request's token (signature, expiry, audience, issuer). Verified
-//! tokens are cached until they expire, so the signature check is paid once per token, not once
-//! per request.
+//! Bearer tokens: Rolo signs access tokens (JWT, ES256) with a key kept in the database, delegated
+//! ones for users and app-only ones for registered applications, and verifies every request's
+//! token (key id, signature, expiry, audience, issuer). Verified tokens are cached until they
+//! expire, so the signature check is paid once per token, not once per request. Tokens of
+//! external OpenID Connect issuers are checked in `oidc.rs` and share this cache.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -12,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rolo_domain::{GraphError, GraphResult, Principal};
-use rolo_store::{Store, User};
+use rolo_store::{RegisteredApp, Store, User};
 use serde::{Deserialize, Serialize};
 
 /// Graph's audience values: its resource URI and its application id.
@@ -47,6 +48,9 @@ pub struct Claims {
     pub appid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
+    /// `app` for app-only tokens, `user` for delegated ones (Entra's optional claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idtyp: Option<String>,
     pub ver: String,
 }
 
@@ -56,6 +60,8 @@ pub struct Authority {
     pub tenant_id: String,
     pub issuer: String,
     pub key_id: String,
+    /// The signing key's public point, uncompressed (`04 || x || y`), for the JWKS.
+    public_key: Vec<u8>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -99,12 +105,24 @@ impl Authority {
             tenant_id,
             issuer,
             key_id,
+            public_key: public,
             cache: RwLock::new(HashMap::new()),
         })
     }
 
-    /// Issues a delegated access token for `user` with the given scopes.
+    /// Issues a delegated access token for `user` with the given scopes, as `rolo token`'s client.
     pub fn issue_delegated(&self, user: &User, scopes: &[String], ttl_secs: i64) -> GraphResult<String> {
+        self.issue_delegated_for(user, scopes, CLI_APP_ID, ttl_secs)
+    }
+
+    /// Issues a delegated access token for `user`, requested by the application `client_id`.
+    pub fn issue_delegated_for(
+        &self,
+        user: &User,
+        scopes: &[String],
+        client_id: &str,
+        ttl_secs: i64,
+    ) -> GraphResult<String> {
         let iat = now();
         let claims = Claims {
             aud: GRAPH_AUDIENCES[0].into(),
@@ -120,13 +138,64 @@ impl Authority {
             name: Some(user.display_name.clone()),
             scp: Some(scopes.join(" ")),
             roles: None,
-            appid: Some(CLI_APP_ID.into()),
-            azp: Some(CLI_APP_ID.into()),
+            appid: Some(client_id.to_owned()),
+            azp: Some(client_id.to_owned()),
+            idtyp: Some("user".into()),
             ver: "2.0".into(),
         };
+        self.sign(&claims)
+    }
+
+    /// Issues an app-only access token (client credentials) for a registered application: its
+    /// roles, its service principal as `oid`/`sub`, no user and no `scp`.
+    pub fn issue_app(&self, app: &RegisteredApp, ttl_secs: i64) -> GraphResult<String> {
+        let iat = now();
+        let claims = Claims {
+            aud: GRAPH_AUDIENCES[0].into(),
+            iss: self.issuer.clone(),
+            iat,
+            nbf: iat,
+            exp: iat + ttl_secs,
+            tid: self.tenant_id.clone(),
+            oid: Some(app.service_principal_id.clone()),
+            sub: app.service_principal_id.clone(),
+            upn: None,
+            preferred_username: None,
+            name: None,
+            scp: None,
+            roles: Some(app.roles.clone()),
+            appid: Some(app.client_id.clone()),
+            azp: Some(app.client_id.clone()),
+            idtyp: Some("app".into()),
+            ver: "2.0".into(),
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs any claims with the installation's key, naming it in the header's `kid`.
+    pub fn sign<T: Serialize>(&self, claims: &T) -> GraphResult<String> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(GraphError::internal)
+    }
+
+    /// The signing key as a JSON Web Key Set, for `/{tenant}/discovery/v2.0/keys`.
+    pub fn jwks(&self) -> serde_json::Value {
+        // ring gives the P-256 public key as an uncompressed point: 0x04, then x and y.
+        let point = self.public_key.get(1..).unwrap_or_default();
+        let (x, y) = point.split_at(point.len() / 2);
+        serde_json::json!({
+            "keys": [{
+                "kty": "EC",
+                "use": "sig",
+                "crv": "P-256",
+                "kid": self.key_id,
+                "x": URL_SAFE_NO_PAD.encode(x),
+                "y": URL_SAFE_NO_PAD.encode(y),
+                "alg": "ES256",
+                "issuer": self.issuer,
+            }]
+        })
     }
 
     /// Issues an app-only access token (client credentials) with application `roles`.
@@ -149,6 +218,7 @@ impl Authority {
             appid: Some(app_id.to_owned()),
             azp: Some(app_id.to_owned()),
             ver: "2.0".into(),
+            idtyp: Some("app".into()),
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.key_id.clone());
@@ -177,53 +247,99 @@ impl Authority {
             appid: Some(NOTIFICATION_PUBLISHER_APP_ID.into()),
             azp: Some(NOTIFICATION_PUBLISHER_APP_ID.into()),
             ver: "1.0".into(),
+            idtyp: Some("app".into()),
         };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
+        self.sign(&claims)
     }
 
-    /// Verifies a bearer token and returns who is calling.
-    pub fn verify(&self, token: &str) -> GraphResult<Principal> {
-        let t = now();
-        if let Ok(cache) = self.cache.read() {
-            if let Some((p, exp)) = cache.get(token) {
-                if *exp + self.validation.leeway as i64 > t {
-                    return Ok(p.clone());
-                }
-            }
-        }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            let msg = match e.kind() {
-                K::ExpiredSignature => "Lifetime validation failed, the token is expired.",
-                K::ImmatureSignature => "Lifetime validation failed, the token is not yet valid.",
-                K::InvalidAudience => "Invalid audience.",
-                K::InvalidIssuer => "Invalid issuer.",
-                K::InvalidSignature => "Signature validation failed.",
-                K::InvalidAlgorithm | K::InvalidAlgorithmName => "The token's signing algorithm is not accepted.",
-                _ => "IDX14100: JWT is not well formed.",
-            };
-            GraphError::unauthenticated(format!("Access token validation failure. {msg}"))
-        })?;
-        let c = data.claims;
-        let scopes: Vec<String> = match (&c.scp, &c.roles) {
-            (Some(scp), _) => scp.split_whitespace().map(str::to_owned).collect(),
-            (None, Some(roles)) => roles.clone(),
-            (None, None) => Vec::new(),
-        };
-        let principal = Principal { user_id: c.oid.clone(), scopes, app_id: c.appid.clone().or(c.azp.clone()) };
+    /// A token verified before and not yet expired.
+    pub fn cached(&self, token: &str) -> Option<Principal> {
+        let cache = self.cache.read().ok()?;
+        let (p, exp) = cache.get(token)?;
+        (*exp + self.validation.leeway as i64 > now()).then(|| p.clone())
+    }
+
+    /// Remembers a verified token until it expires.
+    pub fn remember(&self, token: &str, principal: &Principal, exp: i64) {
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= TOKEN_CACHE_LIMIT {
+                let t = now();
                 cache.retain(|_, (_, exp)| *exp > t);
                 if cache.len() >= TOKEN_CACHE_LIMIT {
                     cache.clear();
                 }
             }
-            cache.insert(token.to_owned(), (principal.clone(), c.exp));
+            cache.insert(token.to_owned(), (principal.clone(), exp));
         }
+    }
+
+    /// Verifies a token this installation issued and returns who is calling.
+    pub fn verify(&self, token: &str) -> GraphResult<Principal> {
+        if let Some(p) = self.cached(token) {
+            return Ok(p);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|e| rejected(&e))?;
+        if header.kid.as_deref() != Some(self.key_id.as_str()) {
+            return Err(GraphError::unauthenticated(
+                "Access token validation failure. IDX10503: Signature validation failed. The token's kid is not one of the issuer's keys.",
+            ));
+        }
+        let c =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| rejected(&e))?.claims;
+        let app_only = c.idtyp.as_deref() == Some("app") || (c.scp.is_none() && c.roles.is_some());
+        let principal = principal_from(
+            if app_only { None } else { c.oid.clone() },
+            c.scp.as_deref(),
+            c.roles.as_deref(),
+            c.appid.clone().or(c.azp.clone()),
+            app_only,
+        );
+        self.remember(token, &principal, c.exp);
         Ok(principal)
     }
+}
+
+/// A caller from a token's claims: delegated scopes come from `scp`, an app-only token's from
+/// `roles`.
+pub fn principal_from(
+    user_id: Option<String>,
+    scp: Option<&str>,
+    roles: Option<&[String]>,
+    app_id: Option<String>,
+    app_only: bool,
+) -> Principal {
+    let scopes: Vec<String> = if app_only {
+        roles.unwrap_or_default().to_vec()
+    } else {
+        scp.unwrap_or_default().split_whitespace().map(str::to_owned).collect()
+    };
+    Principal { user_id, scopes, app_id, app_only }
+}
+
+/// The 401 for a token that failed validation, saying why as Graph does.
+pub fn rejected(e: &jsonwebtoken::errors::Error) -> GraphError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    let msg = match e.kind() {
+        K::ExpiredSignature => "Lifetime validation failed, the token is expired.",
+        K::ImmatureSignature => "Lifetime validation failed, the token is not yet valid.",
+        K::InvalidAudience => "Invalid audience.",
+        K::InvalidIssuer => "Invalid issuer.",
+        K::InvalidSignature => "Signature validation failed.",
+        K::InvalidAlgorithm | K::InvalidAlgorithmName => "The token's signing algorithm is not accepted.",
+        _ => "IDX14100: JWT is not well formed.",
+    };
+    GraphError::unauthenticated(format!("Access token validation failure. {msg}"))
+}
+
+/// The unverified `iss` of a JWT, to pick the key that verifies it.
+pub fn peek_issuer(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<Iss>(&bytes).ok()?.iss
 }
 
 /// Extracts the bearer token from an `Authorization` header value.

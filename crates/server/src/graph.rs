@@ -196,6 +196,13 @@ async fn serve(
         let json = root_body(&parts, body).await?;
         return crate::admin::serve(&state, &parts.method, &full_path, parts.uri.query(), &json).await;
     }
+    // The identity platform's endpoints live at /{tenant}/..., outside the API versions.
+    if let Some((tenant, endpoint)) = crate::identity::route(&full_path) {
+        let root = root_url(&state, &parts.headers);
+        return Ok(
+            crate::identity::serve(&state, &parts.method, &parts.headers, body.take(), tenant, endpoint, &root).await
+        );
+    }
     let Some((version, rest)) = strip_version(&full_path) else {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
@@ -229,7 +236,7 @@ async fn serve(
         }
     }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
-    let principal = state.authority.verify(token)?;
+    let principal = state.authenticate(token).await?;
     if rest.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
         if parts.method != Method::POST {
             return Err(method_not_allowed(&parts.method));
@@ -407,12 +414,16 @@ async fn root_body(parts: &axum::http::request::Parts, body: &mut Option<Body>) 
 
 /// `http://host/v1.0` (or `/beta`), or the configured public URL.
 fn base_url(state: &AppState, headers: &HeaderMap, version: ApiVersion) -> String {
-    let segment = version.segment();
+    format!("{}/{}", root_url(state, headers), version.segment())
+}
+
+/// `http://host`, or the configured public URL, without a trailing `/`.
+fn root_url(state: &AppState, headers: &HeaderMap) -> String {
     match &state.public_url {
-        Some(u) => format!("{}/{segment}", u.trim_end_matches('/')),
+        Some(u) => u.trim_end_matches('/').to_owned(),
         None => {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}/{segment}")
+            format!("http://{host}")
         }
     }
 }
@@ -457,7 +468,7 @@ fn too_large() -> GraphError {
 const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Reads a request body within Graph's 4 MB limit. An oversized body is drained, not kept.
-async fn read_body(headers: &HeaderMap, mut body: Body) -> GraphResult<Vec<u8>> {
+pub(crate) async fn read_body(headers: &HeaderMap, mut body: Body) -> GraphResult<Vec<u8>> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > DRAIN_LIMIT) {

@@ -11,7 +11,9 @@ pub mod error;
 mod extensions;
 mod folders;
 pub mod graph;
+pub mod identity;
 mod metadata;
+pub mod oidc;
 pub mod paths;
 mod permissions;
 mod photos;
@@ -30,7 +32,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use rolo_domain::GraphResult;
+use rolo_domain::{GraphError, GraphResult, Principal};
 use rolo_store::{Store, User};
 use tokio::net::TcpListener;
 
@@ -55,6 +57,8 @@ pub struct AppState {
     /// The emulator's `/rolo/admin` controls are served.
     pub emulator: bool,
     faults: RwLock<admin::Faults>,
+    /// External OpenID Connect issuers whose tokens are accepted too; set before serving.
+    pub oidc: oidc::ExternalIssuers,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -73,6 +77,7 @@ impl AppState {
             throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),
             emulator: false,
             faults: RwLock::new(admin::Faults::default()),
+            oidc: oidc::ExternalIssuers::default(),
             users: RwLock::new(HashMap::new()),
         })
     }
@@ -92,6 +97,50 @@ impl AppState {
         if let Ok(mut m) = self.users.write() {
             m.clear();
         }
+    }
+
+    /// Verifies a bearer token, Rolo's own or an external issuer's, and returns who is calling.
+    /// A token verified before costs one cache lookup.
+    pub async fn authenticate(&self, token: &str) -> GraphResult<Principal> {
+        if let Some(p) = self.authority.cached(token) {
+            return Ok(p);
+        }
+        let iss = auth::peek_issuer(token);
+        if let Some(iss) = iss.as_deref().filter(|iss| self.oidc.knows(iss)) {
+            let claims = self.oidc.verify(token, iss).await?;
+            let principal = self.external_principal(&claims).await?;
+            self.authority.remember(token, &principal, claims.exp);
+            return Ok(principal);
+        }
+        if iss.is_some_and(|iss| iss != self.authority.issuer) {
+            return Err(GraphError::unauthenticated("Access token validation failure. Invalid issuer."));
+        }
+        self.authority.verify(token)
+    }
+
+    /// An external token's caller. A delegated token's user must be in Rolo's directory: found by
+    /// `oid` or `sub` (as an object id), then by `upn` or `preferred_username`.
+    async fn external_principal(&self, c: &oidc::ExternalClaims) -> GraphResult<Principal> {
+        let app_only = c.is_app_only();
+        let user_id = if app_only {
+            None
+        } else {
+            let ids = [&c.oid, &c.sub].into_iter().flatten().filter(|v| rolo_domain::ids::is_guid(v));
+            let names = [&c.upn, &c.preferred_username].into_iter().flatten().filter(|v| !rolo_domain::ids::is_guid(v));
+            let mut found = None;
+            for key in ids.chain(names) {
+                if let Some(u) = self.user(key).await? {
+                    found = Some(u.id);
+                    break;
+                }
+            }
+            Some(found.ok_or_else(|| {
+                GraphError::unauthenticated(
+                    "Access token validation failure. The token's user is not in this directory.",
+                )
+            })?)
+        };
+        Ok(auth::principal_from(user_id, c.delegated_scopes(), c.roles.as_deref(), c.app_id(), app_only))
     }
 
     /// Finds a user by object id or UPN, through a small cache.

@@ -37,6 +37,22 @@ pub struct Mailbox {
     pub default_folder_id: FolderId,
 }
 
+/// An application registered with Rolo's identity platform, which may get app-only tokens
+/// with its client id and secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredApp {
+    /// The application (client) id, a GUID.
+    pub client_id: String,
+    pub display_name: String,
+    /// The object id of the app's service principal: the `oid`/`sub` of its app-only tokens.
+    pub service_principal_id: String,
+    /// The application permissions granted to it (`roles`), e.g. `Contacts.Read`.
+    pub roles: Vec<String>,
+    /// A salted hash of the client secret (never the secret).
+    pub secret_hash: String,
+    pub created_at: String,
+}
+
 /// Which folders a contact lookup may match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -145,6 +161,15 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
     /// Returns the stored value, storing `value` first if there is none (first writer wins).
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String>;
+
+    // The identity platform: registered applications and users' password hashes.
+    /// Registers an application; its client id must be new.
+    async fn create_app(&self, app: &RegisteredApp) -> GraphResult<()>;
+    async fn find_app(&self, client_id: &str) -> GraphResult<Option<RegisteredApp>>;
+    async fn list_apps(&self) -> GraphResult<Vec<RegisteredApp>>;
+    /// Sets (or replaces) a user's password hash; an unknown user is `ErrorInvalidUser`.
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> GraphResult<()>;
+    async fn password_hash(&self, user_id: &str) -> GraphResult<Option<String>>;
 
     // Contact folders.
     async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>>;

@@ -189,6 +189,21 @@ const MIGRATIONS: &[&[&str]] = &[
         user_id TEXT NOT NULL,
         PRIMARY KEY (app_id, user_id))",
     ],
+    // The identity platform: registered applications (client credentials and application roles)
+    // and users' passwords for the password grant. Both hold salted hashes, never secrets.
+    &[
+        "CREATE TABLE apps (
+        client_id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        service_principal_id TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+        "CREATE TABLE user_passwords (
+        user_id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        changed_at TEXT NOT NULL)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -212,6 +227,8 @@ pub const STATE_TABLES: &[&str] = &[
     "mailbox_grants",
     "folder_grants",
     "app_policies",
+    "apps",
+    "user_passwords",
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

@@ -19,7 +19,7 @@ use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
 use crate::sql::{Backend, Dialect, Row, Sql, Value};
 use crate::{
     ChangeState, ChangeType, ContactEdit, DeltaItem, DeltaPage, DeltaQuery, DeltaScope, FolderPermission, Grants,
-    Mailbox, PhotoOwner, SchemaEdit, Scope, Store, StoredPhoto, SubscriptionEdit, User,
+    Mailbox, PhotoOwner, RegisteredApp, SchemaEdit, Scope, Store, StoredPhoto, SubscriptionEdit, User,
 };
 use rolo_domain::Grant;
 
@@ -48,6 +48,21 @@ fn user_from(row: Row) -> User {
             default_folder_id: FolderId::from_stored(next()),
         },
         id,
+    }
+}
+
+const APP_COLUMNS: &str = "client_id, display_name, service_principal_id, roles, secret_hash, created_at";
+
+fn app_from(row: Row) -> RegisteredApp {
+    let mut it = row.into_iter();
+    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
+    RegisteredApp {
+        client_id: next(),
+        display_name: next(),
+        service_principal_id: next(),
+        roles: next().split_whitespace().map(str::to_owned).collect(),
+        secret_hash: next(),
+        created_at: next(),
     }
 }
 
@@ -687,6 +702,77 @@ impl Store for SqlStore {
             })
         })
         .await
+    }
+
+    async fn create_app(&self, app: &RegisteredApp) -> GraphResult<()> {
+        let app = app.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let inserted = tx
+                    .execute(
+                        &format!(
+                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
+                        ),
+                        &[
+                            app.client_id.to_ascii_lowercase().into(),
+                            app.display_name.into(),
+                            app.service_principal_id.into(),
+                            app.roles.join(" ").into(),
+                            app.secret_hash.into(),
+                            app.created_at.into(),
+                        ],
+                    )
+                    .await?;
+                if inserted == 0 {
+                    return Err(GraphError::new(
+                        ErrorKind::Conflict,
+                        "Request_BadRequest",
+                        format!("Another application with the same appId already exists: {}", app.client_id),
+                    ));
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn find_app(&self, client_id: &str) -> GraphResult<Option<RegisteredApp>> {
+        let mut conn = self.backend.read().await?;
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = ?");
+        Ok(conn.query_opt(&sql, &[client_id.to_ascii_lowercase().into()]).await?.map(app_from))
+    }
+
+    async fn list_apps(&self) -> GraphResult<Vec<RegisteredApp>> {
+        let mut conn = self.backend.read().await?;
+        let sql = format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, client_id");
+        Ok(conn.query(&sql, &[]).await?.into_iter().map(app_from).collect())
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> GraphResult<()> {
+        let (user_id, hash) = (user_id.to_ascii_lowercase(), hash.to_owned());
+        self.write(move |tx| {
+            Box::pin(async move {
+                if tx.query_opt("SELECT 1 FROM users WHERE id = ?", &[user_id.as_str().into()]).await?.is_none() {
+                    return Err(GraphError::invalid_user(&user_id));
+                }
+                tx.execute(
+                    "INSERT INTO user_passwords (user_id, hash, changed_at) VALUES (?, ?, ?) \
+                     ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, changed_at = excluded.changed_at",
+                    &[user_id.as_str().into(), hash.into(), rolo_domain::time::now_utc().into()],
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn password_hash(&self, user_id: &str) -> GraphResult<Option<String>> {
+        let mut conn = self.backend.read().await?;
+        let row = conn
+            .query_opt("SELECT hash FROM user_passwords WHERE user_id = ?", &[user_id.to_ascii_lowercase().into()])
+            .await?;
+        Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string))
     }
 
     async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>> {

@@ -1,0 +1,796 @@
+//! Rolo's identity platform, shaped like Microsoft's (`login.microsoftonline.com`, v2.0): the
+//! token endpoint with the client-credentials, password and refresh-token grants, the OpenID
+//! discovery document, and the signing keys (JWKS). Also the credentials behind it: registered
+//! applications' client secrets and users' passwords, stored only as salted hashes.
+//!
+//! These endpoints answer in the identity platform's error shape (`error`, `error_description`
+//! with an AADSTS code, `error_codes`...), not Graph's envelope.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{digest, hmac, pbkdf2};
+use rolo_domain::ids::{is_guid, new_guid};
+use rolo_domain::{GraphError, GraphResult};
+use rolo_store::{RegisteredApp, Store, User};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::GRAPH_AUDIENCES;
+use crate::query::TokenCodec;
+use crate::request_id::RequestIds;
+use crate::AppState;
+
+/// Access tokens live an hour, as Microsoft's do by default (`expires_in` 3599).
+pub const ACCESS_TOKEN_TTL: i64 = 3599;
+/// Refresh tokens live 90 days, Microsoft's default inactivity limit.
+pub const REFRESH_TOKEN_TTL: i64 = 90 * 86400;
+/// What `https://graph.microsoft.com/.default` grants a user in the password grant.
+pub const DEFAULT_DELEGATED_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrite", "User.Read"];
+/// OpenID Connect scopes: about the sign-in, not Graph permissions; never put in `scp`.
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// PBKDF2-HMAC-SHA256 rounds for new password hashes (the count is stored with each hash).
+const PASSWORD_ITERATIONS: u32 = 100_000;
+
+// ---------------------------------------------------------------------------------------------
+// Credentials.
+
+fn random_bytes<const N: usize>() -> GraphResult<[u8; N]> {
+    let mut b = [0u8; N];
+    SystemRandom::new().fill(&mut b).map_err(|_| GraphError::internal("rng"))?;
+    Ok(b)
+}
+
+/// A salted PBKDF2 hash of a password: `pbkdf2-sha256$rounds$salt$hash`.
+pub fn hash_password(password: &str) -> GraphResult<String> {
+    let salt = random_bytes::<16>()?;
+    Ok(pbkdf2_hash(password, &salt, PASSWORD_ITERATIONS))
+}
+
+fn pbkdf2_hash(password: &str, salt: &[u8], rounds: u32) -> String {
+    let mut out = [0u8; 32];
+    let n = NonZeroU32::new(rounds).unwrap_or(NonZeroU32::MIN);
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, n, salt, password.as_bytes(), &mut out);
+    format!("pbkdf2-sha256${rounds}${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(out))
+}
+
+/// Checks a password against a [`hash_password`] hash, in constant time.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2-sha256"), Some(rounds), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(rounds), Ok(salt), Ok(hash)) =
+        (rounds.parse::<u32>(), STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(hash))
+    else {
+        return false;
+    };
+    let Some(rounds) = NonZeroU32::new(rounds) else { return false };
+    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &hash).is_ok()
+}
+
+/// A new client secret: 32 random bytes, base64url (43 characters).
+pub fn new_client_secret() -> GraphResult<String> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// A client secret's hash: `hmac-sha256$salt$tag`. Secrets are random with 256 bits of entropy,
+/// so a keyed hash with a per-app salt suffices; key stretching is for guessable passwords.
+pub fn hash_client_secret(secret: &str) -> GraphResult<String> {
+    let salt = random_bytes::<16>()?;
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &salt), secret.as_bytes());
+    Ok(format!("hmac-sha256${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(tag.as_ref())))
+}
+
+/// Checks a client secret against a [`hash_client_secret`] hash, in constant time.
+pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("hmac-sha256"), Some(salt), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(salt), Ok(tag)) = (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(tag)) else { return false };
+    hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, &salt), secret.as_bytes(), &tag).is_ok()
+}
+
+/// Registers an application with the given application roles; returns it with its client
+/// secret, which is not stored and cannot be shown again.
+pub async fn register_app(store: &dyn Store, name: &str, roles: &[String]) -> GraphResult<(RegisteredApp, String)> {
+    if let Some(bad) = roles.iter().find(|r| !is_permission_name(r)) {
+        return Err(GraphError::bad_request("BadRequest", format!("'{bad}' is not a permission name.")));
+    }
+    let secret = new_client_secret()?;
+    let app = RegisteredApp {
+        client_id: new_guid(),
+        display_name: name.to_owned(),
+        service_principal_id: new_guid(),
+        roles: roles.to_vec(),
+        secret_hash: hash_client_secret(&secret)?,
+        created_at: rolo_domain::time::now_utc(),
+    };
+    store.create_app(&app).await?;
+    Ok((app, secret))
+}
+
+/// Sets a user's password for the password grant. Refresh tokens issued before stop working.
+pub async fn set_password(store: &dyn Store, user: &User, password: &str) -> GraphResult<()> {
+    if password.is_empty() {
+        return Err(GraphError::bad_request("BadRequest", "The password must not be empty."));
+    }
+    store.set_password_hash(&user.id, &hash_password(password)?).await
+}
+
+/// `Contacts.ReadWrite`, `User.Read.All`: dotted words.
+fn is_permission_name(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing.
+
+/// An identity-platform endpoint, under `/{tenant}/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Authorize,
+    Discovery,
+    Keys,
+}
+
+/// `/{tenant}/oauth2/v2.0/token` and friends → the tenant segment and the endpoint.
+pub fn route(path: &str) -> Option<(&str, Endpoint)> {
+    let mut segs = path.strip_prefix('/')?.trim_end_matches('/').split('/');
+    let tenant = segs.next().filter(|t| !t.is_empty())?;
+    let rest: Vec<&str> = segs.collect();
+    let is = |want: &[&str]| rest.len() == want.len() && rest.iter().zip(want).all(|(a, b)| a.eq_ignore_ascii_case(b));
+    let endpoint = if is(&["oauth2", "v2.0", "token"]) {
+        Endpoint::Token
+    } else if is(&["oauth2", "v2.0", "authorize"]) {
+        Endpoint::Authorize
+    } else if is(&["v2.0", ".well-known", "openid-configuration"]) {
+        Endpoint::Discovery
+    } else if is(&["discovery", "v2.0", "keys"]) {
+        Endpoint::Keys
+    } else {
+        return None;
+    };
+    Some((tenant, endpoint))
+}
+
+/// Which tenants name this installation: its id, `common`, `organizations`, or a domain name.
+/// Rolo is one tenant, so any domain is taken to be one of its own.
+fn is_our_tenant(state: &AppState, tenant: &str) -> bool {
+    tenant.eq_ignore_ascii_case(&state.authority.tenant_id)
+        || tenant.eq_ignore_ascii_case("common")
+        || tenant.eq_ignore_ascii_case("organizations")
+        || (!is_guid(tenant)
+            && tenant.contains('.')
+            && tenant.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')))
+}
+
+/// Serves an identity-platform endpoint. `root` is the server's external URL (no trailing `/`).
+pub async fn serve(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Option<Body>,
+    tenant: &str,
+    endpoint: Endpoint,
+    root: &str,
+) -> Response {
+    let result = async {
+        if !is_our_tenant(state, tenant) {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                90002,
+                format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                ),
+            ));
+        }
+        match endpoint {
+            Endpoint::Discovery | Endpoint::Keys if method != Method::GET && method != Method::HEAD => {
+                Err(OAuthError::request("The endpoint only accepts GET requests.", 900561))
+            }
+            Endpoint::Discovery => Ok(json_response(StatusCode::OK, discovery(state, tenant, root), "max-age=86400, private")),
+            Endpoint::Keys => Ok(json_response(StatusCode::OK, state.authority.jwks(), "max-age=86400, private")),
+            Endpoint::Authorize => Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_response_type",
+                700054,
+                "Rolo has no interactive sign-in: use the token endpoint with the client_credentials, password or refresh_token grant.".to_owned(),
+            )),
+            Endpoint::Token if method != Method::POST => {
+                Err(OAuthError::request("The endpoint only accepts POST, OPTIONS requests. Received a GET request.", 900561))
+            }
+            Endpoint::Token => {
+                let form = read_form(headers, body).await?;
+                token(state, headers, &form).await
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| e.response())
+}
+
+/// The OpenID Connect discovery document of `/{tenant}/v2.0/.well-known/openid-configuration`.
+fn discovery(state: &AppState, tenant: &str, root: &str) -> Value {
+    let base = format!("{root}/{tenant}");
+    // As on Microsoft's, the multi-tenant documents name the issuer with a `{tenantid}` template.
+    let multi = tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations");
+    let issuer = if multi {
+        state.authority.issuer.replace(&state.authority.tenant_id, "{tenantid}")
+    } else {
+        state.authority.issuer.clone()
+    };
+    json!({
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": issuer,
+        "request_uri_parameter_supported": false,
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "http_logout_supported": false,
+        "frontchannel_logout_supported": false,
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "upn", "preferred_username", "name",
+            "scp", "roles", "appid", "azp", "idtyp", "ver"
+        ],
+        "tenant_region_scope": null,
+        "cloud_instance_name": "rolo.local",
+        "msgraph_host": "graph.microsoft.com",
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The token endpoint.
+
+/// An identity-platform error: HTTP status, OAuth `error`, and the AADSTS code and text.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, code: u32, description: String) -> OAuthError {
+        OAuthError { status, error, code, description }
+    }
+
+    fn request(description: &str, code: u32) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", code, description.to_owned())
+    }
+
+    fn missing(param: &str) -> OAuthError {
+        OAuthError::request(&format!("The request body must contain the following parameter: '{param}'."), 900144)
+    }
+
+    fn malformed() -> OAuthError {
+        OAuthError::request("Invalid request. Request is malformed or invalid.", 9002313)
+    }
+
+    fn grant(code: u32, description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", code, description.into())
+    }
+
+    fn scope(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", 70011, description.into())
+    }
+
+    fn response(&self) -> Response {
+        let ids = RequestIds::current();
+        let timestamp = error_timestamp();
+        let body = json!({
+            "error": self.error,
+            "error_description": format!(
+                "AADSTS{}: {} Trace ID: {} Correlation ID: {} Timestamp: {timestamp}",
+                self.code, self.description, ids.request_id, ids.client_request_id
+            ),
+            "error_codes": [self.code],
+            "timestamp": timestamp,
+            "trace_id": ids.request_id,
+            "correlation_id": ids.client_request_id,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
+        });
+        json_response(self.status, body, "no-store, no-cache")
+    }
+}
+
+/// `2024-05-07 10:15:30Z`, the identity platform's error timestamp.
+fn error_timestamp() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn json_response(status: StatusCode, body: Value, cache: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if cache.starts_with("no-store") {
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    resp
+}
+
+type Form = HashMap<String, String>;
+
+/// The form-encoded body; a parameter given twice is malformed. Other media types carry no
+/// parameters, so they fail on the first required one, as on Microsoft's.
+async fn read_form(headers: &HeaderMap, body: Option<Body>) -> Result<Form, OAuthError> {
+    let raw = crate::graph::read_body(headers, body.unwrap_or_default()).await.map_err(|_| OAuthError::malformed())?;
+    if crate::graph::content_type(headers) != "application/x-www-form-urlencoded" {
+        return Ok(Form::new());
+    }
+    let mut form = Form::new();
+    for (k, v) in form_urlencoded::parse(&raw) {
+        if form.insert(k.into_owned(), v.into_owned()).is_some() {
+            return Err(OAuthError::malformed());
+        }
+    }
+    Ok(form)
+}
+
+fn param<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+    form.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, OAuthError> {
+    param(form, name).ok_or_else(|| OAuthError::missing(name))
+}
+
+/// The client's id and secret, from HTTP Basic (`client_secret_basic`) or the form
+/// (`client_secret_post`).
+fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<(Option<String>, Option<String>), OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    if let Some((_, encoded)) = basic {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(OAuthError::malformed)?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::malformed)?;
+        // RFC 6749 §2.3.1: both halves are form-encoded.
+        let unform = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let (id, secret) = (unform(id).unwrap_or_default(), unform(secret).unwrap_or_default());
+        if param(form, "client_id").is_some_and(|f| !f.eq_ignore_ascii_case(&id)) {
+            return Err(OAuthError::malformed());
+        }
+        return Ok((Some(id), Some(secret)));
+    }
+    Ok((param(form, "client_id").map(str::to_owned), param(form, "client_secret").map(str::to_owned)))
+}
+
+/// The registered application making the request; its secret is checked when given, and
+/// required when `secret_required` (a confidential client's own grant).
+async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+    secret_required: bool,
+) -> Result<RegisteredApp, OAuthError> {
+    let (id, secret) = client_credentials(headers, form)?;
+    let id = id.ok_or_else(|| OAuthError::missing("client_id"))?;
+    let app = match state.store.find_app(&id).await {
+        Ok(Some(app)) => app,
+        Ok(None) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                700016,
+                format!(
+                    "Application with identifier '{id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
+                    state.authority.tenant_id
+                ),
+            ))
+        }
+        Err(e) => return Err(server_error(e)),
+    };
+    match secret {
+        None if secret_required => Err(OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
+        )),
+        None => Ok(app),
+        Some(secret) if verify_client_secret(&secret, &app.secret_hash) => Ok(app),
+        Some(_) => Err(OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                app.client_id
+            ),
+        )),
+    }
+}
+
+fn server_error(e: GraphError) -> OAuthError {
+    tracing::error!(cause = e.cause.as_deref().unwrap_or(&e.message), "token endpoint failed");
+    OAuthError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "temporarily_unavailable",
+        90033,
+        "A transient error has occurred. Please try again.".into(),
+    )
+}
+
+async fn token(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+    match required(form, "grant_type")? {
+        "client_credentials" => client_credentials_grant(state, headers, form).await,
+        "password" => password_grant(state, headers, form).await,
+        "refresh_token" => refresh_grant(state, headers, form).await,
+        other => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{other}'."),
+        )),
+    }
+}
+
+/// `https://graph.microsoft.com/Contacts.Read` or `00000003-.../Contacts.Read` → `Contacts.Read`;
+/// a bare name is taken as Graph's, as on Microsoft's. Another resource's scope is `None`.
+fn graph_scope(scope: &str) -> Option<&str> {
+    for resource in GRAPH_AUDIENCES {
+        if let Some(name) =
+            scope.get(resource.len()..).filter(|_| scope[..resource.len()].eq_ignore_ascii_case(resource))
+        {
+            return name.strip_prefix('/');
+        }
+    }
+    (!scope.contains('/') && !scope.contains(':')).then_some(scope)
+}
+
+/// A delegated request's scopes: the Graph permissions (`.default` as the default set) and the
+/// OpenID Connect scopes asked for alongside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RequestedScopes {
+    graph: Vec<String>,
+    oidc: Vec<String>,
+}
+
+fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
+    let mut graph: Vec<String> = Vec::new();
+    let mut oidc: Vec<String> = Vec::new();
+    let mut default = false;
+    for s in raw.split_whitespace() {
+        if let Some(o) = OIDC_SCOPES.iter().find(|o| o.eq_ignore_ascii_case(s)) {
+            if !oidc.iter().any(|x| x == o) {
+                oidc.push((*o).to_owned());
+            }
+            continue;
+        }
+        let name = graph_scope(s).ok_or_else(|| {
+            OAuthError::scope(format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid: Rolo serves only Microsoft Graph (https://graph.microsoft.com)."
+            ))
+        })?;
+        if name == ".default" {
+            default = true;
+        } else if is_permission_name(name) {
+            if !graph.iter().any(|g| g.eq_ignore_ascii_case(name)) {
+                graph.push(name.to_owned());
+            }
+        } else {
+            return Err(OAuthError::scope(format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope {s} is not valid."
+            )));
+        }
+    }
+    if default && !graph.is_empty() {
+        return Err(OAuthError::scope(
+            "The provided value for the input parameter 'scope' is not valid. The .default scope can't be combined with resource-specific scopes.",
+        ));
+    }
+    if default || graph.is_empty() {
+        // `.default`, or only sign-in scopes: the user's standing grant for Graph.
+        graph =
+            if default { DEFAULT_DELEGATED_SCOPES.map(str::to_owned).to_vec() } else { vec!["User.Read".to_owned()] };
+    }
+    Ok(RequestedScopes { graph, oidc })
+}
+
+fn token_response(access_token: &str, scope: Option<String>, refresh_token: Option<String>) -> Response {
+    let mut body = serde_json::Map::new();
+    body.insert("token_type".into(), "Bearer".into());
+    if let Some(scope) = scope {
+        body.insert("scope".into(), scope.into());
+    }
+    body.insert("expires_in".into(), ACCESS_TOKEN_TTL.into());
+    body.insert("ext_expires_in".into(), ACCESS_TOKEN_TTL.into());
+    body.insert("access_token".into(), access_token.into());
+    if let Some(rt) = refresh_token {
+        body.insert("refresh_token".into(), rt.into());
+    }
+    json_response(StatusCode::OK, Value::Object(body), "no-store, no-cache")
+}
+
+/// The `scope` of a delegated token response: Graph's scopes by their full names, then the
+/// sign-in scopes asked for.
+fn granted_scope(scopes: &RequestedScopes) -> String {
+    let mut all: Vec<String> = scopes.graph.iter().map(|s| format!("{}/{s}", GRAPH_AUDIENCES[0])).collect();
+    all.extend(scopes.oidc.iter().cloned());
+    all.join(" ")
+}
+
+/// `client_credentials`: an app-only token with the application's roles.
+async fn client_credentials_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+    let app = authenticate_client(state, headers, form, true).await?;
+    let scope = required(form, "scope")?;
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let default = match scopes.as_slice() {
+        [one] => graph_scope(one).filter(|s| *s == ".default").is_some(),
+        _ => false,
+    };
+    if !default {
+        let error = if scopes.iter().any(|s| s.ends_with("/.default")) {
+            OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_resource",
+                500011,
+                format!(
+                    "The resource principal named {} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
+                    scope.trim_end_matches("/.default"),
+                    state.authority.tenant_id
+                ),
+            )
+        } else {
+            OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                1002012,
+                format!(
+                    "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                ),
+            )
+        };
+        return Err(error);
+    }
+    let token = state.authority.issue_app(&app, ACCESS_TOKEN_TTL).map_err(server_error)?;
+    Ok(token_response(&token, None, None))
+}
+
+fn invalid_credentials() -> OAuthError {
+    OAuthError::grant(50126, "Error validating credentials due to invalid username or password.")
+}
+
+/// A fingerprint of a user's password hash, carried in refresh tokens: a password change (or a
+/// reset to the same password, which re-salts it) revokes every refresh token issued before.
+fn password_stamp(hash: &str) -> String {
+    URL_SAFE_NO_PAD.encode(&digest::digest(&digest::SHA256, hash.as_bytes()).as_ref()[..9])
+}
+
+/// `password` (resource owner password credentials): a delegated token for the user.
+async fn password_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+    let app = authenticate_client(state, headers, form, false).await?;
+    let username = required(form, "username")?;
+    let password = required(form, "password")?;
+    let scopes = parse_delegated_scopes(required(form, "scope")?)?;
+    let user = state.user(username).await.map_err(server_error)?;
+    let stored = match &user {
+        Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
+        None => None,
+    };
+    let (Some(user), Some(stored)) = (user, stored) else {
+        // The same work as a real check, so the answer's timing does not tell who exists.
+        let _ = verify_password(password, &pbkdf2_hash("", b"rolo-timing-pad", PASSWORD_ITERATIONS));
+        return Err(invalid_credentials());
+    };
+    if !verify_password(password, &stored) {
+        return Err(invalid_credentials());
+    }
+    issue_delegated(state, &app, &user, scopes, &stored)
+}
+
+/// What a refresh token carries, sealed (HMAC) with the installation's secret.
+#[derive(Debug, Serialize, Deserialize)]
+struct RefreshGrant {
+    /// Always `rt`, so no other sealed token passes as one.
+    typ: String,
+    uid: String,
+    cid: String,
+    scp: Vec<String>,
+    oidc: Vec<String>,
+    iat: i64,
+    exp: i64,
+    /// [`password_stamp`] at issue.
+    pwd: String,
+    /// Unique per token, so a rotated token never repeats its predecessor.
+    jti: String,
+}
+
+/// The codec for refresh tokens: keyed apart from `$skiptoken`s.
+fn refresh_codec(state: &AppState) -> TokenCodec {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &state.authority.token_secret);
+    TokenCodec::new(hmac::sign(&key, b"rolo refresh tokens").as_ref())
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn issue_delegated(
+    state: &AppState,
+    app: &RegisteredApp,
+    user: &User,
+    scopes: RequestedScopes,
+    password_hash: &str,
+) -> Result<Response, OAuthError> {
+    let token = state
+        .authority
+        .issue_delegated_for(user, &scopes.graph, &app.client_id, ACCESS_TOKEN_TTL)
+        .map_err(server_error)?;
+    let refresh = scopes.oidc.iter().any(|s| s == "offline_access").then(|| {
+        let iat = now();
+        refresh_codec(state).seal(&RefreshGrant {
+            typ: "rt".into(),
+            uid: user.id.clone(),
+            cid: app.client_id.clone(),
+            scp: scopes.graph.clone(),
+            oidc: scopes.oidc.clone(),
+            iat,
+            exp: iat + REFRESH_TOKEN_TTL,
+            pwd: password_stamp(password_hash),
+            jti: new_guid(),
+        })
+    });
+    Ok(token_response(&token, Some(granted_scope(&scopes)), refresh))
+}
+
+/// `refresh_token`: a new access token and a new refresh token for the same grant (or for fewer
+/// scopes, when the request narrows them).
+async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+    let app = authenticate_client(state, headers, form, false).await?;
+    let raw = required(form, "refresh_token")?;
+    let grant: RefreshGrant = refresh_codec(state)
+        .open(raw)
+        .filter(|g: &RefreshGrant| g.typ == "rt")
+        .ok_or_else(|| OAuthError::grant(9002313, "Invalid request. Request is malformed or invalid."))?;
+    if grant.exp <= now() {
+        return Err(OAuthError::grant(
+            700082,
+            format!("The refresh token has expired due to inactivity. The token was issued on {}.", grant.iat),
+        ));
+    }
+    if !grant.cid.eq_ignore_ascii_case(&app.client_id) {
+        return Err(OAuthError::grant(
+            70000,
+            "Provided grant is invalid or malformed: it was issued to another client.",
+        ));
+    }
+    let user = state.user(&grant.uid).await.map_err(server_error)?;
+    let stored = match &user {
+        Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
+        None => None,
+    };
+    let (Some(user), Some(stored)) = (user, stored) else {
+        return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));
+    };
+    if password_stamp(&stored) != grant.pwd {
+        return Err(OAuthError::grant(
+            50173,
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        ));
+    }
+    let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc };
+    if let Some(raw_scope) = param(form, "scope") {
+        let asked = parse_delegated_scopes(raw_scope)?;
+        if let Some(extra) = asked.graph.iter().find(|a| !scopes.graph.iter().any(|g| g.eq_ignore_ascii_case(a))) {
+            return Err(OAuthError::grant(
+                65001,
+                format!(
+                    "The user or administrator has not consented to use the application with ID '{}'. The refresh token does not cover the scope {extra}.",
+                    app.client_id
+                ),
+            ));
+        }
+        scopes.graph = asked.graph;
+    }
+    if !scopes.oidc.iter().any(|s| s == "offline_access") {
+        scopes.oidc.push("offline_access".into());
+    }
+    issue_delegated(state, &app, &user, scopes, &stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_salt_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("pbkdf2-sha256$100000$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsE", &h));
+        assert!(!verify_password("", &h));
+        assert_ne!(h, hash_password("correct horse").unwrap(), "a fresh salt each time");
+        assert!(!verify_password("x", "garbage"));
+        assert!(!verify_password("x", "pbkdf2-sha256$0$AAAA$AAAA"));
+    }
+
+    #[test]
+    fn client_secrets_hash_with_salt_and_verify() {
+        let s = new_client_secret().unwrap();
+        assert_eq!(s.len(), 43);
+        let h = hash_client_secret(&s).unwrap();
+        assert!(!h.contains(&s));
+        assert!(verify_client_secret(&s, &h));
+        assert!(!verify_client_secret(&format!("{s}x"), &h));
+        assert!(!verify_client_secret(&s, "hmac-sha256$AAAA"));
+    }
+
+    #[test]
+    fn endpoints_route_under_any_tenant() {
+        assert_eq!(route("/common/oauth2/v2.0/token"), Some(("common", Endpoint::Token)));
+        assert_eq!(
+            route("/contoso.com/v2.0/.well-known/openid-configuration"),
+            Some(("contoso.com", Endpoint::Discovery))
+        );
+        assert_eq!(route("/t/discovery/v2.0/keys/"), Some(("t", Endpoint::Keys)));
+        assert_eq!(route("/t/OAuth2/V2.0/Authorize"), Some(("t", Endpoint::Authorize)));
+        assert_eq!(route("/v1.0/me/contacts"), None);
+        assert_eq!(route("//oauth2/v2.0/token"), None);
+        assert_eq!(route("/t/oauth2/v2.0/token/x"), None);
+    }
+
+    #[test]
+    fn delegated_scopes() {
+        let s = parse_delegated_scopes("https://graph.microsoft.com/Contacts.ReadWrite offline_access openid").unwrap();
+        assert_eq!(s.graph, vec!["Contacts.ReadWrite"]);
+        assert_eq!(s.oidc, vec!["offline_access", "openid"]);
+        let s = parse_delegated_scopes("https://graph.microsoft.com/.default").unwrap();
+        assert_eq!(s.graph, DEFAULT_DELEGATED_SCOPES.map(str::to_owned).to_vec());
+        let s = parse_delegated_scopes("Contacts.Read 00000003-0000-0000-c000-000000000000/User.Read").unwrap();
+        assert_eq!(s.graph, vec!["Contacts.Read", "User.Read"]);
+        assert_eq!(parse_delegated_scopes("openid").unwrap().graph, vec!["User.Read"]);
+        assert!(parse_delegated_scopes("https://outlook.office.com/Mail.Read").is_err());
+        assert!(parse_delegated_scopes("https://graph.microsoft.com/.default Contacts.Read").is_err());
+        assert!(parse_delegated_scopes("Contacts..Read").is_err());
+        assert_eq!(
+            granted_scope(&parse_delegated_scopes("Contacts.Read offline_access").unwrap()),
+            "https://graph.microsoft.com/Contacts.Read offline_access"
+        );
+    }
+
+    #[test]
+    fn permission_names() {
+        assert!(is_permission_name("Contacts.ReadWrite"));
+        assert!(is_permission_name("User.Read.All"));
+        assert!(!is_permission_name("Contacts."));
+        assert!(!is_permission_name("a b"));
+        assert!(!is_permission_name(""));
+    }
+}
