@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod sharing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,20 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Share a contact folder with another user: ROLE is read, write, or none to stop sharing
+    Share {
+        /// The folder's owner (principal name or id)
+        owner: String,
+        /// The folder's id (`contacts` for the default folder)
+        folder: String,
+        /// Who it is shared with
+        #[arg(long)]
+        with: String,
+        #[arg(long, default_value = "read")]
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Start on a throwaway database seeded with users and contacts, and print tokens
     Demo {
         #[arg(long, env = "ROLO_LISTEN", default_value = "127.0.0.1:8080")]
@@ -79,8 +94,24 @@ enum UsersCommand {
         #[arg(long)]
         display_name: String,
         /// A password for the token endpoint's password grant
-        #[arg(long)]
+        #[arg(long, conflicts_with = "shared")]
         password: Option<String>,
+        /// A shared mailbox: nobody signs in as it; members get access with `users grant`
+        #[arg(long)]
+        shared: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Delegate a mailbox (or give a member full access to a shared mailbox): ROLE is read,
+    /// write, or none to take it back
+    Grant {
+        /// The mailbox's owner (principal name or id)
+        owner: String,
+        /// Who gets access
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "write")]
+        role: String,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -112,6 +143,20 @@ enum AppsCommand {
     },
     /// List registered applications
     List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Limit an app to some mailboxes (like Exchange's ApplicationAccessPolicy); an app with no
+    /// restriction reaches every mailbox its roles allow
+    Restrict {
+        /// The app's client id
+        app: String,
+        /// Users (principal names or ids) the app may reach
+        #[arg(long, required = true, num_args = 1..)]
+        to: Vec<String>,
+        /// Take these users out of the app's policy instead
+        #[arg(long)]
+        remove: bool,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -238,12 +283,27 @@ fn main() {
                     run_server(&cfg.listen, store, opts).await;
                 }
             }
-            Command::Users { command: UsersCommand::Add { upn, display_name, password, db } } => {
+            Command::Users { command: UsersCommand::Grant { owner, to, role, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                sharing::grant(&store, &owner, &to, &role).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Share { owner, folder, with, role, db } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                sharing::share(&store, &owner, &folder, &with, &role).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Apps { command: AppsCommand::Restrict { app, to, remove, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                sharing::restrict(&store, &app, &to, remove).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Users { command: UsersCommand::Add { upn, display_name, password, shared, db } } => {
                 if password.as_deref() == Some("") {
                     fail("the password must not be empty");
                 }
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let user = store.create_user(&upn, &display_name).await.unwrap_or_else(|e| fail(describe(e)));
+                if shared {
+                    store.mark_shared_mailbox(&user.id).await.unwrap_or_else(|e| fail(describe(e)));
+                }
                 if let Some(password) = password {
                     rolo_server::identity::set_password(&store, &user, &password)
                         .await
@@ -258,6 +318,9 @@ fn main() {
                     .await
                     .unwrap_or_else(|e| fail(describe(e)))
                     .unwrap_or_else(|| fail(format!("no such user: {upn}")));
+                if store.is_shared_mailbox(&user.id).await.unwrap_or_else(|e| fail(describe(e))) {
+                    fail(format!("{upn} is a shared mailbox: nobody signs in as it"));
+                }
                 rolo_server::identity::set_password(&store, &user, &password)
                     .await
                     .unwrap_or_else(|e| fail(describe(e)));
@@ -293,6 +356,9 @@ fn main() {
                     .await
                     .unwrap_or_else(|e| fail(describe(e)))
                     .unwrap_or_else(|| fail(format!("no such user: {upn} (add it with `rolo users add`)")));
+                if store.is_shared_mailbox(&user.id).await.unwrap_or_else(|e| fail(describe(e))) {
+                    fail(format!("{upn} is a shared mailbox: nobody signs in as it (grant members access instead)"));
+                }
                 let authority = rolo_server::auth::Authority::load(&store).await.unwrap_or_else(|e| fail(describe(e)));
                 let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
                 let token = authority.issue_delegated(&user, &scopes, ttl).unwrap_or_else(|e| fail(describe(e)));

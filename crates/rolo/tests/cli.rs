@@ -560,3 +560,71 @@ async fn apps_and_passwords_for_the_token_endpoint() {
     assert_eq!((r.status.as_u16(), r.body["error_codes"].clone()), (400, json!([50126])), "{}", r.text);
     assert_eq!(login("pw2").await.status, 200);
 }
+
+/// Sharing from the command line: a delegate, a shared mailbox's member, a folder grantee, and
+/// `apps restrict` accepted (its effect is in the access-matrix test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharing_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    let owner = add_user(&db, "owner@x.test", "Owner", dir.path());
+    add_user(&db, "delegate@x.test", "Delegate", dir.path());
+    add_user(&db, "grantee@x.test", "Grantee", dir.path());
+    add_user(&db, "member@x.test", "Member", dir.path());
+    let o = run(
+        &["users", "add", "desk@x.test", "--display-name", "Front desk", "--shared", "--database", &db],
+        dir.path(),
+    );
+    assert_success(&o, "users add --shared");
+    let o = run(
+        &["users", "grant", "owner@x.test", "--to", "delegate@x.test", "--role", "read", "--database", &db],
+        dir.path(),
+    );
+    assert_success(&o, "users grant");
+    let o = run(&["users", "grant", "desk@x.test", "--to", "member@x.test", "--database", &db], dir.path());
+    assert_success(&o, "users grant (shared mailbox member)");
+    let o = run(
+        &["share", "owner@x.test", "contacts", "--with", "grantee@x.test", "--role", "write", "--database", &db],
+        dir.path(),
+    );
+    assert_success(&o, "share");
+    let o = run(&["share", "owner@x.test", "contacts", "--with", "nobody@x.test", "--database", &db], dir.path());
+    assert!(!o.status.success(), "sharing with an unknown user fails");
+    let o = run(
+        &["users", "grant", "owner@x.test", "--to", "delegate@x.test", "--role", "admin", "--database", &db],
+        dir.path(),
+    );
+    assert!(!o.status.success(), "an unknown role fails");
+    let o = run(
+        &["apps", "restrict", "11111111-2222-3333-4444-555555555555", "--to", "owner@x.test", "--database", &db],
+        dir.path(),
+    );
+    assert_success(&o, "apps restrict");
+
+    let o = run(&["token", "desk@x.test", "--database", &db], dir.path());
+    assert!(!o.status.success(), "nobody signs in as a shared mailbox");
+    let delegate = mint_token(&db, "delegate@x.test", "Contacts.ReadWrite.Shared", dir.path());
+    let grantee = mint_token(&db, "grantee@x.test", "Contacts.ReadWrite.Shared", dir.path());
+    let member = mint_token(&db, "member@x.test", "Contacts.ReadWrite.Shared", dir.path());
+    let served = serve(&["--database", &db], &[], dir.path());
+    let client = reqwest::Client::new();
+    let theirs = format!("{}/users/{owner}/contacts", served.base);
+    let r = call(&client, reqwest::Method::POST, &theirs, &grantee, Some(json!({"givenName": "Shared"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = call(&client, reqwest::Method::GET, &theirs, &delegate, None).await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 1);
+    let r = call(&client, reqwest::Method::POST, &theirs, &delegate, Some(json!({"givenName": "No"}))).await;
+    r.assert_error(403, "ErrorAccessDenied");
+    let desk = format!("{}/users/desk@x.test/contacts", served.base);
+    let r = call(&client, reqwest::Method::POST, &desk, &member, Some(json!({"givenName": "Visitor"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // Taking access back.
+    let o = run(
+        &["share", "owner@x.test", "contacts", "--with", "grantee@x.test", "--role", "none", "--database", &db],
+        dir.path(),
+    );
+    assert_success(&o, "share --role none");
+    let r = call(&client, reqwest::Method::GET, &theirs, &grantee, None).await;
+    r.assert_error(403, "ErrorAccessDenied");
+}
