@@ -99,6 +99,9 @@ enum UsersCommand {
         /// A shared mailbox: nobody signs in as it; members get access with `users grant`
         #[arg(long)]
         shared: bool,
+        /// An in-place archive mailbox, which Graph (and so Rolo) does not serve
+        #[arg(long, conflicts_with_all = ["shared", "password"])]
+        archive: bool,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -295,7 +298,7 @@ fn main() {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 sharing::restrict(&store, &app, &to, remove).await.unwrap_or_else(|e| fail(e));
             }
-            Command::Users { command: UsersCommand::Add { upn, display_name, password, shared, db } } => {
+            Command::Users { command: UsersCommand::Add { upn, display_name, password, shared, archive, db } } => {
                 if password.as_deref() == Some("") {
                     fail("the password must not be empty");
                 }
@@ -303,6 +306,12 @@ fn main() {
                 let user = store.create_user(&upn, &display_name).await.unwrap_or_else(|e| fail(describe(e)));
                 if shared {
                     store.mark_shared_mailbox(&user.id).await.unwrap_or_else(|e| fail(describe(e)));
+                }
+                if archive {
+                    store
+                        .set_mailbox_kind(&user.id, rolo_store::MailboxKind::Archive)
+                        .await
+                        .unwrap_or_else(|e| fail(describe(e)));
                 }
                 if let Some(password) = password {
                     rolo_server::identity::set_password(&store, &user, &password)

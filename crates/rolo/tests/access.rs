@@ -211,6 +211,18 @@ async fn shared_mailbox_members(s: TestServer) {
     assert_eq!(f.status, 201);
     s.get(&url, &s.token(&outsider, "Contacts.ReadWrite.Shared")).await.assert_error(403, "ErrorAccessDenied");
     assert!(s.store.is_shared_mailbox(&shared.id).await.unwrap());
+
+    // In-place archives are not served, whoever asks (Graph's error).
+    let archive = s.user("archive@contoso.test").await;
+    s.store.set_mailbox_kind(&archive.id, rolo_store::MailboxKind::Archive).await.unwrap();
+    s.store.set_mailbox_grant(&archive.mailbox, &member.id, Some(Grant::Write)).await.unwrap();
+    let app = s
+        .authority
+        .issue_app_token("11111111-0000-0000-0000-000000000001", &["Contacts.ReadWrite".to_owned()], 3600)
+        .unwrap();
+    for token in [&mt, &app] {
+        s.get(&format!("/users/{}/contacts", archive.id), token).await.assert_error(404, "MailboxNotEnabledForRESTAPI");
+    }
 }
 
 /// The sharing API: the owner shares a folder, changes the role, and takes it back; grantees

@@ -277,6 +277,14 @@ async fn serve(
         }
         Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
     };
+    if user.kind == rolo_store::MailboxKind::Archive {
+        // Graph does not serve in-place archives.
+        return Err(GraphError::new(
+            ErrorKind::NotFound,
+            "MailboxNotEnabledForRESTAPI",
+            "REST API is not yet supported for this mailbox.",
+        ));
+    }
     let own = principal.user_id.as_deref() == Some(user.id.as_str());
     let mailbox_access = if user_photo {
         // Profile photos are directory data, governed by the User/ProfilePhoto scopes.

@@ -27,6 +27,37 @@ pub struct User {
     pub user_principal_name: String,
     pub display_name: String,
     pub mailbox: Mailbox,
+    pub kind: MailboxKind,
+}
+
+/// What kind of mailbox a directory object has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailboxKind {
+    /// A user's own mailbox.
+    #[default]
+    User,
+    /// A shared mailbox: nobody signs in as it; members reach it with grants.
+    Shared,
+    /// An in-place archive: Graph does not serve archives.
+    Archive,
+}
+
+impl MailboxKind {
+    pub fn code(self) -> i64 {
+        match self {
+            MailboxKind::User => 0,
+            MailboxKind::Shared => 1,
+            MailboxKind::Archive => 2,
+        }
+    }
+
+    pub fn from_code(code: i64) -> MailboxKind {
+        match code {
+            1 => MailboxKind::Shared,
+            2 => MailboxKind::Archive,
+            _ => MailboxKind::User,
+        }
+    }
 }
 
 /// A mailbox: keyed by its owner's id, with its well-known folders.
@@ -312,8 +343,11 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep_subscriptions(&self) -> GraphResult<u64>;
 
     // Sharing, delegation, shared mailboxes and application access policies.
-    /// Marks a user's mailbox as a shared mailbox (nobody signs in as it).
-    async fn mark_shared_mailbox(&self, user_id: &str) -> GraphResult<()>;
+    /// Marks a user's mailbox as a shared mailbox (nobody signs in as it) or an archive.
+    async fn set_mailbox_kind(&self, user_id: &str, kind: MailboxKind) -> GraphResult<()>;
+    async fn mark_shared_mailbox(&self, user_id: &str) -> GraphResult<()> {
+        self.set_mailbox_kind(user_id, MailboxKind::Shared).await
+    }
     async fn is_shared_mailbox(&self, user_id: &str) -> GraphResult<bool>;
     /// What `grantee` holds on `mailbox`.
     async fn grants_of(&self, mailbox: &Mailbox, grantee: &str) -> GraphResult<Grants>;

@@ -19,7 +19,7 @@ use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
 use crate::sql::{Backend, Dialect, Row, Sql, Value};
 use crate::{
     ChangeState, ChangeType, ContactEdit, DeltaItem, DeltaPage, DeltaQuery, DeltaScope, FolderPermission, Grants,
-    Mailbox, PhotoOwner, RegisteredApp, SchemaEdit, Scope, Store, StoredPhoto, SubscriptionEdit, User,
+    Mailbox, MailboxKind, PhotoOwner, RegisteredApp, SchemaEdit, Scope, Store, StoredPhoto, SubscriptionEdit, User,
 };
 use rolo_domain::Grant;
 
@@ -32,21 +32,24 @@ pub struct SqlStore {
 /// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
 const DENSE_PROBE_WINDOW: usize = 2000;
 
-const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id";
+const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id, u.shared";
 const FOLDER_COLUMNS: &str = "t.id, t.parent_id, t.display_name, t.well_known";
 
 fn user_from(row: Row) -> User {
     let mut it = row.into_iter();
-    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
-    let id = next();
+    let mut next = || it.next().unwrap_or(Value::Null);
+    let id = next().into_string();
+    let (upn, name) = (next().into_string(), next().into_string());
+    let (root, default) = (next().into_string(), next().into_string());
     User {
-        user_principal_name: next(),
-        display_name: next(),
+        user_principal_name: upn,
+        display_name: name,
         mailbox: Mailbox {
             id: id.clone(),
-            root_folder_id: FolderId::from_stored(next()),
-            default_folder_id: FolderId::from_stored(next()),
+            root_folder_id: FolderId::from_stored(root),
+            default_folder_id: FolderId::from_stored(default),
         },
+        kind: MailboxKind::from_code(next().as_i64().unwrap_or(0)),
         id,
     }
 }
@@ -629,6 +632,7 @@ impl Store for SqlStore {
             user_principal_name: upn.clone(),
             display_name: display_name.clone(),
             mailbox: Mailbox { id: id.clone(), root_folder_id: root.clone(), default_folder_id: default.clone() },
+            kind: MailboxKind::User,
         };
         self.write(move |tx| {
             Box::pin(async move {
@@ -1738,11 +1742,13 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn mark_shared_mailbox(&self, user_id: &str) -> GraphResult<()> {
+    async fn set_mailbox_kind(&self, user_id: &str, kind: MailboxKind) -> GraphResult<()> {
         let id = user_id.to_owned();
         self.write(move |tx| {
             Box::pin(async move {
-                tx.execute("UPDATE users SET shared = 1 WHERE id = ?", &[id.as_str().into()]).await.map(|_| ())
+                tx.execute("UPDATE users SET shared = ? WHERE id = ?", &[kind.code().into(), id.as_str().into()])
+                    .await
+                    .map(|_| ())
             })
         })
         .await
@@ -1751,7 +1757,8 @@ impl Store for SqlStore {
     async fn is_shared_mailbox(&self, user_id: &str) -> GraphResult<bool> {
         let mut conn = self.backend.read().await?;
         let row = conn.query_opt("SELECT shared FROM users WHERE id = ?", &[user_id.into()]).await?;
-        Ok(row.and_then(|r| r.into_iter().next()).and_then(|v| v.as_i64()) == Some(1))
+        let code = row.and_then(|r| r.into_iter().next()).and_then(|v| v.as_i64()).unwrap_or(0);
+        Ok(MailboxKind::from_code(code) == MailboxKind::Shared)
     }
 
     async fn grants_of(&self, mailbox: &Mailbox, grantee: &str) -> GraphResult<Grants> {
