@@ -33,6 +33,11 @@ async fn fixture(s: &TestServer) -> Fixture {
         s.create_contact_at(&format!("/me/contactFolders/{folder_a}/contacts"), &t, json!({"givenName": "InA"})).await;
     let in_a = in_a["id"].as_str().unwrap().to_owned();
     s.create_contact_at(&format!("/me/contactFolders/{folder_b}/contacts"), &t, json!({"givenName": "InB"})).await;
+    let png = rolo_media::sample(64, 64, rolo_media::Format::Png);
+    let r = s
+        .send_raw(Method::PUT, &format!("/me/contacts/{in_a}/photo/$value"), Some(&t), png, Some("image/png"), &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     Fixture { owner: owner.id, owner_token: t, folder_a, folder_b, in_default, in_a }
 }
 
@@ -73,19 +78,32 @@ fn endpoints(f: &Fixture, who: &str) -> Vec<(&'static str, Method, String, Optio
             format!("/contactFolders/{a}/permissions"),
             Some(json!({"emailAddress": {"address": "bystander@contoso.test"}, "role": "read"})),
         ),
+        ("photo of contact in A", Method::GET, format!("/contacts/{}/photo/$value", f.in_a), None),
+        ("folders delta", Method::GET, "/contactFolders/delta".into(), None),
+        (
+            "add extension to contact in A",
+            Method::POST,
+            format!("/contacts/{}/extensions", f.in_a),
+            Some(json!({"extensionName": format!("Com.Test.{}", who.replace(' ', "").replace('.', ""))})),
+        ),
     ]
 }
 
 /// Expected status per endpoint (same order as `endpoints`); 0 = any success.
-type Row = [u16; 17];
+type Row = [u16; 20];
 const OK: u16 = 0;
-const OWNER: Row = [OK; 17];
-const DENIED: Row = [403; 17];
-const DELEGATE_READ: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, 403, 403, 403, 403, 403];
-const DELEGATE_WRITE: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, OK, OK, OK, OK, 403];
-const FOLDER_READ: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, 403, 403, 403, 403, 403];
-const FOLDER_WRITE: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, OK, OK, 403, 403, 403];
-const APP: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, OK, OK, OK, OK, 403];
+const OWNER: Row = [OK; 20];
+const DENIED: Row = [403; 20];
+#[rustfmt::skip]
+const DELEGATE_READ: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, OK, 403];
+#[rustfmt::skip]
+const DELEGATE_WRITE: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, OK, OK, OK, OK, 403, OK, OK, OK];
+#[rustfmt::skip]
+const FOLDER_READ: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, 403, 403];
+#[rustfmt::skip]
+const FOLDER_WRITE: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, OK, OK, 403, 403, 403, OK, 403, OK];
+#[rustfmt::skip]
+const APP: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, OK, OK, OK, OK, 403, OK, OK, OK];
 
 async fn check_row(s: &TestServer, f: &Fixture, who: &str, token: &str, expected: &Row) {
     for ((name, method, path, body), want) in endpoints(f, who).into_iter().zip(expected) {
