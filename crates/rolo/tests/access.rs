@@ -84,7 +84,7 @@ fn endpoints(f: &Fixture, who: &str) -> Vec<(&'static str, Method, String, Optio
             "add extension to contact in A",
             Method::POST,
             format!("/contacts/{}/extensions", f.in_a),
-            Some(json!({"extensionName": format!("Com.Test.{}", who.replace(' ', "").replace('.', ""))})),
+            Some(json!({"extensionName": format!("Com.Test.{}", who.replace([' ', '.'], ""))})),
         ),
     ]
 }
