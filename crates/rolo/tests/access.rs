@@ -86,30 +86,47 @@ fn endpoints(f: &Fixture, who: &str) -> Vec<(&'static str, Method, String, Optio
             format!("/contacts/{}/extensions", f.in_a),
             Some(json!({"extensionName": format!("Com.Test.{}", who.replace([' ', '.'], ""))})),
         ),
+        ("rename folder B", Method::PATCH, format!("/contactFolders/{b}"), Some(json!({"displayName": "B"}))),
+        ("beta: the mailbox's contacts", Method::GET, "beta:/contacts".into(), None),
+        (
+            "create category",
+            Method::POST,
+            "/outlook/masterCategories".into(),
+            Some(json!({"displayName": format!("By {who}"), "color": "preset1"})),
+        ),
+        ("photo of contact in A (upload)", Method::PUT, format!("/contacts/{}/photo/$value", f.in_a), None),
     ]
 }
 
 /// Expected status per endpoint (same order as `endpoints`); 0 = any success.
-type Row = [u16; 20];
+type Row = [u16; 24];
 const OK: u16 = 0;
-const OWNER: Row = [OK; 20];
-const DENIED: Row = [403; 20];
+const OWNER: Row = [OK; 24];
+const DENIED: Row = [403; 24];
 #[rustfmt::skip]
-const DELEGATE_READ: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, OK, 403];
+const DELEGATE_READ: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, OK, 403, 403, OK, 403, 403];
 #[rustfmt::skip]
-const DELEGATE_WRITE: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, OK, OK, OK, OK, 403, OK, OK, OK];
+const DELEGATE_WRITE: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, OK, OK, OK, OK, 403, OK, OK, OK, OK, OK, 403, OK];
 #[rustfmt::skip]
-const FOLDER_READ: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, 403, 403];
+const FOLDER_READ: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, 403, 403, 403, 403, 403, 403];
 #[rustfmt::skip]
-const FOLDER_WRITE: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, OK, OK, 403, 403, 403, OK, 403, OK];
+const FOLDER_WRITE: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, OK, OK, 403, 403, 403, OK, 403, OK, 403, 403, 403, OK];
 #[rustfmt::skip]
-const APP: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, OK, OK, OK, OK, 403, OK, OK, OK];
+const APP: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, OK, OK, OK, OK, 403, OK, OK, OK, OK, OK, 403, OK];
 
 async fn check_row(s: &TestServer, f: &Fixture, who: &str, token: &str, expected: &Row) {
     for ((name, method, path, body), want) in endpoints(f, who).into_iter().zip(expected) {
-        let url = format!("/users/{}{path}", f.owner);
+        let url = match path.strip_prefix("beta:") {
+            Some(p) => format!("{}/users/{}{p}", s.base.replace("/v1.0", "/beta"), f.owner),
+            None => format!("/users/{}{path}", f.owner),
+        };
         let before = if method == Method::GET { None } else { Some(snapshot(s, f).await) };
-        let r = s.send(method.clone(), &url, Some(token), body, &[]).await;
+        let r = if method == Method::PUT {
+            let png = rolo_media::sample(48, 48, rolo_media::Format::Png);
+            s.send_raw(method.clone(), &url, Some(token), png, Some("image/png"), &[]).await
+        } else {
+            s.send(method.clone(), &url, Some(token), body, &[]).await
+        };
         let status = r.status.as_u16();
         match *want {
             OK => assert!(r.status.is_success(), "{who}: {name}: expected success, got {status}: {}", r.text),
@@ -187,9 +204,13 @@ async fn access_matrix(s: TestServer) {
     let before = snapshot(&s, &f).await;
     for token in [None, Some("not-a-jwt"), Some(expired.as_str())] {
         for (name, method, path, body) in endpoints(&f, "bad") {
-            let r = s.send(method, &format!("/users/{}{path}", f.owner), token, body, &[]).await;
-            r.assert_error(401, "InvalidAuthenticationToken");
-            let _ = name;
+            let url = match path.strip_prefix("beta:") {
+                Some(p) => format!("{}/users/{}{p}", s.base.replace("/v1.0", "/beta"), f.owner),
+                None => format!("/users/{}{path}", f.owner),
+            };
+            let r = s.send(method, &url, token, body, &[]).await;
+            assert_eq!(r.status, 401, "{name}: {}", r.text);
+            assert_eq!(r.body["error"]["code"], "InvalidAuthenticationToken", "{name}");
         }
     }
     assert_eq!(snapshot(&s, &f).await, before);

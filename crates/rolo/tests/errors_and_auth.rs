@@ -421,9 +421,6 @@ async fn if_match_preconditions(s: TestServer) {
 /// 20 concurrent PATCHes with the same If-Match: exactly one wins, 19 get 412; the stored contact
 /// is the winner's. 20 concurrent PATCHes without If-Match all succeed with distinct change keys.
 async fn concurrent_conditional_updates(s: TestServer) {
-    // These race many requests on one mailbox, past Outlook's 4 in flight: throttling would
-    // answer some with 429, which is not what is tested here.
-    s.state.throttle.set_enabled(false);
     let (_, t) = s.login("ada@contoso.test").await;
     let created = s.create_contact_at("/me/contacts", &t, json!({"givenName": "Race"})).await;
     let id = created["id"].as_str().unwrap().to_owned();
@@ -488,9 +485,6 @@ async fn concurrent_conditional_updates(s: TestServer) {
 
 /// 20 concurrent creates all succeed with distinct ids and are all listed.
 async fn concurrent_creates(s: TestServer) {
-    // These race many requests on one mailbox, past Outlook's 4 in flight: throttling would
-    // answer some with 429, which is not what is tested here.
-    s.state.throttle.set_enabled(false);
     let (_, t) = s.login("ada@contoso.test").await;
     let s = Arc::new(s);
     let mut tasks = Vec::new();
