@@ -11,6 +11,28 @@ const ID_PREFIX: &str = "Microsoft.OutlookServices.OpenTypeExtension.";
 pub const MAX_EXTENSION_BYTES: usize = 32 * 1024;
 pub const MAX_EXTENSIONS_PER_CONTACT: usize = 32;
 
+/// The limits open extensions are held to: Rolo's defaults above, or the emulator's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExtensionLimits {
+    pub per_contact: usize,
+    pub bytes: usize,
+}
+
+impl Default for ExtensionLimits {
+    fn default() -> Self {
+        ExtensionLimits { per_contact: MAX_EXTENSIONS_PER_CONTACT, bytes: MAX_EXTENSION_BYTES }
+    }
+}
+
+/// `ErrorExtensionLimitExceeded`: a contact already holds all the extensions it may.
+pub fn too_many(limits: ExtensionLimits) -> GraphError {
+    GraphError::bad_request(
+        "ErrorExtensionLimitExceeded",
+        format!("A contact may hold at most {} open extensions.", limits.per_contact),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenExtension {
     pub name: String,
@@ -87,24 +109,23 @@ impl OpenExtension {
         if lower.starts_with("com.microsoft") || lower.starts_with("com.onmicrosoft") {
             return Err(invalid("Extension names starting with Com.Microsoft or Com.OnMicrosoft are reserved."));
         }
-        let ext = OpenExtension { name, properties };
-        ext.check_size()?;
-        Ok(ext)
+        Ok(OpenExtension { name, properties })
     }
 
     /// Merges a PATCH into this extension, as Graph does for Outlook items.
-    pub fn merge(&mut self, patch: OpenExtension) -> GraphResult<()> {
+    pub fn merge(&mut self, patch: OpenExtension, limits: ExtensionLimits) -> GraphResult<()> {
         self.properties.extend(patch.properties);
-        self.check_size()
+        self.check_size(limits)
     }
 
-    fn check_size(&self) -> GraphResult<()> {
+    /// `ErrorExtensionTooLarge` when the data is over the size limit.
+    pub fn check_size(&self, limits: ExtensionLimits) -> GraphResult<()> {
         let size = serde_json::to_vec(&self.properties).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size > MAX_EXTENSION_BYTES {
+        if size > limits.bytes {
             return Err(GraphError::new(
                 ErrorKind::PayloadTooLarge,
                 "ErrorExtensionTooLarge",
-                format!("An open extension may hold at most {MAX_EXTENSION_BYTES} bytes of data."),
+                format!("An open extension may hold at most {} bytes of data.", limits.bytes),
             ));
         }
         Ok(())
@@ -139,8 +160,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.id(), "Microsoft.OutlookServices.OpenTypeExtension.Com.Contoso.Referral");
-        e.merge(OpenExtension::from_v1(&json!({"dealValue": 600, "x": true}), Some("Com.Contoso.Referral")).unwrap())
-            .unwrap();
+        let patch =
+            OpenExtension::from_v1(&json!({"dealValue": 600, "x": true}), Some("Com.Contoso.Referral")).unwrap();
+        e.merge(patch, ExtensionLimits::default()).unwrap();
         assert_eq!(e.to_v1()["dealValue"], 600);
         assert_eq!(e.to_v1()["tags"], json!(["a"]));
         assert!(OpenExtension::from_v1(&json!({"extensionName": "A", "v": null}), None).is_err());
@@ -148,7 +170,8 @@ mod tests {
         assert!(OpenExtension::from_v1(&json!({"extensionName": "Com.Microsoft.X"}), None).is_err());
         assert!(OpenExtension::from_v1(&json!({"v": 1}), None).is_err());
         let big = "x".repeat(MAX_EXTENSION_BYTES);
-        assert_eq!(OpenExtension::from_v1(&json!({"extensionName": "A", "v": big}), None).unwrap_err().status(), 413);
+        let big = OpenExtension::from_v1(&json!({"extensionName": "A", "v": big}), None).unwrap();
+        assert_eq!(big.check_size(ExtensionLimits::default()).unwrap_err().status(), 413);
         assert_eq!(bare_name("microsoft.graph.openTypeExtension.Com.A"), "Com.A");
         assert_eq!(bare_name("Com.A"), "Com.A");
     }

@@ -127,6 +127,33 @@ async fn fidelity_switches() {
         .await
         .assert_error(400, "BadRequest");
 
+    // Tighter limits on extensions and photos, to exercise a client's handling of them.
+    let r = admin(
+        &s,
+        Method::PATCH,
+        "settings",
+        Some(json!({"limits": {"extensions": {"perContact": 1, "bytes": 64}, "photoBytes": 200}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["limits"]["extensions"]["perContact"], 1);
+    let c = s.create_contact(&t, json!({"givenName": "Limited"})).await;
+    let ext = |name: &str| json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": name});
+    assert_eq!(s.post(&format!("/me/contacts/{c}/extensions"), &t, ext("Com.A")).await.status, 201);
+    s.post(&format!("/me/contacts/{c}/extensions"), &t, ext("Com.B"))
+        .await
+        .assert_error(400, "ErrorExtensionLimitExceeded");
+    let mut big = ext("Com.C");
+    big["data"] = json!("x".repeat(100));
+    s.post(&format!("/me/contacts/{c}/extensions"), &t, big).await.assert_error(413, "ErrorExtensionTooLarge");
+    let png = rolo_media::sample(64, 64, rolo_media::Format::Png);
+    assert!(png.len() > 200);
+    let r =
+        s.send_raw(Method::PUT, &format!("/me/contacts/{c}/photo/$value"), Some(&t), png, Some("image/png"), &[]).await;
+    r.assert_error(413, "RequestEntityTooLarge");
+    admin(&s, Method::PATCH, "settings", Some(json!({"limits": {}}))).await;
+    assert_eq!(s.post(&format!("/me/contacts/{c}/extensions"), &t, ext("Com.B")).await.status, 201);
+
     // Throttling on and off.
     let r = admin(&s, Method::PATCH, "settings", Some(json!({"throttling": false}))).await;
     assert_eq!(r.body["throttling"], false);

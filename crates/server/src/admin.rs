@@ -46,6 +46,21 @@ impl Faults {
     }
 }
 
+/// Limits the emulator can tighten (or loosen) to exercise clients' handling of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Limits {
+    pub extensions: rolo_domain::extension::ExtensionLimits,
+    /// Largest photo upload accepted, in bytes (Graph: the 4 MB request limit).
+    pub photo_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { extensions: Default::default(), photo_bytes: crate::graph::MAX_BODY_BYTES }
+    }
+}
+
 pub fn is_admin_path(path: &str) -> bool {
     path == "/rolo/admin" || path.starts_with("/rolo/admin/")
 }
@@ -67,7 +82,7 @@ fn path_of(body: &Value) -> GraphResult<std::path::PathBuf> {
 }
 
 fn settings_json(state: &AppState) -> Value {
-    json!({"throttling": state.throttle.enabled(), "faults": state.faults()})
+    json!({"throttling": state.throttle.enabled(), "faults": state.faults(), "limits": state.limits()})
 }
 
 pub async fn serve(
@@ -125,6 +140,14 @@ pub async fn serve(
                     ));
                 }
                 state.set_faults(faults);
+            }
+            if let Some(l) = body.get("limits") {
+                let limits: Limits = serde_json::from_value(l.clone())
+                    .map_err(|_| GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes}"))?;
+                if limits.extensions.per_contact == 0 || limits.extensions.bytes == 0 || limits.photo_bytes == 0 {
+                    return Err(GraphError::bad_request("BadRequest", "Limits must be positive."));
+                }
+                state.set_limits(limits);
             }
             ok(settings_json(state))
         }

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::contact::{WriteRules, CONTACT_TYPE};
-use rolo_domain::extension::{bare_name, OpenExtension, MAX_EXTENSIONS_PER_CONTACT};
+use rolo_domain::extension::{bare_name, ExtensionLimits, OpenExtension};
 use rolo_domain::projection::{contact_properties, etag, ContactJson, FieldSet};
 use rolo_domain::schema::SchemaExtension;
 use rolo_domain::{ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
@@ -345,7 +345,7 @@ pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<R
     let mut body = body.clone();
     let inline = match body.as_object_mut().and_then(|o| o.remove("extensions")) {
         None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => Some(inline_extensions(&items)?),
+        Some(Value::Array(items)) => Some(inline_extensions(&items, ctx.state.limits().extensions)?),
         Some(_) => return Err(GraphError::wrong_type("extensions", "Collection(microsoft.graph.extension)")),
     };
     let schemas = write_rules(ctx, &body).await?;
@@ -358,16 +358,14 @@ pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<R
     entity_response(ctx, &contact, StatusCode::CREATED, path, &[], inline.as_deref()).await
 }
 
-fn inline_extensions(items: &[Value]) -> GraphResult<Vec<OpenExtension>> {
-    if items.len() > MAX_EXTENSIONS_PER_CONTACT {
-        return Err(GraphError::bad_request(
-            "ErrorExtensionLimitExceeded",
-            format!("A contact may hold at most {MAX_EXTENSIONS_PER_CONTACT} open extensions."),
-        ));
+fn inline_extensions(items: &[Value], limits: ExtensionLimits) -> GraphResult<Vec<OpenExtension>> {
+    if items.len() > limits.per_contact {
+        return Err(rolo_domain::extension::too_many(limits));
     }
     let mut out: Vec<OpenExtension> = Vec::with_capacity(items.len());
     for item in items {
         let ext = OpenExtension::from_v1(item, None)?;
+        ext.check_size(limits)?;
         if out.iter().any(|e| e.name.eq_ignore_ascii_case(&ext.name)) {
             return Err(GraphError::new(
                 rolo_domain::ErrorKind::Conflict,

@@ -57,13 +57,17 @@ pub async fn serve(
             }
         }
         (&Method::POST, None) => {
+            let limits = ctx.state.limits().extensions;
             let ext = OpenExtension::from_v1(body, None)?;
-            let ext = store.create_extension(ctx.mailbox(), &id, &scope, ext).await?;
+            ext.check_size(limits)?;
+            let ext = store.create_extension(ctx.mailbox(), &id, &scope, ext, limits).await?;
             respond(StatusCode::CREATED, &with_context(&ext, format!("{context}/$entity")))
         }
         (&Method::PATCH, Some(raw)) => {
+            let limits = ctx.state.limits().extensions;
             let patch = OpenExtension::from_v1(body, Some(bare_name(raw)))?;
-            let ext = store.update_extension(ctx.mailbox(), &id, &scope, patch).await?;
+            patch.check_size(limits)?;
+            let ext = store.update_extension(ctx.mailbox(), &id, &scope, patch, limits).await?;
             respond(StatusCode::OK, &with_context(&ext, format!("{context}/$entity")))
         }
         (&Method::DELETE, Some(raw)) => {

@@ -57,6 +57,7 @@ pub struct AppState {
     /// The emulator's `/rolo/admin` controls are served.
     pub emulator: bool,
     faults: RwLock<admin::Faults>,
+    limits: RwLock<admin::Limits>,
     /// External OpenID Connect issuers whose tokens are accepted too; set before serving.
     pub oidc: oidc::ExternalIssuers,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
@@ -77,9 +78,21 @@ impl AppState {
             throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),
             emulator: false,
             faults: RwLock::new(admin::Faults::default()),
+            limits: RwLock::new(admin::Limits::default()),
             oidc: oidc::ExternalIssuers::default(),
             users: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The limits on extensions and photo uploads in force (the emulator may change them).
+    pub fn limits(&self) -> admin::Limits {
+        self.limits.read().map(|l| *l).unwrap_or_default()
+    }
+
+    pub fn set_limits(&self, limits: admin::Limits) {
+        if let Ok(mut l) = self.limits.write() {
+            *l = limits;
+        }
     }
 
     pub fn faults(&self) -> admin::Faults {

@@ -137,6 +137,14 @@ async fn serve(
             Ok(bytes_response(p, headers))
         }
         (&Method::PUT | &Method::PATCH, PhotoPath::One { size: None, value: true }) => {
+            let limit = ctx.state.limits().photo_bytes;
+            if body.len() > limit {
+                return Err(GraphError::new(
+                    ErrorKind::PayloadTooLarge,
+                    "RequestEntityTooLarge",
+                    format!("A photo may be at most {limit} bytes."),
+                ));
+            }
             upload(ctx, &owner, body).await?;
             let mut resp = Response::new(Body::empty());
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));

@@ -277,6 +277,7 @@ pub trait Store: Send + Sync + 'static {
         contact: &ContactId,
         scope: &Scope,
         ext: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
     ) -> GraphResult<OpenExtension>;
     /// Merges `patch` into the named extension.
     async fn update_extension(
@@ -285,6 +286,7 @@ pub trait Store: Send + Sync + 'static {
         contact: &ContactId,
         scope: &Scope,
         patch: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
     ) -> GraphResult<OpenExtension>;
     async fn delete_extension(
         &self,

@@ -2100,6 +2100,7 @@ impl Store for SqlStore {
         contact: &ContactId,
         scope: &Scope,
         ext: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
     ) -> GraphResult<OpenExtension> {
         let (mb, id, scope) = (mailbox.clone(), contact.clone(), scope.clone());
         let columns = self.contact_columns.clone();
@@ -2115,14 +2116,8 @@ impl Store for SqlStore {
                     .and_then(|r| r.into_iter().next())
                     .and_then(|v| v.as_i64())
                     .unwrap_or(0);
-                if count as usize >= rolo_domain::extension::MAX_EXTENSIONS_PER_CONTACT {
-                    return Err(GraphError::bad_request(
-                        "ErrorExtensionLimitExceeded",
-                        format!(
-                            "A contact may hold at most {} open extensions.",
-                            rolo_domain::extension::MAX_EXTENSIONS_PER_CONTACT
-                        ),
-                    ));
+                if count as usize >= limits.per_contact {
+                    return Err(rolo_domain::extension::too_many(limits));
                 }
                 insert_extension(tx, &mb, &id, &ext).await?;
                 Ok(ext)
@@ -2137,6 +2132,7 @@ impl Store for SqlStore {
         contact: &ContactId,
         scope: &Scope,
         patch: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
     ) -> GraphResult<OpenExtension> {
         let (mb, id, scope) = (mailbox.clone(), contact.clone(), scope.clone());
         let columns = self.contact_columns.clone();
@@ -2145,7 +2141,7 @@ impl Store for SqlStore {
                 lock_contact(tx, &columns, &mb, &id, &scope).await?;
                 let mut ext =
                     select_extension(tx, &mb, &id, &patch.name).await?.ok_or_else(GraphError::item_not_found)?;
-                ext.merge(patch)?;
+                ext.merge(patch, limits)?;
                 let data = serde_json::to_string(&ext.properties).map_err(GraphError::internal)?;
                 tx.execute(
                     "UPDATE extensions SET data = ? WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
