@@ -12,6 +12,7 @@ mod extensions;
 mod folders;
 pub mod graph;
 mod metadata;
+mod openapi;
 pub mod paths;
 mod permissions;
 mod photos;
