@@ -550,7 +550,7 @@ async fn service_document_and_metadata() {
     let doc = s.send(Method::GET, "/", None, None, &[]).await;
     assert_eq!(doc.status, 200, "{}", doc.text);
     assert_eq!(doc.body["@odata.context"], format!("{}/$metadata", s.base));
-    assert_eq!(doc.body["value"][2], json!({"name": "me", "kind": "Singleton", "url": "me"}));
+    assert_eq!(doc.body["value"][3], json!({"name": "me", "kind": "Singleton", "url": "me"}));
     let meta = s.send(Method::GET, "/$metadata", None, None, &[]).await;
     assert_eq!(meta.status, 200);
     assert_eq!(meta.header("content-type"), Some("application/xml"));
@@ -570,4 +570,64 @@ async fn service_document_and_metadata() {
     let meta = s.send(Method::GET, &format!("{beta_root}/$metadata"), None, None, &[]).await;
     assert!(meta.text.contains(r#"<Property Name="flag" Type="graph.followupFlag" />"#));
     assert!(!meta.text.contains(r#"<Property Name="primaryEmailAddress""#));
+}
+
+/// `openapi.json` describes exactly what is served: every described operation reaches a handler
+/// (never 405 or "Resource not found for the segment"), and every other method on a described
+/// path answers 405. Other methods get real ids (a lookup may come before the method check);
+/// described ones get made-up ids, so that DELETEs remove nothing the rest of the test needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_exactly_what_is_served() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (user, _) = s.login("openapi@contoso.com").await;
+    let token = s.token(&user, "Contacts.ReadWrite MailboxSettings.ReadWrite User.ReadWrite");
+    let folder = s.create_folder_at("/me/contactFolders", &token, "F").await;
+    let child = s.create_folder_at(&format!("/me/contactFolders/{folder}/childFolders"), &token, "G").await;
+    let contact = s.create_contact(&token, json!({"givenName": "A"})).await;
+    let doc = s.send(Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(doc.status, 200, "{}", doc.text);
+    assert_eq!(doc.header("content-type"), Some("application/json"));
+    assert_eq!(doc.body["openapi"], "3.0.3");
+    let beta =
+        s.send(Method::GET, &format!("{}/openapi.json", s.base.replace("/v1.0", "/beta")), None, None, &[]).await;
+    assert!(beta.body["components"]["schemas"]["microsoft.graph.contact"]["properties"]["flag"].is_object());
+
+    let ids = [
+        ("{user-id}", user.id.clone()),
+        ("{contactFolder-id}", folder),
+        ("{contactFolder-id1}", child),
+        ("{contact-id}", contact),
+        ("{extension-id}", "Com.Contoso.X".to_owned()),
+        ("{profilePhoto-id}", "48X48".to_owned()),
+        ("{contactFolderPermission-id}", "P1".to_owned()),
+        ("{outlookCategory-id}", "00000000-0000-0000-0000-000000000001".to_owned()),
+        ("{subscription-id}", "00000000-0000-0000-0000-000000000002".to_owned()),
+        ("{schemaExtension-id}", "extabcdefgh_x".to_owned()),
+    ];
+    let paths = doc.body["paths"].as_object().expect("paths");
+    assert!(paths.len() > 90, "{} paths", paths.len());
+    for (template, item) in paths {
+        let mut path = template.clone();
+        let mut made_up = template.replace("{user-id}", &user.id);
+        for (k, v) in &ids {
+            path = path.replace(k, v);
+            made_up = made_up.replace(k, "AAAAAAAAAAAAAAAAAAAAAA");
+        }
+        assert!(!path.contains('{'), "unknown parameter in {template}");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let described = item.get(method).is_some();
+            let path = if described { &made_up } else { &path };
+            let m = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let body = (method != "get" && method != "delete").then(|| json!({}));
+            let r = s.send(m, path, Some(&token), body, &[]).await;
+            let status = r.status.as_u16();
+            assert!(status < 500, "{method} {path}: {status} {}", r.text);
+            let unrouted = status == 405 || (status == 400 && r.text.contains("Resource not found for the segment"));
+            if described {
+                assert!(!unrouted, "{method} {template} is described but not served: {status} {}", r.text);
+            } else {
+                assert_eq!(status, 405, "{method} {template} is served but not described: {}", r.text);
+            }
+        }
+    }
 }

@@ -207,9 +207,18 @@ async fn serve(
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
         return Err(GraphError::bad_request("BadRequest", format!("Invalid version: {version}")));
     };
-    // The service document and $metadata are public, as on Graph.
+    // The service document, $metadata and openapi.json are public, as on Graph.
     let root = rest.trim_end_matches('/');
-    if parts.method == Method::GET && (root.is_empty() || root.eq_ignore_ascii_case("$metadata")) {
+    let openapi = root.eq_ignore_ascii_case("openapi.json");
+    if root.is_empty() || root.eq_ignore_ascii_case("$metadata") || openapi {
+        if parts.method != Method::GET {
+            return Err(method_not_allowed(&parts.method));
+        }
+        if openapi {
+            let mut resp = Response::new(Body::from(crate::openapi::document(version)));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return Ok(resp);
+        }
         if root.is_empty() {
             let body = crate::metadata::service_document(&base_url(&state, &parts.headers, version));
             return Ok(crate::response::json_status(

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod identity;
 mod metadata;
 pub mod oidc;
+mod openapi;
 pub mod paths;
 mod permissions;
 mod photos;

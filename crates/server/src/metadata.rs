@@ -1,11 +1,12 @@
 //! The service document (`GET /v1.0/`) and `$metadata`: CSDL describing exactly what Rolo serves,
-//! with Graph's names. Contact properties come from the same table the JSON projection uses, so
-//! the two cannot drift apart.
+//! with Graph's names. The entity model is data (`model`): contact and folder properties come from
+//! the tables the JSON projection uses, and `openapi.rs` renders the same model as OpenAPI, so the
+//! projection, `$metadata` and `openapi.json` cannot drift apart.
 
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use rolo_domain::projection::contact_properties;
+use rolo_domain::projection::{contact_properties, folder_properties};
 use rolo_domain::ApiVersion;
 
 /// The EDM type of a contact property in `version`.
@@ -28,172 +29,377 @@ fn contact_property_type(name: &str, version: ApiVersion) -> &'static str {
 
 const OUTLOOK_ITEM: &[&str] = &["categories", "changeKey", "createdDateTime", "lastModifiedDateTime"];
 
-fn property(out: &mut String, name: &str, ty: &str) {
-    let _ = writeln!(out, r#"        <Property Name="{name}" Type="{ty}" />"#);
+/// A structural property: its name, EDM type (`Edm.String`, `graph.emailAddress`,
+/// `Collection(...)`) and whether it may be null.
+pub(crate) struct Property {
+    pub name: &'static str,
+    pub ty: &'static str,
+    pub nullable: bool,
 }
 
-fn build(version: ApiVersion) -> String {
+/// A navigation property, always contained (`ContainsTarget`): Rolo serves each under its parent.
+pub(crate) struct Navigation {
+    pub name: &'static str,
+    pub ty: &'static str,
+}
+
+/// An entity or complex type of the `microsoft.graph` namespace.
+pub(crate) struct TypeDef {
+    pub entity: bool,
+    pub name: &'static str,
+    /// `graph.entity`...
+    pub base: Option<&'static str>,
+    pub is_abstract: bool,
+    pub open: bool,
+    /// A media entity: its bytes are at `.../$value`.
+    pub has_stream: bool,
+    pub properties: Vec<Property>,
+    pub navigation: Vec<Navigation>,
+}
+
+/// A bound function (`delta`) or action (`permanentDelete`, `reauthorize`).
+pub(crate) struct Operation {
+    pub name: &'static str,
+    pub function: bool,
+    pub binding: &'static str,
+    pub returns: Option<&'static str>,
+}
+
+/// Everything `$metadata` describes for one version.
+pub(crate) struct Model {
+    pub enums: Vec<(&'static str, Vec<(String, i32)>)>,
+    pub types: Vec<TypeDef>,
+    pub operations: Vec<Operation>,
+    /// (name, entity type)
+    pub entity_sets: Vec<(&'static str, &'static str)>,
+    pub singletons: Vec<(&'static str, &'static str)>,
+}
+
+impl Model {
+    pub fn get(&self, name: &str) -> Option<&TypeDef> {
+        self.types.iter().find(|t| t.name == name)
+    }
+
+    /// A type's properties, inherited ones first.
+    pub fn all_properties<'a>(&'a self, t: &'a TypeDef) -> Vec<&'a Property> {
+        let mut out = match t.base.and_then(|b| self.get(b.trim_start_matches("graph."))) {
+            Some(base) => self.all_properties(base),
+            None => Vec::new(),
+        };
+        out.extend(t.properties.iter());
+        out
+    }
+
+    /// A type's navigation properties, inherited ones first.
+    pub fn all_navigation<'a>(&'a self, t: &'a TypeDef) -> Vec<&'a Navigation> {
+        let mut out = match t.base.and_then(|b| self.get(b.trim_start_matches("graph."))) {
+            Some(base) => self.all_navigation(base),
+            None => Vec::new(),
+        };
+        out.extend(t.navigation.iter());
+        out
+    }
+}
+
+fn prop(name: &'static str, ty: &'static str) -> Property {
+    Property { name, ty, nullable: true }
+}
+
+fn required(name: &'static str, ty: &'static str) -> Property {
+    Property { name, ty, nullable: false }
+}
+
+fn strings(names: &[&'static str]) -> Vec<Property> {
+    names.iter().map(|n| prop(n, "Edm.String")).collect()
+}
+
+fn nav(name: &'static str, ty: &'static str) -> Navigation {
+    Navigation { name, ty }
+}
+
+fn complex(name: &'static str, base: Option<&'static str>, properties: Vec<Property>) -> TypeDef {
+    TypeDef {
+        entity: false,
+        name,
+        base,
+        is_abstract: false,
+        open: false,
+        has_stream: false,
+        properties,
+        navigation: Vec::new(),
+    }
+}
+
+fn entity(name: &'static str, properties: Vec<Property>, navigation: Vec<Navigation>) -> TypeDef {
+    TypeDef {
+        entity: true,
+        name,
+        base: Some("graph.entity"),
+        is_abstract: false,
+        open: false,
+        has_stream: false,
+        properties,
+        navigation,
+    }
+}
+
+/// The model of a version, built once.
+pub(crate) fn model(version: ApiVersion) -> &'static Model {
+    static V1: OnceLock<Model> = OnceLock::new();
+    static BETA: OnceLock<Model> = OnceLock::new();
+    match version {
+        ApiVersion::V1 => V1.get_or_init(|| build_model(ApiVersion::V1)),
+        ApiVersion::Beta => BETA.get_or_init(|| build_model(ApiVersion::Beta)),
+    }
+}
+
+fn build_model(version: ApiVersion) -> Model {
     let beta = version == ApiVersion::Beta;
+    let mut colors = vec![("none".to_owned(), -1)];
+    colors.extend((0..=24).map(|i| (format!("preset{i}"), i)));
+
+    let mut types = vec![complex("emailAddress", None, strings(&["address", "name"]))];
+    let mut address = strings(&["city", "countryOrRegion", "postalCode", "state", "street"]);
+    if beta {
+        address.extend(strings(&["postOfficeBox", "type"]));
+    }
+    types.push(complex("physicalAddress", None, address));
+    if beta {
+        types.extend([
+            complex("typedEmailAddress", Some("graph.emailAddress"), strings(&["otherLabel", "type"])),
+            complex("phone", None, strings(&["number", "type"])),
+            complex("website", None, strings(&["address", "displayName", "type"])),
+            complex("dateTimeTimeZone", None, vec![required("dateTime", "Edm.String"), prop("timeZone", "Edm.String")]),
+            complex(
+                "followupFlag",
+                None,
+                vec![
+                    prop("completedDateTime", "graph.dateTimeTimeZone"),
+                    prop("dueDateTime", "graph.dateTimeTimeZone"),
+                    prop("flagStatus", "Edm.String"),
+                    prop("startDateTime", "graph.dateTimeTimeZone"),
+                ],
+            ),
+        ]);
+    }
+    types.push(complex("extensionSchemaProperty", None, strings(&["name", "type"])));
+
+    let mut base_entity = entity("entity", vec![required("id", "Edm.String")], Vec::new());
+    base_entity.base = None;
+    base_entity.is_abstract = true;
+    types.push(base_entity);
+    let mut outlook_item = entity(
+        "outlookItem",
+        OUTLOOK_ITEM.iter().map(|n| prop(n, contact_property_type(n, version))).collect(),
+        Vec::new(),
+    );
+    outlook_item.is_abstract = true;
+    types.push(outlook_item);
+    let mut contact = entity(
+        "contact",
+        contact_properties(version)
+            .iter()
+            .filter(|n| **n != "id" && !OUTLOOK_ITEM.contains(n))
+            .map(|n| prop(n, contact_property_type(n, version)))
+            .collect(),
+        vec![
+            nav("photo", "graph.profilePhoto"),
+            // Sized renditions of a contact's photo: a Rolo extension (Graph has them for users).
+            nav("photos", "Collection(graph.profilePhoto)"),
+            nav("extensions", "Collection(graph.extension)"),
+            nav("singleValueExtendedProperties", "Collection(graph.singleValueLegacyExtendedProperty)"),
+            nav("multiValueExtendedProperties", "Collection(graph.multiValueLegacyExtendedProperty)"),
+        ],
+    );
+    contact.base = Some("graph.outlookItem");
+    contact.open = true;
+    types.push(contact);
+    let mut extension = entity("extension", Vec::new(), Vec::new());
+    extension.open = true;
+    extension.is_abstract = true;
+    types.push(extension);
+    let mut open_extension = entity("openTypeExtension", vec![required("extensionName", "Edm.String")], Vec::new());
+    open_extension.base = Some("graph.extension");
+    open_extension.open = true;
+    types.push(open_extension);
+    types.extend([
+        entity("singleValueLegacyExtendedProperty", vec![prop("value", "Edm.String")], Vec::new()),
+        entity("multiValueLegacyExtendedProperty", vec![prop("value", "Collection(Edm.String)")], Vec::new()),
+        entity(
+            "schemaExtension",
+            vec![
+                prop("description", "Edm.String"),
+                required("owner", "Edm.String"),
+                required("properties", "Collection(graph.extensionSchemaProperty)"),
+                required("status", "Edm.String"),
+                required("targetTypes", "Collection(Edm.String)"),
+            ],
+            Vec::new(),
+        ),
+        entity(
+            "contactFolder",
+            folder_properties(version).iter().filter(|n| **n != "id").map(|n| prop(n, "Edm.String")).collect(),
+            vec![
+                nav("childFolders", "Collection(graph.contactFolder)"),
+                nav("contacts", "Collection(graph.contact)"),
+                // Folder sharing: a Rolo extension.
+                nav("permissions", "Collection(graph.contactFolderPermission)"),
+            ],
+        ),
+        // Rolo's folder sharing, shaped like Graph's calendarPermission.
+        entity(
+            "contactFolderPermission",
+            vec![
+                prop("emailAddress", "graph.emailAddress"),
+                prop("role", "Edm.String"),
+                required("allowedRoles", "Collection(Edm.String)"),
+                prop("isRemovable", "Edm.Boolean"),
+                prop("isInsideOrganization", "Edm.Boolean"),
+            ],
+            Vec::new(),
+        ),
+    ]);
+    let mut photo = entity("profilePhoto", vec![prop("height", "Edm.Int32"), prop("width", "Edm.Int32")], Vec::new());
+    photo.has_stream = true;
+    types.push(photo);
+    types.extend([
+        entity(
+            "outlookCategory",
+            vec![prop("displayName", "Edm.String"), prop("color", "graph.categoryColor")],
+            Vec::new(),
+        ),
+        entity("outlookUser", Vec::new(), vec![nav("masterCategories", "Collection(graph.outlookCategory)")]),
+        entity(
+            "subscription",
+            vec![
+                prop("applicationId", "Edm.String"),
+                required("changeType", "Edm.String"),
+                prop("clientState", "Edm.String"),
+                prop("creatorId", "Edm.String"),
+                prop("encryptionCertificate", "Edm.String"),
+                prop("encryptionCertificateId", "Edm.String"),
+                required("expirationDateTime", "Edm.DateTimeOffset"),
+                prop("includeResourceData", "Edm.Boolean"),
+                prop("latestSupportedTlsVersion", "Edm.String"),
+                prop("lifecycleNotificationUrl", "Edm.String"),
+                prop("notificationContentType", "Edm.String"),
+                prop("notificationQueryOptions", "Edm.String"),
+                required("notificationUrl", "Edm.String"),
+                prop("notificationUrlAppId", "Edm.String"),
+                required("resource", "Edm.String"),
+            ],
+            Vec::new(),
+        ),
+    ]);
+    let mut user = entity(
+        "user",
+        strings(&["displayName", "userPrincipalName"]),
+        vec![
+            nav("contacts", "Collection(graph.contact)"),
+            nav("contactFolders", "Collection(graph.contactFolder)"),
+            nav("outlook", "graph.outlookUser"),
+            nav("photo", "graph.profilePhoto"),
+            nav("photos", "Collection(graph.profilePhoto)"),
+        ],
+    );
+    user.open = true;
+    types.push(user);
+
+    let operations = vec![
+        Operation {
+            name: "delta",
+            function: true,
+            binding: "Collection(graph.contact)",
+            returns: Some("Collection(graph.contact)"),
+        },
+        Operation {
+            name: "delta",
+            function: true,
+            binding: "Collection(graph.contactFolder)",
+            returns: Some("Collection(graph.contactFolder)"),
+        },
+        Operation { name: "permanentDelete", function: false, binding: "graph.contact", returns: None },
+        Operation { name: "permanentDelete", function: false, binding: "graph.contactFolder", returns: None },
+        Operation { name: "reauthorize", function: false, binding: "graph.subscription", returns: None },
+    ];
+    Model {
+        enums: vec![("categoryColor", colors)],
+        types,
+        operations,
+        entity_sets: vec![
+            ("users", "graph.user"),
+            ("schemaExtensions", "graph.schemaExtension"),
+            ("subscriptions", "graph.subscription"),
+        ],
+        singletons: vec![("me", "graph.user")],
+    }
+}
+
+fn render(model: &Model) -> String {
     let mut x = String::new();
     x.push_str(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
   <edmx:DataServices>
     <Schema Namespace="microsoft.graph" Alias="graph" xmlns="http://docs.oasis-open.org/odata/ns/edm">
-      <EnumType Name="categoryColor">
-        <Member Name="none" Value="-1" />
 "#,
     );
-    for i in 0..=24 {
-        let _ = writeln!(x, r#"        <Member Name="preset{i}" Value="{i}" />"#);
+    for (name, members) in &model.enums {
+        let _ = writeln!(x, r#"      <EnumType Name="{name}">"#);
+        for (member, value) in members {
+            let _ = writeln!(x, r#"        <Member Name="{member}" Value="{value}" />"#);
+        }
+        x.push_str("      </EnumType>\n");
     }
-    x.push_str(
-        r#"      </EnumType>
-      <ComplexType Name="emailAddress">
-        <Property Name="address" Type="Edm.String" />
-        <Property Name="name" Type="Edm.String" />
-      </ComplexType>
-      <ComplexType Name="physicalAddress">
-        <Property Name="city" Type="Edm.String" />
-        <Property Name="countryOrRegion" Type="Edm.String" />
-        <Property Name="postalCode" Type="Edm.String" />
-        <Property Name="state" Type="Edm.String" />
-        <Property Name="street" Type="Edm.String" />
-"#,
-    );
-    if beta {
-        x.push_str(
-            r#"        <Property Name="postOfficeBox" Type="Edm.String" />
-        <Property Name="type" Type="Edm.String" />
-      </ComplexType>
-      <ComplexType Name="typedEmailAddress" BaseType="graph.emailAddress">
-        <Property Name="otherLabel" Type="Edm.String" />
-        <Property Name="type" Type="Edm.String" />
-      </ComplexType>
-      <ComplexType Name="phone">
-        <Property Name="number" Type="Edm.String" />
-        <Property Name="type" Type="Edm.String" />
-      </ComplexType>
-      <ComplexType Name="website">
-        <Property Name="address" Type="Edm.String" />
-        <Property Name="displayName" Type="Edm.String" />
-        <Property Name="type" Type="Edm.String" />
-      </ComplexType>
-      <ComplexType Name="dateTimeTimeZone">
-        <Property Name="dateTime" Type="Edm.String" Nullable="false" />
-        <Property Name="timeZone" Type="Edm.String" />
-      </ComplexType>
-      <ComplexType Name="followupFlag">
-        <Property Name="completedDateTime" Type="graph.dateTimeTimeZone" />
-        <Property Name="dueDateTime" Type="graph.dateTimeTimeZone" />
-        <Property Name="flagStatus" Type="Edm.String" />
-        <Property Name="startDateTime" Type="graph.dateTimeTimeZone" />
-      </ComplexType>
-"#,
-        );
-    } else {
-        x.push_str("      </ComplexType>\n");
+    for t in &model.types {
+        let element = if t.entity { "EntityType" } else { "ComplexType" };
+        let _ = write!(x, r#"      <{element} Name="{}""#, t.name);
+        if let Some(base) = t.base {
+            let _ = write!(x, r#" BaseType="{base}""#);
+        }
+        for (on, attr) in [(t.is_abstract, "Abstract"), (t.open, "OpenType"), (t.has_stream, "HasStream")] {
+            if on {
+                let _ = write!(x, r#" {attr}="true""#);
+            }
+        }
+        if t.properties.is_empty() && t.navigation.is_empty() && t.base.is_some() {
+            x.push_str(" />\n");
+            continue;
+        }
+        x.push_str(">\n");
+        if t.entity && t.base.is_none() {
+            x.push_str("        <Key><PropertyRef Name=\"id\" /></Key>\n");
+        }
+        for p in &t.properties {
+            let nullable = if p.nullable { "" } else { r#" Nullable="false""# };
+            let _ = writeln!(x, r#"        <Property Name="{}" Type="{}"{nullable} />"#, p.name, p.ty);
+        }
+        for n in &t.navigation {
+            let _ = writeln!(
+                x,
+                r#"        <NavigationProperty Name="{}" Type="{}" ContainsTarget="true" />"#,
+                n.name, n.ty
+            );
+        }
+        let _ = writeln!(x, "      </{element}>");
     }
-    x.push_str(
-        r#"      <ComplexType Name="extensionSchemaProperty">
-        <Property Name="name" Type="Edm.String" />
-        <Property Name="type" Type="Edm.String" />
-      </ComplexType>
-      <EntityType Name="entity" Abstract="true">
-        <Key><PropertyRef Name="id" /></Key>
-        <Property Name="id" Type="Edm.String" Nullable="false" />
-      </EntityType>
-      <EntityType Name="outlookItem" BaseType="graph.entity" Abstract="true">
-"#,
-    );
-    for name in OUTLOOK_ITEM {
-        property(&mut x, name, contact_property_type(name, version));
+    for op in &model.operations {
+        let element = if op.function { "Function" } else { "Action" };
+        let _ = writeln!(x, r#"      <{element} Name="{}" IsBound="true">"#, op.name);
+        let _ = writeln!(x, r#"        <Parameter Name="bindingParameter" Type="{}" />"#, op.binding);
+        if let Some(r) = op.returns {
+            let _ = writeln!(x, r#"        <ReturnType Type="{r}" />"#);
+        }
+        let _ = writeln!(x, "      </{element}>");
     }
-    x.push_str(
-        "      </EntityType>\n      <EntityType Name=\"contact\" BaseType=\"graph.outlookItem\" OpenType=\"true\">\n",
-    );
-    for name in contact_properties(version).iter().filter(|n| **n != "id" && !OUTLOOK_ITEM.contains(n)) {
-        property(&mut x, name, contact_property_type(name, version));
+    x.push_str("      <EntityContainer Name=\"GraphService\">\n");
+    for (name, ty) in &model.entity_sets {
+        let _ = writeln!(x, r#"        <EntitySet Name="{name}" EntityType="{ty}" />"#);
     }
-    x.push_str(
-        r#"        <NavigationProperty Name="photo" Type="graph.profilePhoto" ContainsTarget="true" />
-        <NavigationProperty Name="extensions" Type="Collection(graph.extension)" ContainsTarget="true" />
-        <NavigationProperty Name="singleValueExtendedProperties" Type="Collection(graph.singleValueLegacyExtendedProperty)" ContainsTarget="true" />
-        <NavigationProperty Name="multiValueExtendedProperties" Type="Collection(graph.multiValueLegacyExtendedProperty)" ContainsTarget="true" />
-      </EntityType>
-      <EntityType Name="extension" BaseType="graph.entity" OpenType="true" Abstract="true" />
-      <EntityType Name="openTypeExtension" BaseType="graph.extension" OpenType="true">
-        <Property Name="extensionName" Type="Edm.String" Nullable="false" />
-      </EntityType>
-      <EntityType Name="singleValueLegacyExtendedProperty" BaseType="graph.entity">
-        <Property Name="value" Type="Edm.String" />
-      </EntityType>
-      <EntityType Name="multiValueLegacyExtendedProperty" BaseType="graph.entity">
-        <Property Name="value" Type="Collection(Edm.String)" />
-      </EntityType>
-      <EntityType Name="schemaExtension" BaseType="graph.entity">
-        <Property Name="description" Type="Edm.String" />
-        <Property Name="owner" Type="Edm.String" Nullable="false" />
-        <Property Name="properties" Type="Collection(graph.extensionSchemaProperty)" Nullable="false" />
-        <Property Name="status" Type="Edm.String" Nullable="false" />
-        <Property Name="targetTypes" Type="Collection(Edm.String)" Nullable="false" />
-      </EntityType>
-      <EntityType Name="contactFolder" BaseType="graph.entity">
-        <Property Name="displayName" Type="Edm.String" />
-        <Property Name="parentFolderId" Type="Edm.String" />
-"#,
-    );
-    if beta {
-        property(&mut x, "wellKnownName", "Edm.String");
+    for (name, ty) in &model.singletons {
+        let _ = writeln!(x, r#"        <Singleton Name="{name}" Type="{ty}" />"#);
     }
-    x.push_str(
-        r#"        <NavigationProperty Name="childFolders" Type="Collection(graph.contactFolder)" ContainsTarget="true" />
-        <NavigationProperty Name="contacts" Type="Collection(graph.contact)" ContainsTarget="true" />
-      </EntityType>
-      <EntityType Name="profilePhoto" BaseType="graph.entity" HasStream="true">
-        <Property Name="height" Type="Edm.Int32" />
-        <Property Name="width" Type="Edm.Int32" />
-      </EntityType>
-      <EntityType Name="outlookCategory" BaseType="graph.entity">
-        <Property Name="displayName" Type="Edm.String" />
-        <Property Name="color" Type="graph.categoryColor" />
-      </EntityType>
-      <EntityType Name="outlookUser" BaseType="graph.entity">
-        <NavigationProperty Name="masterCategories" Type="Collection(graph.outlookCategory)" ContainsTarget="true" />
-      </EntityType>
-      <EntityType Name="user" BaseType="graph.entity" OpenType="true">
-        <Property Name="displayName" Type="Edm.String" />
-        <Property Name="userPrincipalName" Type="Edm.String" />
-        <NavigationProperty Name="contacts" Type="Collection(graph.contact)" ContainsTarget="true" />
-        <NavigationProperty Name="contactFolders" Type="Collection(graph.contactFolder)" ContainsTarget="true" />
-        <NavigationProperty Name="outlook" Type="graph.outlookUser" ContainsTarget="true" />
-        <NavigationProperty Name="photo" Type="graph.profilePhoto" ContainsTarget="true" />
-        <NavigationProperty Name="photos" Type="Collection(graph.profilePhoto)" ContainsTarget="true" />
-      </EntityType>
-      <Function Name="delta" IsBound="true">
-        <Parameter Name="bindingParameter" Type="Collection(graph.contact)" />
-        <ReturnType Type="Collection(graph.contact)" />
-      </Function>
-      <Function Name="delta" IsBound="true">
-        <Parameter Name="bindingParameter" Type="Collection(graph.contactFolder)" />
-        <ReturnType Type="Collection(graph.contactFolder)" />
-      </Function>
-      <Action Name="permanentDelete" IsBound="true">
-        <Parameter Name="bindingParameter" Type="graph.contact" />
-      </Action>
-      <Action Name="permanentDelete" IsBound="true">
-        <Parameter Name="bindingParameter" Type="graph.contactFolder" />
-      </Action>
-      <EntityContainer Name="GraphService">
-        <EntitySet Name="users" EntityType="graph.user" />
-        <EntitySet Name="schemaExtensions" EntityType="graph.schemaExtension" />
-        <Singleton Name="me" Type="graph.user" />
-      </EntityContainer>
-    </Schema>
-  </edmx:DataServices>
-</edmx:Edmx>
-"#,
-    );
+    x.push_str("      </EntityContainer>\n    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>\n");
     x
 }
 
@@ -202,21 +408,20 @@ pub fn csdl(version: ApiVersion) -> &'static str {
     static V1: OnceLock<String> = OnceLock::new();
     static BETA: OnceLock<String> = OnceLock::new();
     match version {
-        ApiVersion::V1 => V1.get_or_init(|| build(ApiVersion::V1)),
-        ApiVersion::Beta => BETA.get_or_init(|| build(ApiVersion::Beta)),
+        ApiVersion::V1 => V1.get_or_init(|| render(model(ApiVersion::V1))),
+        ApiVersion::Beta => BETA.get_or_init(|| render(model(ApiVersion::Beta))),
     }
 }
 
 /// The OData service document: the entity sets and singletons at the service root.
 pub fn service_document(base: &str) -> serde_json::Value {
-    serde_json::json!({
-        "@odata.context": format!("{base}/$metadata"),
-        "value": [
-            {"name": "users", "kind": "EntitySet", "url": "users"},
-            {"name": "schemaExtensions", "kind": "EntitySet", "url": "schemaExtensions"},
-            {"name": "me", "kind": "Singleton", "url": "me"}
-        ]
-    })
+    let m = model(ApiVersion::V1);
+    let sets = m.entity_sets.iter().map(|(name, _)| (name, "EntitySet"));
+    let value: Vec<serde_json::Value> = sets
+        .chain(m.singletons.iter().map(|(name, _)| (name, "Singleton")))
+        .map(|(name, kind)| serde_json::json!({"name": name, "kind": kind, "url": name}))
+        .collect();
+    serde_json::json!({"@odata.context": format!("{base}/$metadata"), "value": value})
 }
 
 #[cfg(test)]
@@ -231,9 +436,15 @@ mod tests {
                 assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
             }
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
-            assert_eq!(doc.matches("<EntityType ").count(), 13);
+            assert_eq!(doc.matches("<EntityType ").count(), 15);
+            assert!(doc.contains(r#"<EntitySet Name="subscriptions" EntityType="graph.subscription" />"#));
+            assert!(doc.contains(
+                r#"<NavigationProperty Name="permissions" Type="Collection(graph.contactFolderPermission)" ContainsTarget="true" />"#
+            ));
         }
         assert!(csdl(ApiVersion::Beta).contains(r#"<ComplexType Name="followupFlag">"#));
+        assert!(csdl(ApiVersion::Beta).contains(r#"<Property Name="wellKnownName" Type="Edm.String" />"#));
         assert!(!csdl(ApiVersion::V1).contains("followupFlag"));
+        assert!(!csdl(ApiVersion::V1).contains("wellKnownName"));
     }
 }

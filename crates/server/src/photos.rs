@@ -67,7 +67,7 @@ pub async fn contact(
             "A contact's photo cannot be deleted; upload a new one instead.",
         ));
     }
-    if *photo == PhotoPath::Sizes {
+    if *photo == PhotoPath::Sizes && *method == Method::GET {
         // An empty list means "no photo"; a missing contact is still a 404.
         ctx.state.store.get_contact(ctx.mailbox(), &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
     }

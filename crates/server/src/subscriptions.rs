@@ -199,6 +199,11 @@ pub async fn serve(
             Ok(json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?))
         }
         (m, Some(id), reauth) => {
+            // An unsupported method is refused before the lookup, so it never reads as "not found".
+            if !matches!((&m, reauth), (&Method::GET | &Method::PATCH | &Method::DELETE, false) | (&Method::POST, true))
+            {
+                return Err(method_not_allowed(&m));
+            }
             let sub = store.get_subscription(&id).await?.filter(|s| owns(principal, s)).ok_or_else(not_found)?;
             match (m, reauth) {
                 (Method::GET, false) => entity(base, &sub, false, StatusCode::OK),

@@ -1,0 +1,840 @@
+//! `GET /v1.0/openapi.json` (and `/beta/openapi.json`): an OpenAPI 3.0 description of exactly what
+//! Rolo serves. Paths come from one route table (`routes`); schemas are rendered from the model
+//! `$metadata` is rendered from (`metadata::model`), so the two documents cannot disagree about a
+//! property or its type. `childFolders` nests to any depth; like Graph's own description, this
+//! one spells out two levels.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use rolo_domain::ApiVersion;
+use serde_json::{json, Map, Value};
+
+use crate::metadata::{model, Model, TypeDef};
+
+/// Where a route lives: outside authentication, at the service root, or under each mailbox
+/// (`/me` and `/users/{user-id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Area {
+    Public,
+    Root,
+    Mailbox,
+}
+
+/// A request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Body {
+    None,
+    /// JSON for creating an entity of the named type.
+    Create(&'static str),
+    /// JSON for updating an entity of the named type.
+    Update(&'static str),
+    /// Image bytes.
+    Image,
+    Batch,
+}
+
+/// A successful response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    Entity(&'static str),
+    Created(&'static str),
+    Collection(&'static str),
+    Delta(&'static str),
+    NoContent,
+    /// A photo's bytes.
+    Bytes,
+    /// 200 with an empty body (photo uploads).
+    Empty,
+    Metadata,
+    OpenApi,
+    ServiceDocument,
+    Batch,
+}
+
+/// The query options an operation takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Query {
+    None,
+    /// Contact and folder lists: `$filter $orderby $select $top $skip $count $expand`.
+    List,
+    /// A single contact or folder: `$select $expand`.
+    Select,
+    /// Delta: `$select` (first round), `$deltatoken`, `$skiptoken`.
+    Delta,
+    /// Schema extension definitions: `$filter $top`.
+    Filter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Op {
+    pub method: &'static str,
+    pub summary: &'static str,
+    pub query: Query,
+    pub body: Body,
+    pub reply: Reply,
+}
+
+/// One path Rolo serves, with its methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    /// Below the version root, e.g. `/me/contacts/{contact-id}`.
+    pub path: String,
+    pub area: Area,
+    pub ops: Vec<Op>,
+}
+
+const fn op(method: &'static str, summary: &'static str, query: Query, body: Body, reply: Reply) -> Op {
+    Op { method, summary, query, body, reply }
+}
+
+const fn get(summary: &'static str, query: Query, reply: Reply) -> Op {
+    op("get", summary, query, Body::None, reply)
+}
+
+const fn create(summary: &'static str, ty: &'static str) -> Op {
+    op("post", summary, Query::None, Body::Create(ty), Reply::Created(ty))
+}
+
+const fn update(summary: &'static str, ty: &'static str) -> Op {
+    op("patch", summary, Query::None, Body::Update(ty), Reply::Entity(ty))
+}
+
+const fn delete(summary: &'static str) -> Op {
+    op("delete", summary, Query::None, Body::None, Reply::NoContent)
+}
+
+const fn action(summary: &'static str) -> Op {
+    op("post", summary, Query::None, Body::None, Reply::NoContent)
+}
+
+/// The folder prefixes contacts live under: the default folder, a folder, a child folder.
+const CONTACT_HOMES: &[&str] =
+    &["", "/contactFolders/{contactFolder-id}", "/contactFolders/{contactFolder-id}/childFolders/{contactFolder-id1}"];
+
+/// (collection, item) paths of folders: top-level and child folders.
+const FOLDER_LEVELS: &[(&str, &str)] = &[
+    ("/contactFolders", "/contactFolders/{contactFolder-id}"),
+    (
+        "/contactFolders/{contactFolder-id}/childFolders",
+        "/contactFolders/{contactFolder-id}/childFolders/{contactFolder-id1}",
+    ),
+];
+
+/// The mailbox routes, relative to the owner (`/me` or `/users/{user-id}`).
+fn mailbox_routes() -> Vec<(String, Vec<Op>)> {
+    let mut r: Vec<(String, Vec<Op>)> = Vec::new();
+    for home in CONTACT_HOMES {
+        let c = format!("{home}/contacts");
+        let one = format!("{c}/{{contact-id}}");
+        r.extend([
+            (
+                c.clone(),
+                vec![
+                    get("List contacts", Query::List, Reply::Collection("contact")),
+                    create("Create a contact", "contact"),
+                ],
+            ),
+            (
+                format!("{c}/delta()"),
+                vec![get("Contacts changed since a delta token", Query::Delta, Reply::Delta("contact"))],
+            ),
+            (
+                one.clone(),
+                vec![
+                    get("Get a contact", Query::Select, Reply::Entity("contact")),
+                    update("Update a contact", "contact"),
+                    delete("Delete a contact"),
+                ],
+            ),
+            (format!("{one}/permanentDelete"), vec![action("Delete a contact permanently")]),
+            (
+                format!("{one}/extensions"),
+                vec![
+                    get("List a contact's open extensions", Query::None, Reply::Collection("openTypeExtension")),
+                    create("Add an open extension", "openTypeExtension"),
+                ],
+            ),
+            (
+                format!("{one}/extensions/{{extension-id}}"),
+                vec![
+                    get("Get an open extension", Query::None, Reply::Entity("openTypeExtension")),
+                    update("Update an open extension", "openTypeExtension"),
+                    delete("Delete an open extension"),
+                ],
+            ),
+            (
+                format!("{one}/photo"),
+                vec![get("A contact photo's metadata", Query::None, Reply::Entity("profilePhoto"))],
+            ),
+            (
+                format!("{one}/photo/$value"),
+                vec![
+                    get("A contact photo's bytes", Query::None, Reply::Bytes),
+                    op("put", "Set a contact's photo", Query::None, Body::Image, Reply::Empty),
+                    op("patch", "Set a contact's photo", Query::None, Body::Image, Reply::Empty),
+                ],
+            ),
+            (
+                format!("{one}/photos"),
+                vec![get("A contact photo's sizes (Rolo extension)", Query::None, Reply::Collection("profilePhoto"))],
+            ),
+            (
+                format!("{one}/photos/{{profilePhoto-id}}"),
+                vec![get("One size of a contact photo (Rolo extension)", Query::None, Reply::Entity("profilePhoto"))],
+            ),
+            (
+                format!("{one}/photos/{{profilePhoto-id}}/$value"),
+                vec![get("One size of a contact photo, its bytes (Rolo extension)", Query::None, Reply::Bytes)],
+            ),
+        ]);
+    }
+    for (coll, one) in FOLDER_LEVELS {
+        r.extend([
+            (
+                coll.to_string(),
+                vec![
+                    get("List contact folders", Query::List, Reply::Collection("contactFolder")),
+                    create("Create a contact folder", "contactFolder"),
+                ],
+            ),
+            (
+                one.to_string(),
+                vec![
+                    get("Get a contact folder", Query::Select, Reply::Entity("contactFolder")),
+                    update("Update a contact folder", "contactFolder"),
+                    delete("Delete a contact folder"),
+                ],
+            ),
+            (format!("{one}/permanentDelete"), vec![action("Delete a contact folder permanently")]),
+            (
+                format!("{one}/permissions"),
+                vec![
+                    get(
+                        "Who the folder is shared with (Rolo extension)",
+                        Query::None,
+                        Reply::Collection("contactFolderPermission"),
+                    ),
+                    create("Share the folder (Rolo extension)", "contactFolderPermission"),
+                ],
+            ),
+            (
+                format!("{one}/permissions/{{contactFolderPermission-id}}"),
+                vec![
+                    get(
+                        "Get a folder permission (Rolo extension)",
+                        Query::None,
+                        Reply::Entity("contactFolderPermission"),
+                    ),
+                    update("Change a folder permission's role (Rolo extension)", "contactFolderPermission"),
+                    delete("Stop sharing the folder with someone (Rolo extension)"),
+                ],
+            ),
+        ]);
+    }
+    r.extend([
+        (
+            "/contactFolders/delta()".to_owned(),
+            vec![get(
+                "Every folder of the mailbox changed since a delta token",
+                Query::Delta,
+                Reply::Delta("contactFolder"),
+            )],
+        ),
+        (
+            "/photo".to_owned(),
+            vec![
+                get("The user's photo metadata", Query::None, Reply::Entity("profilePhoto")),
+                delete("Delete the user's photo"),
+            ],
+        ),
+        (
+            "/photo/$value".to_owned(),
+            vec![
+                get("The user's photo bytes", Query::None, Reply::Bytes),
+                op("put", "Set the user's photo", Query::None, Body::Image, Reply::Empty),
+                op("patch", "Set the user's photo", Query::None, Body::Image, Reply::Empty),
+                delete("Delete the user's photo"),
+            ],
+        ),
+        ("/photos".to_owned(), vec![get("The user's photo sizes", Query::None, Reply::Collection("profilePhoto"))]),
+        (
+            "/photos/{profilePhoto-id}".to_owned(),
+            vec![get("One size of the user's photo", Query::None, Reply::Entity("profilePhoto"))],
+        ),
+        (
+            "/photos/{profilePhoto-id}/$value".to_owned(),
+            vec![get("One size of the user's photo, its bytes", Query::None, Reply::Bytes)],
+        ),
+        (
+            "/outlook/masterCategories".to_owned(),
+            vec![
+                get("List the master categories", Query::None, Reply::Collection("outlookCategory")),
+                create("Create a master category", "outlookCategory"),
+            ],
+        ),
+        (
+            "/outlook/masterCategories/{outlookCategory-id}".to_owned(),
+            vec![
+                get("Get a master category", Query::None, Reply::Entity("outlookCategory")),
+                update("Change a master category's colour", "outlookCategory"),
+                delete("Delete a master category"),
+            ],
+        ),
+    ]);
+    r
+}
+
+/// Every route Rolo serves under a version root, in one list: the OpenAPI paths are this list,
+/// and a test walks each through `$metadata` and the URL parser.
+pub(crate) fn routes() -> Vec<Route> {
+    let public = |path: &str, o: Op| Route { path: path.to_owned(), area: Area::Public, ops: vec![o] };
+    let root = |path: &str, ops: Vec<Op>| Route { path: path.to_owned(), area: Area::Root, ops };
+    let mut out = vec![
+        public("/", get("The service document", Query::None, Reply::ServiceDocument)),
+        public("/$metadata", get("The CSDL description of the service", Query::None, Reply::Metadata)),
+        public("/openapi.json", get("This OpenAPI description", Query::None, Reply::OpenApi)),
+        root("/$batch", vec![op("post", "Run up to 20 requests in one", Query::None, Body::Batch, Reply::Batch)]),
+        root(
+            "/subscriptions",
+            vec![
+                get("List the caller's subscriptions", Query::None, Reply::Collection("subscription")),
+                create("Subscribe to contact changes", "subscription"),
+            ],
+        ),
+        root(
+            "/subscriptions/{subscription-id}",
+            vec![
+                get("Get a subscription", Query::None, Reply::Entity("subscription")),
+                update("Renew or change a subscription", "subscription"),
+                delete("Delete a subscription"),
+            ],
+        ),
+        root("/subscriptions/{subscription-id}/reauthorize", vec![action("Reauthorize a subscription")]),
+        root(
+            "/schemaExtensions",
+            vec![
+                get("List schema extension definitions", Query::Filter, Reply::Collection("schemaExtension")),
+                create("Define a schema extension", "schemaExtension"),
+            ],
+        ),
+        root(
+            "/schemaExtensions/{schemaExtension-id}",
+            vec![
+                get("Get a schema extension definition", Query::None, Reply::Entity("schemaExtension")),
+                op(
+                    "patch",
+                    "Update a schema extension definition",
+                    Query::None,
+                    Body::Update("schemaExtension"),
+                    Reply::NoContent,
+                ),
+                delete("Delete a schema extension definition"),
+            ],
+        ),
+    ];
+    let mailbox = mailbox_routes();
+    for owner in ["/me", "/users/{user-id}"] {
+        for (path, ops) in &mailbox {
+            out.push(Route { path: format!("{owner}{path}"), area: Area::Mailbox, ops: ops.clone() });
+        }
+    }
+    out
+}
+
+/// The OpenAPI document of a version, built once.
+pub fn document(version: ApiVersion) -> &'static [u8] {
+    static V1: OnceLock<Vec<u8>> = OnceLock::new();
+    static BETA: OnceLock<Vec<u8>> = OnceLock::new();
+    let build = |v| serde_json::to_vec(&build(v)).unwrap_or_default();
+    match version {
+        ApiVersion::V1 => V1.get_or_init(|| build(ApiVersion::V1)),
+        ApiVersion::Beta => BETA.get_or_init(|| build(ApiVersion::Beta)),
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/microsoft.graph.{name}")})
+}
+
+/// The JSON schema of an EDM type (`Edm.String`, `graph.emailAddress`, `Collection(...)`).
+fn edm_schema(model: &Model, ty: &str, nullable: bool) -> Value {
+    if let Some(inner) = ty.strip_prefix("Collection(").and_then(|t| t.strip_suffix(')')) {
+        return json!({"type": "array", "items": edm_schema(model, inner, false)});
+    }
+    let mut s = match ty {
+        "Edm.String" => json!({"type": "string"}),
+        "Edm.Boolean" => json!({"type": "boolean"}),
+        "Edm.Int32" => json!({"type": "integer", "format": "int32"}),
+        "Edm.Date" => json!({"type": "string", "format": "date"}),
+        "Edm.DateTimeOffset" => json!({"type": "string", "format": "date-time"}),
+        other => {
+            let name = other.trim_start_matches("graph.");
+            let known = model.get(name).is_some() || model.enums.iter().any(|(e, _)| *e == name);
+            debug_assert!(known, "unknown type {other}");
+            if nullable {
+                return json!({"allOf": [schema_ref(name)], "nullable": true});
+            }
+            return schema_ref(name);
+        }
+    };
+    if nullable {
+        s["nullable"] = json!(true);
+    }
+    s
+}
+
+/// Properties a client may not write.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "changeKey",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "wellKnownName",
+    "applicationId",
+    "creatorId",
+    "owner",
+    "allowedRoles",
+    "isRemovable",
+    "isInsideOrganization",
+];
+
+fn type_schema(model: &Model, t: &TypeDef, writing: bool) -> Value {
+    let mut props = Map::new();
+    for p in model.all_properties(t) {
+        if writing && READ_ONLY.contains(&p.name) {
+            continue;
+        }
+        let nullable = p.nullable && !p.ty.starts_with("Collection(");
+        props.insert(p.name.to_owned(), edm_schema(model, p.ty, nullable));
+    }
+    if !writing {
+        for n in model.all_navigation(t) {
+            let nullable = !n.ty.starts_with("Collection(");
+            props.insert(n.name.to_owned(), edm_schema(model, n.ty, nullable));
+        }
+    }
+    let title = if writing { format!("{} (for writing)", t.name) } else { t.name.to_owned() };
+    json!({"title": title, "type": "object", "properties": props})
+}
+
+fn error_schemas() -> [(&'static str, Value); 4] {
+    [
+        (
+            "microsoft.graph.ODataErrors.ODataError",
+            json!({"type": "object", "required": ["error"], "properties": {
+                "error": {"$ref": "#/components/schemas/microsoft.graph.ODataErrors.MainError"}}}),
+        ),
+        (
+            "microsoft.graph.ODataErrors.MainError",
+            json!({"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "target": {"type": "string", "nullable": true},
+                "details": {"type": "array", "items": {"$ref": "#/components/schemas/microsoft.graph.ODataErrors.ErrorDetails"}},
+                "innerError": {"$ref": "#/components/schemas/microsoft.graph.ODataErrors.InnerError"}}}),
+        ),
+        (
+            "microsoft.graph.ODataErrors.ErrorDetails",
+            json!({"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}, "target": {"type": "string", "nullable": true}}}),
+        ),
+        (
+            "microsoft.graph.ODataErrors.InnerError",
+            json!({"type": "object", "properties": {
+                // UTC without an offset (`2024-05-01T12:00:00`), as Graph writes it: not RFC 3339.
+                "date": {"type": "string", "nullable": true},
+                "request-id": {"type": "string", "nullable": true},
+                "client-request-id": {"type": "string", "nullable": true}}}),
+        ),
+    ]
+}
+
+fn query_parameters(query: Query) -> Vec<Value> {
+    let string = |name: &str, what: &str| json!({"name": name, "in": "query", "description": what, "schema": {"type": "string"}});
+    let top = json!({"name": "$top", "in": "query", "description": "Page size (1 to 1000)", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}});
+    match query {
+        Query::None => Vec::new(),
+        Query::List => vec![
+            string("$filter", "Filter items by property values"),
+            string("$orderby", "Order items by property values"),
+            string("$select", "Properties to return"),
+            string("$expand", "Related entities to expand"),
+            top,
+            json!({"name": "$skip", "in": "query", "description": "Skip the first n items", "schema": {"type": "integer", "minimum": 0}}),
+            json!({"name": "$count", "in": "query", "description": "Include the count of items", "schema": {"type": "boolean"}}),
+        ],
+        Query::Select => {
+            vec![string("$select", "Properties to return"), string("$expand", "Related entities to expand")]
+        }
+        Query::Delta => vec![
+            string("$select", "Properties to return (first round only)"),
+            string("$deltatoken", "The token of a previous round's deltaLink"),
+            string("$skiptoken", "The token of a nextLink"),
+        ],
+        Query::Filter => vec![string("$filter", "Filter by id, description, status or owner"), top],
+    }
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+fn responses(reply: Reply) -> Value {
+    let collection = |name: &str, delta: bool| {
+        let mut props = json!({
+            "@odata.context": {"type": "string"},
+            "@odata.nextLink": {"type": "string"},
+            "value": {"type": "array", "items": schema_ref(name)},
+        });
+        if delta {
+            props["@odata.deltaLink"] = json!({"type": "string"});
+        } else {
+            props["@odata.count"] = json!({"type": "integer", "minimum": 0});
+        }
+        json!({"type": "object", "required": ["value"], "properties": props})
+    };
+    let (status, body) = match reply {
+        Reply::Entity(t) => ("200", json!({"description": "The entity", "content": json_content(schema_ref(t))})),
+        Reply::Created(t) => ("201", json!({"description": "Created", "content": json_content(schema_ref(t))})),
+        Reply::Collection(t) => {
+            ("200", json!({"description": "A page of the collection", "content": json_content(collection(t, false))}))
+        }
+        Reply::Delta(t) => {
+            ("200", json!({"description": "A page of changes", "content": json_content(collection(t, true))}))
+        }
+        Reply::NoContent => ("204", json!({"description": "Done"})),
+        Reply::Empty => ("200", json!({"description": "Stored"})),
+        Reply::Bytes => (
+            "200",
+            json!({"description": "The image", "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}}),
+        ),
+        Reply::Metadata => {
+            ("200", json!({"description": "CSDL", "content": {"application/xml": {"schema": {"type": "string"}}}}))
+        }
+        Reply::OpenApi => {
+            ("200", json!({"description": "OpenAPI 3.0", "content": json_content(json!({"type": "object"}))}))
+        }
+        Reply::ServiceDocument => (
+            "200",
+            json!({"description": "The entity sets and singletons", "content": json_content(json!({
+                "type": "object", "required": ["value"], "properties": {
+                    "@odata.context": {"type": "string"},
+                    "value": {"type": "array", "items": {"type": "object", "required": ["name", "kind", "url"], "properties": {
+                        "name": {"type": "string"}, "kind": {"type": "string"}, "url": {"type": "string"}}}}}}))}),
+        ),
+        Reply::Batch => (
+            "200",
+            json!({"description": "The responses, in request order", "content": json_content(json!({
+                "type": "object", "required": ["responses"], "properties": {
+                    "responses": {"type": "array", "items": {"type": "object", "required": ["id", "status"], "properties": {
+                        "id": {"type": "string"}, "status": {"type": "integer"},
+                        "headers": {"type": "object", "additionalProperties": {"type": "string"}}, "body": {}}}}}}))}),
+        ),
+    };
+    let mut out = Map::new();
+    out.insert(status.to_owned(), body);
+    out.insert("default".to_owned(), json!({"$ref": "#/components/responses/error"}));
+    Value::Object(out)
+}
+
+fn request_body(body: Body) -> Option<Value> {
+    let json_body = |schema: Value| json!({"required": true, "content": json_content(schema)});
+    match body {
+        Body::None => None,
+        Body::Create(t) | Body::Update(t) => {
+            Some(json_body(json!({"$ref": format!("#/components/schemas/microsoft.graph.{t}-write")})))
+        }
+        Body::Image => Some(json!({"required": true, "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}}}})),
+        Body::Batch => Some(json_body(json!({
+            "type": "object", "required": ["requests"], "properties": {
+                "requests": {"type": "array", "items": {"type": "object", "required": ["id", "method", "url"], "properties": {
+                    "id": {"type": "string"}, "method": {"type": "string"}, "url": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "body": {}, "dependsOn": {"type": "array", "items": {"type": "string"}}}}}}}))),
+    }
+}
+
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| {
+            let what = if name == "user-id" { "The user's id or userPrincipalName" } else { "key: id" };
+            json!({"name": name, "in": "path", "required": true, "description": what, "schema": {"type": "string"}})
+        })
+        .collect()
+}
+
+fn build(version: ApiVersion) -> Value {
+    let model = model(version);
+    let mut paths = Map::new();
+    for route in routes() {
+        let mut item = Map::new();
+        let params = path_parameters(&route.path);
+        if !params.is_empty() {
+            item.insert("parameters".into(), Value::Array(params));
+        }
+        let tag = route.path.trim_start_matches('/').split('/').next().unwrap_or("").to_owned();
+        for o in &route.ops {
+            let mut operation = json!({
+                "operationId": format!("{} {}", o.method.to_ascii_uppercase(), route.path),
+                "summary": o.summary,
+                "tags": [if tag.is_empty() { "service".to_owned() } else { tag.clone() }],
+                "responses": responses(o.reply),
+            });
+            let q = query_parameters(o.query);
+            if !q.is_empty() {
+                operation["parameters"] = Value::Array(q);
+            }
+            if let Some(b) = request_body(o.body) {
+                operation["requestBody"] = b;
+            }
+            if route.area == Area::Public {
+                operation["security"] = json!([]);
+            }
+            item.insert(o.method.to_owned(), operation);
+        }
+        paths.insert(route.path.clone(), Value::Object(item));
+    }
+
+    let mut schemas = Map::new();
+    for (name, members) in &model.enums {
+        let values: Vec<&str> = members.iter().map(|(m, _)| m.as_str()).collect();
+        schemas.insert(format!("microsoft.graph.{name}"), json!({"title": name, "type": "string", "enum": values}));
+    }
+    let written: BTreeSet<&str> = routes()
+        .iter()
+        .flat_map(|r| r.ops.iter())
+        .filter_map(|o| match o.body {
+            Body::Create(t) | Body::Update(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    for t in &model.types {
+        schemas.insert(format!("microsoft.graph.{}", t.name), type_schema(model, t, false));
+        if written.contains(t.name) {
+            schemas.insert(format!("microsoft.graph.{}-write", t.name), type_schema(model, t, true));
+        }
+    }
+    for (name, schema) in error_schemas() {
+        schemas.insert(name.to_owned(), schema);
+    }
+
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": format!("Rolo: Microsoft Graph personal contacts ({})", version.segment()),
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "What this Rolo server serves, generated from the same model as $metadata. \
+                childFolders nests to any depth; two levels are spelled out here.",
+        },
+        "servers": [{"url": format!("/{}", version.segment())}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": {"error": {"description": "An error, in Graph's envelope", "content": json_content(
+                json!({"$ref": "#/components/schemas/microsoft.graph.ODataErrors.ODataError"}))}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearer": []}],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::metadata::csdl;
+
+    fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+        let start = line.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = line[start..].find('"')? + start;
+        Some(&line[start..end])
+    }
+
+    /// What a CSDL document makes addressable, read back from its text.
+    #[derive(Default)]
+    struct Csdl {
+        base: BTreeMap<String, String>,
+        /// (type, navigation property) → its type
+        nav: BTreeMap<(String, String), String>,
+        streams: BTreeSet<String>,
+        /// (operation, binding type)
+        bound: BTreeSet<(String, String)>,
+        /// entity set or singleton → `Collection(graph.x)` or `graph.x`
+        roots: BTreeMap<String, String>,
+    }
+
+    fn read_csdl(text: &str) -> Csdl {
+        let mut c = Csdl::default();
+        let (mut current, mut operation) = (None::<String>, None::<String>);
+        for line in text.lines().map(str::trim) {
+            let name = attr(line, "Name").unwrap_or_default().to_owned();
+            if line.starts_with("<EntityType ") {
+                if let Some(b) = attr(line, "BaseType") {
+                    c.base.insert(name.clone(), b.trim_start_matches("graph.").to_owned());
+                }
+                if attr(line, "HasStream") == Some("true") {
+                    c.streams.insert(name.clone());
+                }
+                current = (!line.ends_with("/>")).then_some(name);
+            } else if line.starts_with("<NavigationProperty ") {
+                let owner = current.clone().expect("navigation property outside an entity type");
+                c.nav.insert((owner, name), attr(line, "Type").unwrap().to_owned());
+            } else if line.starts_with("<Function ") || line.starts_with("<Action ") {
+                operation = Some(name);
+            } else if line.starts_with("<Parameter ") && name == "bindingParameter" {
+                c.bound.insert((operation.clone().unwrap(), attr(line, "Type").unwrap().to_owned()));
+            } else if line.starts_with("<EntitySet ") {
+                c.roots.insert(name, format!("Collection({})", attr(line, "EntityType").unwrap()));
+            } else if line.starts_with("<Singleton ") {
+                c.roots.insert(name, attr(line, "Type").unwrap().to_owned());
+            }
+        }
+        c
+    }
+
+    impl Csdl {
+        fn navigation(&self, ty: &str, name: &str) -> Option<(String, String)> {
+            let mut t = ty.trim_start_matches("graph.").to_owned();
+            loop {
+                if let Some(target) = self.nav.get(&(t.clone(), name.to_owned())) {
+                    return Some((t, target.clone()));
+                }
+                t = self.base.get(&t)?.clone();
+            }
+        }
+
+        /// Walks a route through the model, returning what it used (`root:users`,
+        /// `nav:contact/photo`, `op:delta(Collection(graph.contact))`), or why it cannot.
+        fn walk(&self, path: &str) -> Result<Vec<String>, String> {
+            let mut segs = path.split('/').filter(|s| !s.is_empty());
+            let first = segs.next().unwrap_or_default();
+            let mut ty = self.roots.get(first).ok_or(format!("no entity set or singleton {first}"))?.clone();
+            let mut used = vec![format!("root:{first}")];
+            for seg in segs {
+                let collection = ty.strip_prefix("Collection(").and_then(|t| t.strip_suffix(')')).map(str::to_owned);
+                if seg.starts_with('{') {
+                    ty = collection.ok_or(format!("{seg}: a key on the single-valued {ty}"))?;
+                } else if let Some(function) = seg.strip_suffix("()") {
+                    let key = (function.to_owned(), ty.clone());
+                    if !self.bound.contains(&key) {
+                        return Err(format!("no function {function} bound to {ty}"));
+                    }
+                    used.push(format!("op:{function}({ty})"));
+                } else if seg == "$value" {
+                    if !self.streams.contains(ty.trim_start_matches("graph.")) {
+                        return Err(format!("$value on {ty}, which has no stream"));
+                    }
+                } else if let Some((owner, target)) = collection.is_none().then(|| self.navigation(&ty, seg)).flatten()
+                {
+                    used.push(format!("nav:{owner}/{seg}"));
+                    ty = target;
+                } else if self.bound.contains(&(seg.to_owned(), ty.clone())) {
+                    used.push(format!("op:{seg}({ty})"));
+                } else {
+                    return Err(format!("{seg} is not a navigation property or action of {ty}"));
+                }
+            }
+            Ok(used)
+        }
+    }
+
+    /// Navigation properties reachable only through `$expand`, never as a path.
+    const EXPAND_ONLY: &[&str] = &["singleValueExtendedProperties", "multiValueExtendedProperties"];
+
+    /// The issue's rule: every route Rolo serves appears in `$metadata` and `openapi.json`, and
+    /// nothing else does.
+    #[test]
+    fn both_documents_describe_exactly_the_route_table() {
+        for version in [ApiVersion::V1, ApiVersion::Beta] {
+            let c = read_csdl(csdl(version));
+            let mut used = BTreeSet::new();
+            for route in routes().iter().filter(|r| r.area != Area::Public && !r.path.starts_with("/$")) {
+                let walked = c.walk(&route.path).unwrap_or_else(|e| panic!("{version:?} {}: {e}", route.path));
+                used.extend(walked);
+            }
+            let mut described: BTreeSet<String> = c.roots.keys().map(|r| format!("root:{r}")).collect();
+            described.extend(
+                c.nav.keys().filter(|(_, n)| !EXPAND_ONLY.contains(&n.as_str())).map(|(t, n)| format!("nav:{t}/{n}")),
+            );
+            described.extend(c.bound.iter().map(|(o, b)| format!("op:{o}({b})")));
+            assert_eq!(described, used, "{version:?}: $metadata describes what no route serves, or the reverse");
+
+            let doc: Value = serde_json::from_slice(document(version)).unwrap();
+            let in_doc: BTreeSet<(String, String)> = doc["paths"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .flat_map(|(p, item)| {
+                    item.as_object().unwrap().keys().filter(|k| *k != "parameters").map(move |m| (p.clone(), m.clone()))
+                })
+                .collect();
+            let in_table: BTreeSet<(String, String)> = routes()
+                .iter()
+                .flat_map(|r| r.ops.iter().map(move |o| (r.path.clone(), o.method.to_owned())))
+                .collect();
+            assert_eq!(in_doc, in_table);
+        }
+    }
+
+    /// Every mailbox route is one the URL parser accepts, and every root route reaches its module.
+    #[test]
+    fn the_router_accepts_every_route() {
+        for route in routes() {
+            let concrete: Vec<String> = route
+                .path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "AAMkAGI2THVSAAA".to_owned() } else { s.to_owned() })
+                .collect();
+            let concrete = concrete.join("/");
+            let rest = concrete.trim_start_matches('/');
+            match route.area {
+                Area::Mailbox => {
+                    crate::paths::parse(rest).unwrap_or_else(|e| panic!("{}: {}", route.path, e.message));
+                }
+                Area::Root if rest.starts_with("subscriptions") => {
+                    assert!(crate::subscriptions::is_subscriptions_path(rest))
+                }
+                Area::Root if rest.starts_with("schemaExtensions") => assert!(crate::schemas::is_schema_path(rest)),
+                Area::Root => assert_eq!(rest, "$batch"),
+                Area::Public => assert!(["", "$metadata", "openapi.json"].contains(&rest)),
+            }
+        }
+    }
+
+    /// Schemas carry the projection's properties with the CSDL's types.
+    #[test]
+    fn schemas_follow_the_model() {
+        for version in [ApiVersion::V1, ApiVersion::Beta] {
+            let doc: Value = serde_json::from_slice(document(version)).unwrap();
+            let schemas = &doc["components"]["schemas"];
+            let contact = schemas["microsoft.graph.contact"]["properties"].as_object().unwrap();
+            for name in rolo_domain::projection::contact_properties(version) {
+                assert!(contact.contains_key(*name), "{version:?}: contact.{name}");
+            }
+            for name in rolo_domain::projection::folder_properties(version) {
+                assert!(schemas["microsoft.graph.contactFolder"]["properties"].get(*name).is_some(), "folder.{name}");
+            }
+            assert_eq!(contact["birthday"], json!({"type": "string", "format": "date-time", "nullable": true}));
+            assert_eq!(contact["categories"], json!({"type": "array", "items": {"type": "string"}}));
+            let write = schemas["microsoft.graph.contact-write"]["properties"].as_object().unwrap();
+            assert!(!write.contains_key("id") && !write.contains_key("changeKey") && write.contains_key("givenName"));
+            assert!(schemas["microsoft.graph.ODataErrors.ODataError"].is_object());
+            // Every $ref resolves.
+            let text = String::from_utf8(document(version).to_vec()).unwrap();
+            for r in text.split("\"$ref\":\"#/components/").skip(1) {
+                let pointer = r.split('"').next().unwrap();
+                let (kind, name) = pointer.split_once('/').unwrap();
+                assert!(doc["components"][kind][name].is_object(), "unresolved {pointer}");
+            }
+        }
+        let beta: Value = serde_json::from_slice(document(ApiVersion::Beta)).unwrap();
+        assert!(beta["components"]["schemas"]["microsoft.graph.followupFlag"].is_object());
+        let v1: Value = serde_json::from_slice(document(ApiVersion::V1)).unwrap();
+        assert!(v1["components"]["schemas"]["microsoft.graph.followupFlag"].is_null());
+    }
+}
