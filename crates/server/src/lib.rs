@@ -11,6 +11,7 @@ pub mod error;
 mod extensions;
 mod folders;
 pub mod graph;
+mod messages;
 mod metadata;
 pub mod paths;
 mod permissions;
