@@ -303,6 +303,13 @@ async fn mail_and_calendar_scopes_are_enforced(s: TestServer) {
     let full = s.token(&ada, "Mail.ReadWrite.Shared Calendars.ReadWrite");
     s.get(&format!("/users/{}/messages", bob.id), &s.token(&ada, MAIL)).await.assert_error(403, "ErrorAccessDenied");
     s.get(&format!("/users/{}/messages", bob.id), &full).await.assert_error(403, "ErrorAccessDenied");
+    // A whole-mailbox delegate with the .Shared scopes gets in, as far as the grant goes.
+    s.store.set_mailbox_grant(&bob.mailbox, &ada.id, Some(rolo_domain::Grant::Read)).await.unwrap();
+    assert_eq!(s.get(&format!("/users/{}/messages", bob.id), &full).await.status, 200);
+    s.post(&format!("/users/{}/messages", bob.id), &full, json!({"subject": "x"}))
+        .await
+        .assert_error(403, "ErrorAccessDenied");
+    s.get(&format!("/users/{}/messages", bob.id), &s.token(&ada, MAIL)).await.assert_error(403, "ErrorAccessDenied");
     // An app with the Mail.ReadWrite role reaches any mailbox; without it, none.
     let app = s.authority.issue_app_token("app-1", &["Mail.ReadWrite".to_owned()], 3600).unwrap();
     assert_eq!(s.get(&format!("/users/{}/messages", bob.id), &app).await.status, 200);
