@@ -348,10 +348,9 @@ pub fn correspondents(kind: ItemKind, folder: &str, doc: &Map<String, Value>, ow
     let mut out: Vec<Correspondent> = Vec::new();
     let mut push = |address: &str, name: &str, signal: Signal, at: &str| {
         let address = address.trim();
-        if address.is_empty()
-            || address.eq_ignore_ascii_case(owner)
-            || out.iter().any(|c| c.address.eq_ignore_ascii_case(address))
-        {
+        // Compared as the store folds them (Unicode lower case), so one item names each address once.
+        let key = address.to_lowercase();
+        if address.is_empty() || key == owner.to_lowercase() || out.iter().any(|c| c.address.to_lowercase() == key) {
             return;
         }
         out.push(Correspondent {
@@ -679,6 +678,8 @@ mod tests {
         )
         .unwrap();
         assert!(correspondents(ItemKind::Message, "drafts", &d, "me@x.test").is_empty());
+        let unicode = doc(json!({"toRecipients": [{"emailAddress": {"address": "Ä@x.test"}}, {"emailAddress": {"address": "ä@x.test"}}]}), MessageWrite::Draft).unwrap();
+        assert_eq!(correspondents(ItemKind::Message, "sentitems", &unicode, "me@x.test").len(), 1);
         let c = correspondents(ItemKind::Message, "sentitems", &d, "ME@x.test");
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].address.as_str(), c[0].signal), ("A@x.test", Signal::Sent));
