@@ -323,10 +323,42 @@ async fn mail_and_calendar_scopes_are_enforced(s: TestServer) {
         .assert_error(405, "ErrorInvalidRequest");
 }
 
+/// Seeds (the emulator's and `/rolo/admin/seed`'s) may carry messages and events.
+async fn seeds_carry_histories(s: TestServer) {
+    let doc = json!({"users": [{"userPrincipalName": "ada@contoso.test", "displayName": "Ada",
+        "messages": [
+            {"subject": "In", "from": {"emailAddress": {"address": "bea@x.test", "name": "Bea"}},
+             "receivedDateTime": "2024-01-02T00:00:00Z"},
+            {"parentFolderId": "sentitems", "subject": "Out", "toRecipients": [{"emailAddress": {"address": "bea@x.test"}}],
+             "sentDateTime": "2024-01-03T00:00:00Z"},
+            {"subject": "Draft"}
+        ],
+        "events": [{"subject": "Meet", "start": {"dateTime": "2024-01-04T10:00:00Z"}, "end": {"dateTime": "2024-01-04T11:00:00Z"},
+                    "attendees": [{"emailAddress": {"address": "bea@x.test"}}]}]}]});
+    let seeded = rolo_server::seed::seed(s.store.as_ref(), &doc).await.unwrap();
+    assert_eq!(seeded.to_json()["messages"], 3);
+    assert_eq!(seeded.to_json()["events"], 1);
+    let ada = &seeded.users[0];
+    let t = s.token(ada, MAIL);
+    let all = s.get("/me/messages", &t).await;
+    // A draft's receivedDateTime is its creation time: the newest.
+    assert_eq!(subjects(&all.body), ["Draft", "Out", "In"]);
+    let out = &all.body["value"][1];
+    assert_eq!((out["parentFolderId"].as_str(), out["isRead"].as_bool()), (Some("sentitems"), Some(true)));
+    assert_eq!(out["from"]["emailAddress"]["address"], "ada@contoso.test");
+    let bea = s.store.interactions(&ada.mailbox).await.unwrap();
+    assert_eq!(bea.len(), 1);
+    assert_eq!((bea[0].sent_count, bea[0].received_count, bea[0].meeting_count), (1, 1, 1));
+    assert_eq!(bea[0].display_name, "Bea");
+    let bad = json!({"users": [{"userPrincipalName": "x@contoso.test", "messages": [{"parentFolderId": "archive"}]}]});
+    assert!(rolo_server::seed::seed(s.store.as_ref(), &bad).await.is_err());
+}
+
 both_backends!(
     drafts_are_created_read_patched_and_deleted,
     send_mail_delivers_to_rolo_mailboxes_only,
     received_mail_filters_and_pages,
     events_and_one_category_filter_across_items,
     mail_and_calendar_scopes_are_enforced,
+    seeds_carry_histories,
 );
