@@ -192,6 +192,15 @@ async fn received_mail_filters_and_pages(s: TestServer) {
     assert_eq!(subjects(&s.get(&f("receivedDateTime ge 2024-01-04T00:00:00Z"), &t).await.body), ["Note 4", "Note 3"]);
     assert_eq!(subjects(&s.get(&f("startswith(subject,'note 1')"), &t).await.body), ["Note 1"]);
     assert_eq!(subjects(&s.get(&f("subject eq 'Note 3'"), &t).await.body), ["Note 3"]);
+    assert_eq!(subjects(&s.get(&f("sentDateTime ge 2024-01-05T00:00:00Z"), &t).await.body), ["Note 4"]);
+    assert_eq!(subjects(&s.get(&f("contains(subject,'te 2')"), &t).await.body), ["Note 2"]);
+    let r = s.get("/me/mailFolders/inbox/messages?$orderby=subject&$count=true&$top=2", &t).await;
+    assert_eq!(subjects(&r.body), ["Note 0", "Note 1"]);
+    assert_eq!(r.body["@odata.count"], 5);
+    assert!(r.body["@odata.nextLink"].is_string());
+    s.get("/me/messages?$orderby=isRead", &t).await.assert_error(400, "BadRequest");
+    s.get("/me/messages?$select=nope", &t).await.assert_error(400, "BadRequest");
+    assert_eq!(s.get("/me/mailFolders/drafts/messages", &t).await.body["value"], json!([]));
     let id = all.body["value"][0]["id"].as_str().unwrap().to_owned();
     let p =
         s.patch(&format!("/me/messages/{id}"), &t, json!({"isRead": true, "flag": {"flagStatus": "flagged"}})).await;
