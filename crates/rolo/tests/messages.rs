@@ -144,12 +144,33 @@ async fn send_mail_delivers_to_rolo_mailboxes_only(s: TestServer) {
         .assert_error(400, "ErrorInvalidRecipients");
     s.post("/me/sendMail", &t, json!({"nope": 1})).await.assert_error(400, "RequestBodyRead");
 
+    // A draft is sent with .../send: it leaves Drafts, lands in Sent Items and in Bob's Inbox.
+    let draft =
+        s.post("/me/messages", &t, json!({"subject": "Drafted", "toRecipients": to(&["bob@contoso.test"])})).await;
+    let draft_id = draft.body["id"].as_str().unwrap().to_owned();
+    let r = s.post(&format!("/me/messages/{draft_id}/send"), &t, json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    s.get(&format!("/me/messages/{draft_id}"), &t).await.assert_error(404, "ErrorItemNotFound");
+    let sent = s.get("/me/mailFolders/sentitems/messages", &t).await;
+    // (Both may be sent within one second, so their order is not asserted.)
+    let mut sent_subjects = subjects(&sent.body);
+    sent_subjects.sort();
+    assert_eq!(sent_subjects, ["Drafted", "Lunch?"]);
+    let bob_inbox = s.get("/me/mailFolders/inbox/messages", &s.token(&bob, "Mail.Read")).await;
+    assert!(subjects(&bob_inbox.body).contains(&"Drafted".to_owned()));
+    let sent_id = sent.body["value"].as_array().unwrap().iter().find(|m| m["subject"] == "Drafted").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.post(&format!("/me/messages/{sent_id}/send"), &t, json!({})).await.assert_error(400, "ErrorInvalidOperation");
+    s.post(&format!("/me/messages/{draft_id}/send"), &no_send, json!({})).await.assert_error(403, "ErrorAccessDenied");
+
     // Ada's sent mail shows in the interactions aggregate.
     let seen = s.store.interactions(&ada.mailbox).await.unwrap();
     let bob_row = seen.iter().find(|i| i.address == "bob@contoso.test").unwrap();
-    assert_eq!((bob_row.sent_count, bob_row.received_count), (1, 0));
+    assert_eq!((bob_row.sent_count, bob_row.received_count), (2, 0));
     let bob_seen = s.store.interactions(&bob.mailbox).await.unwrap();
-    assert_eq!(bob_seen.iter().find(|i| i.address == "ada@contoso.test").unwrap().received_count, 2);
+    assert_eq!(bob_seen.iter().find(|i| i.address == "ada@contoso.test").unwrap().received_count, 3);
 }
 
 fn page(n: usize) -> rolo_store::ListQuery {

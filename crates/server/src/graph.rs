@@ -259,7 +259,7 @@ async fn serve(
         principal.require_user_photo(access, true)?;
     } else if matches!(path.resource, Resource::Categories | Resource::Category(_)) {
         principal.require_mailbox_settings(access)?;
-    } else if path.resource == Resource::SendMail {
+    } else if matches!(path.resource, Resource::SendMail | Resource::SendDraft(_)) {
         principal.require_mail_send()?;
     } else if path.resource.is_mail() {
         principal.require_mail(access, true)?;
@@ -291,7 +291,7 @@ async fn serve(
     } else if path.resource.is_mail() || path.resource.is_calendar() {
         if path.resource.is_calendar() {
             principal.require_calendars(access, own)?;
-        } else if path.resource != Resource::SendMail {
+        } else if !matches!(path.resource, Resource::SendMail | Resource::SendDraft(_)) {
             principal.require_mail(access, own)?;
         }
         // Mail and calendars are reached by their owner, an app, or a whole-mailbox delegate;
@@ -383,6 +383,7 @@ async fn serve(
         (Method::PATCH, Resource::Message(id)) => messages::update(&ctx, ItemKind::Message, &id, body).await,
         (Method::DELETE, Resource::Message(id)) => messages::delete(&ctx, ItemKind::Message, &id).await,
         (Method::POST, Resource::SendMail) => messages::send_mail(&ctx, &body).await,
+        (Method::POST, Resource::SendDraft(id)) => messages::send_draft(&ctx, &id).await,
         (Method::GET, Resource::Events) => messages::list(&ctx, ItemKind::Event, None).await,
         (Method::POST, Resource::Events) => messages::create_event(&ctx, &body).await,
         (Method::GET, Resource::Event(id)) => messages::get(&ctx, ItemKind::Event, &id).await,

@@ -1,6 +1,6 @@
 //! Handlers for messages and events, the minimal subset of Graph's mail and calendar that feeds
 //! People relevance: `/me/messages`, `/me/mailFolders/{inbox|drafts|sentitems}/messages`,
-//! `/me/sendMail` and `/me/events` (and the `/users/{id}` forms).
+//! `/me/sendMail`, `/me/messages/{id}/send` and `/me/events` (and the `/users/{id}` forms).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -198,6 +198,43 @@ pub async fn send_mail(ctx: &Ctx, body: &Value) -> GraphResult<Response> {
         .ok_or_else(|| GraphError::bad_request("ErrorInvalidParameter", "sendMail needs a 'message' parameter."))?;
     let mut doc = Map::new();
     mail::apply_message(&mut doc, message, MessageWrite::Draft)?;
+    deliver(ctx, doc, save).await?;
+    Ok(accepted())
+}
+
+/// `POST .../messages/{id}/send`: sends a draft as `sendMail` would, then removes it from Drafts
+/// (its Sent Items copy gets a new id, as on Graph).
+pub async fn send_draft(ctx: &Ctx, id: &str) -> GraphResult<Response> {
+    ctx.principal.require_mail_send()?;
+    if !matches!(ctx.access, rolo_domain::MailboxAccess::Owner | rolo_domain::MailboxAccess::App) {
+        return Err(GraphError::access_denied());
+    }
+    let id = item_id(id)?;
+    let draft = ctx
+        .state
+        .store
+        .get_item(ctx.mailbox(), ItemKind::Message, &id)
+        .await?
+        .ok_or_else(GraphError::item_not_found)?;
+    if draft.folder != MailFolder::Drafts.name() {
+        return Err(GraphError::bad_request("ErrorInvalidOperation", "Only a draft can be sent."));
+    }
+    let mut doc = draft.doc;
+    doc.remove("conversationId");
+    deliver(ctx, doc, true).await?;
+    ctx.state.store.delete_item(ctx.mailbox(), ItemKind::Message, &id, None).await?;
+    Ok(accepted())
+}
+
+fn accepted() -> Response {
+    let mut resp = json_body(Vec::new());
+    *resp.status_mut() = StatusCode::ACCEPTED;
+    resp.headers_mut().remove(axum::http::header::CONTENT_TYPE);
+    resp
+}
+
+/// Sends a message: the Sent Items copy (when `save`), and one Inbox copy per Rolo recipient.
+async fn deliver(ctx: &Ctx, mut doc: Map<String, Value>, save: bool) -> GraphResult<()> {
     let recipients = mail::message_recipients(&doc);
     if recipients.is_empty() {
         return Err(GraphError::bad_request(
@@ -235,10 +272,7 @@ pub async fn send_mail(ctx: &Ctx, body: &Value) -> GraphResult<Response> {
         }
         store.create_item(&user.mailbox, ItemKind::Message, MailFolder::Inbox.name(), copy.clone()).await?;
     }
-    let mut resp = json_body(Vec::new());
-    *resp.status_mut() = StatusCode::ACCEPTED;
-    resp.headers_mut().remove(axum::http::header::CONTENT_TYPE);
-    Ok(resp)
+    Ok(())
 }
 
 /// `POST .../events`: the organizer defaults to the mailbox owner.

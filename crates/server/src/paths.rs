@@ -69,6 +69,8 @@ pub enum Resource {
     Message(String),
     /// `/sendMail`.
     SendMail,
+    /// `/messages/{id}/send`: sends a draft.
+    SendDraft(String),
     /// `/events`.
     Events,
     /// `/events/{id}`.
@@ -78,12 +80,25 @@ pub enum Resource {
 impl Resource {
     /// Messages and `sendMail`: governed by the `Mail.*` scopes.
     pub fn is_mail(&self) -> bool {
-        matches!(self, Resource::Messages(_) | Resource::Message(_) | Resource::SendMail)
+        matches!(self, Resource::Messages(_) | Resource::Message(_) | Resource::SendMail | Resource::SendDraft(_))
     }
 
     /// Events: governed by the `Calendars.*` scopes.
     pub fn is_calendar(&self) -> bool {
         matches!(self, Resource::Events | Resource::Event(_))
+    }
+}
+
+/// After `messages`: the collection, one message, or its `send` action.
+fn message_tail(folder: Option<String>, key: Option<String>, rest: &[&str]) -> GraphResult<Resource> {
+    let is_send = |s: &str| is(s, "send") || is(s, "microsoft.graph.send");
+    match (key, rest) {
+        (Some(id), [action]) if is_send(action) => Ok(Resource::SendDraft(id)),
+        (None, [id, action]) if is_send(action) => Ok(Resource::SendDraft((*id).to_owned())),
+        (key, rest) => Ok(match item_tail(key, rest)? {
+            None => Resource::Messages(folder),
+            Some(id) => Resource::Message(id),
+        }),
     }
 }
 
@@ -220,10 +235,7 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
     } else if is(name, "contacts") {
         contact_tail(FolderPath::Default, key, &rest)?
     } else if is(name, "messages") {
-        match item_tail(key, &rest)? {
-            None => Resource::Messages(None),
-            Some(id) => Resource::Message(id),
-        }
+        message_tail(None, key, &rest)?
     } else if is(name, "mailFolders") {
         let (folder, rest) = match (key, rest.split_first()) {
             (Some(k), _) => (k, &rest[..]),
@@ -237,10 +249,7 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
         if !is(mname, "messages") {
             return Err(not_found_segment(messages));
         }
-        match item_tail(mkey, more)? {
-            None => Resource::Messages(Some(folder)),
-            Some(id) => Resource::Message(id),
-        }
+        message_tail(Some(folder), mkey, more)?
     } else if (is(name, "sendMail") || is(name, "microsoft.graph.sendMail")) && key.is_none() && rest.is_empty() {
         Resource::SendMail
     } else if is(name, "events") {
@@ -455,6 +464,8 @@ mod tests {
         assert_eq!(parse("me/mailFolders/Inbox/messages").unwrap().resource, Resource::Messages(Some("Inbox".into())));
         assert_eq!(parse("me/mailFolders('drafts')/messages/M").unwrap().resource, Resource::Message("M".into()));
         assert_eq!(parse("me/sendMail").unwrap().resource, Resource::SendMail);
+        assert_eq!(parse("me/messages/M/send").unwrap().resource, Resource::SendDraft("M".into()));
+        assert_eq!(parse("me/messages('M')/microsoft.graph.send").unwrap().resource, Resource::SendDraft("M".into()));
         assert_eq!(parse("me/events").unwrap().resource, Resource::Events);
         assert_eq!(parse("me/events/E").unwrap().resource, Resource::Event("E".into()));
         assert!(parse("me/events/E/x").is_err());
