@@ -61,6 +61,43 @@ impl Principal {
         }
     }
 
+    /// Checks the scopes for messages: `Mail.Read`/`Mail.ReadWrite` on the caller's own mailbox
+    /// (or any, for an app holding the roles), the `.Shared` forms on someone else's.
+    pub fn require_mail(&self, access: Access, own: bool) -> GraphResult<()> {
+        self.require_family("Mail", access, own)
+    }
+
+    /// Checks the scope for `sendMail`: `Mail.Send`.
+    pub fn require_mail_send(&self) -> GraphResult<()> {
+        if self.has("Mail.Send") || self.has("Mail.Send.Shared") {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
+    /// Checks the scopes for events: `Calendars.Read`/`Calendars.ReadWrite`, as for mail.
+    pub fn require_calendars(&self, access: Access, own: bool) -> GraphResult<()> {
+        self.require_family("Calendars", access, own)
+    }
+
+    /// `{family}.Read`/`.ReadWrite` (own mailbox or app), `.Read.Shared`/`.ReadWrite.Shared`
+    /// (also someone else's).
+    fn require_family(&self, family: &str, access: Access, own: bool) -> GraphResult<()> {
+        let has = |suffix: &str| self.has(&format!("{family}.{suffix}"));
+        let ok = match (access, own || self.is_app()) {
+            (Access::Read, true) => has("Read") || has("ReadWrite") || has("Read.Shared") || has("ReadWrite.Shared"),
+            (Access::Write, true) => has("ReadWrite") || has("ReadWrite.Shared"),
+            (Access::Read, false) => has("Read.Shared") || has("ReadWrite.Shared"),
+            (Access::Write, false) => has("ReadWrite.Shared"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
     /// Checks the scopes for a user's profile photo: any signed-in user may read their own, the
     /// directory-wide scopes reach everyone's, as on Graph.
     pub fn require_user_photo(&self, access: Access, own: bool) -> GraphResult<()> {
@@ -230,6 +267,19 @@ mod tests {
         assert!(p(&["Contacts.Read.Shared"]).require_contacts(Access::Write, false).is_err());
         assert!(p(&["Contacts.ReadWrite.Shared"]).require_contacts(Access::Write, false).is_ok());
         assert!(p(&["Contacts.ReadWrite.Shared"]).require_contacts(Access::Write, true).is_ok());
+    }
+
+    #[test]
+    fn mail_and_calendar_scopes() {
+        assert!(p(&["Mail.Read"]).require_mail(Access::Read, true).is_ok());
+        assert!(p(&["Mail.Read"]).require_mail(Access::Write, true).is_err());
+        assert!(p(&["Mail.ReadWrite"]).require_mail(Access::Read, false).is_err());
+        assert!(p(&["Mail.ReadWrite.Shared"]).require_mail(Access::Write, false).is_ok());
+        assert!(p(&["Contacts.ReadWrite"]).require_mail(Access::Read, true).is_err());
+        assert!(p(&["Mail.Send"]).require_mail_send().is_ok());
+        assert!(p(&["Mail.ReadWrite"]).require_mail_send().is_err());
+        assert!(p(&["Calendars.Read"]).require_calendars(Access::Read, true).is_ok());
+        assert!(p(&["Calendars.Read"]).require_calendars(Access::Write, true).is_err());
     }
 
     #[test]

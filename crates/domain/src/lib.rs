@@ -10,6 +10,7 @@ pub mod extension;
 pub mod flag;
 pub mod folder;
 pub mod ids;
+pub mod mail;
 pub mod projection;
 pub mod schema;
 pub mod subscription;

@@ -167,9 +167,9 @@ async fn bad_urls_and_methods(s: TestServer) {
     let (_, t) = s.login("ada@contoso.test").await;
     let id = s.create_contact(&t, json!({"givenName": "X"})).await;
 
-    let r = s.get("/me/messages", &t).await;
+    let r = s.get("/me/drive", &t).await;
     r.assert_error(400, "BadRequest");
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("messages"), "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("drive"), "{}", r.text);
     s.get(&format!("/me/contacts/{id}/extra/more"), &t).await.assert_error(400, "BadRequest");
     s.get(&format!("/me/contacts/{id}/nonsense"), &t).await.assert_error(400, "BadRequest");
     s.get("/groups/x/contacts", &t).await.assert_error(400, "BadRequest");

@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use rolo_domain::mail::ItemKind;
 use rolo_domain::{
     Access, ApiVersion, ContactFolder, ContactId, ErrorKind, FolderId, GraphError, GraphResult, MailboxAccess,
     Principal,
@@ -21,7 +22,7 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::paths::{FolderPath, Owner, Resource};
 use crate::query::{parse_options, Prefer};
-use crate::{categories, contacts, delta, extensions, folders, photos, AppState};
+use crate::{categories, contacts, delta, extensions, folders, messages, photos, AppState};
 
 /// Graph's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -274,6 +275,12 @@ async fn serve(
         principal.require_user_photo(access, true)?;
     } else if matches!(path.resource, Resource::Categories | Resource::Category(_)) {
         principal.require_mailbox_settings(access)?;
+    } else if matches!(path.resource, Resource::SendMail | Resource::SendDraft(_)) {
+        principal.require_mail_send()?;
+    } else if path.resource.is_mail() {
+        principal.require_mail(access, true)?;
+    } else if path.resource.is_calendar() {
+        principal.require_calendars(access, true)?;
     } else {
         principal.require(access)?;
     }
@@ -304,6 +311,18 @@ async fn serve(
         match mailbox_access(&state, &principal, &user).await? {
             a @ (MailboxAccess::Owner | MailboxAccess::App) => a,
             _ => return Err(GraphError::access_denied()),
+        }
+    } else if path.resource.is_mail() || path.resource.is_calendar() {
+        if path.resource.is_calendar() {
+            principal.require_calendars(access, own)?;
+        } else if !matches!(path.resource, Resource::SendMail | Resource::SendDraft(_)) {
+            principal.require_mail(access, own)?;
+        }
+        // Mail and calendars are reached by their owner, an app, or a whole-mailbox delegate;
+        // contact folders shared with the caller open nothing here.
+        match mailbox_access(&state, &principal, &user).await? {
+            MailboxAccess::Folders(_) => return Err(GraphError::access_denied()),
+            a => a,
         }
     } else {
         principal.require_contacts(access, own)?;
@@ -382,6 +401,18 @@ async fn serve(
         }
         (Method::DELETE, Resource::Folder { chain, permanent_delete: false })
         | (Method::POST, Resource::Folder { chain, permanent_delete: true }) => folders::delete(&ctx, &chain).await,
+        (Method::GET, Resource::Messages(f)) => messages::list(&ctx, ItemKind::Message, f.as_deref()).await,
+        (Method::POST, Resource::Messages(f)) => messages::create_message(&ctx, f.as_deref(), &body).await,
+        (Method::GET, Resource::Message(id)) => messages::get(&ctx, ItemKind::Message, &id).await,
+        (Method::PATCH, Resource::Message(id)) => messages::update(&ctx, ItemKind::Message, &id, body).await,
+        (Method::DELETE, Resource::Message(id)) => messages::delete(&ctx, ItemKind::Message, &id).await,
+        (Method::POST, Resource::SendMail) => messages::send_mail(&ctx, &body).await,
+        (Method::POST, Resource::SendDraft(id)) => messages::send_draft(&ctx, &id).await,
+        (Method::GET, Resource::Events) => messages::list(&ctx, ItemKind::Event, None).await,
+        (Method::POST, Resource::Events) => messages::create_event(&ctx, &body).await,
+        (Method::GET, Resource::Event(id)) => messages::get(&ctx, ItemKind::Event, &id).await,
+        (Method::PATCH, Resource::Event(id)) => messages::update(&ctx, ItemKind::Event, &id, body).await,
+        (Method::DELETE, Resource::Event(id)) => messages::delete(&ctx, ItemKind::Event, &id).await,
         (m, _) => Err(method_not_allowed(&m)),
     }
 }

@@ -12,6 +12,7 @@ mod extensions;
 mod folders;
 pub mod graph;
 pub mod identity;
+mod messages;
 mod metadata;
 pub mod oidc;
 mod openapi;

@@ -63,6 +63,53 @@ pub enum Resource {
     /// `/outlook/masterCategories` and `/outlook/masterCategories/{id}`.
     Categories,
     Category(String),
+    /// `/messages` (every folder) or `/mailFolders/{inbox|drafts|sentitems}/messages`.
+    Messages(Option<String>),
+    /// `/messages/{id}` (also under `mailFolders/{name}`).
+    Message(String),
+    /// `/sendMail`.
+    SendMail,
+    /// `/messages/{id}/send`: sends a draft.
+    SendDraft(String),
+    /// `/events`.
+    Events,
+    /// `/events/{id}`.
+    Event(String),
+}
+
+impl Resource {
+    /// Messages and `sendMail`: governed by the `Mail.*` scopes.
+    pub fn is_mail(&self) -> bool {
+        matches!(self, Resource::Messages(_) | Resource::Message(_) | Resource::SendMail | Resource::SendDraft(_))
+    }
+
+    /// Events: governed by the `Calendars.*` scopes.
+    pub fn is_calendar(&self) -> bool {
+        matches!(self, Resource::Events | Resource::Event(_))
+    }
+}
+
+/// After `messages`: the collection, one message, or its `send` action.
+fn message_tail(folder: Option<String>, key: Option<String>, rest: &[&str]) -> GraphResult<Resource> {
+    let is_send = |s: &str| is(s, "send") || is(s, "microsoft.graph.send");
+    match (key, rest) {
+        (Some(id), [action]) if is_send(action) => Ok(Resource::SendDraft(id)),
+        (None, [id, action]) if is_send(action) => Ok(Resource::SendDraft((*id).to_owned())),
+        (key, rest) => Ok(match item_tail(key, rest)? {
+            None => Resource::Messages(folder),
+            Some(id) => Resource::Message(id),
+        }),
+    }
+}
+
+/// `{name}` or `{name}/{id}` or `{name}('{id}')`: the collection (`None`) or one item.
+fn item_tail(key: Option<String>, rest: &[&str]) -> GraphResult<Option<String>> {
+    match (key, rest) {
+        (None, []) => Ok(None),
+        (None, [id]) => Ok(Some((*id).to_owned())),
+        (Some(k), []) => Ok(Some(k)),
+        (_, [.., other]) => Err(not_found_segment(other)),
+    }
 }
 
 /// `delta`, `delta()` and `microsoft.graph.delta` all name the delta function.
@@ -187,6 +234,29 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
         Resource::UserPhoto(photo_tail(seg, &rest)?)
     } else if is(name, "contacts") {
         contact_tail(FolderPath::Default, key, &rest)?
+    } else if is(name, "messages") {
+        message_tail(None, key, &rest)?
+    } else if is(name, "mailFolders") {
+        let (folder, rest) = match (key, rest.split_first()) {
+            (Some(k), _) => (k, &rest[..]),
+            (None, Some((f, more))) => ((*f).to_owned(), more),
+            (None, None) => return Err(not_found_segment(seg)),
+        };
+        let Some((messages, more)) = rest.split_first() else {
+            return Err(GraphError::bad_request("BadRequest", "Reading mail folders is not supported by this server."));
+        };
+        let (mname, mkey) = split_key(messages)?;
+        if !is(mname, "messages") {
+            return Err(not_found_segment(messages));
+        }
+        message_tail(Some(folder), mkey, more)?
+    } else if (is(name, "sendMail") || is(name, "microsoft.graph.sendMail")) && key.is_none() && rest.is_empty() {
+        Resource::SendMail
+    } else if is(name, "events") {
+        match item_tail(key, &rest)? {
+            None => Resource::Events,
+            Some(id) => Resource::Event(id),
+        }
     } else if is(name, "contactFolders") {
         match key {
             None if rest.is_empty() => Resource::Folders(FolderPath::Default),
@@ -387,6 +457,22 @@ mod tests {
     }
 
     #[test]
+    fn parses_messages_and_events() {
+        assert_eq!(parse("me/messages").unwrap().resource, Resource::Messages(None));
+        assert_eq!(parse("users/u/messages/M").unwrap().resource, Resource::Message("M".into()));
+        assert_eq!(parse("me/messages('M')").unwrap().resource, Resource::Message("M".into()));
+        assert_eq!(parse("me/mailFolders/Inbox/messages").unwrap().resource, Resource::Messages(Some("Inbox".into())));
+        assert_eq!(parse("me/mailFolders('drafts')/messages/M").unwrap().resource, Resource::Message("M".into()));
+        assert_eq!(parse("me/sendMail").unwrap().resource, Resource::SendMail);
+        assert_eq!(parse("me/messages/M/send").unwrap().resource, Resource::SendDraft("M".into()));
+        assert_eq!(parse("me/messages('M')/microsoft.graph.send").unwrap().resource, Resource::SendDraft("M".into()));
+        assert_eq!(parse("me/events").unwrap().resource, Resource::Events);
+        assert_eq!(parse("me/events/E").unwrap().resource, Resource::Event("E".into()));
+        assert!(parse("me/events/E/x").is_err());
+        assert!(parse("me/mailFolders/inbox").is_err());
+    }
+
+    #[test]
     fn parses_delta_spellings() {
         for spelling in ["delta", "delta()", "microsoft.graph.delta", "Microsoft.Graph.Delta()"] {
             assert_eq!(
@@ -434,7 +520,7 @@ mod tests {
 
     #[test]
     fn unknown_segments_are_bad_requests() {
-        assert_eq!(parse("me/messages").unwrap_err().message, "Resource not found for the segment 'messages'.");
+        assert_eq!(parse("me/mailbox").unwrap_err().message, "Resource not found for the segment 'mailbox'.");
         assert!(parse("me/contacts/C/extra").is_err());
         assert!(parse("foo").is_err());
         assert!(parse("me/contacts/%zz").is_err());

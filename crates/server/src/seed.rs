@@ -6,9 +6,16 @@
 //! {"users": [{"userPrincipalName": "a@contoso.com", "displayName": "A", "shared": false,
 //!   "contacts": [{...}], "contactFolders": [{"displayName": "F", "contacts": [], "childFolders": []}],
 //!   "categories": [{"displayName": "Red", "color": "preset0"}],
-//!   "delegates": [{"userPrincipalName": "b@contoso.com", "role": "read"}]}]}
+//!   "delegates": [{"userPrincipalName": "b@contoso.com", "role": "read"}],
+//!   "messages": [{"parentFolderId": "inbox", "from": {...}, "receivedDateTime": "...", ...}],
+//!   "events": [{"subject": "S", "start": {...}, "end": {...}, "attendees": [...]}]}]}
 //! ```
+//!
+//! A message goes to `parentFolderId` (`inbox`, `drafts` or `sentitems`; by default the inbox
+//! when it has a `receivedDateTime`, else drafts); sent mail is from the user unless it says
+//! otherwise.
 
+use rolo_domain::mail::{self, ItemKind, MailFolder, MessageWrite, CALENDAR_FOLDER};
 use rolo_domain::{ContactData, FolderId, Grant, GraphError, GraphResult};
 use rolo_store::{Mailbox, Store, User};
 use serde_json::{json, Value};
@@ -38,6 +45,8 @@ pub struct Seeded {
     pub users: Vec<User>,
     pub folders: usize,
     pub contacts: usize,
+    pub messages: usize,
+    pub events: usize,
 }
 
 impl Seeded {
@@ -46,6 +55,8 @@ impl Seeded {
             "users": self.users.iter().map(|u| json!({"id": u.id, "userPrincipalName": u.user_principal_name})).collect::<Vec<_>>(),
             "folders": self.folders,
             "contacts": self.contacts,
+            "messages": self.messages,
+            "events": self.events,
         })
     }
 }
@@ -71,6 +82,8 @@ pub async fn seed(store: &dyn Store, doc: &Value) -> GraphResult<Seeded> {
             let color = rolo_domain::category::parse_color(c.get("color").and_then(Value::as_str).unwrap_or("none"))?;
             store.create_category(&mb, text(c, "displayName")?, &color).await?;
         }
+        out.messages += messages(store, &user, list(u, "messages")?).await?;
+        out.events += events(store, &user, list(u, "events")?).await?;
         out.users.push(user);
     }
     // Delegates last, so they may name users seeded after their owner.
@@ -92,6 +105,50 @@ async fn contacts(store: &dyn Store, mb: &Mailbox, folder: &FolderId, items: &[V
         let mut data = ContactData::default();
         data.apply_v1(body, true)?;
         store.create_contact(mb, folder, data).await?;
+    }
+    Ok(items.len())
+}
+
+fn owner_email(user: &User) -> Value {
+    json!({"name": user.display_name, "address": user.user_principal_name})
+}
+
+async fn messages(store: &dyn Store, user: &User, items: &[Value]) -> GraphResult<usize> {
+    for m in items {
+        let mut body = m.clone();
+        let obj = body.as_object_mut().ok_or_else(|| bad("A seeded message must be an object."))?;
+        let folder = match obj.remove("parentFolderId") {
+            Some(Value::String(f)) => {
+                MailFolder::parse(&f).ok_or_else(|| bad(format!("'{f}' is not a mail folder.")))?
+            }
+            _ if obj.contains_key("receivedDateTime") => MailFolder::Inbox,
+            _ => MailFolder::Drafts,
+        };
+        let mut doc = serde_json::Map::new();
+        match folder {
+            MailFolder::Drafts => mail::apply_message(&mut doc, &body, MessageWrite::Draft)?,
+            MailFolder::Inbox | MailFolder::SentItems => {
+                if folder == MailFolder::SentItems {
+                    obj.entry("from").or_insert_with(|| json!({ "emailAddress": owner_email(user) }));
+                    obj.entry("isRead").or_insert(json!(true));
+                }
+                let now = json!(rolo_domain::time::now_utc());
+                let at = obj.get("sentDateTime").or_else(|| obj.get("receivedDateTime")).cloned().unwrap_or(now);
+                obj.entry("sentDateTime").or_insert_with(|| at.clone());
+                obj.entry("receivedDateTime").or_insert(at);
+                mail::apply_message(&mut doc, &body, MessageWrite::Received)?;
+            }
+        }
+        store.create_item(&user.mailbox, ItemKind::Message, folder.name(), doc).await?;
+    }
+    Ok(items.len())
+}
+
+async fn events(store: &dyn Store, user: &User, items: &[Value]) -> GraphResult<usize> {
+    for e in items {
+        let mut doc = serde_json::Map::new();
+        mail::apply_event(&mut doc, e, true, &owner_email(user))?;
+        store.create_item(&user.mailbox, ItemKind::Event, CALENDAR_FOLDER, doc).await?;
     }
     Ok(items.len())
 }

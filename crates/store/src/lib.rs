@@ -12,6 +12,7 @@ mod store;
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
 use rolo_domain::extension::OpenExtension;
+use rolo_domain::mail::{Item, ItemKind};
 use rolo_domain::schema::SchemaExtension;
 use rolo_domain::subscription::Subscription;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, Grant, GraphResult};
@@ -377,6 +378,44 @@ pub trait Store: Send + Sync + 'static {
     /// Adds `user_id` to an app's access policy (or removes it, with `allow = false`).
     async fn restrict_app(&self, app_id: &str, user_id: &str, allow: bool) -> GraphResult<()>;
 
+    // Messages and events (the signals People ranks by). Every write also refreshes the
+    // mailbox's `interactions` aggregate for the addresses it touches, in the same transaction.
+    /// Stores a new message (in `folder`: inbox, drafts or sentitems) or event (`calendar`).
+    async fn create_item(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        folder: &str,
+        doc: serde_json::Map<String, serde_json::Value>,
+    ) -> GraphResult<Item>;
+    async fn get_item(&self, mailbox: &Mailbox, kind: ItemKind, id: &str) -> GraphResult<Option<Item>>;
+    /// Lists a mailbox's messages (all, or one folder's) or events.
+    async fn list_items(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        folder: Option<&str>,
+        query: &ListQuery,
+    ) -> GraphResult<Page<Item>>;
+    /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
+    async fn update_item(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        id: &str,
+        if_match: Option<Vec<String>>,
+        edit: ItemEdit,
+    ) -> GraphResult<Item>;
+    async fn delete_item(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        id: &str,
+        if_match: Option<Vec<String>>,
+    ) -> GraphResult<()>;
+    /// Who the mailbox exchanged mail and meetings with: one row per address, most recent first.
+    async fn interactions(&self, mailbox: &Mailbox) -> GraphResult<Vec<Interaction>>;
+
     // The emulator's state controls.
     /// Empties every state table (users and their mailboxes included); the installation's
     /// identity stays.
@@ -387,6 +426,24 @@ pub trait Store: Send + Sync + 'static {
     async fn snapshot_to(&self, path: &std::path::Path) -> GraphResult<()>;
     /// Replaces the whole state with a snapshot's (SQLite only).
     async fn restore_from(&self, path: &std::path::Path) -> GraphResult<()>;
+}
+
+/// A change to a message or event, applied inside the store's transaction.
+pub type ItemEdit = Box<dyn FnOnce(&mut Item) -> GraphResult<()> + Send>;
+
+/// What a mailbox's items say about one correspondent (an address, folded to lower case): how
+/// often and how recently mail went to them, came from them, and met with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interaction {
+    pub address: String,
+    /// The name the most recent item gave them.
+    pub display_name: String,
+    pub sent_count: i64,
+    pub received_count: i64,
+    pub meeting_count: i64,
+    pub last_sent_at: Option<String>,
+    pub last_received_at: Option<String>,
+    pub last_meeting_at: Option<String>,
 }
 
 /// A user granted a folder of someone else's mailbox.

@@ -204,6 +204,82 @@ const MIGRATIONS: &[&[&str]] = &[
         hash TEXT NOT NULL,
         changed_at TEXT NOT NULL)",
     ],
+    // Messages and events (the signals People ranks by): the JSON document plus the columns lists
+    // filter and sort on; categories in side tables as for contacts; `correspondents` indexes who
+    // each item was exchanged with, and `interactions` keeps the per-(mailbox, address)
+    // aggregate of it, refreshed in the same transaction as every item write.
+    &[
+        "CREATE TABLE messages (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL,
+        change_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        received_at TEXT {ckey} NOT NULL,
+        sent_at TEXT {ckey},
+        subject_key TEXT {ckey} NOT NULL,
+        from_key TEXT {ckey} NOT NULL,
+        is_read BIGINT NOT NULL,
+        doc {doc} NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE INDEX messages_by_received ON messages (mailbox_id, received_at, created_seq)",
+        "CREATE INDEX messages_by_folder ON messages (mailbox_id, folder, received_at, created_seq)",
+        "CREATE INDEX messages_by_seq ON messages (mailbox_id, created_seq)",
+        "CREATE INDEX messages_by_from ON messages (mailbox_id, from_key)",
+        "CREATE TABLE message_categories (
+        mailbox_id TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, name_key, item_id))",
+        "CREATE INDEX message_categories_by_item ON message_categories (mailbox_id, item_id)",
+        "CREATE TABLE events (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL,
+        change_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        start_at TEXT {ckey} NOT NULL,
+        end_at TEXT {ckey} NOT NULL,
+        subject_key TEXT {ckey} NOT NULL,
+        organizer_key TEXT {ckey} NOT NULL,
+        doc {doc} NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE INDEX events_by_start ON events (mailbox_id, start_at, created_seq)",
+        "CREATE INDEX events_by_seq ON events (mailbox_id, created_seq)",
+        "CREATE TABLE event_categories (
+        mailbox_id TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, name_key, item_id))",
+        "CREATE INDEX event_categories_by_item ON event_categories (mailbox_id, item_id)",
+        "CREATE TABLE correspondents (
+        mailbox_id TEXT NOT NULL,
+        item_kind TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        address_key TEXT {ckey} NOT NULL,
+        display_name TEXT NOT NULL,
+        signal TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, item_kind, item_id, address_key))",
+        "CREATE INDEX correspondents_by_address ON correspondents (mailbox_id, address_key, signal, at)",
+        "CREATE TABLE interactions (
+        mailbox_id TEXT NOT NULL,
+        address_key TEXT {ckey} NOT NULL,
+        display_name TEXT NOT NULL,
+        sent_count BIGINT NOT NULL,
+        received_count BIGINT NOT NULL,
+        meeting_count BIGINT NOT NULL,
+        last_sent_at TEXT,
+        last_received_at TEXT,
+        last_meeting_at TEXT,
+        PRIMARY KEY (mailbox_id, address_key))",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -229,6 +305,12 @@ pub const STATE_TABLES: &[&str] = &[
     "app_policies",
     "apps",
     "user_passwords",
+    "messages",
+    "message_categories",
+    "events",
+    "event_categories",
+    "correspondents",
+    "interactions",
 ];
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {

@@ -46,6 +46,8 @@ pub struct Page<T> {
 pub enum Entity {
     Contact,
     Folder,
+    Message,
+    Event,
 }
 
 impl Entity {
@@ -53,6 +55,17 @@ impl Entity {
         match self {
             Entity::Contact => "microsoft.graph.contact",
             Entity::Folder => "microsoft.graph.contactFolder",
+            Entity::Message => "microsoft.graph.message",
+            Entity::Event => "microsoft.graph.event",
+        }
+    }
+
+    /// The side table of an entity's categories, and its item column.
+    fn categories_table(self) -> (&'static str, &'static str) {
+        match self {
+            Entity::Message => ("message_categories", "item_id"),
+            Entity::Event => ("event_categories", "item_id"),
+            _ => ("contact_categories", "contact_id"),
         }
     }
 }
@@ -76,6 +89,8 @@ enum Prop {
     ExtendedProperties,
     /// A JSON value compared as JSON (schema-extension values): the SQLite and PostgreSQL forms.
     Json(String),
+    /// A boolean stored as 0 or 1.
+    Bool(&'static str),
 }
 
 const CONTACT_KEY_COLUMNS: &[(&str, &str)] = &[
@@ -244,6 +259,36 @@ impl Compiler {
                 "displayName" => Ok(Prop::Text { key: "t.name_key".into(), raw: "t.display_name".into() }),
                 "id" => Ok(Prop::Id("t.id")),
                 "parentFolderId" => Ok(Prop::Id("t.parent_id")),
+                _ => Err(unknown()),
+            },
+            Entity::Message => match name.as_str() {
+                "subject" => {
+                    Ok(Prop::Text { key: "t.subject_key".into(), raw: self.dialect.json_text("t.doc", "subject") })
+                }
+                "from/emailAddress/address" => Ok(Prop::Text { key: "t.from_key".into(), raw: "t.from_key".into() }),
+                "receivedDateTime" => Ok(Prop::Timestamp("t.received_at".into())),
+                "sentDateTime" => Ok(Prop::Timestamp("COALESCE(t.sent_at, '')".into())),
+                "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
+                "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
+                "isRead" => Ok(Prop::Bool("t.is_read")),
+                "id" => Ok(Prop::Id("t.id")),
+                "parentFolderId" => Ok(Prop::Id("t.folder")),
+                "categories" => Ok(Prop::Categories),
+                _ => Err(unknown()),
+            },
+            Entity::Event => match name.as_str() {
+                "subject" => {
+                    Ok(Prop::Text { key: "t.subject_key".into(), raw: self.dialect.json_text("t.doc", "subject") })
+                }
+                "organizer/emailAddress/address" => {
+                    Ok(Prop::Text { key: "t.organizer_key".into(), raw: "t.organizer_key".into() })
+                }
+                "start/dateTime" => Ok(Prop::Timestamp("t.start_at".into())),
+                "end/dateTime" => Ok(Prop::Timestamp("t.end_at".into())),
+                "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
+                "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
+                "id" => Ok(Prop::Id("t.id")),
+                "categories" => Ok(Prop::Categories),
                 _ => Err(unknown()),
             },
             Entity::Contact => {
@@ -418,6 +463,12 @@ impl Compiler {
                 let col = self.filter_term(col);
                 let text = match lit {
                     Literal::Null => return null_compare(&col, op),
+                    // An event's `start/dateTime` is a wall-clock time: Graph compares it with
+                    // strings that carry no offset.
+                    Literal::String(s) if self.entity == Entity::Event && !s.ends_with('Z') => {
+                        rolo_domain::time::normalize_datetime(&format!("{s}Z"))
+                            .ok_or_else(|| invalid(format!("'{s}' is not a valid date-time.")))?
+                    }
                     Literal::DateTimeOffset(s) | Literal::String(s) => rolo_domain::time::normalize_datetime(s)
                         .ok_or_else(|| invalid(format!("'{s}' is not a valid date-time.")))?,
                     Literal::Date(d) => format!("{d}T00:00:00Z"),
@@ -438,6 +489,13 @@ impl Compiler {
                     let p = self.bind_json(lit)?;
                     Ok(format!("{expr} {} {p}", op_sql(op)))
                 }
+            },
+            Prop::Bool(col) => match (lit, op) {
+                (Literal::Bool(b), CompareOp::Eq | CompareOp::Ne) => {
+                    let col = self.filter_term(col.to_owned());
+                    Ok(format!("{col} {} {}", op_sql(op), self.bind(i64::from(*b))))
+                }
+                _ => Err(mismatch("Edm.Boolean")),
             },
             Prop::EmailAddresses | Prop::Categories | Prop::Extensions | Prop::ExtendedProperties => Err(invalid(
                 format!("The collection '{}' can only be filtered with a lambda such as any().", path.join("/")),
@@ -480,19 +538,24 @@ impl Compiler {
     ) -> GraphResult<String> {
         // The side table, its key column, and the member the lambda variable must name.
         let xprops = matches!(self.prop(collection)?, Prop::ExtendedProperties);
-        let (table, column, member) = match self.prop(collection)? {
+        let (mut table, column, member) = match self.prop(collection)? {
             Prop::ExtendedProperties => ("contact_xprops", "value_key", None),
             Prop::EmailAddresses => ("contact_emails", "address_key", Some("address")),
             Prop::Categories => ("contact_categories", "name_key", None),
             Prop::Extensions => ("extensions", "name_key", Some("id")),
             _ => return Err(invalid(format!("Lambda operators are not supported on '{}'.", collection.join("/")))),
         };
+        // Messages and events keep their categories in their own side tables.
+        let mut item = "contact_id";
+        if matches!(self.entity, Entity::Message | Entity::Event) {
+            (table, item) = self.entity.categories_table();
+        }
         let (Some(var), Some(pred)) = (variable, predicate) else {
             // `coll/any()`: the collection is not empty.
             return Ok(match kind {
-                LambdaKind::Any => format!(
-                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id)"
-                ),
+                LambdaKind::Any => {
+                    format!("EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.{item} = t.id)")
+                }
                 LambdaKind::All => "(1 = 1)".into(),
             });
         };
@@ -505,7 +568,7 @@ impl Compiler {
                     self.lambda_predicate(pred, var, column, member)?
                 };
                 Ok(format!(
-                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND {inner})"
+                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.{item} = t.id AND {inner})"
                 ))
             }
             LambdaKind::Any => {
@@ -516,7 +579,7 @@ impl Compiler {
                 } else {
                     self.lambda_predicate(pred, var, column, member)?
                 };
-                Ok(format!("t.id IN (SELECT x.contact_id FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})"))
+                Ok(format!("t.id IN (SELECT x.{item} FROM {table} x WHERE x.mailbox_id = {mb} AND {inner})"))
             }
             LambdaKind::All => {
                 let inner = if xprops {
@@ -525,7 +588,7 @@ impl Compiler {
                     self.lambda_predicate(pred, var, column, member)?
                 };
                 Ok(format!(
-                    "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.contact_id = t.id AND NOT ({inner}))"
+                    "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.{item} = t.id AND NOT ({inner}))"
                 ))
             }
         }
@@ -749,6 +812,18 @@ mod tests {
         assert_eq!(compile("nope eq 'x'").unwrap_err().code, "BadRequest");
         assert_eq!(compile("displayName eq 5").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
         assert_eq!(compile("mobilePhone eq '1'").unwrap_err().code, "ErrorInvalidUrlQueryFilter");
+    }
+
+    #[test]
+    fn compiles_message_filters() {
+        let mut c = Compiler::new(Dialect::Sqlite, Entity::Message, "mb");
+        let e = rolo_odata::parse_filter("categories/any(c:c eq 'Red') and isRead eq false").unwrap();
+        let sql = c.filter(&e).unwrap();
+        assert!(sql.contains("SELECT x.item_id FROM message_categories"), "{sql}");
+        assert!(sql.contains("t.is_read = ?"), "{sql}");
+        let e = rolo_odata::parse_filter("from/emailAddress/address eq 'A@B.c'").unwrap();
+        assert_eq!(c.filter(&e).unwrap(), "t.from_key = ?");
+        assert!(c.filter(&rolo_odata::parse_filter("isRead eq 'x'").unwrap()).is_err());
     }
 
     #[test]
