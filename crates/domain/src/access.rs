@@ -76,6 +76,17 @@ impl Principal {
         }
     }
 
+    /// Checks the scopes for the People API: `People.Read` for the caller's own list,
+    /// `People.Read.All` for anyone's (and for apps).
+    pub fn require_people(&self, own: bool) -> GraphResult<()> {
+        let ok = self.has("People.Read.All") || (own && !self.is_app() && self.has("People.Read"));
+        if ok {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
     /// Checks the scopes for events: `Calendars.Read`/`Calendars.ReadWrite`, as for mail.
     pub fn require_calendars(&self, access: Access, own: bool) -> GraphResult<()> {
         self.require_family("Calendars", access, own)

@@ -11,6 +11,7 @@ pub mod flag;
 pub mod folder;
 pub mod ids;
 pub mod mail;
+pub mod people;
 pub mod projection;
 pub mod schema;
 pub mod subscription;

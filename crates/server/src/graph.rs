@@ -42,6 +42,8 @@ pub struct Ctx {
     pub options: QueryOptions,
     pub prefer: Prefer,
     pub if_match: Option<Vec<String>>,
+    /// The request's headers (a few resources read their own, e.g. People's query sources).
+    pub headers: HeaderMap,
     /// What the caller may do in this mailbox (its own, as an app, as a delegate, or in the
     /// folders shared with it).
     pub access: MailboxAccess,
@@ -270,6 +272,9 @@ async fn serve(
     let method = parts.method.clone();
     let access = if method == Method::GET || method == Method::HEAD { Access::Read } else { Access::Write };
     let user_photo = matches!(path.resource, Resource::UserPhoto(_));
+    if path.resource == Resource::People && method != Method::GET {
+        return Err(method_not_allowed(&method));
+    }
     if user_photo {
         // The weakest grant first, so a caller without any user scope learns nothing of who exists.
         principal.require_user_photo(access, true)?;
@@ -281,6 +286,8 @@ async fn serve(
         principal.require_mail(access, true)?;
     } else if path.resource.is_calendar() {
         principal.require_calendars(access, true)?;
+    } else if path.resource == Resource::People {
+        principal.require_people(true)?;
     } else {
         principal.require(access)?;
     }
@@ -312,6 +319,14 @@ async fn serve(
             a @ (MailboxAccess::Owner | MailboxAccess::App) => a,
             _ => return Err(GraphError::access_denied()),
         }
+    } else if path.resource == Resource::People {
+        // Relevance is directory data: People.Read.All reads anyone's list, with no mailbox grant.
+        principal.require_people(own)?;
+        if principal.is_app() {
+            mailbox_access(&state, &principal, &user).await?
+        } else {
+            MailboxAccess::Owner
+        }
     } else if path.resource.is_mail() || path.resource.is_calendar() {
         if path.resource.is_calendar() {
             principal.require_calendars(access, own)?;
@@ -340,6 +355,7 @@ async fn serve(
         mode: access,
         prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         if_match: if_match(&parts.headers),
+        headers: parts.headers.clone(),
         raw_query: parts.uri.query().map(str::to_owned),
         path: format!("/{}", rest.trim_end_matches('/')),
         state,
@@ -388,6 +404,7 @@ async fn serve(
         (m, Resource::FolderPermissions { chain, id }) => {
             crate::permissions::serve(&ctx, &m, &chain, id.as_deref(), &body).await
         }
+        (Method::GET, Resource::People) => crate::people::list(&ctx).await,
         (Method::GET, Resource::Categories) => categories::list(&ctx).await,
         (Method::POST, Resource::Categories) => categories::create(&ctx, &body).await,
         (Method::GET, Resource::Category(id)) => categories::get(&ctx, &id).await,

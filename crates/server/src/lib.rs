@@ -17,6 +17,7 @@ mod metadata;
 pub mod oidc;
 mod openapi;
 pub mod paths;
+mod people;
 mod permissions;
 mod photos;
 pub mod query;

@@ -183,6 +183,23 @@ fn build_model(version: ApiVersion) -> Model {
         ]);
     }
     types.push(complex("extensionSchemaProperty", None, strings(&["name", "type"])));
+    // The People API's person and its parts.
+    if !beta {
+        types.push(complex("phone", None, strings(&["number", "type"])));
+        types.push(complex("website", None, strings(&["address", "displayName", "type"])));
+    }
+    types.extend([
+        complex(
+            "scoredEmailAddress",
+            None,
+            vec![
+                prop("address", "Edm.String"),
+                prop("relevanceScore", "Edm.Double"),
+                prop("selectionLikelihood", "Edm.String"),
+            ],
+        ),
+        complex("personType", None, strings(&["class", "subclass"])),
+    ]);
 
     let mut base_entity = entity("entity", vec![required("id", "Edm.String")], Vec::new());
     base_entity.base = None;
@@ -291,6 +308,36 @@ fn build_model(version: ApiVersion) -> Model {
             Vec::new(),
         ),
     ]);
+    types.push(entity(
+        "person",
+        {
+            let mut p = strings(&[
+                "displayName",
+                "givenName",
+                "surname",
+                "birthday",
+                "personNotes",
+                "jobTitle",
+                "companyName",
+                "yomiCompany",
+                "department",
+                "officeLocation",
+                "profession",
+                "userPrincipalName",
+                "imAddress",
+            ]);
+            p.extend([
+                prop("isFavorite", "Edm.Boolean"),
+                prop("scoredEmailAddresses", "Collection(graph.scoredEmailAddress)"),
+                prop("phones", "Collection(graph.phone)"),
+                prop("postalAddresses", "Collection(graph.physicalAddress)"),
+                prop("websites", "Collection(graph.website)"),
+                prop("personType", "graph.personType"),
+            ]);
+            p
+        },
+        Vec::new(),
+    ));
     let mut user = entity(
         "user",
         strings(&["displayName", "userPrincipalName"]),
@@ -300,6 +347,7 @@ fn build_model(version: ApiVersion) -> Model {
             nav("outlook", "graph.outlookUser"),
             nav("photo", "graph.profilePhoto"),
             nav("photos", "Collection(graph.profilePhoto)"),
+            nav("people", "Collection(graph.person)"),
         ],
     );
     user.open = true;
@@ -436,7 +484,7 @@ mod tests {
                 assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
             }
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
-            assert_eq!(doc.matches("<EntityType ").count(), 15);
+            assert_eq!(doc.matches("<EntityType ").count(), 16);
             assert!(doc.contains(r#"<EntitySet Name="subscriptions" EntityType="graph.subscription" />"#));
             assert!(doc.contains(
                 r#"<NavigationProperty Name="permissions" Type="Collection(graph.contactFolderPermission)" ContainsTarget="true" />"#

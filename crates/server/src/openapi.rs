@@ -64,6 +64,8 @@ pub(crate) enum Query {
     Delta,
     /// Schema extension definitions: `$filter $top`.
     Filter,
+    /// People: `$search $filter $select $top $skip`.
+    People,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +269,10 @@ fn mailbox_routes() -> Vec<(String, Vec<Op>)> {
             vec![get("One size of the user's photo, its bytes", Query::None, Reply::Bytes)],
         ),
         (
+            "/people".to_owned(),
+            vec![get("The people most relevant to the mailbox", Query::People, Reply::Collection("person"))],
+        ),
+        (
             "/outlook/masterCategories".to_owned(),
             vec![
                 get("List the master categories", Query::None, Reply::Collection("outlookCategory")),
@@ -366,6 +372,7 @@ fn edm_schema(model: &Model, ty: &str, nullable: bool) -> Value {
         "Edm.String" => json!({"type": "string"}),
         "Edm.Boolean" => json!({"type": "boolean"}),
         "Edm.Int32" => json!({"type": "integer", "format": "int32"}),
+        "Edm.Double" => json!({"type": "number", "format": "double"}),
         "Edm.Date" => json!({"type": "string", "format": "date"}),
         "Edm.DateTimeOffset" => json!({"type": "string", "format": "date-time"}),
         other => {
@@ -473,6 +480,13 @@ fn query_parameters(query: Query) -> Vec<Value> {
             string("$skiptoken", "The token of a nextLink"),
         ],
         Query::Filter => vec![string("$filter", "Filter by id, description, status or owner"), top],
+        Query::People => vec![
+            string("$search", "People-picker search over names and addresses, or topic:words"),
+            string("$filter", "Filter on personType/class and personType/subclass"),
+            string("$select", "Properties to return"),
+            top,
+            json!({"name": "$skip", "in": "query", "description": "Skip the first n people (not with $search)", "schema": {"type": "integer", "minimum": 0}}),
+        ],
     }
 }
 

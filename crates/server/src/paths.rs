@@ -73,6 +73,8 @@ pub enum Resource {
     SendDraft(String),
     /// `/events`.
     Events,
+    /// `/people`: the people most relevant to the mailbox.
+    People,
     /// `/events/{id}`.
     Event(String),
 }
@@ -252,6 +254,8 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
         message_tail(Some(folder), mkey, more)?
     } else if (is(name, "sendMail") || is(name, "microsoft.graph.sendMail")) && key.is_none() && rest.is_empty() {
         Resource::SendMail
+    } else if is(name, "people") && key.is_none() && rest.is_empty() {
+        Resource::People
     } else if is(name, "events") {
         match item_tail(key, &rest)? {
             None => Resource::Events,

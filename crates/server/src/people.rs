@@ -1,0 +1,408 @@
+//! `GET /me/people` and `/users/{id}/people`: the people most relevant to a mailbox, drawn from
+//! its contacts, the people it exchanged mail and meetings with, and (when asked) the directory;
+//! one person per email address; ranked by `rolo_domain::people::score`; searchable by name
+//! (people picker) or by `topic:` over message and event subjects.
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use rolo_domain::mail::ItemKind;
+use rolo_domain::people::{self, Match, Signals, Sources};
+use rolo_domain::{Contact, GraphError, GraphResult};
+use rolo_odata::{CompareOp, Expr, Function, Literal};
+use rolo_store::{ListQuery, Scope};
+use serde_json::{json, Map, Value};
+
+use crate::graph::Ctx;
+use crate::response::json_status;
+
+const DEFAULT_TOP: usize = 10;
+const MAX_TOP: usize = 1000;
+
+/// One person, merged from every source that knows their address.
+#[derive(Debug, Default, Clone)]
+struct Person {
+    id: String,
+    display_name: String,
+    given_name: Option<String>,
+    surname: Option<String>,
+    job_title: Option<String>,
+    company_name: Option<String>,
+    department: Option<String>,
+    office_location: Option<String>,
+    user_principal_name: Option<String>,
+    birthday: Option<String>,
+    notes: Option<String>,
+    addresses: Vec<String>,
+    phones: Vec<(String, String)>,
+    sources: Sources,
+    signals: Signals,
+    score: f64,
+}
+
+impl Person {
+    fn words(&self) -> Vec<String> {
+        let mut w = people::tokens(&self.display_name);
+        for part in [&self.given_name, &self.surname].into_iter().flatten() {
+            w.extend(people::tokens(part));
+        }
+        for a in &self.addresses {
+            w.extend(people::tokens(a));
+        }
+        w.sort();
+        w.dedup();
+        w
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "displayName": self.display_name,
+            "givenName": self.given_name,
+            "surname": self.surname,
+            "birthday": self.birthday.clone().unwrap_or_default(),
+            "personNotes": self.notes.clone().unwrap_or_default(),
+            "isFavorite": false,
+            "jobTitle": self.job_title,
+            "companyName": self.company_name,
+            "yomiCompany": "",
+            "department": self.department,
+            "officeLocation": self.office_location,
+            "profession": "",
+            "userPrincipalName": self.user_principal_name.clone().unwrap_or_default(),
+            "imAddress": null,
+            "scoredEmailAddresses": self.addresses.iter().map(|a| json!({
+                "address": a, "relevanceScore": self.score, "selectionLikelihood": "notSpecified"
+            })).collect::<Vec<_>>(),
+            "phones": self.phones.iter().map(|(t, n)| json!({"type": t, "number": n})).collect::<Vec<_>>(),
+            "postalAddresses": [],
+            "websites": [],
+            "personType": {"class": "Person", "subclass": self.sources.subclass()},
+        })
+    }
+}
+
+/// A stable id for someone known only by address: a GUID-shaped digest of mailbox and address.
+fn implicit_id(mailbox: &str, address: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, format!("{mailbox}\n{address}").as_bytes());
+    let h: String = d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+fn from_contact(c: &Contact) -> Person {
+    let d = &c.data;
+    let mut phones = Vec::new();
+    for p in &d.phones {
+        if let Some(n) = &p.number {
+            phones.push((p.kind.clone(), n.clone()));
+        }
+    }
+    Person {
+        id: c.id.as_str().to_owned(),
+        display_name: d.display_name.clone().unwrap_or_default(),
+        given_name: d.given_name.clone(),
+        surname: d.surname.clone(),
+        job_title: d.job_title.clone(),
+        company_name: d.company_name.clone(),
+        department: d.department.clone(),
+        office_location: d.office_location.clone(),
+        birthday: d.birthday.clone(),
+        notes: d.personal_notes.clone(),
+        addresses: d.email_addresses.iter().filter_map(|e| e.address.clone()).collect(),
+        phones,
+        sources: Sources { contact: true, directory: false },
+        ..Person::default()
+    }
+}
+
+/// Which sources the request asks for: `X-PeopleQuery-QuerySources: Mailbox,Directory`; the
+/// mailbox alone by default.
+fn wants_directory(ctx: &Ctx) -> bool {
+    ctx.headers
+        .get("x-peoplequery-querysources")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|s| s.trim().eq_ignore_ascii_case("directory")))
+}
+
+/// Everyone the mailbox knows, merged by address and scored.
+async fn everyone(ctx: &Ctx, directory: bool) -> GraphResult<Vec<Person>> {
+    let store = &ctx.state.store;
+    let mb = ctx.mailbox();
+    let mut persons: Vec<Person> = Vec::new();
+    let mut by_address: HashMap<String, usize> = HashMap::new();
+    let add = |persons: &mut Vec<Person>, by_address: &mut HashMap<String, usize>, p: Person| {
+        // Join an existing person when any address is shared.
+        let known = p.addresses.iter().find_map(|a| by_address.get(&a.to_lowercase()).copied());
+        match known {
+            Some(i) => {
+                let target = &mut persons[i];
+                target.sources.contact |= p.sources.contact;
+                target.sources.directory |= p.sources.directory;
+                for a in p.addresses {
+                    if !target.addresses.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                        by_address.insert(a.to_lowercase(), i);
+                        target.addresses.push(a);
+                    }
+                }
+                // A directory user is that person's identity (id, name, principal name); the contact
+                // fills what the directory lacks.
+                if p.user_principal_name.is_some() {
+                    target.user_principal_name = p.user_principal_name;
+                    target.id = p.id;
+                    target.display_name = p.display_name;
+                }
+                for (slot, value) in [
+                    (&mut target.job_title, p.job_title),
+                    (&mut target.department, p.department),
+                    (&mut target.office_location, p.office_location),
+                    (&mut target.company_name, p.company_name),
+                ] {
+                    if slot.is_none() {
+                        *slot = value;
+                    }
+                }
+            }
+            None => {
+                let i = persons.len();
+                for a in &p.addresses {
+                    by_address.insert(a.to_lowercase(), i);
+                }
+                persons.push(p);
+            }
+        }
+    };
+
+    // The mailbox's contacts, every folder.
+    let mut query = ListQuery { page_size: 1000, ..ListQuery::default() };
+    loop {
+        let page = store.list_contacts(mb, &Scope::Mailbox, &query).await?;
+        for c in &page.items {
+            add(&mut persons, &mut by_address, from_contact(c));
+        }
+        match page.next {
+            Some(cursor) => query.after = Some(cursor),
+            None => break,
+        }
+    }
+    // The directory.
+    let owner = ctx.user.user_principal_name.to_lowercase();
+    let users = store.list_users().await?;
+    for u in &users {
+        if u.user_principal_name.to_lowercase() == owner {
+            continue;
+        }
+        let known = by_address.contains_key(&u.user_principal_name.to_lowercase());
+        if directory || known {
+            add(
+                &mut persons,
+                &mut by_address,
+                Person {
+                    id: u.id.clone(),
+                    display_name: u.display_name.clone(),
+                    user_principal_name: Some(u.user_principal_name.clone()),
+                    addresses: vec![u.user_principal_name.clone()],
+                    sources: Sources { contact: false, directory: true },
+                    ..Person::default()
+                },
+            );
+        }
+    }
+    // Who the mailbox exchanged mail and meetings with.
+    for i in store.interactions(mb).await? {
+        let key = i.address.to_lowercase();
+        if key == owner {
+            continue;
+        }
+        let idx = match by_address.get(&key) {
+            Some(idx) => *idx,
+            None => {
+                // A colleague never saved but written to is still a directory user.
+                let colleague = users.iter().find(|u| u.user_principal_name.to_lowercase() == key);
+                let p = Person {
+                    id: colleague.map_or_else(|| implicit_id(&mb.id, &key), |u| u.id.clone()),
+                    display_name: colleague.map_or_else(|| i.display_name.clone(), |u| u.display_name.clone()),
+                    user_principal_name: colleague.map(|u| u.user_principal_name.clone()),
+                    addresses: vec![i.address.clone()],
+                    sources: Sources { contact: false, directory: colleague.is_some() },
+                    ..Person::default()
+                };
+                by_address.insert(key.clone(), persons.len());
+                persons.push(p);
+                persons.len() - 1
+            }
+        };
+        let s = &mut persons[idx].signals;
+        s.sent += i.sent_count;
+        s.received += i.received_count;
+        s.meetings += i.meeting_count;
+        for (slot, value) in [
+            (&mut s.last_sent, i.last_sent_at),
+            (&mut s.last_received, i.last_received_at),
+            (&mut s.last_meeting, i.last_meeting_at),
+        ] {
+            if value.as_ref() > slot.as_ref() {
+                *slot = value;
+            }
+        }
+    }
+    let now = time::OffsetDateTime::now_utc();
+    for p in &mut persons {
+        if p.display_name.is_empty() {
+            p.display_name = p.addresses.first().cloned().unwrap_or_default();
+        }
+        p.score = people::score(p.sources, &p.signals, now);
+    }
+    Ok(persons)
+}
+
+/// `$filter` on people: `personType/class` and `personType/subclass` compared with `eq`/`ne`,
+/// combined with `and`, `or`, `not`.
+fn keep(e: &Expr, p: &Person) -> GraphResult<bool> {
+    let unsupported =
+        || GraphError::invalid_filter("Only personType/class and personType/subclass can be filtered on people.");
+    Ok(match e {
+        Expr::And(a, b) => keep(a, p)? && keep(b, p)?,
+        Expr::Or(a, b) => keep(a, p)? || keep(b, p)?,
+        Expr::Not(a) => !keep(a, p)?,
+        Expr::Compare(l, op @ (CompareOp::Eq | CompareOp::Ne), r) => {
+            let (path, lit) = match (l.as_ref(), r.as_ref()) {
+                (Expr::Path(path), Expr::Literal(Literal::String(s)))
+                | (Expr::Literal(Literal::String(s)), Expr::Path(path)) => (path, s),
+                _ => return Err(unsupported()),
+            };
+            let actual = match path.join("/").as_str() {
+                "personType/class" => "Person",
+                "personType/subclass" => p.sources.subclass(),
+                _ => return Err(unsupported()),
+            };
+            actual.eq_ignore_ascii_case(lit) == (*op == CompareOp::Eq)
+        }
+        Expr::Call(Function::StartsWith, _) => return Err(unsupported()),
+        _ => return Err(unsupported()),
+    })
+}
+
+/// `topic:` search: the people on messages and events whose subject holds every word.
+async fn topic(ctx: &Ctx, words: &str) -> GraphResult<Vec<String>> {
+    let mut filter: Option<Expr> = None;
+    for w in words.split_whitespace() {
+        let term = Expr::Call(
+            Function::Contains,
+            vec![Expr::Path(vec!["subject".into()]), Expr::Literal(Literal::String(w.to_owned()))],
+        );
+        filter = Some(match filter {
+            None => term,
+            Some(f) => Expr::And(Box::new(f), Box::new(term)),
+        });
+    }
+    let mut addresses = Vec::new();
+    for kind in [ItemKind::Message, ItemKind::Event] {
+        let mut query = ListQuery { page_size: 1000, filter: filter.clone(), ..ListQuery::default() };
+        loop {
+            let page = ctx.state.store.list_items(ctx.mailbox(), kind, None, &query).await?;
+            for item in &page.items {
+                for c in rolo_domain::mail::correspondents(kind, &item.folder, &item.doc, &ctx.user.user_principal_name)
+                {
+                    addresses.push(c.address.to_lowercase());
+                }
+            }
+            match page.next {
+                Some(cursor) => query.after = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    Ok(addresses)
+}
+
+pub async fn list(ctx: &Ctx) -> GraphResult<Response> {
+    let o = &ctx.options;
+    let search = o.search.as_deref().map(|s| s.trim().trim_matches('"').trim().to_owned()).filter(|s| !s.is_empty());
+    if search.is_some() && o.skip.is_some() {
+        return Err(GraphError::bad_request("BadRequest", "$skip is not supported together with $search on people."));
+    }
+    if !o.orderby.is_empty() {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "$orderby is not supported on people: they come ranked by relevance.",
+        ));
+    }
+    let top = match o.top {
+        Some(0) => return Err(GraphError::bad_request("BadRequest", "$top must be at least 1.")),
+        Some(n) => (n as usize).min(MAX_TOP),
+        None => DEFAULT_TOP,
+    };
+    let skip = o.skip.unwrap_or(0) as usize;
+    let mut everyone = everyone(ctx, wants_directory(ctx)).await?;
+    if let Some(f) = &o.filter {
+        let mut kept = Vec::with_capacity(everyone.len());
+        for p in everyone {
+            if keep(f, &p)? {
+                kept.push(p);
+            }
+        }
+        everyone = kept;
+    }
+    // Ranked: by relevance; in a search, the better name match first among equal scores.
+    let mut ranked: Vec<(Match, Person)> = match &search {
+        Some(s) if s.len() > 6 && s[..6].eq_ignore_ascii_case("topic:") => {
+            let on_topic = topic(ctx, &s[6..]).await?;
+            everyone
+                .into_iter()
+                .filter(|p| p.addresses.iter().any(|a| on_topic.contains(&a.to_lowercase())))
+                .map(|p| (Match::Exact, p))
+                .collect()
+        }
+        Some(s) => {
+            let q = people::tokens(s);
+            everyone.into_iter().filter_map(|p| people::match_query(&q, &p.words()).map(|m| (m, p))).collect()
+        }
+        None => everyone
+            .into_iter()
+            .filter(|p| p.sources.contact || p.sources.directory || p.score > 0.0)
+            .map(|p| (Match::Exact, p))
+            .collect(),
+    };
+    ranked.sort_by(|(ma, a), (mb, b)| {
+        b.score
+            .total_cmp(&a.score)
+            .then(mb.cmp(ma))
+            .then_with(|| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let total = ranked.len();
+    let page: Vec<Value> = ranked.into_iter().skip(skip).take(top).map(|(_, p)| select(ctx, p.to_json())).collect();
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(ctx.context("people")));
+    body.insert("value".into(), Value::Array(page));
+    if search.is_none() && skip + top < total {
+        // Paging by $skip, as Graph's People API pages.
+        let mut params: Vec<String> = ctx
+            .raw_query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| {
+                !p.is_empty()
+                    && !p.to_ascii_lowercase().starts_with("%24skip")
+                    && !p.to_ascii_lowercase().starts_with("$skip")
+            })
+            .map(str::to_owned)
+            .collect();
+        params.push(format!("$skip={}", skip + top));
+        body.insert("@odata.nextLink".into(), json!(format!("{}{}?{}", ctx.base, ctx.path, params.join("&"))));
+    }
+    Ok(json_status(StatusCode::OK, serde_json::to_vec(&Value::Object(body)).map_err(GraphError::internal)?))
+}
+
+/// `$select` on a person: `id` always, then the named properties.
+fn select(ctx: &Ctx, v: Value) -> Value {
+    let Some(items) = &ctx.options.select else { return v };
+    let names: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+    if names.iter().any(|n| n == "*") {
+        return v;
+    }
+    let Value::Object(m) = v else { return v };
+    Value::Object(m.into_iter().filter(|(k, _)| k == "id" || names.iter().any(|n| n.eq_ignore_ascii_case(k))).collect())
+}
