@@ -17,7 +17,7 @@ mod metadata;
 pub mod oidc;
 mod openapi;
 pub mod paths;
-mod people;
+pub(crate) mod people;
 mod permissions;
 mod photos;
 pub mod query;
@@ -63,6 +63,8 @@ pub struct AppState {
     limits: RwLock<admin::Limits>,
     /// External OpenID Connect issuers whose tokens are accepted too; set before serving.
     pub oidc: oidc::ExternalIssuers,
+    /// The People API's per-mailbox and directory caches.
+    pub(crate) people: people::PeopleCache,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -83,6 +85,7 @@ impl AppState {
             faults: RwLock::new(admin::Faults::default()),
             limits: RwLock::new(admin::Limits::default()),
             oidc: oidc::ExternalIssuers::default(),
+            people: people::PeopleCache::default(),
             users: RwLock::new(HashMap::new()),
         })
     }
@@ -108,11 +111,12 @@ impl AppState {
         }
     }
 
-    /// Drops the user cache, after the emulator replaced the whole state.
+    /// Drops the user and people caches, after the emulator replaced the whole state.
     pub fn forget_users(&self) {
         if let Ok(mut m) = self.users.write() {
             m.clear();
         }
+        self.people.clear();
     }
 
     /// Verifies a bearer token, Rolo's own or an external issuer's, and returns who is calling.

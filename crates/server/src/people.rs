@@ -3,7 +3,9 @@
 //! one person per email address; ranked by `rolo_domain::people::score`; searchable by name
 //! (people picker) or by `topic:` over message and event subjects.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -125,8 +127,186 @@ fn wants_directory(ctx: &Ctx) -> bool {
         .is_some_and(|v| v.split(',').any(|s| s.trim().eq_ignore_ascii_case("directory")))
 }
 
-/// Everyone the mailbox knows, merged by address and scored.
-async fn everyone(ctx: &Ctx, directory: bool) -> GraphResult<Vec<Person>> {
+/// The directory's people, shared by every mailbox's lists, with their search index.
+pub(crate) struct Directory {
+    built: Instant,
+    persons: Vec<Person>,
+    index: WordIndex,
+}
+
+/// A mailbox's people (contacts and correspondents, colleagues among them marked), scored and
+/// ranked, with their search index; valid while the mailbox has not changed.
+pub(crate) struct MailboxPeople {
+    seq: i64,
+    built: Instant,
+    directory_built: Instant,
+    persons: Vec<Person>,
+    index: WordIndex,
+    /// Every address of these persons, folded.
+    addresses: std::collections::HashSet<String>,
+}
+
+/// Per-process caches: a mailbox's people are rebuilt after it changes (any contact, message or
+/// event write bumps its change counter) or after ten minutes (so decay moves scores); the
+/// directory is re-read every few seconds.
+#[derive(Default)]
+pub(crate) struct PeopleCache {
+    directory: Mutex<Option<Arc<Directory>>>,
+    mailboxes: Mutex<HashMap<String, Arc<MailboxPeople>>>,
+}
+
+const DIRECTORY_TTL: Duration = Duration::from_secs(5);
+const MAILBOX_TTL: Duration = Duration::from_secs(600);
+
+/// Names and addresses by word, for people-picker search without scanning everyone: exact
+/// words in a sorted map (prefix ranges), and each word under its first and second letters (so
+/// a typo anywhere, the first letter included, finds it).
+#[derive(Default)]
+struct WordIndex {
+    words: BTreeMap<String, Vec<u32>>,
+    by_letter: HashMap<(usize, char), Vec<String>>,
+}
+
+impl WordIndex {
+    fn build(persons: &[Person]) -> WordIndex {
+        let mut index = WordIndex::default();
+        for (i, p) in persons.iter().enumerate() {
+            for w in p.words() {
+                index.words.entry(w).or_default().push(i as u32);
+            }
+        }
+        for w in index.words.keys() {
+            for (pos, c) in w.chars().take(2).enumerate() {
+                index.by_letter.entry((pos, c)).or_default().push(w.clone());
+            }
+        }
+        index
+    }
+
+    /// The persons with a word matching `q` (exact, prefix, or one typo for 4+ characters).
+    fn lookup(&self, q: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for (w, ids) in self.words.range(q.to_owned()..) {
+            if !w.starts_with(q) {
+                break;
+            }
+            out.extend(ids);
+        }
+        if q.chars().count() >= 4 {
+            let mut seen: Vec<&String> = Vec::new();
+            for (pos, c) in q.chars().take(2).enumerate() {
+                for w in self.by_letter.get(&(pos, c)).into_iter().flatten() {
+                    if !w.starts_with(q) && !seen.contains(&w) && people::match_word(q, w).is_some() {
+                        seen.push(w);
+                        out.extend(&self.words[w]);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The persons matching every query word (each on a different word of theirs), best match
+    /// quality kept.
+    fn search(&self, persons: &[Person], query: &[String]) -> Vec<(Match, u32)> {
+        let mut candidates: Option<Vec<u32>> = None;
+        for q in query {
+            let hits = self.lookup(q);
+            candidates = Some(match candidates {
+                None => hits,
+                Some(c) => c.into_iter().filter(|i| hits.binary_search(i).is_ok()).collect(),
+            });
+        }
+        candidates
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| people::match_query(query, &persons[i as usize].words()).map(|m| (m, i)))
+            .collect()
+    }
+}
+
+fn directory_person(u: &rolo_store::User) -> Person {
+    Person {
+        id: u.id.clone(),
+        display_name: u.display_name.clone(),
+        user_principal_name: Some(u.user_principal_name.clone()),
+        addresses: vec![u.user_principal_name.clone()],
+        sources: Sources { contact: false, directory: true },
+        score: people::COLLEAGUE_BONUS,
+        ..Person::default()
+    }
+}
+
+impl PeopleCache {
+    pub(crate) fn clear(&self) {
+        if let Ok(mut d) = self.directory.lock() {
+            *d = None;
+        }
+        if let Ok(mut m) = self.mailboxes.lock() {
+            m.clear();
+        }
+    }
+
+    async fn directory(&self, ctx: &Ctx) -> GraphResult<Arc<Directory>> {
+        if let Some(d) = self.directory.lock().ok().and_then(|d| d.clone()) {
+            if d.built.elapsed() < DIRECTORY_TTL {
+                return Ok(d);
+            }
+        }
+        let mut persons: Vec<Person> = ctx
+            .state
+            .store
+            .list_users()
+            .await?
+            .iter()
+            .filter(|u| u.kind == rolo_store::MailboxKind::User)
+            .map(directory_person)
+            .collect();
+        persons.sort_by(|a, b| {
+            a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then_with(|| a.id.cmp(&b.id))
+        });
+        let index = WordIndex::build(&persons);
+        let d = Arc::new(Directory { built: Instant::now(), persons, index });
+        if let Ok(mut slot) = self.directory.lock() {
+            *slot = Some(d.clone());
+        }
+        Ok(d)
+    }
+
+    async fn mailbox(&self, ctx: &Ctx, directory: &Arc<Directory>) -> GraphResult<Arc<MailboxPeople>> {
+        let seq = ctx.state.store.change_state(ctx.mailbox()).await?.current;
+        let cached = self.mailboxes.lock().ok().and_then(|m| m.get(&ctx.mailbox().id).cloned());
+        if let Some(c) = cached {
+            if c.seq == seq && c.directory_built == directory.built && c.built.elapsed() < MAILBOX_TTL {
+                return Ok(c);
+            }
+        }
+        let persons = mailbox_people(ctx, directory).await?;
+        let index = WordIndex::build(&persons);
+        let addresses = persons.iter().flat_map(|p| p.addresses.iter().map(|a| a.to_lowercase())).collect();
+        let built = Arc::new(MailboxPeople {
+            seq,
+            built: Instant::now(),
+            directory_built: directory.built,
+            persons,
+            index,
+            addresses,
+        });
+        if let Ok(mut m) = self.mailboxes.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(ctx.mailbox().id.clone(), built.clone());
+        }
+        Ok(built)
+    }
+}
+
+/// Everyone the mailbox knows, merged by address, scored and ranked: its contacts, the
+/// directory users among them or among its correspondents, and its other correspondents.
+async fn mailbox_people(ctx: &Ctx, directory: &Directory) -> GraphResult<Vec<Person>> {
     let store = &ctx.state.store;
     let mb = ctx.mailbox();
     let mut persons: Vec<Person> = Vec::new();
@@ -185,27 +365,14 @@ async fn everyone(ctx: &Ctx, directory: bool) -> GraphResult<Vec<Person>> {
             None => break,
         }
     }
-    // The directory.
     let owner = ctx.user.user_principal_name.to_lowercase();
-    let users = store.list_users().await?;
-    for u in &users {
-        if u.user_principal_name.to_lowercase() == owner {
-            continue;
-        }
-        let known = by_address.contains_key(&u.user_principal_name.to_lowercase());
-        if directory || known {
-            add(
-                &mut persons,
-                &mut by_address,
-                Person {
-                    id: u.id.clone(),
-                    display_name: u.display_name.clone(),
-                    user_principal_name: Some(u.user_principal_name.clone()),
-                    addresses: vec![u.user_principal_name.clone()],
-                    sources: Sources { contact: false, directory: true },
-                    ..Person::default()
-                },
-            );
+    let colleagues: HashMap<String, &Person> =
+        directory.persons.iter().map(|p| (p.addresses[0].to_lowercase(), p)).collect();
+    // Directory users who are also contacts.
+    let saved: Vec<String> = by_address.keys().filter(|a| colleagues.contains_key(*a)).cloned().collect();
+    for a in saved {
+        if a != owner {
+            add(&mut persons, &mut by_address, colleagues[&a].clone());
         }
     }
     // Who the mailbox exchanged mail and meetings with.
@@ -218,14 +385,14 @@ async fn everyone(ctx: &Ctx, directory: bool) -> GraphResult<Vec<Person>> {
             Some(idx) => *idx,
             None => {
                 // A colleague never saved but written to is still a directory user.
-                let colleague = users.iter().find(|u| u.user_principal_name.to_lowercase() == key);
-                let p = Person {
-                    id: colleague.map_or_else(|| implicit_id(&mb.id, &key), |u| u.id.clone()),
-                    display_name: colleague.map_or_else(|| i.display_name.clone(), |u| u.display_name.clone()),
-                    user_principal_name: colleague.map(|u| u.user_principal_name.clone()),
-                    addresses: vec![i.address.clone()],
-                    sources: Sources { contact: false, directory: colleague.is_some() },
-                    ..Person::default()
+                let p = match colleagues.get(&key) {
+                    Some(c) => (*c).clone(),
+                    None => Person {
+                        id: implicit_id(&mb.id, &key),
+                        display_name: i.display_name.clone(),
+                        addresses: vec![i.address.clone()],
+                        ..Person::default()
+                    },
                 };
                 by_address.insert(key.clone(), persons.len());
                 persons.push(p);
@@ -253,7 +420,16 @@ async fn everyone(ctx: &Ctx, directory: bool) -> GraphResult<Vec<Person>> {
         }
         p.score = people::score(p.sources, &p.signals, now);
     }
+    persons.sort_by(rank);
     Ok(persons)
+}
+
+/// Relevance first; then name and id, so equal scores keep one order.
+fn rank(a: &Person, b: &Person) -> std::cmp::Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then_with(|| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()))
+        .then_with(|| a.id.cmp(&b.id))
 }
 
 /// `$filter` on people: `personType/class` and `personType/subclass` compared with `eq`/`ne`,
@@ -334,43 +510,64 @@ pub async fn list(ctx: &Ctx) -> GraphResult<Response> {
         None => DEFAULT_TOP,
     };
     let skip = o.skip.unwrap_or(0) as usize;
-    let mut everyone = everyone(ctx, wants_directory(ctx)).await?;
-    if let Some(f) = &o.filter {
-        let mut kept = Vec::with_capacity(everyone.len());
-        for p in everyone {
-            if keep(f, &p)? {
-                kept.push(p);
-            }
+    let cache = &ctx.state.people;
+    let directory = cache.directory(ctx).await?;
+    let mine = cache.mailbox(ctx, &directory).await?;
+    let owner = ctx.user.user_principal_name.to_lowercase();
+    // Directory users the mailbox does not know yet, when the directory is asked for.
+    let from_directory = wants_directory(ctx);
+    let extra = |p: &&Person| {
+        let a = p.addresses[0].to_lowercase();
+        from_directory && !mine.addresses.contains(&a) && a != owner
+    };
+    let keep_person = |p: &Person| -> GraphResult<bool> {
+        match &o.filter {
+            Some(f) => keep(f, p),
+            None => Ok(true),
         }
-        everyone = kept;
-    }
-    // Ranked: by relevance; in a search, the better name match first among equal scores.
-    let mut ranked: Vec<(Match, Person)> = match &search {
+    };
+    let mut ranked: Vec<(Match, &Person)> = Vec::new();
+    match &search {
         Some(s) if s.len() > 6 && s[..6].eq_ignore_ascii_case("topic:") => {
             let on_topic = topic(ctx, &s[6..]).await?;
-            everyone
-                .into_iter()
-                .filter(|p| p.addresses.iter().any(|a| on_topic.contains(&a.to_lowercase())))
-                .map(|p| (Match::Exact, p))
-                .collect()
+            for p in mine.persons.iter().chain(directory.persons.iter().filter(extra)) {
+                if p.addresses.iter().any(|a| on_topic.contains(&a.to_lowercase())) && keep_person(p)? {
+                    ranked.push((Match::Exact, p));
+                }
+            }
         }
         Some(s) => {
             let q = people::tokens(s);
-            everyone.into_iter().filter_map(|p| people::match_query(&q, &p.words()).map(|m| (m, p))).collect()
+            for (m, i) in mine.index.search(&mine.persons, &q) {
+                let p = &mine.persons[i as usize];
+                if keep_person(p)? {
+                    ranked.push((m, p));
+                }
+            }
+            if from_directory {
+                for (m, i) in directory.index.search(&directory.persons, &q) {
+                    let p = &directory.persons[i as usize];
+                    if extra(&p) && keep_person(p)? {
+                        ranked.push((m, p));
+                    }
+                }
+            }
+            ranked.sort_by(|(ma, a), (mb, b)| b.score.total_cmp(&a.score).then(mb.cmp(ma)).then_with(|| rank(a, b)));
         }
-        None => everyone
-            .into_iter()
-            .filter(|p| p.sources.contact || p.sources.directory || p.score > 0.0)
-            .map(|p| (Match::Exact, p))
-            .collect(),
-    };
-    ranked.sort_by(|(ma, a), (mb, b)| {
-        b.score
-            .total_cmp(&a.score)
-            .then(mb.cmp(ma))
-            .then_with(|| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+        None => {
+            // Already ranked: the mailbox's people by score, then the rest of the directory by name.
+            // Only as many as the page needs are filtered.
+            let wanted = skip + top + 1;
+            for p in mine.persons.iter().chain(directory.persons.iter().filter(extra)) {
+                if keep_person(p)? {
+                    ranked.push((Match::Exact, p));
+                    if ranked.len() >= wanted && o.filter.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
     let total = ranked.len();
     let page: Vec<Value> = ranked.into_iter().skip(skip).take(top).map(|(_, p)| select(ctx, p.to_json())).collect();
     let mut body = Map::new();
