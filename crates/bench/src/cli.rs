@@ -38,6 +38,14 @@ pub struct Cli {
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "create,get,list,filter,deep,rss")]
     pub scenarios: Vec<Scenario>,
 
+    /// Directory users the people scenario seeds.
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub people_directory: usize,
+
+    /// Received messages the people scenario seeds (spread over two years).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub people_messages: usize,
+
     /// Total contacts for the memory check (seeding continues up to this); 0 skips it.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub big: usize,
@@ -91,6 +99,9 @@ pub enum Scenario {
     /// then 500 creates at each concurrency; latency from each 201 to its `created` notification.
     #[value(alias = "notifications")]
     Notify,
+    /// The People API over a large corpus (run with --emulator: the directory is seeded through
+    /// /rolo/admin): the first page of /me/people and people-picker $search.
+    People,
 }
 
 impl Cli {

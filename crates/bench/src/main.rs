@@ -9,6 +9,7 @@ mod cli;
 mod http;
 mod load;
 mod notify;
+mod people;
 mod receiver;
 mod report;
 mod server;
@@ -63,7 +64,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         _ => {
             let rolo = server::resolve_rolo(cli.rolo.as_deref())?;
             eprintln!("starting {} serve ({})", rolo.display(), cli.database);
-            server::spawn(&rolo, &cli.database)?
+            server::spawn(&rolo, &cli.database, cli.wants(Scenario::People))?
         }
     };
     let result = tokio::select! {
@@ -145,6 +146,18 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
     }
     if cli.wants(Scenario::Organize) && !ids.is_empty() {
         runs.organize(&t.base, &list, &ids).await?;
+    }
+    if cli.wants(Scenario::People) {
+        let params = people::Params {
+            base: &t.base,
+            admin: "/rolo/admin",
+            me: server::USER,
+            directory: cli.people_directory,
+            messages: cli.people_messages,
+            levels: &cli.concurrency,
+            duration,
+        };
+        people::run(runs.pool, runs.report, &params).await?;
     }
     // Last: its subscription must not add deliveries to the other scenarios' work.
     if cli.wants(Scenario::Notify) {

@@ -225,6 +225,11 @@ pub fn rfc3339_from_now(secs: u64) -> String {
     rfc3339(unix_now() + secs)
 }
 
+/// The RFC 3339 timestamp `secs` seconds ago.
+pub fn rfc3339_ago(secs: u64) -> String {
+    rfc3339(unix_now().saturating_sub(secs))
+}
+
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -86,7 +86,7 @@ pub fn resolve_rolo(explicit: Option<&Path>) -> Result<PathBuf, String> {
 
 /// Creates the bench user and token with the rolo CLI, then starts
 /// `rolo serve` on a free port and waits until it accepts connections.
-pub fn spawn(rolo: &Path, database: &str) -> Result<Target, String> {
+pub fn spawn(rolo: &Path, database: &str, emulator: bool) -> Result<Target, String> {
     let dir = TempDir::new()?;
     let (db, description) = if database == "sqlite" {
         let path = dir.0.join("rolo.db");
@@ -100,11 +100,14 @@ pub fn spawn(rolo: &Path, database: &str) -> Result<Target, String> {
     // On a reused database the user may already exist: that is fine as long
     // as a token can be issued, so only report this failure if that fails too.
     let add = run_cli(rolo, &["users", "add", USER, "--display-name", "Rolo Bench", "--database", &db]);
-    let token = run_cli(rolo, &["token", USER, "--scopes", "Contacts.ReadWrite", "--ttl", "2h", "--database", &db])
-        .map_err(|e| match &add {
-            Err(a) => format!("{a}\n{e}"),
-            Ok(_) => e,
-        })?;
+    let scopes = "Contacts.ReadWrite Mail.ReadWrite People.Read";
+    let token =
+        run_cli(rolo, &["token", USER, "--scopes", scopes, "--ttl", "2h", "--database", &db]).map_err(
+            |e| match &add {
+                Err(a) => format!("{a}\n{e}"),
+                Ok(_) => e,
+            },
+        )?;
     let token = token.trim().to_string();
     if token.is_empty() || token.contains(char::is_whitespace) {
         return Err(format!("`rolo token` printed {token:?}, expected a bare token"));
@@ -119,6 +122,7 @@ pub fn spawn(rolo: &Path, database: &str) -> Result<Target, String> {
     // Throughput is measured as a service deployment runs it: without Outlook's per-mailbox
     // throttling, which would cap one mailbox at 4 requests in flight.
     cmd.args(["serve", "--listen", &addr, "--database", &db])
+        .args(if emulator { &["--emulator"][..] } else { &[][..] })
         .env("ROLO_THROTTLING", "off")
         .stdin(Stdio::null())
         .stdout(log)
