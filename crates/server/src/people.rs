@@ -129,7 +129,8 @@ fn wants_directory(ctx: &Ctx) -> bool {
 
 /// The directory's people, shared by every mailbox's lists, with their search index.
 pub(crate) struct Directory {
-    built: Instant,
+    /// The store's directory version this was built from.
+    version: String,
     persons: Vec<Person>,
     index: WordIndex,
 }
@@ -139,7 +140,7 @@ pub(crate) struct Directory {
 pub(crate) struct MailboxPeople {
     seq: i64,
     built: Instant,
-    directory_built: Instant,
+    directory_version: String,
     persons: Vec<Person>,
     index: WordIndex,
     /// Every address of these persons, folded.
@@ -147,13 +148,17 @@ pub(crate) struct MailboxPeople {
 }
 
 /// Per-process caches: a mailbox's people are rebuilt after it changes (any contact, message or
-/// event write bumps its change counter) or after ten minutes (so decay moves scores); the
-/// directory is re-read every few seconds.
+/// event write bumps its change counter), after the directory changes, or after ten minutes (so
+/// decay moves scores); the directory's version is checked every few seconds. One request
+/// rebuilds while the others wait for its result.
 #[derive(Default)]
 pub(crate) struct PeopleCache {
-    directory: Mutex<Option<Arc<Directory>>>,
-    mailboxes: Mutex<HashMap<String, Arc<MailboxPeople>>>,
+    directory: tokio::sync::Mutex<Option<(Instant, Arc<Directory>)>>,
+    mailboxes: Mutex<HashMap<String, MailboxSlot>>,
 }
+
+/// One mailbox's cached people; its lock lets one request rebuild while the others wait.
+type MailboxSlot = Arc<tokio::sync::Mutex<Option<Arc<MailboxPeople>>>>;
 
 const DIRECTORY_TTL: Duration = Duration::from_secs(5);
 const MAILBOX_TTL: Duration = Duration::from_secs(600);
@@ -241,7 +246,7 @@ fn directory_person(u: &rolo_store::User) -> Person {
 
 impl PeopleCache {
     pub(crate) fn clear(&self) {
-        if let Ok(mut d) = self.directory.lock() {
+        if let Ok(mut d) = self.directory.try_lock() {
             *d = None;
         }
         if let Ok(mut m) = self.mailboxes.lock() {
@@ -250,11 +255,17 @@ impl PeopleCache {
     }
 
     async fn directory(&self, ctx: &Ctx) -> GraphResult<Arc<Directory>> {
-        if let Some(d) = self.directory.lock().ok().and_then(|d| d.clone()) {
-            if d.built.elapsed() < DIRECTORY_TTL {
-                return Ok(d);
+        let mut slot = self.directory.lock().await;
+        if let Some((checked, d)) = slot.as_mut() {
+            if checked.elapsed() < DIRECTORY_TTL {
+                return Ok(d.clone());
+            }
+            if ctx.state.store.directory_version().await? == d.version {
+                *checked = Instant::now();
+                return Ok(d.clone());
             }
         }
+        let version = ctx.state.store.directory_version().await?;
         let mut persons: Vec<Person> = ctx
             .state
             .store
@@ -268,19 +279,24 @@ impl PeopleCache {
             a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then_with(|| a.id.cmp(&b.id))
         });
         let index = WordIndex::build(&persons);
-        let d = Arc::new(Directory { built: Instant::now(), persons, index });
-        if let Ok(mut slot) = self.directory.lock() {
-            *slot = Some(d.clone());
-        }
+        let d = Arc::new(Directory { version, persons, index });
+        *slot = Some((Instant::now(), d.clone()));
         Ok(d)
     }
 
     async fn mailbox(&self, ctx: &Ctx, directory: &Arc<Directory>) -> GraphResult<Arc<MailboxPeople>> {
+        let entry = {
+            let mut m = self.mailboxes.lock().map_err(|_| GraphError::internal("people cache poisoned"))?;
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.entry(ctx.mailbox().id.clone()).or_default().clone()
+        };
+        let mut slot = entry.lock().await;
         let seq = ctx.state.store.change_state(ctx.mailbox()).await?.current;
-        let cached = self.mailboxes.lock().ok().and_then(|m| m.get(&ctx.mailbox().id).cloned());
-        if let Some(c) = cached {
-            if c.seq == seq && c.directory_built == directory.built && c.built.elapsed() < MAILBOX_TTL {
-                return Ok(c);
+        if let Some(c) = slot.as_ref() {
+            if c.seq == seq && c.directory_version == directory.version && c.built.elapsed() < MAILBOX_TTL {
+                return Ok(c.clone());
             }
         }
         let persons = mailbox_people(ctx, directory).await?;
@@ -289,17 +305,12 @@ impl PeopleCache {
         let built = Arc::new(MailboxPeople {
             seq,
             built: Instant::now(),
-            directory_built: directory.built,
+            directory_version: directory.version.clone(),
             persons,
             index,
             addresses,
         });
-        if let Ok(mut m) = self.mailboxes.lock() {
-            if m.len() > 10_000 {
-                m.clear();
-            }
-            m.insert(ctx.mailbox().id.clone(), built.clone());
-        }
+        *slot = Some(built.clone());
         Ok(built)
     }
 }

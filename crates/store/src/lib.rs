@@ -193,6 +193,8 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
     /// Returns the stored value, storing `value` first if there is none (first writer wins).
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String>;
+    /// A value that changes whenever the directory does (users added, mailbox kinds changed).
+    async fn directory_version(&self) -> GraphResult<String>;
 
     // The identity platform: registered applications and users' password hashes.
     /// Registers an application; its client id must be new.

@@ -143,6 +143,18 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
     row.into_iter().next().and_then(|v| v.as_i64()).ok_or_else(|| GraphError::internal("change_seq is not an integer"))
 }
 
+/// Marks the directory as changed (a user added, a mailbox's kind changed, the state replaced):
+/// caches of the directory compare this value instead of re-reading every user.
+async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
+    tx.execute(
+        "INSERT INTO settings (name, value) VALUES ('directory_version', ?) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        &[new_guid().into()],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> GraphResult<bool> {
     Ok(tx
         .query_opt(
@@ -488,7 +500,7 @@ impl SqlStore {
                         tx.execute(&format!("INSERT INTO {table} VALUES ({marks})"), &row).await?;
                     }
                 }
-                Ok(())
+                bump_directory(tx).await
             })
         })
         .await
@@ -651,6 +663,7 @@ impl Store for SqlStore {
                     &[id.as_str().into(), upn.as_str().into(), fold(&upn).into(), display_name.into(), rolo_domain::time::now_utc().into()],
                 )
                 .await?;
+                bump_directory(tx).await?;
                 tx.execute(
                     "INSERT INTO mailboxes (mailbox_id, root_folder_id, default_folder_id, change_seq) VALUES (?, ?, ?, 1)",
                     &[id.as_str().into(), root.as_str().into(), default.as_str().into()],
@@ -692,6 +705,12 @@ impl Store for SqlStore {
         };
         let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id WHERE {cond}");
         Ok(conn.query_opt(&sql, &[key.into()]).await?.map(user_from))
+    }
+
+    async fn directory_version(&self) -> GraphResult<String> {
+        let mut conn = self.backend.read().await?;
+        let row = conn.query_opt("SELECT value FROM settings WHERE name = 'directory_version'", &[]).await?;
+        Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string).unwrap_or_default())
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String> {
@@ -1749,8 +1768,8 @@ impl Store for SqlStore {
         self.write(move |tx| {
             Box::pin(async move {
                 tx.execute("UPDATE users SET shared = ? WHERE id = ?", &[kind.code().into(), id.as_str().into()])
-                    .await
-                    .map(|_| ())
+                    .await?;
+                bump_directory(tx).await
             })
         })
         .await
@@ -1943,7 +1962,7 @@ impl Store for SqlStore {
                 for table in crate::migrations::STATE_TABLES.iter().rev() {
                     tx.execute(&format!("DELETE FROM {table}"), &[]).await?;
                 }
-                Ok(())
+                bump_directory(tx).await
             })
         })
         .await
