@@ -170,15 +170,19 @@ const MAILBOX_TTL: Duration = Duration::from_secs(600);
 struct WordIndex {
     words: BTreeMap<String, Vec<u32>>,
     by_letter: HashMap<(usize, char), Vec<String>>,
+    /// Each person's words, computed once.
+    person_words: Vec<Vec<String>>,
 }
 
 impl WordIndex {
     fn build(persons: &[Person]) -> WordIndex {
         let mut index = WordIndex::default();
         for (i, p) in persons.iter().enumerate() {
-            for w in p.words() {
-                index.words.entry(w).or_default().push(i as u32);
+            let words = p.words();
+            for w in &words {
+                index.words.entry(w.clone()).or_default().push(i as u32);
             }
+            index.person_words.push(words);
         }
         for w in index.words.keys() {
             for (pos, c) in w.chars().take(2).enumerate() {
@@ -215,7 +219,7 @@ impl WordIndex {
 
     /// The persons matching every query word (each on a different word of theirs), best match
     /// quality kept.
-    fn search(&self, persons: &[Person], query: &[String]) -> Vec<(Match, u32)> {
+    fn search(&self, query: &[String]) -> Vec<(Match, u32)> {
         let mut candidates: Option<Vec<u32>> = None;
         for q in query {
             let hits = self.lookup(q);
@@ -227,7 +231,7 @@ impl WordIndex {
         candidates
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|i| people::match_query(query, &persons[i as usize].words()).map(|m| (m, i)))
+            .filter_map(|i| people::match_query(query, &self.person_words[i as usize]).map(|m| (m, i)))
             .collect()
     }
 }
@@ -549,14 +553,14 @@ pub async fn list(ctx: &Ctx) -> GraphResult<Response> {
         }
         Some(s) => {
             let q = people::tokens(s);
-            for (m, i) in mine.index.search(&mine.persons, &q) {
+            for (m, i) in mine.index.search(&q) {
                 let p = &mine.persons[i as usize];
                 if keep_person(p)? {
                     ranked.push((m, p));
                 }
             }
             if from_directory {
-                for (m, i) in directory.index.search(&directory.persons, &q) {
+                for (m, i) in directory.index.search(&q) {
                     let p = &directory.persons[i as usize];
                     if extra(&p) && keep_person(p)? {
                         ranked.push((m, p));
