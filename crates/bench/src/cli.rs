@@ -42,8 +42,8 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     pub people_directory: usize,
 
-    /// Received messages the people scenario seeds (spread over two years).
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    /// Received messages the people scenario imports (spread over two years).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub people_messages: usize,
 
     /// Total contacts for the memory check (seeding continues up to this); 0 skips it.

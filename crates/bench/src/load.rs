@@ -267,66 +267,6 @@ pub async fn create_stamped(
     result
 }
 
-/// POSTs `count` JSON bodies to `path` (cycling through `bodies`) with `concurrency` workers;
-/// returns how many succeeded. The first failure is an error.
-pub async fn post_many(
-    pool: &mut Pool,
-    path: &str,
-    bodies: &[Vec<u8>],
-    count: usize,
-    concurrency: usize,
-) -> Result<u64, String> {
-    if bodies.is_empty() || count == 0 {
-        return Ok(0);
-    }
-    let clients = pool.take(concurrency.min(count)).await?;
-    let next = Arc::new(AtomicUsize::new(0));
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(bodies.to_vec());
-    let path: Arc<str> = path.into();
-    let mut set = JoinSet::new();
-    for mut client in clients {
-        let (next, bodies, path) = (next.clone(), bodies.clone(), path.clone());
-        set.spawn(async move {
-            let mut ok = 0u64;
-            let mut failure = None;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    break;
-                }
-                match client.post_json(&path, &bodies[i % bodies.len()]).await {
-                    Ok(s) if (200..300).contains(&s) => ok += 1,
-                    Ok(s) => {
-                        failure = Some(format!("POST {path}: HTTP {s}: {}", snippet(client.body())));
-                        break;
-                    }
-                    Err(e) => {
-                        failure = Some(format!("POST {path}: {e}"));
-                        break;
-                    }
-                }
-                if i % 10_000 == 0 {
-                    eprint!("\r  posted {i}/{count}   ");
-                }
-            }
-            (client, ok, failure)
-        });
-    }
-    let mut total = 0;
-    let mut first_failure = None;
-    while let Some(joined) = set.join_next().await {
-        let (client, ok, failure) = joined.map_err(|e| format!("a worker failed: {e}"))?;
-        pool.give_back(client);
-        total += ok;
-        first_failure = first_failure.or(failure);
-    }
-    eprintln!();
-    match first_failure {
-        Some(f) => Err(f),
-        None => Ok(total),
-    }
-}
-
 /// Prints "created n/total" about once a second.
 async fn report_progress(done: Arc<AtomicU64>, first: usize, count: usize) {
     let start = Instant::now();

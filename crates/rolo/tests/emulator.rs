@@ -57,6 +57,29 @@ async fn reset_and_seed() {
     admin(&s, Method::POST, "seed", Some(json!({"users": [{"displayName": "no upn"}]})))
         .await
         .assert_error(400, "BadRequest");
+
+    // Importing history into an existing mailbox, in bulk.
+    let mail: Vec<Value> = (0..2500)
+        .map(|i| json!({"subject": format!("Note {i}"), "from": {"emailAddress": {"address": "pen.pal@example.com", "name": "Pen Pal"}},
+                        "receivedDateTime": "2026-01-01T00:00:00Z"}))
+        .collect();
+    let r = admin(
+        &s,
+        Method::POST,
+        "import",
+        Some(json!({"userPrincipalName": "megan.bowen@contoso.com", "messages": mail})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"messages": 2500, "events": 0}));
+    let megan = s.token(&s.store.find_user("megan.bowen@contoso.com").await.unwrap().unwrap(), "Mail.Read People.Read");
+    let inbox = s.get("/me/mailFolders/inbox/messages?$count=true&$top=1", &megan).await;
+    assert_eq!(inbox.body["@odata.count"], 2500, "{}", inbox.text);
+    let people = s.get(&format!("/me/people?$search={}", common::enc("\"pen pal\"")), &megan).await;
+    assert_eq!(people.body["value"][0]["scoredEmailAddresses"][0]["address"], "pen.pal@example.com");
+    admin(&s, Method::POST, "import", Some(json!({"userPrincipalName": "nobody@x.test", "messages": []})))
+        .await
+        .assert_error(400, "BadRequest");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

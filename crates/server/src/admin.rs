@@ -111,6 +111,7 @@ pub async fn serve(
             let seeded = crate::seed::seed(state.store.as_ref(), body).await?;
             ok(seeded.to_json())
         }
+        (Method::POST, "import") => ok(crate::seed::import(state.store.as_ref(), body).await?),
         (Method::POST, "snapshot") => {
             state.store.snapshot_to(&path_of(body)?).await?;
             Ok(no_content())

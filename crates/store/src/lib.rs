@@ -417,6 +417,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> GraphResult<()>;
     /// Who the mailbox exchanged mail and meetings with: one row per address, most recent first.
     async fn interactions(&self, mailbox: &Mailbox) -> GraphResult<Vec<Interaction>>;
+    /// Stores many items (each with its folder) in one transaction, for imports.
+    async fn create_items(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        items: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    ) -> GraphResult<usize>;
 
     // The emulator's state controls.
     /// Empties every state table (users and their mailboxes included); the installation's

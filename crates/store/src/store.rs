@@ -456,6 +456,42 @@ fn permission_from(mut row: Row) -> Option<FolderPermission> {
     Some(FolderPermission { id, grant, grantee: user_from(rest) })
 }
 
+/// Stores one message or event (its own change sequence number) and indexes it.
+async fn insert_item(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    kind: ItemKind,
+    insert: &str,
+    folder: String,
+    doc: serde_json::Map<String, serde_json::Value>,
+) -> GraphResult<Item> {
+    let seq = bump(tx, mb).await?;
+    let now = rolo_domain::time::now_utc();
+    let item = Item {
+        id: ContactId::generate().to_string(),
+        folder,
+        change_key: change_key(seq),
+        created: now.clone(),
+        modified: now,
+        doc,
+    };
+    let mut params: Vec<Value> = vec![
+        mb.id.as_str().into(),
+        item.id.as_str().into(),
+        item.folder.as_str().into(),
+        seq.into(),
+        seq.into(),
+        item.change_key.as_str().into(),
+        item.created.as_str().into(),
+        item.modified.as_str().into(),
+    ];
+    params.extend(item_keys(kind, &item));
+    params.push(serde_json::to_string(&item.doc).map_err(GraphError::internal)?.into());
+    tx.execute(insert, &params).await?;
+    index_item(tx, mb, kind, Some(&item), &item.id, true).await?;
+    Ok(item)
+}
+
 fn schema_from(row: Row) -> GraphResult<SchemaExtension> {
     let doc = row.into_iter().next().map(Value::into_string).unwrap_or_default();
     serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("corrupt schema extension: {e}")))
@@ -2050,6 +2086,15 @@ impl Store for SqlStore {
         self.interactions_impl(mailbox).await
     }
 
+    async fn create_items(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        items: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    ) -> GraphResult<usize> {
+        self.create_items_impl(mailbox, kind, items).await
+    }
+
     async fn list_categories(&self, mailbox: &Mailbox) -> GraphResult<Vec<OutlookCategory>> {
         let mut conn = self.backend.read().await?;
         let rows = conn
@@ -2468,45 +2513,41 @@ impl SqlStore {
         folder: &str,
         doc: serde_json::Map<String, serde_json::Value>,
     ) -> GraphResult<Item> {
+        let insert = self.item_insert(kind);
+        let (mb, folder) = (mailbox.clone(), folder.to_owned());
+        self.write(move |tx| Box::pin(async move { insert_item(tx, &mb, kind, &insert, folder, doc).await })).await
+    }
+
+    /// Many items in one transaction: for imports, where one commit per item would dominate.
+    async fn create_items_impl(
+        &self,
+        mailbox: &Mailbox,
+        kind: ItemKind,
+        items: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    ) -> GraphResult<usize> {
+        let insert = self.item_insert(kind);
+        let mb = mailbox.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let n = items.len();
+                for (folder, doc) in items {
+                    insert_item(tx, &mb, kind, &insert, folder, doc).await?;
+                }
+                Ok(n)
+            })
+        })
+        .await
+    }
+
+    fn item_insert(&self, kind: ItemKind) -> String {
         let (table, _, keys) = item_table(kind);
         let marks = vec!["?"; keys.len()].join(", ");
-        let insert = format!(
+        format!(
             "INSERT INTO {table} (mailbox_id, id, folder, created_seq, change_seq, change_key, created_at, modified_at, \
              {}, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {marks}, {})",
             keys.join(", "),
             self.doc_param
-        );
-        let (mb, folder) = (mailbox.clone(), folder.to_owned());
-        self.write(move |tx| {
-            Box::pin(async move {
-                let seq = bump(tx, &mb).await?;
-                let now = rolo_domain::time::now_utc();
-                let item = Item {
-                    id: ContactId::generate().to_string(),
-                    folder,
-                    change_key: change_key(seq),
-                    created: now.clone(),
-                    modified: now,
-                    doc,
-                };
-                let mut params: Vec<Value> = vec![
-                    mb.id.as_str().into(),
-                    item.id.as_str().into(),
-                    item.folder.as_str().into(),
-                    seq.into(),
-                    seq.into(),
-                    item.change_key.as_str().into(),
-                    item.created.as_str().into(),
-                    item.modified.as_str().into(),
-                ];
-                params.extend(item_keys(kind, &item));
-                params.push(serde_json::to_string(&item.doc).map_err(GraphError::internal)?.into());
-                tx.execute(&insert, &params).await?;
-                index_item(tx, &mb, kind, Some(&item), &item.id, true).await?;
-                Ok(item)
-            })
-        })
-        .await
+        )
     }
 
     async fn update_item_impl(
