@@ -158,6 +158,15 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
             duration,
         };
         people::run(runs.pool, runs.report, &params).await?;
+        if let Some(s) = &t.spawned {
+            if let Ok((rss, hwm)) = server::memory_kib(s.pid()) {
+                runs.report.notes.push(format!(
+                    "people: server VmRSS {:.1} MB (peak VmHWM {:.1} MB) after the people scenario",
+                    rss as f64 / 1024.0,
+                    hwm as f64 / 1024.0
+                ));
+            }
+        }
     }
     // Last: its subscription must not add deliveries to the other scenarios' work.
     if cli.wants(Scenario::Notify) {
