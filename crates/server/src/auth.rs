@@ -149,27 +149,42 @@ impl Authority {
     /// Issues an app-only access token (client credentials) for a registered application: its
     /// roles, its service principal as `oid`/`sub`, no user and no `scp`.
     pub fn issue_app(&self, app: &RegisteredApp, ttl_secs: i64) -> GraphResult<String> {
+        let principal = Some(app.service_principal_id.as_str());
+        let claims = self.app_claims(GRAPH_AUDIENCES[0], &app.client_id, principal, Some(app.roles.clone()), ttl_secs);
+        self.sign(&claims)
+    }
+
+    /// The claims of an app-only token for `audience`: no user, no `scp`; `oid`/`sub` name the
+    /// service principal when there is one (else `sub` is the app). Graph-audience tokens are
+    /// v2.0; others (notification validation tokens) are v1.0, as Microsoft issues them.
+    fn app_claims(
+        &self,
+        audience: &str,
+        app_id: &str,
+        principal: Option<&str>,
+        roles: Option<Vec<String>>,
+        ttl_secs: i64,
+    ) -> Claims {
         let iat = now();
-        let claims = Claims {
-            aud: GRAPH_AUDIENCES[0].into(),
+        Claims {
+            aud: audience.to_owned(),
             iss: self.issuer.clone(),
             iat,
             nbf: iat,
             exp: iat + ttl_secs,
             tid: self.tenant_id.clone(),
-            oid: Some(app.service_principal_id.clone()),
-            sub: app.service_principal_id.clone(),
+            oid: principal.map(str::to_owned),
+            sub: principal.unwrap_or(app_id).to_owned(),
             upn: None,
             preferred_username: None,
             name: None,
             scp: None,
-            roles: Some(app.roles.clone()),
-            appid: Some(app.client_id.clone()),
-            azp: Some(app.client_id.clone()),
+            roles,
+            appid: Some(app_id.to_owned()),
+            azp: Some(app_id.to_owned()),
             idtyp: Some("app".into()),
-            ver: "2.0".into(),
-        };
-        self.sign(&claims)
+            ver: if audience == GRAPH_AUDIENCES[0] { "2.0" } else { "1.0" }.into(),
+        }
     }
 
     /// Signs any claims with the installation's key, naming it in the header's `kid`.
@@ -198,58 +213,17 @@ impl Authority {
         })
     }
 
-    /// Issues an app-only access token (client credentials) with application `roles`.
+    /// Issues an app-only access token with application `roles` for an app that is not
+    /// registered (tests and tools): no service principal, so `sub` is the app id.
     pub fn issue_app_token(&self, app_id: &str, roles: &[String], ttl_secs: i64) -> GraphResult<String> {
-        let iat = now();
-        let claims = Claims {
-            aud: GRAPH_AUDIENCES[0].into(),
-            iss: self.issuer.clone(),
-            iat,
-            nbf: iat,
-            exp: iat + ttl_secs,
-            tid: self.tenant_id.clone(),
-            oid: None,
-            sub: app_id.to_owned(),
-            upn: None,
-            preferred_username: None,
-            name: None,
-            scp: None,
-            roles: Some(roles.to_vec()),
-            appid: Some(app_id.to_owned()),
-            azp: Some(app_id.to_owned()),
-            ver: "2.0".into(),
-            idtyp: Some("app".into()),
-        };
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(GraphError::internal)
+        self.sign(&self.app_claims(GRAPH_AUDIENCES[0], app_id, None, Some(roles.to_vec()), ttl_secs))
     }
 
     /// A `validationTokens` entry of rich notifications: issued to the subscribing app (`aud`) by
     /// this installation's issuer, naming Graph's change-notification publisher as `appid`.
     /// Receivers check it against Rolo's signing key instead of Microsoft's.
     pub fn issue_notification_token(&self, app_id: &str) -> GraphResult<String> {
-        let iat = now();
-        let claims = Claims {
-            aud: app_id.to_owned(),
-            iss: self.issuer.clone(),
-            iat,
-            nbf: iat,
-            exp: iat + 3600,
-            tid: self.tenant_id.clone(),
-            oid: None,
-            sub: NOTIFICATION_PUBLISHER_APP_ID.into(),
-            upn: None,
-            preferred_username: None,
-            name: None,
-            scp: None,
-            roles: None,
-            appid: Some(NOTIFICATION_PUBLISHER_APP_ID.into()),
-            azp: Some(NOTIFICATION_PUBLISHER_APP_ID.into()),
-            ver: "1.0".into(),
-            idtyp: Some("app".into()),
-        };
-        self.sign(&claims)
+        self.sign(&self.app_claims(app_id, NOTIFICATION_PUBLISHER_APP_ID, None, None, 3600))
     }
 
     /// A token verified before and not yet expired.

@@ -180,7 +180,7 @@ pub fn method_not_allowed(method: &Method) -> GraphError {
 
 async fn serve(
     state: Arc<AppState>,
-    parts: axum::http::request::Parts,
+    mut parts: axum::http::request::Parts,
     body: &mut Option<Body>,
 ) -> GraphResult<Response> {
     let full_path = parts.uri.path().to_owned();
@@ -355,7 +355,8 @@ async fn serve(
         mode: access,
         prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
         if_match: if_match(&parts.headers),
-        headers: parts.headers.clone(),
+        // Moved, not copied: the rest of the request reads them through the context.
+        headers: std::mem::take(&mut parts.headers),
         raw_query: parts.uri.query().map(str::to_owned),
         path: format!("/{}", rest.trim_end_matches('/')),
         state,
@@ -366,21 +367,21 @@ async fn serve(
     };
 
     let raw_body = if method == Method::POST || method == Method::PATCH || method == Method::PUT {
-        read_body(&parts.headers, body.take().unwrap_or_default()).await?
+        read_body(&ctx.headers, body.take().unwrap_or_default()).await?
     } else {
         Vec::new()
     };
     ctx.state.throttle.charge_upload(&app_key, &ctx.user.id, raw_body.len() as u64)?;
     if let Resource::ContactPhoto { folder, id, photo } = &path.resource {
-        return photos::contact(&ctx, &method, folder, id, photo, &parts.headers, raw_body).await;
+        return photos::contact(&ctx, &method, folder, id, photo, &ctx.headers, raw_body).await;
     }
     if let Resource::UserPhoto(photo) = &path.resource {
-        return photos::user(&ctx, &method, photo, &parts.headers, raw_body).await;
+        return photos::user(&ctx, &method, photo, &ctx.headers, raw_body).await;
     }
     let body = if raw_body.is_empty() && method != Method::POST && method != Method::PATCH {
         Value::Null
     } else {
-        parse_json(&parts.headers, &raw_body)?
+        parse_json(&ctx.headers, &raw_body)?
     };
 
     match (method, path.resource) {
