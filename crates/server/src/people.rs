@@ -469,7 +469,6 @@ fn keep(e: &Expr, p: &Person) -> GraphResult<bool> {
             };
             actual.eq_ignore_ascii_case(lit) == (*op == CompareOp::Eq)
         }
-        Expr::Call(Function::StartsWith, _) => return Err(unsupported()),
         _ => return Err(unsupported()),
     })
 }
