@@ -322,8 +322,8 @@ pub(crate) fn trim_crlf(l: &[u8]) -> &[u8] {
 pub fn strip_origin(link: &str) -> &str {
     match link.find("://") {
         Some(i) => {
-            let rest = &link[i + 3..];
-            rest.find('/').map_or("/", |j| &rest[j..])
+            let rest = link.get(i + 3..).unwrap_or_default();
+            rest.find('/').and_then(|j| rest.get(j..)).unwrap_or("/")
         }
         None => link,
     }

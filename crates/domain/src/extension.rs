@@ -44,8 +44,8 @@ pub struct OpenExtension {
 /// fully qualified form.
 pub fn bare_name(raw: &str) -> &str {
     for prefix in [ID_PREFIX, "microsoft.graph.openTypeExtension."] {
-        if raw.len() > prefix.len() && raw.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)) {
-            return &raw[prefix.len()..];
+        if let Some(bare) = crate::text::strip_prefix_ignore_ascii_case(raw, prefix).filter(|b| !b.is_empty()) {
+            return bare;
         }
     }
     raw

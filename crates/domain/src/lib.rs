@@ -15,6 +15,7 @@ pub mod people;
 pub mod projection;
 pub mod schema;
 pub mod subscription;
+pub mod text;
 pub mod time;
 pub mod version;
 pub mod xprop;

@@ -27,7 +27,8 @@ pub fn format_utc(t: OffsetDateTime) -> String {
 /// width, so such timestamps order correctly as text.
 pub fn millis_from_now(offset_ms: i64) -> String {
     let t = OffsetDateTime::now_utc() + time::Duration::milliseconds(offset_ms);
-    format!("{}.{:03}Z", &format_utc(t)[..19], t.millisecond())
+    let whole = format_utc(t);
+    format!("{}.{:03}Z", whole.get(..19).unwrap_or(&whole), t.millisecond())
 }
 
 /// The Graph timestamp `minutes` from now (negative for the past).

@@ -87,8 +87,9 @@ fn guid(s: &str) -> Option<String> {
 pub fn canonical_id(raw: &str, multi: bool) -> GraphResult<String> {
     let parts: Vec<&str> = raw.split(' ').collect();
     let Some(type_raw) = parts.first() else { return Err(format_error()) };
-    let (base, is_array) = match type_raw.len().checked_sub(5).and_then(|i| type_raw.get(i..)) {
-        Some(suffix) if suffix.eq_ignore_ascii_case("Array") => (&type_raw[..type_raw.len() - 5], true),
+    let split = type_raw.len().checked_sub(5).and_then(|i| type_raw.split_at_checked(i));
+    let (base, is_array) = match split {
+        Some((base, suffix)) if suffix.eq_ignore_ascii_case("Array") => (base, true),
         _ => (*type_raw, false),
     };
     let list = if is_array { ARRAY_TYPES } else { SINGLE_TYPES };

@@ -54,7 +54,7 @@ impl SystemOption {
     /// Looks up `name`, with or without `$`, ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<SystemOption> {
         let bare = name.strip_prefix('$').unwrap_or(name);
-        Self::ALL.into_iter().find(|o| o.name()[1..].eq_ignore_ascii_case(bare))
+        Self::ALL.into_iter().find(|o| o.name().get(1..).is_some_and(|n| n.eq_ignore_ascii_case(bare)))
     }
 }
 

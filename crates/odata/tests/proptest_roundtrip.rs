@@ -32,8 +32,8 @@ fn date_time() -> impl Strategy<Value = String> {
 
 fn guid() -> impl Strategy<Value = String> {
     any::<[u8; 16]>().prop_map(|b| {
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+        let hex = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+        format!("{}-{}-{}-{}-{}", hex(0..4), hex(4..6), hex(6..8), hex(8..10), hex(10..16))
     })
 }
 

@@ -140,7 +140,7 @@ fn json_type(v: &Value) -> &'static str {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 120 {
-        format!("{}…", &s[..120])
+        format!("{}…", s.chars().take(120).collect::<String>())
     } else {
         s
     }
@@ -299,7 +299,7 @@ fn is_rfc3339(s: &str) -> bool {
         if r.end > b.len() || !b[r.clone()].iter().all(u8::is_ascii_digit) {
             return None;
         }
-        s[r].parse().ok()
+        s.get(r)?.parse().ok()
     };
     let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else { return false };
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {

@@ -465,9 +465,7 @@ async fn token(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
 /// a bare name is taken as Graph's, as on Microsoft's. Another resource's scope is `None`.
 fn graph_scope(scope: &str) -> Option<&str> {
     for resource in GRAPH_AUDIENCES {
-        if let Some(name) =
-            scope.get(resource.len()..).filter(|_| scope[..resource.len()].eq_ignore_ascii_case(resource))
-        {
+        if let Some(name) = rolo_domain::text::strip_prefix_ignore_ascii_case(scope, resource) {
             return name.strip_prefix('/');
         }
     }

@@ -664,9 +664,8 @@ mod tests {
     use crate::metadata::csdl;
 
     fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-        let start = line.find(&format!(" {name}=\""))? + name.len() + 3;
-        let end = line[start..].find('"')? + start;
-        Some(&line[start..end])
+        let (_, rest) = line.split_once(&format!(" {name}=\""))?;
+        rest.split_once('"').map(|(value, _)| value)
     }
 
     /// What a CSDL document makes addressable, read back from its text.

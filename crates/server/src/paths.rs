@@ -2,6 +2,7 @@
 //! case-insensitively as on Graph; keys may be path segments (`contacts/{id}`) or OData key
 //! syntax (`contacts('{id}')`); `childFolders/{id}` nests to any depth.
 
+use rolo_domain::text::strip_prefix_ignore_ascii_case;
 use rolo_domain::{GraphError, GraphResult};
 
 /// Whose mailbox: the signed-in user, or a user named by id or user principal name.
@@ -117,10 +118,7 @@ fn item_tail(key: Option<String>, rest: &[&str]) -> GraphResult<Option<String>> 
 /// `delta`, `delta()` and `microsoft.graph.delta` all name the delta function.
 fn is_delta(seg: &str) -> bool {
     let name = seg.strip_suffix("()").unwrap_or(seg);
-    let name = match name.get(..16) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("microsoft.graph.") => &name[16..],
-        _ => name,
-    };
+    let name = strip_prefix_ignore_ascii_case(name, "microsoft.graph.").unwrap_or(name);
     is(name, "delta")
 }
 
@@ -148,13 +146,15 @@ pub(crate) fn split_key(seg: &str) -> GraphResult<(&str, Option<String>)> {
     match seg.find('(') {
         None => Ok((seg, None)),
         Some(open) => {
-            let inner = seg[open + 1..].strip_suffix(')').ok_or_else(|| not_found_segment(seg))?;
+            let (name, rest) = seg.split_at(open);
+            let inner =
+                rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')).ok_or_else(|| not_found_segment(seg))?;
             let key = inner
                 .strip_prefix('\'')
                 .and_then(|k| k.strip_suffix('\''))
                 .map(|k| k.replace("''", "'"))
                 .unwrap_or_else(|| inner.to_owned());
-            Ok((&seg[..open], Some(key)))
+            Ok((name, Some(key)))
         }
     }
 }

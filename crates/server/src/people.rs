@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::mail::ItemKind;
 use rolo_domain::people::{self, Match, Signals, Sources};
+use rolo_domain::text::strip_prefix_ignore_ascii_case;
 use rolo_domain::{Contact, GraphError, GraphResult};
 use rolo_odata::{CompareOp, Expr, Function, Literal};
 use rolo_store::{ListQuery, Scope};
@@ -18,6 +19,11 @@ use serde_json::{json, Map, Value};
 
 use crate::graph::Ctx;
 use crate::response::json_status;
+
+/// The words after `topic:` in a `$search`, when that is what it asks.
+fn topic_term(search: &str) -> Option<&str> {
+    strip_prefix_ignore_ascii_case(search, "topic:").filter(|t| !t.is_empty())
+}
 
 const DEFAULT_TOP: usize = 10;
 const MAX_TOP: usize = 1000;
@@ -88,8 +94,8 @@ impl Person {
 /// A stable id for someone known only by address: a GUID-shaped digest of mailbox and address.
 fn implicit_id(mailbox: &str, address: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, format!("{mailbox}\n{address}").as_bytes());
-    let h: String = d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    let hex = |r: std::ops::Range<usize>| d.as_ref()[r].iter().map(|b| format!("{b:02x}")).collect::<String>();
+    format!("{}-{}-{}-{}-{}", hex(0..4), hex(4..6), hex(6..8), hex(8..10), hex(10..16))
 }
 
 fn from_contact(c: &Contact) -> Person {
@@ -542,8 +548,8 @@ pub async fn list(ctx: &Ctx) -> GraphResult<Response> {
     };
     let mut ranked: Vec<(Match, &Person)> = Vec::new();
     match &search {
-        Some(s) if s.len() > 6 && s[..6].eq_ignore_ascii_case("topic:") => {
-            let on_topic = topic(ctx, &s[6..]).await?;
+        Some(s) if topic_term(s).is_some() => {
+            let on_topic = topic(ctx, topic_term(s).unwrap_or_default()).await?;
             for p in mine.persons.iter().chain(directory.persons.iter().filter(extra)) {
                 if p.addresses.iter().any(|a| on_topic.contains(&a.to_lowercase())) && keep_person(p)? {
                     ranked.push((Match::Exact, p));

@@ -454,8 +454,9 @@ fn with_database(url: &str, database: &str) -> String {
         None => (url, ""),
     };
     let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let authority_end = base[authority_start..].find('/').map_or(base.len(), |at| authority_start + at);
-    format!("{}/{database}{query}", &base[..authority_end])
+    let (authority, _path) = base
+        .split_at(base.get(authority_start..).and_then(|a| a.find('/')).map_or(base.len(), |at| authority_start + at));
+    format!("{authority}/{database}{query}")
 }
 
 #[cfg(test)]
