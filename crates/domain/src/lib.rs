@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod category;
+pub mod consent;
 pub mod contact;
 pub mod error;
 pub mod extension;

@@ -1,6 +1,7 @@
 //! `rolo`: serve the Graph contacts API, manage users and registered apps, mint tokens, run a
 //! seeded demo.
 
+mod apps;
 mod config;
 mod demo;
 mod sharing;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rolo_domain::GraphError;
 use rolo_server::AppState;
-use rolo_store::Store;
+use rolo_store::{Consents, Store};
 
 use crate::config::{Config, DatabaseArgs};
 
@@ -141,6 +142,34 @@ enum AppsCommand {
         /// Space-separated application permissions, e.g. "Contacts.Read Contacts.ReadWrite"
         #[arg(long, default_value = "")]
         roles: String,
+        /// A public client (SPA, desktop, mobile): no secret, no client-credentials grant
+        #[arg(long, conflicts_with = "roles")]
+        public: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// An admin's consent: let the app's delegated tokens carry these scopes (for every user,
+    /// or for one with --user); admin-only scopes such as People.Read.All need this
+    Grant {
+        /// The app's client id
+        app: String,
+        /// Space-separated delegated permissions, e.g. "People.Read.All User.Read.All"
+        #[arg(long)]
+        scopes: String,
+        /// Only for this user's sign-ins (principal name or id)
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Withdraw an admin's consent given with `apps grant` (tokens already issued stay valid
+    /// until they expire; refresh tokens stop carrying the scopes)
+    Revoke {
+        /// The app's client id
+        app: String,
+        /// Only for this user's sign-ins (principal name or id)
+        #[arg(long)]
+        user: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -335,7 +364,29 @@ fn main() {
                     .unwrap_or_else(|e| fail(describe(e)));
                 println!("{}\t{}\tpassword set", user.id, user.user_principal_name);
             }
-            Command::Apps { command: AppsCommand::Add { name, roles, db } } => {
+            Command::Apps { command: AppsCommand::Add { name, public: true, db, .. } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let app = rolo_server::identity::register_public_app(&store, &name)
+                    .await
+                    .unwrap_or_else(|e| fail(describe(e)));
+                println!("{}	public client", app.client_id);
+            }
+            Command::Apps { command: AppsCommand::Grant { app, scopes, user, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let grant = apps::grant(&store, &app, &scopes, user.as_deref()).await.unwrap_or_else(|e| fail(e));
+                println!(
+                    "{}	{}	{}",
+                    grant.id,
+                    grant.principal.as_deref().unwrap_or("AllPrincipals"),
+                    grant.scopes.join(" ")
+                );
+            }
+            Command::Apps { command: AppsCommand::Revoke { app, user, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                apps::revoke(&store, &app, user.as_deref()).await.unwrap_or_else(|e| fail(e));
+                println!("{app}	consent withdrawn");
+            }
+            Command::Apps { command: AppsCommand::Add { name, roles, db, .. } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let roles: Vec<String> = roles.split_whitespace().map(str::to_owned).collect();
                 let (app, secret) = rolo_server::identity::register_app(&store, &name, &roles)
@@ -346,8 +397,21 @@ fn main() {
             }
             Command::Apps { command: AppsCommand::List { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let grants = store.list_grants().await.unwrap_or_else(|e| fail(describe(e)));
                 for app in store.list_apps().await.unwrap_or_else(|e| fail(describe(e))) {
-                    println!("{}\t{}\t{}", app.client_id, app.display_name, app.roles.join(" "));
+                    let kind = if app.public_client { "public" } else { "confidential" };
+                    let consented: Vec<String> = grants
+                        .iter()
+                        .filter(|g| g.client_id.eq_ignore_ascii_case(&app.client_id))
+                        .map(|g| format!("{}={}", g.principal.as_deref().unwrap_or("all"), g.scopes.join(",")))
+                        .collect();
+                    println!(
+                        "{}\t{}\t{kind}\troles: {}\tconsent: {}",
+                        app.client_id,
+                        app.display_name,
+                        app.roles.join(" "),
+                        consented.join(" ")
+                    );
                 }
             }
             Command::Users { command: UsersCommand::List { db } } => {

@@ -504,7 +504,29 @@ async fn apps_and_passwords_for_the_token_endpoint() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("only now"));
     let o = run(&["apps", "list", "--database", &db], dir.path());
     assert_success(&o, "apps list");
-    assert_eq!(stdout(&o), format!("{client_id}\tSync\tContacts.Read Contacts.ReadWrite\n"));
+    assert_eq!(
+        stdout(&o),
+        format!("{client_id}\tSync\tconfidential\troles: Contacts.Read Contacts.ReadWrite\tconsent: \n")
+    );
+    // A public client, and an admin's consent to an admin-only scope for the confidential one.
+    let o = run(&["apps", "add", "Spa", "--public", "--database", &db], dir.path());
+    assert_success(&o, "apps add --public");
+    let public_id = stdout(&o).trim_end().strip_suffix("\tpublic client").expect("public client line").to_owned();
+    assert!(is_guid(&public_id));
+    let o =
+        run(&["apps", "grant", &client_id, "--scopes", "people.read.all User.Read.All", "--database", &db], dir.path());
+    assert_success(&o, "apps grant");
+    assert!(stdout(&o).trim_end().ends_with("\tAllPrincipals\tPeople.Read.All User.Read.All"), "{}", stdout(&o));
+    assert!(!run(&["apps", "grant", &client_id, "--scopes", "Bogus.Scope", "--database", &db], dir.path())
+        .status
+        .success());
+    let o = run(&["apps", "list", "--database", &db], dir.path());
+    assert!(
+        stdout(&o).contains(&format!("{client_id}\tSync\tconfidential\troles: Contacts.Read Contacts.ReadWrite\tconsent: all=People.Read.All,User.Read.All\n")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains(&format!("{public_id}\tSpa\tpublic\troles: \tconsent: \n")), "{}", stdout(&o));
     assert!(!run(&["apps", "add", "Bad", "--roles", "Contacts.", "--database", &db], dir.path()).status.success());
     assert!(!run(&["users", "passwd", "nobody@x.test", "pw", "--database", &db], dir.path()).status.success());
 
@@ -521,20 +543,26 @@ async fn apps_and_passwords_for_the_token_endpoint() {
     let token_url = served.base.replace("/v1.0", "/common/oauth2/v2.0/token");
     let client = reqwest::Client::new();
     let login = |password: &'static str| {
-        let (client, url, cid) = (client.clone(), token_url.clone(), client_id.clone());
+        let (client, url, cid, secret) = (client.clone(), token_url.clone(), client_id.clone(), secret.clone());
         async move {
             let form = [
                 ("grant_type", "password"),
                 ("client_id", cid.as_str()),
+                ("client_secret", secret.as_str()),
                 ("username", "a@x.test"),
                 ("password", password),
-                ("scope", "https://graph.microsoft.com/Contacts.ReadWrite"),
+                ("scope", "https://graph.microsoft.com/Contacts.ReadWrite People.Read.All"),
             ];
             common::into_resp(client.post(url).form(&form).send().await.unwrap()).await
         }
     };
     let r = login("pw1").await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // The admin's consent from `apps grant` reaches the token.
+    assert_eq!(
+        r.body["scope"],
+        "https://graph.microsoft.com/Contacts.ReadWrite https://graph.microsoft.com/People.Read.All"
+    );
     let token = r.body["access_token"].as_str().unwrap().to_owned();
     let r = call(
         &client,

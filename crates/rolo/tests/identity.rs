@@ -3,6 +3,8 @@
 //! issuers with a JWKS served by the test, and rejected tokens.
 
 mod common;
+#[path = "identity/consent.rs"]
+mod consent;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,10 +13,11 @@ use std::time::Duration;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::{into_resp, Backend, Resp, TestServer};
+use consent::{consent_limits_delegated_scopes, password_guessing_locks_out_for_a_while};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rolo_domain::Principal;
-use rolo_server::identity::{register_app, set_password};
+use rolo_server::identity::{register_app, register_public_app, set_password};
 use rolo_server::oidc::{ExternalIssuers, OidcIssuer};
 use rolo_store::{RegisteredApp, User};
 use serde_json::{json, Value};
@@ -58,6 +61,11 @@ fn assert_oauth_error(r: &Resp, status: u16, error: &str, code: u64) {
 async fn app(s: &TestServer, roles: &str) -> (RegisteredApp, String) {
     let roles: Vec<String> = roles.split_whitespace().map(str::to_owned).collect();
     register_app(s.store.as_ref(), "Test app", &roles).await.expect("register app")
+}
+
+/// A public client: it signs users in without a secret.
+async fn public_app(s: &TestServer) -> RegisteredApp {
+    register_public_app(s.store.as_ref(), "Public test app").await.expect("register public app")
 }
 
 async fn user_with_password(s: &TestServer, upn: &str, password: &str) -> User {
@@ -167,8 +175,8 @@ async fn client_credentials_grant(s: TestServer) {
 /// The password grant: a delegated token with the asked Graph scopes, a refresh token with
 /// offline_access, refresh rotation, and revocation by a password change.
 async fn password_and_refresh_grants(s: TestServer) {
-    let (app, _) = app(&s, "").await;
-    let (other_app, _) = self::app(&s, "").await;
+    let app = public_app(&s).await;
+    let other_app = public_app(&s).await;
     let ada = user_with_password(&s, "ada@contoso.test", "s3cret!").await;
 
     let r = password_login(
@@ -305,7 +313,42 @@ async fn token_endpoint_errors(s: TestServer) {
     assert_eq!(r.body["correlation_id"], "corr-1");
 
     let cid = app.client_id.as_str();
+    let public = public_app(&s).await;
+    let pcid = public.client_id.as_str();
     let cases: Vec<(Form, u16, &str, u64)> = vec![
+        // A confidential client proves itself on every grant: its id alone is not enough.
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", cid),
+                ("username", "a@b.c"),
+                ("password", "p"),
+                ("scope", "Contacts.Read"),
+            ],
+            401,
+            "invalid_client",
+            7000218,
+        ),
+        // A public client has no secret: no client credentials, and a secret is refused.
+        (
+            vec![("grant_type", "client_credentials"), ("client_id", pcid), ("scope", GRAPH_DEFAULT)],
+            400,
+            "unauthorized_client",
+            700025,
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", pcid),
+                ("client_secret", &secret),
+                ("username", "a@b.c"),
+                ("password", "p"),
+                ("scope", "Contacts.Read"),
+            ],
+            401,
+            "invalid_client",
+            700025,
+        ),
         (vec![("grant_type", "authorization_code"), ("client_id", cid)], 400, "unsupported_grant_type", 70003),
         (vec![("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT)], 400, "invalid_request", 900144),
         (
@@ -354,7 +397,7 @@ async fn token_endpoint_errors(s: TestServer) {
             500011,
         ),
         (
-            vec![("grant_type", "password"), ("client_id", cid), ("username", "a@b.c"), ("scope", GRAPH_DEFAULT)],
+            vec![("grant_type", "password"), ("client_id", pcid), ("username", "a@b.c"), ("scope", GRAPH_DEFAULT)],
             400,
             "invalid_request",
             900144,
@@ -362,7 +405,7 @@ async fn token_endpoint_errors(s: TestServer) {
         (
             vec![
                 ("grant_type", "password"),
-                ("client_id", cid),
+                ("client_id", pcid),
                 ("username", "a@b.c"),
                 ("password", "p"),
                 ("scope", "https://outlook.office.com/Mail.Read"),
@@ -382,7 +425,7 @@ async fn token_endpoint_errors(s: TestServer) {
             "invalid_client",
             7000215,
         ),
-        (vec![("grant_type", "refresh_token"), ("client_id", cid)], 400, "invalid_request", 900144),
+        (vec![("grant_type", "refresh_token"), ("client_id", pcid)], 400, "invalid_request", 900144),
         // A parameter given twice is malformed.
         (vec![("grant_type", "password"), ("grant_type", "password")], 400, "invalid_request", 9002313),
     ];
@@ -398,7 +441,13 @@ async fn token_endpoint_errors(s: TestServer) {
     assert_oauth_error(&r, 400, "unsupported_response_type", 700054);
 }
 
-both_backends!(client_credentials_grant, password_and_refresh_grants, token_endpoint_errors);
+both_backends!(
+    client_credentials_grant,
+    password_and_refresh_grants,
+    token_endpoint_errors,
+    consent_limits_delegated_scopes,
+    password_guessing_locks_out_for_a_while
+);
 
 /// Discovery names the issuer, token endpoint and JWKS; a standard JWT library verifies an issued
 /// token with that JWKS.
@@ -437,7 +486,7 @@ async fn discovery_and_jwks_verify_issued_tokens() {
     assert_eq!(key["use"], "sig");
     assert_eq!(key["kid"], s.authority.key_id);
 
-    let (app, _) = app(&s, "").await;
+    let app = public_app(&s).await;
     user_with_password(&s, "ada@contoso.test", "pw").await;
     let r = password_login(&s, &app, "ada@contoso.test", "pw", "Contacts.Read").await;
     let token = r.body["access_token"].as_str().expect("token").to_owned();
@@ -459,7 +508,7 @@ async fn discovery_and_jwks_verify_issued_tokens() {
 async fn refresh_tokens_survive_a_restart() {
     let (url, dir) = common::database_url(Backend::Sqlite);
     let first = TestServer::start_at(&url, tempfile::tempdir().unwrap(), |_| {}).await;
-    let (app, _) = app(&first, "").await;
+    let app = public_app(&first).await;
     user_with_password(&first, "ada@contoso.test", "pw").await;
     let r = password_login(&first, &app, "ada@contoso.test", "pw", "Contacts.Read offline_access").await;
     let refresh = r.body["refresh_token"].as_str().expect("refresh token").to_owned();

@@ -202,9 +202,9 @@ async fn serve(
     // The identity platform's endpoints live at /{tenant}/..., outside the API versions.
     if let Some((tenant, endpoint)) = crate::identity::route(&full_path) {
         let root = root_url(&state, &parts.headers);
-        return Ok(
-            crate::identity::serve(&state, &parts.method, &parts.headers, body.take(), tenant, endpoint, &root).await
-        );
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let call = crate::identity::Call { method: &parts.method, headers: &parts.headers, peer, root: &root };
+        return Ok(crate::identity::serve(&state, call, body.take(), tenant, endpoint).await);
     }
     let Some((version, rest)) = strip_version(&full_path) else {
         let version = full_path.trim_start_matches('/').split('/').next().unwrap_or("");
@@ -261,6 +261,11 @@ async fn serve(
         let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts.headers, version);
         return crate::subscriptions::serve(&state, &principal, &parts.method, rest, &base, &json).await;
+    }
+    if crate::grants::is_grants_path(rest) {
+        let json = root_body(&parts, body).await?;
+        let base = base_url(&state, &parts.headers, version);
+        return crate::grants::serve(&state, &principal, &parts.method, rest, &base, &json).await;
     }
     if crate::schemas::is_schema_path(rest) {
         let json = root_body(&parts, body).await?;

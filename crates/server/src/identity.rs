@@ -7,25 +7,29 @@
 //! with an AADSTS code, `error_codes`...), not Graph's envelope.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ring::rand::{SecureRandom, SystemRandom};
-use ring::{digest, hmac, pbkdf2};
+use ring::{digest, hmac};
 use rolo_domain::ids::{is_guid, new_guid};
-use rolo_domain::{GraphError, GraphResult};
-use rolo_store::{RegisteredApp, Store, User};
+use rolo_domain::GraphError;
+use rolo_store::{RegisteredApp, User};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::GRAPH_AUDIENCES;
+pub use crate::credentials::{
+    hash_client_secret, hash_password, new_client_secret, register_app, register_public_app, set_password,
+    verify_client_secret, verify_password,
+};
+use crate::credentials::{is_permission_name, verify_timing_pad};
 use crate::query::TokenCodec;
 use crate::request_id::RequestIds;
 use crate::AppState;
+use rolo_domain::consent;
 
 /// Access tokens live an hour, as Microsoft's do by default (`expires_in` 3599).
 pub const ACCESS_TOKEN_TTL: i64 = 3599;
@@ -35,103 +39,6 @@ pub const REFRESH_TOKEN_TTL: i64 = 90 * 86400;
 pub const DEFAULT_DELEGATED_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrite", "User.Read"];
 /// OpenID Connect scopes: about the sign-in, not Graph permissions; never put in `scp`.
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-/// PBKDF2-HMAC-SHA256 rounds for new password hashes (the count is stored with each hash).
-const PASSWORD_ITERATIONS: u32 = 100_000;
-
-// ---------------------------------------------------------------------------------------------
-// Credentials.
-
-fn random_bytes<const N: usize>() -> GraphResult<[u8; N]> {
-    let mut b = [0u8; N];
-    SystemRandom::new().fill(&mut b).map_err(|_| GraphError::internal("rng"))?;
-    Ok(b)
-}
-
-/// A salted PBKDF2 hash of a password: `pbkdf2-sha256$rounds$salt$hash`.
-pub fn hash_password(password: &str) -> GraphResult<String> {
-    let salt = random_bytes::<16>()?;
-    Ok(pbkdf2_hash(password, &salt, PASSWORD_ITERATIONS))
-}
-
-fn pbkdf2_hash(password: &str, salt: &[u8], rounds: u32) -> String {
-    let mut out = [0u8; 32];
-    let n = NonZeroU32::new(rounds).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, n, salt, password.as_bytes(), &mut out);
-    format!("pbkdf2-sha256${rounds}${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(out))
-}
-
-/// Checks a password against a [`hash_password`] hash, in constant time.
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    let mut parts = stored.split('$');
-    let (Some("pbkdf2-sha256"), Some(rounds), Some(salt), Some(hash), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let (Ok(rounds), Ok(salt), Ok(hash)) =
-        (rounds.parse::<u32>(), STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(hash))
-    else {
-        return false;
-    };
-    let Some(rounds) = NonZeroU32::new(rounds) else { return false };
-    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &hash).is_ok()
-}
-
-/// A new client secret: 32 random bytes, base64url (43 characters).
-pub fn new_client_secret() -> GraphResult<String> {
-    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
-}
-
-/// A client secret's hash: `hmac-sha256$salt$tag`. Secrets are random with 256 bits of entropy,
-/// so a keyed hash with a per-app salt suffices; key stretching is for guessable passwords.
-pub fn hash_client_secret(secret: &str) -> GraphResult<String> {
-    let salt = random_bytes::<16>()?;
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &salt), secret.as_bytes());
-    Ok(format!("hmac-sha256${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(tag.as_ref())))
-}
-
-/// Checks a client secret against a [`hash_client_secret`] hash, in constant time.
-pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
-    let mut parts = stored.split('$');
-    let (Some("hmac-sha256"), Some(salt), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let (Ok(salt), Ok(tag)) = (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(tag)) else { return false };
-    hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, &salt), secret.as_bytes(), &tag).is_ok()
-}
-
-/// Registers an application with the given application roles; returns it with its client
-/// secret, which is not stored and cannot be shown again.
-pub async fn register_app(store: &dyn Store, name: &str, roles: &[String]) -> GraphResult<(RegisteredApp, String)> {
-    if let Some(bad) = roles.iter().find(|r| !is_permission_name(r)) {
-        return Err(GraphError::bad_request("BadRequest", format!("'{bad}' is not a permission name.")));
-    }
-    let secret = new_client_secret()?;
-    let app = RegisteredApp {
-        client_id: new_guid(),
-        display_name: name.to_owned(),
-        service_principal_id: new_guid(),
-        roles: roles.to_vec(),
-        secret_hash: hash_client_secret(&secret)?,
-        created_at: rolo_domain::time::now_utc(),
-    };
-    store.create_app(&app).await?;
-    Ok((app, secret))
-}
-
-/// Sets a user's password for the password grant. Refresh tokens issued before stop working.
-pub async fn set_password(store: &dyn Store, user: &User, password: &str) -> GraphResult<()> {
-    if password.is_empty() {
-        return Err(GraphError::bad_request("BadRequest", "The password must not be empty."));
-    }
-    store.set_password_hash(&user.id, &hash_password(password)?).await
-}
-
-/// `Contacts.ReadWrite`, `User.Read.All`: dotted words.
-fn is_permission_name(s: &str) -> bool {
-    !s.is_empty() && s.split('.').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Routing.
@@ -176,16 +83,20 @@ fn is_our_tenant(state: &AppState, tenant: &str) -> bool {
             && tenant.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')))
 }
 
-/// Serves an identity-platform endpoint. `root` is the server's external URL (no trailing `/`).
-pub async fn serve(
-    state: &AppState,
-    method: &Method,
-    headers: &HeaderMap,
-    body: Option<Body>,
-    tenant: &str,
-    endpoint: Endpoint,
-    root: &str,
-) -> Response {
+/// How an identity-platform request arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    /// The client's address, when known (failed sign-ins are counted per address too).
+    pub peer: Option<std::net::IpAddr>,
+    /// The server's external URL (no trailing `/`).
+    pub root: &'a str,
+}
+
+/// Serves an identity-platform endpoint.
+pub async fn serve(state: &AppState, call: Call<'_>, body: Option<Body>, tenant: &str, endpoint: Endpoint) -> Response {
+    let Call { method, headers, root, .. } = call;
     let result = async {
         if !is_our_tenant(state, tenant) {
             return Err(OAuthError::new(
@@ -214,7 +125,7 @@ pub async fn serve(
             }
             Endpoint::Token => {
                 let form = read_form(headers, body).await?;
-                token(state, headers, &form).await
+                token(state, &call, &form).await
             }
         }
     }
@@ -267,11 +178,13 @@ pub struct OAuthError {
     error: &'static str,
     code: u32,
     description: String,
+    /// MSAL's hint for what to do next (`consent_required`...).
+    suberror: Option<&'static str>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, code: u32, description: String) -> OAuthError {
-        OAuthError { status, error, code, description }
+        OAuthError { status, error, code, description, suberror: None }
     }
 
     fn request(description: &str, code: u32) -> OAuthError {
@@ -297,7 +210,7 @@ impl OAuthError {
     fn response(&self) -> Response {
         let ids = RequestIds::current();
         let timestamp = error_timestamp();
-        let body = json!({
+        let mut body = json!({
             "error": self.error,
             "error_description": format!(
                 "AADSTS{}: {} Trace ID: {} Correlation ID: {} Timestamp: {timestamp}",
@@ -309,6 +222,9 @@ impl OAuthError {
             "correlation_id": ids.client_request_id,
             "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
         });
+        if let Some(sub) = self.suberror {
+            body["suberror"] = sub.into();
+        }
         json_response(self.status, body, "no-store, no-cache")
     }
 }
@@ -391,14 +307,10 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<(Option<String
     Ok((param(form, "client_id").map(str::to_owned), param(form, "client_secret").map(str::to_owned)))
 }
 
-/// The registered application making the request; its secret is checked when given, and
-/// required when `secret_required` (a confidential client's own grant).
-async fn authenticate_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &Form,
-    secret_required: bool,
-) -> Result<RegisteredApp, OAuthError> {
+/// The registered application making the request. A confidential client proves itself with its
+/// secret on every grant (knowing its client id is not enough); a public client has none and
+/// must not present one.
+async fn authenticate_client(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<RegisteredApp, OAuthError> {
     let (id, secret) = client_credentials(headers, form)?;
     let id = id.ok_or_else(|| OAuthError::missing("client_id"))?;
     let app = match state.store.find_app(&id).await {
@@ -417,13 +329,19 @@ async fn authenticate_client(
         Err(e) => return Err(server_error(e)),
     };
     match secret {
-        None if secret_required => Err(OAuthError::new(
+        None if app.public_client => Ok(app),
+        Some(_) if app.public_client => Err(OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into(),
+        )),
+        None => Err(OAuthError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
         )),
-        None => Ok(app),
         Some(secret) if verify_client_secret(&secret, &app.secret_hash) => Ok(app),
         Some(_) => Err(OAuthError::new(
             StatusCode::UNAUTHORIZED,
@@ -447,10 +365,11 @@ fn server_error(e: GraphError) -> OAuthError {
     )
 }
 
-async fn token(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
+async fn token(state: &AppState, call: &Call<'_>, form: &Form) -> Result<Response, OAuthError> {
+    let headers = call.headers;
     match required(form, "grant_type")? {
         "client_credentials" => client_credentials_grant(state, headers, form).await,
-        "password" => password_grant(state, headers, form).await,
+        "password" => password_grant(state, call, form).await,
         "refresh_token" => refresh_grant(state, headers, form).await,
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -478,6 +397,8 @@ fn graph_scope(scope: &str) -> Option<&str> {
 struct RequestedScopes {
     graph: Vec<String>,
     oidc: Vec<String>,
+    /// Asked as `.default`: the standing set plus what an admin granted the app.
+    default: bool,
 }
 
 fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
@@ -518,7 +439,7 @@ fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
         graph =
             if default { DEFAULT_DELEGATED_SCOPES.map(str::to_owned).to_vec() } else { vec!["User.Read".to_owned()] };
     }
-    Ok(RequestedScopes { graph, oidc })
+    Ok(RequestedScopes { graph, oidc, default })
 }
 
 fn token_response(access_token: &str, scope: Option<String>, refresh_token: Option<String>) -> Response {
@@ -546,7 +467,17 @@ fn granted_scope(scopes: &RequestedScopes) -> String {
 
 /// `client_credentials`: an app-only token with the application's roles.
 async fn client_credentials_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let app = authenticate_client(state, headers, form, true).await?;
+    let app = authenticate_client(state, headers, form).await?;
+    if app.public_client {
+        // A public client holds no secret, so it cannot have an identity of its own.
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700025,
+            "Client is public so it may not use the client_credentials grant, which needs a client secret or assertion."
+                .into(),
+        ));
+    }
     let scope = required(form, "scope")?;
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let default = match scopes.as_slice() {
@@ -592,25 +523,102 @@ fn password_stamp(hash: &str) -> String {
 }
 
 /// `password` (resource owner password credentials): a delegated token for the user.
-async fn password_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let app = authenticate_client(state, headers, form, false).await?;
+async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Result<Response, OAuthError> {
+    let app = authenticate_client(state, call.headers, form).await?;
     let username = required(form, "username")?;
     let password = required(form, "password")?;
     let scopes = parse_delegated_scopes(required(form, "scope")?)?;
+    let address = call.peer.map(|ip| ip.to_string());
+    // Before any hash is computed: a locked name or address costs the server nothing.
+    if let Some(wait) = state.lockout.locked(username, address.as_deref()) {
+        tracing::warn!(user = username, address = ?address, wait_secs = wait.as_secs(), "sign-in refused: locked out");
+        return Err(locked_out());
+    }
     let user = state.user(username).await.map_err(server_error)?;
     let stored = match &user {
         Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
         None => None,
     };
-    let (Some(user), Some(stored)) = (user, stored) else {
-        // The same work as a real check, so the answer's timing does not tell who exists.
-        let _ = verify_password(password, &pbkdf2_hash("", b"rolo-timing-pad", PASSWORD_ITERATIONS));
+    let verified = check_password(state, password.to_owned(), stored.clone()).await?;
+    let (Some(user), Some(stored), true) = (user, stored, verified) else {
+        state.lockout.failed(username, address.as_deref());
+        tracing::info!(user = username, address = ?address, "sign-in failed: invalid username or password");
         return Err(invalid_credentials());
     };
-    if !verify_password(password, &stored) {
-        return Err(invalid_credentials());
-    }
+    state.lockout.succeeded(username);
+    let scopes = consented(state, &app, &user, scopes).await?;
     issue_delegated(state, &app, &user, scopes, &stored)
+}
+
+/// Checks a password off the async workers, one hash at a time: PBKDF2 is deliberately slow,
+/// and a flood of guesses must not stall other requests. With no stored hash, the same work is
+/// done against a pad, so the answer's timing does not tell who exists.
+async fn check_password(state: &AppState, password: String, stored: Option<String>) -> Result<bool, OAuthError> {
+    let _slot = state.password_slots.acquire().await.map_err(|e| server_error(GraphError::internal(e)))?;
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify_password(&password, &stored),
+        None => {
+            verify_timing_pad(&password);
+            false
+        }
+    })
+    .await
+    .map_err(|e| server_error(GraphError::internal(e)))
+}
+
+/// Microsoft's smart-lockout answer; the same for a user who exists and one who does not.
+fn locked_out() -> OAuthError {
+    OAuthError::grant(
+        50053,
+        "Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Try again later.",
+    )
+}
+
+/// Narrows a delegated sign-in to what consent allows: user-consentable scopes are the user's
+/// to give; admin-only ones need an admin's grant for this app (`rolo apps grant`). The token
+/// carries the intersection and its `scope` says which; when nothing asked remains, the answer
+/// is Microsoft's consent_required (AADSTS65001).
+async fn consented(
+    state: &AppState,
+    app: &RegisteredApp,
+    user: &User,
+    mut scopes: RequestedScopes,
+) -> Result<RequestedScopes, OAuthError> {
+    let grants = state.store.grants_for(&app.client_id, &user.id).await.map_err(server_error)?;
+    let admin_granted: Vec<String> = grants.into_iter().flat_map(|g| g.scopes).collect();
+    if scopes.default {
+        for g in admin_granted.iter().filter_map(|g| consent::delegated(g)) {
+            if !scopes.graph.iter().any(|s| s.eq_ignore_ascii_case(g.0)) {
+                scopes.graph.push(g.0.to_owned());
+            }
+        }
+        return Ok(scopes);
+    }
+    let decision = consent::decide(&scopes.graph, &admin_granted);
+    if let Some(unknown) = decision.unknown.first() {
+        return Err(OAuthError::scope(format!(
+            "The provided value for the input parameter 'scope' is not valid. The scope '{unknown}' does not exist on the resource '{}'.",
+            GRAPH_AUDIENCES[0]
+        )));
+    }
+    if decision.granted.is_empty() {
+        let mut e = OAuthError::grant(
+            65001,
+            format!(
+                "The user or administrator has not consented to use the application with ID '{}' named '{}'. {} need an administrator's consent. Send an interactive authorization request for this user and resource.",
+                app.client_id,
+                app.display_name,
+                decision.needs_admin.join(", ")
+            ),
+        );
+        e.suberror = Some("consent_required");
+        return Err(e);
+    }
+    if !decision.needs_admin.is_empty() {
+        tracing::info!(client_id = %app.client_id, user = %user.id, dropped = ?decision.needs_admin, "scopes without admin consent left out of the token");
+    }
+    scopes.graph = decision.granted;
+    Ok(scopes)
 }
 
 /// What a refresh token carries, sealed (HMAC) with the installation's secret.
@@ -671,7 +679,7 @@ fn issue_delegated(
 /// `refresh_token`: a new access token and a new refresh token for the same grant (or for fewer
 /// scopes, when the request narrows them).
 async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let app = authenticate_client(state, headers, form, false).await?;
+    let app = authenticate_client(state, headers, form).await?;
     let raw = required(form, "refresh_token")?;
     let grant: RefreshGrant = refresh_codec(state)
         .open(raw)
@@ -703,7 +711,7 @@ async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Re
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
         ));
     }
-    let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc };
+    let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false };
     if let Some(raw_scope) = param(form, "scope") {
         let asked = parse_delegated_scopes(raw_scope)?;
         if let Some(extra) = asked.graph.iter().find(|a| !scopes.graph.iter().any(|g| g.eq_ignore_ascii_case(a))) {
@@ -720,6 +728,8 @@ async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Re
     if !scopes.oidc.iter().any(|s| s == "offline_access") {
         scopes.oidc.push("offline_access".into());
     }
+    // Consent is checked again: a grant an admin has since withdrawn is not renewed.
+    let scopes = consented(state, &app, &user, scopes).await?;
     issue_delegated(state, &app, &user, scopes, &stored)
 }
 

@@ -6,12 +6,15 @@ pub mod auth;
 mod batch;
 mod categories;
 mod contacts;
+mod credentials;
 mod delta;
 pub mod error;
 mod extensions;
 mod folders;
+mod grants;
 pub mod graph;
 pub mod identity;
+pub mod lockout;
 mod messages;
 mod metadata;
 pub mod oidc;
@@ -65,6 +68,10 @@ pub struct AppState {
     pub oidc: oidc::ExternalIssuers,
     /// The People API's per-mailbox and directory caches.
     pub(crate) people: people::PeopleCache,
+    /// Failed sign-ins per user name and client address (password guessing is slowed down).
+    pub lockout: lockout::Lockout,
+    /// Password hashes are checked one at a time, off the async workers.
+    pub(crate) password_slots: tokio::sync::Semaphore,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -84,6 +91,8 @@ impl AppState {
             emulator: false,
             faults: RwLock::new(admin::Faults::default()),
             limits: RwLock::new(admin::Limits::default()),
+            lockout: lockout::Lockout::new(lockout::LockoutSettings::default()),
+            password_slots: tokio::sync::Semaphore::new(1),
             oidc: oidc::ExternalIssuers::default(),
             people: people::PeopleCache::default(),
             users: RwLock::new(HashMap::new()),
@@ -211,7 +220,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let worker = webhooks::spawn_delivery(state.clone());
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    // The peer's address is kept for the sign-in lockout (failed attempts per client address).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     worker.abort();
     served
 }

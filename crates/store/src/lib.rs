@@ -3,6 +3,7 @@
 //! written once against [`sql::Backend`]; a backend only runs SQL.
 
 pub mod backend;
+pub mod consent;
 pub mod migrations;
 pub mod outbox;
 pub mod query;
@@ -17,6 +18,7 @@ use rolo_domain::schema::SchemaExtension;
 use rolo_domain::subscription::Subscription;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, Grant, GraphResult};
 
+pub use consent::{Consents, PermissionGrant};
 pub use outbox::OutboxItem;
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use store::SqlStore;
@@ -80,9 +82,12 @@ pub struct RegisteredApp {
     pub service_principal_id: String,
     /// The application permissions granted to it (`roles`), e.g. `Contacts.Read`.
     pub roles: Vec<String>,
-    /// A salted hash of the client secret (never the secret).
+    /// A salted hash of the client secret (never the secret); empty for a public client.
     pub secret_hash: String,
     pub created_at: String,
+    /// A public client (a SPA, a desktop or mobile app) holds no secret, so it may not use the
+    /// grants that need one (client credentials).
+    pub public_client: bool,
 }
 
 /// Which folders a contact lookup may match.
@@ -181,7 +186,7 @@ pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<Fo
 
 /// Everything the service stores. Errors are already Graph errors.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Consents + Send + Sync + 'static {
     // Directory and settings.
     async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
         self.create_user_with_id(&rolo_domain::ids::new_guid(), upn, display_name).await

@@ -280,6 +280,20 @@ const MIGRATIONS: &[&[&str]] = &[
         last_meeting_at TEXT,
         PRIMARY KEY (mailbox_id, address_key))",
     ],
+    // Consent: public clients (no secret), and delegated permission grants as Graph's
+    // oauth2PermissionGrant holds them: per client app, for every user (`principal` '*', an
+    // admin's consent) or for one user; `scope` is space-separated.
+    &[
+        "ALTER TABLE apps ADD COLUMN public_client BIGINT NOT NULL DEFAULT 0",
+        "CREATE TABLE app_grants (
+        client_id TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        resource_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        PRIMARY KEY (client_id, principal))",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -304,6 +318,7 @@ pub const STATE_TABLES: &[&str] = &[
     "folder_grants",
     "app_policies",
     "apps",
+    "app_grants",
     "user_passwords",
     "messages",
     "message_categories",

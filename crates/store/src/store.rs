@@ -26,7 +26,7 @@ use rolo_domain::mail::{self, Item, ItemKind, MailFolder};
 use rolo_domain::Grant;
 
 pub struct SqlStore {
-    backend: Box<dyn Backend>,
+    pub(crate) backend: Box<dyn Backend>,
     contact_columns: String,
     doc_param: &'static str,
 }
@@ -56,7 +56,8 @@ fn user_from(row: Row) -> User {
     }
 }
 
-const APP_COLUMNS: &str = "client_id, display_name, service_principal_id, roles, secret_hash, created_at";
+const APP_COLUMNS: &str =
+    "client_id, display_name, service_principal_id, roles, secret_hash, created_at, public_client";
 
 fn app_from(row: Row) -> RegisteredApp {
     let mut it = row.into_iter();
@@ -68,6 +69,7 @@ fn app_from(row: Row) -> RegisteredApp {
         roles: next().split_whitespace().map(str::to_owned).collect(),
         secret_hash: next(),
         created_at: next(),
+        public_client: it.next().and_then(|v| v.as_i64()).unwrap_or(0) != 0,
     }
 }
 
@@ -559,7 +561,7 @@ impl SqlStore {
     }
 
     /// Runs `f` in a write transaction, committing on success.
-    async fn write<T, F>(&self, f: F) -> GraphResult<T>
+    pub(crate) async fn write<T, F>(&self, f: F) -> GraphResult<T>
     where
         F: for<'a> FnOnce(
                 &'a mut dyn Sql,
@@ -772,7 +774,7 @@ impl Store for SqlStore {
                 let inserted = tx
                     .execute(
                         &format!(
-                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
+                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
                         ),
                         &[
                             app.client_id.to_ascii_lowercase().into(),
@@ -781,6 +783,7 @@ impl Store for SqlStore {
                             app.roles.join(" ").into(),
                             app.secret_hash.into(),
                             app.created_at.into(),
+                            i64::from(app.public_client).into(),
                         ],
                     )
                     .await?;

@@ -1,0 +1,129 @@
+//! Credentials: registered applications' client secrets and users' passwords, stored only as
+//! salted hashes, and registering applications (confidential, with a secret, or public).
+
+use std::num::NonZeroU32;
+
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::{hmac, pbkdf2};
+use rolo_domain::ids::new_guid;
+use rolo_domain::{GraphError, GraphResult};
+use rolo_store::{RegisteredApp, Store, User};
+
+/// PBKDF2-HMAC-SHA256 rounds for new password hashes (the count is stored with each hash).
+const PASSWORD_ITERATIONS: u32 = 100_000;
+
+fn random_bytes<const N: usize>() -> GraphResult<[u8; N]> {
+    let mut b = [0u8; N];
+    SystemRandom::new().fill(&mut b).map_err(|_| GraphError::internal("rng"))?;
+    Ok(b)
+}
+
+/// A salted PBKDF2 hash of a password: `pbkdf2-sha256$rounds$salt$hash`.
+pub fn hash_password(password: &str) -> GraphResult<String> {
+    let salt = random_bytes::<16>()?;
+    Ok(pbkdf2_hash(password, &salt, PASSWORD_ITERATIONS))
+}
+
+pub(crate) fn pbkdf2_hash(password: &str, salt: &[u8], rounds: u32) -> String {
+    let mut out = [0u8; 32];
+    let n = NonZeroU32::new(rounds).unwrap_or(NonZeroU32::MIN);
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, n, salt, password.as_bytes(), &mut out);
+    format!("pbkdf2-sha256${rounds}${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(out))
+}
+
+/// Checks a password against a [`hash_password`] hash, in constant time.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2-sha256"), Some(rounds), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(rounds), Ok(salt), Ok(hash)) =
+        (rounds.parse::<u32>(), STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(hash))
+    else {
+        return false;
+    };
+    let Some(rounds) = NonZeroU32::new(rounds) else { return false };
+    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &hash).is_ok()
+}
+
+/// A new client secret: 32 random bytes, base64url (43 characters).
+pub fn new_client_secret() -> GraphResult<String> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// A client secret's hash: `hmac-sha256$salt$tag`. Secrets are random with 256 bits of entropy,
+/// so a keyed hash with a per-app salt suffices; key stretching is for guessable passwords.
+pub fn hash_client_secret(secret: &str) -> GraphResult<String> {
+    let salt = random_bytes::<16>()?;
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &salt), secret.as_bytes());
+    Ok(format!("hmac-sha256${}${}", STANDARD_NO_PAD.encode(salt), STANDARD_NO_PAD.encode(tag.as_ref())))
+}
+
+/// Checks a client secret against a [`hash_client_secret`] hash, in constant time.
+pub fn verify_client_secret(secret: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("hmac-sha256"), Some(salt), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(salt), Ok(tag)) = (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(tag)) else { return false };
+    hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, &salt), secret.as_bytes(), &tag).is_ok()
+}
+
+/// Registers an application with the given application roles; returns it with its client
+/// secret, which is not stored and cannot be shown again.
+pub async fn register_app(store: &dyn Store, name: &str, roles: &[String]) -> GraphResult<(RegisteredApp, String)> {
+    if let Some(bad) = roles.iter().find(|r| !is_permission_name(r)) {
+        return Err(GraphError::bad_request("BadRequest", format!("'{bad}' is not a permission name.")));
+    }
+    let secret = new_client_secret()?;
+    let app = RegisteredApp {
+        client_id: new_guid(),
+        display_name: name.to_owned(),
+        service_principal_id: new_guid(),
+        roles: roles.to_vec(),
+        secret_hash: hash_client_secret(&secret)?,
+        created_at: rolo_domain::time::now_utc(),
+        public_client: false,
+    };
+    store.create_app(&app).await?;
+    Ok((app, secret))
+}
+
+/// Sets a user's password for the password grant. Refresh tokens issued before stop working.
+pub async fn set_password(store: &dyn Store, user: &User, password: &str) -> GraphResult<()> {
+    if password.is_empty() {
+        return Err(GraphError::bad_request("BadRequest", "The password must not be empty."));
+    }
+    store.set_password_hash(&user.id, &hash_password(password)?).await
+}
+
+/// `Contacts.ReadWrite`, `User.Read.All`: dotted words.
+pub(crate) fn is_permission_name(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Registers a public client (a SPA, a desktop or mobile app): it holds no secret, so it may
+/// sign users in but not use the client-credentials grant.
+pub async fn register_public_app(store: &dyn Store, name: &str) -> GraphResult<RegisteredApp> {
+    let app = RegisteredApp {
+        client_id: new_guid(),
+        display_name: name.to_owned(),
+        service_principal_id: new_guid(),
+        roles: Vec::new(),
+        secret_hash: String::new(),
+        created_at: rolo_domain::time::now_utc(),
+        public_client: true,
+    };
+    store.create_app(&app).await?;
+    Ok(app)
+}
+
+/// The same work as checking a real password, so an unknown user's answer takes as long.
+pub(crate) fn verify_timing_pad(password: &str) {
+    let _ = verify_password(password, &pbkdf2_hash("", b"rolo-timing-pad", PASSWORD_ITERATIONS));
+}
