@@ -84,13 +84,20 @@ async fn reset_and_seed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_and_restore() {
-    let s = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().to_path_buf();
+    let s = TestServer::start_configured(Backend::Sqlite, |st| {
+        st.emulator = true;
+        st.admin.snapshot_dir = Some(snapshots);
+    })
+    .await;
     admin(&s, Method::POST, "reset", None).await;
     let t = admin(&s, Method::GET, "tokens", None).await.body["value"][0]["token"].as_str().unwrap().to_owned();
     let keep = s.create_contact(&t, json!({"givenName": "Keep"})).await;
-    let dir = tempfile::tempdir().unwrap();
+    // A name inside the snapshot directory, or an absolute path inside it.
     let path = dir.path().join("snap.db").to_string_lossy().into_owned();
-    assert_eq!(admin(&s, Method::POST, "snapshot", Some(json!({"path": path}))).await.status, 204);
+    assert_eq!(admin(&s, Method::POST, "snapshot", Some(json!({"path": "snap.db"}))).await.status, 204);
+    assert!(dir.path().join("snap.db").is_file());
     admin(&s, Method::POST, "snapshot", Some(json!({"path": path}))).await.assert_error(400, "BadRequest");
     s.delete(&format!("/me/contacts/{keep}"), &t).await;
     s.create_contact(&t, json!({"givenName": "After"})).await;

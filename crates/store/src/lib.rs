@@ -6,6 +6,7 @@ pub mod backend;
 pub mod migrations;
 pub mod outbox;
 pub mod query;
+pub mod snapshot;
 pub mod sql;
 mod store;
 
@@ -193,6 +194,8 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
     /// Returns the stored value, storing `value` first if there is none (first writer wins).
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String>;
+    /// Stores `value`, replacing any (`rolo keys rotate`).
+    async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()>;
     /// A value that changes whenever the directory does (users added, mailbox kinds changed).
     async fn directory_version(&self) -> GraphResult<String>;
 
