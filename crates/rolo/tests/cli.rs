@@ -628,3 +628,53 @@ async fn sharing_commands() {
     let r = call(&client, reqwest::Method::GET, &theirs, &grantee, None).await;
     r.assert_error(403, "ErrorAccessDenied");
 }
+
+/// A database the emulator created signs with the published key: plain `rolo serve` refuses it
+/// until `rolo keys rotate`, after which tokens signed with the published key stop working.
+async fn published_key_needs_rotation(db: String, dir: &Path) {
+    drop(serve(&["--emulator", "--database", &db], &[], dir));
+    let published = mint_token(&db, "megan.bowen@contoso.com", "Contacts.Read", dir);
+
+    let mut refused =
+        command(&["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--database", &db], &[], dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rolo serve");
+    let status = wait_exit(&mut refused, Duration::from_secs(20));
+    if status.is_none() {
+        let _ = refused.kill();
+    }
+    let out = refused.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.is_some_and(|s| !s.success()), "serve must refuse: {status:?} {stderr}");
+    assert!(stderr.contains("published signing key") && stderr.contains("rolo keys rotate"), "{stderr}");
+
+    let o = run(&["keys", "rotate", "--database", &db], dir);
+    assert_success(&o, "keys rotate");
+    let kid = stdout(&o).trim().to_owned();
+    let old_header: Value = serde_json::from_slice(&b64url(published.split('.').next().unwrap())).unwrap();
+    assert!(!kid.is_empty() && old_header["kid"] != kid.as_str(), "{kid} vs {old_header}");
+
+    let fresh = mint_token(&db, "megan.bowen@contoso.com", "Contacts.Read", dir);
+    let header: Value = serde_json::from_slice(&b64url(fresh.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["kid"], kid.as_str());
+    let served = serve(&["--database", &db], &[], dir);
+    let client = reqwest::Client::new();
+    let url = format!("{}/me/contacts", served.base);
+    call(&client, reqwest::Method::GET, &url, &published, None).await.assert_error(401, "InvalidAuthenticationToken");
+    let r = call(&client, reqwest::Method::GET, &url, &fresh, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_key_needs_rotation_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    published_key_needs_rotation(sqlite_db(dir.path()), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_key_needs_rotation_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    published_key_needs_rotation(rolo_testkit::postgres_server().fresh_database(), dir.path()).await;
+}
