@@ -106,3 +106,17 @@ pub async fn run(emu: Emulator) {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::data_directory;
+    use std::path::PathBuf;
+
+    #[test]
+    fn snapshots_default_to_the_database_directory() {
+        assert_eq!(data_directory("/var/lib/rolo/rolo.db"), Some(PathBuf::from("/var/lib/rolo")));
+        assert_eq!(data_directory("sqlite:./data/e.db"), Some(PathBuf::from("./data")));
+        assert_eq!(data_directory("e.db"), Some(PathBuf::from(".")));
+        assert_eq!(data_directory("postgres://rolo@localhost/rolo"), None);
+    }
+}

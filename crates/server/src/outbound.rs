@@ -379,4 +379,18 @@ mod tests {
         let addrs: Vec<SocketAddr> = local.resolve(name("localhost")).await.unwrap().collect();
         assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
     }
+
+    /// The client itself enforces the policy, with no URL check before it: a name that leads to
+    /// loopback is never connected to.
+    #[tokio::test]
+    async fn client_never_connects_to_refused_addresses() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let policy = OutboundPolicy { http_hosts: vec!["localhost".into()], private_networks: vec![] };
+        let sent = client(&policy).unwrap().get(format!("http://localhost:{port}/")).send().await;
+        assert!(sent.is_err());
+        let accepted = listener.accept();
+        assert!(matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "{accepted:?}");
+    }
 }
