@@ -210,6 +210,10 @@ pub async fn serve(
     query: Option<&str>,
     body: &Value,
 ) -> GraphResult<Response> {
+    // `admit` said so already; checked again so no other route into here can skip it.
+    if !state.emulator {
+        return Err(not_found());
+    }
     let action = path.trim_start_matches("/rolo/admin").trim_matches('/');
     let ok = |v: Value| -> GraphResult<Response> {
         Ok(json_status(StatusCode::OK, serde_json::to_vec(&v).map_err(GraphError::internal)?))

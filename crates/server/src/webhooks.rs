@@ -1,8 +1,8 @@
 //! Webhook delivery: notification URLs checked against the outbound policy (`outbound.rs`), the
-//! validation handshake, and the worker that
-//! drains the outbox. Every Rolo process runs a worker; the store's leases keep them from sending
-//! a row twice, and a delivery that fails is retried with exponential backoff until it is too old,
-//! when the subscription gets a `missed` lifecycle event instead.
+//! validation handshake, and the worker that drains the outbox. Every Rolo process runs a worker;
+//! the store's leases keep them from sending a row twice, and a delivery that fails is retried with
+//! exponential backoff until it is too old, when the subscription gets a `missed` lifecycle event
+//! instead.
 
 use std::sync::Arc;
 use std::time::Duration;
