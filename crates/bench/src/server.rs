@@ -118,10 +118,15 @@ pub fn spawn(rolo: &Path, database: &str, emulator: bool) -> Result<Target, Stri
     let log_path = dir.0.join("rolo.log");
     let log = File::create(&log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
     let log_err = log.try_clone().map_err(|e| format!("cloning log handle: {e}"))?;
+    // The notify scenario's receiver listens on loopback, which a server reaches only when told.
+    let config = dir.0.join("rolo.toml");
+    std::fs::write(&config, "webhook_http_hosts = [\"127.0.0.1\"]\nwebhook_private_networks = [\"127.0.0.1\"]\n")
+        .map_err(|e| format!("writing {}: {e}", config.display()))?;
+    let config = config.to_string_lossy().into_owned();
     let mut cmd = Command::new(rolo);
     // Throughput is measured as a service deployment runs it: without Outlook's per-mailbox
     // throttling, which would cap one mailbox at 4 requests in flight.
-    cmd.args(["serve", "--listen", &addr, "--database", &db])
+    cmd.args(["serve", "--listen", &addr, "--database", &db, "--config", &config])
         .args(if emulator { &["--emulator"][..] } else { &[][..] })
         .env("ROLO_THROTTLING", "off")
         .stdin(Stdio::null())

@@ -38,12 +38,31 @@ struct FileConfig {
     max_connections: Option<usize>,
     /// How long removals stay in the change log for delta rounds
     delta_retention_days: Option<u32>,
-    /// Hosts notifications may be sent to over plain http (default: loopback only)
+    /// Hosts notifications may be sent to over plain http (default: none; the emulator: loopback)
     webhook_http_hosts: Option<Vec<String>>,
+    /// Non-public networks (CIDR or single addresses) receivers may be on anyway (default: none;
+    /// the emulator: loopback)
+    webhook_private_networks: Option<Vec<String>>,
+    /// `[emulator]`: who may reach `/rolo/admin` and where snapshots go
+    emulator: Option<EmulatorConfig>,
     throttling: Option<ThrottlingConfig>,
     /// External OpenID Connect issuers whose access tokens are accepted (`[[oidc]]` tables)
     #[serde(default)]
     oidc: Vec<OidcIssuer>,
+}
+
+/// `[emulator]`: the admin controls' doors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// Host names answered besides loopback ones
+    #[serde(default)]
+    pub admin_hosts: Vec<String>,
+    /// Origins whose pages may call the controls
+    #[serde(default)]
+    pub admin_origins: Vec<String>,
+    /// Where snapshots are written and restored from (default: the SQLite database's directory)
+    pub snapshot_dir: Option<std::path::PathBuf>,
 }
 
 /// `[throttling]`: Outlook's per (app, mailbox) limits, or `enabled = false`.
@@ -64,6 +83,8 @@ pub struct Config {
     pub options: OpenOptions,
     pub delta_retention_days: u32,
     pub webhook_http_hosts: Option<Vec<String>>,
+    pub webhook_private_networks: Option<Vec<String>>,
+    pub emulator: EmulatorConfig,
     pub throttling: ThrottleSettings,
     pub oidc: Vec<OidcIssuer>,
 }
@@ -111,6 +132,8 @@ impl Config {
             options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
             webhook_http_hosts: fc.webhook_http_hosts,
+            webhook_private_networks: fc.webhook_private_networks,
+            emulator: fc.emulator.unwrap_or_default(),
             throttling: throttling(fc.throttling.unwrap_or_default(), std::env::var("ROLO_THROTTLING").ok())?,
             oidc: fc.oidc,
         })

@@ -15,6 +15,22 @@ const WELL_KNOWN_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcj
 /// Enough for every emulated path: contacts, master categories and the user's own photo.
 const TOKEN_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrite", "User.ReadWrite"];
 
+/// Whether an installation signs with the published key above (a database the emulator made):
+/// then anyone can mint its tokens, and only the emulator may serve it.
+pub fn holds_published_key(authority: &rolo_server::auth::Authority) -> bool {
+    rolo_server::auth::key_id_of(WELL_KNOWN_KEY).is_ok_and(|kid| kid == authority.key_id)
+}
+
+/// The directory snapshots go to by default: the SQLite database's own.
+fn data_directory(database: &str) -> Option<PathBuf> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return None;
+    }
+    let path = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:")).unwrap_or(database);
+    let parent = std::path::Path::new(path).parent()?;
+    Some(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() })
+}
+
 fn fail(e: rolo_domain::GraphError) -> ! {
     eprintln!("rolo emulator: {}", e.cause.unwrap_or(e.message));
     std::process::exit(1)
@@ -81,9 +97,26 @@ pub async fn run(emu: Emulator) {
         "\nTry:\n  curl -s -H 'Authorization: Bearer {first_token}' 'http://{listen}/v1.0/me/contacts?$select=displayName,emailAddresses'\n"
     ));
     let store: Arc<dyn Store> = Arc::new(store);
-    let serve = crate::ServeOptions { banner: Some(banner), emulator: true, ..emu.serve };
+    let mut serve = crate::ServeOptions { banner: Some(banner), emulator: true, ..emu.serve };
+    if serve.emulator_doors.snapshot_dir.is_none() {
+        serve.emulator_doors.snapshot_dir = data_directory(&db);
+    }
     crate::run_server(listen, store, serve).await;
     if let Some(dir) = throwaway {
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_directory;
+    use std::path::PathBuf;
+
+    #[test]
+    fn snapshots_default_to_the_database_directory() {
+        assert_eq!(data_directory("/var/lib/rolo/rolo.db"), Some(PathBuf::from("/var/lib/rolo")));
+        assert_eq!(data_directory("sqlite:./data/e.db"), Some(PathBuf::from("./data")));
+        assert_eq!(data_directory("e.db"), Some(PathBuf::from(".")));
+        assert_eq!(data_directory("postgres://rolo@localhost/rolo"), None);
     }
 }

@@ -80,6 +80,11 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Manage the installation's token signing key
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Start on a throwaway database seeded with users and contacts, and print tokens
     Demo {
         #[arg(long, env = "ROLO_LISTEN", default_value = "127.0.0.1:8080")]
@@ -129,6 +134,16 @@ enum UsersCommand {
         /// The user's principal name or id
         upn: String,
         password: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Replace the signing key with a new one (tokens signed before stop working once servers
+    /// restart); prints the new key id. Needed before serving a database the emulator created.
+    Rotate {
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -244,8 +259,13 @@ async fn shutdown_signal() {
 #[derive(Default)]
 pub struct ServeOptions {
     pub public_url: Option<String>,
-    /// Hosts that may receive notifications over plain http (loopback when unset).
+    /// Hosts that may receive notifications over plain http (none when unset; the emulator's
+    /// loopback).
     pub webhook_http_hosts: Option<Vec<String>>,
+    /// Non-public networks receivers may be on (none when unset; the emulator's loopback).
+    pub webhook_private_networks: Option<Vec<String>>,
+    /// The emulator's admin doors and snapshot directory.
+    pub emulator_doors: config::EmulatorConfig,
     /// Outlook's throttling limits (the defaults when unset).
     pub throttling: Option<rolo_server::throttle::ThrottleSettings>,
     /// Serve the emulator's `/rolo/admin` controls.
@@ -257,9 +277,33 @@ pub struct ServeOptions {
 
 pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions) {
     let mut state = AppState::new(store, opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
-    if let Some(hosts) = opts.webhook_http_hosts {
-        state.webhooks.allow_http_hosts = hosts;
+    if !opts.emulator && demo::holds_published_key(&state.authority) {
+        fail(
+            "this database holds the emulator's published signing key, so anyone can mint tokens for it; \
+             run `rolo keys rotate` on it (with the same --database) to generate a new key, or serve it with --emulator",
+        );
     }
+    // Receivers on public addresses over https only, unless configured; the emulator also
+    // reaches loopback, where a developer's receiver runs.
+    let mut policy = if opts.emulator {
+        rolo_server::outbound::OutboundPolicy::loopback()
+    } else {
+        rolo_server::outbound::OutboundPolicy::default()
+    };
+    if let Some(hosts) = opts.webhook_http_hosts {
+        policy.http_hosts = hosts;
+    }
+    if let Some(nets) = opts.webhook_private_networks {
+        policy.private_networks = rolo_server::outbound::parse_networks(&nets)
+            .unwrap_or_else(|e| fail(format!("webhook_private_networks: {e}")));
+    }
+    state.webhooks.policy = policy;
+    let doors = opts.emulator_doors;
+    state.admin = rolo_server::admin::AdminSettings {
+        hosts: doors.admin_hosts,
+        origins: doors.admin_origins,
+        snapshot_dir: doors.snapshot_dir,
+    };
     if let Some(t) = opts.throttling {
         state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
     }
@@ -301,6 +345,8 @@ fn main() {
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
+                    webhook_private_networks: cfg.webhook_private_networks.clone(),
+                    emulator_doors: cfg.emulator.clone(),
                     throttling: Some(cfg.throttling.clone()),
                     emulator,
                     oidc: cfg.oidc.clone(),
@@ -436,6 +482,12 @@ fn main() {
                 let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
                 let token = authority.issue_delegated(&user, &scopes, ttl).unwrap_or_else(|e| fail(describe(e)));
                 println!("{token}");
+            }
+            Command::Keys { command: KeysCommand::Rotate { db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                let kid = rolo_server::auth::rotate_signing_key(&store).await.unwrap_or_else(|e| fail(describe(e)));
+                eprintln!("New signing key; tokens signed with the old one stop working when servers restart.");
+                println!("{kid}");
             }
             Command::Demo { listen } => {
                 let emu = demo::Emulator { listen, database: None, seed: None, serve: ServeOptions::default() };

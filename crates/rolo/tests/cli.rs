@@ -656,3 +656,123 @@ async fn sharing_commands() {
     let r = call(&client, reqwest::Method::GET, &theirs, &grantee, None).await;
     r.assert_error(403, "ErrorAccessDenied");
 }
+
+/// A database the emulator created signs with the published key: plain `rolo serve` refuses it
+/// until `rolo keys rotate`, after which tokens signed with the published key stop working.
+async fn published_key_needs_rotation(db: String, dir: &Path) {
+    drop(serve(&["--emulator", "--database", &db], &[], dir));
+    let published = mint_token(&db, "megan.bowen@contoso.com", "Contacts.Read", dir);
+
+    let mut refused =
+        command(&["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--database", &db], &[], dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rolo serve");
+    let status = wait_exit(&mut refused, Duration::from_secs(20));
+    if status.is_none() {
+        let _ = refused.kill();
+    }
+    let out = refused.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.is_some_and(|s| !s.success()), "serve must refuse: {status:?} {stderr}");
+    assert!(stderr.contains("published signing key") && stderr.contains("rolo keys rotate"), "{stderr}");
+
+    let o = run(&["keys", "rotate", "--database", &db], dir);
+    assert_success(&o, "keys rotate");
+    let kid = stdout(&o).trim().to_owned();
+    let old_header: Value = serde_json::from_slice(&b64url(published.split('.').next().unwrap())).unwrap();
+    assert!(!kid.is_empty() && old_header["kid"] != kid.as_str(), "{kid} vs {old_header}");
+
+    let fresh = mint_token(&db, "megan.bowen@contoso.com", "Contacts.Read", dir);
+    let header: Value = serde_json::from_slice(&b64url(fresh.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["kid"], kid.as_str());
+    let served = serve(&["--database", &db], &[], dir);
+    let client = reqwest::Client::new();
+    let url = format!("{}/me/contacts", served.base);
+    call(&client, reqwest::Method::GET, &url, &published, None).await.assert_error(401, "InvalidAuthenticationToken");
+    let r = call(&client, reqwest::Method::GET, &url, &fresh, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_key_needs_rotation_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    published_key_needs_rotation(sqlite_db(dir.path()), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_key_needs_rotation_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    published_key_needs_rotation(rolo_testkit::postgres_server().fresh_database(), dir.path()).await;
+}
+
+/// A webhook receiver on loopback that echoes validation tokens and counts the requests.
+async fn echo_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app =
+        axum::Router::new().fallback(move |q: axum::extract::Query<std::collections::HashMap<String, String>>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { q.get("validationToken").cloned().unwrap_or_default() }
+        });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hits)
+}
+
+/// `rolo serve` reaches no loopback receiver unless configured; `--emulator` does; a bad network
+/// in the configuration stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_policy_from_the_configuration() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    add_user(&db, "ada@x.test", "Ada", dir.path());
+    let token = mint_token(&db, "ada@x.test", "Contacts.Read", dir.path());
+    let (hook, hits) = echo_receiver().await;
+    let expiry = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let sub = json!({"changeType": "created", "notificationUrl": hook, "resource": "me/contacts",
+                     "expirationDateTime": expiry});
+    let client = reqwest::Client::new();
+
+    let served = serve(&["--database", &db], &[], dir.path());
+    let url = format!("{}/subscriptions", served.base);
+    let r = call(&client, reqwest::Method::POST, &url, &token, Some(sub.clone())).await;
+    r.assert_error(400, "InvalidRequest");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the loopback receiver was not contacted");
+    drop(served);
+
+    let config = dir.path().join("rolo.toml");
+    std::fs::write(&config, "webhook_http_hosts = [\"127.0.0.1\"]\nwebhook_private_networks = [\"127.0.0.0/8\"]\n")
+        .unwrap();
+    let served = serve(&["--database", &db, "--config", config.to_str().unwrap()], &[], dir.path());
+    let url = format!("{}/subscriptions", served.base);
+    let r = call(&client, reqwest::Method::POST, &url, &token, Some(sub.clone())).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    drop(served);
+
+    let emulated = dir.path().join("emulator.db").to_string_lossy().into_owned();
+    let served = serve(&["--emulator", "--database", &emulated], &[], dir.path());
+    let megan = mint_token(&emulated, "megan.bowen@contoso.com", "Contacts.Read", dir.path());
+    let url = format!("{}/subscriptions", served.base);
+    let r = call(&client, reqwest::Method::POST, &url, &megan, Some(sub)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    drop(served);
+
+    std::fs::write(&config, "webhook_private_networks = [\"intranet\"]\n").unwrap();
+    let args = ["serve", "--listen", "127.0.0.1:0", "--database", &db, "--config", config.to_str().unwrap()];
+    let mut bad = command(&args, &[], dir.path()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let status = wait_exit(&mut bad, Duration::from_secs(20));
+    if status.is_none() {
+        let _ = bad.kill();
+    }
+    let out = bad.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.is_some_and(|s| !s.success()) && stderr.contains("intranet"), "{status:?} {stderr}");
+}

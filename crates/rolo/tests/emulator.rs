@@ -84,13 +84,20 @@ async fn reset_and_seed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_and_restore() {
-    let s = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().to_path_buf();
+    let s = TestServer::start_configured(Backend::Sqlite, |st| {
+        st.emulator = true;
+        st.admin.snapshot_dir = Some(snapshots);
+    })
+    .await;
     admin(&s, Method::POST, "reset", None).await;
     let t = admin(&s, Method::GET, "tokens", None).await.body["value"][0]["token"].as_str().unwrap().to_owned();
     let keep = s.create_contact(&t, json!({"givenName": "Keep"})).await;
-    let dir = tempfile::tempdir().unwrap();
+    // A name inside the snapshot directory, or an absolute path inside it.
     let path = dir.path().join("snap.db").to_string_lossy().into_owned();
-    assert_eq!(admin(&s, Method::POST, "snapshot", Some(json!({"path": path}))).await.status, 204);
+    assert_eq!(admin(&s, Method::POST, "snapshot", Some(json!({"path": "snap.db"}))).await.status, 204);
+    assert!(dir.path().join("snap.db").is_file());
     admin(&s, Method::POST, "snapshot", Some(json!({"path": path}))).await.assert_error(400, "BadRequest");
     s.delete(&format!("/me/contacts/{keep}"), &t).await;
     s.create_contact(&t, json!({"givenName": "After"})).await;
@@ -190,6 +197,125 @@ async fn admin_is_off_outside_the_emulator() {
     admin(&s, Method::POST, "reset", None).await.assert_error(404, "ResourceNotFound");
     let s = emulator().await;
     admin(&s, Method::POST, "nothing", None).await.assert_error(404, "ResourceNotFound");
+}
+
+/// The admin doors a web page could knock on: bodies must be declared JSON, other sites' pages
+/// and foreign Host names (DNS rebinding) are refused, unless configured; nothing changes when
+/// refused.
+async fn admin_doors(backend: Backend) {
+    let s = TestServer::start_configured(backend, |st| st.emulator = true).await;
+    admin(&s, Method::POST, "reset", None).await;
+    let url = |action: &str| s.base.replace("/v1.0", &format!("/rolo/admin/{action}"));
+    let seed = br#"{"users": [{"userPrincipalName": "mallory@evil.test", "displayName": "M"}]}"#.to_vec();
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let r = s.send_raw(Method::POST, &url("seed"), None, seed.clone(), Some(ct), &[]).await;
+        r.assert_error(415, "UnsupportedMediaType");
+    }
+    let r = s.send_raw(Method::POST, &url("seed"), None, seed.clone(), None, &[]).await;
+    r.assert_error(415, "UnsupportedMediaType");
+    assert!(s.store.find_user("mallory@evil.test").await.unwrap().is_none(), "nothing seeded");
+
+    let t = admin(&s, Method::GET, "tokens", None).await.body["value"][0]["token"].as_str().unwrap().to_owned();
+    let keep = s.create_contact(&t, json!({"givenName": "Keep"})).await;
+    let evil = [("Origin", "https://evil.example")];
+    s.send(Method::POST, &url("reset"), None, None, &evil).await.assert_error(403, "ErrorAccessDenied");
+    s.send(Method::POST, &url("reset"), None, None, &[("Origin", "null")]).await.assert_error(403, "ErrorAccessDenied");
+    s.send(Method::GET, &url("tokens"), None, None, &evil).await.assert_error(403, "ErrorAccessDenied");
+    s.send(Method::GET, &url("tokens"), None, None, &[("Sec-Fetch-Site", "cross-site")])
+        .await
+        .assert_error(403, "ErrorAccessDenied");
+    for host in ["evil.example", "evil.example:80", "rebind.attacker.test:8080", "10.0.0.5", "[fd00::1]:80"] {
+        let r = s.send(Method::GET, &url("tokens"), None, None, &[("Host", host)]).await;
+        r.assert_error(403, "ErrorAccessDenied");
+        assert!(r.body.get("value").is_none(), "no tokens for {host}");
+    }
+    s.send(Method::POST, &url("reset"), None, None, &[("Host", "evil.example")])
+        .await
+        .assert_error(403, "ErrorAccessDenied");
+    assert_eq!(s.get(&format!("/me/contacts/{keep}"), &t).await.status, 200, "nothing was reset");
+
+    // Loopback names answer; so do configured hosts and origins.
+    for host in ["localhost:1234", "127.0.0.1", "[::1]:8080", "app.localhost"] {
+        let r = s.send(Method::GET, &url("tokens"), None, None, &[("Host", host)]).await;
+        assert_eq!(r.status, 200, "{host}: {}", r.text);
+    }
+    let c = TestServer::start_configured(backend, |st| {
+        st.emulator = true;
+        st.admin.hosts = vec!["rolo-emulator".into()];
+        st.admin.origins = vec!["http://localhost:3000".into()];
+    })
+    .await;
+    let curl = c.base.replace("/v1.0", "/rolo/admin/tokens");
+    assert_eq!(c.send(Method::GET, &curl, None, None, &[("Host", "rolo-emulator:8080")]).await.status, 200);
+    assert_eq!(c.send(Method::GET, &curl, None, None, &[("Origin", "http://localhost:3000")]).await.status, 200);
+    c.send(Method::GET, &curl, None, None, &[("Origin", "http://localhost:3001")])
+        .await
+        .assert_error(403, "ErrorAccessDenied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_doors_sqlite() {
+    admin_doors(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_doors_postgres() {
+    admin_doors(Backend::Postgres).await;
+}
+
+/// Snapshots stay inside the snapshot directory, take no database URLs, answer 4xx (never 500)
+/// on bad paths, and a restore refuses anything but a Rolo snapshot before touching it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().to_path_buf();
+    let s = TestServer::start_configured(Backend::Sqlite, |st| {
+        st.emulator = true;
+        st.admin.snapshot_dir = Some(snapshots);
+    })
+    .await;
+    admin(&s, Method::POST, "reset", None).await;
+    let outside = elsewhere.path().join("out.db").to_string_lossy().into_owned();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("link")).unwrap();
+    for path in [
+        "../escape.db",
+        "sub/../../escape.db",
+        outside.as_str(),
+        "link/out.db",
+        "missing-dir/snap.db",
+        "postgres://rolo@127.0.0.1/rolo",
+        "sqlite:snap.db",
+        "/",
+    ] {
+        for action in ["snapshot", "restore"] {
+            let r = admin(&s, Method::POST, action, Some(json!({"path": path}))).await;
+            r.assert_error(400, "BadRequest");
+        }
+    }
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "nothing written outside");
+    assert!(!dir.path().join("missing-dir").exists());
+
+    // Another program's SQLite file, and a text file, inside the directory: refused, untouched,
+    // and the state is still there.
+    let other = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE users (id TEXT); INSERT INTO users VALUES ('precious');").unwrap();
+    drop(conn);
+    let before = std::fs::read(&other).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    for path in ["other.db", "notes.txt", "absent.db", "link"] {
+        admin(&s, Method::POST, "restore", Some(json!({"path": path}))).await.assert_error(400, "BadRequest");
+    }
+    assert_eq!(std::fs::read(&other).unwrap(), before, "the foreign file is untouched");
+    assert_eq!(s.store.list_users().await.unwrap().len(), 3, "the users are still there");
+
+    // Without a snapshot directory, no snapshots at all.
+    let off = emulator().await;
+    let path = dir.path().join("x.db").to_string_lossy().into_owned();
+    admin(&off, Method::POST, "snapshot", Some(json!({"path": path}))).await.assert_error(400, "BadRequest");
+    assert!(!dir.path().join("x.db").exists());
 }
 
 /// `rolo serve --emulator`: the well-known tenant, users and tokens, printed at start.

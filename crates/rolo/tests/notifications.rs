@@ -464,6 +464,111 @@ async fn rich_notifications_decrypt(s: TestServer) {
     assert_eq!(claims["iss"], s.authority.issuer);
 }
 
+/// A receiver that accepts connections and never answers.
+async fn silent_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    url
+}
+
+/// A loopback port with nothing listening.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+const REFUSED: &str =
+    "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.";
+
+/// The outbound policy: by default only public https receivers; loopback, private, link-local
+/// (metadata) and unique-local addresses are refused, literal or behind a name, before anything is
+/// sent; and every refusal or failed handshake gets one answer, so they cannot map a network.
+async fn outbound_policy(backend: Backend) {
+    let strict = TestServer::start_configured(backend, |st| {
+        st.webhooks.policy = rolo_server::outbound::OutboundPolicy::default();
+    })
+    .await;
+    let (_, t) = strict.login("ada@contoso.test").await;
+    let r = Receiver::start().await;
+    let port = r.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
+    for url in [
+        r.url.clone(),
+        format!("https://127.0.0.1:{port}/hook"),
+        // A name is resolved and its addresses filtered when connecting.
+        format!("https://localhost:{port}/hook"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("https://[::1]:{port}/hook"),
+        format!("http://127.0.0.1:{}/hook", closed_port()),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://10.0.0.1/hook".to_owned(),
+        "https://192.168.1.1/hook".to_owned(),
+        "https://100.64.0.1/hook".to_owned(),
+        "https://[fd00::1]/hook".to_owned(),
+        "https://0.0.0.0/hook".to_owned(),
+        "http://example.com/hook".to_owned(),
+    ] {
+        let e = strict.post("/subscriptions", &t, subscription("me/contacts", &url)).await;
+        e.assert_error(400, "InvalidRequest");
+        assert_eq!(e.body["error"]["message"], REFUSED, "{url}");
+    }
+    assert!(r.validations.lock().unwrap().is_empty(), "nothing reached the loopback receiver");
+    assert_eq!(strict.get("/subscriptions", &t).await.body["value"], json!([]));
+
+    // Where loopback is allowed (the emulator, these tests), a closed port, a wrong status and a
+    // wrong echo still get the same answer; a receiver that never answers holds the request no
+    // longer than the validation timeout, for both URLs together.
+    let s =
+        TestServer::start_configured(backend, |st| st.webhooks.validation_timeout = Duration::from_millis(1500)).await;
+    let (_, t) = s.login("ada@contoso.test").await;
+    let wrong_status = Receiver::start().await;
+    wrong_status.validation_status.store(500, Ordering::SeqCst);
+    let wrong_echo = Receiver::start().await;
+    wrong_echo.validation_status.store(200, Ordering::SeqCst);
+    for url in [
+        format!("http://127.0.0.1:{}/hook", closed_port()),
+        wrong_status.url.clone(),
+        wrong_echo.url.clone(),
+        "http://10.0.0.1/hook".to_owned(),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+    ] {
+        let e = s.post("/subscriptions", &t, subscription("me/contacts", &url)).await;
+        e.assert_error(400, "InvalidRequest");
+        assert_eq!(e.body["error"]["message"], REFUSED, "{url}");
+    }
+    let mut hanging = subscription("me/contacts", &silent_receiver().await);
+    hanging["lifecycleNotificationUrl"] = json!(silent_receiver().await);
+    let started = std::time::Instant::now();
+    let e = s.post("/subscriptions", &t, hanging).await;
+    let took = started.elapsed();
+    e.assert_error(400, "InvalidRequest");
+    assert_eq!(e.body["error"]["message"], REFUSED);
+    assert!(took >= Duration::from_millis(1400) && took < Duration::from_millis(2900), "took {took:?}");
+
+    // A new notificationUrl goes through the same policy.
+    let created = s.post("/subscriptions", &t, subscription("me/contacts", &r.url)).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap();
+    let e = s.patch(&format!("/subscriptions/{id}"), &t, json!({"notificationUrl": "https://169.254.169.254/x"})).await;
+    e.assert_error(400, "InvalidRequest");
+    assert_eq!(e.body["error"]["message"], REFUSED);
+    assert_eq!(s.get(&format!("/subscriptions/{id}"), &t).await.body["notificationUrl"], r.url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_policy_sqlite() {
+    outbound_policy(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_policy_postgres() {
+    outbound_policy(Backend::Postgres).await;
+}
+
 both_backends!(
     rich_notifications_decrypt,
     subscription_lifecycle,

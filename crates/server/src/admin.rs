@@ -2,8 +2,15 @@
 //! `rolo demo`, and without authentication, as local emulators are): reset and seed the state,
 //! snapshot and restore it, and switch fidelity behaviours (throttling, injected faults, delta-token
 //! expiry).
+//!
+//! Without a token, what keeps a web page the developer happens to visit from driving them is
+//! [`admit`]: a loopback `Host` (no DNS rebinding), no foreign `Origin` (no cross-site requests),
+//! and bodies declared as JSON (a form or `text/plain` post, which a page may send without asking,
+//! is refused). Snapshots stay inside one directory.
 
-use axum::http::{Method, StatusCode};
+use std::path::{Component, Path, PathBuf};
+
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use serde::{Deserialize, Serialize};
@@ -73,12 +80,123 @@ fn not_found() -> GraphError {
     )
 }
 
-fn path_of(body: &Value) -> GraphResult<std::path::PathBuf> {
-    body.get("path")
+/// Who may reach the admin controls, and where snapshots live.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSettings {
+    /// Host names (without port) answered besides loopback ones (`localhost`, `127.0.0.0/8`, `[::1]`),
+    /// e.g. the emulator's name on a container network.
+    pub hosts: Vec<String>,
+    /// Origins (`http://localhost:3000`) whose pages may call the controls; none by default.
+    pub origins: Vec<String>,
+    /// The directory snapshots are written to and restored from; none means no snapshots.
+    pub snapshot_dir: Option<PathBuf>,
+}
+
+fn refuse(message: impl Into<String>) -> GraphError {
+    GraphError::new(ErrorKind::Forbidden, "ErrorAccessDenied", message)
+}
+
+/// The host part of a `Host` header (`127.0.0.1:8080`, `[::1]:8080`, `localhost`), lower-cased.
+fn host_name(host: &str) -> String {
+    let host = host.trim();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => {
+            host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
+        }
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The doors, checked before the body is read: only for the emulator, only on a loopback (or
+/// configured) Host, and never for another site's page.
+pub fn admit(state: &AppState, headers: &HeaderMap, authority: Option<&str>) -> GraphResult<()> {
+    if !state.emulator {
+        return Err(not_found());
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority).map(host_name);
+    let known =
+        host.as_deref().is_some_and(|h| is_loopback_name(h) || state.admin.hosts.iter().any(|a| host_name(a) == h));
+    if !known {
+        return Err(refuse(
+            "The emulator's admin controls answer only loopback hosts (configure others with [emulator] admin_hosts).",
+        ));
+    }
+    match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("null")) {
+        Some(origin) => {
+            let origin = origin.trim_end_matches('/');
+            if !state.admin.origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+                return Err(refuse(format!(
+                    "The emulator's admin controls do not answer pages from {origin} (configure [emulator] admin_origins)."
+                )));
+            }
+        }
+        // A browser request without Origin (a no-cors GET) still says where it comes from.
+        None => {
+            let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+            if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
+                return Err(refuse("The emulator's admin controls do not answer other sites' pages."));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An admin request's body: nothing, or JSON declared as JSON. A page can post `text/plain` or a
+/// form to any address without the browser asking first; it cannot so post `application/json`.
+pub fn parse_body(headers: &HeaderMap, raw: &[u8]) -> GraphResult<Value> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    let mime = crate::graph::content_type(headers);
+    if mime != "application/json" && !mime.ends_with("+json") {
+        return Err(GraphError::new(
+            ErrorKind::UnsupportedMediaType,
+            "UnsupportedMediaType",
+            format!("The emulator's admin controls take application/json, not '{mime}'."),
+        ));
+    }
+    serde_json::from_slice(raw)
+        .map_err(|_| GraphError::bad_request("BadRequest", "The request body is not valid JSON."))
+}
+
+/// The snapshot file `{"path": ...}` names: a file name (or relative path) inside the snapshot
+/// directory, or an absolute path that lies inside it once symbolic links are resolved.
+fn snapshot_path(state: &AppState, body: &Value) -> GraphResult<PathBuf> {
+    let raw = body
+        .get("path")
         .and_then(Value::as_str)
         .filter(|p| !p.is_empty())
-        .map(std::path::PathBuf::from)
-        .ok_or_else(|| GraphError::bad_request("BadRequest", "Give the snapshot file as {\"path\": \"...\"}."))
+        .ok_or_else(|| GraphError::bad_request("BadRequest", "Give the snapshot file as {\"path\": \"...\"}."))?;
+    let dir = state.admin.snapshot_dir.as_deref().ok_or_else(|| {
+        GraphError::bad_request("BadRequest", "Snapshots are off: no snapshot directory is configured.")
+    })?;
+    let outside = || {
+        GraphError::bad_request(
+            "BadRequest",
+            format!("The snapshot path must name a file inside the snapshot directory {}.", dir.display()),
+        )
+    };
+    let path = Path::new(raw);
+    if raw.contains("://") || raw.starts_with("sqlite:") || path.components().any(|c| c == Component::ParentDir) {
+        return Err(outside());
+    }
+    let dir = dir.canonicalize().map_err(|_| {
+        GraphError::bad_request("BadRequest", format!("The snapshot directory {} does not exist.", dir.display()))
+    })?;
+    let joined = if path.is_absolute() { path.to_path_buf() } else { dir.join(path) };
+    let (Some(parent), Some(file)) = (joined.parent(), joined.file_name()) else { return Err(outside()) };
+    let parent = parent.canonicalize().map_err(|_| outside())?;
+    if !parent.starts_with(&dir) {
+        return Err(outside());
+    }
+    Ok(parent.join(file))
 }
 
 fn settings_json(state: &AppState) -> Value {
@@ -92,6 +210,7 @@ pub async fn serve(
     query: Option<&str>,
     body: &Value,
 ) -> GraphResult<Response> {
+    // `admit` said so already; checked again so no other route into here can skip it.
     if !state.emulator {
         return Err(not_found());
     }
@@ -113,11 +232,11 @@ pub async fn serve(
         }
         (Method::POST, "import") => ok(crate::seed::import(state.store.as_ref(), body).await?),
         (Method::POST, "snapshot") => {
-            state.store.snapshot_to(&path_of(body)?).await?;
+            state.store.snapshot_to(&snapshot_path(state, body)?).await?;
             Ok(no_content())
         }
         (Method::POST, "restore") => {
-            state.store.restore_from(&path_of(body)?).await?;
+            state.store.restore_from(&snapshot_path(state, body)?).await?;
             state.forget_users();
             Ok(no_content())
         }

@@ -74,6 +74,32 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// A stored signing key (PKCS#8, base64): its DER, its public point, and the key id it is
+/// published under.
+fn parse_signing_key(pkcs8_b64: &str) -> GraphResult<(Vec<u8>, Vec<u8>, String)> {
+    let pkcs8 = STANDARD.decode(pkcs8_b64).map_err(GraphError::internal)?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &SystemRandom::new())
+        .map_err(|_| GraphError::internal("stored signing key is invalid"))?;
+    let public = pair.public_key().as_ref().to_vec();
+    let key_id = URL_SAFE_NO_PAD.encode(&ring::digest::digest(&ring::digest::SHA256, &public).as_ref()[..12]);
+    Ok((pkcs8, public, key_id))
+}
+
+/// The key id of a signing key (PKCS#8, base64), as tokens' `kid` carries it.
+pub fn key_id_of(pkcs8_b64: &str) -> GraphResult<String> {
+    parse_signing_key(pkcs8_b64).map(|(_, _, kid)| kid)
+}
+
+/// Replaces the installation's signing key with a fresh one and returns its key id: every token
+/// signed before stops verifying once servers restart.
+pub async fn rotate_signing_key(store: &dyn Store) -> GraphResult<String> {
+    let fresh = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .map_err(|_| GraphError::internal("cannot generate a signing key"))?;
+    let b64 = STANDARD.encode(fresh.as_ref());
+    store.replace_setting("signing_key_es256_pkcs8", &b64).await?;
+    key_id_of(&b64)
+}
+
 impl Authority {
     /// Loads the tenant, signing key and token secret, creating them on first use.
     pub async fn load(store: &dyn Store) -> GraphResult<Authority> {
@@ -86,11 +112,7 @@ impl Authority {
         ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut secret).map_err(|_| GraphError::internal("rng"))?;
         let secret_b64 = store.setting_or_insert("token_secret", &STANDARD.encode(secret)).await?;
 
-        let pkcs8 = STANDARD.decode(pkcs8_b64).map_err(GraphError::internal)?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &SystemRandom::new())
-            .map_err(|_| GraphError::internal("stored signing key is invalid"))?;
-        let public = pair.public_key().as_ref().to_vec();
-        let key_id = URL_SAFE_NO_PAD.encode(&ring::digest::digest(&ring::digest::SHA256, &public).as_ref()[..12]);
+        let (pkcs8, public, key_id) = parse_signing_key(&pkcs8_b64)?;
         let issuer = format!("https://login.rolo.local/{tenant_id}/v2.0");
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&GRAPH_AUDIENCES);

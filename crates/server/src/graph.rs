@@ -196,7 +196,12 @@ async fn serve(
         _ => {}
     }
     if crate::admin::is_admin_path(&full_path) {
-        let json = root_body(&parts, body).await?;
+        crate::admin::admit(&state, &parts.headers, parts.uri.authority().map(|a| a.as_str()))?;
+        let raw = match parts.method {
+            Method::POST | Method::PATCH => read_body(&parts.headers, body.take().unwrap_or_default()).await?,
+            _ => Vec::new(),
+        };
+        let json = crate::admin::parse_body(&parts.headers, &raw)?;
         return crate::admin::serve(&state, &parts.method, &full_path, parts.uri.query(), &json).await;
     }
     // The identity platform's endpoints live at /{tenant}/..., outside the API versions.

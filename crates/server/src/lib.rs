@@ -19,6 +19,7 @@ mod messages;
 mod metadata;
 pub mod oidc;
 mod openapi;
+pub mod outbound;
 pub mod paths;
 pub(crate) mod people;
 mod permissions;
@@ -56,8 +57,11 @@ pub struct AppState {
     pub photo_slots: tokio::sync::Semaphore,
     /// Where and how change notifications go; set before serving.
     pub webhooks: webhooks::WebhookSettings,
-    /// The client that validates notification URLs and delivers notifications.
-    pub http: reqwest::Client,
+    /// The client that validates notification URLs and delivers notifications, built from
+    /// `webhooks.policy` on first use (so the policy set before serving is the one enforced).
+    outbound: std::sync::OnceLock<Result<reqwest::Client, String>>,
+    /// The emulator's admin doors: which Host and Origin headers it answers, where snapshots go.
+    pub admin: admin::AdminSettings,
     /// Per (app, mailbox) request limits; replace before serving to change the settings.
     pub throttle: Arc<throttle::Throttle>,
     /// The emulator's `/rolo/admin` controls are served.
@@ -86,7 +90,8 @@ impl AppState {
             public_url,
             photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             webhooks: webhooks::WebhookSettings::default(),
-            http: webhooks::client(),
+            outbound: std::sync::OnceLock::new(),
+            admin: admin::AdminSettings::default(),
             throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),
             emulator: false,
             faults: RwLock::new(admin::Faults::default()),
@@ -97,6 +102,11 @@ impl AppState {
             people: people::PeopleCache::default(),
             users: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The client for every outbound request, filtered by the webhook policy.
+    pub fn outbound(&self) -> Result<&reqwest::Client, &str> {
+        self.outbound.get_or_init(|| outbound::client(&self.webhooks.policy)).as_ref().map_err(String::as_str)
     }
 
     /// The limits on extensions and photo uploads in force (the emulator may change them).

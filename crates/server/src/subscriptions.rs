@@ -167,10 +167,9 @@ pub async fn serve(
                 }
                 crate::rich::recipient(new.encryption_certificate.as_deref().unwrap_or_default())?;
             }
-            validate(state, &new.notification_url).await?;
-            if let Some(l) = &new.lifecycle_notification_url {
-                validate(state, l).await?;
-            }
+            let mut urls = vec![new.notification_url.as_str()];
+            urls.extend(new.lifecycle_notification_url.as_deref());
+            validate(state, &urls).await?;
             let app = app_of(principal);
             let sub = Subscription {
                 id: rolo_domain::ids::new_guid(),
@@ -214,7 +213,7 @@ pub async fn serve(
                     }
                     if let Some(url) = patch.notification_url.as_ref().filter(|u| **u != sub.notification_url) {
                         check_url(&state.webhooks, "notificationUrl", url)?;
-                        validate(state, url).await?;
+                        validate(state, &[url.as_str()]).await?;
                     }
                     let updated = store
                         .update_subscription(

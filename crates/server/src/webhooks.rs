@@ -1,7 +1,8 @@
-//! Webhook delivery: the notification-URL policy, the validation handshake, and the worker that
-//! drains the outbox. Every Rolo process runs a worker; the store's leases keep them from sending
-//! a row twice, and a delivery that fails is retried with exponential backoff until it is too old,
-//! when the subscription gets a `missed` lifecycle event instead.
+//! Webhook delivery: notification URLs checked against the outbound policy (`outbound.rs`), the
+//! validation handshake, and the worker that drains the outbox. Every Rolo process runs a worker;
+//! the store's leases keep them from sending a row twice, and a delivery that fails is retried with
+//! exponential backoff until it is too old, when the subscription gets a `missed` lifecycle event
+//! instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +12,14 @@ use rolo_store::OutboxItem;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
+use crate::outbound::{OutboundPolicy, Refused};
 use crate::AppState;
 
 /// Where and how notifications go.
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
-    /// Hosts that may be sent to over plain `http` (everything else must be `https`).
-    pub allow_http_hosts: Vec<String>,
+    /// Which URLs and addresses receivers may have (public `https` only, by default).
+    pub policy: OutboundPolicy,
     /// How long a failing delivery is retried before it counts as missed (Graph: 4 hours).
     pub give_up_after: Duration,
     /// The first retry's delay; each further one doubles it, up to `max_retry_delay`.
@@ -25,7 +27,7 @@ pub struct WebhookSettings {
     pub max_retry_delay: Duration,
     /// A receiver must answer a notification within this (Graph: 3 s).
     pub delivery_timeout: Duration,
-    /// ... and the validation handshake within this (Graph: 10 s).
+    /// ... and the validation handshakes, all of a request's together, within this (Graph: 10 s).
     pub validation_timeout: Duration,
     /// How often an idle worker looks for due deliveries.
     pub poll_interval: Duration,
@@ -36,7 +38,7 @@ pub struct WebhookSettings {
 impl Default for WebhookSettings {
     fn default() -> Self {
         WebhookSettings {
-            allow_http_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            policy: OutboundPolicy::default(),
             give_up_after: Duration::from_secs(4 * 3600),
             retry_base: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(600),
@@ -48,67 +50,70 @@ impl Default for WebhookSettings {
     }
 }
 
-/// The HTTP client for receivers: no redirects (a receiver cannot bounce Rolo elsewhere), short
-/// connect timeouts.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(3))
-        .user_agent("Rolo-Webhooks/1.0")
-        .build()
-        .unwrap_or_default()
+/// A validation answer longer than this is not an echoed token.
+const MAX_VALIDATION_BODY: usize = 1024;
+
+/// The one answer to every refused notification URL and every failed handshake, whatever the
+/// reason (a refused address, a closed port, a timeout, a wrong answer): different answers would
+/// let a subscriber map the network behind Rolo. The reason goes to the log.
+pub fn refused() -> GraphError {
+    GraphError::bad_request(
+        "InvalidRequest",
+        "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.",
+    )
 }
 
-fn invalid(message: impl Into<String>) -> GraphError {
-    GraphError::bad_request("InvalidRequest", message)
-}
-
-/// Notification URLs must be `https`, except on the allowed hosts (loopback by default).
+/// Checks a notification URL against the policy, before anything is sent.
 pub fn check_url(settings: &WebhookSettings, field: &str, raw: &str) -> GraphResult<()> {
-    let url =
-        reqwest::Url::parse(raw).map_err(|_| invalid(format!("The {field} '{raw}' is not a valid absolute URL.")))?;
-    let host = url.host_str().unwrap_or_default();
-    match url.scheme() {
-        "https" if !host.is_empty() => Ok(()),
-        "http" if settings.allow_http_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) => Ok(()),
-        _ => Err(invalid(format!("The {field} must be an https URL."))),
-    }
+    settings.policy.check_url(raw).map(|_| ()).map_err(|why| {
+        tracing::info!(field, reason = %why, "notification URL refused");
+        refused()
+    })
 }
 
-/// Graph's handshake: `POST {url}?validationToken=...` as text, answered with 200 and the token.
-pub async fn validate(state: &AppState, url: &str) -> GraphResult<()> {
+/// Graph's handshake on every URL given (`POST {url}?validationToken=...` as text, answered with
+/// 200 and the token), all of them within the validation timeout together, so a receiver that
+/// never answers cannot hold the subscriber's request longer than Graph would.
+pub async fn validate(state: &AppState, urls: &[&str]) -> GraphResult<()> {
+    let all = async {
+        for url in urls {
+            handshake(state, url).await?;
+        }
+        Ok::<(), Refused>(())
+    };
+    let outcome = match tokio::time::timeout(state.webhooks.validation_timeout, all).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Refused("the validation handshake timed out".into())),
+    };
+    outcome.map_err(|why| {
+        tracing::info!(reason = %why, "subscription validation failed");
+        refused()
+    })
+}
+
+async fn handshake(state: &AppState, url: &str) -> Result<(), Refused> {
+    let mut target = state.webhooks.policy.check_url(url)?;
     let token = format!("Validation: {}", rolo_domain::ids::new_guid());
-    let mut target = reqwest::Url::parse(url).map_err(|_| invalid("The notification URL is not valid."))?;
     target.query_pairs_mut().append_pair("validationToken", &token);
-    let sent = state
-        .http
+    let client = state.outbound().map_err(|e| Refused(e.to_owned()))?;
+    let mut resp = client
         .post(target)
         .header("Content-Type", "text/plain; charset=utf-8")
-        .timeout(state.webhooks.validation_timeout)
         .send()
-        .await;
-    let resp = match sent {
-        Ok(r) => r,
-        Err(e) if e.is_timeout() => return Err(invalid("Subscription validation request timed out.")),
-        Err(_) => {
-            return Err(invalid(
-                "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.",
-            ))
-        }
-    };
-    if resp.status() != reqwest::StatusCode::OK {
-        return Err(invalid(
-            "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.",
-        ));
-    }
-    let body = tokio::time::timeout(state.webhooks.validation_timeout, resp.text())
         .await
-        .map_err(|_| invalid("Subscription validation request timed out."))?
-        .unwrap_or_default();
-    if body.trim() != token {
-        return Err(invalid(
-            "Subscription validation request failed. Response must exactly match validationToken query parameter.",
-        ));
+        .map_err(|e| Refused(format!("{e:#}")))?;
+    if resp.status() != reqwest::StatusCode::OK {
+        return Err(Refused(format!("the receiver answered {}", resp.status())));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Refused(format!("{e:#}")))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_VALIDATION_BODY {
+            return Err(Refused("the validation answer is too long".into()));
+        }
+    }
+    if String::from_utf8_lossy(&body).trim() != token {
+        return Err(Refused("the receiver did not echo the validation token".into()));
     }
     Ok(())
 }
@@ -200,8 +205,22 @@ async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
             return;
         }
     };
-    let sent = state.http.post(url).json(&body).timeout(state.webhooks.delivery_timeout).send().await;
-    let delivered = matches!(&sent, Ok(r) if r.status().is_success());
+    // The policy is checked again on every delivery: the URL was allowed when the subscription
+    // was made, but the configuration may have changed since (and the resolver re-checks names).
+    let delivered = match (state.webhooks.policy.check_url(url), state.outbound()) {
+        (Ok(target), Ok(client)) => {
+            let sent = client.post(target).json(&body).timeout(state.webhooks.delivery_timeout).send().await;
+            matches!(&sent, Ok(r) if r.status().is_success())
+        }
+        (Err(why), _) => {
+            tracing::info!(reason = %why, "notification URL refused");
+            false
+        }
+        (_, Err(why)) => {
+            tracing::warn!(reason = why, "no webhook client");
+            false
+        }
+    };
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
     let result = if delivered {
         state.store.ack_outbox(&ids).await

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod migrations;
 pub mod outbox;
 pub mod query;
+pub mod snapshot;
 pub mod sql;
 mod store;
 
@@ -198,6 +199,8 @@ pub trait Store: Consents + Send + Sync + 'static {
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
     /// Returns the stored value, storing `value` first if there is none (first writer wins).
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String>;
+    /// Stores `value`, replacing any (`rolo keys rotate`).
+    async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()>;
     /// A value that changes whenever the directory does (users added, mailbox kinds changed).
     async fn directory_version(&self) -> GraphResult<String>;
 

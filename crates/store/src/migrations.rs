@@ -328,6 +328,11 @@ pub const STATE_TABLES: &[&str] = &[
     "interactions",
 ];
 
+/// The schema version this Rolo migrates to.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
     let dialect = backend.dialect();
     let (doc_type, blob_type, key_collation) = match dialect {

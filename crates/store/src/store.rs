@@ -767,6 +767,21 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()> {
+        let params = [name.into(), value.into()];
+        self.write(move |tx| {
+            Box::pin(async move {
+                tx.execute(
+                    "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    &params,
+                )
+                .await
+                .map(|_| ())
+            })
+        })
+        .await
+    }
+
     async fn create_app(&self, app: &RegisteredApp) -> GraphResult<()> {
         let app = app.clone();
         self.write(move |tx| {
@@ -2021,19 +2036,27 @@ impl Store for SqlStore {
 
     async fn snapshot_to(&self, path: &std::path::Path) -> GraphResult<()> {
         self.sqlite_only()?;
-        if path.exists() {
+        // `open` reads a `postgres://` or `sqlite:` prefix as a database URL, not a file name.
+        let name = path.to_string_lossy();
+        if !path.is_absolute() || name.contains("://") || name.starts_with("sqlite:") {
+            return Err(GraphError::bad_request("BadRequest", "A snapshot is written to an absolute file path."));
+        }
+        if path.symlink_metadata().is_ok() {
             return Err(GraphError::bad_request("BadRequest", format!("{} already exists.", path.display())));
         }
-        let target = crate::open(&path.to_string_lossy(), &crate::OpenOptions::default()).await?;
+        let target = crate::open(&name, &crate::OpenOptions::default()).await?;
         let rows = self.dump().await?;
-        target.load(rows).await
+        target.load(rows).await?;
+        // The mark `restore_from` looks for before it touches anything.
+        let mark = format!("PRAGMA application_id = {}", crate::snapshot::APPLICATION_ID);
+        let mut conn = target.backend.read().await?;
+        conn.execute(&mark, &[]).await?;
+        Ok(())
     }
 
     async fn restore_from(&self, path: &std::path::Path) -> GraphResult<()> {
         self.sqlite_only()?;
-        if !path.is_file() {
-            return Err(GraphError::bad_request("BadRequest", format!("{} is not a snapshot file.", path.display())));
-        }
+        crate::snapshot::check(path)?;
         let source = crate::open(&path.to_string_lossy(), &crate::OpenOptions::default()).await?;
         let rows = source.dump().await?;
         self.load(rows).await

@@ -95,6 +95,9 @@ impl TestServer {
         // Tests race many requests on one mailbox; Outlook's 4-in-flight limit would answer some
         // with 429. The throttling tests switch it on with their own limits.
         state.throttle.set_enabled(false);
+        // The tests' webhook receivers listen on loopback, which only the emulator reaches by
+        // default; the outbound-policy tests put the default back.
+        state.webhooks.policy = rolo_server::outbound::OutboundPolicy::loopback();
         configure(&mut state);
         let state = Arc::new(state);
         let authority = state.authority.clone();
