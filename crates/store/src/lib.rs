@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod migrations;
+mod names;
 pub mod outbox;
 pub mod query;
 pub mod sql;
