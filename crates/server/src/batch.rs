@@ -37,7 +37,74 @@ fn malformed(message: impl Into<String>) -> GraphError {
     GraphError::bad_request("BadRequest", message)
 }
 
-fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
+/// Where a batch may send its requests: the URL roots (`http://host`, the public URL) that are
+/// this service, for the absolute URLs some SDKs put in each request.
+pub struct Origins(pub Vec<String>);
+
+impl Origins {
+    /// The request's own host (under either scheme, since a proxy may end TLS in front of Rolo)
+    /// and the configured public URL.
+    pub fn new(host: Option<&str>, public_url: Option<&str>) -> Origins {
+        let mut roots = Vec::new();
+        if let Some(host) = host.filter(|h| !h.is_empty()) {
+            roots.push(format!("http://{host}"));
+            roots.push(format!("https://{host}"));
+        }
+        if let Some(public) = public_url {
+            roots.push(public.trim_end_matches('/').to_owned());
+        }
+        Origins(roots)
+    }
+}
+
+/// An inner request's URL below the batch's version root (`me/contacts?$top=1`). Clients send
+/// it relative with or without a leading `/` (Graph's examples), with a version prefix (the
+/// JavaScript client's `BatchRequestContent`), or absolute (the Python SDK): an absolute URL
+/// must be on this service and carry the version, and a version must be the batch's own.
+fn relative_url(id: &str, raw: &str, version: ApiVersion, origins: &Origins) -> GraphResult<String> {
+    let refused = || {
+        malformed(format!(
+            "The URL '{raw}' of request '{id}' is not valid: give it relative to the version root (/me/contacts), or absolute on this service."
+        ))
+    };
+    let path_end = raw.find(['?', '#']).unwrap_or(raw.len());
+    let (rest, absolute) = if raw[..path_end].contains("://") {
+        let root = origins
+            .0
+            .iter()
+            .find(|root| {
+                raw.get(..root.len()).is_some_and(|p| p.eq_ignore_ascii_case(root))
+                    && raw[root.len()..].starts_with('/')
+            })
+            .ok_or_else(refused)?;
+        (&raw[root.len()..], true)
+    } else {
+        (raw, false)
+    };
+    let rest = rest.trim_start_matches('/');
+    let seg_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match ApiVersion::from_segment(&rest[..seg_end]) {
+        Some(v) if v == version => Ok(rest[seg_end..].trim_start_matches('/').to_owned()),
+        Some(_) => Err(malformed(format!(
+            "The URL '{raw}' of request '{id}' names another API version than the batch's ('{}').",
+            version.segment()
+        ))),
+        None if absolute => Err(refused()),
+        None => Ok(rest.to_owned()),
+    }
+}
+
+/// A header value as a string; the Python SDK sends each header as a list of values.
+fn header_value(v: &Value) -> Option<HeaderValue> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(Value::as_str).collect::<Option<Vec<_>>>()?.join(", "),
+        _ => return None,
+    };
+    HeaderValue::from_str(&text).ok()
+}
+
+fn parse(body: &Value, version: ApiVersion, origins: &Origins) -> GraphResult<Vec<Inner>> {
     let requests = body
         .get("requests")
         .and_then(Value::as_array)
@@ -59,20 +126,21 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
         let method = field("method")
             .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
             .ok_or_else(|| malformed(format!("Request '{id}' needs a valid 'method'.")))?;
-        let url = field("url").ok_or_else(|| malformed(format!("Request '{id}' needs a 'url'.")))?;
-        if url.contains("://") {
-            return Err(malformed(format!("Request '{id}' must use a URL relative to the version root.")));
-        }
+        let raw_url = field("url").ok_or_else(|| malformed(format!("Request '{id}' needs a 'url'.")))?;
+        let url = relative_url(&id, &raw_url, version, origins)?;
         let mut headers = Vec::new();
-        if let Some(h) = r.get("headers") {
-            let h =
-                h.as_object().ok_or_else(|| malformed(format!("The headers of request '{id}' must be an object.")))?;
-            for (k, v) in h {
-                let name =
-                    HeaderName::from_bytes(k.as_bytes()).map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
-                let value = v.as_str().and_then(|v| HeaderValue::from_str(v).ok());
-                headers.push((name, value.ok_or_else(|| malformed(format!("Bad value for header '{k}'.")))?));
+        match r.get("headers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(h)) => {
+                for (k, v) in h {
+                    // Header names match case-insensitively (`HeaderName` is lower-case).
+                    let name = HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
+                    let value = header_value(v).ok_or_else(|| malformed(format!("Bad value for header '{k}'.")))?;
+                    headers.push((name, value));
+                }
             }
+            Some(_) => return Err(malformed(format!("The headers of request '{id}' must be an object."))),
         }
         let content_type = headers.iter().find(|(n, _)| *n == header::CONTENT_TYPE).map(|(_, v)| v.clone());
         let body = match r.get("body") {
@@ -91,7 +159,8 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
                 })
             }
         };
-        let depends_on = match r.get("dependsOn") {
+        // The Python SDK spells it `depends_on`.
+        let depends_on = match r.get("dependsOn").or_else(|| r.get("depends_on")) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(ids)) => ids
                 .iter()
@@ -136,7 +205,7 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
 
 /// Runs one inner request through the router and renders it as a batch response entry.
 async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r: Inner) -> (String, Value, bool) {
-    let url = format!("/{}/{}", version.segment(), r.url.trim_start_matches('/'));
+    let url = format!("/{}/{}", version.segment(), r.url);
     let nested = url.split('?').next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase().ends_with("/$batch");
     if nested {
         let e = GraphError::bad_request("BadRequest", "A batch cannot hold another batch.");
@@ -220,8 +289,14 @@ fn error_body(e: &GraphError) -> Value {
 }
 
 /// `POST /v1.0/$batch`
-pub async fn handle(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, body: Value) -> GraphResult<Response> {
-    let requests = parse(&body)?;
+pub async fn handle(
+    state: Arc<AppState>,
+    outer: HeaderMap,
+    version: ApiVersion,
+    origins: Origins,
+    body: Value,
+) -> GraphResult<Response> {
+    let requests = parse(&body, version, &origins)?;
     let order: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
     let mut pending: Vec<Inner> = requests;
     let mut results: HashMap<String, (Value, bool)> = HashMap::new();

@@ -8,7 +8,7 @@ use rolo_domain::subscription::{not_found, NewSubscription, Subscription, Subscr
 use rolo_domain::{FolderId, GraphError, GraphResult, Principal};
 use serde_json::{json, Value};
 
-use crate::graph::method_not_allowed;
+use crate::methods::{method_not_allowed, GET_PATCH_DELETE, GET_POST, POST};
 use crate::paths::{decode, split_key, FolderPath, Owner, Resource};
 use crate::response::{json_status, no_content};
 use crate::webhooks::{check_url, validate};
@@ -100,6 +100,9 @@ async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> Gra
     };
     let parsed = crate::paths::parse(path).map_err(|_| unsupported())?;
     let Resource::Contacts(folder) = parsed.resource else { return Err(unsupported()) };
+    if parsed.count {
+        return Err(unsupported());
+    }
     let user = match &parsed.owner {
         Owner::Me => {
             let oid = principal.user_id.clone().ok_or_else(|| {
@@ -143,6 +146,7 @@ pub async fn serve(
     principal: &Principal,
     method: &Method,
     rest: &str,
+    query: Option<&str>,
     base: &str,
     body: &Value,
 ) -> GraphResult<Response> {
@@ -193,7 +197,13 @@ pub async fn serve(
             entity(base, &sub, true, StatusCode::CREATED)
         }
         (Method::GET, None, false) => {
-            let subs = store.list_subscriptions(&app_of(principal), principal.user_id.as_deref()).await?;
+            // Query options are checked as everywhere (a negative `$top` is a 400); `$top` is
+            // honoured, the others change nothing on this short list.
+            let options = crate::query::parse_options(query)?;
+            let mut subs = store.list_subscriptions(&app_of(principal), principal.user_id.as_deref()).await?;
+            if let Some(top) = options.top {
+                subs.truncate(usize::try_from(top).unwrap_or(usize::MAX));
+            }
             let value: Vec<Value> = subs.iter().map(|s| s.to_json(false)).collect();
             let body = json!({"@odata.context": format!("{base}/$metadata#subscriptions"), "value": value});
             Ok(json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?))
@@ -202,7 +212,7 @@ pub async fn serve(
             // An unsupported method is refused before the lookup, so it never reads as "not found".
             if !matches!((&m, reauth), (&Method::GET | &Method::PATCH | &Method::DELETE, false) | (&Method::POST, true))
             {
-                return Err(method_not_allowed(&m));
+                return Err(method_not_allowed(&m, if reauth { POST } else { GET_PATCH_DELETE }));
             }
             let sub = store.get_subscription(&id).await?.filter(|s| owns(principal, s)).ok_or_else(not_found)?;
             match (m, reauth) {
@@ -246,9 +256,9 @@ pub async fn serve(
                     store.reauthorize_subscription(&id).await?;
                     Ok(no_content())
                 }
-                (m, _) => Err(method_not_allowed(&m)),
+                (m, reauth) => Err(method_not_allowed(&m, if reauth { POST } else { GET_PATCH_DELETE })),
             }
         }
-        (m, _, _) => Err(method_not_allowed(&m)),
+        (m, None, _) => Err(method_not_allowed(&m, GET_POST)),
     }
 }
