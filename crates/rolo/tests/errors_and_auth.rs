@@ -561,6 +561,16 @@ async fn methods_not_served_name_the_allowed_ones(s: TestServer) {
             format!("The OData request is not supported: method '{method}' is not allowed on this resource.")
         );
     }
+    // The method is refused before the token's scopes are looked at (the token itself is checked).
+    let (weak_user, _) = s.login("weak@contoso.test").await;
+    let weak = s.token(&weak_user, "User.Read");
+    for path in ["/me/contacts", "/subscriptions", "/users/ada@contoso.test/contacts"] {
+        let r = s.send(Method::PUT, path, Some(&weak), Some(json!({})), &[]).await;
+        r.assert_error(405, "ErrorInvalidRequest");
+        assert_eq!(r.header("allow"), Some("GET, POST"), "{path}");
+        s.send(Method::PUT, path, None, Some(json!({})), &[]).await.assert_error(401, "InvalidAuthenticationToken");
+    }
+    s.get("/me/contacts", &weak).await.assert_error(403, "ErrorAccessDenied");
     // Served methods still read their query options.
     s.get("/me/contacts?$expand=bogus(", &t).await.assert_error(400, "BadRequest");
     // Nothing changed.

@@ -150,8 +150,15 @@ pub async fn serve(
     base: &str,
     body: &Value,
 ) -> GraphResult<Response> {
-    require(principal)?;
     let (id, reauthorize) = parse(rest)?;
+    let allowed = match (&id, reauthorize) {
+        (None, _) => GET_POST,
+        (Some(_), true) => POST,
+        (Some(_), false) => GET_PATCH_DELETE,
+    };
+    // A method the route does not serve is refused before anything else is looked at.
+    crate::methods::check(method, allowed)?;
+    require(principal)?;
     let now = time::OffsetDateTime::now_utc();
     let store = &state.store;
     match (method.clone(), id, reauthorize) {
@@ -209,11 +216,6 @@ pub async fn serve(
             Ok(json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?))
         }
         (m, Some(id), reauth) => {
-            // An unsupported method is refused before the lookup, so it never reads as "not found".
-            if !matches!((&m, reauth), (&Method::GET | &Method::PATCH | &Method::DELETE, false) | (&Method::POST, true))
-            {
-                return Err(method_not_allowed(&m, if reauth { POST } else { GET_PATCH_DELETE }));
-            }
             let sub = store.get_subscription(&id).await?.filter(|s| owns(principal, s)).ok_or_else(not_found)?;
             match (m, reauth) {
                 (Method::GET, false) => entity(base, &sub, false, StatusCode::OK),
@@ -256,9 +258,9 @@ pub async fn serve(
                     store.reauthorize_subscription(&id).await?;
                     Ok(no_content())
                 }
-                (m, reauth) => Err(method_not_allowed(&m, if reauth { POST } else { GET_PATCH_DELETE })),
+                (m, _) => Err(method_not_allowed(&m, allowed)),
             }
         }
-        (m, None, _) => Err(method_not_allowed(&m, GET_POST)),
+        (m, None, _) => Err(method_not_allowed(&m, allowed)),
     }
 }
