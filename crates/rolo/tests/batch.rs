@@ -117,6 +117,16 @@ async fn batch_urls_in_every_client_form(s: TestServer) {
         format!("{}/me/contacts?$select=givenName", s.base),
         format!("/v1.0/users/{}/contacts/{id}", user.user_principal_name),
     ];
+    let count = s
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [{"id": "n", "method": "GET", "url": format!("{}/me/contacts/$count", s.base)}]}),
+        )
+        .await;
+    let n = by_id(&count.body, "n");
+    assert_eq!((n["status"].as_u64(), n["body"].as_str()), (Some(200), Some("1")), "{n}");
+    assert_eq!(n["headers"]["Content-Type"], "text/plain; charset=utf-8");
     let requests: Vec<Value> =
         urls.iter().enumerate().map(|(i, u)| json!({"id": i.to_string(), "method": "GET", "url": u})).collect();
     let r = s.post("/$batch", &t, json!({ "requests": requests })).await;

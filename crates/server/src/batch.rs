@@ -238,13 +238,16 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r:
             headers.insert(header_case(k.as_str()), json!(v));
         }
     }
-    let is_json =
-        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
+    let content_type =
+        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body = if bytes.is_empty() {
         Value::Null
-    } else if is_json {
+    } else if content_type.contains("json") {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    } else if content_type.starts_with("text/") {
+        // Text (a `$count`) travels as itself; only binary bodies are base64-encoded.
+        Value::String(String::from_utf8_lossy(&bytes).into_owned())
     } else {
         Value::String(STANDARD.encode(&bytes))
     };
