@@ -371,16 +371,12 @@ async fn serve(
     if path.count {
         return crate::count::serve(&ctx, &path.resource).await;
     }
-    let writes_entity = method == Method::POST || method == Method::PATCH;
-    let body = if !writes_entity || !takes_entity_body(&path.resource) {
-        if raw_body.is_empty() {
-            Value::Null
-        } else {
-            parse_json(&ctx.headers, &raw_body)?
-        }
-    } else if raw_body.iter().all(u8::is_ascii_whitespace) {
+    let writes_entity = (method == Method::POST || method == Method::PATCH) && takes_entity_body(&path.resource);
+    let body = if writes_entity && raw_body.iter().all(u8::is_ascii_whitespace) {
         // Graph refuses a create or update without a body rather than reading it as `{}`.
         return Err(GraphError::bad_request("BadRequest", "Empty Payload. JSON content expected."));
+    } else if raw_body.is_empty() {
+        Value::Null
     } else {
         parse_json(&ctx.headers, &raw_body)?
     };
