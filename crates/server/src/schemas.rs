@@ -175,7 +175,8 @@ fn matches(e: &Expr, ext: &SchemaExtension) -> GraphResult<bool> {
                 (Expr::Path(p), Expr::Literal(lit)) | (Expr::Literal(lit), Expr::Path(p)) => (p, lit),
                 _ => return Err(unsupported()),
             };
-            let actual = match path.join("/").as_str() {
+            // Property names match case-insensitively, as on Graph.
+            let actual = match path.join("/").to_ascii_lowercase().as_str() {
                 "id" => Some(ext.id.as_str()),
                 "description" => ext.description.as_deref(),
                 "status" => Some(ext.status.as_str()),
