@@ -335,3 +335,56 @@ pub async fn handle(
     let body = serde_json::to_vec(&json!({ "responses": responses })).map_err(GraphError::internal)?;
     Ok(json_status(StatusCode::OK, body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_urls_resolve_below_the_version_root() {
+        let origins = Origins::new(Some("rolo.test:8080"), Some("https://graph.example/api/"));
+        let v1 = ApiVersion::V1;
+        let ok = |raw: &str| relative_url("1", raw, v1, &origins).unwrap();
+        assert_eq!(ok("/me/contacts?$top=1"), "me/contacts?$top=1");
+        assert_eq!(ok("me/contacts"), "me/contacts");
+        assert_eq!(ok("/v1.0/me/contacts"), "me/contacts");
+        assert_eq!(ok("v1.0/me/contacts"), "me/contacts");
+        assert_eq!(
+            ok("http://rolo.test:8080/v1.0/me/contacts?$filter=a eq 'http://x'"),
+            "me/contacts?$filter=a eq 'http://x'"
+        );
+        assert_eq!(ok("HTTPS://Rolo.Test:8080/V1.0/me"), "me");
+        assert_eq!(ok("https://graph.example/api/v1.0/me/contacts"), "me/contacts");
+        assert_eq!(ok("/me/contacts?next=https://elsewhere/x"), "me/contacts?next=https://elsewhere/x");
+        for bad in [
+            "/beta/me/contacts",
+            "http://rolo.test:8080/beta/me",
+            "http://rolo.test:8080/me/contacts",
+            "http://rolo.test:80800/v1.0/me",
+            "https://graph.microsoft.com/v1.0/me",
+            "https://graph.example/v1.0/me",
+            "ftp://rolo.test:8080/v1.0/me",
+        ] {
+            assert_eq!(relative_url("1", bad, v1, &origins).unwrap_err().code, "BadRequest", "{bad}");
+        }
+        assert_eq!(relative_url("1", "/beta/me", ApiVersion::Beta, &origins).unwrap(), "me");
+        // Without a Host header or public URL, nothing absolute is this server.
+        assert!(relative_url("1", "http://rolo.test:8080/v1.0/me", v1, &Origins::new(None, None)).is_err());
+    }
+
+    #[test]
+    fn sdk_additions_are_tolerated() {
+        let origins = Origins::new(Some("h"), None);
+        let body = serde_json::json!({"requests": [
+            {"id": "a", "method": "post", "url": "http://h/v1.0/me/contacts", "depends_on": [],
+             "headers": {"content-type": ["application/json"], "Accept": "application/json"}, "body": {"givenName": "X"}},
+            {"id": "b", "method": "GET", "url": "/me/contacts", "depends_on": ["a"], "headers": null}
+        ]});
+        let parsed = parse(&body, ApiVersion::V1, &origins).unwrap();
+        assert_eq!(parsed[0].method, Method::POST);
+        assert_eq!(parsed[0].url, "me/contacts");
+        assert_eq!(parsed[0].headers[0], (header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        assert_eq!(parsed[1].depends_on, ["a"]);
+        assert!(parsed[1].headers.is_empty());
+    }
+}
