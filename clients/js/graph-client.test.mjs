@@ -379,9 +379,10 @@ test("delta: initial round, then an incremental round with updates and @removed"
   assert.ok(iterator.getDeltaLink().startsWith(`${BASE_URL}/v1.0/`), iterator.getDeltaLink());
 });
 
-/// An absolute URL for a batch step. SDK 3.0.7 sends everything after the host as the step's
-/// url, so the version is left out here, as the SDK's maintainers advise for that release.
-const step = (path) => `${BASE_URL}${path}`;
+/// An absolute URL for a batch step, built as the SDK's documentation builds them: with the
+/// version. SDK 3.0.7 sends everything after the host as the step's url (`/v1.0/me/contacts`),
+/// which Rolo reads against the batch's own version.
+const step = (path) => `${BASE_URL}/v1.0${path}`;
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
 /// Sends the steps of `batch` (a BatchRequestContent); returns the SDK's BatchResponseContent and
@@ -425,9 +426,9 @@ test("batching: BatchRequestContent and BatchResponseContent, with dependsOn", a
   assert.deepEqual(
     content.requests.map((r) => [r.id, r.method, r.url, r.dependsOn]),
     [
-      ["create", "POST", "/me/contacts", undefined],
-      ["find", "GET", `/me/contacts?$filter=givenName%20eq%20%27${name}%27&$select=givenName,surname`, ["create"]],
-      ["folder", "POST", "/me/contactFolders", ["find"]],
+      ["create", "POST", "/v1.0/me/contacts", undefined],
+      ["find", "GET", `/v1.0/me/contacts?$filter=givenName%20eq%20%27${name}%27&$select=givenName,surname`, ["create"]],
+      ["folder", "POST", "/v1.0/me/contactFolders", ["find"]],
     ],
   );
   let { responses, raw } = await sendBatch(serial);

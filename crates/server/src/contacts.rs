@@ -269,23 +269,30 @@ async fn entity_response(
     })
 }
 
-/// `GET .../contacts`. On beta, `/me/contacts` lists every contact of the mailbox, as Graph's
-/// beta does; v1.0 lists the default folder.
-pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
-    let mailbox_wide = ctx.version == ApiVersion::Beta && *path == FolderPath::Default;
-    let folder = if mailbox_wide {
+/// What `GET .../contacts` lists: the folder (for `@odata.context`), the name its `$skiptoken`s
+/// are bound to, and the store scope. On beta, `/me/contacts` lists every contact of the
+/// mailbox, as Graph's beta does; v1.0 lists the default folder.
+async fn list_target(ctx: &Ctx, path: &FolderPath) -> GraphResult<(rolo_domain::FolderId, String, Scope)> {
+    if ctx.version == ApiVersion::Beta && *path == FolderPath::Default {
         ctx.require_whole_mailbox()?;
-        ctx.mailbox().default_folder_id.clone()
-    } else {
-        ctx.contacts_folder(path).await?
-    };
+        return Ok((ctx.mailbox().default_folder_id.clone(), "contacts:*".to_owned(), Scope::Mailbox));
+    }
+    let folder = ctx.contacts_folder(path).await?;
+    Ok((folder.clone(), format!("contacts:{folder}"), Scope::Folder(folder)))
+}
+
+/// `GET .../contacts/$count`
+pub async fn count(ctx: &Ctx, path: &FolderPath) -> GraphResult<u64> {
+    let (_, _, scope) = list_target(ctx, path).await?;
+    let query = crate::count::list_query(ctx)?;
+    Ok(ctx.state.store.list_contacts(ctx.mailbox(), &scope, &query).await?.count.unwrap_or(0))
+}
+
+/// `GET .../contacts`
+pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
+    let (folder, scope_name, list_scope) = list_target(ctx, path).await?;
     let sel = selection(ctx).await?;
     let exps = expansions(ctx)?;
-    let (scope_name, list_scope) = if mailbox_wide {
-        ("contacts:*".to_owned(), Scope::Mailbox)
-    } else {
-        (format!("contacts:{folder}"), Scope::Folder(folder.clone()))
-    };
     let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
     let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;

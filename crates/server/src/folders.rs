@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::folder::FOLDER_TYPE;
 use rolo_domain::projection::{folder_json, folder_properties, FieldSet};
-use rolo_domain::{ContactFolder, FolderChanges, GraphError, GraphResult};
+use rolo_domain::{ContactFolder, FolderChanges, FolderId, GraphError, GraphResult};
 use serde_json::Value;
 
 use crate::graph::{with_header, Ctx};
@@ -32,20 +32,32 @@ fn entity(ctx: &Ctx, folder: &ContactFolder, status: StatusCode) -> GraphResult<
     Ok(json_status(status, serde_json::to_vec(&body).map_err(GraphError::internal)?))
 }
 
-/// `GET /contactFolders` (the default folder's children, as on Graph) and `GET .../childFolders`
-pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
-    let (parent_id, context) = match parent {
+/// The folder whose children a list shows, and the list's `@odata.context`.
+async fn parent_of(ctx: &Ctx, parent: &FolderPath) -> GraphResult<(FolderId, String)> {
+    match parent {
         FolderPath::Default => {
             ctx.require_whole_mailbox()?;
-            (ctx.mailbox().default_folder_id.clone(), ctx.context("contactFolders"))
+            Ok((ctx.mailbox().default_folder_id.clone(), ctx.context("contactFolders")))
         }
         FolderPath::Chain(chain) => {
             ctx.require_folder_chain(chain)?;
             let folder = ctx.folder_chain(chain).await?;
             let context = ctx.context(&format!("contactFolders('{}')/childFolders", folder.id));
-            (folder.id, context)
+            Ok((folder.id, context))
         }
-    };
+    }
+}
+
+/// `GET /contactFolders/$count` and `GET .../childFolders/$count`
+pub async fn count(ctx: &Ctx, parent: &FolderPath) -> GraphResult<u64> {
+    let (parent_id, _) = parent_of(ctx, parent).await?;
+    let query = crate::count::list_query(ctx)?;
+    Ok(ctx.state.store.list_folders(ctx.mailbox(), &parent_id, &query).await?.count.unwrap_or(0))
+}
+
+/// `GET /contactFolders` (the default folder's children, as on Graph) and `GET .../childFolders`
+pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
+    let (parent_id, context) = parent_of(ctx, parent).await?;
     let fields = fields(ctx)?;
     let scope_name = format!("folders:{parent_id}");
     let (query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;

@@ -33,7 +33,10 @@ fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
     for item in items {
         match item {
             SelectItem::All => return Ok(None),
-            SelectItem::Path(p) if p.len() == 1 && props.contains(&p[0].as_str()) => out.push(p[0].clone()),
+            // Names match case-insensitively, as on Graph; the projection reads the canonical one.
+            SelectItem::Path(p) if p.len() == 1 && props.iter().any(|n| n.eq_ignore_ascii_case(&p[0])) => {
+                out.extend(props.iter().find(|n| n.eq_ignore_ascii_case(&p[0])).map(|n| (*n).to_owned()))
+            }
             SelectItem::Path(p) => {
                 return Err(GraphError::bad_request(
                     "BadRequest",
@@ -111,6 +114,15 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
         Some(applied) => with_header(resp, "Preference-Applied", &applied),
         None => resp,
     })
+}
+
+/// `GET .../messages/$count` (also under `mailFolders/{name}`) and `GET .../events/$count`
+pub async fn count(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResult<u64> {
+    ctx.require_whole_mailbox()?;
+    let folder = folder.map(mail_folder).transpose()?;
+    let query = crate::count::list_query(ctx)?;
+    let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
+    Ok(page.count.unwrap_or(0))
 }
 
 fn mail_folder(raw: &str) -> GraphResult<MailFolder> {

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod consent;
 pub mod migrations;
+mod names;
 pub mod outbox;
 pub mod query;
 pub mod snapshot;
