@@ -7,7 +7,7 @@ use rolo_domain::contact::{WriteRules, CONTACT_TYPE};
 use rolo_domain::extension::{bare_name, ExtensionLimits, OpenExtension};
 use rolo_domain::projection::{contact_properties, etag, ContactJson, FieldSet};
 use rolo_domain::schema::SchemaExtension;
-use rolo_domain::{ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
+use rolo_domain::{Access, ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
 use rolo_odata::{CompareOp, ExpandItem, Expr, Literal, SelectItem};
 use rolo_store::Scope;
 use serde_json::{json, Value};
@@ -358,6 +358,8 @@ pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<R
     let schemas = write_rules(ctx, &body).await?;
     let mut data = ContactData::default();
     if let Some(parent) = data.apply(&body, WriteRules { version: ctx.version, schemas: &schemas, creating: true })? {
+        // The body may name another folder: a folder grantee's write stays in its shared folders.
+        ctx.access.folder(&parent, Access::Write)?;
         folder = parent;
     }
     let exts = inline.clone().unwrap_or_default();
@@ -392,7 +394,12 @@ pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> Grap
     let schemas = write_rules(ctx, &body).await?;
     let version = ctx.version;
     // Validate before taking the write lock, so bad bodies cost no transaction.
-    ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    let target = ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    if let Some(target) = &target {
+        // A move may only land where the caller may write: a folder grantee cannot take a
+        // contact out of the folders shared with it.
+        ctx.access.folder(target, Access::Write)?;
+    }
     let edit = Box::new(move |data: &mut ContactData| {
         data.apply(&body, WriteRules { version, schemas: &schemas, creating: false })
     });
