@@ -160,6 +160,16 @@ async fn other_users_and_unknown_users(s: TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
     // The context names the user by object id whatever the URL said.
     assert_eq!(r.body["@odata.context"], s.context_of(&ada, "contacts/$entity"));
+
+    // UPNs compare ignoring ASCII case only: the Kelvin sign (U+212A) is not a 'k', whether or
+    // not the real user was looked up (and cached) first.
+    let (kate, kt) = s.login("kate@contoso.test").await;
+    assert_eq!(s.get("/users/KATE@contoso.test/contacts", &kt).await.status, 200);
+    for lookalike in ["%E2%84%AAate@contoso.test", "%E2%84%AAATE@CONTOSO.TEST"] {
+        s.get(&format!("/users/{lookalike}/contacts"), &kt).await.assert_error(404, "ErrorInvalidUser");
+    }
+    assert!(s.store.find_user("\u{212A}ate@contoso.test").await.unwrap().is_none());
+    assert_eq!(s.store.find_user("KATE@CONTOSO.TEST").await.unwrap().map(|u| u.id), Some(kate.id));
 }
 
 /// Unknown segments, versions and methods.

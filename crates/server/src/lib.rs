@@ -78,7 +78,7 @@ pub struct AppState {
     pub lockout: lockout::Lockout,
     /// Password hashes are checked one at a time, off the async workers.
     pub(crate) password_slots: tokio::sync::Semaphore,
-    /// Users by lower-cased id or UPN: a user's mailbox handles never change.
+    /// Users by id or UPN, ASCII-lower-cased: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
 
@@ -186,7 +186,8 @@ impl AppState {
 
     /// Finds a user by object id or UPN, through a small cache.
     pub async fn user(&self, key: &str) -> GraphResult<Option<User>> {
-        let k = key.to_lowercase();
+        // ASCII case only, as the store compares UPNs: a look-alike must not hit a cached user.
+        let k = key.to_ascii_lowercase();
         if let Some(u) = self.users.read().ok().and_then(|m| m.get(&k).cloned()) {
             return Ok(Some(u));
         }

@@ -736,13 +736,15 @@ impl Store for SqlStore {
 
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>> {
         let mut conn = self.backend.read().await?;
-        let (cond, key) = if rolo_domain::ids::is_guid(id_or_upn) {
-            ("u.id = ?", id_or_upn.to_ascii_lowercase())
-        } else {
-            ("u.upn_key = ?", fold(id_or_upn))
-        };
+        let by_id = rolo_domain::ids::is_guid(id_or_upn);
+        let (cond, key) =
+            if by_id { ("u.id = ?", id_or_upn.to_ascii_lowercase()) } else { ("u.upn_key = ?", fold(id_or_upn)) };
         let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id WHERE {cond}");
-        Ok(conn.query_opt(&sql, &[key.into()]).await?.map(user_from))
+        let found = conn.query_opt(&sql, &[key.into()]).await?.map(user_from);
+        // UPNs compare as Entra compares them: ignoring ASCII case only. The key folds all of
+        // Unicode's case (so no two users differ only by it), which also maps look-alikes such as
+        // the Kelvin sign onto ASCII letters: a row found that way is not the user named.
+        Ok(found.filter(|u| by_id || u.user_principal_name.eq_ignore_ascii_case(id_or_upn)))
     }
 
     async fn directory_version(&self) -> GraphResult<String> {
