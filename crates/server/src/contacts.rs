@@ -295,6 +295,7 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
     let exps = expansions(ctx)?;
     let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
+    query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;
     let extensions = open_extensions(ctx, &exps, &page.items.iter().collect::<Vec<_>>()).await?;
 

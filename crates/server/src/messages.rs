@@ -94,6 +94,7 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
     }
     let (mut query, prefer_used) = list_query(&options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
+    query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(ctx.context(names(kind).0)));

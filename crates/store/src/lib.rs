@@ -7,6 +7,7 @@ pub mod consent;
 pub mod migrations;
 mod names;
 pub mod outbox;
+mod paging;
 pub mod query;
 pub mod snapshot;
 pub mod sql;

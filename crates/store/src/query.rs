@@ -21,6 +21,9 @@ pub struct ListQuery {
     pub count: bool,
     /// Whose property names the filter and order use.
     pub version: ApiVersion,
+    /// A page ends early, with a next link, once its rows hold this many bytes (always at least
+    /// one row); `None` pages by count only.
+    pub max_bytes: Option<usize>,
 }
 
 /// A keyset position: the sort keys and the creation sequence of the last item served.
