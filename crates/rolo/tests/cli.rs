@@ -776,3 +776,84 @@ async fn webhook_policy_from_the_configuration() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(status.is_some_and(|s| !s.success()) && stderr.contains("intranet"), "{status:?} {stderr}");
 }
+
+/// `users disable`, `users enable` and `users remove` against a running server's database: the
+/// server refuses a disabled user's token at its next request and its sign-in; `remove` asks
+/// for a confirmation it cannot get without a terminal, unless `--yes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_lifecycle_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    let o =
+        run(&["users", "add", "a@x.test", "--display-name", "A", "--password", "pw", "--database", &db], dir.path());
+    assert_success(&o, "users add --password");
+    let id = stdout(&o).split('\t').next().unwrap().to_owned();
+    let o = run(&["apps", "add", "Client", "--roles", "", "--database", &db], dir.path());
+    assert_success(&o, "apps add");
+    let out = stdout(&o);
+    let (client_id, secret) = out.trim_end().split_once('\t').unwrap();
+    let token = mint_token(&db, "a@x.test", "Contacts.ReadWrite", dir.path());
+    let served = serve(&["--database", &db], &[], dir.path());
+    let client = reqwest::Client::new();
+    let token_url = served.base.replace("/v1.0", "/common/oauth2/v2.0/token");
+    let login = || {
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("username", "a@x.test"),
+            ("password", "pw"),
+            ("scope", "https://graph.microsoft.com/Contacts.ReadWrite offline_access"),
+        ];
+        let req = client.post(&token_url).form(&form);
+        async move { common::into_resp(req.send().await.unwrap()).await }
+    };
+    let mine = format!("{}/me/contacts", served.base);
+    let r = call(&client, reqwest::Method::POST, &mine, &token, Some(json!({"givenName": "C"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(login().await.status, 200);
+
+    let o = run(&["users", "disable", "A@X.TEST", "--database", &db], dir.path());
+    assert_success(&o, "users disable");
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tdisabled\n"));
+    let r = call(&client, reqwest::Method::GET, &mine, &token, None).await;
+    r.assert_error(401, "InvalidAuthenticationToken");
+    let r = login().await;
+    assert_eq!((r.status.as_u16(), r.body["error_codes"].clone()), (400, json!([50057])), "{}", r.text);
+    let o = run(&["users", "list", "--database", &db], dir.path());
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tA\tdisabled\n"));
+    let o = run(&["token", "a@x.test", "--database", &db], dir.path());
+    assert!(!o.status.success() && stdout(&o).is_empty(), "no tokens for a disabled user");
+
+    let o = run(&["users", "enable", "a@x.test", "--database", &db], dir.path());
+    assert_success(&o, "users enable");
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tenabled\n"));
+    assert_eq!(login().await.status, 200);
+    assert_eq!(call(&client, reqwest::Method::GET, &mine, &token, None).await.status, 200);
+
+    // No terminal and no --yes: refused, and nothing is removed.
+    let o = command(&["users", "remove", "a@x.test", "--database", &db], &[], dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "remove without confirmation must fail");
+    assert_eq!(stdout(&o), "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        call(&client, reqwest::Method::GET, &mine, &token, None).await.body["value"].as_array().unwrap().len(),
+        1
+    );
+
+    let o = run(&["users", "remove", "a@x.test", "--yes", "--database", &db], dir.path());
+    assert_success(&o, "users remove --yes");
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tremoved\n"));
+    let o = run(&["users", "list", "--database", &db], dir.path());
+    assert_eq!(stdout(&o), "");
+    let r = call(&client, reqwest::Method::GET, &mine, &token, None).await;
+    r.assert_error(401, "InvalidAuthenticationToken");
+    for args in [&["disable"][..], &["enable"], &["remove", "--yes"]] {
+        let o = run(&[&["users"][..], args, &["a@x.test", "--database", &db]].concat(), dir.path());
+        assert!(!o.status.success(), "{args:?} of an unknown user must fail");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("no such user: a@x.test"), "{args:?}");
+    }
+}

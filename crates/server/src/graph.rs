@@ -244,6 +244,7 @@ async fn serve(
     }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let principal = state.authenticate(token).await?;
+    state.require_active(&principal).await?;
     if rest.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
         methods::check(&parts.method, methods::POST)?;
         let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;

@@ -9,6 +9,7 @@ mod contacts;
 mod count;
 mod credentials;
 mod delta;
+pub mod directory;
 pub mod error;
 mod extensions;
 mod folders;
@@ -36,7 +37,6 @@ mod subscriptions;
 pub mod throttle;
 pub mod webhooks;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -78,8 +78,8 @@ pub struct AppState {
     pub lockout: lockout::Lockout,
     /// Password hashes are checked one at a time, off the async workers.
     pub(crate) password_slots: tokio::sync::Semaphore,
-    /// Users by id or UPN, ASCII-lower-cased: a user's mailbox handles never change.
-    users: RwLock<HashMap<String, User>>,
+    /// Users by id or UPN, checked against the directory's version on every request.
+    users: directory::UserCache,
 }
 
 impl AppState {
@@ -102,7 +102,7 @@ impl AppState {
             password_slots: tokio::sync::Semaphore::new(1),
             oidc: oidc::ExternalIssuers::default(),
             people: people::PeopleCache::default(),
-            users: RwLock::new(HashMap::new()),
+            users: directory::UserCache::default(),
         })
     }
 
@@ -134,10 +134,13 @@ impl AppState {
 
     /// Drops the user and people caches, after the emulator replaced the whole state.
     pub fn forget_users(&self) {
-        if let Ok(mut m) = self.users.write() {
-            m.clear();
-        }
+        self.users.forget();
         self.people.clear();
+    }
+
+    /// Refuses the tokens of a user disabled or removed since they were issued.
+    pub async fn require_active(&self, principal: &Principal) -> GraphResult<()> {
+        directory::require_active(&self.users, self.store.as_ref(), principal).await
     }
 
     /// Verifies a bearer token, Rolo's own or an external issuer's, and returns who is calling.
@@ -186,19 +189,7 @@ impl AppState {
 
     /// Finds a user by object id or UPN, through a small cache.
     pub async fn user(&self, key: &str) -> GraphResult<Option<User>> {
-        // ASCII case only, as the store compares UPNs: a look-alike must not hit a cached user.
-        let k = key.to_ascii_lowercase();
-        if let Some(u) = self.users.read().ok().and_then(|m| m.get(&k).cloned()) {
-            return Ok(Some(u));
-        }
-        let found = self.store.find_user(key).await?;
-        if let (Some(u), Ok(mut m)) = (&found, self.users.write()) {
-            if m.len() > 100_000 {
-                m.clear();
-            }
-            m.insert(k, u.clone());
-        }
-        Ok(found)
+        self.users.user(self.store.as_ref(), key).await
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod consent;
+mod lifecycle;
 pub mod migrations;
 mod names;
 pub mod outbox;
@@ -34,6 +35,16 @@ pub struct User {
     pub display_name: String,
     pub mailbox: Mailbox,
     pub kind: MailboxKind,
+    /// Disabled: the user cannot sign in and its tokens are refused (`rolo users disable`).
+    pub disabled: bool,
+}
+
+/// What decides whether a user may sign in, read fresh from the database (never from a cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserStanding {
+    pub disabled: bool,
+    /// Bumped each time the user is disabled: refresh tokens from an earlier epoch are revoked.
+    pub token_epoch: i64,
 }
 
 /// What kind of mailbox a directory object has.
@@ -205,6 +216,15 @@ pub trait Store: Consents + Send + Sync + 'static {
     async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()>;
     /// A value that changes whenever the directory does (users added, mailbox kinds changed).
     async fn directory_version(&self) -> GraphResult<String>;
+
+    // Users' lifecycle (the SQL is in `lifecycle.rs`).
+    /// Disables (refusing sign-in, revoking refresh tokens) or enables a user; false when there
+    /// is no such user.
+    async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> GraphResult<bool>;
+    async fn user_standing(&self, user_id: &str) -> GraphResult<Option<UserStanding>>;
+    /// Deletes a user and everything of its mailbox, and the grants it held on others' mailboxes;
+    /// false when there is no such user.
+    async fn remove_user(&self, user_id: &str) -> GraphResult<bool>;
 
     // The identity platform: registered applications and users' password hashes.
     /// Registers an application; its client id must be new.

@@ -20,7 +20,7 @@ use crate::sql::{Backend, Dialect, Row, Sql, Value};
 use crate::{
     ChangeState, ChangeType, ContactEdit, DeltaItem, DeltaPage, DeltaQuery, DeltaScope, FolderPermission, Grants,
     Interaction, ItemEdit, Mailbox, MailboxKind, PhotoOwner, RegisteredApp, SchemaEdit, Scope, Store, StoredPhoto,
-    SubscriptionEdit, User,
+    SubscriptionEdit, User, UserStanding,
 };
 use rolo_domain::mail::{self, Item, ItemKind, MailFolder};
 use rolo_domain::Grant;
@@ -34,7 +34,7 @@ pub struct SqlStore {
 /// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
 const DENSE_PROBE_WINDOW: usize = 2000;
 
-const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id, u.shared";
+const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id, u.shared, u.disabled";
 const FOLDER_COLUMNS: &str = "t.id, t.parent_id, t.display_name, t.well_known";
 
 fn user_from(row: Row) -> User {
@@ -52,6 +52,7 @@ fn user_from(row: Row) -> User {
             default_folder_id: FolderId::from_stored(default),
         },
         kind: MailboxKind::from_code(next().as_i64().unwrap_or(0)),
+        disabled: next().as_i64().unwrap_or(0) != 0,
         id,
     }
 }
@@ -147,7 +148,7 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
 
 /// Marks the directory as changed (a user added, a mailbox's kind changed, the state replaced):
 /// caches of the directory compare this value instead of re-reading every user.
-async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
+pub(crate) async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
     tx.execute(
         "INSERT INTO settings (name, value) VALUES ('directory_version', ?) \
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -708,6 +709,7 @@ impl Store for SqlStore {
             display_name: display_name.clone(),
             mailbox: Mailbox { id: id.clone(), root_folder_id: root.clone(), default_folder_id: default.clone() },
             kind: MailboxKind::User,
+            disabled: false,
         };
         self.write(move |tx| {
             Box::pin(async move {
@@ -768,6 +770,21 @@ impl Store for SqlStore {
         // Unicode's case (so no two users differ only by it), which also maps look-alikes such as
         // the Kelvin sign onto ASCII letters: a row found that way is not the user named.
         Ok(found.filter(|u| by_id || u.user_principal_name.eq_ignore_ascii_case(id_or_upn)))
+    }
+
+    async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> GraphResult<bool> {
+        let id = user_id.to_ascii_lowercase();
+        self.write(move |tx| Box::pin(async move { crate::lifecycle::set_disabled(tx, &id, disabled).await })).await
+    }
+
+    async fn user_standing(&self, user_id: &str) -> GraphResult<Option<UserStanding>> {
+        let mut conn = self.backend.read().await?;
+        crate::lifecycle::standing(conn.as_mut(), &user_id.to_ascii_lowercase()).await
+    }
+
+    async fn remove_user(&self, user_id: &str) -> GraphResult<bool> {
+        let id = user_id.to_ascii_lowercase();
+        self.write(move |tx| Box::pin(async move { crate::lifecycle::remove(tx, &id).await })).await
     }
 
     async fn directory_version(&self) -> GraphResult<String> {
