@@ -171,6 +171,8 @@ pub struct DeltaQuery {
     pub after: Option<(i64, String)>,
     pub page_size: usize,
     pub change_type: Option<ChangeType>,
+    /// A page ends early once its live items hold this many bytes (at least one item).
+    pub max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]

@@ -49,6 +49,11 @@ impl Fetch {
         Some(wanted.min((max - self.bytes) / average + 1))
     }
 
+    /// Whether the rows taken have reached the byte budget.
+    pub fn over_bytes(&self) -> bool {
+        self.max_bytes.is_some_and(|max| self.bytes >= max)
+    }
+
     /// Counts a row into the page; true when the page is now complete (by count, or by bytes:
     /// the row that passes the bound is the page's last, so a page always has at least one row).
     pub fn take(&mut self, bytes: usize) -> bool {
