@@ -12,6 +12,7 @@ use common::TestServer;
 use reqwest::Method;
 use rolo_domain::{FolderId, Grant};
 use rolo_server::throttle::{Throttle, ThrottleSettings};
+use rolo_store::Consents;
 use serde_json::{json, Value};
 
 struct Fixture {
@@ -433,7 +434,91 @@ async fn throttling_limits(backend: common::Backend) {
     assert_eq!(s.post("/me/contacts", &t, json!({"givenName": "y".repeat(1_200)})).await.status, 201);
 }
 
-both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api);
+/// Consent grants (`/oauth2PermissionGrants`, the HTTP form of `rolo apps grant`) are tenant
+/// data: only an admin-consented delegated scope or the application role reaches them, and a
+/// refused write changes nothing.
+async fn consent_grants_matrix(s: TestServer) {
+    let app = rolo_server::identity::register_public_app(s.store.as_ref(), "Target").await.unwrap();
+    let owner = s.user("owner@contoso.test").await;
+    let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let admin_app = s
+        .authority
+        .issue_app_token(
+            "11111111-0000-0000-0000-00000000000a",
+            &roles(&["DelegatedPermissionGrant.ReadWrite.All"]),
+            3600,
+        )
+        .unwrap();
+    let grant = s
+        .post(
+            "/oauth2PermissionGrants",
+            &admin_app,
+            json!({"clientId": app.service_principal_id, "consentType": "AllPrincipals", "resourceId": "r", "scope": "User.Read"}),
+        )
+        .await;
+    assert_eq!(grant.status, 201, "{}", grant.text);
+    let id = grant.body["id"].as_str().unwrap().to_owned();
+    let body = |scope: &str| json!({"clientId": app.client_id, "consentType": "Principal", "principalId": owner.id, "resourceId": "r", "scope": scope});
+    let endpoints: Vec<(&str, Method, String, Option<Value>)> = vec![
+        ("list grants", Method::GET, "/oauth2PermissionGrants".into(), None),
+        ("get grant", Method::GET, format!("/oauth2PermissionGrants/{id}"), None),
+        (
+            "grant People.Read.All to the owner",
+            Method::POST,
+            "/oauth2PermissionGrants".into(),
+            Some(body("People.Read.All")),
+        ),
+        (
+            "widen the grant",
+            Method::PATCH,
+            format!("/oauth2PermissionGrants/{id}"),
+            Some(json!({"scope": "User.Read.All"})),
+        ),
+        ("withdraw the grant", Method::DELETE, format!("/oauth2PermissionGrants/{id}"), None),
+    ];
+    let principals: Vec<(&str, String)> = vec![
+        ("owner with contacts scopes", s.token(&owner, "Contacts.ReadWrite User.Read")),
+        ("user with User.Read.All", s.token(&owner, "User.Read.All Directory.Read.All")),
+        (
+            "app with contacts roles",
+            s.authority
+                .issue_app_token("11111111-0000-0000-0000-00000000000b", &roles(&["Contacts.ReadWrite"]), 3600)
+                .unwrap(),
+        ),
+        (
+            "app with Application.ReadWrite.All",
+            s.authority
+                .issue_app_token("11111111-0000-0000-0000-00000000000c", &roles(&["Application.ReadWrite.All"]), 3600)
+                .unwrap(),
+        ),
+    ];
+    for (who, token) in &principals {
+        for (name, method, path, body) in &endpoints {
+            let r = s.send(method.clone(), path, Some(token), body.clone(), &[]).await;
+            assert_eq!(r.status, 403, "{who}: {name}: {}", r.text);
+            assert_eq!(r.body["error"]["code"], "Authorization_RequestDenied", "{who}: {name}");
+        }
+    }
+    for token in [None, Some("not-a-jwt")] {
+        for (name, method, path, body) in &endpoints {
+            let r = s.send(method.clone(), path, token, body.clone(), &[]).await;
+            assert_eq!(r.status, 401, "{name}: {}", r.text);
+        }
+    }
+    // Nothing refused changed the grants.
+    let all = s.store.list_grants().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].scopes, vec!["User.Read".to_owned()]);
+    // The delegated admin (an admin-consented DelegatedPermissionGrant.ReadWrite.All) may do all of it.
+    let admin = s.token(&owner, "DelegatedPermissionGrant.ReadWrite.All");
+    let expected = [200, 200, 201, 204, 204];
+    for ((name, method, path, body), want) in endpoints.into_iter().zip(expected) {
+        let r = s.send(method, &path, Some(&admin), body, &[]).await;
+        assert_eq!(r.status.as_u16(), want, "admin: {name}: {}", r.text);
+    }
+}
+
+both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api, consent_grants_matrix);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_sqlite() {
