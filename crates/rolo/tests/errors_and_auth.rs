@@ -2,6 +2,8 @@
 //! SQLite and PostgreSQL.
 
 mod common;
+#[path = "wire/directory.rs"]
+mod directory;
 
 use std::collections::HashSet;
 use std::sync::Arc;

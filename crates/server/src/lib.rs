@@ -32,6 +32,7 @@ mod schemas;
 pub mod seed;
 mod subscriptions;
 pub mod throttle;
+mod users;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub lockout: lockout::Lockout,
     /// Password hashes are checked one at a time, off the async workers.
     pub(crate) password_slots: tokio::sync::Semaphore,
+    /// The tenant's name, as `/organization` reports it.
+    pub organization_name: String,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
 }
@@ -100,6 +103,7 @@ impl AppState {
             password_slots: tokio::sync::Semaphore::new(1),
             oidc: oidc::ExternalIssuers::default(),
             people: people::PeopleCache::default(),
+            organization_name: "Rolo".to_owned(),
             users: RwLock::new(HashMap::new()),
         })
     }
@@ -199,8 +203,27 @@ impl AppState {
     }
 }
 
+/// Responses smaller than this go uncompressed: below about a kilobyte the gzip/brotli framing
+/// and the CPU cost outweigh the bytes saved.
+pub const COMPRESS_MIN_BYTES: u16 = 1024;
+
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().fallback(graph::handle).with_state(state).layer(axum::middleware::from_fn(request_id::middleware))
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    // Every Graph SDK sends `Accept-Encoding: gzip` and Graph compresses. Images (photo `$value`)
+    // are compressed formats already; event streams must not be buffered by an encoder.
+    let worth_compressing = SizeAbove::new(COMPRESS_MIN_BYTES)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::SSE);
+    Router::new()
+        .fallback(graph::handle)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(tower_http::compression::CompressionLayer::new().compress_when(worth_compressing))
+        // `Content-Encoding: gzip` request bodies are inflated as they are read, so `read_body`'s
+        // limit counts decompressed bytes (a gzip bomb stops at the limit). Other encodings pass
+        // through untouched and `read_body` refuses them with Graph's envelope.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new().pass_through_unaccepted(true))
 }
 
 /// Compacts the change log every hour: tombstones older than `retention_days` go, and delta
