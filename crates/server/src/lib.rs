@@ -207,7 +207,14 @@ impl AppState {
 /// and the CPU cost outweigh the bytes saved.
 pub const COMPRESS_MIN_BYTES: u16 = 1024;
 
+/// The Graph URL space with its request ids, as `$batch` replays its requests through it.
 pub fn router(state: Arc<AppState>) -> Router {
+    Router::new().fallback(graph::handle).with_state(state).layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// What is served on the wire: [`router`] with content codings. Batch requests are replayed
+/// through the plain router, so their responses are never compressed inside the batch body.
+pub fn app(state: Arc<AppState>) -> Router {
     use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
     // Every Graph SDK sends `Accept-Encoding: gzip` and Graph compresses. Images (photo `$value`)
     // are compressed formats already; event streams must not be buffered by an encoder.
@@ -215,10 +222,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::GRPC)
         .and(NotForContentType::SSE);
-    Router::new()
-        .fallback(graph::handle)
-        .with_state(state)
-        .layer(axum::middleware::from_fn(request_id::middleware))
+    router(state)
         .layer(tower_http::compression::CompressionLayer::new().compress_when(worth_compressing))
         // `Content-Encoding: gzip` request bodies are inflated as they are read, so `read_body`'s
         // limit counts decompressed bytes (a gzip bomb stops at the limit). Other encodings pass
@@ -254,7 +258,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let worker = webhooks::spawn_delivery(state.clone());
     // The peer's address is kept for the sign-in lockout (failed attempts per client address).
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     worker.abort();
     served

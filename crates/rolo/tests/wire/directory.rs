@@ -292,6 +292,25 @@ pub async fn compression(s: TestServer) {
     let r = s.get_bytes("/me/contacts?$top=12", &t, &[("Accept-Encoding", "gzip;q=0.5, br")]).await;
     assert_eq!(r.header("content-encoding"), Some("br"));
 
+    // Inside a batch, responses stay JSON whatever a request's own headers ask; the batch
+    // response itself is compressed.
+    let batch = json!({"requests": [{"id": "1", "method": "GET", "url": "/me/contacts?$top=12",
+        "headers": {"Accept-Encoding": "gzip"}}]});
+    let r = s.post("/$batch", &t, batch.clone()).await;
+    assert_eq!(r.body["responses"][0]["body"], plain.body, "{}", r.text);
+    let r = s
+        .client
+        .post(format!("{}/$batch", s.base))
+        .bearer_auth(&t)
+        .header("Accept-Encoding", "gzip")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("content-encoding").unwrap(), "gzip");
+    let unzipped: Value = serde_json::from_slice(&gunzip(&r.bytes().await.unwrap())).unwrap();
+    assert_eq!(unzipped["responses"][0]["body"], plain.body);
+
     // Small bodies go as they are.
     let small = s.get_bytes("/me?$select=id", &s.token(&ada, "User.Read"), &[("Accept-Encoding", "gzip, br")]).await;
     assert_eq!((small.status.as_u16(), small.header("content-encoding")), (200, None));
