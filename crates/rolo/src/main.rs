@@ -284,6 +284,8 @@ async fn shutdown_signal() {
 #[derive(Default)]
 pub struct ServeOptions {
     pub public_url: Option<String>,
+    /// The tenant's name for `/organization` (Rolo when unset).
+    pub organization_name: Option<String>,
     /// Hosts that may receive notifications over plain http (none when unset; the emulator's
     /// loopback).
     pub webhook_http_hosts: Option<Vec<String>>,
@@ -333,6 +335,9 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
         state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
     }
     state.emulator = opts.emulator;
+    if let Some(name) = opts.organization_name {
+        state.organization_name = name;
+    }
     state.oidc = rolo_server::oidc::ExternalIssuers::new(opts.oidc);
     let state = Arc::new(state);
     let banner = opts.banner;
@@ -369,6 +374,7 @@ fn main() {
                 let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
+                    organization_name: cfg.organization_name.clone(),
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
                     webhook_private_networks: cfg.webhook_private_networks.clone(),
                     emulator_doors: cfg.emulator.clone(),

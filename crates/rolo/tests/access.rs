@@ -12,7 +12,6 @@ use common::TestServer;
 use reqwest::Method;
 use rolo_domain::{FolderId, Grant};
 use rolo_server::throttle::{Throttle, ThrottleSettings};
-use rolo_store::Consents;
 use serde_json::{json, Value};
 
 struct Fixture {

@@ -2,6 +2,8 @@
 //! SQLite and PostgreSQL.
 
 mod common;
+#[path = "wire/directory.rs"]
+mod directory;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -667,7 +669,8 @@ async fn service_document_and_metadata() {
     let doc = s.send(Method::GET, "/", None, None, &[]).await;
     assert_eq!(doc.status, 200, "{}", doc.text);
     assert_eq!(doc.body["@odata.context"], format!("{}/$metadata", s.base));
-    assert_eq!(doc.body["value"][3], json!({"name": "me", "kind": "Singleton", "url": "me"}));
+    assert_eq!(doc.body["value"][1], json!({"name": "organization", "kind": "EntitySet", "url": "organization"}));
+    assert_eq!(doc.body["value"][4], json!({"name": "me", "kind": "Singleton", "url": "me"}));
     let meta = s.send(Method::GET, "/$metadata", None, None, &[]).await;
     assert_eq!(meta.status, 200);
     assert_eq!(meta.header("content-type"), Some("application/xml"));
@@ -720,6 +723,7 @@ async fn openapi_describes_exactly_what_is_served() {
         ("{outlookCategory-id}", "00000000-0000-0000-0000-000000000001".to_owned()),
         ("{subscription-id}", "00000000-0000-0000-0000-000000000002".to_owned()),
         ("{schemaExtension-id}", "extabcdefgh_x".to_owned()),
+        ("{organization-id}", s.authority.tenant_id.clone()),
     ];
     let paths = doc.body["paths"].as_object().expect("paths");
     assert!(paths.len() > 90, "{} paths", paths.len());

@@ -269,6 +269,17 @@ async fn serve(
         let base = base_url(&state, &parts.headers, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
+    // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
+    if let Some(target) = crate::users::route(rest) {
+        let base = base_url(&state, &parts.headers, version);
+        let call = crate::users::Call {
+            method: &parts.method,
+            headers: &parts.headers,
+            raw_query: parts.uri.query(),
+            base: &base,
+        };
+        return crate::users::serve(&state, &principal, call, target).await;
+    }
     let path = crate::paths::parse(rest)?;
     let allowed = methods::allowed(&path);
     methods::check(&parts.method, allowed)?;
@@ -554,6 +565,18 @@ const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Reads a request body within Graph's 4 MB limit. An oversized body is drained, not kept.
 pub(crate) async fn read_body(headers: &HeaderMap, mut body: Body) -> GraphResult<Vec<u8>> {
+    // gzip bodies arrive here inflated (the router's decompression layer drops the header);
+    // any other coding is refused rather than read as if it were JSON.
+    if let Some(coding) = headers.get(header::CONTENT_ENCODING) {
+        let coding = coding.to_str().unwrap_or("").trim();
+        if !coding.eq_ignore_ascii_case("identity") {
+            return Err(GraphError::new(
+                ErrorKind::UnsupportedMediaType,
+                "UnsupportedMediaType",
+                format!("The content encoding '{coding}' is not supported; send gzip or no encoding."),
+            ));
+        }
+    }
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > DRAIN_LIMIT) {

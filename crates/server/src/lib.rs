@@ -35,6 +35,7 @@ mod schemas;
 pub mod seed;
 mod subscriptions;
 pub mod throttle;
+mod users;
 pub mod webhooks;
 
 use std::future::Future;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub lockout: lockout::Lockout,
     /// Password hashes are checked one at a time, off the async workers.
     pub(crate) password_slots: tokio::sync::Semaphore,
+    /// The tenant's name, as `/organization` reports it.
+    pub organization_name: String,
     /// Users by id or UPN, checked against the directory's version on every request.
     users: directory::UserCache,
 }
@@ -102,6 +105,7 @@ impl AppState {
             password_slots: tokio::sync::Semaphore::new(1),
             oidc: oidc::ExternalIssuers::default(),
             people: people::PeopleCache::default(),
+            organization_name: "Rolo".to_owned(),
             users: directory::UserCache::default(),
         })
     }
@@ -193,8 +197,31 @@ impl AppState {
     }
 }
 
+/// Responses smaller than this go uncompressed: below about a kilobyte the gzip/brotli framing
+/// and the CPU cost outweigh the bytes saved.
+pub const COMPRESS_MIN_BYTES: u16 = 1024;
+
+/// The Graph URL space with its request ids, as `$batch` replays its requests through it.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new().fallback(graph::handle).with_state(state).layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// What is served on the wire: [`router`] with content codings. Batch requests are replayed
+/// through the plain router, so their responses are never compressed inside the batch body.
+pub fn app(state: Arc<AppState>) -> Router {
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    // Every Graph SDK sends `Accept-Encoding: gzip` and Graph compresses. Images (photo `$value`)
+    // are compressed formats already; event streams must not be buffered by an encoder.
+    let worth_compressing = SizeAbove::new(COMPRESS_MIN_BYTES)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::SSE);
+    router(state)
+        .layer(tower_http::compression::CompressionLayer::new().compress_when(worth_compressing))
+        // `Content-Encoding: gzip` request bodies are inflated as they are read, so `read_body`'s
+        // limit counts decompressed bytes (a gzip bomb stops at the limit). Other encodings pass
+        // through untouched and `read_body` refuses them with Graph's envelope.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new().pass_through_unaccepted(true))
 }
 
 /// Compacts the change log every hour: tombstones older than `retention_days` go, and delta
@@ -225,7 +252,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let worker = webhooks::spawn_delivery(state.clone());
     // The peer's address is kept for the sign-in lockout (failed attempts per client address).
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     worker.abort();
     served
