@@ -96,7 +96,12 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
     query.version = ctx.version;
     let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ctx.context(names(kind).0)));
+    // As on Graph (and for contacts), a `$select` is named in the context: `messages(subject,sender)`.
+    let tail = match select.as_deref() {
+        Some(picked) if !picked.is_empty() => format!("{}({})", names(kind).0, picked.join(",")),
+        _ => names(kind).0.to_owned(),
+    };
+    body.insert("@odata.context".into(), json!(ctx.context(&tail)));
     if let Some(n) = page.count {
         body.insert("@odata.count".into(), json!(n));
     }
