@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::common::{Resp, TestServer};
 
 const CASES: &str = "tests/fixtures/conformance/cases.json";
+const OPENAPI: &str = "tests/fixtures/graph-openapi/graph-contacts-openapi.yaml";
 const DOC: &str = "../../docs/COMPATIBILITY.md";
 const BEGIN: &str = "<!-- conformance:begin -->";
 const END: &str = "<!-- conformance:end -->";
@@ -242,6 +243,54 @@ async fn hook_url() -> String {
     url
 }
 
+/// An operation's shape: `GET /me/contactFolders/{}/contacts/{}`. Keys become `{}`, `/users/{}`
+/// becomes `/me`, `delta()` is `delta`, a `childFolders/{}` chain collapses into its
+/// `contactFolders/{}` (the same operation at any depth), and the segment after `extensions` or
+/// `schemaExtensions` is a key even when the example spells out a name.
+fn operation_shape(method: &str, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default().trim_end_matches('/');
+    let mut segs: Vec<String> = Vec::new();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        let after_key_parent = matches!(segs.last().map(String::as_str), Some("extensions" | "schemaExtensions"));
+        let seg = if seg.starts_with('{') || after_key_parent { "{}" } else { seg.trim_end_matches("()") };
+        segs.push(seg.to_owned());
+    }
+    if segs.len() >= 2 && segs[0] == "users" && segs[1] == "{}" {
+        segs.splice(0..2, ["me".to_owned()]);
+    }
+    let mut i = 0;
+    while i + 3 < segs.len() {
+        if segs[i] == "contactFolders" && segs[i + 1] == "{}" && segs[i + 2] == "childFolders" && segs[i + 3] == "{}" {
+            segs.drain(i + 2..i + 4);
+        } else {
+            i += 1;
+        }
+    }
+    format!("{} /{}", method.to_ascii_uppercase(), segs.join("/"))
+}
+
+/// Every operation of the OpenAPI subset that no case replays.
+fn operations_without_case(fx: &Fixture) -> Vec<String> {
+    let text = std::fs::read_to_string(manifest(OPENAPI)).expect("OpenAPI subset");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("OpenAPI YAML");
+    let cases: Vec<String> = fx.cases.iter().map(|c| operation_shape(&c.request.method, &c.request.path)).collect();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_mapping().expect("paths") {
+        let (Some(path), Some(item)) = (path.as_str(), item.as_mapping()) else { continue };
+        for method in item.keys().filter_map(|k| k.as_str()) {
+            if !["get", "post", "patch", "put", "delete"].contains(&method) {
+                continue;
+            }
+            let shape = operation_shape(method, path);
+            if !cases.contains(&shape) && !missing.contains(&shape) {
+                missing.push(shape);
+            }
+        }
+    }
+    missing.sort();
+    missing
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -339,6 +388,9 @@ pub async fn replay_graph_examples(s: TestServer) {
                 failures.push(format!("{} {}: listed difference no longer seen: {e}", case.page, case.example));
             }
         }
+    }
+    for op in operations_without_case(&fx) {
+        failures.push(format!("OpenAPI operation without a case: {op}"));
     }
     assert!(failures.is_empty(), "conformance failures:\n{}", failures.join("\n"));
 
