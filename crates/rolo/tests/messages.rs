@@ -48,6 +48,11 @@ async fn drafts_are_created_read_patched_and_deleted(s: TestServer) {
     assert_eq!(got.status, 200, "{}", got.text);
     let keys: Vec<&str> = got.body.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["@odata.context", "@odata.etag", "id", "subject", "isRead"]);
+    // The selection is named in the context, as Graph's message and event examples show.
+    let messages_ctx = format!("{}/$metadata#users('{}')/messages", s.base, ada.id);
+    assert_eq!(got.body["@odata.context"], format!("{messages_ctx}(subject,isRead)/$entity"));
+    let list = s.get("/me/messages?$select=subject", &t).await;
+    assert_eq!(list.body["@odata.context"], format!("{messages_ctx}(subject)"), "{}", list.text);
     // Names match case-insensitively, in $select, $filter and $orderby.
     let got = s.get(&format!("/me/messages/{id}?$select=Subject,ISREAD"), &t).await;
     assert_eq!(got.status, 200, "{}", got.text);

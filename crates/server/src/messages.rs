@@ -51,6 +51,15 @@ fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
     Ok(Some(out))
 }
 
+/// The collection in `@odata.context`. As on Graph (and for contacts), a `$select` is named
+/// there: `messages(sender,subject)`.
+fn context_tail(kind: ItemKind, select: Option<&[String]>) -> String {
+    match select {
+        Some(picked) if !picked.is_empty() => format!("{}({})", names(kind).0, picked.join(",")),
+        _ => names(kind).0.to_owned(),
+    }
+}
+
 /// The mailbox owner as an `emailAddress`.
 fn owner_email(ctx: &Ctx) -> Value {
     json!({"name": ctx.user.display_name, "address": ctx.user.user_principal_name})
@@ -68,7 +77,10 @@ fn entity_response(ctx: &Ctx, kind: ItemKind, item: &Item, status: StatusCode) -
     let mut value = project(ctx, kind, item, select.as_deref());
     if let Value::Object(m) = &mut value {
         let mut out = Map::new();
-        out.insert("@odata.context".into(), json!(ctx.context(&format!("{}/$entity", names(kind).0))));
+        out.insert(
+            "@odata.context".into(),
+            json!(ctx.context(&format!("{}/$entity", context_tail(kind, select.as_deref())))),
+        );
         out.append(m);
         value = Value::Object(out);
     }
@@ -97,7 +109,7 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
     query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ctx.context(names(kind).0)));
+    body.insert("@odata.context".into(), json!(ctx.context(&context_tail(kind, select.as_deref()))));
     if let Some(n) = page.count {
         body.insert("@odata.count".into(), json!(n));
     }
