@@ -68,7 +68,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             extensions: Default::default(),
-            photo_bytes: crate::graph::MAX_BODY_BYTES,
+            photo_bytes: crate::body::MAX_BODY_BYTES,
             page_bytes: crate::query::MAX_PAGE_BYTES,
         }
     }
@@ -160,7 +160,7 @@ pub fn parse_body(headers: &HeaderMap, raw: &[u8]) -> GraphResult<Value> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    let mime = crate::graph::content_type(headers);
+    let mime = crate::body::content_type(headers);
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(GraphError::new(
             ErrorKind::UnsupportedMediaType,

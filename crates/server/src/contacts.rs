@@ -12,9 +12,10 @@ use rolo_odata::{CompareOp, ExpandItem, Expr, Literal, SelectItem};
 use rolo_store::Scope;
 use serde_json::{json, Value};
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::paths::FolderPath;
 use crate::query::list_query;
+use crate::response::with_header;
 use crate::response::{json_status, no_content};
 
 /// The collection's name in `@odata.context`.

@@ -10,9 +10,10 @@ use rolo_store::query::MAX_IN_ITEMS;
 use rolo_store::ListQuery;
 use serde_json::Value;
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::paths::FolderPath;
 use crate::query::list_query;
+use crate::response::with_header;
 use crate::response::{json_status, no_content};
 
 fn fields(ctx: &Ctx) -> GraphResult<FieldSet> {

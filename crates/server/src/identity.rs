@@ -262,8 +262,8 @@ type Form = HashMap<String, String>;
 /// The form-encoded body; a parameter given twice is malformed. Other media types carry no
 /// parameters, so they fail on the first required one, as on Microsoft's.
 async fn read_form(headers: &HeaderMap, body: Option<Body>) -> Result<Form, OAuthError> {
-    let raw = crate::graph::read_body(headers, body.unwrap_or_default()).await.map_err(|_| OAuthError::malformed())?;
-    if crate::graph::content_type(headers) != "application/x-www-form-urlencoded" {
+    let raw = crate::body::read_body(headers, body.unwrap_or_default()).await.map_err(|_| OAuthError::malformed())?;
+    if crate::body::content_type(headers) != "application/x-www-form-urlencoded" {
         return Ok(Form::new());
     }
     let mut form = Form::new();

@@ -4,10 +4,12 @@
 pub mod admin;
 pub mod auth;
 mod batch;
+mod body;
 mod categories;
 mod contacts;
 mod count;
 mod credentials;
+pub mod ctx;
 mod delta;
 pub mod directory;
 pub mod error;

@@ -13,8 +13,9 @@ use rolo_domain::{ContactId, GraphError, GraphResult};
 use rolo_odata::{OrderItem, SelectItem};
 use serde_json::{json, Map, Value};
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::query::list_query;
+use crate::response::with_header;
 use crate::response::{json_body, json_status, no_content};
 
 /// What each kind is called in URLs, contexts and errors.

@@ -3,7 +3,6 @@
 //! their access policy, bad tokens) and the endpoints that exist, asserting exact statuses and
 //! codes and that refused writes change nothing. Plus the folder-sharing API and throttling.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

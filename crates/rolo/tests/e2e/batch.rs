@@ -1,8 +1,7 @@
 //! JSON batching over HTTP, on SQLite and PostgreSQL.
 
-
-use base64::Engine;
 use crate::common::TestServer;
+use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 

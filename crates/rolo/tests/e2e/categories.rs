@@ -1,6 +1,5 @@
 //! The master category list over HTTP, on SQLite and PostgreSQL.
 
-
 use crate::common::TestServer;
 use serde_json::json;
 

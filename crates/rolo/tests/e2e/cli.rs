@@ -1,7 +1,6 @@
 //! The built `rolo` binary: user management, token minting, serving, crash durability (kill -9)
 //! and graceful shutdown (SIGTERM), on SQLite and PostgreSQL.
 
-
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

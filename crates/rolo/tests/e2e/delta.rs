@@ -1,6 +1,5 @@
 //! Delta queries over HTTP, on SQLite and PostgreSQL.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::TestServer;

@@ -1,7 +1,6 @@
 //! The emulator: `/rolo/admin` reset, seed, snapshot and restore, the fidelity switches, and
 //! `rolo serve --emulator` from the command line with its well-known tenant, users and tokens.
 
-
 use std::time::Duration;
 
 use crate::common::{Backend, TestServer};

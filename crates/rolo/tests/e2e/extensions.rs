@@ -1,6 +1,5 @@
 //! Open extensions on contacts over HTTP, on SQLite and PostgreSQL.
 
-
 use crate::common::TestServer;
 use reqwest::Method;
 use serde_json::{json, Value};

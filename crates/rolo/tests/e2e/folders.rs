@@ -1,7 +1,6 @@
 //! Contact folders over HTTP, on SQLite and PostgreSQL: the folder tree, contacts filed in
 //! folders, moves, deletes and the URL forms Graph accepts.
 
-
 use crate::common::{enc, sorted, TestServer};
 use reqwest::Method;
 use serde_json::json;

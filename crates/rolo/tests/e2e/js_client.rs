@@ -4,7 +4,6 @@
 //! `clients/js/node_modules` is missing, and fails unless node reports success.
 //! Node.js (18 or later) and npm are required: `apt-get install nodejs npm`.
 
-
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,5 @@
 //! Messages and events (the signals People ranks by) over HTTP, on SQLite and PostgreSQL.
 
-
 use crate::common::{enc, TestServer};
 use rolo_domain::mail::ItemKind;
 use serde_json::{json, Value};

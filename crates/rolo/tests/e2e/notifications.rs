@@ -1,15 +1,14 @@
 //! Change notifications end to end: subscriptions over HTTP, the validation handshake, and
 //! deliveries to real HTTP receivers started by the test, on SQLite and PostgreSQL.
 
-
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{database_url, Backend, TestServer};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use crate::common::{database_url, Backend, TestServer};
 use serde_json::{json, Value};
 
 /// A webhook receiver: echoes validation tokens (unless told not to), records notification

@@ -2,7 +2,6 @@
 //! $orderby, paging ($top, $skip, $skiptoken, nextLink, Prefer: odata.maxpagesize), $count, and
 //! the options Graph refuses.
 
-
 use std::collections::HashSet;
 
 use crate::common::{enc, sorted, TestServer};

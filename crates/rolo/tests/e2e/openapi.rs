@@ -13,7 +13,6 @@
 //! * The in-scope path list itself is checked to be non-empty and to hold the core families, so
 //!   the suite fails instead of passing vacuously if the parser stops finding them.
 
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;

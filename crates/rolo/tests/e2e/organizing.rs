@@ -1,7 +1,6 @@
 //! The beta endpoint and follow-up flags, extended properties and schema extensions, over HTTP
 //! on SQLite and PostgreSQL.
 
-
 use crate::common::{enc, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};

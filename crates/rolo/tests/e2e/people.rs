@@ -2,7 +2,6 @@
 //! docs/PEOPLE.md, merging by address, sources, `personType` filters, people-picker search
 //! (prefixes, typos, diacritics, several words), `topic:` search, paging and permissions.
 
-
 use crate::common::{enc, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -2,7 +2,6 @@
 //! Rolo extension `.../contacts/{id}/photos/{size}`) and user profile photos (`/me/photo`,
 //! `/users/{id}/photos/{size}`), with real images of every accepted format.
 
-
 use crate::common::{BytesResp, Resp, TestServer};
 use reqwest::Method;
 use rolo_media::Format;

@@ -1,7 +1,6 @@
 //! Resource limits over HTTP, on SQLite and PostgreSQL: list pages bounded by bytes as well as
 //! by count.
 
-
 use crate::common::TestServer;
 use serde_json::json;
 
