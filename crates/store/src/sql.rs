@@ -36,6 +36,109 @@ impl Dialect {
             Dialect::Postgres => format!("{column}::text"),
         }
     }
+
+    /// A nested JSON member of a document column as text (`path` holds plain names).
+    pub fn json_path_text(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("({column} #>> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// A nested JSON member of a document column as a value comparable with [`Dialect::json_param`]:
+    /// SQLite's scalar, PostgreSQL's `jsonb`. After the first, names are quoted (SQLite's path
+    /// syntax), so the caller must have checked them for quotes and commas.
+    pub fn json_path_value(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => {
+                let (first, rest) = path.split_first().map_or(("", &[][..]), |(f, r)| (*f, r));
+                let rest: String = rest.iter().map(|m| format!(".\"{m}\"")).collect();
+                format!("json_extract({column}, '$.{first}{rest}')")
+            }
+            Dialect::Postgres => format!("({column} #> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// A JSON literal as the parameter and placeholder that compare with
+    /// [`Dialect::json_path_value`]: SQLite's `json_extract` yields SQL scalars (booleans as 0
+    /// and 1), PostgreSQL compares `jsonb`.
+    pub fn json_param(self, json: serde_json::Value) -> (Value, &'static str) {
+        match self {
+            Dialect::Sqlite => match json {
+                serde_json::Value::String(s) => (Value::Text(s), "?"),
+                serde_json::Value::Bool(b) => (Value::Int(i64::from(b)), "?"),
+                other => (Value::Int(other.as_i64().unwrap_or_default()), "?"),
+            },
+            Dialect::Postgres => (Value::Text(json.to_string()), self.doc_param()),
+        }
+    }
+
+    /// A sort key with byte-order comparison: PostgreSQL's default collation is the locale's,
+    /// SQLite's is already binary.
+    pub fn binary_collation(self, expr: String) -> String {
+        match self {
+            Dialect::Sqlite => expr,
+            Dialect::Postgres => format!("({expr} COLLATE \"C\")"),
+        }
+    }
+
+    /// A column hidden from the planner's index choice (SQLite's unary `+`); PostgreSQL weighs
+    /// indexes with statistics, so the column stays as it is.
+    pub fn without_index(self, column: String) -> String {
+        match self {
+            Dialect::Sqlite => format!("+{column}"),
+            Dialect::Postgres => column,
+        }
+    }
+
+    /// Whether the planner lacks statistics to weigh a filter's index against the sort's, so the
+    /// store probes the data itself (SQLite). Such a planner also walks an index for a prefix
+    /// match only when given a range.
+    pub fn plans_without_statistics(self) -> bool {
+        self == Dialect::Sqlite
+    }
+
+    /// The suffix that locks the rows a `SELECT` reads until the transaction ends. SQLite has one
+    /// writer at a time, which already serialises read-modify-write.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// As [`Dialect::row_lock`], skipping rows another transaction holds (for work queues).
+    pub fn row_lock_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// The statement that makes concurrent writers of `table` take turns within their
+    /// transactions; none on SQLite, whose writers already do.
+    pub fn exclusive_table_lock(self, table: &str) -> Option<String> {
+        match self {
+            Dialect::Postgres => Some(format!("LOCK TABLE {table} IN EXCLUSIVE MODE")),
+            Dialect::Sqlite => None,
+        }
+    }
+
+    /// A migration statement with its type placeholders filled in: `{doc}` (a JSON document),
+    /// `{blob}` (bytes) and `{ckey}` (the collation of folded key columns).
+    pub fn ddl(self, statement: &str) -> String {
+        let (doc, blob, ckey) = match self {
+            Dialect::Sqlite => ("TEXT", "BLOB", ""),
+            Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\""),
+        };
+        statement.replace("{doc}", doc).replace("{blob}", blob).replace("{ckey}", ckey)
+    }
+
+    /// Whether the whole state can be copied to and from a database file (the emulator's
+    /// snapshots): SQLite only.
+    pub fn has_file_snapshots(self) -> bool {
+        self == Dialect::Sqlite
+    }
 }
 
 /// A SQL parameter or result value.
@@ -176,6 +279,36 @@ pub fn like_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SQL each dialect method writes, as the store wrote it inline before.
+    #[test]
+    fn dialect_expressions() {
+        let (s, p) = (Dialect::Sqlite, Dialect::Postgres);
+        assert_eq!(s.json_path_text("t.doc", &["flag", "flagStatus"]), "json_extract(t.doc, '$.flag.flagStatus')");
+        assert_eq!(p.json_path_text("t.doc", &["flag", "flagStatus"]), "(t.doc #>> '{flag,flagStatus}')");
+        assert_eq!(
+            s.json_path_value("t.doc", &["schemaExtensions", "ext_a", "m"]),
+            "json_extract(t.doc, '$.schemaExtensions.\"ext_a\".\"m\"')"
+        );
+        assert_eq!(
+            p.json_path_value("t.doc", &["schemaExtensions", "ext_a", "m"]),
+            "(t.doc #> '{schemaExtensions,ext_a,m}')"
+        );
+        assert_eq!(s.json_param(serde_json::json!(true)), (Value::Int(1), "?"));
+        assert_eq!(s.json_param(serde_json::json!("x")), (Value::text("x"), "?"));
+        assert_eq!(p.json_param(serde_json::json!("x")), (Value::text("\"x\""), "CAST(CAST(? AS TEXT) AS JSONB)"));
+        assert_eq!(s.binary_collation("k".into()), "k");
+        assert_eq!(p.binary_collation("k".into()), "(k COLLATE \"C\")");
+        assert_eq!((s.without_index("k".into()), p.without_index("k".into())), ("+k".into(), "k".into()));
+        assert_eq!((s.row_lock(), p.row_lock()), ("", " FOR UPDATE"));
+        assert_eq!((s.row_lock_skip_locked(), p.row_lock_skip_locked()), ("", " FOR UPDATE SKIP LOCKED"));
+        assert_eq!(s.exclusive_table_lock("t"), None);
+        assert_eq!(p.exclusive_table_lock("t").as_deref(), Some("LOCK TABLE t IN EXCLUSIVE MODE"));
+        assert_eq!(s.ddl("a {doc} {blob} k{ckey}"), "a TEXT BLOB k");
+        assert_eq!(p.ddl("a {doc} {blob} k {ckey}"), "a JSONB BYTEA k COLLATE \"C\"");
+        assert!(s.has_file_snapshots() && !p.has_file_snapshots());
+        assert!(s.plans_without_statistics() && !p.plans_without_statistics());
+    }
 
     #[test]
     fn placeholders_and_like() {

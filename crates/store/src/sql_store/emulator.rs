@@ -4,12 +4,13 @@ use super::*;
 
 impl SqlStore {
     pub(super) fn sqlite_only(&self) -> GraphResult<()> {
-        match self.backend.dialect() {
-            Dialect::Sqlite => Ok(()),
-            Dialect::Postgres => Err(GraphError::bad_request(
+        if self.backend.dialect().has_file_snapshots() {
+            Ok(())
+        } else {
+            Err(GraphError::bad_request(
                 "BadRequest",
                 "Snapshots are an emulator feature: they need the SQLite backend.",
-            )),
+            ))
         }
     }
 

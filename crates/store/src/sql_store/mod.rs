@@ -94,10 +94,7 @@ impl SqlStore {
     /// ` FOR UPDATE` on PostgreSQL, where a read-modify-write must lock the row it reads (SQLite's
     /// single writer already serialises it).
     pub(super) fn row_lock(&self) -> &'static str {
-        match self.backend.dialect() {
-            Dialect::Postgres => " FOR UPDATE",
-            Dialect::Sqlite => "",
-        }
+        self.backend.dialect().row_lock()
     }
 
     pub fn new(backend: Box<dyn Backend>) -> SqlStore {

@@ -141,10 +141,7 @@ impl Notifications for SqlStore {
 
     async fn claim_outbox(&self, limit: usize, lease_until: &str) -> GraphResult<Vec<OutboxItem>> {
         let now = rolo_domain::time::now_millis();
-        let skip_locked = match self.backend.dialect() {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
+        let skip_locked = self.backend.dialect().row_lock_skip_locked();
         let sql = format!(
             "UPDATE outbox SET lease_until = ? WHERE id IN (SELECT id FROM outbox WHERE due_at <= ? AND lease_until < ? \
              ORDER BY due_at LIMIT {limit}{skip_locked}) RETURNING {OUTBOX_COLUMNS}"

@@ -37,7 +37,7 @@ impl SqlStore {
             // bounded probe tells: when the first rows in list order already hold a page of
             // matches, walking the sort order and testing each row fills a page sooner than
             // collecting and sorting every match; otherwise the filter's own index leads.
-            if dialect == Dialect::Sqlite {
+            if dialect.plans_without_statistics() {
                 let mut walk = Compiler::new(dialect, entity, &mailbox.id);
                 walk.version = query.version;
                 walk.params = scope_params;

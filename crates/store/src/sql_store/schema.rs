@@ -26,14 +26,14 @@ impl SchemaExtensions for SqlStore {
     }
 
     async fn create_schema_extension(&self, ext: SchemaExtension) -> GraphResult<SchemaExtension> {
-        let postgres = self.backend.dialect() == Dialect::Postgres;
+        // The per-owner limit is a count then an insert: processes take turns.
+        let lock = self.backend.dialect().exclusive_table_lock("schema_extensions");
         let doc = serde_json::to_string(&ext).map_err(GraphError::internal)?;
         let e = ext.clone();
         self.write(move |tx| {
             Box::pin(async move {
-                if postgres {
-                    // The per-owner limit is a count then an insert: processes take turns.
-                    tx.execute("LOCK TABLE schema_extensions IN EXCLUSIVE MODE", &[]).await?;
+                if let Some(lock) = lock {
+                    tx.execute(&lock, &[]).await?;
                 }
                 if tx
                     .query_opt("SELECT 1 FROM schema_extensions WHERE id = ?", &[e.id.as_str().into()])
