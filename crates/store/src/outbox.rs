@@ -7,7 +7,7 @@ use rolo_domain::ids::new_guid;
 use rolo_domain::subscription::Subscription;
 use rolo_domain::{GraphError, GraphResult};
 
-use crate::sql::{Row, Sql, Value};
+use crate::sql::{Row, Sql};
 use crate::Mailbox;
 
 /// A queued delivery, as a worker claims it.
@@ -39,22 +39,20 @@ pub struct Change<'a> {
 
 pub const SUBSCRIPTION_COLUMNS: &str = "doc";
 
-pub fn subscription_from(row: Row) -> GraphResult<Subscription> {
-    let doc = row.into_iter().next().map(Value::into_string).unwrap_or_default();
+pub fn subscription_from(mut row: Row) -> GraphResult<Subscription> {
+    let doc = row.text("doc");
     serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("corrupt subscription: {e}")))
 }
 
-pub fn outbox_from(row: Row) -> OutboxItem {
-    let mut it = row.into_iter();
-    let mut next = || it.next().unwrap_or(Value::Null);
+pub fn outbox_from(mut row: Row) -> OutboxItem {
     OutboxItem {
-        id: next().into_string(),
-        subscription_id: next().into_string(),
-        url: next().into_string(),
-        lifecycle: next().as_i64() == Some(1),
-        payload: next().into_string(),
-        created_at: next().into_string(),
-        attempts: next().as_i64().unwrap_or(0),
+        id: row.text("id"),
+        subscription_id: row.text("subscription_id"),
+        url: row.text("url"),
+        lifecycle: row.int("lifecycle") == Some(1),
+        payload: row.text("payload"),
+        created_at: row.text("created_at"),
+        attempts: row.int("attempts").unwrap_or(0),
     }
 }
 

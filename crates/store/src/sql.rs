@@ -2,6 +2,8 @@
 //! placeholders, a small value type, and connections/transactions that run it. Each backend
 //! implements only this; everything else is written once.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rolo_domain::GraphResult;
 
@@ -220,7 +222,80 @@ impl From<Option<String>> for Value {
     }
 }
 
-pub type Row = Vec<Value>;
+/// One result row: its values with the column names the backend reported, so mappers read
+/// columns by name (`row.text("display_name")`) and a reordered `SELECT` cannot shift them.
+/// A name is the column's own (`t.id` is `id`) or its `AS` alias; with two alike, the first wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+static NULL: Value = Value::Null;
+
+impl Row {
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Row {
+        Row { columns, values }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        let i = self.columns.iter().position(|c| c == name).filter(|i| *i < self.values.len());
+        // A misspelt column is a bug in the store's SQL, not a client's doing: tests catch it.
+        debug_assert!(i.is_some(), "no column '{name}' in {:?}", self.columns);
+        i
+    }
+
+    /// The named column's value (`NULL` when there is no such column).
+    pub fn get(&self, name: &str) -> &Value {
+        self.index(name).map_or(&NULL, |i| &self.values[i])
+    }
+
+    /// Takes the named column's value out of the row, leaving `NULL`.
+    pub fn take(&mut self, name: &str) -> Value {
+        self.index(name).map_or(Value::Null, |i| std::mem::replace(&mut self.values[i], Value::Null))
+    }
+
+    /// A text column (empty when `NULL`; an integer as its decimal text).
+    pub fn text(&mut self, name: &str) -> String {
+        self.take(name).into_string()
+    }
+
+    /// A text column that may be `NULL`.
+    pub fn opt_text(&mut self, name: &str) -> Option<String> {
+        self.take(name).into_opt_string()
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).as_i64()
+    }
+
+    pub fn bytes(&mut self, name: &str) -> Vec<u8> {
+        self.take(name).into_bytes()
+    }
+
+    /// The first column: the value of a single-value query (`SELECT COUNT(*)`, `RETURNING x`).
+    pub fn first(&self) -> &Value {
+        self.values.first().unwrap_or(&NULL)
+    }
+
+    /// The values in `SELECT` order (to copy a row as it is stored).
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Removes the values from `at` on and returns them (columns the planner appended).
+    pub fn split_off(&mut self, at: usize) -> Vec<Value> {
+        self.values.split_off(at)
+    }
+}
 
 /// A connection or an open transaction.
 #[async_trait]
@@ -308,6 +383,18 @@ mod tests {
         assert_eq!(p.ddl("a {doc} {blob} k {ckey}"), "a JSONB BYTEA k COLLATE \"C\"");
         assert!(s.has_file_snapshots() && !p.has_file_snapshots());
         assert!(s.plans_without_statistics() && !p.plans_without_statistics());
+    }
+
+    #[test]
+    fn rows_by_name() {
+        let columns: Arc<[String]> = ["id", "n", "id", "seq"].map(String::from).into();
+        let mut row = Row::new(columns, vec![Value::text("a"), Value::Int(3), Value::text("b"), Value::Int(9)]);
+        assert_eq!(row.int("n"), Some(3));
+        // The first of two alike wins.
+        assert_eq!(row.text("id"), "a");
+        assert_eq!(row.first(), &Value::Null);
+        assert_eq!(row.split_off(3), vec![Value::Int(9)]);
+        assert_eq!(row.values(), &[Value::Null, Value::Int(3), Value::text("b")]);
     }
 
     #[test]

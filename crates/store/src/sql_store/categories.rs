@@ -2,13 +2,8 @@
 
 use super::*;
 
-pub(super) fn category_from(row: Row) -> OutlookCategory {
-    let mut it = row.into_iter().map(Value::into_string);
-    OutlookCategory {
-        id: it.next().unwrap_or_default(),
-        display_name: it.next().unwrap_or_default(),
-        color: it.next().unwrap_or_default(),
-    }
+pub(super) fn category_from(mut row: Row) -> OutlookCategory {
+    OutlookCategory { id: row.text("id"), display_name: row.text("display_name"), color: row.text("color") }
 }
 
 pub(super) async fn select_category(

@@ -13,8 +13,7 @@ impl Changes for SqlStore {
             )
             .await?
             .ok_or_else(GraphError::item_not_found)?;
-        let mut it = row.into_iter().map(|v| v.as_i64().unwrap_or(0));
-        Ok(ChangeState { current: it.next().unwrap_or(0), floor: it.next().unwrap_or(0) })
+        Ok(ChangeState { current: row.int("change_seq").unwrap_or(0), floor: row.int("tombstone_floor").unwrap_or(0) })
     }
 
     async fn delta(&self, mailbox: &Mailbox, q: &DeltaQuery) -> GraphResult<DeltaPage> {
@@ -60,8 +59,8 @@ impl Changes for SqlStore {
                 "SELECT {columns}, t.change_seq FROM {table} t WHERE t.mailbox_id = ? AND {scope_sql}{window}{created} \
                  ORDER BY t.change_seq, t.id LIMIT ?"
             );
-            for mut row in conn.query(&sql, &params).await? {
-                let seq = row.pop().and_then(|v| v.as_i64()).unwrap_or(0);
+            for row in conn.query(&sql, &params).await? {
+                let seq = row.int("change_seq").unwrap_or(0);
                 let item = if table == "folders" {
                     DeltaItem::Folder(folder_from(row))
                 } else {
@@ -101,10 +100,9 @@ impl Changes for SqlStore {
                  AND t.seq <= ? AND {tomb_window} AND NOT EXISTS ({live}) \
                  ORDER BY t.seq, t.item_id LIMIT ?"
             );
-            for row in conn.query(&sql, &params).await? {
-                let mut it = row.into_iter();
-                let id = it.next().map(Value::into_string).unwrap_or_default();
-                let seq = it.next().and_then(|v| v.as_i64()).unwrap_or(0);
+            for mut row in conn.query(&sql, &params).await? {
+                let id = row.text("item_id");
+                let seq = row.int("seq").unwrap_or(0);
                 items.push(((seq, id.clone()), DeltaItem::Removed(id)));
             }
         }

@@ -2,15 +2,13 @@
 
 use super::*;
 
-pub(super) fn contact_from(row: Row) -> GraphResult<Contact> {
-    let mut it = row.into_iter();
-    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
-    let id = ContactId::from_stored(next());
-    let folder_id = FolderId::from_stored(next());
-    let change_key = next();
-    let created = next();
-    let modified = next();
-    let doc = next();
+pub(super) fn contact_from(mut row: Row) -> GraphResult<Contact> {
+    let id = ContactId::from_stored(row.text("id"));
+    let folder_id = FolderId::from_stored(row.text("folder_id"));
+    let change_key = row.text("change_key");
+    let created = row.text("created_at");
+    let modified = row.text("modified_at");
+    let doc = row.text("doc");
     let data: ContactData = serde_json::from_str(&doc)
         .map_err(|e| GraphError::internal(format!("contact {id} has a corrupt document: {e}")))?;
     Ok(Contact { id, folder_id, change_key, created, modified, data })
@@ -167,15 +165,14 @@ pub(super) async fn select_contact(
 
 pub(super) const PHOTO_COLUMNS: &str = "size, content_type, width, height, etag";
 
-pub(super) fn photo_from(row: Row) -> StoredPhoto {
-    let mut it = row.into_iter();
-    let mut text = || it.next().map(Value::into_string).unwrap_or_default();
-    let size = text();
-    let content_type = text();
-    let width = text().parse().unwrap_or(0);
-    let height = text().parse().unwrap_or(0);
-    let etag = text();
-    let bytes = it.next().map(Value::into_bytes).unwrap_or_default();
+/// A photo row; `bytes` is read when the query selected it.
+pub(super) fn photo_from(mut row: Row) -> StoredPhoto {
+    let size = row.text("size");
+    let content_type = row.text("content_type");
+    let width = row.text("width").parse().unwrap_or(0);
+    let height = row.text("height").parse().unwrap_or(0);
+    let etag = row.text("etag");
+    let bytes = if row.len() > 5 { row.bytes("bytes") } else { Vec::new() };
     StoredPhoto { size, content_type, width, height, etag, bytes }
 }
 
@@ -249,10 +246,9 @@ pub(super) async fn select_extension(
     row.map(extension_from).transpose()
 }
 
-pub(super) fn extension_from(row: Row) -> GraphResult<OpenExtension> {
-    let mut it = row.into_iter().map(Value::into_string);
-    let name = it.next().unwrap_or_default();
-    let properties = serde_json::from_str(&it.next().unwrap_or_default()).map_err(GraphError::internal)?;
+pub(super) fn extension_from(mut row: Row) -> GraphResult<OpenExtension> {
+    let name = row.text("name");
+    let properties = serde_json::from_str(&row.text("data")).map_err(GraphError::internal)?;
     Ok(OpenExtension { name, properties })
 }
 
@@ -559,7 +555,7 @@ impl Contacts for SqlStore {
         let mut conn = self.backend.read().await?;
         let mut out = Vec::new();
         for mut row in conn.query(&sql, &params).await? {
-            let id = ContactId::from_stored(row.remove(0).into_string());
+            let id = ContactId::from_stored(row.text("contact_id"));
             out.push((id, extension_from(row)?));
         }
         Ok(out)
@@ -584,7 +580,7 @@ impl Contacts for SqlStore {
                         &[mb.id.as_str().into(), id.as_str().into()],
                     )
                     .await?
-                    .and_then(|r| r.into_iter().next())
+                    .map(|r| r.first().clone())
                     .and_then(|v| v.as_i64())
                     .unwrap_or(0);
                 if count as usize >= limits.per_contact {

@@ -4,12 +4,10 @@ use super::*;
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id, u.shared";
 
-pub(super) fn user_from(row: Row) -> User {
-    let mut it = row.into_iter();
-    let mut next = || it.next().unwrap_or(Value::Null);
-    let id = next().into_string();
-    let (upn, name) = (next().into_string(), next().into_string());
-    let (root, default) = (next().into_string(), next().into_string());
+pub(super) fn user_from(mut row: Row) -> User {
+    let id = row.text("id");
+    let (upn, name) = (row.text("upn"), row.text("display_name"));
+    let (root, default) = (row.text("root_folder_id"), row.text("default_folder_id"));
     User {
         user_principal_name: upn,
         display_name: name,
@@ -18,7 +16,7 @@ pub(super) fn user_from(row: Row) -> User {
             root_folder_id: FolderId::from_stored(root),
             default_folder_id: FolderId::from_stored(default),
         },
-        kind: MailboxKind::from_code(next().as_i64().unwrap_or(0)),
+        kind: MailboxKind::from_code(row.int("shared").unwrap_or(0)),
         id,
     }
 }
@@ -26,17 +24,15 @@ pub(super) fn user_from(row: Row) -> User {
 pub(super) const APP_COLUMNS: &str =
     "client_id, display_name, service_principal_id, roles, secret_hash, created_at, public_client";
 
-pub(super) fn app_from(row: Row) -> RegisteredApp {
-    let mut it = row.into_iter();
-    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
+pub(super) fn app_from(mut row: Row) -> RegisteredApp {
     RegisteredApp {
-        client_id: next(),
-        display_name: next(),
-        service_principal_id: next(),
-        roles: next().split_whitespace().map(str::to_owned).collect(),
-        secret_hash: next(),
-        created_at: next(),
-        public_client: it.next().and_then(|v| v.as_i64()).unwrap_or(0) != 0,
+        client_id: row.text("client_id"),
+        display_name: row.text("display_name"),
+        service_principal_id: row.text("service_principal_id"),
+        roles: row.text("roles").split_whitespace().map(str::to_owned).collect(),
+        secret_hash: row.text("secret_hash"),
+        created_at: row.text("created_at"),
+        public_client: row.int("public_client").unwrap_or(0) != 0,
     }
 }
 
@@ -131,7 +127,7 @@ impl Directory for SqlStore {
     async fn directory_version(&self) -> GraphResult<String> {
         let mut conn = self.backend.read().await?;
         let row = conn.query_opt("SELECT value FROM settings WHERE name = 'directory_version'", &[]).await?;
-        Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string).unwrap_or_default())
+        Ok(row.map(|r| r.first().clone()).map(Value::into_string).unwrap_or_default())
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String> {
@@ -144,7 +140,7 @@ impl Directory for SqlStore {
                 )
                 .await?;
                 let row = tx.query_opt("SELECT value FROM settings WHERE name = ?", &[name.into()]).await?;
-                Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string).unwrap_or_default())
+                Ok(row.map(|r| r.first().clone()).map(Value::into_string).unwrap_or_default())
             })
         })
         .await
@@ -234,6 +230,6 @@ impl Directory for SqlStore {
         let row = conn
             .query_opt("SELECT hash FROM user_passwords WHERE user_id = ?", &[user_id.to_ascii_lowercase().into()])
             .await?;
-        Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string))
+        Ok(row.map(|r| r.first().clone()).map(Value::into_string))
     }
 }

@@ -35,7 +35,7 @@ impl SqlStore {
                 for (table, rows) in tables {
                     for row in rows {
                         let marks = vec!["?"; row.len()].join(", ");
-                        tx.execute(&format!("INSERT INTO {table} VALUES ({marks})"), &row).await?;
+                        tx.execute(&format!("INSERT INTO {table} VALUES ({marks})"), row.values()).await?;
                     }
                 }
                 bump_directory(tx).await

@@ -4,13 +4,12 @@ use super::*;
 
 pub(super) const FOLDER_COLUMNS: &str = "t.id, t.parent_id, t.display_name, t.well_known";
 
-pub(super) fn folder_from(row: Row) -> ContactFolder {
-    let mut it = row.into_iter();
+pub(super) fn folder_from(mut row: Row) -> ContactFolder {
     ContactFolder {
-        id: FolderId::from_stored(it.next().map(Value::into_string).unwrap_or_default()),
-        parent_id: FolderId::from_stored(it.next().map(Value::into_string).unwrap_or_default()),
-        display_name: it.next().map(Value::into_string).unwrap_or_default(),
-        well_known_name: it.next().and_then(Value::into_opt_string),
+        id: FolderId::from_stored(row.text("id")),
+        parent_id: FolderId::from_stored(row.text("parent_id")),
+        display_name: row.text("display_name"),
+        well_known_name: row.opt_text("well_known"),
     }
 }
 
@@ -44,13 +43,7 @@ pub(super) async fn folder_deletion_notices(tx: &mut dyn Sql, mb: &Mailbox, fold
                 &[mb.id.as_str().into(), fid.as_str().into()],
             )
             .await?;
-        let owned: Vec<(String, String)> = rows
-            .into_iter()
-            .map(|r| {
-                let mut it = r.into_iter().map(Value::into_string);
-                (it.next().unwrap_or_default(), it.next().unwrap_or_default())
-            })
-            .collect();
+        let owned: Vec<(String, String)> = rows.into_iter().map(|mut r| (r.text("id"), r.text("change_key"))).collect();
         let changes: Vec<Change> = owned
             .iter()
             .map(|(id, ck)| Change {
@@ -184,7 +177,7 @@ impl Folders for SqlStore {
                                     cursor.as_str().into(),
                                 ])
                                 .await?;
-                            match up.and_then(|r| r.into_iter().next()) {
+                            match up.map(|r| r.first().clone()) {
                                 Some(v) => cursor = FolderId::from_stored(v.into_string()),
                                 None => break,
                             }
@@ -250,7 +243,7 @@ impl Folders for SqlStore {
                     )
                     .await?;
                 let folders: Vec<String> =
-                    subtree.into_iter().map(|r| r.into_iter().next().map(Value::into_string).unwrap_or_default()).collect();
+                    subtree.into_iter().map(|r| r.first().clone().into_string()).collect();
                 folder_deletion_notices(tx, &mb, &folders).await?;
                 for fid in folders {
                     let p = [mb.id.as_str().into(), Value::from(fid.as_str())];

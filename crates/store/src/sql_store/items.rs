@@ -81,10 +81,9 @@ pub(super) fn item_keys(kind: ItemKind, item: &Item) -> Vec<Value> {
     }
 }
 
-pub(super) fn item_from(row: Row) -> GraphResult<Item> {
-    let mut it = row.into_iter();
-    let mut next = || it.next().map(Value::into_string).unwrap_or_default();
-    let (id, folder, change_key, created, modified, doc) = (next(), next(), next(), next(), next(), next());
+pub(super) fn item_from(mut row: Row) -> GraphResult<Item> {
+    let (id, folder, change_key) = (row.text("id"), row.text("folder"), row.text("change_key"));
+    let (created, modified, doc) = (row.text("created_at"), row.text("modified_at"), row.text("doc"));
     let doc = serde_json::from_str(&doc)
         .map_err(|e| GraphError::internal(format!("item {id} has a corrupt document: {e}")))?;
     Ok(Item { id, folder, change_key, created, modified, doc })
@@ -99,7 +98,7 @@ pub(super) async fn owner_address(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphR
     Ok(tx
         .query_opt("SELECT upn FROM users WHERE id = ?", &[mailbox.id.as_str().into()])
         .await?
-        .and_then(|r| r.into_iter().next())
+        .map(|r| r.first().clone())
         .map(Value::into_string)
         .unwrap_or_default())
 }
@@ -123,7 +122,7 @@ pub(super) async fn index_item(
         let old = tx
             .query("SELECT address_key FROM correspondents WHERE mailbox_id = ? AND item_kind = ? AND item_id = ?", &p)
             .await?;
-        touched.extend(old.into_iter().filter_map(|r| r.into_iter().next()).map(Value::into_string));
+        touched.extend(old.into_iter().map(|mut r| r.text("address_key")));
         tx.execute("DELETE FROM correspondents WHERE mailbox_id = ? AND item_kind = ? AND item_id = ?", &p).await?;
     }
     if let Some(item) = item {
@@ -181,7 +180,7 @@ pub(super) async fn refresh_interaction(tx: &mut dyn Sql, mb: &Mailbox, address:
     tx.execute("DELETE FROM interactions WHERE mailbox_id = ? AND address_key = ?", &key).await?;
     let rows = tx
         .query(
-            "SELECT signal, COUNT(*), MAX(at) FROM correspondents WHERE mailbox_id = ? AND address_key = ? GROUP BY signal",
+            "SELECT signal, COUNT(*) AS n, MAX(at) AS last_at FROM correspondents WHERE mailbox_id = ? AND address_key = ? GROUP BY signal",
             &key,
         )
         .await?;
@@ -189,11 +188,10 @@ pub(super) async fn refresh_interaction(tx: &mut dyn Sql, mb: &Mailbox, address:
         return Ok(());
     }
     let mut counts = [(0i64, None::<String>), (0, None), (0, None)];
-    for row in rows {
-        let mut it = row.into_iter();
-        let signal = it.next().map(Value::into_string).unwrap_or_default();
-        let n = it.next().and_then(|v| v.as_i64()).unwrap_or(0);
-        let last = it.next().and_then(Value::into_opt_string).filter(|s| !s.is_empty());
+    for mut row in rows {
+        let signal = row.text("signal");
+        let n = row.int("n").unwrap_or(0);
+        let last = row.opt_text("last_at").filter(|s| !s.is_empty());
         let slot = match signal.as_str() {
             "sent" => 0,
             "received" => 1,
@@ -208,7 +206,7 @@ pub(super) async fn refresh_interaction(tx: &mut dyn Sql, mb: &Mailbox, address:
             &key,
         )
         .await?
-        .and_then(|r| r.into_iter().next())
+        .map(|r| r.first().clone())
         .map(Value::into_string)
         .unwrap_or_default();
     let [(sent, last_sent), (received, last_received), (meetings, last_meeting)] = counts;
@@ -249,7 +247,7 @@ pub(super) async fn select_item(
 
 /// The item columns with the document read back as text on either database.
 pub(super) const ITEM_COLUMNS_TEXT: &str =
-    "t.id, t.folder, t.change_key, t.created_at, t.modified_at, CAST(t.doc AS TEXT)";
+    "t.id, t.folder, t.change_key, t.created_at, t.modified_at, CAST(t.doc AS TEXT) AS doc";
 
 impl SqlStore {
     pub(super) async fn create_item_impl(
@@ -402,19 +400,15 @@ impl SqlStore {
             .await?;
         let mut out: Vec<Interaction> = rows
             .into_iter()
-            .map(|row| {
-                let mut it = row.into_iter();
-                let mut next = || it.next().unwrap_or(Value::Null);
-                Interaction {
-                    address: next().into_string(),
-                    display_name: next().into_string(),
-                    sent_count: next().as_i64().unwrap_or(0),
-                    received_count: next().as_i64().unwrap_or(0),
-                    meeting_count: next().as_i64().unwrap_or(0),
-                    last_sent_at: next().into_opt_string(),
-                    last_received_at: next().into_opt_string(),
-                    last_meeting_at: next().into_opt_string(),
-                }
+            .map(|mut row| Interaction {
+                address: row.text("address_key"),
+                display_name: row.text("display_name"),
+                sent_count: row.int("sent_count").unwrap_or(0),
+                received_count: row.int("received_count").unwrap_or(0),
+                meeting_count: row.int("meeting_count").unwrap_or(0),
+                last_sent_at: row.opt_text("last_sent_at"),
+                last_received_at: row.opt_text("last_received_at"),
+                last_meeting_at: row.opt_text("last_meeting_at"),
             })
             .collect();
         let latest = |i: &Interaction| {

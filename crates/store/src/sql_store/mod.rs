@@ -62,7 +62,7 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
                 "REST API is not yet supported for this mailbox.",
             )
         })?;
-    row.into_iter().next().and_then(|v| v.as_i64()).ok_or_else(|| GraphError::internal("change_seq is not an integer"))
+    row.int("change_seq").ok_or_else(|| GraphError::internal("change_seq is not an integer"))
 }
 
 /// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.

@@ -22,7 +22,7 @@ impl Notifications for SqlStore {
                         &[s.mailbox_id.as_str().into(), rolo_domain::time::now_utc().into()],
                     )
                     .await?
-                    .and_then(|r| r.into_iter().next())
+                    .map(|r| r.first().clone())
                     .and_then(|v| v.as_i64())
                     .unwrap_or(0);
                 if n >= subscription::MAX_PER_MAILBOX as i64 {
@@ -212,7 +212,7 @@ impl Notifications for SqlStore {
                 let expired =
                     tx.query("SELECT id FROM subscriptions WHERE expires_at <= ?", &[now.as_str().into()]).await?;
                 for row in &expired {
-                    let id = row.first().cloned().unwrap_or(Value::Null);
+                    let id = row.first().clone();
                     tx.execute("DELETE FROM outbox WHERE subscription_id = ?", std::slice::from_ref(&id)).await?;
                     tx.execute("DELETE FROM subscriptions WHERE id = ?", &[id]).await?;
                 }

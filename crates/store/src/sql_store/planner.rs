@@ -49,11 +49,7 @@ impl SqlStore {
                     query.page_size + 1
                 );
                 let mut conn = self.backend.read().await?;
-                let n = conn
-                    .query_opt(&probe, &walk.params)
-                    .await?
-                    .and_then(|r| r.into_iter().next())
-                    .and_then(|v| v.as_i64());
+                let n = conn.query_opt(&probe, &walk.params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
                 if n.unwrap_or(0) > query.page_size as i64 {
                     c = walk;
                     wheres = vec![scope_sql.to_owned(), walk_filter];
@@ -64,7 +60,7 @@ impl SqlStore {
             let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
             let mut conn = self.backend.read().await?;
             let row = conn.query_opt(&sql, &c.params).await?;
-            Some(row.and_then(|r| r.into_iter().next()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
+            Some(row.map(|r| r.first().clone()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
         } else {
             None
         };

@@ -2,8 +2,8 @@
 
 use super::*;
 
-pub(super) fn schema_from(row: Row) -> GraphResult<SchemaExtension> {
-    let doc = row.into_iter().next().map(Value::into_string).unwrap_or_default();
+pub(super) fn schema_from(mut row: Row) -> GraphResult<SchemaExtension> {
+    let doc = row.text("doc");
     serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("corrupt schema extension: {e}")))
 }
 
@@ -49,7 +49,7 @@ impl SchemaExtensions for SqlStore {
                 let owned = tx
                     .query_opt("SELECT COUNT(*) FROM schema_extensions WHERE owner = ?", &[e.owner.as_str().into()])
                     .await?
-                    .and_then(|r| r.into_iter().next())
+                    .map(|r| r.first().clone())
                     .and_then(|v| v.as_i64())
                     .unwrap_or(0);
                 if owned >= MAX_PER_OWNER as i64 {

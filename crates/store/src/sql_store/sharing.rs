@@ -2,15 +2,11 @@
 
 use super::*;
 
+/// A folder grant joined with its grantee's [`USER_COLUMNS`] (the grant's id as `permission_id`).
 pub(super) fn permission_from(mut row: Row) -> Option<FolderPermission> {
-    if row.len() < 2 {
-        return None;
-    }
-    let rest = row.split_off(2);
-    let mut it = row.into_iter().map(Value::into_string);
-    let id = it.next()?;
-    let grant = Grant::parse(&it.next()?)?;
-    Some(FolderPermission { id, grant, grantee: user_from(rest) })
+    let id = row.opt_text("permission_id")?;
+    let grant = Grant::parse(&row.text("role"))?;
+    Some(FolderPermission { id, grant, grantee: user_from(row) })
 }
 
 #[async_trait]
@@ -30,7 +26,7 @@ impl Sharing for SqlStore {
     async fn is_shared_mailbox(&self, user_id: &str) -> GraphResult<bool> {
         let mut conn = self.backend.read().await?;
         let row = conn.query_opt("SELECT shared FROM users WHERE id = ?", &[user_id.into()]).await?;
-        let code = row.and_then(|r| r.into_iter().next()).and_then(|v| v.as_i64()).unwrap_or(0);
+        let code = row.map(|r| r.first().clone()).and_then(|v| v.as_i64()).unwrap_or(0);
         Ok(MailboxKind::from_code(code) == MailboxKind::Shared)
     }
 
@@ -42,13 +38,12 @@ impl Sharing for SqlStore {
         let folders =
             conn.query("SELECT folder_id, role FROM folder_grants WHERE mailbox_id = ? AND grantee_id = ?", &p).await?;
         Ok(Grants {
-            mailbox: whole.and_then(|r| r.into_iter().next()).and_then(|v| Grant::parse(&v.into_string())),
+            mailbox: whole.map(|r| r.first().clone()).and_then(|v| Grant::parse(&v.into_string())),
             folders: folders
                 .into_iter()
-                .filter_map(|r| {
-                    let mut it = r.into_iter().map(Value::into_string);
-                    let folder = FolderId::from_stored(it.next()?);
-                    Grant::parse(&it.next()?).map(|g| (folder, g))
+                .filter_map(|mut r| {
+                    let folder = FolderId::from_stored(r.text("folder_id"));
+                    Grant::parse(&r.text("role")).map(|g| (folder, g))
                 })
                 .collect(),
         })
@@ -79,7 +74,7 @@ impl Sharing for SqlStore {
     async fn folder_permissions(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<Vec<FolderPermission>> {
         let mut conn = self.backend.read().await?;
         let sql = format!(
-            "SELECT g.id, g.role, {USER_COLUMNS} FROM folder_grants g JOIN users u ON u.id = g.grantee_id \
+            "SELECT g.id AS permission_id, g.role, {USER_COLUMNS} FROM folder_grants g JOIN users u ON u.id = g.grantee_id \
              JOIN mailboxes m ON m.mailbox_id = u.id WHERE g.mailbox_id = ? AND g.folder_id = ? ORDER BY u.upn_key"
         );
         let rows = conn.query(&sql, &[mailbox.id.as_str().into(), folder.as_str().into()]).await?;
