@@ -31,7 +31,7 @@ use rolo_domain::subscription::Subscription;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderId, Grant, GraphResult};
 
 pub use categories::Categories;
-pub use changes::Changes;
+pub use changes::{Changes, TombstoneKind};
 pub use consent::{Consents, PermissionGrant};
 pub use contacts::Contacts;
 pub use directory::Directory;
@@ -39,7 +39,7 @@ pub use emulator::Emulator;
 pub use folders::Folders;
 pub use items::Items;
 pub use notifications::Notifications;
-pub use outbox::OutboxItem;
+pub use outbox::{OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use schema_extensions::SchemaExtensions;
 pub use sharing::Sharing;

@@ -31,9 +31,9 @@ impl Changes for SqlStore {
         };
         let mut items: Vec<((i64, String), DeltaItem)> = Vec::new();
         let (kind, tomb_scope) = match &q.scope {
-            DeltaScope::FolderContacts(f) => ("contact", f.as_str().to_owned()),
-            DeltaScope::MailboxContacts => ("contact", "*".to_owned()),
-            DeltaScope::Folders => ("folder", "*".to_owned()),
+            DeltaScope::FolderContacts(f) => (TombstoneKind::Contact, f.as_str().to_owned()),
+            DeltaScope::MailboxContacts => (TombstoneKind::Contact, "*".to_owned()),
+            DeltaScope::Folders => (TombstoneKind::Folder, "*".to_owned()),
         };
         if q.change_type != Some(ChangeType::Deleted) {
             let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
@@ -83,7 +83,7 @@ impl Changes for SqlStore {
                 DeltaScope::Folders => "SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
             };
             let mut params: Vec<Value> =
-                vec![mailbox.id.as_str().into(), kind.into(), tomb_scope.as_str().into(), q.upto.into()];
+                vec![mailbox.id.as_str().into(), kind.code().into(), tomb_scope.as_str().into(), q.upto.into()];
             let tomb_window = match &q.after {
                 Some((seq, id)) => {
                     params.extend([Value::from(*seq), id.as_str().into()]);

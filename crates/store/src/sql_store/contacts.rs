@@ -110,31 +110,6 @@ pub(super) async fn lock_contact(
     Ok((seq, contact))
 }
 
-/// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.
-pub(super) async fn tombstone(
-    tx: &mut dyn Sql,
-    mailbox: &Mailbox,
-    kind: &str,
-    scope: &str,
-    item: &str,
-    seq: i64,
-) -> GraphResult<()> {
-    tx.execute(
-        "INSERT INTO tombstones (mailbox_id, kind, scope_id, item_id, seq, removed_at) VALUES (?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (mailbox_id, kind, scope_id, item_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
-        &[
-            mailbox.id.as_str().into(),
-            kind.into(),
-            scope.into(),
-            item.into(),
-            seq.into(),
-            rolo_domain::time::now_utc().into(),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 pub(super) async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId) -> GraphResult<()> {
     let p = [mailbox.id.as_str().into(), id.as_str().into()];
     tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
@@ -327,7 +302,7 @@ impl Contacts for SqlStore {
                     contact: contact.id.as_str(),
                     data: Some(&contact),
                     change_key: &contact.change_key,
-                    kind: "created",
+                    kind: ChangeType::Created,
                     folder: Some(contact.folder_id.as_str()),
                     mailbox_wide: true,
                 };
@@ -367,7 +342,15 @@ impl Contacts for SqlStore {
                             return Err(GraphError::item_not_found());
                         }
                         // The folder it leaves reports it removed; the new one reports it as changed.
-                        tombstone(tx, &mb, "contact", contact.folder_id.as_str(), contact.id.as_str(), seq).await?;
+                        tombstone(
+                            tx,
+                            &mb,
+                            TombstoneKind::Contact,
+                            contact.folder_id.as_str(),
+                            contact.id.as_str(),
+                            seq,
+                        )
+                        .await?;
                         moved_from = Some(std::mem::replace(&mut contact.folder_id, target));
                     }
                 }
@@ -396,11 +379,11 @@ impl Contacts for SqlStore {
                 let changes = match &moved_from {
                     // A move leaves one folder and enters another; the mailbox sees an update.
                     Some(old) => vec![
-                        change("deleted", Some(old.as_str()), false, None),
-                        change("created", Some(folder), false, Some(&contact)),
-                        change("updated", None, true, Some(&contact)),
+                        change(ChangeType::Deleted, Some(old.as_str()), false, None),
+                        change(ChangeType::Created, Some(folder), false, Some(&contact)),
+                        change(ChangeType::Updated, None, true, Some(&contact)),
                     ],
-                    None => vec![change("updated", Some(folder), true, Some(&contact))],
+                    None => vec![change(ChangeType::Updated, Some(folder), true, Some(&contact))],
                 };
                 outbox::notify(tx, &mb, &changes).await?;
                 Ok(contact)
@@ -424,13 +407,13 @@ impl Contacts for SqlStore {
                 if !if_match_ok(&if_match, &contact.change_key) {
                     return Err(GraphError::change_key_mismatch());
                 }
-                tombstone(tx, &mb, "contact", contact.folder_id.as_str(), id.as_str(), seq).await?;
-                tombstone(tx, &mb, "contact", "*", id.as_str(), seq).await?;
+                tombstone(tx, &mb, TombstoneKind::Contact, contact.folder_id.as_str(), id.as_str(), seq).await?;
+                tombstone(tx, &mb, TombstoneKind::Contact, "*", id.as_str(), seq).await?;
                 let change = Change {
                     contact: id.as_str(),
                     data: None,
                     change_key: &contact.change_key,
-                    kind: "deleted",
+                    kind: ChangeType::Deleted,
                     folder: Some(contact.folder_id.as_str()),
                     mailbox_wide: true,
                 };
@@ -455,7 +438,7 @@ impl Contacts for SqlStore {
                         contact: id.as_str(),
                         data: Some(&c),
                         change_key: &ck,
-                        kind: "updated",
+                        kind: ChangeType::Updated,
                         folder: Some(c.folder_id.as_str()),
                         mailbox_wide: true,
                     };

@@ -50,7 +50,7 @@ pub(super) async fn folder_deletion_notices(tx: &mut dyn Sql, mb: &Mailbox, fold
                 contact: id,
                 data: None,
                 change_key: ck,
-                kind: "deleted",
+                kind: ChangeType::Deleted,
                 folder: Some(fid),
                 mailbox_wide: true,
             })
@@ -247,7 +247,7 @@ impl Folders for SqlStore {
                 folder_deletion_notices(tx, &mb, &folders).await?;
                 for fid in folders {
                     let p = [mb.id.as_str().into(), Value::from(fid.as_str())];
-                    tombstone(tx, &mb, "folder", "*", &fid, seq).await?;
+                    tombstone(tx, &mb, TombstoneKind::Folder, "*", &fid, seq).await?;
                     for scope in [fid.as_str(), "*"] {
                         tx.execute(
                             "INSERT INTO tombstones (mailbox_id, kind, scope_id, item_id, seq, removed_at) \

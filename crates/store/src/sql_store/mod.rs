@@ -36,7 +36,7 @@ use crate::{
     Categories, ChangeState, ChangeType, Changes, ContactEdit, Contacts, DeltaItem, DeltaPage, DeltaQuery, DeltaScope,
     Directory, Emulator, FolderPermission, Folders, Grants, Interaction, ItemEdit, Items, Mailbox, MailboxKind,
     Notifications, PhotoOwner, RegisteredApp, SchemaEdit, SchemaExtensions, Scope, Sharing, StoredPhoto,
-    SubscriptionEdit, User,
+    SubscriptionEdit, TombstoneKind, User,
 };
 use rolo_domain::mail::{self, Item, ItemKind, MailFolder};
 use rolo_domain::Grant;
@@ -69,7 +69,7 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
 async fn tombstone(
     tx: &mut dyn Sql,
     mailbox: &Mailbox,
-    kind: &str,
+    kind: TombstoneKind,
     scope: &str,
     item: &str,
     seq: i64,
@@ -79,7 +79,7 @@ async fn tombstone(
          ON CONFLICT (mailbox_id, kind, scope_id, item_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
         &[
             mailbox.id.as_str().into(),
-            kind.into(),
+            kind.code().into(),
             scope.into(),
             item.into(),
             seq.into(),
