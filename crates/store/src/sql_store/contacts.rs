@@ -14,12 +14,24 @@ pub(super) fn contact_from(mut row: Row) -> GraphResult<Contact> {
     Ok(Contact { id, folder_id, change_key, created, modified, data })
 }
 
-/// The columns derived from a contact's data, in table order: the folded sort keys
+/// The columns derived from a contact's data, in [`CONTACTS`]' order: the folded sort keys
 /// (display_name_key, given_name_key, surname_key, company_name_key), `doc` and `fold_doc`.
-pub(super) fn derived_columns(d: &ContactData) -> GraphResult<[Value; 6]> {
+pub(super) fn derived_columns(d: &ContactData) -> GraphResult<Vec<Value>> {
     let k = |s: &Option<String>| Value::Text(s.as_deref().map(fold).unwrap_or_default());
     let (doc, fold_doc) = to_docs(d)?;
-    Ok([k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name), doc.into(), fold_doc.into()])
+    Ok(vec![k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name), doc.into(), fold_doc.into()])
+}
+
+/// A contact's version columns, written at `seq`.
+pub(super) fn contact_version(c: &Contact, seq: i64) -> RowVersion<'_> {
+    RowVersion {
+        id: c.id.as_str(),
+        folder: c.folder_id.as_str(),
+        seq,
+        change_key: &c.change_key,
+        created: &c.created,
+        modified: &c.modified,
+    }
 }
 
 /// The stored document and its folded twin: every top-level string lower-cased, for
@@ -35,13 +47,6 @@ pub(super) fn to_docs(d: &ContactData) -> GraphResult<(String, String)> {
     let doc = serde_json::to_string(&value).map_err(GraphError::internal)?;
     let fold_doc = serde_json::to_string(&folded).map_err(GraphError::internal)?;
     Ok((doc, fold_doc))
-}
-
-pub(super) fn if_match_ok(if_match: &Option<Vec<String>>, current: &str) -> bool {
-    match if_match {
-        None => true,
-        Some(tags) => tags.iter().any(|t| t == "*" || t == current),
-    }
 }
 
 /// Rewrites the side tables that index a contact's email addresses, categories and single-value
@@ -261,12 +266,7 @@ impl Contacts for SqlStore {
         extensions: Vec<OpenExtension>,
     ) -> GraphResult<Contact> {
         let (mb, folder) = (mailbox.clone(), folder.clone());
-        let insert = format!(
-            "INSERT INTO contacts (mailbox_id, id, folder_id, created_seq, change_seq, change_key, created_at, modified_at, \
-             display_name_key, given_name_key, surname_key, company_name_key, doc, fold_doc) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {}, {})",
-            self.doc_param, self.doc_param
-        );
+        let insert = CONTACTS.insert_sql(self.doc_param);
         self.write(move |tx| {
             Box::pin(async move {
                 let seq = bump(tx, &mb).await?;
@@ -282,18 +282,8 @@ impl Contacts for SqlStore {
                     modified: now,
                     data,
                 };
-                let mut params: Vec<Value> = vec![
-                    mb.id.as_str().into(),
-                    contact.id.as_str().into(),
-                    contact.folder_id.as_str().into(),
-                    seq.into(),
-                    seq.into(),
-                    contact.change_key.as_str().into(),
-                    contact.created.as_str().into(),
-                    contact.modified.as_str().into(),
-                ];
-                params.extend(derived_columns(&contact.data)?);
-                tx.execute(&insert, &params).await?;
+                insert_versioned(tx, &insert, &mb, &contact_version(&contact, seq), derived_columns(&contact.data)?)
+                    .await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
                 for ext in &extensions {
                     insert_extension(tx, &mb, &contact.id, ext).await?;
@@ -323,18 +313,11 @@ impl Contacts for SqlStore {
     ) -> GraphResult<Contact> {
         let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
         let columns = self.contact_columns.clone();
-        let update = format!(
-            "UPDATE contacts SET folder_id = ?, change_seq = ?, change_key = ?, modified_at = ?, display_name_key = ?, \
-             given_name_key = ?, surname_key = ?, company_name_key = ?, doc = {}, fold_doc = {} \
-             WHERE mailbox_id = ? AND id = ?",
-            self.doc_param, self.doc_param
-        );
+        let update = CONTACTS.update_sql(self.doc_param);
         self.write(move |tx| {
             Box::pin(async move {
                 let (seq, mut contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
-                if !if_match_ok(&if_match, &contact.change_key) {
-                    return Err(GraphError::change_key_mismatch());
-                }
+                check_if_match(&if_match, &contact.change_key)?;
                 let mut moved_from = None;
                 if let Some(target) = edit(&mut contact.data)? {
                     if target != contact.folder_id {
@@ -356,15 +339,8 @@ impl Contacts for SqlStore {
                 }
                 contact.change_key = change_key(seq);
                 contact.modified = rolo_domain::time::now_utc();
-                let mut params: Vec<Value> = vec![
-                    contact.folder_id.as_str().into(),
-                    seq.into(),
-                    contact.change_key.as_str().into(),
-                    contact.modified.as_str().into(),
-                ];
-                params.extend(derived_columns(&contact.data)?);
-                params.extend([mb.id.as_str().into(), contact.id.as_str().into()]);
-                tx.execute(&update, &params).await?;
+                update_versioned(tx, &update, &mb, &contact_version(&contact, seq), derived_columns(&contact.data)?)
+                    .await?;
                 index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
                 let (id, ck) = (contact.id.as_str(), contact.change_key.as_str());
                 let folder = contact.folder_id.as_str();
@@ -404,9 +380,7 @@ impl Contacts for SqlStore {
         self.write(move |tx| {
             Box::pin(async move {
                 let (seq, contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
-                if !if_match_ok(&if_match, &contact.change_key) {
-                    return Err(GraphError::change_key_mismatch());
-                }
+                check_if_match(&if_match, &contact.change_key)?;
                 tombstone(tx, &mb, TombstoneKind::Contact, contact.folder_id.as_str(), id.as_str(), seq).await?;
                 tombstone(tx, &mb, TombstoneKind::Contact, "*", id.as_str(), seq).await?;
                 let change = Change {

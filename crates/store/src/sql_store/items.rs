@@ -21,19 +21,7 @@ pub(super) async fn insert_item(
         modified: now,
         doc,
     };
-    let mut params: Vec<Value> = vec![
-        mb.id.as_str().into(),
-        item.id.as_str().into(),
-        item.folder.as_str().into(),
-        seq.into(),
-        seq.into(),
-        item.change_key.as_str().into(),
-        item.created.as_str().into(),
-        item.modified.as_str().into(),
-    ];
-    params.extend(item_keys(kind, &item));
-    params.push(serde_json::to_string(&item.doc).map_err(GraphError::internal)?.into());
-    tx.execute(insert, &params).await?;
+    insert_versioned(tx, insert, mb, &item_version(&item, seq), item_derived(kind, &item)?).await?;
     index_item(tx, mb, kind, Some(&item), &item.id, true).await?;
     Ok(item)
 }
@@ -49,6 +37,25 @@ pub(super) fn item_table(kind: ItemKind) -> (&'static str, &'static str, &'stati
         }
         ItemKind::Event => ("events", "event_categories", &["start_at", "end_at", "subject_key", "organizer_key"]),
     }
+}
+
+/// An item's version columns, written at `seq`.
+pub(super) fn item_version(item: &Item, seq: i64) -> RowVersion<'_> {
+    RowVersion {
+        id: &item.id,
+        folder: &item.folder,
+        seq,
+        change_key: &item.change_key,
+        created: &item.created,
+        modified: &item.modified,
+    }
+}
+
+/// The key columns of an item, then its document: [`Versioned::item`]'s order.
+pub(super) fn item_derived(kind: ItemKind, item: &Item) -> GraphResult<Vec<Value>> {
+    let mut values = item_keys(kind, item);
+    values.push(serde_json::to_string(&item.doc).map_err(GraphError::internal)?.into());
+    Ok(values)
 }
 
 /// The key columns of an item, in `item_table`'s order.
@@ -284,14 +291,7 @@ impl SqlStore {
     }
 
     pub(super) fn item_insert(&self, kind: ItemKind) -> String {
-        let (table, _, keys) = item_table(kind);
-        let marks = vec!["?"; keys.len()].join(", ");
-        format!(
-            "INSERT INTO {table} (mailbox_id, id, folder, created_seq, change_seq, change_key, created_at, modified_at, \
-             {}, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {marks}, {})",
-            keys.join(", "),
-            self.doc_param
-        )
+        Versioned::item(kind).insert_sql(self.doc_param)
     }
 
     pub(super) async fn update_item_impl(
@@ -302,34 +302,17 @@ impl SqlStore {
         if_match: Option<Vec<String>>,
         edit: ItemEdit,
     ) -> GraphResult<Item> {
-        let (table, _, keys) = item_table(kind);
-        let sets: String = keys.iter().map(|k| format!(", {k} = ?")).collect();
-        let update = format!(
-            "UPDATE {table} SET folder = ?, change_seq = ?, change_key = ?, modified_at = ?{sets}, doc = {} \
-             WHERE mailbox_id = ? AND id = ?",
-            self.doc_param
-        );
+        let update = Versioned::item(kind).update_sql(self.doc_param);
         let (mb, id) = (mailbox.clone(), id.to_owned());
         self.write(move |tx| {
             Box::pin(async move {
                 let seq = bump(tx, &mb).await?;
                 let mut item = select_item(tx, &mb, kind, &id).await?.ok_or_else(GraphError::item_not_found)?;
-                if !if_match_ok(&if_match, &item.change_key) {
-                    return Err(GraphError::change_key_mismatch());
-                }
+                check_if_match(&if_match, &item.change_key)?;
                 edit(&mut item)?;
                 item.change_key = change_key(seq);
                 item.modified = rolo_domain::time::now_utc();
-                let mut params: Vec<Value> = vec![
-                    item.folder.as_str().into(),
-                    seq.into(),
-                    item.change_key.as_str().into(),
-                    item.modified.as_str().into(),
-                ];
-                params.extend(item_keys(kind, &item));
-                params.push(serde_json::to_string(&item.doc).map_err(GraphError::internal)?.into());
-                params.extend([mb.id.as_str().into(), item.id.as_str().into()]);
-                tx.execute(&update, &params).await?;
+                update_versioned(tx, &update, &mb, &item_version(&item, seq), item_derived(kind, &item)?).await?;
                 index_item(tx, &mb, kind, Some(&item), &item.id, false).await?;
                 Ok(item)
             })
@@ -350,9 +333,7 @@ impl SqlStore {
             Box::pin(async move {
                 bump(tx, &mb).await?;
                 let item = select_item(tx, &mb, kind, &id).await?.ok_or_else(GraphError::item_not_found)?;
-                if !if_match_ok(&if_match, &item.change_key) {
-                    return Err(GraphError::change_key_mismatch());
-                }
+                check_if_match(&if_match, &item.change_key)?;
                 index_item(tx, &mb, kind, None, &id, false).await?;
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE mailbox_id = ? AND id = ?"),

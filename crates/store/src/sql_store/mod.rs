@@ -14,9 +14,10 @@ mod notifications;
 mod planner;
 mod schema;
 mod sharing;
+mod versioned;
 
 // The helpers more than one role uses.
-use self::{contacts::*, directory::*, folders::*, planner::*};
+use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, versioned::*};
 
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
