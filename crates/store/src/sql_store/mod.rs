@@ -16,7 +16,8 @@ mod schema;
 mod sharing;
 mod versioned;
 
-// The helpers more than one role uses.
+// Each role file starts with `use super::*`: it gets the shared vocabulary imported below, the
+// helpers more than one role uses (these globs), and `bump`, `tombstone` and `SqlStore::write`.
 use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, versioned::*};
 
 use async_trait::async_trait;
