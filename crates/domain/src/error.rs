@@ -55,17 +55,25 @@ pub struct GraphError {
     pub cause: Option<String>,
     /// For `Throttled` (and injected faults): seconds for the `Retry-After` header.
     pub retry_after: Option<u64>,
+    /// For `MethodNotAllowed`: the methods the resource serves, for the `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
 pub type GraphResult<T> = Result<T, GraphError>;
 
 impl GraphError {
     pub fn new(kind: ErrorKind, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        GraphError { kind, code: code.into(), message: message.into(), cause: None, retry_after: None }
+        GraphError { kind, code: code.into(), message: message.into(), cause: None, retry_after: None, allow: None }
     }
 
     pub fn status(&self) -> u16 {
         self.kind.status()
+    }
+
+    /// Names the methods the resource serves (`GET, POST`), sent as `Allow` with a 405.
+    pub fn with_allow(mut self, methods: &'static str) -> Self {
+        self.allow = Some(methods);
+        self
     }
 
     /// Graph's answer when an app exceeds a mailbox's limits: 429 with `Retry-After`.
@@ -150,6 +158,7 @@ impl GraphError {
             message: "An internal server error occurred.".into(),
             cause: Some(cause.to_string()),
             retry_after: None,
+            allow: None,
         }
     }
 }

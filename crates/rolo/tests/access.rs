@@ -21,6 +21,7 @@ struct Fixture {
     folder_b: String,
     in_default: String,
     in_a: String,
+    default_folder: String,
 }
 
 async fn fixture(s: &TestServer) -> Fixture {
@@ -38,7 +39,8 @@ async fn fixture(s: &TestServer) -> Fixture {
         .send_raw(Method::PUT, &format!("/me/contacts/{in_a}/photo/$value"), Some(&t), png, Some("image/png"), &[])
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    Fixture { owner: owner.id, owner_token: t, folder_a, folder_b, in_default, in_a }
+    let default_folder = s.get("/me/contactFolders/contacts", &t).await.body["id"].as_str().unwrap().to_owned();
+    Fixture { owner: owner.id, owner_token: t, folder_a, folder_b, in_default, in_a, default_folder }
 }
 
 /// Everything in the owner's mailbox, to prove refused writes changed nothing.
@@ -95,24 +97,46 @@ fn endpoints(f: &Fixture, who: &str) -> Vec<(&'static str, Method, String, Optio
             Some(json!({"displayName": format!("By {who}"), "color": "preset1"})),
         ),
         ("photo of contact in A (upload)", Method::PUT, format!("/contacts/{}/photo/$value", f.in_a), None),
+        (
+            "create in A, filed in default",
+            Method::POST,
+            format!("/contactFolders/{a}/contacts"),
+            Some(json!({"givenName": who, "parentFolderId": f.default_folder})),
+        ),
+        ("move contact in A to B", Method::PATCH, format!("/contacts/{}", f.in_a), Some(json!({"parentFolderId": b}))),
+        // Puts it back after the owner's (and others') successful move, so the rows after it hold.
+        ("move contact to A", Method::PATCH, format!("/contacts/{}", f.in_a), Some(json!({"parentFolderId": a}))),
+        ("child folders of A", Method::GET, format!("/contactFolders/{a}/childFolders"), None),
+        (
+            "create child folder in A",
+            Method::POST,
+            format!("/contactFolders/{a}/childFolders"),
+            Some(json!({"displayName": format!("By {who}")})),
+        ),
     ]
 }
 
 /// Expected status per endpoint (same order as `endpoints`); 0 = any success.
-type Row = [u16; 24];
+type Row = [u16; 29];
 const OK: u16 = 0;
-const OWNER: Row = [OK; 24];
-const DENIED: Row = [403; 24];
+const OWNER: Row = [OK; 29];
+const DENIED: Row = [403; 29];
 #[rustfmt::skip]
-const DELEGATE_READ: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, OK, 403, 403, OK, 403, 403];
+const DELEGATE_READ: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, OK, 403, 403, OK, 403, 403,
+    403, 403, 403, OK, 403];
 #[rustfmt::skip]
-const DELEGATE_WRITE: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, OK, OK, OK, OK, 403, OK, OK, OK, OK, OK, 403, OK];
+const DELEGATE_WRITE: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403, OK, OK, OK, OK, 403, OK, OK, OK, OK, OK, 403, OK,
+    OK, OK, OK, OK, OK];
 #[rustfmt::skip]
-const FOLDER_READ: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, 403, 403, 403, 403, 403, 403];
+const FOLDER_READ: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, 403, 403, 403, 403, 403, OK, 403, 403, 403, 403, 403, 403,
+    403, 403, 403, OK, 403];
+// A write grantee's writes stay inside its shared folders: no filing elsewhere, no moving out.
 #[rustfmt::skip]
-const FOLDER_WRITE: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, OK, OK, 403, 403, 403, OK, 403, OK, 403, 403, 403, OK];
+const FOLDER_WRITE: Row = [403, 404, OK, OK, 403, 403, OK, 403, OK, OK, 403, 403, OK, OK, 403, 403, 403, OK, 403, OK, 403, 403, 403, OK,
+    403, 403, OK, OK, 403];
 #[rustfmt::skip]
-const APP: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, OK, OK, OK, OK, 403, OK, OK, OK, OK, OK, 403, OK];
+const APP: Row = [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403, OK, OK, OK, OK, 403, OK, OK, OK, OK, OK, 403, OK,
+    OK, OK, OK, OK, OK];
 
 async fn check_row(s: &TestServer, f: &Fixture, who: &str, token: &str, expected: &Row) {
     for ((name, method, path, body), want) in endpoints(f, who).into_iter().zip(expected) {
@@ -231,6 +255,55 @@ async fn access_matrix(s: TestServer) {
         .issue_app_token("11111111-0000-0000-0000-000000000001", &roles(&["Contacts.ReadWrite"]), 3600)
         .unwrap();
     s.get("/me/contacts", &app).await.assert_error(400, "BadRequest");
+}
+
+/// A folder grantee lists only the child folders shared with it, and files contacts only into
+/// folders it may write.
+async fn shared_child_folders(s: TestServer) {
+    let owner = s.user("owner@contoso.test").await;
+    let ot = s.token(&owner, "Contacts.ReadWrite");
+    let grantee = s.user("grantee@contoso.test").await;
+    let gt = s.token(&grantee, "Contacts.ReadWrite.Shared");
+    let parent = s.create_folder_at("/me/contactFolders", &ot, "Team").await;
+    let shared = s.create_folder_at(&format!("/me/contactFolders/{parent}/childFolders"), &ot, "Open").await;
+    let private = s.create_folder_at(&format!("/me/contactFolders/{parent}/childFolders"), &ot, "Salaries").await;
+    for folder in [&parent, &shared] {
+        s.store
+            .add_folder_permission(&owner.mailbox, &FolderId::from_stored(folder.clone()), &grantee, Grant::Write)
+            .await
+            .unwrap();
+    }
+    let children = format!("/users/{}/contactFolders/{parent}/childFolders", owner.id);
+    let r = s.get(&format!("{children}?$count=true"), &gt).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ids: Vec<&str> = r.body["value"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [shared.as_str()]);
+    assert_eq!(r.body["@odata.count"], 1);
+    let r = s.get(&format!("{children}/$count"), &gt).await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "1"));
+    assert!(!r.text.contains("Salaries"), "{}", r.text);
+    let r = s.get(&format!("{children}?$filter=displayName eq 'Salaries'"), &gt).await;
+    assert_eq!(r.body["value"], json!([]));
+    // The owner still sees both.
+    assert_eq!(
+        s.get(&format!("/me/contactFolders/{parent}/childFolders"), &ot).await.body["value"].as_array().unwrap().len(),
+        2
+    );
+
+    // Filing into another shared folder is allowed; into the private one it is not, and nothing lands there.
+    let contacts = format!("/users/{}/contactFolders/{parent}/contacts", owner.id);
+    let r = s.post(&contacts, &gt, json!({"givenName": "Moved", "parentFolderId": shared})).await;
+    assert_eq!((r.status.as_u16(), r.body["parentFolderId"].as_str()), (201, Some(shared.as_str())), "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    s.post(&contacts, &gt, json!({"givenName": "Sneaky", "parentFolderId": private}))
+        .await
+        .assert_error(403, "ErrorAccessDenied");
+    let contact = format!("/users/{}/contacts/{id}", owner.id);
+    s.patch(&contact, &gt, json!({"parentFolderId": private})).await.assert_error(403, "ErrorAccessDenied");
+    let (in_private, _) = s.list_all(&format!("/me/contactFolders/{private}/contacts"), &ot, &[]).await;
+    assert!(in_private.is_empty(), "{in_private:?}");
+    let r = s.patch(&contact, &gt, json!({"parentFolderId": parent})).await;
+    assert_eq!((r.status.as_u16(), r.body["parentFolderId"].as_str()), (200, Some(parent.as_str())), "{}", r.text);
 }
 
 /// Shared mailboxes: members with full access work in them through `/users/{shared}`.
@@ -360,7 +433,91 @@ async fn throttling_limits(backend: common::Backend) {
     assert_eq!(s.post("/me/contacts", &t, json!({"givenName": "y".repeat(1_200)})).await.status, 201);
 }
 
-both_backends!(access_matrix, shared_mailbox_members, folder_sharing_api);
+/// Consent grants (`/oauth2PermissionGrants`, the HTTP form of `rolo apps grant`) are tenant
+/// data: only an admin-consented delegated scope or the application role reaches them, and a
+/// refused write changes nothing.
+async fn consent_grants_matrix(s: TestServer) {
+    let app = rolo_server::identity::register_public_app(s.store.as_ref(), "Target").await.unwrap();
+    let owner = s.user("owner@contoso.test").await;
+    let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let admin_app = s
+        .authority
+        .issue_app_token(
+            "11111111-0000-0000-0000-00000000000a",
+            &roles(&["DelegatedPermissionGrant.ReadWrite.All"]),
+            3600,
+        )
+        .unwrap();
+    let grant = s
+        .post(
+            "/oauth2PermissionGrants",
+            &admin_app,
+            json!({"clientId": app.service_principal_id, "consentType": "AllPrincipals", "resourceId": "r", "scope": "User.Read"}),
+        )
+        .await;
+    assert_eq!(grant.status, 201, "{}", grant.text);
+    let id = grant.body["id"].as_str().unwrap().to_owned();
+    let body = |scope: &str| json!({"clientId": app.client_id, "consentType": "Principal", "principalId": owner.id, "resourceId": "r", "scope": scope});
+    let endpoints: Vec<(&str, Method, String, Option<Value>)> = vec![
+        ("list grants", Method::GET, "/oauth2PermissionGrants".into(), None),
+        ("get grant", Method::GET, format!("/oauth2PermissionGrants/{id}"), None),
+        (
+            "grant People.Read.All to the owner",
+            Method::POST,
+            "/oauth2PermissionGrants".into(),
+            Some(body("People.Read.All")),
+        ),
+        (
+            "widen the grant",
+            Method::PATCH,
+            format!("/oauth2PermissionGrants/{id}"),
+            Some(json!({"scope": "User.Read.All"})),
+        ),
+        ("withdraw the grant", Method::DELETE, format!("/oauth2PermissionGrants/{id}"), None),
+    ];
+    let principals: Vec<(&str, String)> = vec![
+        ("owner with contacts scopes", s.token(&owner, "Contacts.ReadWrite User.Read")),
+        ("user with User.Read.All", s.token(&owner, "User.Read.All Directory.Read.All")),
+        (
+            "app with contacts roles",
+            s.authority
+                .issue_app_token("11111111-0000-0000-0000-00000000000b", &roles(&["Contacts.ReadWrite"]), 3600)
+                .unwrap(),
+        ),
+        (
+            "app with Application.ReadWrite.All",
+            s.authority
+                .issue_app_token("11111111-0000-0000-0000-00000000000c", &roles(&["Application.ReadWrite.All"]), 3600)
+                .unwrap(),
+        ),
+    ];
+    for (who, token) in &principals {
+        for (name, method, path, body) in &endpoints {
+            let r = s.send(method.clone(), path, Some(token), body.clone(), &[]).await;
+            assert_eq!(r.status, 403, "{who}: {name}: {}", r.text);
+            assert_eq!(r.body["error"]["code"], "Authorization_RequestDenied", "{who}: {name}");
+        }
+    }
+    for token in [None, Some("not-a-jwt")] {
+        for (name, method, path, body) in &endpoints {
+            let r = s.send(method.clone(), path, token, body.clone(), &[]).await;
+            assert_eq!(r.status, 401, "{name}: {}", r.text);
+        }
+    }
+    // Nothing refused changed the grants.
+    let all = s.store.list_grants().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].scopes, vec!["User.Read".to_owned()]);
+    // The delegated admin (an admin-consented DelegatedPermissionGrant.ReadWrite.All) may do all of it.
+    let admin = s.token(&owner, "DelegatedPermissionGrant.ReadWrite.All");
+    let expected = [200, 200, 201, 204, 204];
+    for ((name, method, path, body), want) in endpoints.into_iter().zip(expected) {
+        let r = s.send(method, &path, Some(&admin), body, &[]).await;
+        assert_eq!(r.status.as_u16(), want, "admin: {name}: {}", r.text);
+    }
+}
+
+both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api, consent_grants_matrix);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_sqlite() {

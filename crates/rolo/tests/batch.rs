@@ -102,4 +102,119 @@ async fn malformed_batches_are_refused(s: TestServer) {
     s.get("/$batch", &t).await.assert_error(405, "ErrorInvalidRequest");
 }
 
-both_backends!(batch_runs_requests_in_order, batch_carries_binary_bodies, malformed_batches_are_refused);
+/// Inner URLs in every form the SDKs send: relative with or without `/`, with the batch's version
+/// prefix (the JavaScript client), absolute on this server (the Python SDK, with `depends_on` and
+/// lower-case, list-valued headers). Another version or another origin is refused.
+async fn batch_urls_in_every_client_form(s: TestServer) {
+    let (user, t) = s.login("eve@contoso.test").await;
+    let id = s.create_contact(&t, json!({"givenName": "Eve"})).await;
+    let urls = [
+        "/me/contacts".to_owned(),
+        "me/contacts".to_owned(),
+        "/v1.0/me/contacts".to_owned(),
+        "V1.0/me/contacts".to_owned(),
+        format!("{}/me/contacts", s.base),
+        format!("{}/me/contacts?$select=givenName", s.base),
+        format!("/v1.0/users/{}/contacts/{id}", user.user_principal_name),
+    ];
+    let count = s
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [{"id": "n", "method": "GET", "url": format!("{}/me/contacts/$count", s.base)}]}),
+        )
+        .await;
+    let n = by_id(&count.body, "n");
+    assert_eq!((n["status"].as_u64(), n["body"].as_str()), (Some(200), Some("1")), "{n}");
+    assert_eq!(n["headers"]["Content-Type"], "text/plain; charset=utf-8");
+    let requests: Vec<Value> =
+        urls.iter().enumerate().map(|(i, u)| json!({"id": i.to_string(), "method": "GET", "url": u})).collect();
+    let r = s.post("/$batch", &t, json!({ "requests": requests })).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for (i, url) in urls.iter().enumerate() {
+        let one = by_id(&r.body, &i.to_string());
+        assert_eq!(one["status"], 200, "{url}: {one}");
+        let first = if one["body"]["value"].is_array() { &one["body"]["value"][0] } else { &one["body"] };
+        assert_eq!(first["id"], id.as_str(), "{url}: {one}");
+        assert_eq!(first["givenName"], "Eve", "{url}: {one}");
+    }
+    assert_eq!(
+        by_id(&r.body, "5")["body"]["@odata.context"],
+        format!("{}/$metadata#users('{}')/contacts(givenName)", s.base, user.id)
+    );
+
+    // What the Python SDK sends: absolute URLs, `depends_on`, lower-case headers as lists.
+    let r = s
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [
+                {"id": "a", "method": "POST", "url": format!("{}/me/contacts", s.base), "depends_on": [],
+                 "headers": {"content-type": ["application/json"], "accept": "application/json"}, "body": {"givenName": "Py"}},
+                {"id": "b", "method": "GET", "url": format!("{}/me/contacts?$filter=givenName%20eq%20'Py'", s.base),
+                 "depends_on": ["a"], "headers": null}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(by_id(&r.body, "a")["status"], 201, "{}", r.text);
+    let listed = by_id(&r.body, "b");
+    assert_eq!(listed["status"], 200, "{listed}");
+    assert_eq!(listed["body"]["value"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["body"]["value"][0]["givenName"], "Py");
+
+    // A beta batch takes beta URLs.
+    let beta = s.base.replace("/v1.0", "/beta");
+    let r = s.post(&format!("{beta}/$batch"), &t, json!({"requests": [{"id": "1", "method": "GET", "url": "/beta/me/contacts"}, {"id": "2", "method": "GET", "url": format!("{beta}/me/contacts")}]})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(by_id(&r.body, "1")["status"], 200, "{}", r.text);
+    assert_eq!(by_id(&r.body, "2")["status"], 200, "{}", r.text);
+
+    // Another version, another origin, an absolute URL without a version: the batch is refused.
+    let origin = s.base.trim_end_matches("/v1.0");
+    for url in [
+        "/beta/me/contacts".to_owned(),
+        format!("{origin}/beta/me/contacts"),
+        "https://graph.microsoft.com/v1.0/me/contacts".to_owned(),
+        "http://evil.example/v1.0/me/contacts".to_owned(),
+        format!("{origin}/me/contacts"),
+        format!("{origin}.evil.example/v1.0/me/contacts"),
+    ] {
+        let r = s.post("/$batch", &t, json!({"requests": [{"id": "1", "method": "GET", "url": url}]})).await;
+        r.assert_error(400, "BadRequest");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(&url), "{url}: {}", r.text);
+    }
+    // Nothing was created by the refused batches, and the Python-style create happened once.
+    assert_eq!(s.ids_at("/me/contacts?$top=100", &t).await.len(), 2);
+}
+
+/// Absolute URLs under the configured public URL are this server's too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_accepts_the_public_url() {
+    let s = TestServer::start_configured(common::Backend::Sqlite, |state| {
+        state.public_url = Some("https://rolo.example.test/".into());
+    })
+    .await;
+    let (_, t) = s.login("pub@contoso.test").await;
+    let r = s
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [{"id": "1", "method": "GET", "url": "https://ROLO.example.test/v1.0/me/contacts?$top=1"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let one = by_id(&r.body, "1");
+    assert_eq!(one["status"], 200, "{one}");
+    assert_eq!(
+        one["body"]["@odata.context"].as_str().unwrap().split("/$metadata").next(),
+        Some("https://rolo.example.test/v1.0")
+    );
+}
+
+both_backends!(
+    batch_runs_requests_in_order,
+    batch_carries_binary_bodies,
+    malformed_batches_are_refused,
+    batch_urls_in_every_client_form
+);

@@ -776,3 +776,129 @@ async fn webhook_policy_from_the_configuration() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(status.is_some_and(|s| !s.success()) && stderr.contains("intranet"), "{status:?} {stderr}");
 }
+
+/// `users disable`, `users enable` and `users remove` against a running server's database: the
+/// server refuses a disabled user's token at its next request and its sign-in; `remove` asks
+/// for a confirmation it cannot get without a terminal, unless `--yes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_lifecycle_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    let o =
+        run(&["users", "add", "a@x.test", "--display-name", "A", "--password", "pw", "--database", &db], dir.path());
+    assert_success(&o, "users add --password");
+    let id = stdout(&o).split('\t').next().unwrap().to_owned();
+    let o = run(&["apps", "add", "Client", "--roles", "", "--database", &db], dir.path());
+    assert_success(&o, "apps add");
+    let out = stdout(&o);
+    let (client_id, secret) = out.trim_end().split_once('\t').unwrap();
+    let token = mint_token(&db, "a@x.test", "Contacts.ReadWrite", dir.path());
+    let served = serve(&["--database", &db], &[], dir.path());
+    let client = reqwest::Client::new();
+    let token_url = served.base.replace("/v1.0", "/common/oauth2/v2.0/token");
+    let login = || {
+        let form = [
+            ("grant_type", "password"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("username", "a@x.test"),
+            ("password", "pw"),
+            ("scope", "https://graph.microsoft.com/Contacts.ReadWrite offline_access"),
+        ];
+        let req = client.post(&token_url).form(&form);
+        async move { common::into_resp(req.send().await.unwrap()).await }
+    };
+    let mine = format!("{}/me/contacts", served.base);
+    let r = call(&client, reqwest::Method::POST, &mine, &token, Some(json!({"givenName": "C"}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(login().await.status, 200);
+
+    let o = run(&["users", "disable", "A@X.TEST", "--database", &db], dir.path());
+    assert_success(&o, "users disable");
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tdisabled\n"));
+    let r = call(&client, reqwest::Method::GET, &mine, &token, None).await;
+    r.assert_error(401, "InvalidAuthenticationToken");
+    let r = login().await;
+    assert_eq!((r.status.as_u16(), r.body["error_codes"].clone()), (400, json!([50057])), "{}", r.text);
+    let o = run(&["users", "list", "--database", &db], dir.path());
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tA\tdisabled\n"));
+    let o = run(&["token", "a@x.test", "--database", &db], dir.path());
+    assert!(!o.status.success() && stdout(&o).is_empty(), "no tokens for a disabled user");
+
+    let o = run(&["users", "enable", "a@x.test", "--database", &db], dir.path());
+    assert_success(&o, "users enable");
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tenabled\n"));
+    assert_eq!(login().await.status, 200);
+    assert_eq!(call(&client, reqwest::Method::GET, &mine, &token, None).await.status, 200);
+
+    // No terminal and no --yes: refused, and nothing is removed.
+    let o = command(&["users", "remove", "a@x.test", "--database", &db], &[], dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "remove without confirmation must fail");
+    assert_eq!(stdout(&o), "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        call(&client, reqwest::Method::GET, &mine, &token, None).await.body["value"].as_array().unwrap().len(),
+        1
+    );
+
+    let o = run(&["users", "remove", "a@x.test", "--yes", "--database", &db], dir.path());
+    assert_success(&o, "users remove --yes");
+    assert_eq!(stdout(&o), format!("{id}\ta@x.test\tremoved\n"));
+    let o = run(&["users", "list", "--database", &db], dir.path());
+    assert_eq!(stdout(&o), "");
+    let r = call(&client, reqwest::Method::GET, &mine, &token, None).await;
+    r.assert_error(401, "InvalidAuthenticationToken");
+    for args in [&["disable"][..], &["enable"], &["remove", "--yes"]] {
+        let o = run(&[&["users"][..], args, &["a@x.test", "--database", &db]].concat(), dir.path());
+        assert!(!o.status.success(), "{args:?} of an unknown user must fail");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("no such user: a@x.test"), "{args:?}");
+    }
+}
+
+/// The peak resident memory of a process, from /proc (Linux), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
+/// Forty contacts of 3.5 MB each (the case: a 267 MB response from a 633 MB server):
+/// a list page now stops at the byte budget, the next link continues it, and the server's peak
+/// memory stays under 150 MB while serving every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_contacts_list_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    add_user(&db, "a@x.test", "A", dir.path());
+    let token = mint_token(&db, "a@x.test", "Contacts.ReadWrite", dir.path());
+    let served = serve(&["--database", &db], &[], dir.path());
+    let client = reqwest::Client::new();
+    let url = format!("{}/me/contacts", served.base);
+    let body = serde_json::to_vec(&json!({"givenName": "Big", "personalNotes": "n".repeat(3_500_000)})).unwrap();
+    for _ in 0..40 {
+        let r = client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body.clone());
+        let r = common::into_resp(r.send().await.unwrap()).await;
+        assert_eq!(r.status, 201, "{}", r.text.chars().take(300).collect::<String>());
+    }
+    let mut next = Some(format!("{url}?$top=40"));
+    let (mut pages, mut total) = (Vec::new(), 0);
+    while let Some(link) = next {
+        let resp = client.get(&link).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        assert!(text.len() < 16 * 1024 * 1024 + 4_000_000, "a page of {} bytes", text.len());
+        let page: Value = serde_json::from_str(&text).unwrap();
+        let n = page["value"].as_array().unwrap().len();
+        pages.push(n);
+        total += n;
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+        assert!(pages.len() <= 40, "paging does not terminate");
+    }
+    assert_eq!(total, 40, "{pages:?}");
+    assert!(pages.len() > 1 && pages[0] < 40, "{pages:?}");
+    let peak = peak_rss(served.child.id()).expect("VmHWM");
+    assert!(peak < 150 * 1024 * 1024, "the server peaked at {} MB", peak / (1024 * 1024));
+}

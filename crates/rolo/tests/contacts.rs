@@ -1,6 +1,8 @@
 //! Contacts over HTTP, on SQLite and PostgreSQL.
 
 mod common;
+#[path = "conformance/mod.rs"]
+mod conformance;
 
 use common::TestServer;
 use serde_json::json;
@@ -97,4 +99,9 @@ async fn collections_are_capped(s: TestServer) {
     assert_eq!(r.body["categories"].as_array().unwrap().len(), 250);
 }
 
-both_backends!(create_get_update_delete, email_filter_and_paging, collections_are_capped);
+/// The examples of Graph's reference pages, replayed (see tests/conformance/mod.rs).
+async fn graph_examples(s: TestServer) {
+    conformance::replay_graph_examples(s).await;
+}
+
+both_backends!(create_get_update_delete, email_filter_and_paging, collections_are_capped, graph_examples);

@@ -2,6 +2,8 @@
 //! SQLite and PostgreSQL.
 
 mod common;
+#[path = "wire/directory.rs"]
+mod directory;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -160,6 +162,16 @@ async fn other_users_and_unknown_users(s: TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
     // The context names the user by object id whatever the URL said.
     assert_eq!(r.body["@odata.context"], s.context_of(&ada, "contacts/$entity"));
+
+    // UPNs compare ignoring ASCII case only: the Kelvin sign (U+212A) is not a 'k', whether or
+    // not the real user was looked up (and cached) first.
+    let (kate, kt) = s.login("kate@contoso.test").await;
+    assert_eq!(s.get("/users/KATE@contoso.test/contacts", &kt).await.status, 200);
+    for lookalike in ["%E2%84%AAate@contoso.test", "%E2%84%AAATE@CONTOSO.TEST"] {
+        s.get(&format!("/users/{lookalike}/contacts"), &kt).await.assert_error(404, "ErrorInvalidUser");
+    }
+    assert!(s.store.find_user("\u{212A}ate@contoso.test").await.unwrap().is_none());
+    assert_eq!(s.store.find_user("KATE@CONTOSO.TEST").await.unwrap().map(|u| u.id), Some(kate.id));
 }
 
 /// Unknown segments, versions and methods.
@@ -517,7 +529,114 @@ async fn concurrent_creates(s: TestServer) {
     assert_eq!(r.body["value"][0]["givenName"], "C07");
 }
 
+/// A method a route does not serve is 405 with `Allow`, decided before the query options are
+/// read and before the mailbox is looked up.
+async fn methods_not_served_name_the_allowed_ones(s: TestServer) {
+    let (_, t) = s.login("ada@contoso.test").await;
+    let id = s.create_contact(&t, json!({"givenName": "X"})).await;
+    let f = s.create_folder_at("/me/contactFolders", &t, "F").await;
+    let root = s.base.trim_end_matches("/v1.0").to_owned();
+    for (method, path, allow) in [
+        (Method::TRACE, "/me/contacts?$expand=bogus(".to_owned(), "GET, POST"),
+        (Method::PUT, "/me/contacts?$top=-1".to_owned(), "GET, POST"),
+        (Method::OPTIONS, format!("/me/contacts/{id}?$select=nope"), "GET, PATCH, DELETE"),
+        (Method::DELETE, format!("/me/contacts/{id}/permanentDelete"), "POST"),
+        (Method::GET, format!("/me/contactFolders/{f}/permanentDelete"), "POST"),
+        (Method::PUT, format!("/me/contactFolders/{f}"), "GET, PATCH, DELETE"),
+        (Method::PATCH, "/me/contactFolders/delta()".to_owned(), "GET"),
+        (Method::POST, format!("/me/contacts/{id}/photo"), "GET"),
+        (Method::DELETE, format!("/me/contacts/{id}/photo/$value"), "GET, PUT, PATCH"),
+        (Method::PUT, "/me/photo".to_owned(), "GET, DELETE"),
+        (Method::POST, "/me/photo/$value".to_owned(), "GET, PUT, PATCH, DELETE"),
+        (Method::POST, "/me/people?$search=x".to_owned(), "GET"),
+        (Method::PUT, format!("/me/contacts/{id}/extensions"), "GET, POST"),
+        (Method::POST, format!("/me/contacts/{id}/extensions/Com.X"), "GET, PATCH, DELETE"),
+        (Method::PATCH, "/me/outlook/masterCategories".to_owned(), "GET, POST"),
+        (Method::PUT, "/me/messages".to_owned(), "GET, POST"),
+        (Method::GET, "/me/sendMail".to_owned(), "POST"),
+        // Another user's mailbox, even one that does not exist: the method is wrong whatever.
+        (Method::PUT, "/users/nobody@contoso.test/contacts".to_owned(), "GET, POST"),
+        (Method::PUT, "/subscriptions".to_owned(), "GET, POST"),
+        (Method::POST, "/subscriptions/00000000-0000-0000-0000-000000000002".to_owned(), "GET, PATCH, DELETE"),
+        (Method::GET, "/subscriptions/00000000-0000-0000-0000-000000000002/reauthorize".to_owned(), "POST"),
+        (Method::PUT, "/schemaExtensions".to_owned(), "GET, POST"),
+        (Method::GET, "/$batch".to_owned(), "POST"),
+        (Method::DELETE, "/$metadata".to_owned(), "GET"),
+        (Method::POST, format!("{root}/v1.0/"), "GET"),
+    ] {
+        let body = (method == Method::PUT || method == Method::POST || method == Method::PATCH).then(|| json!({}));
+        let r = s.send(method.clone(), &path, Some(&t), body, &[]).await;
+        r.assert_error(405, "ErrorInvalidRequest");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(
+            r.body["error"]["message"],
+            format!("The OData request is not supported: method '{method}' is not allowed on this resource.")
+        );
+    }
+    // The method is refused before the token's scopes are looked at (the token itself is checked).
+    let (weak_user, _) = s.login("weak@contoso.test").await;
+    let weak = s.token(&weak_user, "User.Read");
+    for path in ["/me/contacts", "/subscriptions", "/users/ada@contoso.test/contacts"] {
+        let r = s.send(Method::PUT, path, Some(&weak), Some(json!({})), &[]).await;
+        r.assert_error(405, "ErrorInvalidRequest");
+        assert_eq!(r.header("allow"), Some("GET, POST"), "{path}");
+        s.send(Method::PUT, path, None, Some(json!({})), &[]).await.assert_error(401, "InvalidAuthenticationToken");
+    }
+    s.get("/me/contacts", &weak).await.assert_error(403, "ErrorAccessDenied");
+    // Served methods still read their query options.
+    s.get("/me/contacts?$expand=bogus(", &t).await.assert_error(400, "BadRequest");
+    // Nothing changed.
+    assert_eq!(s.ids_at("/me/contacts", &t).await, vec![id.clone()]);
+    assert_eq!(s.get(&format!("/me/contactFolders/{f}"), &t).await.status, 200);
+}
+
+/// A create or update without a body is refused, as on Graph; actions take none.
+async fn missing_bodies_are_refused(s: TestServer) {
+    let (_, t) = s.login("ada@contoso.test").await;
+    let id = s.create_contact(&t, json!({"givenName": "X"})).await;
+    let f = s.create_folder_at("/me/contactFolders", &t, "F").await;
+    for (method, path) in [
+        (Method::POST, "/me/contacts".to_owned()),
+        (Method::POST, format!("/me/contactFolders/{f}/contacts")),
+        (Method::PATCH, format!("/me/contacts/{id}")),
+        (Method::POST, "/me/contactFolders".to_owned()),
+        (Method::PATCH, format!("/me/contactFolders/{f}")),
+        (Method::POST, format!("/me/contacts/{id}/extensions")),
+    ] {
+        for body in [Vec::new(), b"  \r\n".to_vec()] {
+            let r = s.send_raw(method.clone(), &path, Some(&t), body, Some("application/json"), &[]).await;
+            r.assert_error(400, "BadRequest");
+            assert_eq!(r.body["error"]["message"], "Empty Payload. JSON content expected.", "{method} {path}");
+        }
+    }
+    // No contact was created; an empty object still is a (blank) contact.
+    assert_eq!(s.ids_at("/me/contacts", &t).await, vec![id.clone()]);
+    assert_eq!(s.post("/me/contacts", &t, json!({})).await.status, 201);
+    // Actions need no body.
+    let r =
+        s.send_raw(Method::POST, &format!("/me/contacts/{id}/permanentDelete"), Some(&t), Vec::new(), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = s
+        .send_raw(Method::POST, &format!("/me/contactFolders/{f}/permanentDelete"), Some(&t), Vec::new(), None, &[])
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
+
+/// Query options on `/subscriptions` are checked as everywhere; `$top` is honoured.
+async fn subscription_list_options(s: TestServer) {
+    let (_, t) = s.login("ada@contoso.test").await;
+    for bad in ["$top=-1", "$skip=-3", "$top=x", "$filter=("] {
+        s.get(&format!("/subscriptions?{bad}"), &t).await.assert_error(400, "BadRequest");
+    }
+    let r = s.get("/subscriptions?$top=1", &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["value"], json!([]));
+}
+
 both_backends!(
+    methods_not_served_name_the_allowed_ones,
+    missing_bodies_are_refused,
+    subscription_list_options,
     unauthenticated_requests,
     token_from_another_installation,
     scopes_gate_operations,
@@ -550,7 +669,8 @@ async fn service_document_and_metadata() {
     let doc = s.send(Method::GET, "/", None, None, &[]).await;
     assert_eq!(doc.status, 200, "{}", doc.text);
     assert_eq!(doc.body["@odata.context"], format!("{}/$metadata", s.base));
-    assert_eq!(doc.body["value"][3], json!({"name": "me", "kind": "Singleton", "url": "me"}));
+    assert_eq!(doc.body["value"][1], json!({"name": "organization", "kind": "EntitySet", "url": "organization"}));
+    assert_eq!(doc.body["value"][4], json!({"name": "me", "kind": "Singleton", "url": "me"}));
     let meta = s.send(Method::GET, "/$metadata", None, None, &[]).await;
     assert_eq!(meta.status, 200);
     assert_eq!(meta.header("content-type"), Some("application/xml"));
@@ -603,6 +723,7 @@ async fn openapi_describes_exactly_what_is_served() {
         ("{outlookCategory-id}", "00000000-0000-0000-0000-000000000001".to_owned()),
         ("{subscription-id}", "00000000-0000-0000-0000-000000000002".to_owned()),
         ("{schemaExtension-id}", "extabcdefgh_x".to_owned()),
+        ("{organization-id}", s.authority.tenant_id.clone()),
     ];
     let paths = doc.body["paths"].as_object().expect("paths");
     assert!(paths.len() > 90, "{} paths", paths.len());

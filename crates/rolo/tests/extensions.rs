@@ -98,6 +98,16 @@ async fn inline_extensions_and_rules(s: TestServer) {
         .await
         .assert_error(413, "ErrorExtensionTooLarge");
     s.patch(&format!("/me/contacts/{id}"), &t, json!({"extensions": []})).await.assert_error(400, "BadRequest");
+    // NUL characters are refused in extension values as in every other stored text: on create,
+    // inline, in arrays and on PATCH; nothing is stored.
+    for v in [json!("a\u{0}b"), json!(["ok", "\u{0}"])] {
+        s.post(&base, &t, json!({"extensionName": "Com.Nul", "v": v})).await.assert_error(400, "RequestBodyRead");
+        let inline = json!({"givenName": "N", "extensions": [{"extensionName": "Com.Nul", "v": v}]});
+        s.post("/me/contacts", &t, inline).await.assert_error(400, "RequestBodyRead");
+        s.patch(&format!("{base}/Com.Contoso.A"), &t, json!({"v": v})).await.assert_error(400, "RequestBodyRead");
+    }
+    s.get(&format!("{base}/Com.Nul"), &t).await.assert_error(404, "ErrorItemNotFound");
+    assert_eq!(s.get(&format!("{base}/Com.Contoso.A"), &t).await.body["v"], 1);
     let dup = json!({"givenName": "D", "extensions": [{"extensionName": "Com.A"}, {"extensionName": "com.a"}]});
     s.post("/me/contacts", &t, dup).await.assert_error(409, "nameAlreadyExists");
 

@@ -99,7 +99,7 @@ async fn graph_js_client(s: TestServer) {
     ensure_packages(&dir).await;
 
     let user = s.user("adele@contoso.test").await;
-    let token = s.token(&user, "Contacts.ReadWrite MailboxSettings.ReadWrite");
+    let token = s.token(&user, "Contacts.ReadWrite MailboxSettings.ReadWrite User.Read");
     let (_, other) = s.login("alex@contoso.test").await;
     let root = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
 

@@ -48,6 +48,16 @@ async fn drafts_are_created_read_patched_and_deleted(s: TestServer) {
     assert_eq!(got.status, 200, "{}", got.text);
     let keys: Vec<&str> = got.body.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["@odata.context", "@odata.etag", "id", "subject", "isRead"]);
+    // The selection is named in the context, as Graph's message and event examples show.
+    let messages_ctx = format!("{}/$metadata#users('{}')/messages", s.base, ada.id);
+    assert_eq!(got.body["@odata.context"], format!("{messages_ctx}(subject,isRead)/$entity"));
+    let list = s.get("/me/messages?$select=subject", &t).await;
+    assert_eq!(list.body["@odata.context"], format!("{messages_ctx}(subject)"), "{}", list.text);
+    // Names match case-insensitively, in $select, $filter and $orderby.
+    let got = s.get(&format!("/me/messages/{id}?$select=Subject,ISREAD"), &t).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    let keys: Vec<&str> = got.body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["@odata.context", "@odata.etag", "id", "subject", "isRead"]);
 
     // Drafts may change their content; unknown and server-managed properties are refused.
     let p = s.patch(&format!("/me/messages/{id}"), &t, json!({"subject": "Plan B", "categories": ["Red"]})).await;
@@ -213,6 +223,7 @@ async fn received_mail_filters_and_pages(s: TestServer) {
     assert_eq!(subjects(&s.get(&f("receivedDateTime ge 2024-01-04T00:00:00Z"), &t).await.body), ["Note 4", "Note 3"]);
     assert_eq!(subjects(&s.get(&f("startswith(subject,'note 1')"), &t).await.body), ["Note 1"]);
     assert_eq!(subjects(&s.get(&f("subject eq 'Note 3'"), &t).await.body), ["Note 3"]);
+    assert_eq!(subjects(&s.get(&format!("{}&$orderby=Subject", f("SUBJECT eq 'Note 3'")), &t).await.body), ["Note 3"]);
     assert_eq!(subjects(&s.get(&f("sentDateTime ge 2024-01-05T00:00:00Z"), &t).await.body), ["Note 4"]);
     assert_eq!(subjects(&s.get(&f("contains(subject,'te 2')"), &t).await.body), ["Note 2"]);
     let r = s.get("/me/mailFolders/inbox/messages?$orderby=subject&$count=true&$top=2", &t).await;

@@ -506,7 +506,154 @@ async fn unicode_orderby_is_case_insensitive(s: TestServer) {
     }
 }
 
+/// Property and lambda-member names match case-insensitively in `$filter`, `$orderby`, `$select`
+/// and `$expand`, as Graph's own examples spell them.
+async fn property_names_match_case_insensitively(s: TestServer) {
+    let (user, t) = s.login("ada@contoso.test").await;
+    let ids = people(&s, &t).await;
+    let jan = s
+        .create_contact(
+            &t,
+            json!({"givenName": "Jan", "emailAddresses": [{"address": "jan@x.test"}],
+                   "singleValueExtendedProperties": [{"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Color", "value": "Green"}]}),
+        )
+        .await;
+    for (f, expected) in [
+        ("GivenName eq 'Jan'", vec![jan.clone()]),
+        ("GIVENNAME eq 'jan'", vec![jan.clone()]),
+        ("EmailAddresses/any(a:a/Address eq 'jan@x.test')", vec![jan.clone()]),
+        ("emailAddresses/any(a:a/ADDRESS eq 'JAN@x.test')", vec![jan.clone()]),
+        ("Categories/any(c:c eq 'green')", vec![ids[3].clone()]),
+        ("startswith(SurName,'Lov')", vec![ids[0].clone()]),
+        (
+            "SingleValueExtendedProperties/Any(ep: ep/Id eq 'String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Color' and contains(ep/Value,'ree'))",
+            vec![jan.clone()],
+        ),
+    ] {
+        assert_eq!(filtered(&s, &t, f).await, sorted(expected), "{f}");
+    }
+    // $orderby, and $select on a list: the context names the canonical spelling.
+    let r = s.get(&format!("/me/contacts?$orderby={}&$select=GivenName&$top=2", enc("GivenName DESC")), &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["@odata.context"], s.context_of(&user, "contacts(givenName)"));
+    let names: Vec<&str> =
+        r.body["value"].as_array().unwrap().iter().map(|c| c["givenName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Jan", "Grace"]);
+    // Folders and $expand too.
+    s.create_folder_at("/me/contactFolders", &t, "Zeta").await;
+    let r =
+        s.get(&format!("/me/contactFolders?$filter={}&$orderby=DisplayName", enc("DISPLAYNAME eq 'zeta'")), &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 1, "{}", r.text);
+    let r = s.get(&format!("/me/contacts/{jan}?$expand=Extensions"), &t).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["extensions"], json!([]));
+    // Unknown names are still refused, under the name the client wrote.
+    let r = s.get(&format!("/me/contacts?$filter={}", enc("ShoeSize eq 'x'")), &t).await;
+    r.assert_error(400, "BadRequest");
+    assert!(r.text.contains("ShoeSize"), "{}", r.text);
+}
+
+/// `ne` inside `emailAddresses/any(...)` is refused, as Graph documents; `not ...any(eq)` says it.
+async fn email_lambda_refuses_ne(s: TestServer) {
+    let (_, t) = s.login("ada@contoso.test").await;
+    let a = s.create_contact(&t, json!({"givenName": "A", "emailAddresses": [{"address": "a@x.test"}]})).await;
+    let b = s.create_contact(&t, json!({"givenName": "B", "emailAddresses": [{"address": "b@x.test"}]})).await;
+    for f in ["emailAddresses/any(a:a/address ne 'a@x.test')", "emailAddresses/any(a:not (a/address ne 'x'))"] {
+        let r = s.get(&format!("/me/contacts?$filter={}", enc(f)), &t).await;
+        r.assert_error(400, "ErrorInvalidUrlQueryFilter");
+        assert_eq!(r.body["error"]["message"], "The query filter contains one or more invalid nodes.");
+    }
+    assert_eq!(filtered(&s, &t, "not emailAddresses/any(a:a/address eq 'a@x.test')").await, vec![b]);
+    assert_eq!(filtered(&s, &t, "emailAddresses/any(a:a/address eq 'a@x.test')").await, vec![a]);
+}
+
+/// `/$count` on every collection: the bare number as text, after `$filter`.
+async fn count_segments(s: TestServer) {
+    let (user, _) = s.login("ada@contoso.test").await;
+    let t = s.token(&user, "Contacts.ReadWrite MailboxSettings.ReadWrite Mail.ReadWrite Calendars.ReadWrite");
+    people(&s, &t).await;
+    let f = s.create_folder_at("/me/contactFolders", &t, "F").await;
+    let g = s.create_folder_at(&format!("/me/contactFolders/{f}/childFolders"), &t, "G").await;
+    s.create_folder_at("/me/contactFolders", &t, "H").await;
+    let in_g = s
+        .create_contact_at(
+            &format!("/me/contactFolders/{f}/childFolders/{g}/contacts"),
+            &t,
+            json!({"givenName": "In G"}),
+        )
+        .await;
+    let in_g = in_g["id"].as_str().unwrap();
+    assert_eq!(
+        s.post(
+            &format!("/me/contacts/{}/extensions", s.ids_at("/me/contacts", &t).await[0]),
+            &t,
+            json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "Com.Contoso.A", "x": 1})
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        s.post("/me/outlook/masterCategories", &t, json!({"displayName": "Work", "color": "preset1"})).await.status,
+        201
+    );
+    assert_eq!(s.post("/me/events", &t, json!({"subject": "Meet", "start": {"dateTime": "2024-05-01T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2024-05-01T11:00:00", "timeZone": "UTC"}})).await.status, 201);
+    let first = s.ids_at("/me/contacts", &t).await[0].clone();
+    let uid = user.id.clone();
+    for (path, expected) in [
+        ("/me/contacts/$count".to_owned(), "5"),
+        (format!("/me/contacts/$count?$filter={}", enc("categories/any(c:c eq 'Red')")), "2"),
+        (
+            format!(
+                "/me/contacts/$count?$filter={}&$top=1&$skip=1&$orderby=givenName",
+                enc("startswith(givenName,'A')")
+            ),
+            "2",
+        ),
+        (format!("/users/{uid}/contacts/$COUNT"), "5"),
+        (format!("/me/contactFolders/{f}/childFolders/{g}/contacts/$count"), "1"),
+        (format!("/me/contactFolders/{f}/contacts/$count"), "0"),
+        ("/me/contactFolders/$count".to_owned(), "2"),
+        (format!("/me/contactFolders/$count?$filter={}", enc("displayName eq 'h'")), "1"),
+        (format!("/me/contactFolders/{f}/childFolders/$count"), "1"),
+        ("/me/outlook/masterCategories/$count".to_owned(), "1"),
+        ("/me/messages/$count".to_owned(), "0"),
+        ("/me/mailFolders/inbox/messages/$count".to_owned(), "0"),
+        ("/me/events/$count".to_owned(), "1"),
+        (format!("/me/contacts/{first}/extensions/$count"), "1"),
+        (format!("/me/contacts/{in_g}/extensions/$count"), "0"),
+    ] {
+        let r = s.get(&path, &t).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"), "{path}");
+        assert_eq!(r.text, expected, "{path}");
+    }
+    // Only collections have a count; only GET reads it; the list's refusals hold.
+    s.get(&format!("/me/contacts/{first}/$count"), &t).await.assert_error(400, "BadRequest");
+    s.get(&format!("/me/contactFolders/{f}/$count"), &t).await.assert_error(400, "BadRequest");
+    s.get("/me/$count", &t).await.assert_error(400, "BadRequest");
+    let r = s.post("/me/contacts/$count", &t, json!({"givenName": "X"})).await;
+    r.assert_error(405, "ErrorInvalidRequest");
+    assert_eq!(r.header("allow"), Some("GET"));
+    s.get(&format!("/me/contacts/$count?$search={}", enc("\"A\"")), &t).await.assert_error(400, "BadRequest");
+    s.get(&format!("/me/contacts/$count?$filter={}", enc("shoeSize eq 1")), &t).await.assert_error(400, "BadRequest");
+    s.get(&format!("/me/outlook/masterCategories/$count?$filter={}", enc("displayName eq 'x'")), &t)
+        .await
+        .assert_error(400, "BadRequest");
+    s.get("/me/contacts/AAAAAAAAAAAAAAAAAAAAAA/extensions/$count", &t).await.assert_error(404, "ErrorItemNotFound");
+    // Counting needs what listing needs.
+    let (_, other) = s.login("bob@contoso.test").await;
+    s.get(&format!("/users/{uid}/contacts/$count"), &other).await.assert_error(403, "ErrorAccessDenied");
+    s.get("/me/outlook/masterCategories/$count", &s.token(&user, "Contacts.Read"))
+        .await
+        .assert_error(403, "ErrorAccessDenied");
+}
+
 both_backends!(
+    property_names_match_case_insensitively,
+    email_lambda_refuses_ne,
+    count_segments,
     unicode_orderby_is_case_insensitive,
     unicode_case_and_birthday_filters,
     select_projects_properties,

@@ -1,5 +1,6 @@
 //! Conformance of Rolo to Microsoft Graph's published OpenAPI description of the personal
-//! contacts API (`shared/spec/graph-contacts-openapi.yaml`, beside the repository clone).
+//! contacts API (`tests/fixtures/graph-openapi/graph-contacts-openapi.yaml`, a subset of
+//! Microsoft's published description kept in the repository; see the README beside it).
 //!
 //! * Bodies: a contact with every writable v1.0 property, a contact folder and the collections
 //!   that list them are validated against `components.schemas` (declared properties only, JSON
@@ -26,7 +27,7 @@ use serde_json::{json, Map, Value};
 // Loading the spec
 // ---------------------------------------------------------------------------------------------
 
-const SPEC_RELATIVE: &str = "../../../shared/spec/graph-contacts-openapi.yaml";
+const SPEC_RELATIVE: &str = "tests/fixtures/graph-openapi/graph-contacts-openapi.yaml";
 
 const CONTACT_SCHEMA: &str = "microsoft.graph.contact";
 const FOLDER_SCHEMA: &str = "microsoft.graph.contactFolder";
@@ -52,8 +53,7 @@ fn spec() -> &'static Value {
         let path = spec_path();
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
-                "OpenAPI description not found: looked for {} (= $CARGO_MANIFEST_DIR/{SPEC_RELATIVE}; \
-                 shared/ must sit beside the repository clone): {e}",
+                "OpenAPI description not found: looked for {} (= $CARGO_MANIFEST_DIR/{SPEC_RELATIVE}): {e}",
                 path.display()
             )
         });

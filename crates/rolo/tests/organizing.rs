@@ -327,6 +327,8 @@ async fn schema_extensions(s: TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["value"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["value"][0]["properties"][0], json!({"name": "courseId", "type": "Integer"}));
+    let r = s.get(&format!("/schemaExtensions?$filter={}", enc("Id eq 'contoso_course'")), &reader).await;
+    assert_eq!(r.body["value"].as_array().map(Vec::len), Some(1), "{}", r.text);
     s.get("/schemaExtensions/nope_nope", &reader).await.assert_error(404, "Request_ResourceNotFound");
 
     // Values: set by PATCH, merged, typed, returned on GET and by $select.

@@ -100,6 +100,8 @@ async fn ranking(s: TestServer) {
     // personType filters, $select, paging by $skip.
     let orgs = s.get(&format!("/me/people?$filter={}", enc("personType/subclass eq 'OrganizationUser'")), &t).await;
     assert_eq!(names(&orgs), ["eve", "ben"]);
+    let orgs = s.get(&format!("/me/people?$filter={}", enc("PersonType/SubClass eq 'organizationuser'")), &t).await;
+    assert_eq!(names(&orgs), ["eve", "ben"]);
     s.get(&format!("/me/people?$filter={}", enc("displayName eq 'x'")), &t)
         .await
         .assert_error(400, "ErrorInvalidUrlQueryFilter");

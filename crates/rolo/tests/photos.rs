@@ -572,6 +572,10 @@ async fn user_photo_round_trip(s: TestServer) {
     assert_eq!(m.status, 200, "{}", m.text);
     let etag = assert_metadata(&m.body, "image/png", "300X200", 300, 200, "/me/photo");
     assert_eq!(m.body["@odata.context"], s.context_of(&user, "photo/$entity"), "{}", m.text);
+    // The entity names itself, as in Graph's example; sizes by their canonical id.
+    assert_eq!(m.body["@odata.id"], format!("{}/users('{}')/photo", s.base, user.id), "{}", m.text);
+    let by_upn = s.get(&format!("/users/{}/photo", user.user_principal_name), &t).await;
+    assert_eq!(by_upn.body["@odata.id"], m.body["@odata.id"], "{}", by_upn.text);
     let v = s.get_bytes("/me/photo/$value", &t, &[]).await;
     let header_etag = assert_media(&v, "image/png", &png, "/me/photo/$value");
     assert_eq!(header_etag, etag);
@@ -597,6 +601,7 @@ async fn user_photo_round_trip(s: TestServer) {
     let one = s.get("/me/photos/240x240", &t).await;
     assert_eq!(one.status, 200, "{}", one.text);
     assert_metadata(&one.body, "image/jpeg", "240X240", 240, 160, "/me/photos/240x240");
+    assert_eq!(one.body["@odata.id"], format!("{}/users('{}')/photos('240X240')", s.base, user.id));
     s.get("/me/photos/648x648", &t).await.assert_error(404, "ErrorItemNotFound");
     assert_value_404(&s, "/me/photos/50x50/$value", &t).await;
 

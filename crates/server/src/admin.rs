@@ -60,11 +60,17 @@ pub struct Limits {
     pub extensions: rolo_domain::extension::ExtensionLimits,
     /// Largest photo upload accepted, in bytes (Graph: the 4 MB request limit).
     pub photo_bytes: usize,
+    /// A list page ends early (with a next link) once its items hold this many bytes.
+    pub page_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { extensions: Default::default(), photo_bytes: crate::graph::MAX_BODY_BYTES }
+        Limits {
+            extensions: Default::default(),
+            photo_bytes: crate::graph::MAX_BODY_BYTES,
+            page_bytes: crate::query::MAX_PAGE_BYTES,
+        }
     }
 }
 
@@ -262,9 +268,14 @@ pub async fn serve(
                 state.set_faults(faults);
             }
             if let Some(l) = body.get("limits") {
-                let limits: Limits = serde_json::from_value(l.clone())
-                    .map_err(|_| GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes}"))?;
-                if limits.extensions.per_contact == 0 || limits.extensions.bytes == 0 || limits.photo_bytes == 0 {
+                let limits: Limits = serde_json::from_value(l.clone()).map_err(|_| {
+                    GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes, pageBytes}")
+                })?;
+                if limits.extensions.per_contact == 0
+                    || limits.extensions.bytes == 0
+                    || limits.photo_bytes == 0
+                    || limits.page_bytes == 0
+                {
                     return Err(GraphError::bad_request("BadRequest", "Limits must be positive."));
                 }
                 state.set_limits(limits);

@@ -12,6 +12,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http_body_util::BodyExt;
+use rolo_domain::text::strip_prefix_ignore_ascii_case;
 use rolo_domain::ApiVersion;
 use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use serde_json::{json, Map, Value};
@@ -37,7 +38,72 @@ fn malformed(message: impl Into<String>) -> GraphError {
     GraphError::bad_request("BadRequest", message)
 }
 
-fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
+/// Where a batch may send its requests: the URL roots (`http://host`, the public URL) that are
+/// this service, for the absolute URLs some SDKs put in each request.
+pub struct Origins(pub Vec<String>);
+
+impl Origins {
+    /// The request's own host (under either scheme, since a proxy may end TLS in front of Rolo)
+    /// and the configured public URL.
+    pub fn new(host: Option<&str>, public_url: Option<&str>) -> Origins {
+        let mut roots = Vec::new();
+        if let Some(host) = host.filter(|h| !h.is_empty()) {
+            roots.push(format!("http://{host}"));
+            roots.push(format!("https://{host}"));
+        }
+        if let Some(public) = public_url {
+            roots.push(public.trim_end_matches('/').to_owned());
+        }
+        Origins(roots)
+    }
+}
+
+/// An inner request's URL below the batch's version root (`me/contacts?$top=1`). Clients send
+/// it relative with or without a leading `/` (Graph's examples), with a version prefix (the
+/// JavaScript client's `BatchRequestContent`), or absolute (the Python SDK): an absolute URL
+/// must be on this service and carry the version, and a version must be the batch's own.
+fn relative_url(id: &str, raw: &str, version: ApiVersion, origins: &Origins) -> GraphResult<String> {
+    let refused = || {
+        malformed(format!(
+            "The URL '{raw}' of request '{id}' is not valid: give it relative to the version root (/me/contacts), or absolute on this service."
+        ))
+    };
+    let path = raw.split(['?', '#']).next().unwrap_or_default();
+    let (rest, absolute) = if path.contains("://") {
+        let tail = origins
+            .0
+            .iter()
+            .find_map(|root| strip_prefix_ignore_ascii_case(raw, root).filter(|tail| tail.starts_with('/')))
+            .ok_or_else(refused)?;
+        (tail, true)
+    } else {
+        (raw, false)
+    };
+    let rest = rest.trim_start_matches('/');
+    let seg_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (first, tail) = rest.split_at(seg_end);
+    match ApiVersion::from_segment(first) {
+        Some(v) if v == version => Ok(tail.trim_start_matches('/').to_owned()),
+        Some(_) => Err(malformed(format!(
+            "The URL '{raw}' of request '{id}' names another API version than the batch's ('{}').",
+            version.segment()
+        ))),
+        None if absolute => Err(refused()),
+        None => Ok(rest.to_owned()),
+    }
+}
+
+/// A header value as a string; the Python SDK sends each header as a list of values.
+fn header_value(v: &Value) -> Option<HeaderValue> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(Value::as_str).collect::<Option<Vec<_>>>()?.join(", "),
+        _ => return None,
+    };
+    HeaderValue::from_str(&text).ok()
+}
+
+fn parse(body: &Value, version: ApiVersion, origins: &Origins) -> GraphResult<Vec<Inner>> {
     let requests = body
         .get("requests")
         .and_then(Value::as_array)
@@ -59,20 +125,21 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
         let method = field("method")
             .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
             .ok_or_else(|| malformed(format!("Request '{id}' needs a valid 'method'.")))?;
-        let url = field("url").ok_or_else(|| malformed(format!("Request '{id}' needs a 'url'.")))?;
-        if url.contains("://") {
-            return Err(malformed(format!("Request '{id}' must use a URL relative to the version root.")));
-        }
+        let raw_url = field("url").ok_or_else(|| malformed(format!("Request '{id}' needs a 'url'.")))?;
+        let url = relative_url(&id, &raw_url, version, origins)?;
         let mut headers = Vec::new();
-        if let Some(h) = r.get("headers") {
-            let h =
-                h.as_object().ok_or_else(|| malformed(format!("The headers of request '{id}' must be an object.")))?;
-            for (k, v) in h {
-                let name =
-                    HeaderName::from_bytes(k.as_bytes()).map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
-                let value = v.as_str().and_then(|v| HeaderValue::from_str(v).ok());
-                headers.push((name, value.ok_or_else(|| malformed(format!("Bad value for header '{k}'.")))?));
+        match r.get("headers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(h)) => {
+                for (k, v) in h {
+                    // Header names match case-insensitively (`HeaderName` is lower-case).
+                    let name = HeaderName::from_bytes(k.as_bytes())
+                        .map_err(|_| malformed(format!("Bad header name '{k}'.")))?;
+                    let value = header_value(v).ok_or_else(|| malformed(format!("Bad value for header '{k}'.")))?;
+                    headers.push((name, value));
+                }
             }
+            Some(_) => return Err(malformed(format!("The headers of request '{id}' must be an object."))),
         }
         let content_type = headers.iter().find(|(n, _)| *n == header::CONTENT_TYPE).map(|(_, v)| v.clone());
         let body = match r.get("body") {
@@ -91,7 +158,8 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
                 })
             }
         };
-        let depends_on = match r.get("dependsOn") {
+        // The Python SDK spells it `depends_on`.
+        let depends_on = match r.get("dependsOn").or_else(|| r.get("depends_on")) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(ids)) => ids
                 .iter()
@@ -136,7 +204,7 @@ fn parse(body: &Value) -> GraphResult<Vec<Inner>> {
 
 /// Runs one inner request through the router and renders it as a batch response entry.
 async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r: Inner) -> (String, Value, bool) {
-    let url = format!("/{}/{}", version.segment(), r.url.trim_start_matches('/'));
+    let url = format!("/{}/{}", version.segment(), r.url);
     let nested = url.split('?').next().unwrap_or("").trim_end_matches('/').to_ascii_lowercase().ends_with("/$batch");
     if nested {
         let e = GraphError::bad_request("BadRequest", "A batch cannot hold another batch.");
@@ -169,13 +237,16 @@ async fn run_one(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, r:
             headers.insert(header_case(k.as_str()), json!(v));
         }
     }
-    let is_json =
-        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
+    let content_type =
+        resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let body = if bytes.is_empty() {
         Value::Null
-    } else if is_json {
+    } else if content_type.contains("json") {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    } else if content_type.starts_with("text/") {
+        // Text (a `$count`) travels as itself; only binary bodies are base64-encoded.
+        Value::String(String::from_utf8_lossy(&bytes).into_owned())
     } else {
         Value::String(STANDARD.encode(&bytes))
     };
@@ -220,8 +291,14 @@ fn error_body(e: &GraphError) -> Value {
 }
 
 /// `POST /v1.0/$batch`
-pub async fn handle(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion, body: Value) -> GraphResult<Response> {
-    let requests = parse(&body)?;
+pub async fn handle(
+    state: Arc<AppState>,
+    outer: HeaderMap,
+    version: ApiVersion,
+    origins: Origins,
+    body: Value,
+) -> GraphResult<Response> {
+    let requests = parse(&body, version, &origins)?;
     let order: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
     let mut pending: Vec<Inner> = requests;
     let mut results: HashMap<String, (Value, bool)> = HashMap::new();
@@ -256,4 +333,57 @@ pub async fn handle(state: Arc<AppState>, outer: HeaderMap, version: ApiVersion,
     let responses: Vec<Value> = order.iter().filter_map(|id| results.remove(id).map(|(v, _)| v)).collect();
     let body = serde_json::to_vec(&json!({ "responses": responses })).map_err(GraphError::internal)?;
     Ok(json_status(StatusCode::OK, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_urls_resolve_below_the_version_root() {
+        let origins = Origins::new(Some("rolo.test:8080"), Some("https://graph.example/api/"));
+        let v1 = ApiVersion::V1;
+        let ok = |raw: &str| relative_url("1", raw, v1, &origins).unwrap();
+        assert_eq!(ok("/me/contacts?$top=1"), "me/contacts?$top=1");
+        assert_eq!(ok("me/contacts"), "me/contacts");
+        assert_eq!(ok("/v1.0/me/contacts"), "me/contacts");
+        assert_eq!(ok("v1.0/me/contacts"), "me/contacts");
+        assert_eq!(
+            ok("http://rolo.test:8080/v1.0/me/contacts?$filter=a eq 'http://x'"),
+            "me/contacts?$filter=a eq 'http://x'"
+        );
+        assert_eq!(ok("HTTPS://Rolo.Test:8080/V1.0/me"), "me");
+        assert_eq!(ok("https://graph.example/api/v1.0/me/contacts"), "me/contacts");
+        assert_eq!(ok("/me/contacts?next=https://elsewhere/x"), "me/contacts?next=https://elsewhere/x");
+        for bad in [
+            "/beta/me/contacts",
+            "http://rolo.test:8080/beta/me",
+            "http://rolo.test:8080/me/contacts",
+            "http://rolo.test:80800/v1.0/me",
+            "https://graph.microsoft.com/v1.0/me",
+            "https://graph.example/v1.0/me",
+            "ftp://rolo.test:8080/v1.0/me",
+        ] {
+            assert_eq!(relative_url("1", bad, v1, &origins).unwrap_err().code, "BadRequest", "{bad}");
+        }
+        assert_eq!(relative_url("1", "/beta/me", ApiVersion::Beta, &origins).unwrap(), "me");
+        // Without a Host header or public URL, nothing absolute is this server.
+        assert!(relative_url("1", "http://rolo.test:8080/v1.0/me", v1, &Origins::new(None, None)).is_err());
+    }
+
+    #[test]
+    fn sdk_additions_are_tolerated() {
+        let origins = Origins::new(Some("h"), None);
+        let body = serde_json::json!({"requests": [
+            {"id": "a", "method": "post", "url": "http://h/v1.0/me/contacts", "depends_on": [],
+             "headers": {"content-type": ["application/json"], "Accept": "application/json"}, "body": {"givenName": "X"}},
+            {"id": "b", "method": "GET", "url": "/me/contacts", "depends_on": ["a"], "headers": null}
+        ]});
+        let parsed = parse(&body, ApiVersion::V1, &origins).unwrap();
+        assert_eq!(parsed[0].method, Method::POST);
+        assert_eq!(parsed[0].url, "me/contacts");
+        assert_eq!(parsed[0].headers[0], (header::CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        assert_eq!(parsed[1].depends_on, ["a"]);
+        assert!(parsed[1].headers.is_empty());
+    }
 }

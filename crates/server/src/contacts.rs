@@ -7,7 +7,7 @@ use rolo_domain::contact::{WriteRules, CONTACT_TYPE};
 use rolo_domain::extension::{bare_name, ExtensionLimits, OpenExtension};
 use rolo_domain::projection::{contact_properties, etag, ContactJson, FieldSet};
 use rolo_domain::schema::SchemaExtension;
-use rolo_domain::{ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
+use rolo_domain::{Access, ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
 use rolo_odata::{CompareOp, ExpandItem, Expr, Literal, SelectItem};
 use rolo_store::Scope;
 use serde_json::{json, Value};
@@ -269,25 +269,33 @@ async fn entity_response(
     })
 }
 
-/// `GET .../contacts`. On beta, `/me/contacts` lists every contact of the mailbox, as Graph's
-/// beta does; v1.0 lists the default folder.
-pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
-    let mailbox_wide = ctx.version == ApiVersion::Beta && *path == FolderPath::Default;
-    let folder = if mailbox_wide {
+/// What `GET .../contacts` lists: the folder (for `@odata.context`), the name its `$skiptoken`s
+/// are bound to, and the store scope. On beta, `/me/contacts` lists every contact of the
+/// mailbox, as Graph's beta does; v1.0 lists the default folder.
+async fn list_target(ctx: &Ctx, path: &FolderPath) -> GraphResult<(rolo_domain::FolderId, String, Scope)> {
+    if ctx.version == ApiVersion::Beta && *path == FolderPath::Default {
         ctx.require_whole_mailbox()?;
-        ctx.mailbox().default_folder_id.clone()
-    } else {
-        ctx.contacts_folder(path).await?
-    };
+        return Ok((ctx.mailbox().default_folder_id.clone(), "contacts:*".to_owned(), Scope::Mailbox));
+    }
+    let folder = ctx.contacts_folder(path).await?;
+    Ok((folder.clone(), format!("contacts:{folder}"), Scope::Folder(folder)))
+}
+
+/// `GET .../contacts/$count`
+pub async fn count(ctx: &Ctx, path: &FolderPath) -> GraphResult<u64> {
+    let (_, _, scope) = list_target(ctx, path).await?;
+    let query = crate::count::list_query(ctx)?;
+    Ok(ctx.state.store.list_contacts(ctx.mailbox(), &scope, &query).await?.count.unwrap_or(0))
+}
+
+/// `GET .../contacts`
+pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
+    let (folder, scope_name, list_scope) = list_target(ctx, path).await?;
     let sel = selection(ctx).await?;
     let exps = expansions(ctx)?;
-    let (scope_name, list_scope) = if mailbox_wide {
-        ("contacts:*".to_owned(), Scope::Mailbox)
-    } else {
-        (format!("contacts:{folder}"), Scope::Folder(folder.clone()))
-    };
     let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
+    query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;
     let extensions = open_extensions(ctx, &exps, &page.items.iter().collect::<Vec<_>>()).await?;
 
@@ -351,6 +359,8 @@ pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<R
     let schemas = write_rules(ctx, &body).await?;
     let mut data = ContactData::default();
     if let Some(parent) = data.apply(&body, WriteRules { version: ctx.version, schemas: &schemas, creating: true })? {
+        // The body may name another folder: a folder grantee's write stays in its shared folders.
+        ctx.access.folder(&parent, Access::Write)?;
         folder = parent;
     }
     let exts = inline.clone().unwrap_or_default();
@@ -385,7 +395,12 @@ pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> Grap
     let schemas = write_rules(ctx, &body).await?;
     let version = ctx.version;
     // Validate before taking the write lock, so bad bodies cost no transaction.
-    ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    let target = ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    if let Some(target) = &target {
+        // A move may only land where the caller may write: a folder grantee cannot take a
+        // contact out of the folders shared with it.
+        ctx.access.folder(target, Access::Write)?;
+    }
     let edit = Box::new(move |data: &mut ContactData| {
         data.apply(&body, WriteRules { version, schemas: &schemas, creating: false })
     });

@@ -127,3 +127,40 @@ pub async fn register_public_app(store: &dyn Store, name: &str) -> GraphResult<R
 pub(crate) fn verify_timing_pad(password: &str) {
     let _ = verify_password(password, &pbkdf2_hash("", b"rolo-timing-pad", PASSWORD_ITERATIONS));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_salt_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("pbkdf2-sha256$100000$"), "{h}");
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsE", &h));
+        assert!(!verify_password("", &h));
+        assert_ne!(h, hash_password("correct horse").unwrap(), "a fresh salt each time");
+        assert!(!verify_password("x", "garbage"));
+        assert!(!verify_password("x", "pbkdf2-sha256$0$AAAA$AAAA"));
+    }
+
+    #[test]
+    fn client_secrets_hash_with_salt_and_verify() {
+        let s = new_client_secret().unwrap();
+        assert_eq!(s.len(), 43);
+        let h = hash_client_secret(&s).unwrap();
+        assert!(!h.contains(&s));
+        assert!(verify_client_secret(&s, &h));
+        assert!(!verify_client_secret(&format!("{s}x"), &h));
+        assert!(!verify_client_secret(&s, "hmac-sha256$AAAA"));
+    }
+
+    #[test]
+    fn permission_names() {
+        assert!(is_permission_name("Contacts.ReadWrite"));
+        assert!(is_permission_name("User.Read.All"));
+        assert!(!is_permission_name("Contacts."));
+        assert!(!is_permission_name("a b"));
+        assert!(!is_permission_name(""));
+    }
+}

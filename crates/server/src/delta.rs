@@ -141,6 +141,7 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         after: state.after.clone(),
         page_size,
         change_type,
+        max_bytes: Some(ctx.state.limits().page_bytes),
     };
     let page = ctx.state.store.delta(ctx.mailbox(), &query).await?;
 

@@ -45,6 +45,9 @@ pub fn error_response(e: &GraphError, ids: &RequestIds) -> Response {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
     }
+    if let Some(methods) = e.allow {
+        resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static(methods));
+    }
     if e.kind == ErrorKind::Unauthorized {
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,

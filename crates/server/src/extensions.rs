@@ -7,6 +7,7 @@ use rolo_domain::{ContactId, GraphError, GraphResult};
 use serde_json::{json, Value};
 
 use crate::graph::Ctx;
+use crate::methods;
 use crate::paths::FolderPath;
 use crate::response::{json_status, no_content};
 
@@ -74,6 +75,7 @@ pub async fn serve(
             store.delete_extension(ctx.mailbox(), &id, &scope, bare_name(raw)).await?;
             Ok(no_content())
         }
-        (m, _) => Err(crate::graph::method_not_allowed(m)),
+        (m, None) => Err(methods::method_not_allowed(m, methods::GET_POST)),
+        (m, Some(_)) => Err(methods::method_not_allowed(m, methods::GET_PATCH_DELETE)),
     }
 }

@@ -10,7 +10,7 @@ use rolo_domain::{ErrorKind, GraphError, GraphResult, Principal};
 use rolo_store::{PermissionGrant, RegisteredApp};
 use serde_json::{json, Map, Value};
 
-use crate::graph::method_not_allowed;
+use crate::methods::{method_not_allowed, GET_PATCH_DELETE, GET_POST};
 use crate::paths::split_key;
 use crate::response::{json_status, no_content};
 use crate::AppState;
@@ -163,7 +163,8 @@ pub async fn serve(
                 Err(not_found(&id))
             }
         }
-        (m, _) => Err(method_not_allowed(m)),
+        (m, None) => Err(method_not_allowed(m, GET_POST)),
+        (m, Some(_)) => Err(method_not_allowed(m, GET_PATCH_DELETE)),
     }
 }
 

@@ -22,7 +22,7 @@ use crate::auth::bearer;
 use crate::error::ApiError;
 use crate::paths::{FolderPath, Owner, Resource};
 use crate::query::{parse_options, Prefer};
-use crate::{categories, contacts, delta, extensions, folders, messages, photos, AppState};
+use crate::{categories, contacts, delta, extensions, folders, messages, methods, photos, AppState};
 
 /// Graph's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -170,14 +170,6 @@ async fn drain(mut body: Body) {
     }
 }
 
-pub fn method_not_allowed(method: &Method) -> GraphError {
-    GraphError::new(
-        ErrorKind::MethodNotAllowed,
-        "ErrorInvalidRequest",
-        format!("The OData request is not supported: method '{method}' is not allowed on this resource."),
-    )
-}
-
 async fn serve(
     state: Arc<AppState>,
     mut parts: axum::http::request::Parts,
@@ -219,9 +211,7 @@ async fn serve(
     let root = rest.trim_end_matches('/');
     let openapi = root.eq_ignore_ascii_case("openapi.json");
     if root.is_empty() || root.eq_ignore_ascii_case("$metadata") || openapi {
-        if parts.method != Method::GET {
-            return Err(method_not_allowed(&parts.method));
-        }
+        methods::check(&parts.method, methods::GET)?;
         if openapi {
             let mut resp = Response::new(Body::from(crate::openapi::document(version)));
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -254,18 +244,20 @@ async fn serve(
     }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let principal = state.authenticate(token).await?;
+    state.require_active(&principal).await?;
     if rest.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
-        if parts.method != Method::POST {
-            return Err(method_not_allowed(&parts.method));
-        }
+        methods::check(&parts.method, methods::POST)?;
         let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;
-        return crate::batch::handle(state, parts.headers, version, body).await;
+        let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origins = crate::batch::Origins::new(host, state.public_url.as_deref());
+        return crate::batch::handle(state, parts.headers, version, origins, body).await;
     }
     // Resources at the service root, outside any mailbox.
     if crate::subscriptions::is_subscriptions_path(rest) {
         let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts.headers, version);
-        return crate::subscriptions::serve(&state, &principal, &parts.method, rest, &base, &json).await;
+        let query = parts.uri.query();
+        return crate::subscriptions::serve(&state, &principal, &parts.method, rest, query, &base, &json).await;
     }
     if crate::grants::is_grants_path(rest) {
         let json = root_body(&parts, body).await?;
@@ -277,14 +269,24 @@ async fn serve(
         let base = base_url(&state, &parts.headers, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
+    // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
+    if let Some(target) = crate::users::route(rest) {
+        let base = base_url(&state, &parts.headers, version);
+        let call = crate::users::Call {
+            method: &parts.method,
+            headers: &parts.headers,
+            raw_query: parts.uri.query(),
+            base: &base,
+        };
+        return crate::users::serve(&state, &principal, call, target).await;
+    }
     let path = crate::paths::parse(rest)?;
+    let allowed = methods::allowed(&path);
+    methods::check(&parts.method, allowed)?;
 
     let method = parts.method.clone();
     let access = if method == Method::GET || method == Method::HEAD { Access::Read } else { Access::Write };
     let user_photo = matches!(path.resource, Resource::UserPhoto(_));
-    if path.resource == Resource::People && method != Method::GET {
-        return Err(method_not_allowed(&method));
-    }
     if user_photo {
         // The weakest grant first, so a caller without any user scope learns nothing of who exists.
         principal.require_user_photo(access, true)?;
@@ -388,7 +390,14 @@ async fn serve(
     if let Resource::UserPhoto(photo) = &path.resource {
         return photos::user(&ctx, &method, photo, &ctx.headers, raw_body).await;
     }
-    let body = if raw_body.is_empty() && method != Method::POST && method != Method::PATCH {
+    if path.count {
+        return crate::count::serve(&ctx, &path.resource).await;
+    }
+    let writes_entity = (method == Method::POST || method == Method::PATCH) && takes_entity_body(&path.resource);
+    let body = if writes_entity && raw_body.iter().all(u8::is_ascii_whitespace) {
+        // Graph refuses a create or update without a body rather than reading it as `{}`.
+        return Err(GraphError::bad_request("BadRequest", "Empty Payload. JSON content expected."));
+    } else if raw_body.is_empty() {
         Value::Null
     } else {
         parse_json(&ctx.headers, &raw_body)?
@@ -441,8 +450,19 @@ async fn serve(
         (Method::GET, Resource::Event(id)) => messages::get(&ctx, ItemKind::Event, &id).await,
         (Method::PATCH, Resource::Event(id)) => messages::update(&ctx, ItemKind::Event, &id, body).await,
         (Method::DELETE, Resource::Event(id)) => messages::delete(&ctx, ItemKind::Event, &id).await,
-        (m, _) => Err(method_not_allowed(&m)),
+        (m, _) => Err(methods::method_not_allowed(&m, allowed)),
     }
+}
+
+/// Whether a POST or PATCH on `resource` carries an entity (a create or an update), as opposed to
+/// an action such as `permanentDelete` or a draft's `send`, which takes no body.
+fn takes_entity_body(resource: &Resource) -> bool {
+    !matches!(
+        resource,
+        Resource::Contact { permanent_delete: true, .. }
+            | Resource::Folder { permanent_delete: true, .. }
+            | Resource::SendDraft(_)
+    )
 }
 
 /// What the caller holds on `user`'s mailbox: its own; an app's (if the app's access policy
@@ -545,6 +565,18 @@ const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Reads a request body within Graph's 4 MB limit. An oversized body is drained, not kept.
 pub(crate) async fn read_body(headers: &HeaderMap, mut body: Body) -> GraphResult<Vec<u8>> {
+    // gzip bodies arrive here inflated (the router's decompression layer drops the header);
+    // any other coding is refused rather than read as if it were JSON.
+    if let Some(coding) = headers.get(header::CONTENT_ENCODING) {
+        let coding = coding.to_str().unwrap_or("").trim();
+        if !coding.eq_ignore_ascii_case("identity") {
+            return Err(GraphError::new(
+                ErrorKind::UnsupportedMediaType,
+                "UnsupportedMediaType",
+                format!("The content encoding '{coding}' is not supported; send gzip or no encoding."),
+            ));
+        }
+    }
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > DRAIN_LIMIT) {

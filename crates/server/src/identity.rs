@@ -31,6 +31,8 @@ use crate::request_id::RequestIds;
 use crate::AppState;
 use rolo_domain::consent;
 
+mod standing;
+
 /// Access tokens live an hour, as Microsoft's do by default (`expires_in` 3599).
 pub const ACCESS_TOKEN_TTL: i64 = 3599;
 /// Refresh tokens live 90 days, Microsoft's default inactivity limit.
@@ -546,8 +548,9 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
         return Err(invalid_credentials());
     };
     state.lockout.succeeded(username);
+    let epoch = standing::may_sign_in(state, &user, None).await?;
     let scopes = consented(state, &app, &user, scopes).await?;
-    issue_delegated(state, &app, &user, scopes, &stored)
+    issue_delegated(state, &app, &user, scopes, &stored, epoch)
 }
 
 /// Checks a password off the async workers, one hash at a time: PBKDF2 is deliberately slow,
@@ -636,6 +639,9 @@ struct RefreshGrant {
     pwd: String,
     /// Unique per token, so a rotated token never repeats its predecessor.
     jti: String,
+    /// The user's token epoch at issue: disabling the user starts a new one (0 before any).
+    #[serde(default)]
+    rev: i64,
 }
 
 /// The codec for refresh tokens: keyed apart from `$skiptoken`s.
@@ -654,6 +660,7 @@ fn issue_delegated(
     user: &User,
     scopes: RequestedScopes,
     password_hash: &str,
+    epoch: i64,
 ) -> Result<Response, OAuthError> {
     let token = state
         .authority
@@ -671,6 +678,7 @@ fn issue_delegated(
             exp: iat + REFRESH_TOKEN_TTL,
             pwd: password_stamp(password_hash),
             jti: new_guid(),
+            rev: epoch,
         })
     });
     Ok(token_response(&token, Some(granted_scope(&scopes)), refresh))
@@ -711,6 +719,7 @@ async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Re
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
         ));
     }
+    let epoch = standing::may_sign_in(state, &user, Some(grant.rev)).await?;
     let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false };
     if let Some(raw_scope) = param(form, "scope") {
         let asked = parse_delegated_scopes(raw_scope)?;
@@ -730,35 +739,12 @@ async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Re
     }
     // Consent is checked again: a grant an admin has since withdrawn is not renewed.
     let scopes = consented(state, &app, &user, scopes).await?;
-    issue_delegated(state, &app, &user, scopes, &stored)
+    issue_delegated(state, &app, &user, scopes, &stored, epoch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_hash_with_salt_and_verify() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("pbkdf2-sha256$100000$"), "{h}");
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("correct horsE", &h));
-        assert!(!verify_password("", &h));
-        assert_ne!(h, hash_password("correct horse").unwrap(), "a fresh salt each time");
-        assert!(!verify_password("x", "garbage"));
-        assert!(!verify_password("x", "pbkdf2-sha256$0$AAAA$AAAA"));
-    }
-
-    #[test]
-    fn client_secrets_hash_with_salt_and_verify() {
-        let s = new_client_secret().unwrap();
-        assert_eq!(s.len(), 43);
-        let h = hash_client_secret(&s).unwrap();
-        assert!(!h.contains(&s));
-        assert!(verify_client_secret(&s, &h));
-        assert!(!verify_client_secret(&format!("{s}x"), &h));
-        assert!(!verify_client_secret(&s, "hmac-sha256$AAAA"));
-    }
 
     #[test]
     fn endpoints_route_under_any_tenant() {
@@ -791,14 +777,5 @@ mod tests {
             granted_scope(&parse_delegated_scopes("Contacts.Read offline_access").unwrap()),
             "https://graph.microsoft.com/Contacts.Read offline_access"
         );
-    }
-
-    #[test]
-    fn permission_names() {
-        assert!(is_permission_name("Contacts.ReadWrite"));
-        assert!(is_permission_name("User.Read.All"));
-        assert!(!is_permission_name("Contacts."));
-        assert!(!is_permission_name("a b"));
-        assert!(!is_permission_name(""));
     }
 }

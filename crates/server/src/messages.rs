@@ -33,7 +33,10 @@ fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
     for item in items {
         match item {
             SelectItem::All => return Ok(None),
-            SelectItem::Path(p) if p.len() == 1 && props.contains(&p[0].as_str()) => out.push(p[0].clone()),
+            // Names match case-insensitively, as on Graph; the projection reads the canonical one.
+            SelectItem::Path(p) if p.len() == 1 && props.iter().any(|n| n.eq_ignore_ascii_case(&p[0])) => {
+                out.extend(props.iter().find(|n| n.eq_ignore_ascii_case(&p[0])).map(|n| (*n).to_owned()))
+            }
             SelectItem::Path(p) => {
                 return Err(GraphError::bad_request(
                     "BadRequest",
@@ -46,6 +49,15 @@ fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
         }
     }
     Ok(Some(out))
+}
+
+/// The collection in `@odata.context`. As on Graph (and for contacts), a `$select` is named
+/// there: `messages(sender,subject)`.
+fn context_tail(kind: ItemKind, select: Option<&[String]>) -> String {
+    match select {
+        Some(picked) if !picked.is_empty() => format!("{}({})", names(kind).0, picked.join(",")),
+        _ => names(kind).0.to_owned(),
+    }
 }
 
 /// The mailbox owner as an `emailAddress`.
@@ -65,7 +77,10 @@ fn entity_response(ctx: &Ctx, kind: ItemKind, item: &Item, status: StatusCode) -
     let mut value = project(ctx, kind, item, select.as_deref());
     if let Value::Object(m) = &mut value {
         let mut out = Map::new();
-        out.insert("@odata.context".into(), json!(ctx.context(&format!("{}/$entity", names(kind).0))));
+        out.insert(
+            "@odata.context".into(),
+            json!(ctx.context(&format!("{}/$entity", context_tail(kind, select.as_deref())))),
+        );
         out.append(m);
         value = Value::Object(out);
     }
@@ -91,9 +106,10 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
     }
     let (mut query, prefer_used) = list_query(&options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
+    query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ctx.context(names(kind).0)));
+    body.insert("@odata.context".into(), json!(ctx.context(&context_tail(kind, select.as_deref()))));
     if let Some(n) = page.count {
         body.insert("@odata.count".into(), json!(n));
     }
@@ -111,6 +127,15 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
         Some(applied) => with_header(resp, "Preference-Applied", &applied),
         None => resp,
     })
+}
+
+/// `GET .../messages/$count` (also under `mailFolders/{name}`) and `GET .../events/$count`
+pub async fn count(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResult<u64> {
+    ctx.require_whole_mailbox()?;
+    let folder = folder.map(mail_folder).transpose()?;
+    let query = crate::count::list_query(ctx)?;
+    let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
+    Ok(page.count.unwrap_or(0))
 }
 
 fn mail_folder(raw: &str) -> GraphResult<MailFolder> {

@@ -135,6 +135,9 @@ pub enum PhotoPath {
 pub struct GraphPath {
     pub owner: Owner,
     pub resource: Resource,
+    /// `.../$count`: the number of items in the collection `resource` names. Everything else
+    /// (who may read it, which mailbox) is decided as for listing the collection.
+    pub count: bool,
 }
 
 fn not_found_segment(seg: &str) -> GraphError {
@@ -190,9 +193,40 @@ pub(crate) fn decode(seg: &str) -> GraphResult<String> {
     String::from_utf8(out).map_err(|_| GraphError::bad_request("BadRequest", "The request URL is malformed."))
 }
 
+impl Resource {
+    /// Collections that answer `/$count`.
+    fn is_countable(&self) -> bool {
+        matches!(
+            self,
+            Resource::Contacts(_)
+                | Resource::Folders(_)
+                | Resource::Categories
+                | Resource::Messages(_)
+                | Resource::Events
+                | Resource::ContactExtensions { extension: None, .. }
+        )
+    }
+}
+
 /// Parses the part of the path after `/v1.0/`.
 pub fn parse(path: &str) -> GraphResult<GraphPath> {
-    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect::<GraphResult<_>>()?;
+    let mut segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(decode).collect::<GraphResult<_>>()?;
+    // `$count` closes a collection's path; anywhere else it is no segment Rolo knows.
+    let count = segs.len() > 2 && segs.last().is_some_and(|s| is(s, "$count"));
+    if count {
+        segs.pop();
+    }
+    let mut parsed = parse_segments(&segs)?;
+    if count {
+        if !parsed.resource.is_countable() {
+            return Err(not_found_segment("$count"));
+        }
+        parsed.count = true;
+    }
+    Ok(parsed)
+}
+
+fn parse_segments(segs: &[String]) -> GraphResult<GraphPath> {
     let mut it = segs.iter().map(String::as_str).peekable();
     let first = it.next().ok_or_else(|| GraphError::bad_request("BadRequest", "Invalid request."))?;
     let (name, key) = split_key(first)?;
@@ -271,7 +305,7 @@ pub fn parse(path: &str) -> GraphResult<GraphPath> {
     } else {
         return Err(not_found_segment(seg));
     };
-    Ok(GraphPath { owner, resource })
+    Ok(GraphPath { owner, resource, count: false })
 }
 
 /// After `contacts` (with an optional key).
@@ -392,7 +426,8 @@ mod tests {
             parse("users/a@b.c/contacts/X1/permanentDelete").unwrap(),
             GraphPath {
                 owner: Owner::User("a@b.c".into()),
-                resource: Resource::Contact { folder: FolderPath::Default, id: "X1".into(), permanent_delete: true }
+                resource: Resource::Contact { folder: FolderPath::Default, id: "X1".into(), permanent_delete: true },
+                count: false,
             }
         );
         assert_eq!(
@@ -409,7 +444,8 @@ mod tests {
             parse("users('u1')/contacts('C''1')").unwrap(),
             GraphPath {
                 owner: Owner::User("u1".into()),
-                resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false }
+                resource: Resource::Contact { folder: FolderPath::Default, id: "C'1".into(), permanent_delete: false },
+                count: false,
             }
         );
     }
@@ -520,6 +556,40 @@ mod tests {
             }
         );
         assert!(parse("me/photo/$value/x").is_err());
+    }
+
+    #[test]
+    fn parses_count_segments() {
+        let counted = |p: &str| parse(p).map(|g| (g.count, g.resource));
+        assert_eq!(counted("me/contacts/$count").unwrap(), (true, Resource::Contacts(FolderPath::Default)));
+        assert_eq!(counted("me/contacts/$COUNT").unwrap(), (true, Resource::Contacts(FolderPath::Default)));
+        assert_eq!(
+            counted("users/u/contactFolders/F/childFolders/G/contacts/$count").unwrap(),
+            (true, Resource::Contacts(chain(&["F", "G"])))
+        );
+        assert_eq!(counted("me/contactFolders/$count").unwrap(), (true, Resource::Folders(FolderPath::Default)));
+        assert_eq!(
+            counted("me/contactFolders/F/childFolders/$count").unwrap(),
+            (true, Resource::Folders(chain(&["F"])))
+        );
+        assert_eq!(counted("me/outlook/masterCategories/$count").unwrap(), (true, Resource::Categories));
+        assert_eq!(counted("me/messages/$count").unwrap(), (true, Resource::Messages(None)));
+        assert_eq!(
+            counted("me/mailFolders/inbox/messages/$count").unwrap(),
+            (true, Resource::Messages(Some("inbox".into())))
+        );
+        assert_eq!(counted("me/events/$count").unwrap(), (true, Resource::Events));
+        assert_eq!(
+            counted("me/contacts/C/extensions/$count").unwrap(),
+            (true, Resource::ContactExtensions { folder: FolderPath::Default, id: "C".into(), extension: None })
+        );
+        assert!(!counted("me/contacts").unwrap().0);
+        // Only collections have a count.
+        for p in
+            ["me/contacts/C/$count", "me/contactFolders/F/$count", "me/photo/$count", "me/people/$count", "me/$count"]
+        {
+            assert!(parse(p).is_err(), "{p}");
+        }
     }
 
     #[test]

@@ -468,10 +468,14 @@ fn keep(e: &Expr, p: &Person) -> GraphResult<bool> {
                 | (Expr::Literal(Literal::String(s)), Expr::Path(path)) => (path, s),
                 _ => return Err(unsupported()),
             };
-            let actual = match path.join("/").as_str() {
-                "personType/class" => "Person",
-                "personType/subclass" => p.sources.subclass(),
-                _ => return Err(unsupported()),
+            // Property names match case-insensitively, as on Graph.
+            let name = path.join("/");
+            let actual = if name.eq_ignore_ascii_case("personType/class") {
+                "Person"
+            } else if name.eq_ignore_ascii_case("personType/subclass") {
+                p.sources.subclass()
+            } else {
+                return Err(unsupported());
             };
             actual.eq_ignore_ascii_case(lit) == (*op == CompareOp::Eq)
         }

@@ -9,7 +9,8 @@ use rolo_domain::{Grant, GraphError, GraphResult, MailboxAccess};
 use rolo_store::FolderPermission;
 use serde_json::{json, Value};
 
-use crate::graph::{method_not_allowed, Ctx};
+use crate::graph::Ctx;
+use crate::methods;
 use crate::response::{json_status, no_content};
 
 fn to_json(p: &FolderPermission) -> Value {
@@ -83,6 +84,7 @@ pub async fn serve(
             store.delete_folder_permission(ctx.mailbox(), &folder, id).await?;
             Ok(no_content())
         }
-        (m, _) => Err(method_not_allowed(&m)),
+        (m, None) => Err(methods::method_not_allowed(&m, methods::GET_POST)),
+        (m, Some(_)) => Err(methods::method_not_allowed(&m, methods::GET_PATCH_DELETE)),
     }
 }

@@ -10,7 +10,7 @@ use rolo_media::STANDARD_SIZES;
 use rolo_store::{PhotoOwner, StoredPhoto, ORIGINAL_SIZE};
 use serde_json::{json, Value};
 
-use crate::graph::{method_not_allowed, Ctx};
+use crate::graph::Ctx;
 use crate::paths::{FolderPath, PhotoPath};
 use crate::response::json_status;
 
@@ -28,12 +28,16 @@ fn size_key(raw: &str) -> GraphResult<String> {
     }
 }
 
-/// The `profilePhoto` metadata Graph returns: `id` is the size label, `WxH`.
-fn metadata(p: &StoredPhoto, context: Option<&str>) -> Value {
+/// The `profilePhoto` metadata Graph returns: `id` is the size label, `WxH`. A user's photo read
+/// on its own also names itself with `@odata.id`, as in Graph's example.
+fn metadata(p: &StoredPhoto, context: Option<&str>, odata_id: Option<&str>) -> Value {
     let id = if p.size == ORIGINAL_SIZE { format!("{}X{}", p.width, p.height) } else { format!("{0}X{0}", p.size) };
     let mut m = serde_json::Map::new();
     if let Some(ctx) = context {
         m.insert("@odata.context".into(), json!(ctx));
+    }
+    if let Some(odata_id) = odata_id {
+        m.insert("@odata.id".into(), json!(odata_id));
     }
     m.insert("@odata.mediaContentType".into(), json!(p.content_type));
     m.insert("@odata.mediaEtag".into(), json!(p.etag));
@@ -60,13 +64,6 @@ pub async fn contact(
     let id = ContactId::parse(id)?;
     let scope = ctx.contact_scope(folder, &id).await?;
     let context = ctx.context(&format!("contacts('{id}')"));
-    if *method == Method::DELETE {
-        return Err(GraphError::new(
-            ErrorKind::MethodNotAllowed,
-            "ErrorInvalidRequest",
-            "A contact's photo cannot be deleted; upload a new one instead.",
-        ));
-    }
     if *photo == PhotoPath::Sizes && *method == Method::GET {
         // An empty list means "no photo"; a missing contact is still a 404.
         ctx.state.store.get_contact(ctx.mailbox(), &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
@@ -111,7 +108,7 @@ async fn serve(
                 .await?
                 .iter()
                 .filter(|p| p.size != ORIGINAL_SIZE)
-                .map(|p| metadata(p, None))
+                .map(|p| metadata(p, None, None))
                 .collect();
             json_response(&json!({"@odata.context": format!("{context}/photos"), "value": sizes}))
         }
@@ -122,11 +119,15 @@ async fn serve(
             };
             let all = store.photo_metadata(ctx.mailbox(), &owner).await?;
             let p = all.iter().find(|p| p.size == key).ok_or_else(photo_not_found)?;
-            let entity = match size {
-                Some(s) => format!("{context}/photos('{s}')/$entity"),
-                None => format!("{context}/photo/$entity"),
+            let (entity, odata_id) = match size {
+                Some(s) => (format!("{context}/photos('{s}')/$entity"), format!("photos('{key}X{key}')")),
+                None => (format!("{context}/photo/$entity"), "photo".to_owned()),
             };
-            json_response(&metadata(p, Some(&entity)))
+            let odata_id = match owner {
+                PhotoOwner::User => Some(format!("{}/users('{}')/{odata_id}", ctx.base, ctx.user.id)),
+                PhotoOwner::Contact(..) => None,
+            };
+            json_response(&metadata(p, Some(&entity), odata_id.as_deref()))
         }
         (&Method::GET, PhotoPath::One { size, value: true }) => {
             let key = match size {
@@ -150,7 +151,8 @@ async fn serve(
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
             Ok(resp)
         }
-        (m, _) => Err(method_not_allowed(m)),
+        // `methods::allowed` lets only the methods above through.
+        (m, _) => Err(GraphError::internal(format!("{m} reached the photo handler"))),
     }
 }
 

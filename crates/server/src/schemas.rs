@@ -9,7 +9,7 @@ use rolo_domain::{ErrorKind, GraphError, GraphResult, Principal};
 use rolo_odata::{CompareOp, Expr, Literal};
 use serde_json::{json, Value};
 
-use crate::graph::method_not_allowed;
+use crate::methods::{method_not_allowed, GET_PATCH_DELETE, GET_POST};
 use crate::paths::{decode, split_key};
 use crate::response::{json_status, no_content};
 use crate::AppState;
@@ -152,7 +152,8 @@ pub async fn serve(
             })?;
             Ok(no_content())
         }
-        (m, _) => Err(method_not_allowed(&m)),
+        (m, None) => Err(method_not_allowed(&m, GET_POST)),
+        (m, Some(_)) => Err(method_not_allowed(&m, GET_PATCH_DELETE)),
     }
 }
 
@@ -174,7 +175,8 @@ fn matches(e: &Expr, ext: &SchemaExtension) -> GraphResult<bool> {
                 (Expr::Path(p), Expr::Literal(lit)) | (Expr::Literal(lit), Expr::Path(p)) => (p, lit),
                 _ => return Err(unsupported()),
             };
-            let actual = match path.join("/").as_str() {
+            // Property names match case-insensitively, as on Graph.
+            let actual = match path.join("/").to_ascii_lowercase().as_str() {
                 "id" => Some(ext.id.as_str()),
                 "description" => ext.description.as_deref(),
                 "status" => Some(ext.status.as_str()),

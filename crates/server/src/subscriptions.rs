@@ -8,7 +8,7 @@ use rolo_domain::subscription::{not_found, NewSubscription, Subscription, Subscr
 use rolo_domain::{FolderId, GraphError, GraphResult, Principal};
 use serde_json::{json, Value};
 
-use crate::graph::method_not_allowed;
+use crate::methods::{method_not_allowed, GET_PATCH_DELETE, GET_POST, POST};
 use crate::paths::{decode, split_key, FolderPath, Owner, Resource};
 use crate::response::{json_status, no_content};
 use crate::webhooks::{check_url, validate};
@@ -100,6 +100,9 @@ async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> Gra
     };
     let parsed = crate::paths::parse(path).map_err(|_| unsupported())?;
     let Resource::Contacts(folder) = parsed.resource else { return Err(unsupported()) };
+    if parsed.count {
+        return Err(unsupported());
+    }
     let user = match &parsed.owner {
         Owner::Me => {
             let oid = principal.user_id.clone().ok_or_else(|| {
@@ -143,11 +146,19 @@ pub async fn serve(
     principal: &Principal,
     method: &Method,
     rest: &str,
+    query: Option<&str>,
     base: &str,
     body: &Value,
 ) -> GraphResult<Response> {
-    require(principal)?;
     let (id, reauthorize) = parse(rest)?;
+    let allowed = match (&id, reauthorize) {
+        (None, _) => GET_POST,
+        (Some(_), true) => POST,
+        (Some(_), false) => GET_PATCH_DELETE,
+    };
+    // A method the route does not serve is refused before anything else is looked at.
+    crate::methods::check(method, allowed)?;
+    require(principal)?;
     let now = time::OffsetDateTime::now_utc();
     let store = &state.store;
     match (method.clone(), id, reauthorize) {
@@ -192,17 +203,18 @@ pub async fn serve(
             entity(base, &sub, true, StatusCode::CREATED)
         }
         (Method::GET, None, false) => {
-            let subs = store.list_subscriptions(&app_of(principal), principal.user_id.as_deref()).await?;
+            // Query options are checked as everywhere (a negative `$top` is a 400); `$top` is
+            // honoured, the others change nothing on this short list.
+            let options = crate::query::parse_options(query)?;
+            let mut subs = store.list_subscriptions(&app_of(principal), principal.user_id.as_deref()).await?;
+            if let Some(top) = options.top {
+                subs.truncate(usize::try_from(top).unwrap_or(usize::MAX));
+            }
             let value: Vec<Value> = subs.iter().map(|s| s.to_json(false)).collect();
             let body = json!({"@odata.context": format!("{base}/$metadata#subscriptions"), "value": value});
             Ok(json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?))
         }
         (m, Some(id), reauth) => {
-            // An unsupported method is refused before the lookup, so it never reads as "not found".
-            if !matches!((&m, reauth), (&Method::GET | &Method::PATCH | &Method::DELETE, false) | (&Method::POST, true))
-            {
-                return Err(method_not_allowed(&m));
-            }
             let sub = store.get_subscription(&id).await?.filter(|s| owns(principal, s)).ok_or_else(not_found)?;
             match (m, reauth) {
                 (Method::GET, false) => entity(base, &sub, false, StatusCode::OK),
@@ -245,9 +257,9 @@ pub async fn serve(
                     store.reauthorize_subscription(&id).await?;
                     Ok(no_content())
                 }
-                (m, _) => Err(method_not_allowed(&m)),
+                (m, _) => Err(method_not_allowed(&m, allowed)),
             }
         }
-        (m, _, _) => Err(method_not_allowed(&m)),
+        (m, None, _) => Err(method_not_allowed(&m, allowed)),
     }
 }

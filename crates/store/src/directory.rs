@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rolo_domain::GraphResult;
 
-use crate::{RegisteredApp, User};
+use crate::{RegisteredApp, User, UserStanding};
 
 /// The directory: users and their mailboxes, installation settings, and the identity platform's
 /// registered applications and password hashes.
@@ -23,6 +23,15 @@ pub trait Directory: Send + Sync {
     async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()>;
     /// A value that changes whenever the directory does (users added, mailbox kinds changed).
     async fn directory_version(&self) -> GraphResult<String>;
+
+    // Users' lifecycle (the SQL is in `lifecycle.rs`).
+    /// Disables (refusing sign-in, revoking refresh tokens) or enables a user; false when there
+    /// is no such user.
+    async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> GraphResult<bool>;
+    async fn user_standing(&self, user_id: &str) -> GraphResult<Option<UserStanding>>;
+    /// Deletes a user and everything of its mailbox, and the grants it held on others' mailboxes;
+    /// false when there is no such user.
+    async fn remove_user(&self, user_id: &str) -> GraphResult<bool>;
 
     // The identity platform: registered applications and users' password hashes.
     /// Registers an application; its client id must be new.

@@ -15,15 +15,18 @@ pub mod directory;
 pub mod emulator;
 pub mod folders;
 pub mod items;
+mod lifecycle;
 pub mod migrations;
+mod names;
 pub mod notifications;
 pub mod outbox;
+mod paging;
 pub mod query;
 pub mod schema_extensions;
 pub mod sharing;
 pub mod snapshot;
 pub mod sql;
-mod sql_store;
+pub(crate) mod sql_store;
 
 use rolo_domain::mail::Item;
 use rolo_domain::schema::SchemaExtension;
@@ -53,6 +56,16 @@ pub struct User {
     pub display_name: String,
     pub mailbox: Mailbox,
     pub kind: MailboxKind,
+    /// Disabled: the user cannot sign in and its tokens are refused (`rolo users disable`).
+    pub disabled: bool,
+}
+
+/// What decides whether a user may sign in, read fresh from the database (never from a cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserStanding {
+    pub disabled: bool,
+    /// Bumped each time the user is disabled: refresh tokens from an earlier epoch are revoked.
+    pub token_epoch: i64,
 }
 
 /// What kind of mailbox a directory object has.
@@ -179,6 +192,8 @@ pub struct DeltaQuery {
     pub after: Option<(i64, String)>,
     pub page_size: usize,
     pub change_type: Option<ChangeType>,
+    /// A page ends early once its live items hold this many bytes (at least one item).
+    pub max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]

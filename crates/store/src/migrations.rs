@@ -294,6 +294,13 @@ const MIGRATIONS: &[&[&str]] = &[
         granted_at TEXT NOT NULL,
         PRIMARY KEY (client_id, principal))",
     ],
+    // Users' lifecycle: a disabled user cannot sign in and its access tokens stop working;
+    // `token_epoch` counts the revocations of its refresh tokens (each carries the epoch it was
+    // issued in).
+    &[
+        "ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN token_epoch BIGINT NOT NULL DEFAULT 0",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator

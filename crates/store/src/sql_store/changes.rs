@@ -22,56 +22,83 @@ impl Changes for SqlStore {
         // Rows in (since, upto], after the cursor, in (sequence, id) order. Row values let both
         // databases seek the (sequence, id) index instead of scanning from the round's start on
         // every page.
-        let (window, mut wparams): (&str, Vec<Value>) = match &q.after {
-            Some((seq, id)) => (
-                "t.change_seq <= ? AND (t.change_seq, t.id) > (?, ?)",
-                vec![q.upto.into(), (*seq).into(), id.as_str().into()],
-            ),
-            None => ("t.change_seq <= ? AND t.change_seq > ?", vec![q.upto.into(), q.since.into()]),
-        };
         let mut items: Vec<((i64, String), DeltaItem)> = Vec::new();
         let (kind, tomb_scope) = match &q.scope {
             DeltaScope::FolderContacts(f) => (TombstoneKind::Contact, f.as_str().to_owned()),
             DeltaScope::MailboxContacts => (TombstoneKind::Contact, "*".to_owned()),
             DeltaScope::Folders => (TombstoneKind::Folder, "*".to_owned()),
         };
+        // Where a byte-bounded page of live items stopped short, with more after it.
+        let mut cut: Option<(i64, String)> = None;
         if q.change_type != Some(ChangeType::Deleted) {
-            let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
             let (table, columns, scope_sql) = match &q.scope {
-                DeltaScope::FolderContacts(f) => {
-                    params.push(f.as_str().into());
-                    ("contacts", self.contact_columns.as_str(), "t.folder_id = ? AND ")
-                }
+                DeltaScope::FolderContacts(_) => ("contacts", self.contact_columns.as_str(), "t.folder_id = ? AND "),
                 DeltaScope::MailboxContacts => ("contacts", self.contact_columns.as_str(), ""),
                 DeltaScope::Folders => ("folders", FOLDER_COLUMNS, ""),
             };
-            params.append(&mut wparams);
             let created = match q.change_type {
                 Some(ChangeType::Created) => " AND t.created_seq > ?",
                 Some(ChangeType::Updated) => " AND t.created_seq <= ?",
                 _ => "",
             };
-            if !created.is_empty() {
-                params.push(q.since.into());
-            }
-            params.push(limit.into());
-            let sql = format!(
-                "SELECT {columns}, t.change_seq FROM {table} t WHERE t.mailbox_id = ? AND {scope_sql}{window}{created} \
-                 ORDER BY t.change_seq, t.id LIMIT ?"
-            );
-            for row in conn.query(&sql, &params).await? {
-                let seq = row.int("change_seq").unwrap_or(0);
-                let item = if table == "folders" {
-                    DeltaItem::Folder(folder_from(row))
-                } else {
-                    DeltaItem::Contact(Box::new(contact_from(row)?))
+            // Read in batches when the page is bounded by bytes (see `paging`), so rows past the
+            // bound are never loaded; otherwise in one query of a page and one more row.
+            let mut fetch = crate::paging::Fetch::new(q.page_size + 1, q.max_bytes);
+            let mut after = q.after.clone();
+            'batches: while let Some(batch) = fetch.next_batch() {
+                let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
+                if let DeltaScope::FolderContacts(f) = &q.scope {
+                    params.push(f.as_str().into());
+                }
+                let window = match &after {
+                    Some((seq, id)) => {
+                        params.extend([q.upto.into(), (*seq).into(), id.as_str().into()]);
+                        "t.change_seq <= ? AND (t.change_seq, t.id) > (?, ?)"
+                    }
+                    None => {
+                        params.extend([q.upto.into(), q.since.into()]);
+                        "t.change_seq <= ? AND t.change_seq > ?"
+                    }
                 };
-                let id = match &item {
-                    DeltaItem::Contact(c) => c.id.to_string(),
-                    DeltaItem::Folder(f) => f.id.to_string(),
-                    DeltaItem::Removed(id) => id.clone(),
-                };
-                items.push(((seq, id), item));
+                if !created.is_empty() {
+                    params.push(q.since.into());
+                }
+                params.push((batch as i64 + 1).into());
+                let sql = format!(
+                    "SELECT {columns}, t.change_seq FROM {table} t WHERE t.mailbox_id = ? AND {scope_sql}{window}{created} \
+                     ORDER BY t.change_seq, t.id LIMIT ?"
+                );
+                let mut rows = conn.query(&sql, &params).await?;
+                let more = rows.len() > batch;
+                rows.truncate(batch);
+                let total = rows.len();
+                for (i, row) in rows.into_iter().enumerate() {
+                    let bytes = crate::paging::row_bytes(&row);
+                    let seq = row.int("change_seq").unwrap_or(0);
+                    let item = if table == "folders" {
+                        DeltaItem::Folder(folder_from(row))
+                    } else {
+                        DeltaItem::Contact(Box::new(contact_from(row)?))
+                    };
+                    let id = match &item {
+                        DeltaItem::Contact(c) => c.id.to_string(),
+                        DeltaItem::Folder(f) => f.id.to_string(),
+                        DeltaItem::Removed(id) => id.clone(),
+                    };
+                    let key = (seq, id);
+                    items.push((key.clone(), item));
+                    if fetch.take(bytes) {
+                        let follows = more || i + 1 < total;
+                        if follows && fetch.over_bytes() {
+                            cut = Some(key);
+                        }
+                        break 'batches;
+                    }
+                    after = Some(key);
+                }
+                if !more {
+                    break;
+                }
             }
         }
         // An initial round (since 0) reports what exists; removals only matter to later rounds.
@@ -107,8 +134,13 @@ impl Changes for SqlStore {
             }
         }
         items.sort_by(|a, b| a.0.cmp(&b.0));
-        let more = items.len() > q.page_size;
+        let mut more = items.len() > q.page_size;
         items.truncate(q.page_size);
+        if let Some(cut) = cut {
+            // Removals past the last live item served wait for the next page with it.
+            items.retain(|(key, _)| *key <= cut);
+            more = true;
+        }
         Ok(DeltaPage { items, more })
     }
 

@@ -2,7 +2,8 @@
 
 use super::*;
 
-pub(super) const USER_COLUMNS: &str = "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id, u.shared";
+pub(super) const USER_COLUMNS: &str =
+    "u.id, u.upn, u.display_name, m.root_folder_id, m.default_folder_id, u.shared, u.disabled";
 
 pub(super) fn user_from(mut row: Row) -> User {
     let id = row.text("id");
@@ -17,6 +18,7 @@ pub(super) fn user_from(mut row: Row) -> User {
             default_folder_id: FolderId::from_stored(default),
         },
         kind: MailboxKind::from_code(row.int("shared").unwrap_or(0)),
+        disabled: row.int("disabled").unwrap_or(0) != 0,
         id,
     }
 }
@@ -38,7 +40,7 @@ pub(super) fn app_from(mut row: Row) -> RegisteredApp {
 
 /// Marks the directory as changed (a user added, a mailbox's kind changed, the state replaced):
 /// caches of the directory compare this value instead of re-reading every user.
-pub(super) async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
+pub(crate) async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
     tx.execute(
         "INSERT INTO settings (name, value) VALUES ('directory_version', ?) \
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -64,6 +66,7 @@ impl Directory for SqlStore {
             display_name: display_name.clone(),
             mailbox: Mailbox { id: id.clone(), root_folder_id: root.clone(), default_folder_id: default.clone() },
             kind: MailboxKind::User,
+            disabled: false,
         };
         self.write(move |tx| {
             Box::pin(async move {
@@ -115,13 +118,30 @@ impl Directory for SqlStore {
 
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>> {
         let mut conn = self.backend.read().await?;
-        let (cond, key) = if rolo_domain::ids::is_guid(id_or_upn) {
-            ("u.id = ?", id_or_upn.to_ascii_lowercase())
-        } else {
-            ("u.upn_key = ?", fold(id_or_upn))
-        };
+        let by_id = rolo_domain::ids::is_guid(id_or_upn);
+        let (cond, key) =
+            if by_id { ("u.id = ?", id_or_upn.to_ascii_lowercase()) } else { ("u.upn_key = ?", fold(id_or_upn)) };
         let sql = format!("SELECT {USER_COLUMNS} FROM users u JOIN mailboxes m ON m.mailbox_id = u.id WHERE {cond}");
-        Ok(conn.query_opt(&sql, &[key.into()]).await?.map(user_from))
+        let found = conn.query_opt(&sql, &[key.into()]).await?.map(user_from);
+        // UPNs compare as Entra compares them: ignoring ASCII case only. The key folds all of
+        // Unicode's case (so no two users differ only by it), which also maps look-alikes such as
+        // the Kelvin sign onto ASCII letters: a row found that way is not the user named.
+        Ok(found.filter(|u| by_id || u.user_principal_name.eq_ignore_ascii_case(id_or_upn)))
+    }
+
+    async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> GraphResult<bool> {
+        let id = user_id.to_ascii_lowercase();
+        self.write(move |tx| Box::pin(async move { crate::lifecycle::set_disabled(tx, &id, disabled).await })).await
+    }
+
+    async fn user_standing(&self, user_id: &str) -> GraphResult<Option<UserStanding>> {
+        let mut conn = self.backend.read().await?;
+        crate::lifecycle::standing(conn.as_mut(), &user_id.to_ascii_lowercase()).await
+    }
+
+    async fn remove_user(&self, user_id: &str) -> GraphResult<bool> {
+        let id = user_id.to_ascii_lowercase();
+        self.write(move |tx| Box::pin(async move { crate::lifecycle::remove(tx, &id).await })).await
     }
 
     async fn directory_version(&self) -> GraphResult<String> {

@@ -18,6 +18,7 @@ mod versioned;
 
 // Each role file starts with `use super::*`: it gets the shared vocabulary imported below, the
 // helpers more than one role uses (these globs), and `bump`, `tombstone` and `SqlStore::write`.
+pub(crate) use self::directory::bump_directory;
 use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, versioned::*};
 
 use async_trait::async_trait;
@@ -38,7 +39,7 @@ use crate::{
     Categories, ChangeState, ChangeType, Changes, ContactEdit, Contacts, DeltaItem, DeltaPage, DeltaQuery, DeltaScope,
     Directory, Emulator, FolderPermission, Folders, Grants, Interaction, ItemEdit, Items, Mailbox, MailboxKind,
     Notifications, PhotoOwner, RegisteredApp, SchemaEdit, SchemaExtensions, Scope, Sharing, StoredPhoto,
-    SubscriptionEdit, TombstoneKind, User,
+    SubscriptionEdit, TombstoneKind, User, UserStanding,
 };
 use rolo_domain::mail::{self, Item, ItemKind, MailFolder};
 use rolo_domain::Grant;

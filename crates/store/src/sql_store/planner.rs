@@ -65,42 +65,65 @@ impl SqlStore {
             None
         };
         let sort = c.order(&query.orderby)?;
-        if let Some(cursor) = &query.after {
-            wheres.push(c.after(&sort, cursor)?);
-        }
+        let mut fetch = crate::paging::Fetch::new(query.page_size, query.max_bytes);
+        let mut after = query.after.clone();
+        let mut offset = if query.after.is_none() { query.skip } else { 0 };
+        let base_params = c.params.clone();
         let mut order: Vec<String> =
             sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
         order.push("t.created_seq".into());
         let sort_cols: String = sort.iter().map(|(e, _)| format!(", {e}")).collect();
-        // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached statement)
-        // does not change with the page size or offset.
-        let sql = format!(
-            "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-            wheres.join(" AND "),
-            order.join(", "),
-        );
-        let offset = if query.after.is_none() { query.skip } else { 0 };
-        let mut params = c.params;
-        params.push((query.page_size as i64 + 1).into());
-        params.push((offset as i64).into());
-        let mut conn = self.backend.read().await?;
-        let mut rows = conn.query(&sql, &params).await?;
-        let more = rows.len() > query.page_size;
-        rows.truncate(query.page_size);
-        // Split off the trailing created_seq and sort-key columns; the last row makes the cursor.
+        // Split off the trailing created_seq and sort-key columns; a row's tail makes its cursor.
         let extra = 1 + sort.len();
-        let mut next = None;
-        let mut out = Vec::with_capacity(rows.len());
-        let total = rows.len();
-        for (i, mut row) in rows.into_iter().enumerate() {
-            let tail = row.split_off(row.len() - extra);
-            if more && i + 1 == total {
-                let mut tail = tail.into_iter();
-                let seq = tail.next().and_then(|v| v.as_i64()).unwrap_or_default();
-                next = Some(Cursor { keys: tail.map(Value::into_opt_string).collect(), seq });
+        let cursor_of = |tail: Vec<Value>| {
+            let mut tail = tail.into_iter();
+            let seq = tail.next().and_then(|v| v.as_i64()).unwrap_or_default();
+            Cursor { keys: tail.map(Value::into_opt_string).collect(), seq }
+        };
+        let mut out = Vec::new();
+        // A byte-bounded page is read in batches, so rows past the bound are never loaded;
+        // an ordinary page is one batch.
+        while let Some(batch) = fetch.next_batch() {
+            c.params = base_params.clone();
+            let mut wheres = wheres.clone();
+            if let Some(cursor) = &after {
+                wheres.push(c.after(&sort, cursor)?);
             }
-            out.push(row);
+            // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached
+            // statement) does not change with the page size or offset.
+            let sql = format!(
+                "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+                wheres.join(" AND "),
+                order.join(", "),
+            );
+            let mut params = std::mem::take(&mut c.params);
+            params.push((batch as i64 + 1).into());
+            params.push((offset as i64).into());
+            offset = 0;
+            let mut conn = self.backend.read().await?;
+            let mut rows = conn.query(&sql, &params).await?;
+            drop(conn);
+            let more = rows.len() > batch;
+            rows.truncate(batch);
+            let total = rows.len();
+            let mut last = None;
+            for (i, mut row) in rows.into_iter().enumerate() {
+                let tail = row.split_off(row.len() - extra);
+                let full = fetch.take(crate::paging::row_bytes(&row));
+                out.push(row);
+                let rows_follow = more || i + 1 < total;
+                if full {
+                    return Ok((out, rows_follow.then(|| cursor_of(tail)), count));
+                }
+                if i + 1 == total {
+                    last = Some(tail);
+                }
+            }
+            match (more, last) {
+                (true, Some(tail)) => after = Some(cursor_of(tail)),
+                _ => break,
+            }
         }
-        Ok((out, next, count))
+        Ok((out, None, count))
     }
 }
