@@ -1,15 +1,14 @@
 //! The emulator: `/rolo/admin` reset, seed, snapshot and restore, the fidelity switches, and
 //! `rolo serve --emulator` from the command line with its well-known tenant, users and tokens.
 
-mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestServer};
+use crate::common::{Backend, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn admin(s: &TestServer, method: Method, action: &str, body: Option<Value>) -> common::Resp {
+async fn admin(s: &TestServer, method: Method, action: &str, body: Option<Value>) -> crate::common::Resp {
     let url = s.base.replace("/v1.0", &format!("/rolo/admin/{action}"));
     s.send(method, &url, None, body, &[]).await
 }
@@ -75,7 +74,7 @@ async fn reset_and_seed() {
     let megan = s.token(&s.store.find_user("megan.bowen@contoso.com").await.unwrap().unwrap(), "Mail.Read People.Read");
     let inbox = s.get("/me/mailFolders/inbox/messages?$count=true&$top=1", &megan).await;
     assert_eq!(inbox.body["@odata.count"], 2500, "{}", inbox.text);
-    let people = s.get(&format!("/me/people?$search={}", common::enc("\"pen pal\"")), &megan).await;
+    let people = s.get(&format!("/me/people?$search={}", crate::common::enc("\"pen pal\"")), &megan).await;
     assert_eq!(people.body["value"][0]["scoredEmailAddresses"][0]["address"], "pen.pal@example.com");
     admin(&s, Method::POST, "import", Some(json!({"userPrincipalName": "nobody@x.test", "messages": []})))
         .await

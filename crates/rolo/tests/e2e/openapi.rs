@@ -13,13 +13,12 @@
 //! * The in-scope path list itself is checked to be non-empty and to hold the core families, so
 //!   the suite fails instead of passing vacuously if the parser stops finding them.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
@@ -542,7 +541,7 @@ fn full_contact_body() -> Value {
     })
 }
 
-fn id_of(resp: &common::Resp, what: &str) -> String {
+fn id_of(resp: &crate::common::Resp, what: &str) -> String {
     assert!(resp.status.is_success(), "creating {what}: {} {}", resp.status, resp.text);
     resp.body["id"].as_str().unwrap_or_else(|| panic!("creating {what}: no id in {}", resp.text)).to_owned()
 }

@@ -1,14 +1,13 @@
 //! Authentication, permissions, URL and body errors, request ids and concurrency over HTTP, on
 //! SQLite and PostgreSQL.
 
-mod common;
 #[path = "wire/directory.rs"]
 mod directory;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::{Backend, TestServer};
+use crate::common::{Backend, TestServer};
 use reqwest::Method;
 use serde_json::json;
 
@@ -332,7 +331,7 @@ async fn body_size_limit(s: TestServer) {
             .await;
         match sent {
             Ok(resp) => {
-                let r = common::into_resp(resp).await;
+                let r = crate::common::into_resp(resp).await;
                 r.assert_error(413, "RequestEntityTooLarge");
                 outcomes.push("413".to_owned());
             }

@@ -2,11 +2,10 @@
 //! $orderby, paging ($top, $skip, $skiptoken, nextLink, Prefer: odata.maxpagesize), $count, and
 //! the options Graph refuses.
 
-mod common;
 
 use std::collections::HashSet;
 
-use common::{enc, sorted, TestServer};
+use crate::common::{enc, sorted, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 

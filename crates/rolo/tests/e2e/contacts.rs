@@ -1,10 +1,9 @@
 //! Contacts over HTTP, on SQLite and PostgreSQL.
 
-mod common;
 #[path = "conformance/mod.rs"]
 mod conformance;
 
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 
 async fn create_get_update_delete(s: TestServer) {

@@ -1,9 +1,8 @@
 //! Resource limits over HTTP, on SQLite and PostgreSQL: list pages bounded by bytes as well as
 //! by count.
 
-mod common;
 
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 
 /// Contacts of about 0.9 MB with a 2 MB page budget: each page ends at the contact that passes

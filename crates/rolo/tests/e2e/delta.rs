@@ -1,10 +1,9 @@
 //! Delta queries over HTTP, on SQLite and PostgreSQL.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::Method;
 use serde_json::{json, Value};
 

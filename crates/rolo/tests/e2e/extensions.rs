@@ -1,8 +1,7 @@
 //! Open extensions on contacts over HTTP, on SQLite and PostgreSQL.
 
-mod common;
 
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::Method;
 use serde_json::{json, Value};
 

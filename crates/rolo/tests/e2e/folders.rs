@@ -1,9 +1,8 @@
 //! Contact folders over HTTP, on SQLite and PostgreSQL: the folder tree, contacts filed in
 //! folders, moves, deletes and the URL forms Graph accepts.
 
-mod common;
 
-use common::{enc, sorted, TestServer};
+use crate::common::{enc, sorted, TestServer};
 use reqwest::Method;
 use serde_json::json;
 

@@ -9,7 +9,6 @@
 //! Randomness comes from a seeded `StdRng` (one fixed seed per scenario), so every run sends the
 //! same requests. Set `ROLO_FUZZ_SEED` to explore other seeds.
 
-mod common;
 #[path = "robustness/unicode.rs"]
 mod unicode;
 
@@ -18,7 +17,7 @@ use unicode::arbitrary_unicode_everywhere;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{enc, Resp, TestServer};
+use crate::common::{enc, Resp, TestServer};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -180,7 +179,7 @@ impl<'a> Probe<'a> {
         }
         self.sent += 1;
         let resp = match b.send().await {
-            Ok(r) => common::into_resp(r).await,
+            Ok(r) => crate::common::into_resp(r).await,
             Err(e) => {
                 let what = if e.is_builder() { "client build error" } else { "transport error (panic or reset?)" };
                 if e.is_builder() {

@@ -1,7 +1,6 @@
 //! Change notifications end to end: subscriptions over HTTP, the validation handshake, and
 //! deliveries to real HTTP receivers started by the test, on SQLite and PostgreSQL.
 
-mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +9,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use common::{database_url, Backend, TestServer};
+use crate::common::{database_url, Backend, TestServer};
 use serde_json::{json, Value};
 
 /// A webhook receiver: echoes validation tokens (unless told not to), records notification
@@ -382,7 +381,7 @@ async fn rich_notifications_decrypt(s: TestServer) {
 
     let (user, t) = s.login("ada@contoso.test").await;
     let r = Receiver::start().await;
-    let cert = certificate_b64(include_str!("fixtures/notify-cert.pem"));
+    let cert = certificate_b64(include_str!("../fixtures/notify-cert.pem"));
     let mut body = subscription(&format!("users/{}/contacts?$select=displayName,emailAddresses", user.id), &r.url);
     body["includeResourceData"] = json!(true);
     body["encryptionCertificate"] = json!(cert);
@@ -393,7 +392,7 @@ async fn rich_notifications_decrypt(s: TestServer) {
     no_select["resource"] = json!("me/contacts");
     s.post("/subscriptions", &t, no_select).await.assert_error(400, "InvalidRequest");
     let mut small = body.clone();
-    small["encryptionCertificate"] = json!(certificate_b64(include_str!("fixtures/small-cert.pem")));
+    small["encryptionCertificate"] = json!(certificate_b64(include_str!("../fixtures/small-cert.pem")));
     s.post("/subscriptions", &t, small).await.assert_error(400, "InvalidRequest");
     let mut no_id = body.clone();
     no_id.as_object_mut().unwrap().remove("encryptionCertificateId");
@@ -429,7 +428,7 @@ async fn rich_notifications_decrypt(s: TestServer) {
         .collect();
     assert_eq!(content["encryptionCertificateThumbprint"], thumb);
 
-    let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/notify-key.pem")).unwrap();
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("../fixtures/notify-key.pem")).unwrap();
     let key = private
         .decrypt(rsa::Oaep::new::<sha1::Sha1>(), &STANDARD.decode(content["dataKey"].as_str().unwrap()).unwrap())
         .unwrap();

@@ -4,13 +4,12 @@
 //! `clients/js/node_modules` is missing, and fails unless node reports success.
 //! Node.js (18 or later) and npm are required: `apt-get install nodejs npm`.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use crate::common::TestServer;
 use tokio::process::Command;
 
 /// The whole `node --test` run must finish within this.

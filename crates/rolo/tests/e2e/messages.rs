@@ -1,8 +1,7 @@
 //! Messages and events (the signals People ranks by) over HTTP, on SQLite and PostgreSQL.
 
-mod common;
 
-use common::{enc, TestServer};
+use crate::common::{enc, TestServer};
 use rolo_domain::mail::ItemKind;
 use serde_json::{json, Value};
 

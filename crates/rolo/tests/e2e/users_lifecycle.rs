@@ -3,9 +3,8 @@
 //! loses its refresh tokens for good and sees its access tokens refused at the next request; a
 //! removed user's mailbox data and grants are gone.
 
-mod common;
 
-use common::{into_resp, Resp, TestServer};
+use crate::common::{into_resp, Resp, TestServer};
 use rolo_domain::{FolderId, Grant};
 use rolo_server::identity::{register_app, set_password};
 use rolo_store::{ListQuery, RegisteredApp, Scope};

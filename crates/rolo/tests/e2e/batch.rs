@@ -1,9 +1,8 @@
 //! JSON batching over HTTP, on SQLite and PostgreSQL.
 
-mod common;
 
 use base64::Engine;
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -191,7 +190,7 @@ async fn batch_urls_in_every_client_form(s: TestServer) {
 /// Absolute URLs under the configured public URL are this server's too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_accepts_the_public_url() {
-    let s = TestServer::start_configured(common::Backend::Sqlite, |state| {
+    let s = TestServer::start_configured(crate::common::Backend::Sqlite, |state| {
         state.public_url = Some("https://rolo.example.test/".into());
     })
     .await;

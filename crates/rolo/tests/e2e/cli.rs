@@ -1,7 +1,6 @@
 //! The built `rolo` binary: user management, token minting, serving, crash durability (kill -9)
 //! and graceful shutdown (SIGTERM), on SQLite and PostgreSQL.
 
-mod common;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -157,12 +156,12 @@ async fn call(
     url: &str,
     token: &str,
     body: Option<Value>,
-) -> common::Resp {
+) -> crate::common::Resp {
     let mut req = client.request(method, url).bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
     }
-    common::into_resp(req.send().await.expect("request")).await
+    crate::common::into_resp(req.send().await.expect("request")).await
 }
 
 /// Waits for the child to exit, at most `limit`.
@@ -553,7 +552,7 @@ async fn apps_and_passwords_for_the_token_endpoint() {
                 ("password", password),
                 ("scope", "https://graph.microsoft.com/Contacts.ReadWrite People.Read.All"),
             ];
-            common::into_resp(client.post(url).form(&form).send().await.unwrap()).await
+            crate::common::into_resp(client.post(url).form(&form).send().await.unwrap()).await
         }
     };
     let r = login("pw1").await;
@@ -579,7 +578,7 @@ async fn apps_and_passwords_for_the_token_endpoint() {
         ("client_secret", secret.as_str()),
         ("scope", "https://graph.microsoft.com/.default"),
     ];
-    let r = common::into_resp(client.post(&token_url).form(&form).send().await.unwrap()).await;
+    let r = crate::common::into_resp(client.post(&token_url).form(&form).send().await.unwrap()).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     let o = run(&["users", "passwd", "a@x.test", "pw2", "--database", &db], dir.path());
@@ -806,7 +805,7 @@ async fn users_lifecycle_commands() {
             ("scope", "https://graph.microsoft.com/Contacts.ReadWrite offline_access"),
         ];
         let req = client.post(&token_url).form(&form);
-        async move { common::into_resp(req.send().await.unwrap()).await }
+        async move { crate::common::into_resp(req.send().await.unwrap()).await }
     };
     let mine = format!("{}/me/contacts", served.base);
     let r = call(&client, reqwest::Method::POST, &mine, &token, Some(json!({"givenName": "C"}))).await;
@@ -880,7 +879,7 @@ async fn large_contacts_list_in_bounded_memory() {
     let body = serde_json::to_vec(&json!({"givenName": "Big", "personalNotes": "n".repeat(3_500_000)})).unwrap();
     for _ in 0..40 {
         let r = client.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body.clone());
-        let r = common::into_resp(r.send().await.unwrap()).await;
+        let r = crate::common::into_resp(r.send().await.unwrap()).await;
         assert_eq!(r.status, 201, "{}", r.text.chars().take(300).collect::<String>());
     }
     let mut next = Some(format!("{url}?$top=40"));

@@ -2,9 +2,8 @@
 //! Rolo extension `.../contacts/{id}/photos/{size}`) and user profile photos (`/me/photo`,
 //! `/users/{id}/photos/{size}`), with real images of every accepted format.
 
-mod common;
 
-use common::{BytesResp, Resp, TestServer};
+use crate::common::{BytesResp, Resp, TestServer};
 use reqwest::Method;
 use rolo_media::Format;
 use serde_json::{json, Value};

@@ -1,8 +1,7 @@
 //! The master category list over HTTP, on SQLite and PostgreSQL.
 
-mod common;
 
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 
 async fn master_category_lifecycle(s: TestServer) {

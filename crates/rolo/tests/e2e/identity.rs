@@ -2,7 +2,6 @@
 //! (checked with a standard JWT library), principals from tokens, external OpenID Connect
 //! issuers with a JWKS served by the test, and rejected tokens.
 
-mod common;
 #[path = "identity/consent.rs"]
 mod consent;
 
@@ -12,7 +11,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::{into_resp, Backend, Resp, TestServer};
+use crate::common::{into_resp, Backend, Resp, TestServer};
 use consent::{consent_limits_delegated_scopes, password_guessing_locks_out_for_a_while};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
@@ -506,7 +505,7 @@ async fn discovery_and_jwks_verify_issued_tokens() {
 /// Refresh tokens are sealed with the installation's secret, so they survive a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_tokens_survive_a_restart() {
-    let (url, dir) = common::database_url(Backend::Sqlite);
+    let (url, dir) = crate::common::database_url(Backend::Sqlite);
     let first = TestServer::start_at(&url, tempfile::tempdir().unwrap(), |_| {}).await;
     let app = public_app(&first).await;
     user_with_password(&first, "ada@contoso.test", "pw").await;
@@ -641,7 +640,7 @@ impl Idp {
         use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
         use rsa::traits::PublicKeyParts;
 
-        let pem = include_str!("fixtures/notify-key.pem");
+        let pem = include_str!("../fixtures/notify-key.pem");
         let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
         let public = private.to_public_key();
         let rsa_jwk = json!({

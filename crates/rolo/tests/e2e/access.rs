@@ -3,12 +3,11 @@
 //! their access policy, bad tokens) and the endpoints that exist, asserting exact statuses and
 //! codes and that refused writes change nothing. Plus the folder-sharing API and throttling.
 
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::Method;
 use rolo_domain::{FolderId, Grant};
 use rolo_server::throttle::{Throttle, ThrottleSettings};
@@ -380,13 +379,13 @@ async fn folder_sharing_api(s: TestServer) {
     s.delete(&format!("{perms}/{pid}"), &ot).await.assert_error(404, "ErrorItemNotFound");
 }
 
-async fn throttled(limits: ThrottleSettings, backend: common::Backend) -> TestServer {
+async fn throttled(limits: ThrottleSettings, backend: crate::common::Backend) -> TestServer {
     TestServer::start_configured(backend, move |st| st.throttle = Arc::new(Throttle::new(limits))).await
 }
 
 /// Outlook's limits, made small: concurrency, requests per window, upload bytes; 429 with
 /// `Retry-After`; other mailboxes unaffected; inside a batch, 429 in an outer 200.
-async fn throttling_limits(backend: common::Backend) {
+async fn throttling_limits(backend: crate::common::Backend) {
     let limits = ThrottleSettings {
         enabled: true,
         concurrent: 4,
@@ -521,10 +520,10 @@ both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, fold
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_sqlite() {
-    throttling_limits(common::Backend::Sqlite).await;
+    throttling_limits(crate::common::Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_postgres() {
-    throttling_limits(common::Backend::Postgres).await;
+    throttling_limits(crate::common::Backend::Postgres).await;
 }

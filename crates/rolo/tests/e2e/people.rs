@@ -2,9 +2,8 @@
 //! docs/PEOPLE.md, merging by address, sources, `personType` filters, people-picker search
 //! (prefixes, typos, diacritics, several words), `topic:` search, paging and permissions.
 
-mod common;
 
-use common::{enc, TestServer};
+use crate::common::{enc, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -62,7 +61,7 @@ async fn history(s: &TestServer) -> String {
     t
 }
 
-fn names(r: &common::Resp) -> Vec<String> {
+fn names(r: &crate::common::Resp) -> Vec<String> {
     r.body["value"].as_array().unwrap().iter().map(|p| p["displayName"].as_str().unwrap().to_owned()).collect()
 }
 

@@ -1,9 +1,8 @@
 //! The beta endpoint and follow-up flags, extended properties and schema extensions, over HTTP
 //! on SQLite and PostgreSQL.
 
-mod common;
 
-use common::{enc, TestServer};
+use crate::common::{enc, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -13,7 +12,7 @@ fn beta(s: &TestServer, path: &str) -> String {
     format!("{}{path}", s.base.replace("/v1.0", "/beta"))
 }
 
-async fn send(s: &TestServer, method: Method, url: &str, token: &str, body: Option<Value>) -> common::Resp {
+async fn send(s: &TestServer, method: Method, url: &str, token: &str, body: Option<Value>) -> crate::common::Resp {
     s.send(method, url, Some(token), body, &[]).await
 }
 
@@ -174,7 +173,7 @@ async fn flags_follow_exchange_rules(s: TestServer) {
     let still = send(&s, Method::GET, &url(&a), &t, None).await;
     assert_eq!(still.body["flag"]["flagStatus"], "flagged", "a refused write changes nothing");
 
-    let names = |r: &common::Resp| -> Vec<String> {
+    let names = |r: &crate::common::Resp| -> Vec<String> {
         r.body["value"].as_array().unwrap().iter().map(|c| c["givenName"].as_str().unwrap().to_owned()).collect()
     };
     let q = |f: &str| beta(&s, &format!("/me/contacts?$select=givenName&$orderby=givenName&$filter={}", enc(f)));
@@ -239,7 +238,7 @@ async fn extended_properties(s: TestServer) {
     assert!(r.body.get("singleValueExtendedProperties").is_none());
 
     // Filters: value matching ignores case; the id may be given in any casing of type and GUID.
-    let names = |r: &common::Resp| -> Vec<String> {
+    let names = |r: &crate::common::Resp| -> Vec<String> {
         let mut v: Vec<String> =
             r.body["value"].as_array().unwrap().iter().map(|c| c["givenName"].as_str().unwrap().to_owned()).collect();
         v.sort();
