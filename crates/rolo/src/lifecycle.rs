@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use rolo_store::{SqlStore, Store, User};
+use rolo_store::prelude::*;
+use rolo_store::{SqlStore, User};
 
 async fn user(store: &SqlStore, key: &str) -> Result<User, String> {
     store.find_user(key).await.map_err(|e| e.message)?.ok_or_else(|| format!("no such user: {key}"))

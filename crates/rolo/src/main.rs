@@ -13,7 +13,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rolo_domain::GraphError;
 use rolo_server::AppState;
-use rolo_store::{Consents, Store};
+use rolo_store::prelude::*;
+use rolo_store::SqlStore;
 
 use crate::config::{Config, DatabaseArgs};
 
@@ -302,7 +303,7 @@ pub struct ServeOptions {
     pub banner: Option<String>,
 }
 
-pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions) {
+pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) {
     let mut state = AppState::new(store, opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
     if !opts.emulator && demo::holds_published_key(&state.authority) {
         fail(
@@ -387,7 +388,7 @@ fn main() {
                     let emu = demo::Emulator { listen: cfg.listen.clone(), database: explicit_db, seed, serve: opts };
                     demo::run(emu).await;
                 } else {
-                    let store: Arc<dyn Store> = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
+                    let store = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
                     rolo_server::spawn_compaction(store.clone(), cfg.delta_retention_days);
                     run_server(&cfg.listen, store, opts).await;
                 }

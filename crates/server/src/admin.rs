@@ -226,7 +226,7 @@ pub async fn serve(
     };
     match (method.clone(), action) {
         (Method::POST, "reset") => {
-            state.store.wipe().await?;
+            state.emulator_store.wipe().await?;
             state.forget_users();
             let doc: Value = serde_json::from_str(crate::seed::CONTOSO).map_err(GraphError::internal)?;
             let seeded = crate::seed::seed(state.store.as_ref(), &doc).await?;
@@ -238,16 +238,16 @@ pub async fn serve(
         }
         (Method::POST, "import") => ok(crate::seed::import(state.store.as_ref(), body).await?),
         (Method::POST, "snapshot") => {
-            state.store.snapshot_to(&snapshot_path(state, body)?).await?;
+            state.emulator_store.snapshot_to(&snapshot_path(state, body)?).await?;
             Ok(no_content())
         }
         (Method::POST, "restore") => {
-            state.store.restore_from(&snapshot_path(state, body)?).await?;
+            state.emulator_store.restore_from(&snapshot_path(state, body)?).await?;
             state.forget_users();
             Ok(no_content())
         }
         (Method::POST, "expire-delta-tokens") => {
-            state.store.expire_delta_tokens().await?;
+            state.emulator_store.expire_delta_tokens().await?;
             Ok(no_content())
         }
         (Method::GET, "settings") => ok(settings_json(state)),

@@ -45,7 +45,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use rolo_domain::{GraphError, GraphResult, Principal};
-use rolo_store::{Store, User};
+use rolo_store::{Emulator, Store, User};
 use tokio::net::TcpListener;
 
 use crate::auth::Authority;
@@ -54,6 +54,9 @@ use crate::query::TokenCodec;
 /// What every request shares.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The same store's emulator-only state controls (wipe, snapshots), which [`Store`] leaves
+    /// out: only the admin doors, served when `emulator` is set, use them.
+    pub emulator_store: Arc<dyn Emulator>,
     pub authority: Arc<Authority>,
     pub codec: TokenCodec,
     /// The externally visible base URL (`https://contacts.example.com`), when not the Host.
@@ -88,10 +91,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(store: Arc<dyn Store>, public_url: Option<String>) -> GraphResult<AppState> {
+    pub async fn new<S: Store + Emulator>(store: Arc<S>, public_url: Option<String>) -> GraphResult<AppState> {
         let authority = Arc::new(Authority::load(store.as_ref()).await?);
         Ok(AppState {
             codec: TokenCodec::new(&authority.token_secret),
+            emulator_store: store.clone(),
             store,
             authority,
             public_url,

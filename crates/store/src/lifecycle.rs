@@ -4,7 +4,7 @@
 use rolo_domain::GraphResult;
 
 use crate::sql::{Sql, Value};
-use crate::store::bump_directory;
+use crate::sql_store::bump_directory;
 use crate::UserStanding;
 
 /// The tables keyed by `mailbox_id`: everything of a mailbox, its grants to others and the
@@ -66,9 +66,9 @@ pub(crate) async fn set_disabled(tx: &mut dyn Sql, user_id: &str, disabled: bool
 
 pub(crate) async fn standing(conn: &mut dyn Sql, user_id: &str) -> GraphResult<Option<UserStanding>> {
     let row = conn.query_opt("SELECT disabled, token_epoch FROM users WHERE id = ?", &[user_id.into()]).await?;
-    Ok(row.map(|r| {
-        let mut it = r.into_iter().map(|v| v.as_i64().unwrap_or(0));
-        UserStanding { disabled: it.next().unwrap_or(0) != 0, token_epoch: it.next().unwrap_or(0) }
+    Ok(row.map(|r| UserStanding {
+        disabled: r.int("disabled").unwrap_or(0) != 0,
+        token_epoch: r.int("token_epoch").unwrap_or(0),
     }))
 }
 

@@ -11,7 +11,8 @@ const FIRST_BATCH: usize = 16;
 
 /// The bytes a row holds (its text and binary values), standing for its serialized size.
 pub fn row_bytes(row: &Row) -> usize {
-    row.iter()
+    row.values()
+        .iter()
         .map(|v| match v {
             Value::Text(s) => s.len(),
             Value::Bytes(b) => b.len(),

@@ -90,8 +90,9 @@ impl TestServer {
     pub async fn start_at(url: &str, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> TestServer {
         let store =
             rolo_store::open(url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store = Arc::new(store);
         let mut state = AppState::new(store.clone(), None).await.expect("state");
+        let store: Arc<dyn Store> = store;
         // Tests race many requests on one mailbox; Outlook's 4-in-flight limit would answer some
         // with 429. The throttling tests switch it on with their own limits.
         state.throttle.set_enabled(false);
