@@ -2,13 +2,16 @@
 //! thin; Graph semantics live in `rolo-domain`, storage behind `rolo-store`'s trait.
 
 pub mod admin;
+mod assertion;
 pub mod auth;
+mod authorize;
 mod batch;
 mod categories;
 mod contacts;
 mod count;
 mod credentials;
 mod delta;
+mod device;
 pub mod error;
 mod extensions;
 mod folders;
@@ -32,8 +35,10 @@ pub mod response;
 mod rich;
 mod schemas;
 pub mod seed;
+mod signin_page;
 mod subscriptions;
 pub mod throttle;
+mod tokens;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -80,6 +85,27 @@ pub struct AppState {
     pub(crate) password_slots: tokio::sync::Semaphore,
     /// Users by lower-cased id or UPN: a user's mailbox handles never change.
     users: RwLock<HashMap<String, User>>,
+    /// Lifetimes of codes and sessions in interactive sign-in.
+    signin: RwLock<SignInSettings>,
+}
+
+/// Lifetimes in interactive sign-in, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInSettings {
+    /// Authorization codes: Microsoft's live about ten minutes.
+    pub code_ttl: i64,
+    /// Device codes: 15 minutes, as Microsoft's.
+    pub device_code_ttl: i64,
+    /// The least time between two polls of a pending device code before `slow_down`.
+    pub device_poll_interval: i64,
+    /// The sign-in session cookie.
+    pub session_ttl: i64,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        SignInSettings { code_ttl: 600, device_code_ttl: 900, device_poll_interval: 5, session_ttl: 8 * 3600 }
+    }
 }
 
 impl AppState {
@@ -103,6 +129,7 @@ impl AppState {
             oidc: oidc::ExternalIssuers::default(),
             people: people::PeopleCache::default(),
             users: RwLock::new(HashMap::new()),
+            signin: RwLock::new(SignInSettings::default()),
         })
     }
 
@@ -119,6 +146,16 @@ impl AppState {
     pub fn set_limits(&self, limits: admin::Limits) {
         if let Ok(mut l) = self.limits.write() {
             *l = limits;
+        }
+    }
+
+    pub fn signin(&self) -> SignInSettings {
+        self.signin.read().map(|s| *s).unwrap_or_default()
+    }
+
+    pub fn set_signin(&self, settings: SignInSettings) {
+        if let Ok(mut s) = self.signin.write() {
+            *s = settings;
         }
     }
 

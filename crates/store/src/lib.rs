@@ -9,6 +9,7 @@ mod names;
 pub mod outbox;
 pub mod query;
 pub mod snapshot;
+pub mod signin;
 pub mod sql;
 mod store;
 
@@ -22,6 +23,7 @@ use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges,
 
 pub use consent::{Consents, PermissionGrant};
 pub use outbox::OutboxItem;
+pub use signin::{DeviceCode, DeviceStatus, Rotation, SignIns};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use store::SqlStore;
 
@@ -90,6 +92,11 @@ pub struct RegisteredApp {
     /// A public client (a SPA, a desktop or mobile app) holds no secret, so it may not use the
     /// grants that need one (client credentials).
     pub public_client: bool,
+    /// Where the authorization endpoint may send codes: matched exactly, except that a loopback
+    /// URI (`http://localhost/...`, `http://127.0.0.1/...`) matches on any port.
+    pub redirect_uris: Vec<String>,
+    /// The certificate (PEM) the app signs client assertions with, if it registered one.
+    pub certificate: Option<String>,
 }
 
 /// Which folders a contact lookup may match.
@@ -188,7 +195,7 @@ pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<Fo
 
 /// Everything the service stores. Errors are already Graph errors.
 #[async_trait]
-pub trait Store: Consents + Send + Sync + 'static {
+pub trait Store: Consents + SignIns + Send + Sync + 'static {
     // Directory and settings.
     async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
         self.create_user_with_id(&rolo_domain::ids::new_guid(), upn, display_name).await

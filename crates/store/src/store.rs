@@ -57,7 +57,7 @@ fn user_from(row: Row) -> User {
 }
 
 const APP_COLUMNS: &str =
-    "client_id, display_name, service_principal_id, roles, secret_hash, created_at, public_client";
+    "client_id, display_name, service_principal_id, roles, secret_hash, created_at, public_client, redirect_uris, certificate";
 
 fn app_from(row: Row) -> RegisteredApp {
     let mut it = row.into_iter();
@@ -70,6 +70,8 @@ fn app_from(row: Row) -> RegisteredApp {
         secret_hash: next(),
         created_at: next(),
         public_client: it.next().and_then(|v| v.as_i64()).unwrap_or(0) != 0,
+        redirect_uris: it.next().map(Value::into_string).unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+        certificate: it.next().map(Value::into_string).filter(|c| !c.is_empty()),
     }
 }
 
@@ -789,7 +791,7 @@ impl Store for SqlStore {
                 let inserted = tx
                     .execute(
                         &format!(
-                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
+                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
                         ),
                         &[
                             app.client_id.to_ascii_lowercase().into(),
@@ -799,6 +801,8 @@ impl Store for SqlStore {
                             app.secret_hash.into(),
                             app.created_at.into(),
                             i64::from(app.public_client).into(),
+                            app.redirect_uris.join(" ").into(),
+                            app.certificate.unwrap_or_default().into(),
                         ],
                     )
                     .await?;
