@@ -254,7 +254,8 @@ pub async fn serve(
                     .unwrap_or_default()
             };
             let reg = crate::credentials::AppRegistration {
-                name: text("displayName").ok_or_else(|| GraphError::bad_request("BadRequest", "displayName is required."))?,
+                name: text("displayName")
+                    .ok_or_else(|| GraphError::bad_request("BadRequest", "displayName is required."))?,
                 roles: list("roles"),
                 public: body.get("publicClient").and_then(Value::as_bool).unwrap_or(false),
                 redirect_uris: list("redirectUris"),

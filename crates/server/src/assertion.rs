@@ -81,15 +81,19 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
     let Some(pem) = &app.certificate else {
         return Err(refused(
             700027,
-            format!("Client assertion failed signature validation. The application '{}' has no certificate registered.", app.client_id),
+            format!(
+                "Client assertion failed signature validation. The application '{}' has no certificate registered.",
+                app.client_id
+            ),
         ));
     };
-    let cert = ClientCertificate::parse(pem)
-        .map_err(|_| refused(700027, "Client assertion failed signature validation. The registered certificate cannot be read."))?;
+    let cert = ClientCertificate::parse(pem).map_err(|_| {
+        refused(700027, "Client assertion failed signature validation. The registered certificate cannot be read.")
+    })?;
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| refused(700027, "Client assertion failed signature validation. The assertion is not a JWT."))?;
-    let names_ours = header.x5t.as_deref() == Some(cert.x5t.as_str())
-        || header.x5t_s256.as_deref() == Some(cert.x5t_s256.as_str());
+    let names_ours =
+        header.x5t.as_deref() == Some(cert.x5t.as_str()) || header.x5t_s256.as_deref() == Some(cert.x5t_s256.as_str());
     if !names_ours {
         return Err(refused(
             700027,
@@ -101,7 +105,10 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
         ));
     }
     if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-        return Err(refused(700027, "Client assertion failed signature validation. Only RS256 and PS256 are accepted."));
+        return Err(refused(
+            700027,
+            "Client assertion failed signature validation. Only RS256 and PS256 are accepted.",
+        ));
     }
     let mut validation = Validation::new(header.alg);
     validation.set_audience(audiences);
@@ -125,6 +132,8 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
             format!("Client assertion application identifier doesn't match 'client_id' parameter: 'iss' and 'sub' must be '{}'.", app.client_id),
         ));
     }
-    let jti = c.jti.unwrap_or_else(|| URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, assertion.as_bytes())));
+    let jti = c
+        .jti
+        .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, assertion.as_bytes())));
     Ok((format!("assertion:{}:{jti}", app.client_id.to_ascii_lowercase()), c.exp))
 }

@@ -139,7 +139,7 @@ pub(crate) async fn authorize(state: &AppState, call: &Call<'_>, body: Option<Bo
     };
     let action = format!("{}/{tenant}/oauth2/v2.0/authorize?{}", call.root, call.query.unwrap_or_default());
     let app_state = get(&params, "state").map(str::to_owned);
-    let back = Back { redirect_uri: redirect_uri.clone(), mode, state: app_state.clone(), secure: call.secure };
+    let back = Back { redirect_uri: redirect_uri.clone(), mode, state: app_state.clone() };
     let request = match validate(&params, app, redirect_uri, mode, action) {
         Ok(r) => r,
         Err(e) => return back.error(e, None),
@@ -162,7 +162,6 @@ struct Back {
     redirect_uri: String,
     mode: ResponseMode,
     state: Option<String>,
-    secure: bool,
 }
 
 impl Back {
@@ -187,7 +186,6 @@ impl Back {
         if let Some(s) = &self.state {
             fields.push(("state", s.clone()));
         }
-        let _ = self.secure;
         match self.mode {
             ResponseMode::FormPost => {
                 let inputs: String = fields
@@ -198,7 +196,13 @@ impl Back {
                     "<form method=\"post\" action=\"{}\">\n{inputs}<p><button type=\"submit\">Continue</button></p>\n</form>",
                     pages::esc(&self.redirect_uri)
                 );
-                pages::page(StatusCode::OK, "Continue to the application", &body, cookie, origin_of(&self.redirect_uri).as_deref())
+                pages::page(
+                    StatusCode::OK,
+                    "Continue to the application",
+                    &body,
+                    cookie,
+                    origin_of(&self.redirect_uri).as_deref(),
+                )
             }
             ResponseMode::Query | ResponseMode::Fragment => {
                 let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields.iter()).finish();
@@ -246,18 +250,30 @@ fn validate(
         }
     }
     if let Some(m) = get(params, "response_mode").filter(|m| !["query", "fragment", "form_post"].contains(m)) {
-        return Err(redirected("invalid_request", 900144, format!("The response_mode '{m}' is not supported: use query, fragment or form_post.")));
+        return Err(redirected(
+            "invalid_request",
+            900144,
+            format!("The response_mode '{m}' is not supported: use query, fragment or form_post."),
+        ));
     }
     let prompt = get(params, "prompt").map(str::to_owned);
     if let Some(p) = prompt.as_deref().filter(|p| !["login", "none", "select_account", "consent"].contains(p)) {
-        return Err(redirected("invalid_request", 90023, format!("Invalid prompt value '{p}': use login, none, select_account or consent.")));
+        return Err(redirected(
+            "invalid_request",
+            90023,
+            format!("Invalid prompt value '{p}': use login, none, select_account or consent."),
+        ));
     }
     let scopes = parse_delegated_scopes(get(params, "scope").ok_or_else(|| OAuthError::missing("scope"))?)?;
     let challenge = match (get(params, "code_challenge"), get(params, "code_challenge_method")) {
         (Some(c), method) => {
             let method = method.unwrap_or("plain");
             if method != "S256" && method != "plain" {
-                return Err(redirected("invalid_request", 5000811, format!("Invalid code_challenge_method '{method}': use S256.")));
+                return Err(redirected(
+                    "invalid_request",
+                    5000811,
+                    format!("Invalid code_challenge_method '{method}': use S256."),
+                ));
             }
             if method == "S256" && (c.len() != 43 || URL_SAFE_NO_PAD.decode(c).is_err()) {
                 return Err(redirected("invalid_request", 501491, "Invalid size of Code_Challenge parameter."));
@@ -288,8 +304,8 @@ fn validate(
     })
 }
 
-fn back(call: &Call<'_>, r: &Request) -> Back {
-    Back { redirect_uri: r.redirect_uri.clone(), mode: r.mode, state: r.state.clone(), secure: call.secure }
+fn back(r: &Request) -> Back {
+    Back { redirect_uri: r.redirect_uri.clone(), mode: r.mode, state: r.state.clone() }
 }
 
 /// The app's request: sign in (or reuse the session), consent, then the code.
@@ -306,8 +322,8 @@ async fn get_request(state: &AppState, call: &Call<'_>, r: &Request) -> Result<R
             50058,
             "A silent sign-in request was sent but no user is signed in. The cookies used to represent the user's session were not sent in the request to Rolo.",
         )),
-        (Some((user, hash)), Some("none")) => proceed(state, call, r, &user, &hash, existing, false).await,
-        (Some((user, hash)), None | Some("consent")) => proceed(state, call, r, &user, &hash, existing, false).await,
+        (Some((user, hash)), Some("none")) => proceed(state, call, r, &user, &hash, existing).await,
+        (Some((user, hash)), None | Some("consent")) => proceed(state, call, r, &user, &hash, existing).await,
         (current, _) => {
             // prompt=login or select_account, or nobody signed in: the sign-in page.
             let session = existing.unwrap_or_else(|| Session::anonymous(state));
@@ -328,8 +344,7 @@ fn signin_page(
 ) -> Response {
     let intro = format!("<p>to continue to <strong>{}</strong></p>\n", pages::esc(&r.app.display_name));
     let body = intro + &pages::signin_form(&r.action, csrf, r.login_hint.as_deref(), error, &[], current);
-    let status = if error.is_some() { StatusCode::OK } else { StatusCode::OK };
-    pages::page(status, "Sign in", &body, cookie, origin_of(&r.redirect_uri).as_deref())
+    pages::page(StatusCode::OK, "Sign in", &body, cookie, origin_of(&r.redirect_uri).as_deref())
 }
 
 /// The pages' forms: sign in, continue as the signed-in user, consent or decline.
@@ -349,7 +364,7 @@ async fn post(state: &AppState, call: &Call<'_>, body: Option<Body>, r: &Request
             match pages::check_credentials(state, call, login, password).await {
                 Ok((user, hash)) => {
                     let fresh = Session::signed_in(state, &user, &hash);
-                    proceed(state, call, r, &user, &hash, Some(fresh), true).await
+                    proceed(state, call, r, &user, &hash, Some(fresh)).await
                 }
                 Err(message) => Ok(signin_page(r, &session.csrf(state), Some(message), None, None, state)),
             }
@@ -362,13 +377,9 @@ async fn post(state: &AppState, call: &Call<'_>, body: Option<Body>, r: &Request
                 let asked = pages::consent_state(state, &r.app, &user, &r.scopes).await.map_err(server_error)?;
                 pages::remember_consent(state, &r.app, &user, &asked.pending).await.map_err(server_error)?;
             }
-            proceed(state, call, r, &user, &hash, None, false).await
+            proceed(state, call, r, &user, &hash, None).await
         }
-        Some("decline") => Err(redirected(
-            "access_denied",
-            65004,
-            "User declined to consent to access the app.",
-        )),
+        Some("decline") => Err(redirected("access_denied", 65004, "User declined to consent to access the app.")),
         _ => Ok(signin_page(r, &session.csrf(state), None, None, None, state)),
     }
 }
@@ -382,11 +393,9 @@ async fn proceed(
     user: &User,
     hash: &str,
     new_session: Option<Session>,
-    just_signed_in: bool,
 ) -> Result<Response, Redirected> {
-    let _ = just_signed_in;
     let cookie = new_session.as_ref().map(|s| s.cookie(state, call.secure));
-    let back = back(call, r);
+    let back = back(r);
     let asked = pages::consent_state(state, &r.app, user, &r.scopes).await.map_err(server_error)?;
     if let Some(unknown) = asked.unknown.first() {
         return Ok(back.error(
@@ -488,10 +497,9 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
     let app = authenticate_client(state, call, form).await?;
     let raw = required(form, "code")?;
     let redirect_uri = required(form, "redirect_uri")?;
-    let code: AuthCode = code_codec(state)
-        .open(raw)
-        .filter(|c: &AuthCode| c.typ == "ac")
-        .ok_or_else(|| OAuthError::grant(9002313, "Invalid request. Request is malformed or invalid: the code is not one Rolo issued."))?;
+    let code: AuthCode = code_codec(state).open(raw).filter(|c: &AuthCode| c.typ == "ac").ok_or_else(|| {
+        OAuthError::grant(9002313, "Invalid request. Request is malformed or invalid: the code is not one Rolo issued.")
+    })?;
     if code.exp <= now() {
         return Err(OAuthError::grant(
             70008,
@@ -499,7 +507,10 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
         ));
     }
     if !code.cid.eq_ignore_ascii_case(&app.client_id) {
-        return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: the code was issued to another client."));
+        return Err(OAuthError::grant(
+            70000,
+            "Provided grant is invalid or malformed: the code was issued to another client.",
+        ));
     }
     if code.ruri != redirect_uri {
         return Err(OAuthError::grant(
@@ -515,7 +526,10 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
             verifier.to_owned()
         };
         if verifier.is_empty() || !crate::query::constant_time_eq(derived.as_bytes(), challenge.as_bytes()) {
-            return Err(OAuthError::grant(501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."));
+            return Err(OAuthError::grant(
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            ));
         }
     }
     // Spent once; a second redemption also revokes what the first one gave.
@@ -535,10 +549,14 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
         return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));
     };
     if password_stamp(&stored) != code.pwd {
-        return Err(OAuthError::grant(50173, "The provided grant has expired due to it being revoked: the user's password changed."));
+        return Err(OAuthError::grant(
+            50173,
+            "The provided grant has expired due to it being revoked: the user's password changed.",
+        ));
     }
     let scopes = RequestedScopes { graph: code.scp, oidc: code.oidc, default: false };
-    issue_delegated(state, &app, &user, scopes, &stored, Issue { nonce: code.nonce, family: Family::Named(code.jti) }).await
+    issue_delegated(state, &app, &user, scopes, &stored, Issue { nonce: code.nonce, family: Family::Named(code.jti) })
+        .await
 }
 
 /// `/{tenant}/oauth2/v2.0/logout`: ends the browser's session; then back to the app's
@@ -553,14 +571,26 @@ pub(crate) async fn logout(state: &AppState, call: &Call<'_>) -> Response {
             None => state.store.list_apps().await.is_ok_and(|apps| apps.iter().any(|a| redirect_uri_allowed(a, uri))),
         };
         if allowed {
-            let back = Back { redirect_uri: uri.to_owned(), mode: ResponseMode::Query, state: get(&params, "state").map(str::to_owned), secure: call.secure };
+            let back = Back {
+                redirect_uri: uri.to_owned(),
+                mode: ResponseMode::Query,
+                state: get(&params, "state").map(str::to_owned),
+            };
             return back.send(Vec::new(), Some(clear));
         }
         return pages::error_page(
             50011,
-            &format!("The post_logout_redirect_uri '{uri}' does not match the redirect URIs configured for the application."),
+            &format!(
+                "The post_logout_redirect_uri '{uri}' does not match the redirect URIs configured for the application."
+            ),
             Some(clear),
         );
     }
-    pages::page(StatusCode::OK, "You signed out of your account", "<p>It's a good idea to close all browser windows.</p>", Some(clear), None)
+    pages::page(
+        StatusCode::OK,
+        "You signed out of your account",
+        "<p>It's a good idea to close all browser windows.</p>",
+        Some(clear),
+        None,
+    )
 }

@@ -187,7 +187,8 @@ fn register_public_app_unsaved(name: &str) -> RegisteredApp {
 /// A redirect URI an app may register, as Microsoft allows them: absolute, no fragment, https
 /// or, for loopback hosts only, http; custom schemes (`myapp://auth`) for native apps.
 fn check_redirect_uri(uri: &str) -> GraphResult<()> {
-    let bad = |why: &str| GraphError::bad_request("BadRequest", format!("The redirect URI '{uri}' is not valid: {why}."));
+    let bad =
+        |why: &str| GraphError::bad_request("BadRequest", format!("The redirect URI '{uri}' is not valid: {why}."));
     let parsed = url::Url::parse(uri).map_err(|_| bad("it is not an absolute URI"))?;
     if parsed.fragment().is_some() {
         return Err(bad("it must not have a fragment"));

@@ -29,7 +29,12 @@ fn user_code() -> String {
 }
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
-pub(crate) async fn device_code(state: &AppState, call: &Call<'_>, form: &Form, _tenant: &str) -> Result<Response, OAuthError> {
+pub(crate) async fn device_code(
+    state: &AppState,
+    call: &Call<'_>,
+    form: &Form,
+    _tenant: &str,
+) -> Result<Response, OAuthError> {
     let app = authenticate_client(state, call, form).await?;
     let scope = required(form, "scope")?;
     parse_delegated_scopes(scope)?;
@@ -89,10 +94,16 @@ pub(crate) async fn device_code_grant(state: &AppState, call: &Call<'_>, form: &
                     &format!("OAuth 2.0 device flow error. The client is polling too quickly: wait {interval} seconds between polls."),
                 ))
             } else {
-                Err(device_error("authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling."))
+                Err(device_error(
+                    "authorization_pending",
+                    70016,
+                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                ))
             }
         }
-        DeviceStatus::Declined => Err(device_error("authorization_declined", 70000, "The end user denied the authorization request.")),
+        DeviceStatus::Declined => {
+            Err(device_error("authorization_declined", 70000, "The end user denied the authorization request."))
+        }
         DeviceStatus::Approved => {
             let user = match &code.user_id {
                 Some(uid) => state.user(uid).await.map_err(server_error)?,
@@ -103,7 +114,10 @@ pub(crate) async fn device_code_grant(state: &AppState, call: &Call<'_>, form: &
                 None => None,
             };
             let (Some(user), Some(stored)) = (user, stored) else {
-                return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));
+                return Err(OAuthError::grant(
+                    70000,
+                    "Provided grant is invalid or malformed: its user no longer exists.",
+                ));
             };
             let scopes = parse_delegated_scopes(&code.scope)?;
             let scopes = RequestedScopes { default: false, ..scopes };
@@ -116,7 +130,10 @@ const ENTER_CODE: &str = "Enter code";
 
 fn code_form(root: &str, csrf: &str, error: Option<&str>) -> String {
     let (alert, invalid) = match error {
-        Some(e) => (format!("<p role=\"alert\" id=\"code-error\">{}</p>\n", pages::esc(e)), " aria-invalid=\"true\" aria-describedby=\"code-error\""),
+        Some(e) => (
+            format!("<p role=\"alert\" id=\"code-error\">{}</p>\n", pages::esc(e)),
+            " aria-invalid=\"true\" aria-describedby=\"code-error\"",
+        ),
         None => (String::new(), ""),
     };
     format!(
@@ -132,7 +149,13 @@ pub(crate) async fn device_login(state: &AppState, call: &Call<'_>, body: Option
     let session = existing.clone().unwrap_or_else(|| Session::anonymous(state));
     let cookie = existing.is_none().then(|| session.cookie(state, call.secure));
     if call.method != Method::POST {
-        return pages::page(StatusCode::OK, ENTER_CODE, &code_form(call.root, &session.csrf(state), None), cookie, None);
+        return pages::page(
+            StatusCode::OK,
+            ENTER_CODE,
+            &code_form(call.root, &session.csrf(state), None),
+            cookie,
+            None,
+        );
     }
     let form = match read_form(call.headers, body).await {
         Ok(f) => f,
@@ -216,7 +239,10 @@ pub(crate) async fn device_login(state: &AppState, call: &Call<'_>, body: Option
                 return server_error(e).response();
             }
             let text = if status == DeviceStatus::Approved {
-                format!("<p>You have signed in to <strong>{}</strong> on your device. You may now close this window.</p>", pages::esc(&app.display_name))
+                format!(
+                    "<p>You have signed in to <strong>{}</strong> on your device. You may now close this window.</p>",
+                    pages::esc(&app.display_name)
+                )
             } else {
                 "<p>You declined to sign in on the device. You may now close this window.</p>".to_owned()
             };

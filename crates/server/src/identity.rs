@@ -207,7 +207,8 @@ fn instance_discovery(call: Call<'_>) -> Response {
         .query
         .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "authorization_endpoint"))
         .and_then(|(_, v)| {
-            let path = v.split_once("://").map_or(v.as_ref(), |(_, rest)| rest).split_once('/').map(|(_, p)| p.to_owned())?;
+            let path =
+                v.split_once("://").map_or(v.as_ref(), |(_, rest)| rest).split_once('/').map(|(_, p)| p.to_owned())?;
             path.split('/').next().filter(|t| !t.is_empty()).map(str::to_owned)
         })
         .unwrap_or_else(|| "common".to_owned());
@@ -425,12 +426,19 @@ async fn client_assertion(
     assertion: &str,
     with_secret: bool,
 ) -> Result<RegisteredApp, OAuthError> {
-    let invalid = |code: u32, description: String| OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, description);
+    let invalid =
+        |code: u32, description: String| OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, description);
     if app.public_client {
-        return Err(invalid(700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into()));
+        return Err(invalid(
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into(),
+        ));
     }
     if with_secret {
-        return Err(OAuthError::request("Only one client credential may be presented: a client_secret or a client_assertion.", 90014));
+        return Err(OAuthError::request(
+            "Only one client credential may be presented: a client_secret or a client_assertion.",
+            90014,
+        ));
     }
     if param(form, "client_assertion_type") != Some(crate::assertion::JWT_BEARER) {
         return Err(OAuthError::request(
@@ -441,9 +449,13 @@ async fn client_assertion(
     // The token endpoint under any name of this tenant.
     let names = [state.authority.tenant_id.as_str(), "common", "organizations"];
     let audiences: Vec<String> = names.iter().map(|t| format!("{}/{t}/oauth2/v2.0/token", call.root)).collect();
-    let (jti, exp) = crate::assertion::verify(&app, assertion, &audiences).map_err(|r| invalid(r.code, r.description))?;
+    let (jti, exp) =
+        crate::assertion::verify(&app, assertion, &audiences).map_err(|r| invalid(r.code, r.description))?;
     if !state.store.redeem_once(&jti, exp + 60).await.map_err(server_error)? {
-        return Err(invalid(700027, "Client assertion failed signature validation: this assertion (its jti) was used before.".into()));
+        return Err(invalid(
+            700027,
+            "Client assertion failed signature validation: this assertion (its jti) was used before.".into(),
+        ));
     }
     Ok(app)
 }
@@ -647,7 +659,11 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
 /// Checks a password off the async workers, one hash at a time: PBKDF2 is deliberately slow,
 /// and a flood of guesses must not stall other requests. With no stored hash, the same work is
 /// done against a pad, so the answer's timing does not tell who exists.
-pub(crate) async fn check_password(state: &AppState, password: String, stored: Option<String>) -> Result<bool, OAuthError> {
+pub(crate) async fn check_password(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, OAuthError> {
     let _slot = state.password_slots.acquire().await.map_err(|e| server_error(GraphError::internal(e)))?;
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify_password(&password, &stored),

@@ -116,8 +116,7 @@ pub(crate) fn checked_session(state: &AppState, headers: &HeaderMap, form: &Form
     let session = read_session(state, headers)?;
     let sent = form.get("csrf")?;
     let expected = session.csrf(state);
-    crate::query::constant_time_eq(sent.as_bytes(), expected.as_bytes())
-        .then_some(session)
+    crate::query::constant_time_eq(sent.as_bytes(), expected.as_bytes()).then_some(session)
 }
 
 /// Why a password sign-in on a page failed (the message shown).
@@ -188,8 +187,14 @@ pub(crate) async fn consent_state(
         }
     }
     let decision = consent::decide(&asked, &have);
-    let pending = decision.granted.iter().filter(|g| !have.iter().any(|h| h.eq_ignore_ascii_case(g))).cloned().collect();
-    Ok(ConsentState { granted: decision.granted, pending, needs_admin: decision.needs_admin, unknown: decision.unknown })
+    let pending =
+        decision.granted.iter().filter(|g| !have.iter().any(|h| h.eq_ignore_ascii_case(g))).cloned().collect();
+    Ok(ConsentState {
+        granted: decision.granted,
+        pending,
+        needs_admin: decision.needs_admin,
+        unknown: decision.unknown,
+    })
 }
 
 /// Remembers the user's consent to `scopes` for the app (Graph's per-principal grant).
@@ -269,10 +274,7 @@ pub(crate) fn error_page(code: u32, description: &str, cookie: Option<HeaderValu
 }
 
 fn hidden(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", esc(k), esc(v)))
-        .collect()
+    fields.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", esc(k), esc(v))).collect()
 }
 
 /// The sign-in form; with `current`, the signed-in account is offered first.
@@ -296,7 +298,10 @@ pub(crate) fn signin_form(
         ));
     }
     let (alert, invalid) = match error {
-        Some(e) => (format!("<p role=\"alert\" id=\"signin-error\">{}</p>\n", esc(e)), " aria-invalid=\"true\" aria-describedby=\"signin-error\""),
+        Some(e) => (
+            format!("<p role=\"alert\" id=\"signin-error\">{}</p>\n", esc(e)),
+            " aria-invalid=\"true\" aria-describedby=\"signin-error\"",
+        ),
         None => (String::new(), ""),
     };
     out.push_str(&format!(
@@ -318,9 +323,8 @@ pub(crate) fn consent_form(
     asked: &ConsentState,
     fields: &[(&str, &str)],
 ) -> String {
-    let list = |items: &[String]| -> String {
-        items.iter().map(|s| format!("<li>{}</li>\n", esc(s))).collect::<String>()
-    };
+    let list =
+        |items: &[String]| -> String { items.iter().map(|s| format!("<li>{}</li>\n", esc(s))).collect::<String>() };
     let mut out = format!(
         "<p>Signed in as {} ({}).</p>\n<p><strong>{}</strong> asks for these permissions:</p>\n<ul>\n{}</ul>\n",
         esc(&user.display_name),

@@ -8,8 +8,8 @@ pub mod migrations;
 mod names;
 pub mod outbox;
 pub mod query;
-pub mod snapshot;
 pub mod signin;
+pub mod snapshot;
 pub mod sql;
 mod store;
 
@@ -23,8 +23,8 @@ use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges,
 
 pub use consent::{Consents, PermissionGrant};
 pub use outbox::OutboxItem;
-pub use signin::{DeviceCode, DeviceStatus, Rotation, SignIns};
 pub use query::{Cursor, Entity, ListQuery, Page};
+pub use signin::{DeviceCode, DeviceStatus, Rotation, SignIns};
 pub use store::SqlStore;
 
 /// A directory user and the handles of their mailbox.

@@ -70,7 +70,13 @@ fn app_from(row: Row) -> RegisteredApp {
         secret_hash: next(),
         created_at: next(),
         public_client: it.next().and_then(|v| v.as_i64()).unwrap_or(0) != 0,
-        redirect_uris: it.next().map(Value::into_string).unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+        redirect_uris: it
+            .next()
+            .map(Value::into_string)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         certificate: it.next().map(Value::into_string).filter(|c| !c.is_empty()),
     }
 }
