@@ -736,6 +736,25 @@ pub async fn discovery_well_known_client_and_admin_apps(s: TestServer) {
     assert!(r.text.contains("Rolo emulator public client"));
     let r = b.get(&authorize_url(&s, &code_params(id, "https://app.example/cb", &challenge, "openid"))).await;
     assert!(r.text.contains("AADSTS50011"));
+    // A user seeded with a password signs in through it, as the README shows.
+    let seed =
+        json!({"users": [{"userPrincipalName": "dev@contoso.test", "displayName": "Dev", "password": "pw-dev"}]});
+    let r = into_resp(s.client.post(format!("{}/rolo/admin/seed", root(&s))).json(&seed).send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (verifier, challenge) = pkce();
+    let redirect = "http://localhost:8400/";
+    let done = sign_in(
+        &mut b,
+        &authorize_url(&s, &code_params(id, redirect, &challenge, "openid Contacts.Read")),
+        "dev@contoso.test",
+        "pw-dev",
+    )
+    .await;
+    assert_eq!(done.status, 302, "{}", done.text);
+    let code = params_of(done.location(), '?')["code"].as_str().unwrap().to_owned();
+    let r = redeem(&s, id, &code, redirect, &verifier).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims(r.body["id_token"].as_str().unwrap())["preferred_username"], "dev@contoso.test");
 
     // Apps over the admin API.
     let r = into_resp(
