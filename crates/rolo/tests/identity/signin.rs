@@ -348,6 +348,19 @@ pub async fn code_flow_with_pkce_session_and_consent(s: TestServer) {
     assert!(p["error_description"].as_str().unwrap().starts_with("AADSTS65001: "));
     assert_eq!(p["state"], "st-1");
 
+    // prompt=select_account offers the signed-in account; continuing with it needs no password.
+    let (_, challenge5) = pkce();
+    let mut select = code_params(&app.client_id, redirect, &challenge5, scope);
+    select.push(("prompt", "select_account"));
+    let picker = b.get(&authorize_url(&s, &select)).await;
+    assert_eq!(picker.status, 200);
+    assert!(picker.text.contains("Continue as "), "{}", picker.text);
+    assert!(picker.text.contains("ada@contoso.test"));
+    let csrf = picker.input("csrf").unwrap();
+    let r = b.post(&picker.form_action(), &[("csrf", &csrf), ("action", "continue")]).await;
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert!(params_of(r.location(), '?')["code"].is_string());
+
     // prompt=login shows the sign-in page even with a session.
     let mut forced = code_params(&app.client_id, redirect, &challenge4, scope);
     forced.push(("prompt", "login"));
@@ -391,6 +404,7 @@ pub async fn code_flow_with_pkce_session_and_consent(s: TestServer) {
 /// gave), a reused refresh token (which revokes its family).
 pub async fn code_flow_refusals(s: TestServer) {
     user_with_password(&s, "ada@contoso.test", "pw").await;
+    user_with_password(&s, "eve@contoso.test", "pw").await;
     let (app, _) = app_with(&s, true, &["https://app.example/cb"], None).await;
     let redirect = "https://app.example/cb";
     let scope = "openid offline_access Contacts.Read";
@@ -430,6 +444,32 @@ pub async fn code_flow_refusals(s: TestServer) {
     token_type[2] = ("response_type", "token");
     let p = params_of(b.get(&authorize_url(&s, &token_type)).await.location(), '?');
     assert_eq!(p["error"], "unsupported_response_type");
+
+    // The page counts failed sign-ins like the password grant: once locked, even the right
+    // password is refused, before any hash.
+    s.state.lockout.set_settings(rolo_server::lockout::LockoutSettings {
+        user_threshold: 2,
+        address_threshold: 100,
+        base: std::time::Duration::from_secs(60),
+        max: std::time::Duration::from_secs(60),
+        window: std::time::Duration::from_secs(600),
+    });
+    let (_, challenge_l) = pkce();
+    let mut lb = Browser::new();
+    let page = lb.get(&authorize_url(&s, &code_params(&app.client_id, redirect, &challenge_l, scope))).await;
+    let csrf = page.input("csrf").unwrap();
+    for password in ["wrong1", "wrong2", "pw"] {
+        let r = lb
+            .post(
+                &page.form_action(),
+                &[("csrf", &csrf), ("action", "signin"), ("login", "eve@contoso.test"), ("passwd", password)],
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        let expected =
+            if password == "pw" { "Your account is locked" } else { "Your account or password is incorrect." };
+        assert!(r.text.contains(expected), "{password}: {}", r.text);
+    }
 
     // A code, then the refusals at the token endpoint.
     let (verifier, challenge) = pkce();
