@@ -46,6 +46,8 @@ struct Request {
     login_hint: Option<String>,
     scopes: RequestedScopes,
     challenge: Option<(String, String)>,
+    /// `client_info=1`: the code comes with the account's `client_info`, as MSAL.js expects.
+    client_info: bool,
     /// This endpoint's URL with the request's query, where the pages post back.
     action: String,
 }
@@ -300,6 +302,7 @@ fn validate(
         login_hint: get(params, "login_hint").map(str::to_owned),
         scopes,
         challenge,
+        client_info: get(params, "client_info") == Some("1"),
         action,
     })
 }
@@ -450,7 +453,11 @@ async fn proceed(
         ));
     }
     let code = issue_code(state, r, user, hash, asked.granted);
-    Ok(back.send(vec![("code", code)], cookie))
+    let mut fields = vec![("code", code)];
+    if r.client_info {
+        fields.push(("client_info", crate::tokens::client_info(state, user)));
+    }
+    Ok(back.send(fields, cookie))
 }
 
 /// What an authorization code carries, sealed.
@@ -555,8 +562,19 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
         ));
     }
     let scopes = RequestedScopes { graph: code.scp, oidc: code.oidc, default: false };
-    issue_delegated(state, &app, &user, scopes, &stored, Issue { nonce: code.nonce, family: Family::Named(code.jti) })
-        .await
+    issue_delegated(
+        state,
+        &app,
+        &user,
+        scopes,
+        &stored,
+        Issue {
+            nonce: code.nonce,
+            family: Family::Named(code.jti),
+            client_info: crate::tokens::wants_client_info(form),
+        },
+    )
+    .await
 }
 
 /// `/{tenant}/oauth2/v2.0/logout`: ends the browser's session; then back to the app's

@@ -121,7 +121,8 @@ pub(crate) async fn device_code_grant(state: &AppState, call: &Call<'_>, form: &
             };
             let scopes = parse_delegated_scopes(&code.scope)?;
             let scopes = RequestedScopes { default: false, ..scopes };
-            issue_delegated(state, &app, &user, scopes, &stored, Issue::default()).await
+            let issue = Issue { client_info: crate::tokens::wants_client_info(form), ..Issue::default() };
+            issue_delegated(state, &app, &user, scopes, &stored, issue).await
         }
     }
 }

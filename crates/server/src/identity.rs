@@ -653,7 +653,8 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
     };
     state.lockout.succeeded(username);
     let scopes = consented(state, &app, &user, scopes).await?;
-    crate::tokens::issue_delegated(state, &app, &user, scopes, &stored, Default::default()).await
+    let issue = crate::tokens::Issue { client_info: crate::tokens::wants_client_info(form), ..Default::default() };
+    crate::tokens::issue_delegated(state, &app, &user, scopes, &stored, issue).await
 }
 
 /// Checks a password off the async workers, one hash at a time: PBKDF2 is deliberately slow,

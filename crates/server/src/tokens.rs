@@ -68,6 +68,19 @@ pub(crate) struct Issue {
     /// The authorization request's `nonce`, echoed in the ID token.
     pub nonce: Option<String>,
     pub family: Family,
+    /// The client asked for `client_info=1` (MSAL always does): the answer carries it.
+    pub client_info: bool,
+}
+
+/// Whether a token request asks for `client_info`.
+pub(crate) fn wants_client_info(form: &Form) -> bool {
+    param(form, "client_info") == Some("1")
+}
+
+/// `client_info`, as MSAL reads it to key its account cache: base64url of `{"uid", "utid"}`.
+pub(crate) fn client_info(state: &AppState, user: &User) -> String {
+    let json = serde_json::json!({"uid": user.id, "utid": state.authority.tenant_id});
+    URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
 /// The OpenID Connect ID token's claims, as Microsoft's v2.0 ID tokens carry them.
@@ -174,6 +187,9 @@ pub(crate) async fn issue_delegated(
         let email = scopes.oidc.iter().any(|s| s == "email");
         body.insert("id_token".into(), id_token(state, app, user, issue.nonce.as_deref(), email)?.into());
     }
+    if issue.client_info {
+        body.insert("client_info".into(), client_info(state, user).into());
+    }
     Ok(json_response(StatusCode::OK, Value::Object(body), "no-store, no-cache"))
 }
 
@@ -250,5 +266,13 @@ pub(crate) async fn refresh_grant(state: &AppState, call: &Call<'_>, form: &Form
         }
         None => Family::New,
     };
-    issue_delegated(state, &app, &user, scopes, &stored, Issue { nonce: None, family }).await
+    issue_delegated(
+        state,
+        &app,
+        &user,
+        scopes,
+        &stored,
+        Issue { nonce: None, family, client_info: wants_client_info(form) },
+    )
+    .await
 }

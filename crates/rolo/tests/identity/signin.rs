@@ -178,6 +178,7 @@ async fn redeem(s: &TestServer, client_id: &str, code: &str, redirect_uri: &str,
         s,
         "common",
         &[
+            ("client_info", "1"),
             ("grant_type", "authorization_code"),
             ("client_id", client_id),
             ("code", code),
@@ -290,6 +291,10 @@ pub async fn code_flow_with_pkce_session_and_consent(s: TestServer) {
     assert_eq!(id["email"], "ada@contoso.test");
     assert_eq!(id["name"], ada.display_name);
     assert_eq!(id["ver"], "2.0");
+    // client_info, which MSAL keys its account cache with.
+    let info: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(r.body["client_info"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(info, json!({"uid": ada.id, "utid": s.authority.tenant_id}));
     assert!(id["sub"].is_string() && id["sub"] != ada.id, "pairwise sub: {id}");
     assert!(r.body["refresh_token"].is_string());
     // The token works on Graph.
