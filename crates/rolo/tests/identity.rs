@@ -5,6 +5,8 @@
 mod common;
 #[path = "identity/consent.rs"]
 mod consent;
+#[path = "identity/device.rs"]
+mod device;
 #[path = "identity/signin.rs"]
 mod signin;
 
@@ -16,6 +18,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::{into_resp, Backend, Resp, TestServer};
 use consent::{consent_limits_delegated_scopes, password_guessing_locks_out_for_a_while};
+use device::device_code_flow;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rolo_domain::Principal;
@@ -23,10 +26,7 @@ use rolo_server::identity::{register_app, register_public_app, set_password};
 use rolo_server::oidc::{ExternalIssuers, OidcIssuer};
 use rolo_store::{RegisteredApp, User};
 use serde_json::{json, Value};
-use signin::{
-    code_flow_refusals, code_flow_with_pkce_session_and_consent, device_code_flow,
-    discovery_well_known_client_and_admin_apps, form_post_and_client_assertion,
-};
+use signin::{code_flow_refusals, code_flow_with_pkce_session_and_consent, form_post_and_client_assertion};
 
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 const ME_ONLY_DELEGATED: &str = "/me request is only valid with delegated authentication flow.";
@@ -459,19 +459,6 @@ both_backends!(
     form_post_and_client_assertion,
     device_code_flow
 );
-
-/// The emulator's extras (its well-known client, the admin API) need `--emulator`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emulator_sign_in_extras_sqlite() {
-    let s = TestServer::start_configured(Backend::Sqlite, |st| st.emulator = true).await;
-    discovery_well_known_client_and_admin_apps(s).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emulator_sign_in_extras_postgres() {
-    let s = TestServer::start_configured(Backend::Postgres, |st| st.emulator = true).await;
-    discovery_well_known_client_and_admin_apps(s).await;
-}
 
 /// Discovery names the issuer, token endpoint and JWKS; a standard JWT library verifies an issued
 /// token with that JWKS.
