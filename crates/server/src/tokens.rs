@@ -164,7 +164,7 @@ pub(crate) async fn issue_delegated(
                     _ => new_guid(),
                 };
                 let jti = new_guid();
-                state.store.start_family(&id, &jti).await.map_err(server_error)?;
+                state.store.start_family(&id, &jti, REFRESH_TOKEN_TTL).await.map_err(server_error)?;
                 (id, jti)
             }
         };

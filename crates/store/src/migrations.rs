@@ -305,7 +305,7 @@ const MIGRATIONS: &[&[&str]] = &[
         family_id TEXT PRIMARY KEY,
         latest_jti TEXT NOT NULL,
         revoked BIGINT NOT NULL,
-        created_at TEXT NOT NULL)",
+        used_at BIGINT NOT NULL)",
         "CREATE TABLE redeemed (
         redeemed_key TEXT PRIMARY KEY,
         expires_at BIGINT NOT NULL)",

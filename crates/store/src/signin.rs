@@ -66,8 +66,9 @@ pub struct DeviceCode {
 pub trait SignIns: Send + Sync {
     /// Records `key` as used until `expires_at` (unix seconds); `false` when it was used before.
     async fn redeem_once(&self, key: &str, expires_at: i64) -> GraphResult<bool>;
-    /// Starts a refresh-token family whose latest token is `jti`.
-    async fn start_family(&self, family_id: &str, jti: &str) -> GraphResult<()>;
+    /// Starts a refresh-token family whose latest token is `jti`. Families unused for longer
+    /// than `idle_limit` seconds (all their tokens have expired) are dropped on the way.
+    async fn start_family(&self, family_id: &str, jti: &str, idle_limit: i64) -> GraphResult<()>;
     /// Moves a family from `presented` to `next`, atomically; see [`Rotation`].
     async fn rotate_family(&self, family_id: &str, presented: &str, next: &str) -> GraphResult<Rotation>;
     /// Revokes a family (an authorization code replayed revokes what it gave).
@@ -86,6 +87,10 @@ pub trait SignIns: Send + Sync {
     /// A device's poll at `now`: the code as it stood before this poll. A decided code is
     /// consumed (removed) by the poll that reads it, so it gives tokens once.
     async fn poll_device_code(&self, device_code: &str, now: i64) -> GraphResult<Option<DeviceCode>>;
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 const DEVICE_COLUMNS: &str = "device_code, user_code, client_id, scope, status, user_id, expires_at, last_poll";
@@ -112,7 +117,7 @@ fn device_from(row: Row) -> DeviceCode {
 impl SignIns for SqlStore {
     async fn redeem_once(&self, key: &str, expires_at: i64) -> GraphResult<bool> {
         let key = key.to_owned();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let now = unix_now();
         self.write(move |tx| {
             Box::pin(async move {
                 // Keys past their lifetime can no longer be presented, so they need not be kept.
@@ -129,13 +134,15 @@ impl SignIns for SqlStore {
         .await
     }
 
-    async fn start_family(&self, family_id: &str, jti: &str) -> GraphResult<()> {
+    async fn start_family(&self, family_id: &str, jti: &str, idle_limit: i64) -> GraphResult<()> {
         let (family, jti) = (family_id.to_owned(), jti.to_owned());
+        let now = unix_now();
         self.write(move |tx| {
             Box::pin(async move {
+                tx.execute("DELETE FROM refresh_families WHERE used_at < ?", &[(now - idle_limit).into()]).await?;
                 tx.execute(
-                    "INSERT INTO refresh_families (family_id, latest_jti, revoked, created_at) VALUES (?, ?, 0, ?)",
-                    &[family.into(), jti.into(), rolo_domain::time::now_utc().into()],
+                    "INSERT INTO refresh_families (family_id, latest_jti, revoked, used_at) VALUES (?, ?, 0, ?)",
+                    &[family.into(), jti.into(), now.into()],
                 )
                 .await?;
                 Ok(())
@@ -150,8 +157,8 @@ impl SignIns for SqlStore {
             Box::pin(async move {
                 let moved = tx
                     .execute(
-                        "UPDATE refresh_families SET latest_jti = ? WHERE family_id = ? AND latest_jti = ? AND revoked = 0",
-                        &[next.into(), family.as_str().into(), presented.into()],
+                        "UPDATE refresh_families SET latest_jti = ?, used_at = ? WHERE family_id = ? AND latest_jti = ? AND revoked = 0",
+                        &[next.into(), unix_now().into(), family.as_str().into(), presented.into()],
                     )
                     .await?;
                 if moved == 1 {
