@@ -211,3 +211,19 @@ async fn emulator_sign_in_extras_postgres() {
     let s = TestServer::start_configured(Backend::Postgres, |st| st.emulator = true).await;
     discovery_well_known_client_and_admin_apps(s).await;
 }
+
+/// Behind TLS (here: an https public URL) the session cookie is `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookie_is_secure_behind_https() {
+    let s = TestServer::start_configured(Backend::Sqlite, |st| st.public_url = Some("https://contacts.example".into()))
+        .await;
+    let mut b = Browser::new();
+    let page = b.get(&format!("{}/devicelogin", root(&s))).await;
+    assert_eq!(page.status, 200);
+    let cookie = &b.set_cookies[0];
+    assert!(
+        cookie.starts_with("rolo_session=") && cookie.ends_with("; Path=/; HttpOnly; SameSite=Lax; Secure"),
+        "{cookie}"
+    );
+    assert!(page.text.contains("action=\"https://contacts.example/devicelogin\""), "{}", page.text);
+}

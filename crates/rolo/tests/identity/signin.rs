@@ -23,7 +23,7 @@ pub struct Browser {
     client: reqwest::Client,
     cookie: Option<String>,
     /// The last response's `Set-Cookie` lines.
-    pub set_cookies: Vec<String>,
+    pub(crate) set_cookies: Vec<String>,
 }
 
 /// A page or redirect as the browser saw it.
