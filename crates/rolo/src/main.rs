@@ -186,6 +186,13 @@ enum AppsCommand {
         /// A public client (SPA, desktop, mobile): no secret, no client-credentials grant
         #[arg(long, conflicts_with = "roles")]
         public: bool,
+        /// Where sign-in may send codes (repeatable): matched exactly, except that a loopback
+        /// URI (http://localhost/cb) matches on any port
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A certificate (PEM) whose key signs the app's client assertions
+        #[arg(long, value_name = "FILE")]
+        certificate: Option<std::path::PathBuf>,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -454,12 +461,28 @@ fn main() {
                     .unwrap_or_else(|e| fail(describe(e)));
                 println!("{}\t{}\tpassword set", user.id, user.user_principal_name);
             }
-            Command::Apps { command: AppsCommand::Add { name, public: true, db, .. } } => {
+            Command::Apps { command: AppsCommand::Add { name, roles, public, redirect_uris, certificate, db } } => {
+                let certificate = certificate.map(|path| {
+                    std::fs::read_to_string(&path)
+                        .unwrap_or_else(|e| fail(format!("cannot read the certificate {}: {e}", path.display())))
+                });
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
-                let app = rolo_server::identity::register_public_app(&store, &name)
-                    .await
-                    .unwrap_or_else(|e| fail(describe(e)));
-                println!("{}	public client", app.client_id);
+                let reg = rolo_server::identity::AppRegistration {
+                    name,
+                    roles: roles.split_whitespace().map(str::to_owned).collect(),
+                    public,
+                    redirect_uris,
+                    certificate,
+                };
+                let (app, secret) =
+                    rolo_server::identity::register(&store, &reg).await.unwrap_or_else(|e| fail(describe(e)));
+                match secret {
+                    None => println!("{}\tpublic client", app.client_id),
+                    Some(secret) => {
+                        eprintln!("The client secret is shown only now; keep it.");
+                        println!("{}\t{secret}", app.client_id);
+                    }
+                }
             }
             Command::Apps { command: AppsCommand::Grant { app, scopes, user, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
@@ -475,15 +498,6 @@ fn main() {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 apps::revoke(&store, &app, user.as_deref()).await.unwrap_or_else(|e| fail(e));
                 println!("{app}	consent withdrawn");
-            }
-            Command::Apps { command: AppsCommand::Add { name, roles, db, .. } } => {
-                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
-                let roles: Vec<String> = roles.split_whitespace().map(str::to_owned).collect();
-                let (app, secret) = rolo_server::identity::register_app(&store, &name, &roles)
-                    .await
-                    .unwrap_or_else(|e| fail(describe(e)));
-                eprintln!("The client secret is shown only now; keep it.");
-                println!("{}\t{secret}", app.client_id);
             }
             Command::Apps { command: AppsCommand::List { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));

@@ -250,6 +250,34 @@ pub async fn serve(
             state.emulator_store.expire_delta_tokens().await?;
             Ok(no_content())
         }
+        (Method::POST, "apps") => {
+            // Registers an app as `rolo apps add` does; the secret is shown only in this answer.
+            let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+            let list = |k: &str| -> Vec<String> {
+                body.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            let reg = crate::credentials::AppRegistration {
+                name: text("displayName")
+                    .ok_or_else(|| GraphError::bad_request("BadRequest", "displayName is required."))?,
+                roles: list("roles"),
+                public: body.get("publicClient").and_then(Value::as_bool).unwrap_or(false),
+                redirect_uris: list("redirectUris"),
+                certificate: text("certificate"),
+            };
+            let (app, secret) = crate::credentials::register(state.store.as_ref(), &reg).await?;
+            let out = json!({
+                "appId": app.client_id,
+                "displayName": app.display_name,
+                "publicClient": app.public_client,
+                "redirectUris": app.redirect_uris,
+                "roles": app.roles,
+                "clientSecret": secret,
+            });
+            Ok(json_status(StatusCode::CREATED, serde_json::to_vec(&out).map_err(GraphError::internal)?))
+        }
         (Method::GET, "settings") => ok(settings_json(state)),
         (Method::PATCH, "settings") => {
             if let Some(on) = body.get("throttling") {

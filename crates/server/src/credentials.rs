@@ -89,6 +89,8 @@ pub async fn register_app(store: &dyn Store, name: &str, roles: &[String]) -> Gr
         secret_hash: hash_client_secret(&secret)?,
         created_at: rolo_domain::time::now_utc(),
         public_client: false,
+        redirect_uris: Vec::new(),
+        certificate: None,
     };
     store.create_app(&app).await?;
     Ok((app, secret))
@@ -118,9 +120,132 @@ pub async fn register_public_app(store: &dyn Store, name: &str) -> GraphResult<R
         secret_hash: String::new(),
         created_at: rolo_domain::time::now_utc(),
         public_client: true,
+        redirect_uris: Vec::new(),
+        certificate: None,
     };
     store.create_app(&app).await?;
     Ok(app)
+}
+
+/// How an application is registered (`rolo apps add`, the emulator's `POST /rolo/admin/apps`).
+#[derive(Debug, Clone, Default)]
+pub struct AppRegistration {
+    pub name: String,
+    /// Application permissions (confidential clients only).
+    pub roles: Vec<String>,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    /// A PEM certificate whose key signs the app's client assertions.
+    pub certificate: Option<String>,
+}
+
+/// Registers an application; returns it with its client secret (confidential clients only),
+/// which is not stored and cannot be shown again.
+pub async fn register(store: &dyn Store, reg: &AppRegistration) -> GraphResult<(RegisteredApp, Option<String>)> {
+    if reg.public && !reg.roles.is_empty() {
+        return Err(GraphError::bad_request("BadRequest", "A public client cannot hold application permissions."));
+    }
+    for uri in &reg.redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    if let Some(pem) = &reg.certificate {
+        crate::assertion::ClientCertificate::parse(pem)?;
+    }
+    let (mut app, secret) = if reg.public {
+        (register_public_app_unsaved(&reg.name), None)
+    } else {
+        if let Some(bad) = reg.roles.iter().find(|r| !is_permission_name(r)) {
+            return Err(GraphError::bad_request("BadRequest", format!("'{bad}' is not a permission name.")));
+        }
+        let secret = new_client_secret()?;
+        let mut app = register_public_app_unsaved(&reg.name);
+        app.public_client = false;
+        app.roles = reg.roles.clone();
+        app.secret_hash = hash_client_secret(&secret)?;
+        (app, Some(secret))
+    };
+    app.redirect_uris = reg.redirect_uris.clone();
+    app.certificate = reg.certificate.clone();
+    store.create_app(&app).await?;
+    Ok((app, secret))
+}
+
+fn register_public_app_unsaved(name: &str) -> RegisteredApp {
+    RegisteredApp {
+        client_id: new_guid(),
+        display_name: name.to_owned(),
+        service_principal_id: new_guid(),
+        roles: Vec::new(),
+        secret_hash: String::new(),
+        created_at: rolo_domain::time::now_utc(),
+        public_client: true,
+        redirect_uris: Vec::new(),
+        certificate: None,
+    }
+}
+
+/// A redirect URI an app may register, as Microsoft allows them: absolute, no fragment, https
+/// or, for loopback hosts only, http; custom schemes (`myapp://auth`) for native apps.
+fn check_redirect_uri(uri: &str) -> GraphResult<()> {
+    let bad =
+        |why: &str| GraphError::bad_request("BadRequest", format!("The redirect URI '{uri}' is not valid: {why}."));
+    let parsed = url::Url::parse(uri).map_err(|_| bad("it is not an absolute URI"))?;
+    if parsed.fragment().is_some() {
+        return Err(bad("it must not have a fragment"));
+    }
+    if parsed.scheme() == "http" && !is_loopback(&parsed) {
+        return Err(bad("http is allowed only for localhost, 127.0.0.1 and [::1]"));
+    }
+    Ok(())
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The emulator's well-known public client: it needs no registration and accepts any loopback
+/// redirect URI (`http://localhost:{any port}/{any path}`), for trying sign-in from a local app.
+pub const EMULATOR_PUBLIC_CLIENT_ID: &str = "7a0c6f2e-6b1e-4c3a-9f6e-526f6c6f0002";
+
+/// The application with this client id: a registered one, or (in the emulator) the well-known
+/// public client.
+pub async fn find_client(state: &crate::AppState, client_id: &str) -> GraphResult<Option<RegisteredApp>> {
+    if state.emulator && client_id.eq_ignore_ascii_case(EMULATOR_PUBLIC_CLIENT_ID) {
+        let mut app = register_public_app_unsaved("Rolo emulator public client");
+        app.client_id = EMULATOR_PUBLIC_CLIENT_ID.to_owned();
+        app.service_principal_id = EMULATOR_PUBLIC_CLIENT_ID.to_owned();
+        app.created_at = String::new();
+        return Ok(Some(app));
+    }
+    state.store.find_app(client_id).await
+}
+
+/// Whether the app may be sent to `uri`: one of its redirect URIs exactly, or, for a registered
+/// loopback URI, the same scheme, host and path on any port (as Microsoft allows for native
+/// apps). The emulator's well-known client accepts any http loopback URI.
+pub fn redirect_uri_allowed(app: &RegisteredApp, uri: &str) -> bool {
+    if app.redirect_uris.iter().any(|r| r == uri) {
+        return true;
+    }
+    let Ok(asked) = url::Url::parse(uri) else { return false };
+    if asked.scheme() != "http" || !is_loopback(&asked) || asked.fragment().is_some() {
+        return false;
+    }
+    if app.client_id.eq_ignore_ascii_case(EMULATOR_PUBLIC_CLIENT_ID) {
+        return true;
+    }
+    app.redirect_uris.iter().filter_map(|r| url::Url::parse(r).ok()).any(|r| {
+        r.scheme() == "http"
+            && is_loopback(&r)
+            && r.host() == asked.host()
+            && r.path() == asked.path()
+            && r.query() == asked.query()
+    })
 }
 
 /// The same work as checking a real password, so an unknown user's answer takes as long.
@@ -153,6 +278,22 @@ mod tests {
         assert!(verify_client_secret(&s, &h));
         assert!(!verify_client_secret(&format!("{s}x"), &h));
         assert!(!verify_client_secret(&s, "hmac-sha256$AAAA"));
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly_but_loopback_on_any_port() {
+        let mut app = register_public_app_unsaved("x");
+        app.redirect_uris = vec!["https://app.example/cb".into(), "http://localhost/cb".into()];
+        assert!(redirect_uri_allowed(&app, "https://app.example/cb"));
+        assert!(!redirect_uri_allowed(&app, "https://app.example/cb/"));
+        assert!(!redirect_uri_allowed(&app, "https://app.example:444/cb"));
+        assert!(redirect_uri_allowed(&app, "http://localhost:53117/cb"));
+        assert!(!redirect_uri_allowed(&app, "http://localhost:53117/other"));
+        assert!(!redirect_uri_allowed(&app, "http://127.0.0.1:53117/cb"));
+        assert!(check_redirect_uri("http://evil.example/cb").is_err());
+        assert!(check_redirect_uri("https://app.example/cb#x").is_err());
+        assert!(check_redirect_uri("myapp://auth").is_ok());
+        assert!(check_redirect_uri("http://[::1]:8400/").is_ok());
     }
 
     #[test]

@@ -67,7 +67,16 @@ async fn serve(
     if let Some((tenant, endpoint)) = crate::identity::route(&full_path) {
         let root = root_url(&state, &parts.headers);
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let call = crate::identity::Call { method: &parts.method, headers: &parts.headers, peer, root: &root };
+        // Behind TLS (the request's own scheme, or an https public URL) the session cookie is `Secure`.
+        let secure = root.starts_with("https://") || parts.uri.scheme_str() == Some("https");
+        let call = crate::identity::Call {
+            method: &parts.method,
+            headers: &parts.headers,
+            peer,
+            root: &root,
+            query: parts.uri.query(),
+            secure,
+        };
         return Ok(crate::identity::serve(&state, call, body.take(), tenant, endpoint).await);
     }
     let Some((version, rest)) = strip_version(&full_path) else {

@@ -13,25 +13,23 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ring::{digest, hmac};
-use rolo_domain::ids::{is_guid, new_guid};
+use ring::digest;
+use rolo_domain::ids::is_guid;
 use rolo_domain::GraphError;
 use rolo_store::{RegisteredApp, User};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::GRAPH_AUDIENCES;
 pub use crate::credentials::{
-    hash_client_secret, hash_password, new_client_secret, register_app, register_public_app, set_password,
-    verify_client_secret, verify_password,
+    hash_client_secret, hash_password, new_client_secret, register, register_app, register_public_app, set_password,
+    verify_client_secret, verify_password, AppRegistration, EMULATOR_PUBLIC_CLIENT_ID,
 };
 use crate::credentials::{is_permission_name, verify_timing_pad};
-use crate::query::TokenCodec;
 use crate::request_id::RequestIds;
 use crate::AppState;
 use rolo_domain::consent;
 
-mod standing;
+pub(crate) mod standing;
 
 /// Access tokens live an hour, as Microsoft's do by default (`expires_in` 3599).
 pub const ACCESS_TOKEN_TTL: i64 = 3599;
@@ -52,10 +50,21 @@ pub enum Endpoint {
     Authorize,
     Discovery,
     Keys,
+    /// `oauth2/v2.0/devicecode`: starts a device-code sign-in.
+    DeviceCode,
+    /// `oauth2/v2.0/logout`: ends the sign-in session.
+    Logout,
+    /// `discovery/instance`: MSAL's instance discovery.
+    Instance,
+    /// `/devicelogin` (no tenant): where the user enters a device code.
+    DeviceLogin,
 }
 
 /// `/{tenant}/oauth2/v2.0/token` and friends → the tenant segment and the endpoint.
 pub fn route(path: &str) -> Option<(&str, Endpoint)> {
+    if path.trim_end_matches('/').eq_ignore_ascii_case("/devicelogin") {
+        return Some(("common", Endpoint::DeviceLogin));
+    }
     let mut segs = path.strip_prefix('/')?.trim_end_matches('/').split('/');
     let tenant = segs.next().filter(|t| !t.is_empty())?;
     let rest: Vec<&str> = segs.collect();
@@ -68,6 +77,12 @@ pub fn route(path: &str) -> Option<(&str, Endpoint)> {
         Endpoint::Discovery
     } else if is(&["discovery", "v2.0", "keys"]) {
         Endpoint::Keys
+    } else if is(&["oauth2", "v2.0", "devicecode"]) {
+        Endpoint::DeviceCode
+    } else if is(&["oauth2", "v2.0", "logout"]) {
+        Endpoint::Logout
+    } else if is(&["discovery", "instance"]) {
+        Endpoint::Instance
     } else {
         return None;
     };
@@ -76,7 +91,7 @@ pub fn route(path: &str) -> Option<(&str, Endpoint)> {
 
 /// Which tenants name this installation: its id, `common`, `organizations`, or a domain name.
 /// Rolo is one tenant, so any domain is taken to be one of its own.
-fn is_our_tenant(state: &AppState, tenant: &str) -> bool {
+pub(crate) fn is_our_tenant(state: &AppState, tenant: &str) -> bool {
     tenant.eq_ignore_ascii_case(&state.authority.tenant_id)
         || tenant.eq_ignore_ascii_case("common")
         || tenant.eq_ignore_ascii_case("organizations")
@@ -94,6 +109,10 @@ pub struct Call<'a> {
     pub peer: Option<std::net::IpAddr>,
     /// The server's external URL (no trailing `/`).
     pub root: &'a str,
+    /// The raw query string.
+    pub query: Option<&'a str>,
+    /// The request came over https, or the public URL is https: cookies get `Secure`.
+    pub secure: bool,
 }
 
 /// Serves an identity-platform endpoint.
@@ -116,12 +135,17 @@ pub async fn serve(state: &AppState, call: Call<'_>, body: Option<Body>, tenant:
             }
             Endpoint::Discovery => Ok(json_response(StatusCode::OK, discovery(state, tenant, root), "max-age=86400, private")),
             Endpoint::Keys => Ok(json_response(StatusCode::OK, state.authority.jwks(), "max-age=86400, private")),
-            Endpoint::Authorize => Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "unsupported_response_type",
-                700054,
-                "Rolo has no interactive sign-in: use the token endpoint with the client_credentials, password or refresh_token grant.".to_owned(),
-            )),
+            Endpoint::Authorize => Ok(crate::authorize::authorize(state, &call, body, tenant).await),
+            Endpoint::Logout => Ok(crate::authorize::logout(state, &call).await),
+            Endpoint::DeviceLogin => Ok(crate::device::device_login(state, &call, body).await),
+            Endpoint::Instance => Ok(instance_discovery(call)),
+            Endpoint::DeviceCode if method != Method::POST => {
+                Err(OAuthError::request("The endpoint only accepts POST requests.", 900561))
+            }
+            Endpoint::DeviceCode => {
+                let form = read_form(headers, body).await?;
+                crate::device::device_code(state, &call, &form, tenant).await
+            }
             Endpoint::Token if method != Method::POST => {
                 Err(OAuthError::request("The endpoint only accepts POST, OPTIONS requests. Received a GET request.", 900561))
             }
@@ -147,21 +171,27 @@ fn discovery(state: &AppState, tenant: &str, root: &str) -> Value {
     };
     json!({
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt"],
+        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "code_challenge_methods_supported": ["S256", "plain"],
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+        "response_types_supported": ["code"],
+        "grant_types_supported": [
+            "authorization_code", "client_credentials", "password", "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "issuer": issuer,
         "request_uri_parameter_supported": false,
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-        "http_logout_supported": false,
+        "http_logout_supported": true,
         "frontchannel_logout_supported": false,
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "upn", "preferred_username", "name",
+            "sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "upn", "preferred_username", "name", "nonce", "email",
             "scp", "roles", "appid", "azp", "idtyp", "ver"
         ],
         "tenant_region_scope": null,
@@ -170,46 +200,71 @@ fn discovery(state: &AppState, tenant: &str, root: &str) -> Value {
     })
 }
 
+/// `GET /common/discovery/instance`: MSAL asks it before trusting an authority that is not one of
+/// Microsoft's hosts; the answer names Rolo's own host as the only alias, so instance discovery
+/// succeeds and points back here.
+fn instance_discovery(call: Call<'_>) -> Response {
+    let host = call.root.split_once("://").map_or(call.root, |(_, h)| h);
+    let tenant = call
+        .query
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "authorization_endpoint"))
+        .and_then(|(_, v)| {
+            let path =
+                v.split_once("://").map_or(v.as_ref(), |(_, rest)| rest).split_once('/').map(|(_, p)| p.to_owned())?;
+            path.split('/').next().filter(|t| !t.is_empty()).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "common".to_owned());
+    json_response(
+        StatusCode::OK,
+        json!({
+            "tenant_discovery_endpoint": format!("{}/{tenant}/v2.0/.well-known/openid-configuration", call.root),
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        }),
+        "max-age=86400, private",
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The token endpoint.
 
 /// An identity-platform error: HTTP status, OAuth `error`, and the AADSTS code and text.
 #[derive(Debug)]
 pub struct OAuthError {
-    status: StatusCode,
-    error: &'static str,
-    code: u32,
-    description: String,
+    pub(crate) status: StatusCode,
+    pub(crate) error: &'static str,
+    pub(crate) code: u32,
+    pub(crate) description: String,
     /// MSAL's hint for what to do next (`consent_required`...).
-    suberror: Option<&'static str>,
+    pub(crate) suberror: Option<&'static str>,
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, error: &'static str, code: u32, description: String) -> OAuthError {
+    pub(crate) fn new(status: StatusCode, error: &'static str, code: u32, description: String) -> OAuthError {
         OAuthError { status, error, code, description, suberror: None }
     }
 
-    fn request(description: &str, code: u32) -> OAuthError {
+    pub(crate) fn request(description: &str, code: u32) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", code, description.to_owned())
     }
 
-    fn missing(param: &str) -> OAuthError {
+    pub(crate) fn missing(param: &str) -> OAuthError {
         OAuthError::request(&format!("The request body must contain the following parameter: '{param}'."), 900144)
     }
 
-    fn malformed() -> OAuthError {
+    pub(crate) fn malformed() -> OAuthError {
         OAuthError::request("Invalid request. Request is malformed or invalid.", 9002313)
     }
 
-    fn grant(code: u32, description: impl Into<String>) -> OAuthError {
+    pub(crate) fn grant(code: u32, description: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", code, description.into())
     }
 
-    fn scope(description: impl Into<String>) -> OAuthError {
+    pub(crate) fn scope(description: impl Into<String>) -> OAuthError {
         OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", 70011, description.into())
     }
 
-    fn response(&self) -> Response {
+    pub(crate) fn response(&self) -> Response {
         let ids = RequestIds::current();
         let timestamp = error_timestamp();
         let mut body = json!({
@@ -232,7 +287,7 @@ impl OAuthError {
 }
 
 /// `2024-05-07 10:15:30Z`, the identity platform's error timestamp.
-fn error_timestamp() -> String {
+pub(crate) fn error_timestamp() -> String {
     let t = time::OffsetDateTime::now_utc();
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
@@ -245,7 +300,7 @@ fn error_timestamp() -> String {
     )
 }
 
-fn json_response(status: StatusCode, body: Value, cache: &'static str) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: Value, cache: &'static str) -> Response {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -257,11 +312,11 @@ fn json_response(status: StatusCode, body: Value, cache: &'static str) -> Respon
     resp
 }
 
-type Form = HashMap<String, String>;
+pub(crate) type Form = HashMap<String, String>;
 
 /// The form-encoded body; a parameter given twice is malformed. Other media types carry no
 /// parameters, so they fail on the first required one, as on Microsoft's.
-async fn read_form(headers: &HeaderMap, body: Option<Body>) -> Result<Form, OAuthError> {
+pub(crate) async fn read_form(headers: &HeaderMap, body: Option<Body>) -> Result<Form, OAuthError> {
     let raw = crate::body::read_body(headers, body.unwrap_or_default()).await.map_err(|_| OAuthError::malformed())?;
     if crate::body::content_type(headers) != "application/x-www-form-urlencoded" {
         return Ok(Form::new());
@@ -275,11 +330,11 @@ async fn read_form(headers: &HeaderMap, body: Option<Body>) -> Result<Form, OAut
     Ok(form)
 }
 
-fn param<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
     form.get(name).map(String::as_str).filter(|v| !v.is_empty())
 }
 
-fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, OAuthError> {
+pub(crate) fn required<'a>(form: &'a Form, name: &str) -> Result<&'a str, OAuthError> {
     param(form, name).ok_or_else(|| OAuthError::missing(name))
 }
 
@@ -312,10 +367,14 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<(Option<String
 /// The registered application making the request. A confidential client proves itself with its
 /// secret on every grant (knowing its client id is not enough); a public client has none and
 /// must not present one.
-async fn authenticate_client(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<RegisteredApp, OAuthError> {
-    let (id, secret) = client_credentials(headers, form)?;
+pub(crate) async fn authenticate_client(
+    state: &AppState,
+    call: &Call<'_>,
+    form: &Form,
+) -> Result<RegisteredApp, OAuthError> {
+    let (id, secret) = client_credentials(call.headers, form)?;
     let id = id.ok_or_else(|| OAuthError::missing("client_id"))?;
-    let app = match state.store.find_app(&id).await {
+    let app = match crate::credentials::find_client(state, &id).await {
         Ok(Some(app)) => app,
         Ok(None) => {
             return Err(OAuthError::new(
@@ -330,6 +389,9 @@ async fn authenticate_client(state: &AppState, headers: &HeaderMap, form: &Form)
         }
         Err(e) => return Err(server_error(e)),
     };
+    if let Some(assertion) = param(form, "client_assertion") {
+        return client_assertion(state, call, form, app, assertion, secret.is_some()).await;
+    }
     match secret {
         None if app.public_client => Ok(app),
         Some(_) if app.public_client => Err(OAuthError::new(
@@ -357,7 +419,50 @@ async fn authenticate_client(state: &AppState, headers: &HeaderMap, form: &Form)
     }
 }
 
-fn server_error(e: GraphError) -> OAuthError {
+/// A confidential client proving itself with a JWT signed by its certificate's key.
+async fn client_assertion(
+    state: &AppState,
+    call: &Call<'_>,
+    form: &Form,
+    app: RegisteredApp,
+    assertion: &str,
+    with_secret: bool,
+) -> Result<RegisteredApp, OAuthError> {
+    let invalid =
+        |code: u32, description: String| OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, description);
+    if app.public_client {
+        return Err(invalid(
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.".into(),
+        ));
+    }
+    if with_secret {
+        return Err(OAuthError::request(
+            "Only one client credential may be presented: a client_secret or a client_assertion.",
+            90014,
+        ));
+    }
+    if param(form, "client_assertion_type") != Some(crate::assertion::JWT_BEARER) {
+        return Err(OAuthError::request(
+            &format!("The client_assertion_type must be '{}'.", crate::assertion::JWT_BEARER),
+            50027,
+        ));
+    }
+    // The token endpoint under any name of this tenant.
+    let names = [state.authority.tenant_id.as_str(), "common", "organizations"];
+    let audiences: Vec<String> = names.iter().map(|t| format!("{}/{t}/oauth2/v2.0/token", call.root)).collect();
+    let (jti, exp) =
+        crate::assertion::verify(&app, assertion, &audiences).map_err(|r| invalid(r.code, r.description))?;
+    if !state.store.redeem_once(&jti, exp + 60).await.map_err(server_error)? {
+        return Err(invalid(
+            700027,
+            "Client assertion failed signature validation: this assertion (its jti) was used before.".into(),
+        ));
+    }
+    Ok(app)
+}
+
+pub(crate) fn server_error(e: GraphError) -> OAuthError {
     tracing::error!(cause = e.cause.as_deref().unwrap_or(&e.message), "token endpoint failed");
     OAuthError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -368,11 +473,12 @@ fn server_error(e: GraphError) -> OAuthError {
 }
 
 async fn token(state: &AppState, call: &Call<'_>, form: &Form) -> Result<Response, OAuthError> {
-    let headers = call.headers;
     match required(form, "grant_type")? {
-        "client_credentials" => client_credentials_grant(state, headers, form).await,
+        "client_credentials" => client_credentials_grant(state, call, form).await,
         "password" => password_grant(state, call, form).await,
-        "refresh_token" => refresh_grant(state, headers, form).await,
+        "refresh_token" => crate::tokens::refresh_grant(state, call, form).await,
+        "authorization_code" => crate::authorize::code_grant(state, call, form).await,
+        crate::device::DEVICE_CODE_GRANT | "device_code" => crate::device::device_code_grant(state, call, form).await,
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -396,14 +502,14 @@ fn graph_scope(scope: &str) -> Option<&str> {
 /// A delegated request's scopes: the Graph permissions (`.default` as the default set) and the
 /// OpenID Connect scopes asked for alongside.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct RequestedScopes {
-    graph: Vec<String>,
-    oidc: Vec<String>,
+pub(crate) struct RequestedScopes {
+    pub(crate) graph: Vec<String>,
+    pub(crate) oidc: Vec<String>,
     /// Asked as `.default`: the standing set plus what an admin granted the app.
-    default: bool,
+    pub(crate) default: bool,
 }
 
-fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
+pub(crate) fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
     let mut graph: Vec<String> = Vec::new();
     let mut oidc: Vec<String> = Vec::new();
     let mut default = false;
@@ -444,7 +550,7 @@ fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
     Ok(RequestedScopes { graph, oidc, default })
 }
 
-fn token_response(access_token: &str, scope: Option<String>, refresh_token: Option<String>) -> Response {
+pub(crate) fn token_response(access_token: &str, scope: Option<String>, refresh_token: Option<String>) -> Response {
     let mut body = serde_json::Map::new();
     body.insert("token_type".into(), "Bearer".into());
     if let Some(scope) = scope {
@@ -461,15 +567,15 @@ fn token_response(access_token: &str, scope: Option<String>, refresh_token: Opti
 
 /// The `scope` of a delegated token response: Graph's scopes by their full names, then the
 /// sign-in scopes asked for.
-fn granted_scope(scopes: &RequestedScopes) -> String {
+pub(crate) fn granted_scope(scopes: &RequestedScopes) -> String {
     let mut all: Vec<String> = scopes.graph.iter().map(|s| format!("{}/{s}", GRAPH_AUDIENCES[0])).collect();
     all.extend(scopes.oidc.iter().cloned());
     all.join(" ")
 }
 
 /// `client_credentials`: an app-only token with the application's roles.
-async fn client_credentials_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let app = authenticate_client(state, headers, form).await?;
+async fn client_credentials_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Result<Response, OAuthError> {
+    let app = authenticate_client(state, call, form).await?;
     if app.public_client {
         // A public client holds no secret, so it cannot have an identity of its own.
         return Err(OAuthError::new(
@@ -520,13 +626,13 @@ fn invalid_credentials() -> OAuthError {
 
 /// A fingerprint of a user's password hash, carried in refresh tokens: a password change (or a
 /// reset to the same password, which re-salts it) revokes every refresh token issued before.
-fn password_stamp(hash: &str) -> String {
+pub(crate) fn password_stamp(hash: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest::digest(&digest::SHA256, hash.as_bytes()).as_ref()[..9])
 }
 
 /// `password` (resource owner password credentials): a delegated token for the user.
 async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Result<Response, OAuthError> {
-    let app = authenticate_client(state, call.headers, form).await?;
+    let app = authenticate_client(state, call, form).await?;
     let username = required(form, "username")?;
     let password = required(form, "password")?;
     let scopes = parse_delegated_scopes(required(form, "scope")?)?;
@@ -548,15 +654,20 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
         return Err(invalid_credentials());
     };
     state.lockout.succeeded(username);
-    let epoch = standing::may_sign_in(state, &user, None).await?;
+    standing::may_sign_in(state, &user, None).await?;
     let scopes = consented(state, &app, &user, scopes).await?;
-    issue_delegated(state, &app, &user, scopes, &stored, epoch)
+    let issue = crate::tokens::Issue { client_info: crate::tokens::wants_client_info(form), ..Default::default() };
+    crate::tokens::issue_delegated(state, &app, &user, scopes, &stored, issue).await
 }
 
 /// Checks a password off the async workers, one hash at a time: PBKDF2 is deliberately slow,
 /// and a flood of guesses must not stall other requests. With no stored hash, the same work is
 /// done against a pad, so the answer's timing does not tell who exists.
-async fn check_password(state: &AppState, password: String, stored: Option<String>) -> Result<bool, OAuthError> {
+pub(crate) async fn check_password(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, OAuthError> {
     let _slot = state.password_slots.acquire().await.map_err(|e| server_error(GraphError::internal(e)))?;
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify_password(&password, &stored),
@@ -570,7 +681,7 @@ async fn check_password(state: &AppState, password: String, stored: Option<Strin
 }
 
 /// Microsoft's smart-lockout answer; the same for a user who exists and one who does not.
-fn locked_out() -> OAuthError {
+pub(crate) fn locked_out() -> OAuthError {
     OAuthError::grant(
         50053,
         "Your account is locked because you've tried to sign in too many times with an incorrect user ID or password. Try again later.",
@@ -581,7 +692,7 @@ fn locked_out() -> OAuthError {
 /// to give; admin-only ones need an admin's grant for this app (`rolo apps grant`). The token
 /// carries the intersection and its `scope` says which; when nothing asked remains, the answer
 /// is Microsoft's consent_required (AADSTS65001).
-async fn consented(
+pub(crate) async fn consented(
     state: &AppState,
     app: &RegisteredApp,
     user: &User,
@@ -624,124 +735,6 @@ async fn consented(
     Ok(scopes)
 }
 
-/// What a refresh token carries, sealed (HMAC) with the installation's secret.
-#[derive(Debug, Serialize, Deserialize)]
-struct RefreshGrant {
-    /// Always `rt`, so no other sealed token passes as one.
-    typ: String,
-    uid: String,
-    cid: String,
-    scp: Vec<String>,
-    oidc: Vec<String>,
-    iat: i64,
-    exp: i64,
-    /// [`password_stamp`] at issue.
-    pwd: String,
-    /// Unique per token, so a rotated token never repeats its predecessor.
-    jti: String,
-    /// The user's token epoch at issue: disabling the user starts a new one (0 before any).
-    #[serde(default)]
-    rev: i64,
-}
-
-/// The codec for refresh tokens: keyed apart from `$skiptoken`s.
-fn refresh_codec(state: &AppState) -> TokenCodec {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &state.authority.token_secret);
-    TokenCodec::new(hmac::sign(&key, b"rolo refresh tokens").as_ref())
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn issue_delegated(
-    state: &AppState,
-    app: &RegisteredApp,
-    user: &User,
-    scopes: RequestedScopes,
-    password_hash: &str,
-    epoch: i64,
-) -> Result<Response, OAuthError> {
-    let token = state
-        .authority
-        .issue_delegated_for(user, &scopes.graph, &app.client_id, ACCESS_TOKEN_TTL)
-        .map_err(server_error)?;
-    let refresh = scopes.oidc.iter().any(|s| s == "offline_access").then(|| {
-        let iat = now();
-        refresh_codec(state).seal(&RefreshGrant {
-            typ: "rt".into(),
-            uid: user.id.clone(),
-            cid: app.client_id.clone(),
-            scp: scopes.graph.clone(),
-            oidc: scopes.oidc.clone(),
-            iat,
-            exp: iat + REFRESH_TOKEN_TTL,
-            pwd: password_stamp(password_hash),
-            jti: new_guid(),
-            rev: epoch,
-        })
-    });
-    Ok(token_response(&token, Some(granted_scope(&scopes)), refresh))
-}
-
-/// `refresh_token`: a new access token and a new refresh token for the same grant (or for fewer
-/// scopes, when the request narrows them).
-async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthError> {
-    let app = authenticate_client(state, headers, form).await?;
-    let raw = required(form, "refresh_token")?;
-    let grant: RefreshGrant = refresh_codec(state)
-        .open(raw)
-        .filter(|g: &RefreshGrant| g.typ == "rt")
-        .ok_or_else(|| OAuthError::grant(9002313, "Invalid request. Request is malformed or invalid."))?;
-    if grant.exp <= now() {
-        return Err(OAuthError::grant(
-            700082,
-            format!("The refresh token has expired due to inactivity. The token was issued on {}.", grant.iat),
-        ));
-    }
-    if !grant.cid.eq_ignore_ascii_case(&app.client_id) {
-        return Err(OAuthError::grant(
-            70000,
-            "Provided grant is invalid or malformed: it was issued to another client.",
-        ));
-    }
-    let user = state.user(&grant.uid).await.map_err(server_error)?;
-    let stored = match &user {
-        Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
-        None => None,
-    };
-    let (Some(user), Some(stored)) = (user, stored) else {
-        return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));
-    };
-    if password_stamp(&stored) != grant.pwd {
-        return Err(OAuthError::grant(
-            50173,
-            "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
-        ));
-    }
-    let epoch = standing::may_sign_in(state, &user, Some(grant.rev)).await?;
-    let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false };
-    if let Some(raw_scope) = param(form, "scope") {
-        let asked = parse_delegated_scopes(raw_scope)?;
-        if let Some(extra) = asked.graph.iter().find(|a| !scopes.graph.iter().any(|g| g.eq_ignore_ascii_case(a))) {
-            return Err(OAuthError::grant(
-                65001,
-                format!(
-                    "The user or administrator has not consented to use the application with ID '{}'. The refresh token does not cover the scope {extra}.",
-                    app.client_id
-                ),
-            ));
-        }
-        scopes.graph = asked.graph;
-    }
-    if !scopes.oidc.iter().any(|s| s == "offline_access") {
-        scopes.oidc.push("offline_access".into());
-    }
-    // Consent is checked again: a grant an admin has since withdrawn is not renewed.
-    let scopes = consented(state, &app, &user, scopes).await?;
-    issue_delegated(state, &app, &user, scopes, &stored, epoch)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -755,6 +748,10 @@ mod tests {
         );
         assert_eq!(route("/t/discovery/v2.0/keys/"), Some(("t", Endpoint::Keys)));
         assert_eq!(route("/t/OAuth2/V2.0/Authorize"), Some(("t", Endpoint::Authorize)));
+        assert_eq!(route("/common/discovery/instance"), Some(("common", Endpoint::Instance)));
+        assert_eq!(route("/devicelogin"), Some(("common", Endpoint::DeviceLogin)));
+        assert_eq!(route("/t/oauth2/v2.0/devicecode"), Some(("t", Endpoint::DeviceCode)));
+        assert_eq!(route("/t/oauth2/v2.0/logout"), Some(("t", Endpoint::Logout)));
         assert_eq!(route("/v1.0/me/contacts"), None);
         assert_eq!(route("//oauth2/v2.0/token"), None);
         assert_eq!(route("/t/oauth2/v2.0/token/x"), None);

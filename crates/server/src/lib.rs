@@ -2,7 +2,9 @@
 //! thin; Graph semantics live in `rolo-domain`, storage behind `rolo-store`'s trait.
 
 pub mod admin;
+mod assertion;
 pub mod auth;
+mod authorize;
 mod batch;
 mod body;
 mod categories;
@@ -11,6 +13,7 @@ mod count;
 mod credentials;
 pub mod ctx;
 mod delta;
+mod device;
 pub mod directory;
 pub mod error;
 mod extensions;
@@ -35,8 +38,10 @@ pub mod response;
 mod rich;
 mod schemas;
 pub mod seed;
+mod signin_page;
 mod subscriptions;
 pub mod throttle;
+mod tokens;
 mod users;
 pub mod webhooks;
 
@@ -88,6 +93,27 @@ pub struct AppState {
     pub organization_name: String,
     /// Users by id or UPN, checked against the directory's version on every request.
     users: directory::UserCache,
+    /// Lifetimes of codes and sessions in interactive sign-in.
+    signin: RwLock<SignInSettings>,
+}
+
+/// Lifetimes in interactive sign-in, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInSettings {
+    /// Authorization codes: Microsoft's live about ten minutes.
+    pub code_ttl: i64,
+    /// Device codes: 15 minutes, as Microsoft's.
+    pub device_code_ttl: i64,
+    /// The least time between two polls of a pending device code before `slow_down`.
+    pub device_poll_interval: i64,
+    /// The sign-in session cookie.
+    pub session_ttl: i64,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        SignInSettings { code_ttl: 600, device_code_ttl: 900, device_poll_interval: 5, session_ttl: 8 * 3600 }
+    }
 }
 
 impl AppState {
@@ -113,6 +139,7 @@ impl AppState {
             people: people::PeopleCache::default(),
             organization_name: "Rolo".to_owned(),
             users: directory::UserCache::default(),
+            signin: RwLock::new(SignInSettings::default()),
         })
     }
 
@@ -129,6 +156,16 @@ impl AppState {
     pub fn set_limits(&self, limits: admin::Limits) {
         if let Ok(mut l) = self.limits.write() {
             *l = limits;
+        }
+    }
+
+    pub fn signin(&self) -> SignInSettings {
+        self.signin.read().map(|s| *s).unwrap_or_default()
+    }
+
+    pub fn set_signin(&self, settings: SignInSettings) {
+        if let Ok(mut s) = self.signin.write() {
+            *s = settings;
         }
     }
 

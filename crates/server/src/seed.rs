@@ -3,7 +3,7 @@
 //! well-known data set (`seeds/contoso.json`) and `POST /rolo/admin/seed` both go through here.
 //!
 //! ```json
-//! {"users": [{"userPrincipalName": "a@contoso.com", "displayName": "A", "shared": false,
+//! {"users": [{"userPrincipalName": "a@contoso.com", "displayName": "A", "shared": false, "password": "...",
 //!   "contacts": [{...}], "contactFolders": [{"displayName": "F", "contacts": [], "childFolders": []}],
 //!   "categories": [{"displayName": "Red", "color": "preset0"}],
 //!   "delegates": [{"userPrincipalName": "b@contoso.com", "role": "read"}],
@@ -74,6 +74,10 @@ pub async fn seed(store: &dyn Store, doc: &Value) -> GraphResult<Seeded> {
         };
         if u.get("shared").and_then(Value::as_bool) == Some(true) {
             store.mark_shared_mailbox(&user.id).await?;
+        }
+        // A password, for the token endpoint's password grant and the sign-in page.
+        if let Some(password) = u.get("password").and_then(Value::as_str) {
+            crate::credentials::set_password(store, &user, password).await?;
         }
         let mb = user.mailbox.clone();
         out.contacts += contacts(store, &mb, &mb.default_folder_id, list(u, "contacts")?).await?;

@@ -24,6 +24,7 @@ mod paging;
 pub mod query;
 pub mod schema_extensions;
 pub mod sharing;
+pub mod signin;
 pub mod snapshot;
 pub mod sql;
 pub(crate) mod sql_store;
@@ -46,6 +47,7 @@ pub use outbox::{OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use schema_extensions::SchemaExtensions;
 pub use sharing::Sharing;
+pub use signin::{DeviceCode, DeviceStatus, Rotation, SignIns};
 pub use sql_store::SqlStore;
 
 /// A directory user and the handles of their mailbox.
@@ -123,6 +125,11 @@ pub struct RegisteredApp {
     /// A public client (a SPA, a desktop or mobile app) holds no secret, so it may not use the
     /// grants that need one (client credentials).
     pub public_client: bool,
+    /// Where the authorization endpoint may send codes: matched exactly, except that a loopback
+    /// URI (`http://localhost/...`, `http://127.0.0.1/...`) matches on any port.
+    pub redirect_uris: Vec<String>,
+    /// The certificate (PEM) the app signs client assertions with, if it registered one.
+    pub certificate: Option<String>,
 }
 
 /// Which folders a contact lookup may match.
@@ -235,6 +242,7 @@ pub trait Store:
     + Sharing
     + Items
     + Consents
+    + SignIns
     + Send
     + Sync
     + 'static
@@ -252,6 +260,7 @@ impl<T> Store for T where
         + Sharing
         + Items
         + Consents
+        + SignIns
         + Send
         + Sync
         + 'static
@@ -262,7 +271,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Categories, Changes, Consents, Contacts, Directory, Emulator, Folders, Items, Notifications, SchemaExtensions,
-        Sharing, Store,
+        Sharing, SignIns, Store,
     };
 }
 

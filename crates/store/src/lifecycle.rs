@@ -39,14 +39,17 @@ const USER_REFERENCES: &[(&str, &str)] = &[
     ("user_passwords", "user_id"),
     // Consent the user gave an app (an admin's, for everyone, is `*` and stays).
     ("app_grants", "principal"),
+    // A device sign-in the user was completing.
+    ("device_codes", "user_id"),
     ("users", "id"),
 ];
 
 /// State tables whose rows stay: tenant-wide definitions and apps, and apps' access policies.
 /// A policy row naming a removed user must stay: an app with no rows left would reach every
-/// mailbox, while a row naming nobody reaches nothing.
+/// mailbox, while a row naming nobody reaches nothing. Refresh-token families and redeemed
+/// one-time keys name no user and expire on their own; a removed user's tokens fail anyway.
 #[cfg(test)]
-const KEPT_TABLES: &[&str] = &["schema_extensions", "apps", "app_policies"];
+const KEPT_TABLES: &[&str] = &["schema_extensions", "apps", "app_policies", "refresh_families", "redeemed"];
 
 pub(crate) async fn set_disabled(tx: &mut dyn Sql, user_id: &str, disabled: bool) -> GraphResult<bool> {
     // Disabling revokes the refresh tokens issued so far, for good: enabling again does not

@@ -301,6 +301,31 @@ const MIGRATIONS: &[&[&str]] = &[
         "ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE users ADD COLUMN token_epoch BIGINT NOT NULL DEFAULT 0",
     ],
+    // Interactive sign-in: apps' redirect URIs (space-separated) and certificate (PEM) for client
+    // assertions; refresh-token families (rotation, and revoking a family when a rotated token is
+    // replayed); one-time keys (authorization codes, client assertion ids) until they expire;
+    // device codes waiting for their user (times in unix seconds).
+    &[
+        "ALTER TABLE apps ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE apps ADD COLUMN certificate TEXT NOT NULL DEFAULT ''",
+        "CREATE TABLE refresh_families (
+        family_id TEXT PRIMARY KEY,
+        latest_jti TEXT NOT NULL,
+        revoked BIGINT NOT NULL,
+        used_at BIGINT NOT NULL)",
+        "CREATE TABLE redeemed (
+        redeemed_key TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL)",
+        "CREATE TABLE device_codes (
+        device_code TEXT PRIMARY KEY,
+        user_code TEXT NOT NULL UNIQUE,
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        status TEXT NOT NULL,
+        user_id TEXT,
+        expires_at BIGINT NOT NULL,
+        last_poll BIGINT NOT NULL)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -333,6 +358,9 @@ pub const STATE_TABLES: &[&str] = &[
     "event_categories",
     "correspondents",
     "interactions",
+    "refresh_families",
+    "redeemed",
+    "device_codes",
 ];
 
 /// The schema version this Rolo migrates to.

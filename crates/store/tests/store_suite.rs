@@ -218,6 +218,56 @@ async fn interactions_follow_items(store: SqlStore) {
     assert!(store.interactions(&other.mailbox).await.unwrap().is_empty());
 }
 
+/// Refresh-token families rotate once per token, a replay revokes the family, families idle past
+/// their tokens' lifetime are dropped; one-time keys are one-time; a decided device code is read once.
+async fn sign_in_state(store: SqlStore) {
+    use rolo_store::{DeviceCode, DeviceStatus, Rotation, SignIns};
+    store.start_family("fam-1", "jti-1", 3600).await.unwrap();
+    assert_eq!(store.rotate_family("fam-1", "jti-1", "jti-2").await.unwrap(), Rotation::Rotated);
+    assert_eq!(store.rotate_family("fam-1", "jti-2", "jti-3").await.unwrap(), Rotation::Rotated);
+    assert_eq!(store.rotate_family("fam-1", "jti-1", "jti-x").await.unwrap(), Rotation::Reused);
+    assert_eq!(
+        store.rotate_family("fam-1", "jti-3", "jti-4").await.unwrap(),
+        Rotation::Revoked,
+        "revoked, newest included"
+    );
+    assert_eq!(store.rotate_family("nope", "a", "b").await.unwrap(), Rotation::Revoked);
+    // A family idle past the limit goes when another starts.
+    store.start_family("fam-2", "jti-1", 3600).await.unwrap();
+    store.start_family("fam-3", "jti-1", -10).await.unwrap();
+    assert_eq!(store.rotate_family("fam-2", "jti-1", "jti-2").await.unwrap(), Rotation::Revoked);
+
+    assert!(store.redeem_once("code:1", i64::MAX).await.unwrap());
+    assert!(!store.redeem_once("code:1", i64::MAX).await.unwrap());
+
+    let code = DeviceCode {
+        device_code: "dc".into(),
+        user_code: "abcdefghj".into(),
+        client_id: "c".into(),
+        scope: "openid".into(),
+        status: DeviceStatus::Pending,
+        user_id: None,
+        expires_at: i64::MAX,
+        last_poll: 0,
+    };
+    store.create_device_code(&code).await.unwrap();
+    let found = store.device_code_by_user_code(" AbCdEfGhJ ").await.unwrap().expect("by user code, any case");
+    assert_eq!(found.user_code, "ABCDEFGHJ");
+    assert_eq!(store.poll_device_code("dc", 100).await.unwrap().unwrap().last_poll, 0);
+    assert_eq!(store.poll_device_code("dc", 101).await.unwrap().unwrap().last_poll, 100);
+    assert!(store
+        .decide_device_code("abcdefghj", DeviceStatus::Approved, Some("u1"), Some("Contacts.Read"))
+        .await
+        .unwrap());
+    assert!(!store.decide_device_code("abcdefghj", DeviceStatus::Declined, None, None).await.unwrap(), "decided once");
+    let read = store.poll_device_code("dc", 102).await.unwrap().unwrap();
+    assert_eq!(
+        (read.status, read.user_id.as_deref(), read.scope.as_str()),
+        (DeviceStatus::Approved, Some("u1"), "Contacts.Read")
+    );
+    assert!(store.poll_device_code("dc", 103).await.unwrap().is_none(), "consumed");
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod on_sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let (s, _d) = super::sqlite().await; super::$name(s).await; })* }
@@ -229,5 +279,6 @@ suite!(
     dense_and_sparse_filters_page_identically,
     concurrent_edits_lose_nothing,
     folder_delete_cascades,
-    interactions_follow_items
+    interactions_follow_items,
+    sign_in_state
 );

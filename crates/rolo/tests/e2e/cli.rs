@@ -526,6 +526,21 @@ async fn apps_and_passwords_for_the_token_endpoint() {
     );
     assert!(stdout(&o).contains(&format!("{public_id}\tSpa\tpublic\troles: \tconsent: \n")), "{}", stdout(&o));
     assert!(!run(&["apps", "add", "Bad", "--roles", "Contacts.", "--database", &db], dir.path()).status.success());
+    // Redirect URIs and a certificate for sign-in; http only on loopback, and a real certificate.
+    let cert = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/notify-cert.pem");
+    let web =
+        ["apps", "add", "Web", "--redirect-uri", "https://web.example/cb", "--redirect-uri", "http://localhost/cb"];
+    let o = run(&[&web[..], &["--certificate", cert, "--database", &db]].concat(), dir.path());
+    assert_success(&o, "apps add --redirect-uri --certificate");
+    let web_id = stdout(&o).split('\t').next().unwrap_or_default().to_owned();
+    let store = rolo_store::open(&db, &Default::default()).await.unwrap();
+    let app = rolo_store::Directory::find_app(&store, &web_id).await.unwrap().expect("registered");
+    assert_eq!(app.redirect_uris, vec!["https://web.example/cb".to_owned(), "http://localhost/cb".to_owned()]);
+    assert!(app.certificate.as_deref().is_some_and(|c| c.starts_with("-----BEGIN CERTIFICATE-----")));
+    let bad = ["apps", "add", "Bad", "--public", "--redirect-uri", "http://evil.example/cb", "--database", &db];
+    assert!(!run(&bad, dir.path()).status.success());
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/notify-key.pem");
+    assert!(!run(&["apps", "add", "Bad", "--certificate", key, "--database", &db], dir.path()).status.success());
     assert!(!run(&["users", "passwd", "nobody@x.test", "pw", "--database", &db], dir.path()).status.success());
 
     let cfg = dir.path().join("rolo.toml");

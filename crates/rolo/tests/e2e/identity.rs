@@ -4,6 +4,10 @@
 
 #[path = "identity/consent.rs"]
 mod consent;
+#[path = "identity/device.rs"]
+mod device;
+#[path = "identity/signin.rs"]
+mod signin;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +17,7 @@ use crate::common::{into_resp, Backend, Resp, TestServer};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use consent::{consent_limits_delegated_scopes, password_guessing_locks_out_for_a_while};
+use device::device_code_flow;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rolo_domain::Principal;
@@ -20,6 +25,7 @@ use rolo_server::identity::{register_app, register_public_app, set_password};
 use rolo_server::oidc::{ExternalIssuers, OidcIssuer};
 use rolo_store::{RegisteredApp, User};
 use serde_json::{json, Value};
+use signin::{code_flow_refusals, code_flow_with_pkce_session_and_consent, form_post_and_client_assertion};
 
 const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
 const ME_ONLY_DELEGATED: &str = "/me request is only valid with delegated authentication flow.";
@@ -348,7 +354,7 @@ async fn token_endpoint_errors(s: TestServer) {
             "invalid_client",
             700025,
         ),
-        (vec![("grant_type", "authorization_code"), ("client_id", cid)], 400, "unsupported_grant_type", 70003),
+        (vec![("grant_type", "implicit"), ("client_id", cid)], 400, "unsupported_grant_type", 70003),
         (vec![("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT)], 400, "invalid_request", 900144),
         (
             vec![
@@ -435,9 +441,10 @@ async fn token_endpoint_errors(s: TestServer) {
     // An unknown tenant.
     let r = token_request(&s, "00000000-0000-0000-0000-00000000abcd", &[("grant_type", "client_credentials")]).await;
     assert_oauth_error(&r, 400, "invalid_request", 90002);
-    // No interactive flows.
+    // The authorization endpoint without a client: an error page (nowhere to send it back).
     let r = s.send(reqwest::Method::GET, &format!("{}/common/oauth2/v2.0/authorize", root(&s)), None, None, &[]).await;
-    assert_oauth_error(&r, 400, "unsupported_response_type", 700054);
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("AADSTS900144: "), "{}", r.text);
 }
 
 both_backends!(
@@ -445,7 +452,11 @@ both_backends!(
     password_and_refresh_grants,
     token_endpoint_errors,
     consent_limits_delegated_scopes,
-    password_guessing_locks_out_for_a_while
+    password_guessing_locks_out_for_a_while,
+    code_flow_with_pkce_session_and_consent,
+    code_flow_refusals,
+    form_post_and_client_assertion,
+    device_code_flow
 );
 
 /// Discovery names the issuer, token endpoint and JWKS; a standard JWT library verifies an issued
@@ -464,7 +475,16 @@ async fn discovery_and_jwks_verify_issued_tokens() {
     assert_eq!(doc.body["token_endpoint"], format!("{}/{tid}/oauth2/v2.0/token", root(&s)));
     assert_eq!(doc.body["jwks_uri"], format!("{}/{tid}/discovery/v2.0/keys", root(&s)));
     assert_eq!(doc.body["id_token_signing_alg_values_supported"], json!(["ES256"]));
-    assert_eq!(doc.body["grant_types_supported"], json!(["client_credentials", "password", "refresh_token"]));
+    assert_eq!(
+        doc.body["grant_types_supported"],
+        json!([
+            "authorization_code",
+            "client_credentials",
+            "password",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
+    );
     assert!(doc.body["response_types_supported"].is_array());
     let common = get("/common/v2.0/.well-known/openid-configuration".into()).await;
     assert_eq!(common.body["issuer"], "https://login.rolo.local/{tenantid}/v2.0");

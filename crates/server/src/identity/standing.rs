@@ -10,7 +10,7 @@ use crate::AppState;
 
 /// The user's current token epoch (for the refresh token about to be issued), or the refusal.
 /// `presented` is the epoch a refresh token carries.
-pub(super) async fn may_sign_in(state: &AppState, user: &User, presented: Option<i64>) -> Result<i64, OAuthError> {
+pub(crate) async fn may_sign_in(state: &AppState, user: &User, presented: Option<i64>) -> Result<i64, OAuthError> {
     let standing = state.store.user_standing(&user.id).await.map_err(super::server_error)?;
     let Some(standing) = standing else {
         return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));

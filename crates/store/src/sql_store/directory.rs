@@ -23,8 +23,8 @@ pub(super) fn user_from(mut row: Row) -> User {
     }
 }
 
-pub(super) const APP_COLUMNS: &str =
-    "client_id, display_name, service_principal_id, roles, secret_hash, created_at, public_client";
+pub(super) const APP_COLUMNS: &str = "client_id, display_name, service_principal_id, roles, secret_hash, created_at, \
+    public_client, redirect_uris, certificate";
 
 pub(super) fn app_from(mut row: Row) -> RegisteredApp {
     RegisteredApp {
@@ -35,6 +35,8 @@ pub(super) fn app_from(mut row: Row) -> RegisteredApp {
         secret_hash: row.text("secret_hash"),
         created_at: row.text("created_at"),
         public_client: row.int("public_client").unwrap_or(0) != 0,
+        redirect_uris: row.text("redirect_uris").split_whitespace().map(str::to_owned).collect(),
+        certificate: Some(row.text("certificate")).filter(|c| !c.is_empty()),
     }
 }
 
@@ -188,7 +190,7 @@ impl Directory for SqlStore {
                 let inserted = tx
                     .execute(
                         &format!(
-                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
+                            "INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING"
                         ),
                         &[
                             app.client_id.to_ascii_lowercase().into(),
@@ -198,6 +200,8 @@ impl Directory for SqlStore {
                             app.secret_hash.into(),
                             app.created_at.into(),
                             i64::from(app.public_client).into(),
+                            app.redirect_uris.join(" ").into(),
+                            app.certificate.unwrap_or_default().into(),
                         ],
                     )
                     .await?;
