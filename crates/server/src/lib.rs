@@ -34,6 +34,7 @@ mod schemas;
 pub mod seed;
 mod subscriptions;
 pub mod throttle;
+pub mod tls;
 pub mod webhooks;
 
 use std::collections::HashMap;
