@@ -78,6 +78,8 @@ fn leaf_params() -> Result<CertificateParams, rcgen::Error> {
 
 /// Loads the CA from `dir`, or creates it there, and issues the `localhost` certificate.
 pub fn local_ca(dir: &Path) -> Result<LocalCa, String> {
+    // The banner's path goes into environment variables, which must not depend on a directory.
+    let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let cert_path = dir.join(CA_CERT_FILE);
     let key_path = dir.join(CA_KEY_FILE);
     let failed = |e: rcgen::Error| format!("cannot make the local certificate authority: {e}");

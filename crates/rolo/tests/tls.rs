@@ -300,3 +300,23 @@ fn bad_tls_files_are_refused_clearly() {
     let out = run(&["serve", "--database", &db, "--tls"], dir.path());
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Without --tls-dir the CA is kept beside the emulator's SQLite database, and the banner names
+/// it by an absolute path (it goes into environment variables).
+#[tokio::test]
+async fn emulator_tls_keeps_the_ca_beside_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let served = serve(&["--emulator", "--tls", "--database", "data/emu.db"], dir.path());
+    let banner = served.banner();
+    let ca = dir.path().join("data").join("rolo-ca.pem");
+    let absolute = std::fs::canonicalize(&ca).expect("the CA is beside the database");
+    assert!(
+        banner.contains(&format!("NODE_EXTRA_CA_CERTS={}\n", absolute.display()))
+            || banner.contains(&format!("NODE_EXTRA_CA_CERTS={};", absolute.display())),
+        "{banner}"
+    );
+    let client = trusting(&std::fs::read(&ca).unwrap());
+    let resp = client.get(format!("https://localhost:{}/healthz", served.port)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
