@@ -95,8 +95,8 @@ enum Command {
         /// Serve https with a certificate from a local certificate authority (see `serve --tls`)
         #[arg(long)]
         tls: bool,
-        /// Where the local certificate authority is kept (default: ./rolo-data)
-        #[arg(long, env = "ROLO_TLS_DIR", requires = "tls")]
+        /// With --tls: where the local certificate authority is kept (default: ./rolo-data)
+        #[arg(long, env = "ROLO_TLS_DIR")]
         tls_dir: Option<std::path::PathBuf>,
     },
 }
@@ -114,9 +114,9 @@ struct TlsArgs {
     /// local certificate authority, created once in --tls-dir; prints how to trust it
     #[arg(long, requires = "emulator", conflicts_with = "tls_cert")]
     tls: bool,
-    /// Where the local certificate authority is kept (default: the SQLite database's directory,
-    /// else ./rolo-data)
-    #[arg(long, env = "ROLO_TLS_DIR", requires = "tls")]
+    /// With --tls: where the local certificate authority is kept (default: the SQLite
+    /// database's directory, else ./rolo-data)
+    #[arg(long, env = "ROLO_TLS_DIR")]
     tls_dir: Option<std::path::PathBuf>,
 }
 
