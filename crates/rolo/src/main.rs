@@ -33,7 +33,7 @@ enum Command {
         listen: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
-        /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`
+        /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`, `tls_cert`, `tls_key`
         #[arg(long, env = "ROLO_CONFIG")]
         config: Option<std::path::PathBuf>,
         /// Run as an emulator: well-known tenant, key and data set, printed tokens, and the
@@ -388,8 +388,10 @@ fn main() {
                     emulator,
                     oidc: cfg.oidc.clone(),
                     banner: None,
-                    tls: match (&tls.tls_cert, &tls.tls_key) {
-                        (Some(cert), Some(key)) => Some(tls::read_files(cert, key).unwrap_or_else(|e| fail(e))),
+                    tls: match (&tls.tls_cert, &tls.tls_key, &cfg.tls_files) {
+                        (Some(cert), Some(key), _) | (_, _, Some((cert, key))) if !tls.tls => {
+                            Some(tls::read_files(cert, key).unwrap_or_else(|e| fail(e)))
+                        }
                         _ => None,
                     },
                 };

@@ -271,6 +271,41 @@ async fn serve_with_tls_files_postgres() {
     tls_files(db, dir.path()).await;
 }
 
+/// The configuration file's `tls_cert` and `tls_key`, as the flags; one without the other is refused.
+#[tokio::test]
+async fn serve_with_tls_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, &pki.leaf_pem).unwrap();
+    std::fs::write(&key, &pki.leaf_key_pem).unwrap();
+    let config = dir.path().join("rolo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"rolo.db\"\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.to_string_lossy().into_owned();
+    let served = serve(&["--config", &config_arg], dir.path());
+    let resp = trusting(pki.ca_pem.as_bytes())
+        .get(format!("https://localhost:{}/healthz", served.port))
+        .send()
+        .await
+        .expect("https from the configured files");
+    assert_eq!(resp.status(), 200);
+    drop(served);
+
+    std::fs::write(&config, format!("tls_cert = {:?}\n", cert.display().to_string())).unwrap();
+    let out = run(&["serve", "--config", &config_arg], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tls_cert and tls_key go together"), "{stderr}");
+}
+
 /// Unusable files stop the start with a message naming the problem.
 #[test]
 fn bad_tls_files_are_refused_clearly() {
