@@ -50,6 +50,20 @@ async function createContacts(folder, names) {
 
 const sorted = (xs) => [...xs].sort();
 
+test("me: the signed-in user, as most Graph apps' first call", async () => {
+  const me = await client.api("/me").get();
+  assert.equal(me.userPrincipalName, "adele@contoso.test");
+  assert.equal(me.mail, "adele@contoso.test");
+  assert.equal(me.displayName, "adele");
+  assert.deepEqual(me.businessPhones, []);
+  assert.match(me["@odata.context"], /\/\$metadata#users\/\$entity$/);
+  const picked = await client.api("/me").select(["displayName", "id"]).get();
+  assert.deepEqual(Object.keys(picked), ["@odata.context", "displayName", "id"]);
+  assert.equal(picked.id, me.id);
+  const org = await client.api("/organization").get();
+  assert.equal(org.value[0].verifiedDomains.find((d) => d.isDefault).name, "contoso.test");
+});
+
 test("contacts: create, get, $select, patch, delete", async () => {
   const surname = unique("Bansky");
   const created = await client.api("/me/contacts").post({

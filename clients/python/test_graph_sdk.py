@@ -1,6 +1,6 @@
 """Drives a running Rolo with Microsoft's Graph SDK for Python (msgraph-sdk, built on kiota).
 
-Started by crates/rolo/tests/python_client.rs, which serves Rolo over TLS, registers an app with
+Started by crates/rolo/tests/e2e/python_client.rs, which serves Rolo over TLS, registers an app with
 Contacts.ReadWrite and sets:
 
   ROLO_BASE_URL       the server root without the version, e.g. https://localhost:8443
@@ -52,7 +52,7 @@ from msgraph_core.tasks.page_iterator import PageIterator
 def required(name):
     value = os.environ.get(name)
     if not value:
-        sys.exit(f"{name} is not set; run this through `cargo test -p rolo --test python_client`")
+        sys.exit(f"{name} is not set; run this through `cargo test -p rolo --test e2e python_client`")
     return value
 
 

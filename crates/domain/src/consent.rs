@@ -23,6 +23,8 @@ pub const DELEGATED_PERMISSIONS: &[(&str, Consent)] = &[
     ("Directory.Read.All", Consent::Admin),
     ("Directory.ReadWrite.All", Consent::Admin),
     ("Directory.AccessAsUser.All", Consent::Admin),
+    ("Organization.Read.All", Consent::Admin),
+    ("Organization.ReadWrite.All", Consent::Admin),
     ("Application.Read.All", Consent::Admin),
     ("Application.ReadWrite.All", Consent::Admin),
     ("DelegatedPermissionGrant.ReadWrite.All", Consent::Admin),
@@ -118,8 +120,13 @@ mod tests {
 
     #[test]
     fn every_scope_the_access_rules_check_is_in_the_table() {
-        for name in ["Contacts.ReadWrite.Shared", "MailboxSettings.ReadWrite", "People.Read", "Mail.Send"] {
+        for name in
+            ["Contacts.ReadWrite.Shared", "MailboxSettings.ReadWrite", "People.Read", "Mail.Send", "User.ReadBasic.All"]
+        {
             assert!(delegated(name).is_some(), "{name}");
         }
+        // `/organization` (the server's users.rs) reads these, admin-consented as on Graph.
+        assert_eq!(delegated("organization.read.all"), Some(("Organization.Read.All", Consent::Admin)));
+        assert_eq!(delegated("Organization.ReadWrite.All"), Some(("Organization.ReadWrite.All", Consent::Admin)));
     }
 }

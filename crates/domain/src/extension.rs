@@ -59,6 +59,13 @@ fn is_primitive(v: &Value) -> bool {
     matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
 }
 
+/// A NUL in a property's name or text: refused as in every other stored text (neither Exchange
+/// nor PostgreSQL text can hold one).
+fn has_nul(key: &str, value: &Value) -> bool {
+    let text_nul = |v: &Value| v.as_str().is_some_and(|s| s.contains('\0'));
+    key.contains('\0') || text_nul(value) || value.as_array().is_some_and(|a| a.iter().any(text_nul))
+}
+
 impl OpenExtension {
     /// Parses a body: `extensionName` (or the name from the URL, for PATCH), an optional
     /// `@odata.type`, and custom properties that are primitives or arrays of primitives.
@@ -68,6 +75,12 @@ impl OpenExtension {
         let mut name = name_from_url.map(str::to_owned);
         let mut properties = Map::new();
         for (key, value) in obj {
+            if has_nul(key, value) {
+                return Err(invalid(format!(
+                    "The extension property '{}' contains a NUL character, which is not allowed.",
+                    key.replace('\0', "")
+                )));
+            }
             match key.as_str() {
                 "@odata.type" => {
                     let t = value.as_str().unwrap_or_default().trim_start_matches('#');
@@ -169,6 +182,11 @@ mod tests {
         assert!(OpenExtension::from_v1(&json!({"extensionName": "A", "v": {"x": 1}}), None).is_err());
         assert!(OpenExtension::from_v1(&json!({"extensionName": "Com.Microsoft.X"}), None).is_err());
         assert!(OpenExtension::from_v1(&json!({"v": 1}), None).is_err());
+        for nul in [json!({"extensionName": "A", "v": "a\u{0}b"}), json!({"extensionName": "A", "v": ["ok", "\u{0}"]})]
+        {
+            assert_eq!(OpenExtension::from_v1(&nul, None).unwrap_err().code, "RequestBodyRead");
+        }
+        assert!(OpenExtension::from_v1(&json!({"extensionName": "A", "k\u{0}": 1}), None).is_err());
         let big = "x".repeat(MAX_EXTENSION_BYTES);
         let big = OpenExtension::from_v1(&json!({"extensionName": "A", "v": big}), None).unwrap();
         assert_eq!(big.check_size(ExtensionLimits::default()).unwrap_err().status(), 413);

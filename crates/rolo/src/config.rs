@@ -33,6 +33,8 @@ struct FileConfig {
     listen: Option<String>,
     database: Option<String>,
     public_url: Option<String>,
+    /// The tenant's name, as `GET /organization` reports it (default: Rolo)
+    organization_name: Option<String>,
     /// `normal` (survives a crash or kill -9) or `full` (also survives power loss)
     durability: Option<String>,
     max_connections: Option<usize>,
@@ -83,6 +85,7 @@ pub struct Config {
     pub listen: String,
     pub database: String,
     pub public_url: Option<String>,
+    pub organization_name: Option<String>,
     pub options: OpenOptions,
     pub delta_retention_days: u32,
     pub webhook_http_hosts: Option<Vec<String>>,
@@ -139,6 +142,7 @@ impl Config {
             listen: listen.or(fc.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             database: db.database.or(fc.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
             public_url: fc.public_url,
+            organization_name: fc.organization_name,
             options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
             webhook_http_hosts: fc.webhook_http_hosts,

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rolo_store::{OpenOptions, Store};
+use rolo_store::prelude::*;
+use rolo_store::OpenOptions;
 
 /// The emulator's tenant id, the same on every machine.
 pub const WELL_KNOWN_TENANT: &str = "18e8d587-a18f-4a28-8bfe-f105148fd0de";
@@ -116,7 +117,7 @@ pub async fn run(emu: Emulator) {
     banner.push_str(&format!(
         "\nTry:\n  curl -s{curl_ca} -H 'Authorization: Bearer {first_token}' '{scheme}://{listen}/v1.0/me/contacts?$select=displayName,emailAddresses'\n"
     ));
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = Arc::new(store);
     let mut serve = crate::ServeOptions { banner: Some(banner), emulator: true, ..serve };
     if serve.emulator_doors.snapshot_dir.is_none() {
         serve.emulator_doors.snapshot_dir = data_directory(&db);

@@ -4,6 +4,7 @@
 mod apps;
 mod config;
 mod demo;
+mod lifecycle;
 mod sharing;
 mod tls;
 
@@ -13,7 +14,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rolo_domain::GraphError;
 use rolo_server::AppState;
-use rolo_store::{Consents, Store};
+use rolo_store::prelude::*;
+use rolo_store::SqlStore;
 
 use crate::config::{Config, DatabaseArgs};
 
@@ -157,6 +159,30 @@ enum UsersCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Disable a user: no sign-in, refresh tokens revoked, access tokens refused from the next request
+    Disable {
+        /// The user's principal name or id
+        upn: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Enable a disabled user again (the refresh tokens revoked stay revoked)
+    Enable {
+        /// The user's principal name or id
+        upn: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Remove a user and delete all of its mailbox's data, after a confirmation
+    Remove {
+        /// The user's principal name or id
+        upn: String,
+        /// Do not ask (needed when there is no terminal to ask on)
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Set a user's password (refresh tokens issued before stop working)
     Passwd {
         /// The user's principal name or id
@@ -287,6 +313,8 @@ async fn shutdown_signal() {
 #[derive(Default)]
 pub struct ServeOptions {
     pub public_url: Option<String>,
+    /// The tenant's name for `/organization` (Rolo when unset).
+    pub organization_name: Option<String>,
     /// Hosts that may receive notifications over plain http (none when unset; the emulator's
     /// loopback).
     pub webhook_http_hosts: Option<Vec<String>>,
@@ -305,7 +333,7 @@ pub struct ServeOptions {
     pub tls: Option<tls::TlsPem>,
 }
 
-pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions) {
+pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) {
     let mut state = AppState::new(store, opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
     if !opts.emulator && demo::holds_published_key(&state.authority) {
         fail(
@@ -338,6 +366,9 @@ pub async fn run_server(listen: &str, store: Arc<dyn Store>, opts: ServeOptions)
         state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
     }
     state.emulator = opts.emulator;
+    if let Some(name) = opts.organization_name {
+        state.organization_name = name;
+    }
     state.oidc = rolo_server::oidc::ExternalIssuers::new(opts.oidc);
     let state = Arc::new(state);
     let banner = opts.banner;
@@ -381,6 +412,7 @@ fn main() {
                 let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
+                    organization_name: cfg.organization_name.clone(),
                     webhook_http_hosts: cfg.webhook_http_hosts.clone(),
                     webhook_private_networks: cfg.webhook_private_networks.clone(),
                     emulator_doors: cfg.emulator.clone(),
@@ -406,7 +438,7 @@ fn main() {
                     };
                     demo::run(emu).await;
                 } else {
-                    let store: Arc<dyn Store> = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
+                    let store = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
                     rolo_server::spawn_compaction(store.clone(), cfg.delta_retention_days);
                     run_server(&cfg.listen, store, opts).await;
                 }
@@ -444,6 +476,18 @@ fn main() {
                         .unwrap_or_else(|e| fail(describe(e)));
                 }
                 println!("{}\t{}\t{}", user.id, user.user_principal_name, user.display_name);
+            }
+            Command::Users { command: UsersCommand::Disable { upn, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                lifecycle::set_disabled(&store, &upn, true).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Users { command: UsersCommand::Enable { upn, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                lifecycle::set_disabled(&store, &upn, false).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Users { command: UsersCommand::Remove { upn, yes, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                lifecycle::remove(&store, &upn, yes).await.unwrap_or_else(|e| fail(e));
             }
             Command::Users { command: UsersCommand::Passwd { upn, password, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
@@ -513,7 +557,8 @@ fn main() {
             Command::Users { command: UsersCommand::List { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 for user in store.list_users().await.unwrap_or_else(|e| fail(describe(e))) {
-                    println!("{}\t{}\t{}", user.id, user.user_principal_name, user.display_name);
+                    let state = if user.disabled { "\tdisabled" } else { "" };
+                    println!("{}\t{}\t{}{state}", user.id, user.user_principal_name, user.display_name);
                 }
             }
             Command::Token { upn, scopes, ttl, db } => {
@@ -527,6 +572,9 @@ fn main() {
                     .unwrap_or_else(|| fail(format!("no such user: {upn} (add it with `rolo users add`)")));
                 if store.is_shared_mailbox(&user.id).await.unwrap_or_else(|e| fail(describe(e))) {
                     fail(format!("{upn} is a shared mailbox: nobody signs in as it (grant members access instead)"));
+                }
+                if user.disabled {
+                    fail(format!("{upn} is disabled: enable it first (`rolo users enable`)"));
                 }
                 let authority = rolo_server::auth::Authority::load(&store).await.unwrap_or_else(|e| fail(describe(e)));
                 let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();

@@ -2,7 +2,8 @@
 //! folder sharing (`share`) and application access policies (`apps restrict`).
 
 use rolo_domain::{FolderId, Grant};
-use rolo_store::{SqlStore, Store, User};
+use rolo_store::prelude::*;
+use rolo_store::{SqlStore, User};
 
 async fn user(store: &SqlStore, key: &str) -> Result<User, String> {
     store.find_user(key).await.map_err(|e| e.message)?.ok_or_else(|| format!("no such user: {key}"))

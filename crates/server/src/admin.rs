@@ -60,11 +60,17 @@ pub struct Limits {
     pub extensions: rolo_domain::extension::ExtensionLimits,
     /// Largest photo upload accepted, in bytes (Graph: the 4 MB request limit).
     pub photo_bytes: usize,
+    /// A list page ends early (with a next link) once its items hold this many bytes.
+    pub page_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { extensions: Default::default(), photo_bytes: crate::graph::MAX_BODY_BYTES }
+        Limits {
+            extensions: Default::default(),
+            photo_bytes: crate::body::MAX_BODY_BYTES,
+            page_bytes: crate::query::MAX_PAGE_BYTES,
+        }
     }
 }
 
@@ -154,7 +160,7 @@ pub fn parse_body(headers: &HeaderMap, raw: &[u8]) -> GraphResult<Value> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    let mime = crate::graph::content_type(headers);
+    let mime = crate::body::content_type(headers);
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(GraphError::new(
             ErrorKind::UnsupportedMediaType,
@@ -220,7 +226,7 @@ pub async fn serve(
     };
     match (method.clone(), action) {
         (Method::POST, "reset") => {
-            state.store.wipe().await?;
+            state.emulator_store.wipe().await?;
             state.forget_users();
             let doc: Value = serde_json::from_str(crate::seed::CONTOSO).map_err(GraphError::internal)?;
             let seeded = crate::seed::seed(state.store.as_ref(), &doc).await?;
@@ -232,16 +238,16 @@ pub async fn serve(
         }
         (Method::POST, "import") => ok(crate::seed::import(state.store.as_ref(), body).await?),
         (Method::POST, "snapshot") => {
-            state.store.snapshot_to(&snapshot_path(state, body)?).await?;
+            state.emulator_store.snapshot_to(&snapshot_path(state, body)?).await?;
             Ok(no_content())
         }
         (Method::POST, "restore") => {
-            state.store.restore_from(&snapshot_path(state, body)?).await?;
+            state.emulator_store.restore_from(&snapshot_path(state, body)?).await?;
             state.forget_users();
             Ok(no_content())
         }
         (Method::POST, "expire-delta-tokens") => {
-            state.store.expire_delta_tokens().await?;
+            state.emulator_store.expire_delta_tokens().await?;
             Ok(no_content())
         }
         (Method::GET, "settings") => ok(settings_json(state)),
@@ -262,9 +268,14 @@ pub async fn serve(
                 state.set_faults(faults);
             }
             if let Some(l) = body.get("limits") {
-                let limits: Limits = serde_json::from_value(l.clone())
-                    .map_err(|_| GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes}"))?;
-                if limits.extensions.per_contact == 0 || limits.extensions.bytes == 0 || limits.photo_bytes == 0 {
+                let limits: Limits = serde_json::from_value(l.clone()).map_err(|_| {
+                    GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes, pageBytes}")
+                })?;
+                if limits.extensions.per_contact == 0
+                    || limits.extensions.bytes == 0
+                    || limits.photo_bytes == 0
+                    || limits.page_bytes == 0
+                {
                     return Err(GraphError::bad_request("BadRequest", "Limits must be positive."));
                 }
                 state.set_limits(limits);

@@ -6,7 +6,7 @@ use rolo_domain::category::{CategoryChanges, OutlookCategory};
 use rolo_domain::{GraphError, GraphResult};
 use serde_json::{json, Value};
 
-use crate::graph::Ctx;
+use crate::ctx::Ctx;
 use crate::response::{json_status, no_content};
 
 fn to_json(c: &OutlookCategory, context: Option<&str>) -> Value {

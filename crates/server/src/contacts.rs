@@ -7,14 +7,15 @@ use rolo_domain::contact::{WriteRules, CONTACT_TYPE};
 use rolo_domain::extension::{bare_name, ExtensionLimits, OpenExtension};
 use rolo_domain::projection::{contact_properties, etag, ContactJson, FieldSet};
 use rolo_domain::schema::SchemaExtension;
-use rolo_domain::{ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
+use rolo_domain::{Access, ApiVersion, Contact, ContactData, ContactId, GraphError, GraphResult};
 use rolo_odata::{CompareOp, ExpandItem, Expr, Literal, SelectItem};
 use rolo_store::Scope;
 use serde_json::{json, Value};
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::paths::FolderPath;
 use crate::query::list_query;
+use crate::response::with_header;
 use crate::response::{json_status, no_content};
 
 /// The collection's name in `@odata.context`.
@@ -295,6 +296,7 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
     let exps = expansions(ctx)?;
     let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
+    query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;
     let extensions = open_extensions(ctx, &exps, &page.items.iter().collect::<Vec<_>>()).await?;
 
@@ -358,6 +360,8 @@ pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<R
     let schemas = write_rules(ctx, &body).await?;
     let mut data = ContactData::default();
     if let Some(parent) = data.apply(&body, WriteRules { version: ctx.version, schemas: &schemas, creating: true })? {
+        // The body may name another folder: a folder grantee's write stays in its shared folders.
+        ctx.access.folder(&parent, Access::Write)?;
         folder = parent;
     }
     let exts = inline.clone().unwrap_or_default();
@@ -392,7 +396,12 @@ pub async fn update(ctx: &Ctx, path: &FolderPath, id: &str, body: Value) -> Grap
     let schemas = write_rules(ctx, &body).await?;
     let version = ctx.version;
     // Validate before taking the write lock, so bad bodies cost no transaction.
-    ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    let target = ContactData::default().apply(&body, WriteRules { version, schemas: &schemas, creating: false })?;
+    if let Some(target) = &target {
+        // A move may only land where the caller may write: a folder grantee cannot take a
+        // contact out of the folders shared with it.
+        ctx.access.folder(target, Access::Write)?;
+    }
     let edit = Box::new(move |data: &mut ContactData| {
         data.apply(&body, WriteRules { version, schemas: &schemas, creating: false })
     });

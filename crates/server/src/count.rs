@@ -12,7 +12,7 @@ use rolo_domain::mail::ItemKind;
 use rolo_domain::{ContactId, GraphError, GraphResult};
 use rolo_store::ListQuery;
 
-use crate::graph::Ctx;
+use crate::ctx::Ctx;
 use crate::paths::Resource;
 
 /// The store query behind a count: the list's own `$filter`, one row fetched.

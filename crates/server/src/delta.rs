@@ -14,10 +14,11 @@ use rolo_store::{ChangeType, DeltaItem, DeltaQuery, DeltaScope};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::paths::FolderPath;
 use crate::query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::response::json_status;
+use crate::response::with_header;
 
 /// What a delta token holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +142,7 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         after: state.after.clone(),
         page_size,
         change_type,
+        max_bytes: Some(ctx.state.limits().page_bytes),
     };
     let page = ctx.state.store.delta(ctx.mailbox(), &query).await?;
 

@@ -6,7 +6,7 @@ use rolo_domain::extension::{bare_name, OpenExtension};
 use rolo_domain::{ContactId, GraphError, GraphResult};
 use serde_json::{json, Value};
 
-use crate::graph::Ctx;
+use crate::ctx::Ctx;
 use crate::methods;
 use crate::paths::FolderPath;
 use crate::response::{json_status, no_content};

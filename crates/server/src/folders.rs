@@ -4,12 +4,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::folder::FOLDER_TYPE;
 use rolo_domain::projection::{folder_json, folder_properties, FieldSet};
-use rolo_domain::{ContactFolder, FolderChanges, FolderId, GraphError, GraphResult};
+use rolo_domain::{ContactFolder, FolderChanges, FolderId, Grant, GraphError, GraphResult, MailboxAccess};
+use rolo_odata::{Expr, Literal};
+use rolo_store::query::MAX_IN_ITEMS;
+use rolo_store::ListQuery;
 use serde_json::Value;
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::paths::FolderPath;
 use crate::query::list_query;
+use crate::response::with_header;
 use crate::response::{json_status, no_content};
 
 fn fields(ctx: &Ctx) -> GraphResult<FieldSet> {
@@ -51,7 +55,8 @@ async fn parent_of(ctx: &Ctx, parent: &FolderPath) -> GraphResult<(FolderId, Str
 /// `GET /contactFolders/$count` and `GET .../childFolders/$count`
 pub async fn count(ctx: &Ctx, parent: &FolderPath) -> GraphResult<u64> {
     let (parent_id, _) = parent_of(ctx, parent).await?;
-    let query = crate::count::list_query(ctx)?;
+    let mut query = crate::count::list_query(ctx)?;
+    only_shared_children(ctx, &mut query);
     Ok(ctx.state.store.list_folders(ctx.mailbox(), &parent_id, &query).await?.count.unwrap_or(0))
 }
 
@@ -60,7 +65,8 @@ pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
     let (parent_id, context) = parent_of(ctx, parent).await?;
     let fields = fields(ctx)?;
     let scope_name = format!("folders:{parent_id}");
-    let (query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
+    let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
+    only_shared_children(ctx, &mut query);
     let page = ctx.state.store.list_folders(ctx.mailbox(), &parent_id, &query).await?;
     let mut body = serde_json::Map::new();
     body.insert("@odata.context".into(), Value::String(context));
@@ -81,6 +87,27 @@ pub async fn list(ctx: &Ctx, parent: &FolderPath) -> GraphResult<Response> {
         Some(applied) => with_header(resp, "Preference-Applied", &applied),
         None => resp,
     })
+}
+
+/// A folder grantee sees only the child folders shared with it: not the others' names, ids or
+/// number.
+fn only_shared_children(ctx: &Ctx, query: &mut ListQuery) {
+    if let MailboxAccess::Folders(shared) = &ctx.access {
+        query.filter = Some(match query.filter.take() {
+            Some(asked) => Expr::And(Box::new(asked), Box::new(only_shared(shared))),
+            None => only_shared(shared),
+        });
+    }
+}
+
+/// `id in (...)` over the folders shared with the caller, in lists the filter compiler accepts.
+fn only_shared(shared: &[(FolderId, Grant)]) -> Expr {
+    let ids: Vec<Expr> = shared.iter().map(|(id, _)| Expr::Literal(Literal::String(id.as_str().to_owned()))).collect();
+    ids.chunks(MAX_IN_ITEMS)
+        .map(|chunk| Expr::In(Box::new(Expr::Path(vec!["id".into()])), chunk.to_vec()))
+        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+        // No folder shared: nothing matches.
+        .unwrap_or(Expr::In(Box::new(Expr::Path(vec!["id".into()])), Vec::new()))
 }
 
 /// `GET /contactFolders/{id}[/childFolders/{id}...]`

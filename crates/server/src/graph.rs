@@ -7,138 +7,18 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use rolo_domain::mail::ItemKind;
-use rolo_domain::{
-    Access, ApiVersion, ContactFolder, ContactId, ErrorKind, FolderId, GraphError, GraphResult, MailboxAccess,
-    Principal,
-};
-use rolo_odata::QueryOptions;
-use rolo_store::Scope;
-use rolo_store::{Mailbox, User};
+use rolo_domain::{Access, ApiVersion, ErrorKind, GraphError, GraphResult, MailboxAccess, Principal};
+use rolo_store::User;
 use serde_json::Value;
 
 use crate::auth::bearer;
+use crate::body::{drain, parse_json, read_body};
+pub use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::paths::{FolderPath, Owner, Resource};
+use crate::paths::{Owner, Resource};
 use crate::query::{parse_options, Prefer};
 use crate::{categories, contacts, delta, extensions, folders, messages, methods, photos, AppState};
-
-/// Graph's limit on a request body.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// Everything a handler needs about the request it serves.
-pub struct Ctx {
-    pub state: Arc<AppState>,
-    pub principal: Principal,
-    pub user: User,
-    /// `v1.0` or `beta`: which shapes the request reads and writes.
-    pub version: ApiVersion,
-    /// `http://host/v1.0` (or `/beta`)
-    pub base: String,
-    /// The request path below the base, e.g. `/me/contacts`.
-    pub path: String,
-    pub raw_query: Option<String>,
-    pub options: QueryOptions,
-    pub prefer: Prefer,
-    pub if_match: Option<Vec<String>>,
-    /// The request's headers (a few resources read their own, e.g. People's query sources).
-    pub headers: HeaderMap,
-    /// What the caller may do in this mailbox (its own, as an app, as a delegate, or in the
-    /// folders shared with it).
-    pub access: MailboxAccess,
-    /// Whether the request reads or writes.
-    pub mode: Access,
-}
-
-impl Ctx {
-    pub fn mailbox(&self) -> &Mailbox {
-        &self.user.mailbox
-    }
-
-    /// `{base}/$metadata#users('{id}')/{tail}`: Graph names the user by object id even for `/me`.
-    pub fn context(&self, tail: &str) -> String {
-        format!("{}/$metadata#users('{}')/{tail}", self.base, self.user.id)
-    }
-
-    /// A folder id from a URL; the well-known name `contacts` means the default folder.
-    pub fn folder_id(&self, raw: &str) -> GraphResult<FolderId> {
-        if raw.eq_ignore_ascii_case(rolo_domain::folder::DEFAULT_FOLDER_WELL_KNOWN) {
-            return Ok(self.mailbox().default_folder_id.clone());
-        }
-        FolderId::parse(raw)
-    }
-
-    /// Walks `contactFolders/{a}/childFolders/{b}...`, checking each link of the chain.
-    pub async fn folder_chain(&self, chain: &[String]) -> GraphResult<ContactFolder> {
-        let mut found: Option<ContactFolder> = None;
-        for raw in chain {
-            let id = self.folder_id(raw)?;
-            let folder =
-                self.state.store.get_folder(self.mailbox(), &id).await?.ok_or_else(GraphError::item_not_found)?;
-            if let Some(parent) = &found {
-                if folder.parent_id != parent.id {
-                    return Err(GraphError::item_not_found());
-                }
-            }
-            found = Some(folder);
-        }
-        found.ok_or_else(GraphError::item_not_found)
-    }
-
-    /// The folder a contacts path addresses, once the caller may use it; the default folder costs
-    /// no lookup. A folder the caller may not use answers 403 whether or not it exists.
-    pub async fn contacts_folder(&self, path: &FolderPath) -> GraphResult<FolderId> {
-        match path {
-            FolderPath::Default => {
-                let id = self.mailbox().default_folder_id.clone();
-                self.access.folder(&id, self.mode)?;
-                Ok(id)
-            }
-            FolderPath::Chain(chain) => {
-                self.require_folder_chain(chain)?;
-                Ok(self.folder_chain(chain).await?.id)
-            }
-        }
-    }
-
-    /// Checks the caller may use the folder a chain ends at, before anything is looked up.
-    pub fn require_folder_chain(&self, chain: &[String]) -> GraphResult<()> {
-        match chain.last() {
-            Some(raw) => self.access.folder(&self.folder_id(raw)?, self.mode),
-            None => Err(GraphError::item_not_found()),
-        }
-    }
-
-    /// Operations on the mailbox as a whole (its folder tree, mailbox-wide lists, delta).
-    pub fn require_whole_mailbox(&self) -> GraphResult<()> {
-        self.access.whole_mailbox(self.mode)
-    }
-
-    /// Where a contact addressed by `path` and id may be looked up. Through `/contacts/{id}`, a
-    /// caller with only some folders shared finds the contact only in those folders: elsewhere
-    /// it is "not found", as if it did not exist.
-    pub async fn contact_scope(&self, path: &FolderPath, id: &ContactId) -> GraphResult<Scope> {
-        match (path, &self.access) {
-            (FolderPath::Chain(_), _) => Ok(Scope::Folder(self.contacts_folder(path).await?)),
-            (FolderPath::Default, MailboxAccess::Folders(_)) => {
-                let contact = self
-                    .state
-                    .store
-                    .get_contact(self.mailbox(), id, &Scope::Mailbox)
-                    .await?
-                    .filter(|c| self.access.sees(&c.folder_id))
-                    .ok_or_else(GraphError::item_not_found)?;
-                self.access.folder(&contact.folder_id, self.mode)?;
-                Ok(Scope::Folder(contact.folder_id))
-            }
-            (FolderPath::Default, _) => {
-                self.require_whole_mailbox()?;
-                Ok(Scope::Mailbox)
-            }
-        }
-    }
-}
 
 /// The single handler behind the router's fallback: every path and method.
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -153,19 +33,6 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
                 drain(unread).await;
             }
             ApiError(e).into_response()
-        }
-    }
-}
-
-/// Reads and discards a request body, up to the drain limit.
-async fn drain(mut body: Body) {
-    let mut total: u64 = 0;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Ok(data) = frame.into_data() {
-            total += data.len() as u64;
-            if total > DRAIN_LIMIT {
-                break;
-            }
         }
     }
 }
@@ -244,6 +111,7 @@ async fn serve(
     }
     let token = bearer(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
     let principal = state.authenticate(token).await?;
+    state.require_active(&principal).await?;
     if rest.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
         methods::check(&parts.method, methods::POST)?;
         let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;
@@ -271,6 +139,17 @@ async fn serve(
         let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
+    }
+    // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
+    if let Some(target) = crate::users::route(rest) {
+        let base = base_url(&state, &parts, version);
+        let call = crate::users::Call {
+            method: &parts.method,
+            headers: &parts.headers,
+            raw_query: parts.uri.query(),
+            base: &base,
+        };
+        return crate::users::serve(&state, &principal, call, target).await;
     }
     let path = crate::paths::parse(rest)?;
     let allowed = methods::allowed(&path);
@@ -548,78 +427,4 @@ fn if_match(headers: &HeaderMap) -> Option<Vec<String>> {
         .filter(|t| !t.is_empty())
         .collect();
     (!values.is_empty()).then_some(values)
-}
-
-fn too_large() -> GraphError {
-    GraphError::new(
-        ErrorKind::PayloadTooLarge,
-        "RequestEntityTooLarge",
-        format!("The request body is larger than the maximum of {MAX_BODY_BYTES} bytes."),
-    )
-}
-
-/// How much of an oversized body is read and thrown away so the client sees the 413 rather than
-/// a connection reset mid-upload; past this the connection is simply dropped.
-const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// Reads a request body within Graph's 4 MB limit. An oversized body is drained, not kept.
-pub(crate) async fn read_body(headers: &HeaderMap, mut body: Body) -> GraphResult<Vec<u8>> {
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > DRAIN_LIMIT) {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES as u64) as usize);
-    let mut total: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| GraphError::bad_request("BadRequest", "The request body could not be read."))?;
-        if let Ok(data) = frame.into_data() {
-            total += data.len() as u64;
-            if total > DRAIN_LIMIT {
-                break;
-            }
-            if total <= MAX_BODY_BYTES as u64 {
-                bytes.extend_from_slice(&data);
-            }
-        }
-    }
-    if total > MAX_BODY_BYTES as u64 {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-/// The media type of a request body, lower-cased and without parameters (empty when absent).
-pub fn content_type(headers: &HeaderMap) -> String {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
-}
-
-/// Parses a JSON body; an empty body reads as `{}`.
-fn parse_json(headers: &HeaderMap, bytes: &[u8]) -> GraphResult<Value> {
-    let mime = content_type(headers);
-    if !(mime.is_empty() || mime == "application/json" || mime.ends_with("+json") || mime == "text/plain") {
-        return Err(GraphError::new(
-            ErrorKind::UnsupportedMediaType,
-            "UnsupportedMediaType",
-            format!("The content type '{mime}' is not supported; send application/json."),
-        ));
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Default::default()));
-    }
-    serde_json::from_slice(bytes).map_err(|_| {
-        GraphError::bad_request(
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-        )
-    })
-}
-
-/// Puts a header on a response (values we build are always valid header text).
-pub fn with_header(mut resp: Response, name: &'static str, value: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        resp.headers_mut().insert(name, v);
-    }
-    resp
 }

@@ -31,6 +31,8 @@ use crate::request_id::RequestIds;
 use crate::AppState;
 use rolo_domain::consent;
 
+mod standing;
+
 /// Access tokens live an hour, as Microsoft's do by default (`expires_in` 3599).
 pub const ACCESS_TOKEN_TTL: i64 = 3599;
 /// Refresh tokens live 90 days, Microsoft's default inactivity limit.
@@ -260,8 +262,8 @@ type Form = HashMap<String, String>;
 /// The form-encoded body; a parameter given twice is malformed. Other media types carry no
 /// parameters, so they fail on the first required one, as on Microsoft's.
 async fn read_form(headers: &HeaderMap, body: Option<Body>) -> Result<Form, OAuthError> {
-    let raw = crate::graph::read_body(headers, body.unwrap_or_default()).await.map_err(|_| OAuthError::malformed())?;
-    if crate::graph::content_type(headers) != "application/x-www-form-urlencoded" {
+    let raw = crate::body::read_body(headers, body.unwrap_or_default()).await.map_err(|_| OAuthError::malformed())?;
+    if crate::body::content_type(headers) != "application/x-www-form-urlencoded" {
         return Ok(Form::new());
     }
     let mut form = Form::new();
@@ -546,8 +548,9 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
         return Err(invalid_credentials());
     };
     state.lockout.succeeded(username);
+    let epoch = standing::may_sign_in(state, &user, None).await?;
     let scopes = consented(state, &app, &user, scopes).await?;
-    issue_delegated(state, &app, &user, scopes, &stored)
+    issue_delegated(state, &app, &user, scopes, &stored, epoch)
 }
 
 /// Checks a password off the async workers, one hash at a time: PBKDF2 is deliberately slow,
@@ -636,6 +639,9 @@ struct RefreshGrant {
     pwd: String,
     /// Unique per token, so a rotated token never repeats its predecessor.
     jti: String,
+    /// The user's token epoch at issue: disabling the user starts a new one (0 before any).
+    #[serde(default)]
+    rev: i64,
 }
 
 /// The codec for refresh tokens: keyed apart from `$skiptoken`s.
@@ -654,6 +660,7 @@ fn issue_delegated(
     user: &User,
     scopes: RequestedScopes,
     password_hash: &str,
+    epoch: i64,
 ) -> Result<Response, OAuthError> {
     let token = state
         .authority
@@ -671,6 +678,7 @@ fn issue_delegated(
             exp: iat + REFRESH_TOKEN_TTL,
             pwd: password_stamp(password_hash),
             jti: new_guid(),
+            rev: epoch,
         })
     });
     Ok(token_response(&token, Some(granted_scope(&scopes)), refresh))
@@ -711,6 +719,7 @@ async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Re
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
         ));
     }
+    let epoch = standing::may_sign_in(state, &user, Some(grant.rev)).await?;
     let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false };
     if let Some(raw_scope) = param(form, "scope") {
         let asked = parse_delegated_scopes(raw_scope)?;
@@ -730,7 +739,7 @@ async fn refresh_grant(state: &AppState, headers: &HeaderMap, form: &Form) -> Re
     }
     // Consent is checked again: a grant an admin has since withdrawn is not renewed.
     let scopes = consented(state, &app, &user, scopes).await?;
-    issue_delegated(state, &app, &user, scopes, &stored)
+    issue_delegated(state, &app, &user, scopes, &stored, epoch)
 }
 
 #[cfg(test)]

@@ -4,11 +4,14 @@
 pub mod admin;
 pub mod auth;
 mod batch;
+mod body;
 mod categories;
 mod contacts;
 mod count;
 mod credentials;
+pub mod ctx;
 mod delta;
+pub mod directory;
 pub mod error;
 mod extensions;
 mod folders;
@@ -35,15 +38,15 @@ pub mod seed;
 mod subscriptions;
 pub mod throttle;
 pub mod tls;
+mod users;
 pub mod webhooks;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use rolo_domain::{GraphError, GraphResult, Principal};
-use rolo_store::{Store, User};
+use rolo_store::{Emulator, Store, User};
 use tokio::net::TcpListener;
 
 use crate::auth::Authority;
@@ -52,6 +55,9 @@ use crate::query::TokenCodec;
 /// What every request shares.
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The same store's emulator-only state controls (wipe, snapshots), which [`Store`] leaves
+    /// out: only the admin doors, served when `emulator` is set, use them.
+    pub emulator_store: Arc<dyn Emulator>,
     pub authority: Arc<Authority>,
     pub codec: TokenCodec,
     /// The externally visible base URL (`https://contacts.example.com`), when not the Host.
@@ -79,15 +85,18 @@ pub struct AppState {
     pub lockout: lockout::Lockout,
     /// Password hashes are checked one at a time, off the async workers.
     pub(crate) password_slots: tokio::sync::Semaphore,
-    /// Users by lower-cased id or UPN: a user's mailbox handles never change.
-    users: RwLock<HashMap<String, User>>,
+    /// The tenant's name, as `/organization` reports it.
+    pub organization_name: String,
+    /// Users by id or UPN, checked against the directory's version on every request.
+    users: directory::UserCache,
 }
 
 impl AppState {
-    pub async fn new(store: Arc<dyn Store>, public_url: Option<String>) -> GraphResult<AppState> {
+    pub async fn new<S: Store + Emulator>(store: Arc<S>, public_url: Option<String>) -> GraphResult<AppState> {
         let authority = Arc::new(Authority::load(store.as_ref()).await?);
         Ok(AppState {
             codec: TokenCodec::new(&authority.token_secret),
+            emulator_store: store.clone(),
             store,
             authority,
             public_url,
@@ -103,7 +112,8 @@ impl AppState {
             password_slots: tokio::sync::Semaphore::new(1),
             oidc: oidc::ExternalIssuers::default(),
             people: people::PeopleCache::default(),
-            users: RwLock::new(HashMap::new()),
+            organization_name: "Rolo".to_owned(),
+            users: directory::UserCache::default(),
         })
     }
 
@@ -135,10 +145,13 @@ impl AppState {
 
     /// Drops the user and people caches, after the emulator replaced the whole state.
     pub fn forget_users(&self) {
-        if let Ok(mut m) = self.users.write() {
-            m.clear();
-        }
+        self.users.forget();
         self.people.clear();
+    }
+
+    /// Refuses the tokens of a user disabled or removed since they were issued.
+    pub async fn require_active(&self, principal: &Principal) -> GraphResult<()> {
+        directory::require_active(&self.users, self.store.as_ref(), principal).await
     }
 
     /// Verifies a bearer token, Rolo's own or an external issuer's, and returns who is calling.
@@ -187,23 +200,35 @@ impl AppState {
 
     /// Finds a user by object id or UPN, through a small cache.
     pub async fn user(&self, key: &str) -> GraphResult<Option<User>> {
-        let k = key.to_lowercase();
-        if let Some(u) = self.users.read().ok().and_then(|m| m.get(&k).cloned()) {
-            return Ok(Some(u));
-        }
-        let found = self.store.find_user(key).await?;
-        if let (Some(u), Ok(mut m)) = (&found, self.users.write()) {
-            if m.len() > 100_000 {
-                m.clear();
-            }
-            m.insert(k, u.clone());
-        }
-        Ok(found)
+        self.users.user(self.store.as_ref(), key).await
     }
 }
 
+/// Responses smaller than this go uncompressed: below about a kilobyte the gzip/brotli framing
+/// and the CPU cost outweigh the bytes saved.
+pub const COMPRESS_MIN_BYTES: u16 = 1024;
+
+/// The Graph URL space with its request ids, as `$batch` replays its requests through it.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new().fallback(graph::handle).with_state(state).layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// What is served on the wire: [`router`] with content codings. Batch requests are replayed
+/// through the plain router, so their responses are never compressed inside the batch body.
+pub fn app(state: Arc<AppState>) -> Router {
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    // Every Graph SDK sends `Accept-Encoding: gzip` and Graph compresses. Images (photo `$value`)
+    // are compressed formats already; event streams must not be buffered by an encoder.
+    let worth_compressing = SizeAbove::new(COMPRESS_MIN_BYTES)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::SSE);
+    router(state)
+        .layer(tower_http::compression::CompressionLayer::new().compress_when(worth_compressing))
+        // `Content-Encoding: gzip` request bodies are inflated as they are read, so `read_body`'s
+        // limit counts decompressed bytes (a gzip bomb stops at the limit). Other encodings pass
+        // through untouched and `read_body` refuses them with Graph's envelope.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new().pass_through_unaccepted(true))
 }
 
 /// Compacts the change log every hour: tombstones older than `retention_days` go, and delta
@@ -234,7 +259,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let worker = webhooks::spawn_delivery(state.clone());
     // The peer's address is kept for the sign-in lockout (failed attempts per client address).
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     worker.abort();
     served

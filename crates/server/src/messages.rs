@@ -13,8 +13,9 @@ use rolo_domain::{ContactId, GraphError, GraphResult};
 use rolo_odata::{OrderItem, SelectItem};
 use serde_json::{json, Map, Value};
 
-use crate::graph::{with_header, Ctx};
+use crate::ctx::Ctx;
 use crate::query::list_query;
+use crate::response::with_header;
 use crate::response::{json_body, json_status, no_content};
 
 /// What each kind is called in URLs, contexts and errors.
@@ -51,6 +52,15 @@ fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
     Ok(Some(out))
 }
 
+/// The collection in `@odata.context`. As on Graph (and for contacts), a `$select` is named
+/// there: `messages(sender,subject)`.
+fn context_tail(kind: ItemKind, select: Option<&[String]>) -> String {
+    match select {
+        Some(picked) if !picked.is_empty() => format!("{}({})", names(kind).0, picked.join(",")),
+        _ => names(kind).0.to_owned(),
+    }
+}
+
 /// The mailbox owner as an `emailAddress`.
 fn owner_email(ctx: &Ctx) -> Value {
     json!({"name": ctx.user.display_name, "address": ctx.user.user_principal_name})
@@ -68,7 +78,10 @@ fn entity_response(ctx: &Ctx, kind: ItemKind, item: &Item, status: StatusCode) -
     let mut value = project(ctx, kind, item, select.as_deref());
     if let Value::Object(m) = &mut value {
         let mut out = Map::new();
-        out.insert("@odata.context".into(), json!(ctx.context(&format!("{}/$entity", names(kind).0))));
+        out.insert(
+            "@odata.context".into(),
+            json!(ctx.context(&format!("{}/$entity", context_tail(kind, select.as_deref())))),
+        );
         out.append(m);
         value = Value::Object(out);
     }
@@ -94,9 +107,10 @@ pub async fn list(ctx: &Ctx, kind: ItemKind, folder: Option<&str>) -> GraphResul
     }
     let (mut query, prefer_used) = list_query(&options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
+    query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_items(ctx.mailbox(), kind, folder.map(MailFolder::name), &query).await?;
     let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ctx.context(names(kind).0)));
+    body.insert("@odata.context".into(), json!(ctx.context(&context_tail(kind, select.as_deref()))));
     if let Some(n) = page.count {
         body.insert("@odata.count".into(), json!(n));
     }

@@ -340,7 +340,24 @@ fn build_model(version: ApiVersion) -> Model {
     ));
     let mut user = entity(
         "user",
-        strings(&["displayName", "userPrincipalName"]),
+        {
+            // What `users.rs` serves (Graph's default set, then the `$select`-only ones).
+            let mut p = vec![prop("businessPhones", "Collection(Edm.String)")];
+            p.extend(strings(&[
+                "displayName",
+                "givenName",
+                "jobTitle",
+                "mail",
+                "mobilePhone",
+                "officeLocation",
+                "preferredLanguage",
+                "surname",
+                "userPrincipalName",
+            ]));
+            p.extend([prop("accountEnabled", "Edm.Boolean"), prop("mailNickname", "Edm.String")]);
+            p.push(prop("userType", "Edm.String"));
+            p
+        },
         vec![
             nav("contacts", "Collection(graph.contact)"),
             nav("contactFolders", "Collection(graph.contactFolder)"),
@@ -352,6 +369,34 @@ fn build_model(version: ApiVersion) -> Model {
     );
     user.open = true;
     types.push(user);
+    types.push(complex(
+        "verifiedDomain",
+        None,
+        vec![
+            prop("capabilities", "Edm.String"),
+            prop("isDefault", "Edm.Boolean"),
+            prop("isInitial", "Edm.Boolean"),
+            prop("name", "Edm.String"),
+            prop("type", "Edm.String"),
+        ],
+    ));
+    types.push(entity(
+        "organization",
+        {
+            let mut p =
+                vec![prop("deletedDateTime", "Edm.DateTimeOffset"), prop("businessPhones", "Collection(Edm.String)")];
+            p.extend(strings(&["city", "country", "countryLetterCode"]));
+            p.push(prop("createdDateTime", "Edm.DateTimeOffset"));
+            p.push(prop("displayName", "Edm.String"));
+            p.push(prop("marketingNotificationEmails", "Collection(Edm.String)"));
+            p.extend(strings(&["postalCode", "preferredLanguage", "state", "street"]));
+            p.push(prop("technicalNotificationMails", "Collection(Edm.String)"));
+            p.push(prop("tenantType", "Edm.String"));
+            p.push(prop("verifiedDomains", "Collection(graph.verifiedDomain)"));
+            p
+        },
+        Vec::new(),
+    ));
 
     let operations = vec![
         Operation {
@@ -376,6 +421,7 @@ fn build_model(version: ApiVersion) -> Model {
         operations,
         entity_sets: vec![
             ("users", "graph.user"),
+            ("organization", "graph.organization"),
             ("schemaExtensions", "graph.schemaExtension"),
             ("subscriptions", "graph.subscription"),
         ],
@@ -484,7 +530,9 @@ mod tests {
                 assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
             }
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
-            assert_eq!(doc.matches("<EntityType ").count(), 16);
+            assert_eq!(doc.matches("<EntityType ").count(), 17);
+            assert!(doc.contains(r#"<EntitySet Name="organization" EntityType="graph.organization" />"#));
+            assert!(doc.contains(r#"<Property Name="verifiedDomains" Type="Collection(graph.verifiedDomain)" />"#));
             assert!(doc.contains(r#"<EntitySet Name="subscriptions" EntityType="graph.subscription" />"#));
             assert!(doc.contains(
                 r#"<NavigationProperty Name="permissions" Type="Collection(graph.contactFolderPermission)" ContainsTarget="true" />"#

@@ -18,6 +18,8 @@ use crate::metadata::{model, Model, TypeDef};
 pub(crate) enum Area {
     Public,
     Root,
+    /// The directory: `/me`, `/users`, `/organization` themselves (`users.rs`).
+    Directory,
     Mailbox,
 }
 
@@ -66,6 +68,8 @@ pub(crate) enum Query {
     Filter,
     /// People: `$search $filter $select $top $skip`.
     People,
+    /// The user list: `$filter $search $orderby $select $top $count` (`ConsistencyLevel`).
+    Users,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +343,20 @@ pub(crate) fn routes() -> Vec<Route> {
             ],
         ),
     ];
+    let directory = |path: &str, o: Op| Route { path: path.to_owned(), area: Area::Directory, ops: vec![o] };
+    out.extend([
+        directory("/me", get("The signed-in user", Query::Select, Reply::Entity("user"))),
+        directory("/users", get("List the directory's users", Query::Users, Reply::Collection("user"))),
+        directory(
+            "/users/{user-id}",
+            get("A user, by id or user principal name", Query::Select, Reply::Entity("user")),
+        ),
+        directory("/organization", get("The tenant", Query::None, Reply::Collection("organization"))),
+        directory(
+            "/organization/{organization-id}",
+            get("The tenant, by id", Query::None, Reply::Entity("organization")),
+        ),
+    ]);
     let mailbox = mailbox_routes();
     for owner in ["/me", "/users/{user-id}"] {
         for (path, ops) in &mailbox {
@@ -480,6 +498,15 @@ fn query_parameters(query: Query) -> Vec<Value> {
             string("$skiptoken", "The token of a nextLink"),
         ],
         Query::Filter => vec![string("$filter", "Filter by id, description, status or owner"), top],
+        Query::Users => vec![
+            string("$filter", "eq, ne, in, startswith, and, or, not on the user's properties"),
+            string("$search", "\"property:words\" clauses joined by AND / OR (needs ConsistencyLevel: eventual)"),
+            string("$orderby", "displayName or userPrincipalName"),
+            string("$select", "Properties to return"),
+            json!({"name": "$top", "in": "query", "description": "Page size (1 to 999)", "schema": {"type": "integer", "minimum": 1, "maximum": 999}}),
+            json!({"name": "$count", "in": "query", "description": "Include @odata.count (needs ConsistencyLevel: eventual)", "schema": {"type": "boolean"}}),
+            json!({"name": "ConsistencyLevel", "in": "header", "description": "eventual, for $search and $count", "schema": {"type": "string"}}),
+        ],
         Query::People => vec![
             string("$search", "People-picker search over names and addresses, or topic:words"),
             string("$filter", "Filter on personType/class and personType/subclass"),
@@ -814,6 +841,7 @@ mod tests {
                 }
                 Area::Root if rest.starts_with("schemaExtensions") => assert!(crate::schemas::is_schema_path(rest)),
                 Area::Root => assert_eq!(rest, "$batch"),
+                Area::Directory => assert!(crate::users::route(rest).is_some(), "{}", route.path),
                 Area::Public => assert!(["", "$metadata", "openapi.json"].contains(&rest)),
             }
         }

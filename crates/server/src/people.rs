@@ -17,7 +17,7 @@ use rolo_odata::{CompareOp, Expr, Function, Literal};
 use rolo_store::{ListQuery, Scope};
 use serde_json::{json, Map, Value};
 
-use crate::graph::Ctx;
+use crate::ctx::Ctx;
 use crate::response::json_status;
 
 /// The words after `topic:` in a `$search`, when that is what it asks.

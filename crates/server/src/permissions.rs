@@ -9,7 +9,7 @@ use rolo_domain::{Grant, GraphError, GraphResult, MailboxAccess};
 use rolo_store::FolderPermission;
 use serde_json::{json, Value};
 
-use crate::graph::Ctx;
+use crate::ctx::Ctx;
 use crate::methods;
 use crate::response::{json_status, no_content};
 

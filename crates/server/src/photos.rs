@@ -10,7 +10,7 @@ use rolo_media::STANDARD_SIZES;
 use rolo_store::{PhotoOwner, StoredPhoto, ORIGINAL_SIZE};
 use serde_json::{json, Value};
 
-use crate::graph::Ctx;
+use crate::ctx::Ctx;
 use crate::paths::{FolderPath, PhotoPath};
 use crate::response::json_status;
 

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PAGE_SIZE: usize = 10;
 pub const MAX_PAGE_SIZE: usize = 1000;
+/// A list page's byte budget: past it the page ends early with a next link, so a folder of very
+/// large contacts never makes a response (or the server holding it) hundreds of megabytes.
+pub const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn parse_options(raw: Option<&str>) -> GraphResult<QueryOptions> {
     QueryOptions::parse(raw.unwrap_or("")).map_err(|e| GraphError::bad_request("BadRequest", e.to_string()))

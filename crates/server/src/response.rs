@@ -29,3 +29,11 @@ pub fn no_content() -> Response {
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     resp
 }
+
+/// Puts a header on a response (values we build are always valid header text).
+pub fn with_header(mut resp: Response, name: &'static str, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+    resp
+}

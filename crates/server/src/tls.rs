@@ -62,7 +62,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let worker = crate::webhooks::spawn_delivery(state.clone());
-    let app = crate::router(state);
+    let app = crate::app(state);
     let acceptor = TlsAcceptor::from(config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let shutdown = std::pin::pin!(shutdown);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rolo_domain::{GraphError, GraphResult};
-use rolo_store::OutboxItem;
+use rolo_store::{OutboxItem, OutboxPayload};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -172,16 +172,15 @@ fn collection(state: &AppState, items: &[OutboxItem]) -> GraphResult<Value> {
     let mut apps: Vec<String> = Vec::new();
     let mut value = Vec::with_capacity(items.len());
     for item in items {
-        let mut v: Value = serde_json::from_str(&item.payload).map_err(GraphError::internal)?;
+        let OutboxPayload { notification: mut v, rich } = item.payload()?;
         v["tenantId"] = json!(tenant);
-        if let Some(rich) = v.as_object_mut().and_then(|o| o.remove("_rich")) {
-            let recipient = crate::rich::recipient(rich["certificate"].as_str().unwrap_or_default())?;
-            let data = serde_json::to_vec(&rich["data"]).map_err(GraphError::internal)?;
+        if let Some(rich) = rich {
+            let recipient = crate::rich::recipient(rich.certificate.as_deref().unwrap_or_default())?;
+            let data = serde_json::to_vec(&rich.data).map_err(GraphError::internal)?;
             v["encryptedContent"] =
-                crate::rich::encrypt(&recipient, rich["certificateId"].as_str().unwrap_or_default(), &data)?;
-            let app = rich["appId"].as_str().unwrap_or_default().to_owned();
-            if !apps.contains(&app) {
-                apps.push(app);
+                crate::rich::encrypt(&recipient, rich.certificate_id.as_deref().unwrap_or_default(), &data)?;
+            if !apps.contains(&rich.app_id) {
+                apps.push(rich.app_id);
             }
         }
         value.push(v);

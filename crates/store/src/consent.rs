@@ -46,10 +46,9 @@ pub trait Consents: Send + Sync {
 const COLUMNS: &str = "id, client_id, principal, resource_id, scope, granted_at";
 const ALL_PRINCIPALS: &str = "*";
 
-fn grant_from(row: Row) -> PermissionGrant {
-    let mut it = row.into_iter().map(crate::sql::Value::into_string);
-    let mut next = || it.next().unwrap_or_default();
-    let (id, client_id, principal, resource_id, scope, granted_at) = (next(), next(), next(), next(), next(), next());
+fn grant_from(mut row: Row) -> PermissionGrant {
+    let (id, client_id, principal) = (row.text("id"), row.text("client_id"), row.text("principal"));
+    let (resource_id, scope, granted_at) = (row.text("resource_id"), row.text("scope"), row.text("granted_at"));
     PermissionGrant {
         id,
         client_id,

@@ -1,29 +1,52 @@
-//! Storage for Rolo: the [`Store`] trait the HTTP layer depends on, and [`SqlStore`], its one
-//! implementation over either database backend (SQLite or PostgreSQL). The store logic is
-//! written once against [`sql::Backend`]; a backend only runs SQL.
+//! Storage for Rolo: the [`Store`] trait the HTTP layer depends on, the sum of one trait per
+//! role ([`Directory`], [`Folders`], [`Contacts`], [`Categories`], [`Changes`],
+//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Consents`]), and
+//! [`SqlStore`], their one implementation over either database backend (SQLite or PostgreSQL),
+//! one file per role under `sql_store/`. The store logic is written once against
+//! [`sql::Backend`]; a backend only runs SQL. The emulator's state controls ([`Emulator`]) are
+//! not part of [`Store`].
 
 pub mod backend;
+pub mod categories;
+pub mod changes;
 pub mod consent;
+pub mod contacts;
+pub mod directory;
+pub mod emulator;
+pub mod folders;
+pub mod items;
+mod lifecycle;
 pub mod migrations;
 mod names;
+pub mod notifications;
 pub mod outbox;
+mod paging;
 pub mod query;
+pub mod schema_extensions;
+pub mod sharing;
 pub mod snapshot;
 pub mod sql;
-mod store;
+pub(crate) mod sql_store;
 
-use async_trait::async_trait;
-use rolo_domain::category::OutlookCategory;
-use rolo_domain::extension::OpenExtension;
-use rolo_domain::mail::{Item, ItemKind};
+use rolo_domain::mail::Item;
 use rolo_domain::schema::SchemaExtension;
 use rolo_domain::subscription::Subscription;
-use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, Grant, GraphResult};
+use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderId, Grant, GraphResult};
 
+pub use categories::Categories;
+pub use changes::{Changes, TombstoneKind};
 pub use consent::{Consents, PermissionGrant};
-pub use outbox::OutboxItem;
+pub use contacts::Contacts;
+pub use directory::Directory;
+pub use emulator::Emulator;
+pub use folders::Folders;
+pub use items::Items;
+pub use notifications::Notifications;
+pub use outbox::{OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
-pub use store::SqlStore;
+pub use schema_extensions::SchemaExtensions;
+pub use sharing::Sharing;
+pub use sql_store::SqlStore;
 
 /// A directory user and the handles of their mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +56,16 @@ pub struct User {
     pub display_name: String,
     pub mailbox: Mailbox,
     pub kind: MailboxKind,
+    /// Disabled: the user cannot sign in and its tokens are refused (`rolo users disable`).
+    pub disabled: bool,
+}
+
+/// What decides whether a user may sign in, read fresh from the database (never from a cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserStanding {
+    pub disabled: bool,
+    /// Bumped each time the user is disabled: refresh tokens from an earlier epoch are revoked.
+    pub token_epoch: i64,
 }
 
 /// What kind of mailbox a directory object has.
@@ -159,6 +192,8 @@ pub struct DeltaQuery {
     pub after: Option<(i64, String)>,
     pub page_size: usize,
     pub change_type: Option<ChangeType>,
+    /// A page ends early once its live items hold this many bytes (at least one item).
+    pub max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,264 +221,49 @@ pub struct ChangeState {
 /// atomic: returns the folder to move the contact to, if any.
 pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<FolderId>> + Send>;
 
-/// Everything the service stores. Errors are already Graph errors.
-#[async_trait]
-pub trait Store: Consents + Send + Sync + 'static {
-    // Directory and settings.
-    async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
-        self.create_user_with_id(&rolo_domain::ids::new_guid(), upn, display_name).await
-    }
-    /// As `create_user`, with a chosen object id (the emulator's well-known users keep theirs).
-    async fn create_user_with_id(&self, id: &str, upn: &str, display_name: &str) -> GraphResult<User>;
-    async fn list_users(&self) -> GraphResult<Vec<User>>;
-    /// Finds a user by object id or by user principal name (case-insensitive).
-    async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;
-    /// Returns the stored value, storing `value` first if there is none (first writer wins).
-    async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String>;
-    /// Stores `value`, replacing any (`rolo keys rotate`).
-    async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()>;
-    /// A value that changes whenever the directory does (users added, mailbox kinds changed).
-    async fn directory_version(&self) -> GraphResult<String>;
+/// Everything the service stores, as the sum of its roles (each implemented by [`SqlStore`]).
+/// Errors are already Graph errors. Callers bring the roles' methods into scope with
+/// `use rolo_store::prelude::*`.
+pub trait Store:
+    Directory
+    + Folders
+    + Contacts
+    + Categories
+    + Changes
+    + SchemaExtensions
+    + Notifications
+    + Sharing
+    + Items
+    + Consents
+    + Send
+    + Sync
+    + 'static
+{
+}
 
-    // The identity platform: registered applications and users' password hashes.
-    /// Registers an application; its client id must be new.
-    async fn create_app(&self, app: &RegisteredApp) -> GraphResult<()>;
-    async fn find_app(&self, client_id: &str) -> GraphResult<Option<RegisteredApp>>;
-    async fn list_apps(&self) -> GraphResult<Vec<RegisteredApp>>;
-    /// Sets (or replaces) a user's password hash; an unknown user is `ErrorInvalidUser`.
-    async fn set_password_hash(&self, user_id: &str, hash: &str) -> GraphResult<()>;
-    async fn password_hash(&self, user_id: &str) -> GraphResult<Option<String>>;
+impl<T> Store for T where
+    T: Directory
+        + Folders
+        + Contacts
+        + Categories
+        + Changes
+        + SchemaExtensions
+        + Notifications
+        + Sharing
+        + Items
+        + Consents
+        + Send
+        + Sync
+        + 'static
+{
+}
 
-    // Contact folders.
-    async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>>;
-    async fn list_folders(
-        &self,
-        mailbox: &Mailbox,
-        parent: &FolderId,
-        query: &ListQuery,
-    ) -> GraphResult<Page<ContactFolder>>;
-    async fn create_folder(&self, mailbox: &Mailbox, parent: &FolderId, name: &str) -> GraphResult<ContactFolder>;
-    async fn update_folder(
-        &self,
-        mailbox: &Mailbox,
-        id: &FolderId,
-        changes: &FolderChanges,
-    ) -> GraphResult<ContactFolder>;
-    /// Deletes a folder with its child folders and every contact in them.
-    async fn delete_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<()>;
-
-    // Contacts.
-    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>>;
-    /// Lists the contacts of one folder, or of the whole mailbox (beta's `/me/contacts`).
-    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>>;
-    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
-        self.create_contact_with_extensions(mailbox, folder, data, Vec::new()).await
-    }
-    /// Creates a contact and its open extensions in one transaction.
-    async fn create_contact_with_extensions(
-        &self,
-        mailbox: &Mailbox,
-        folder: &FolderId,
-        data: ContactData,
-        extensions: Vec<OpenExtension>,
-    ) -> GraphResult<Contact>;
-    /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
-    async fn update_contact(
-        &self,
-        mailbox: &Mailbox,
-        id: &ContactId,
-        scope: &Scope,
-        if_match: Option<Vec<String>>,
-        edit: ContactEdit,
-    ) -> GraphResult<Contact>;
-    async fn delete_contact(
-        &self,
-        mailbox: &Mailbox,
-        id: &ContactId,
-        scope: &Scope,
-        if_match: Option<Vec<String>>,
-    ) -> GraphResult<()>;
-
-    // Photos.
-    /// Replaces every rendition of a photo. A contact's photo change also gives the contact a new
-    /// change key; a missing contact is `ErrorItemNotFound`.
-    async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()>;
-    /// The renditions' metadata (no bytes), the original first, then by size.
-    async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>>;
-    /// One rendition with its bytes.
-    async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
-    /// Removes a photo; false when there was none.
-    async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
-
-    // Open extensions on contacts.
-    /// The extensions of the given contacts (one query for a whole page).
-    async fn extensions_of(
-        &self,
-        mailbox: &Mailbox,
-        contacts: &[ContactId],
-    ) -> GraphResult<Vec<(ContactId, OpenExtension)>>;
-    /// Adds an extension; an existing name is `409 nameAlreadyExists`.
-    async fn create_extension(
-        &self,
-        mailbox: &Mailbox,
-        contact: &ContactId,
-        scope: &Scope,
-        ext: OpenExtension,
-        limits: rolo_domain::extension::ExtensionLimits,
-    ) -> GraphResult<OpenExtension>;
-    /// Merges `patch` into the named extension.
-    async fn update_extension(
-        &self,
-        mailbox: &Mailbox,
-        contact: &ContactId,
-        scope: &Scope,
-        patch: OpenExtension,
-        limits: rolo_domain::extension::ExtensionLimits,
-    ) -> GraphResult<OpenExtension>;
-    async fn delete_extension(
-        &self,
-        mailbox: &Mailbox,
-        contact: &ContactId,
-        scope: &Scope,
-        name: &str,
-    ) -> GraphResult<()>;
-
-    // The master category list.
-    async fn list_categories(&self, mailbox: &Mailbox) -> GraphResult<Vec<OutlookCategory>>;
-    async fn get_category(&self, mailbox: &Mailbox, id: &str) -> GraphResult<Option<OutlookCategory>>;
-    /// A name already in the list (ignoring case) is `409 ErrorDuplicateCategory`.
-    async fn create_category(&self, mailbox: &Mailbox, name: &str, color: &str) -> GraphResult<OutlookCategory>;
-    async fn update_category_color(&self, mailbox: &Mailbox, id: &str, color: &str) -> GraphResult<OutlookCategory>;
-    async fn delete_category(&self, mailbox: &Mailbox, id: &str) -> GraphResult<()>;
-
-    // Change tracking.
-    async fn change_state(&self, mailbox: &Mailbox) -> GraphResult<ChangeState>;
-    /// A page of changes; its cost follows the number of changes, not the size of the scope.
-    async fn delta(&self, mailbox: &Mailbox, query: &DeltaQuery) -> GraphResult<DeltaPage>;
-    /// Drops tombstones removed before `before` (a timestamp) and raises each mailbox's floor.
-    async fn compact_tombstones(&self, before: &str) -> GraphResult<u64>;
-
-    // Schema extension definitions (tenant-wide).
-    async fn list_schema_extensions(&self) -> GraphResult<Vec<SchemaExtension>>;
-    async fn get_schema_extension(&self, id: &str) -> GraphResult<Option<SchemaExtension>>;
-    /// An id already taken is `409`; an owner app may hold at most `schema::MAX_PER_OWNER`.
-    async fn create_schema_extension(&self, ext: SchemaExtension) -> GraphResult<SchemaExtension>;
-    /// Runs `edit` on the stored definition and saves it, atomically.
-    async fn update_schema_extension(&self, id: &str, edit: SchemaEdit) -> GraphResult<SchemaExtension>;
-    /// Deletes a definition after `check` accepts it.
-    async fn delete_schema_extension(&self, id: &str, check: SchemaEdit) -> GraphResult<()>;
-
-    // Change notifications.
-    /// Stores a subscription; a mailbox holds at most `subscription::MAX_PER_MAILBOX` (403).
-    async fn create_subscription(&self, sub: Subscription) -> GraphResult<Subscription>;
-    async fn get_subscription(&self, id: &str) -> GraphResult<Option<Subscription>>;
-    /// The live subscriptions of an app, in one mailbox or in all.
-    async fn list_subscriptions(&self, app_id: &str, mailbox_id: Option<&str>) -> GraphResult<Vec<Subscription>>;
-    async fn update_subscription(&self, id: &str, edit: SubscriptionEdit) -> GraphResult<Subscription>;
-    async fn delete_subscription(&self, id: &str) -> GraphResult<()>;
-    /// Marks a `reauthorizationRequired` challenge answered (the next one comes later).
-    async fn reauthorize_subscription(&self, id: &str) -> GraphResult<()>;
-    /// Claims up to `limit` due deliveries until `lease_until`; rows another worker holds are
-    /// skipped.
-    async fn claim_outbox(&self, limit: usize, lease_until: &str) -> GraphResult<Vec<OutboxItem>>;
-    /// Delivered: the rows go.
-    async fn ack_outbox(&self, ids: &[String]) -> GraphResult<()>;
-    /// Not delivered: tried again at `due_at`.
-    async fn retry_outbox(&self, ids: &[String], due_at: &str) -> GraphResult<()>;
-    /// Given up on: the rows go, and each subscription concerned gets a `missed` lifecycle event.
-    async fn give_up_outbox(&self, items: &[OutboxItem]) -> GraphResult<()>;
-    /// Removes expired subscriptions (and their pending deliveries) and queues
-    /// `reauthorizationRequired` for those expiring within the hour, at most every 15 minutes.
-    async fn sweep_subscriptions(&self) -> GraphResult<u64>;
-
-    // Sharing, delegation, shared mailboxes and application access policies.
-    /// Marks a user's mailbox as a shared mailbox (nobody signs in as it) or an archive.
-    async fn set_mailbox_kind(&self, user_id: &str, kind: MailboxKind) -> GraphResult<()>;
-    async fn mark_shared_mailbox(&self, user_id: &str) -> GraphResult<()> {
-        self.set_mailbox_kind(user_id, MailboxKind::Shared).await
-    }
-    async fn is_shared_mailbox(&self, user_id: &str) -> GraphResult<bool>;
-    /// What `grantee` holds on `mailbox`.
-    async fn grants_of(&self, mailbox: &Mailbox, grantee: &str) -> GraphResult<Grants>;
-    /// Sets (or, with `None`, removes) a whole-mailbox grant.
-    async fn set_mailbox_grant(&self, mailbox: &Mailbox, grantee: &str, grant: Option<Grant>) -> GraphResult<()>;
-    async fn folder_permissions(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<Vec<FolderPermission>>;
-    /// Shares a folder; a user already holding a grant on it is `409`.
-    async fn add_folder_permission(
-        &self,
-        mailbox: &Mailbox,
-        folder: &FolderId,
-        grantee: &User,
-        grant: Grant,
-    ) -> GraphResult<FolderPermission>;
-    async fn update_folder_permission(
-        &self,
-        mailbox: &Mailbox,
-        folder: &FolderId,
-        id: &str,
-        grant: Grant,
-    ) -> GraphResult<FolderPermission>;
-    async fn delete_folder_permission(&self, mailbox: &Mailbox, folder: &FolderId, id: &str) -> GraphResult<()>;
-    /// Whether an app's access policy lets it reach `user_id`'s mailbox (no policy: any).
-    async fn app_may_access(&self, app_id: &str, user_id: &str) -> GraphResult<bool>;
-    /// Adds `user_id` to an app's access policy (or removes it, with `allow = false`).
-    async fn restrict_app(&self, app_id: &str, user_id: &str, allow: bool) -> GraphResult<()>;
-
-    // Messages and events (the signals People ranks by). Every write also refreshes the
-    // mailbox's `interactions` aggregate for the addresses it touches, in the same transaction.
-    /// Stores a new message (in `folder`: inbox, drafts or sentitems) or event (`calendar`).
-    async fn create_item(
-        &self,
-        mailbox: &Mailbox,
-        kind: ItemKind,
-        folder: &str,
-        doc: serde_json::Map<String, serde_json::Value>,
-    ) -> GraphResult<Item>;
-    async fn get_item(&self, mailbox: &Mailbox, kind: ItemKind, id: &str) -> GraphResult<Option<Item>>;
-    /// Lists a mailbox's messages (all, or one folder's) or events.
-    async fn list_items(
-        &self,
-        mailbox: &Mailbox,
-        kind: ItemKind,
-        folder: Option<&str>,
-        query: &ListQuery,
-    ) -> GraphResult<Page<Item>>;
-    /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
-    async fn update_item(
-        &self,
-        mailbox: &Mailbox,
-        kind: ItemKind,
-        id: &str,
-        if_match: Option<Vec<String>>,
-        edit: ItemEdit,
-    ) -> GraphResult<Item>;
-    async fn delete_item(
-        &self,
-        mailbox: &Mailbox,
-        kind: ItemKind,
-        id: &str,
-        if_match: Option<Vec<String>>,
-    ) -> GraphResult<()>;
-    /// Who the mailbox exchanged mail and meetings with: one row per address, most recent first.
-    async fn interactions(&self, mailbox: &Mailbox) -> GraphResult<Vec<Interaction>>;
-    /// Stores many items (each with its folder) in one transaction, for imports.
-    async fn create_items(
-        &self,
-        mailbox: &Mailbox,
-        kind: ItemKind,
-        items: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
-    ) -> GraphResult<usize>;
-
-    // The emulator's state controls.
-    /// Empties every state table (users and their mailboxes included); the installation's
-    /// identity stays.
-    async fn wipe(&self) -> GraphResult<()>;
-    /// Makes every delta token issued so far invalid: their next use gets 410.
-    async fn expire_delta_tokens(&self) -> GraphResult<()>;
-    /// Writes the whole state to a new SQLite file at `path` (SQLite only).
-    async fn snapshot_to(&self, path: &std::path::Path) -> GraphResult<()>;
-    /// Replaces the whole state with a snapshot's (SQLite only).
-    async fn restore_from(&self, path: &std::path::Path) -> GraphResult<()>;
+/// The role traits, for callers of [`Store`]'s methods.
+pub mod prelude {
+    pub use crate::{
+        Categories, Changes, Consents, Contacts, Directory, Emulator, Folders, Items, Notifications, SchemaExtensions,
+        Sharing, Store,
+    };
 }
 
 /// A change to a message or event, applied inside the store's transaction.

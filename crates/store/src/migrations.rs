@@ -4,7 +4,7 @@
 
 use rolo_domain::{GraphError, GraphResult};
 
-use crate::sql::{Backend, Dialect};
+use crate::sql::Backend;
 
 /// Each migration is a list of statements; `{doc}` is the document column's type, `{blob}` the
 /// binary one, and `{ckey}` the collation of folded key columns: byte order on both databases, so
@@ -294,6 +294,13 @@ const MIGRATIONS: &[&[&str]] = &[
         granted_at TEXT NOT NULL,
         PRIMARY KEY (client_id, principal))",
     ],
+    // Users' lifecycle: a disabled user cannot sign in and its access tokens stop working;
+    // `token_epoch` counts the revocations of its refresh tokens (each carries the epoch it was
+    // issued in).
+    &[
+        "ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN token_epoch BIGINT NOT NULL DEFAULT 0",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -335,10 +342,6 @@ pub fn latest_version() -> i64 {
 
 pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
     let dialect = backend.dialect();
-    let (doc_type, blob_type, key_collation) = match dialect {
-        Dialect::Sqlite => ("TEXT", "BLOB", ""),
-        Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\""),
-    };
     {
         let mut conn = backend.read().await?;
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)", &[]).await?;
@@ -346,9 +349,9 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
     for (idx, statements) in MIGRATIONS.iter().enumerate() {
         let version = idx as i64 + 1;
         let mut tx = backend.begin().await?;
-        if dialect == Dialect::Postgres {
+        if let Some(lock) = dialect.exclusive_table_lock("schema_migrations") {
             // Processes starting together take turns; the loser then sees the migration applied.
-            tx.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE", &[]).await?;
+            tx.execute(&lock, &[]).await?;
         }
         let applied =
             tx.query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[version.into()]).await?.is_some();
@@ -356,11 +359,7 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
             continue;
         }
         for stmt in statements.iter() {
-            tx.execute(
-                &stmt.replace("{doc}", doc_type).replace("{blob}", blob_type).replace("{ckey}", key_collation),
-                &[],
-            )
-            .await?;
+            tx.execute(&dialect.ddl(stmt), &[]).await?;
         }
         tx.execute("INSERT INTO schema_migrations (version) VALUES (?)", &[version.into()]).await?;
         if let Err(e) = tx.commit().await {

@@ -6,9 +6,10 @@
 use rolo_domain::ids::new_guid;
 use rolo_domain::subscription::Subscription;
 use rolo_domain::{GraphError, GraphResult};
+use serde::{Deserialize, Serialize};
 
-use crate::sql::{Row, Sql, Value};
-use crate::Mailbox;
+use crate::sql::{Row, Sql};
+use crate::{ChangeType, Mailbox};
 
 /// A queued delivery, as a worker claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +19,63 @@ pub struct OutboxItem {
     pub url: String,
     /// A lifecycle notification (`missed` is not sent about these).
     pub lifecycle: bool,
-    /// One `changeNotification` as JSON, without `tenantId`.
-    pub payload: String,
+    /// The stored [`OutboxPayload`], decoded on delivery (a corrupt row fails its own batch, not
+    /// the claim).
+    payload: String,
     /// When the change happened (millisecond timestamp).
     pub created_at: String,
     pub attempts: i64,
+}
+
+impl OutboxItem {
+    /// What the delivery carries.
+    pub fn payload(&self) -> GraphResult<OutboxPayload> {
+        OutboxPayload::decode(&self.payload)
+    }
+}
+
+/// What a queued delivery carries: one notification, and for a rich subscription what the sender
+/// encrypts into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxPayload {
+    /// One `changeNotification` (or lifecycle notification) as JSON, without `tenantId`.
+    pub notification: serde_json::Value,
+    pub rich: Option<RichContent>,
+}
+
+/// A rich notification's resource data, and the subscriber's certificate to encrypt it for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RichContent {
+    /// The subscribing app: its validation token goes with the notification.
+    pub app_id: String,
+    pub certificate: Option<String>,
+    pub certificate_id: Option<String>,
+    /// The contact's `$select`ed properties, as the sender encrypts them.
+    pub data: serde_json::Value,
+}
+
+/// Stored as the notification with the rich content under `_rich`: the encoding earlier versions
+/// queued, so rows they left in the outbox still deliver.
+const RICH_KEY: &str = "_rich";
+
+impl OutboxPayload {
+    fn encode(&self) -> GraphResult<String> {
+        let mut doc = self.notification.clone();
+        if let Some(rich) = &self.rich {
+            doc[RICH_KEY] = serde_json::to_value(rich).map_err(GraphError::internal)?;
+        }
+        Ok(doc.to_string())
+    }
+
+    fn decode(stored: &str) -> GraphResult<OutboxPayload> {
+        let mut notification: serde_json::Value = serde_json::from_str(stored).map_err(GraphError::internal)?;
+        let rich = match notification.as_object_mut().and_then(|o| o.remove(RICH_KEY)) {
+            Some(r) => Some(serde_json::from_value(r).map_err(GraphError::internal)?),
+            None => None,
+        };
+        Ok(OutboxPayload { notification, rich })
+    }
 }
 
 /// One change to report: `folder` is the folder whose subscriptions hear of it (none for a change
@@ -32,29 +85,27 @@ pub struct Change<'a> {
     /// The contact as it is now (for rich notifications); `None` for deletions.
     pub data: Option<&'a rolo_domain::Contact>,
     pub change_key: &'a str,
-    pub kind: &'static str,
+    pub kind: ChangeType,
     pub folder: Option<&'a str>,
     pub mailbox_wide: bool,
 }
 
 pub const SUBSCRIPTION_COLUMNS: &str = "doc";
 
-pub fn subscription_from(row: Row) -> GraphResult<Subscription> {
-    let doc = row.into_iter().next().map(Value::into_string).unwrap_or_default();
+pub fn subscription_from(mut row: Row) -> GraphResult<Subscription> {
+    let doc = row.text("doc");
     serde_json::from_str(&doc).map_err(|e| GraphError::internal(format!("corrupt subscription: {e}")))
 }
 
-pub fn outbox_from(row: Row) -> OutboxItem {
-    let mut it = row.into_iter();
-    let mut next = || it.next().unwrap_or(Value::Null);
+pub fn outbox_from(mut row: Row) -> OutboxItem {
     OutboxItem {
-        id: next().into_string(),
-        subscription_id: next().into_string(),
-        url: next().into_string(),
-        lifecycle: next().as_i64() == Some(1),
-        payload: next().into_string(),
-        created_at: next().into_string(),
-        attempts: next().as_i64().unwrap_or(0),
+        id: row.text("id"),
+        subscription_id: row.text("subscription_id"),
+        url: row.text("url"),
+        lifecycle: row.int("lifecycle") == Some(1),
+        payload: row.text("payload"),
+        created_at: row.text("created_at"),
+        attempts: row.int("attempts").unwrap_or(0),
     }
 }
 
@@ -67,19 +118,19 @@ pub async fn enqueue(
     sub: &Subscription,
     url: &str,
     lifecycle: bool,
-    payload: &serde_json::Value,
+    payload: &OutboxPayload,
 ) -> GraphResult<()> {
     let now = rolo_domain::time::now_millis();
     tx.execute(
         "INSERT INTO outbox (id, mailbox_id, subscription_id, url, lifecycle, payload, created_at, due_at, attempts, lease_until) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '')",
         &[
-            payload.get("id").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(new_guid).into(),
+            payload.notification.get("id").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(new_guid).into(),
             mailbox_id.into(),
             sub.id.as_str().into(),
             url.into(),
             i64::from(lifecycle).into(),
-            payload.to_string().into(),
+            payload.encode()?.into(),
             now.as_str().into(),
             now.as_str().into(),
         ],
@@ -104,12 +155,13 @@ pub async fn notify(tx: &mut dyn Sql, mailbox: &Mailbox, changes: &[Change<'_>])
     for ch in changes {
         for s in &subs {
             let hears = if s.scope == "*" { ch.mailbox_wide } else { ch.folder == Some(s.scope.as_str()) };
-            if hears && s.wants(ch.kind) {
-                let mut payload = s.notification(&new_guid(), ch.kind, ch.contact, ch.change_key);
-                // The sender encrypts this envelope for the subscriber and removes it.
-                if let Some(rich) = ch.data.and_then(|c| s.rich_content(c)) {
-                    payload["_rich"] = rich;
-                }
+            if hears && s.wants(ch.kind.name()) {
+                let notification = s.notification(&new_guid(), ch.kind.name(), ch.contact, ch.change_key);
+                let rich = match ch.data.and_then(|c| s.rich_content(c)) {
+                    Some(r) => Some(serde_json::from_value(r).map_err(GraphError::internal)?),
+                    None => None,
+                };
+                let payload = OutboxPayload { notification, rich };
                 enqueue(tx, &mailbox.id, s, &s.notification_url, false, &payload).await?;
             }
         }
@@ -120,7 +172,35 @@ pub async fn notify(tx: &mut dyn Sql, mailbox: &Mailbox, changes: &[Change<'_>])
 /// Queues a lifecycle event for a subscription that has a lifecycle URL.
 pub async fn lifecycle(tx: &mut dyn Sql, sub: &Subscription, event: &str) -> GraphResult<()> {
     if let Some(url) = &sub.lifecycle_notification_url {
-        enqueue(tx, &sub.mailbox_id, sub, url, true, &sub.lifecycle(event)).await?;
+        let payload = OutboxPayload { notification: sub.lifecycle(event), rich: None };
+        enqueue(tx, &sub.mailbox_id, sub, url, true, &payload).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The stored encoding is the one earlier versions queued: the notification with `_rich`.
+    #[test]
+    fn payload_encoding() {
+        let rich = RichContent {
+            app_id: "app".into(),
+            certificate: Some("cert".into()),
+            certificate_id: None,
+            data: json!({"id": "c1"}),
+        };
+        let payload = OutboxPayload { notification: json!({"id": "n1", "changeType": "created"}), rich: Some(rich) };
+        let stored = payload.encode().unwrap();
+        assert_eq!(
+            stored,
+            r#"{"id":"n1","changeType":"created","_rich":{"appId":"app","certificate":"cert","certificateId":null,"data":{"id":"c1"}}}"#
+        );
+        assert_eq!(OutboxPayload::decode(&stored).unwrap(), payload);
+        let plain = OutboxPayload { notification: json!({"lifecycleEvent": "missed"}), rich: None };
+        assert_eq!(OutboxPayload::decode(&plain.encode().unwrap()).unwrap(), plain);
+        assert!(OutboxPayload::decode("not json").is_err());
+    }
 }

@@ -21,6 +21,9 @@ pub struct ListQuery {
     pub count: bool,
     /// Whose property names the filter and order use.
     pub version: ApiVersion,
+    /// A page ends early, with a next link, once its rows hold this many bytes (always at least
+    /// one row); `None` pages by count only.
+    pub max_bytes: Option<usize>,
 }
 
 /// A keyset position: the sort keys and the creation sequence of the last item served.
@@ -234,8 +237,8 @@ impl Compiler {
     /// A key column as a filter term: SQLite's unary `+` hides it from the planner's index
     /// choice when asked to.
     fn filter_term(&self, key: String) -> String {
-        if self.filter_without_indexes && self.dialect == Dialect::Sqlite {
-            format!("+{key}")
+        if self.filter_without_indexes {
+            self.dialect.without_index(key)
         } else {
             key
         }
@@ -301,10 +304,7 @@ impl Compiler {
                     // the same on both databases.
                     let raw = self.dialect.json_text("t.doc", &name);
                     let folded = self.dialect.json_text("t.fold_doc", &name);
-                    let key = match self.dialect {
-                        Dialect::Sqlite => format!("COALESCE({folded}, '')"),
-                        Dialect::Postgres => format!("(COALESCE({folded}, '') COLLATE \"C\")"),
-                    };
+                    let key = self.dialect.binary_collation(format!("COALESCE({folded}, '')"));
                     return Ok(Prop::Text { key, raw });
                 }
                 let beta = self.version == ApiVersion::Beta;
@@ -320,10 +320,7 @@ impl Compiler {
                 }
                 match name.as_str() {
                     "flag/flagStatus" if beta => {
-                        let status = match self.dialect {
-                            Dialect::Sqlite => "json_extract(t.doc, '$.flag.flagStatus')".to_owned(),
-                            Dialect::Postgres => "(t.doc #>> '{flag,flagStatus}')".to_owned(),
-                        };
+                        let status = self.dialect.json_path_text("t.doc", &["flag", "flagStatus"]);
                         let key = format!("LOWER(COALESCE({status}, 'notFlagged'))");
                         Ok(Prop::Text { key: key.clone(), raw: key })
                     }
@@ -360,10 +357,7 @@ impl Compiler {
         if !safe(ext) || !safe(member) {
             return Err(invalid(format!("'{ext}/{member}' is not a schema extension property.")));
         }
-        Ok(Prop::Json(match self.dialect {
-            Dialect::Sqlite => format!("json_extract(t.doc, '$.schemaExtensions.\"{ext}\".\"{member}\"')"),
-            Dialect::Postgres => format!("(t.doc #> '{{schemaExtensions,{ext},{member}}}')"),
-        }))
+        Ok(Prop::Json(self.dialect.json_path_value("t.doc", &["schemaExtensions", ext, member])))
     }
 
     /// A literal as the JSON value a schema-extension property would hold.
@@ -383,17 +377,9 @@ impl Compiler {
                 )))
             }
         };
-        Ok(match self.dialect {
-            Dialect::Sqlite => match json {
-                serde_json::Value::String(s) => self.bind(s),
-                serde_json::Value::Bool(b) => self.bind(i64::from(b)),
-                other => self.bind(other.as_i64().unwrap_or_default()),
-            },
-            Dialect::Postgres => {
-                self.params.push(json.to_string().into());
-                "CAST(CAST(? AS TEXT) AS JSONB)"
-            }
-        })
+        let (value, mark) = self.dialect.json_param(json);
+        self.params.push(value);
+        Ok(mark)
     }
 
     /// Compiles a `$filter` into a SQL boolean expression over the table aliased `t`. Property
@@ -521,7 +507,7 @@ impl Compiler {
         let needle = fold(s);
         let escaped = like_escape(&needle);
         Ok(match f {
-            Function::StartsWith if self.dialect == Dialect::Sqlite => {
+            Function::StartsWith if self.dialect.plans_without_statistics() => {
                 // A range lets SQLite walk the index; LIKE keeps the match exact.
                 let lo = self.bind(needle.clone());
                 let hi = self.bind(format!("{needle}\u{10FFFF}"));

@@ -2,6 +2,8 @@
 //! placeholders, a small value type, and connections/transactions that run it. Each backend
 //! implements only this; everything else is written once.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rolo_domain::GraphResult;
 
@@ -35,6 +37,109 @@ impl Dialect {
             Dialect::Sqlite => column.to_owned(),
             Dialect::Postgres => format!("{column}::text"),
         }
+    }
+
+    /// A nested JSON member of a document column as text (`path` holds plain names).
+    pub fn json_path_text(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("({column} #>> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// A nested JSON member of a document column as a value comparable with [`Dialect::json_param`]:
+    /// SQLite's scalar, PostgreSQL's `jsonb`. After the first, names are quoted (SQLite's path
+    /// syntax), so the caller must have checked them for quotes and commas.
+    pub fn json_path_value(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => {
+                let (first, rest) = path.split_first().map_or(("", &[][..]), |(f, r)| (*f, r));
+                let rest: String = rest.iter().map(|m| format!(".\"{m}\"")).collect();
+                format!("json_extract({column}, '$.{first}{rest}')")
+            }
+            Dialect::Postgres => format!("({column} #> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// A JSON literal as the parameter and placeholder that compare with
+    /// [`Dialect::json_path_value`]: SQLite's `json_extract` yields SQL scalars (booleans as 0
+    /// and 1), PostgreSQL compares `jsonb`.
+    pub fn json_param(self, json: serde_json::Value) -> (Value, &'static str) {
+        match self {
+            Dialect::Sqlite => match json {
+                serde_json::Value::String(s) => (Value::Text(s), "?"),
+                serde_json::Value::Bool(b) => (Value::Int(i64::from(b)), "?"),
+                other => (Value::Int(other.as_i64().unwrap_or_default()), "?"),
+            },
+            Dialect::Postgres => (Value::Text(json.to_string()), self.doc_param()),
+        }
+    }
+
+    /// A sort key with byte-order comparison: PostgreSQL's default collation is the locale's,
+    /// SQLite's is already binary.
+    pub fn binary_collation(self, expr: String) -> String {
+        match self {
+            Dialect::Sqlite => expr,
+            Dialect::Postgres => format!("({expr} COLLATE \"C\")"),
+        }
+    }
+
+    /// A column hidden from the planner's index choice (SQLite's unary `+`); PostgreSQL weighs
+    /// indexes with statistics, so the column stays as it is.
+    pub fn without_index(self, column: String) -> String {
+        match self {
+            Dialect::Sqlite => format!("+{column}"),
+            Dialect::Postgres => column,
+        }
+    }
+
+    /// Whether the planner lacks statistics to weigh a filter's index against the sort's, so the
+    /// store probes the data itself (SQLite). Such a planner also walks an index for a prefix
+    /// match only when given a range.
+    pub fn plans_without_statistics(self) -> bool {
+        self == Dialect::Sqlite
+    }
+
+    /// The suffix that locks the rows a `SELECT` reads until the transaction ends. SQLite has one
+    /// writer at a time, which already serialises read-modify-write.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// As [`Dialect::row_lock`], skipping rows another transaction holds (for work queues).
+    pub fn row_lock_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// The statement that makes concurrent writers of `table` take turns within their
+    /// transactions; none on SQLite, whose writers already do.
+    pub fn exclusive_table_lock(self, table: &str) -> Option<String> {
+        match self {
+            Dialect::Postgres => Some(format!("LOCK TABLE {table} IN EXCLUSIVE MODE")),
+            Dialect::Sqlite => None,
+        }
+    }
+
+    /// A migration statement with its type placeholders filled in: `{doc}` (a JSON document),
+    /// `{blob}` (bytes) and `{ckey}` (the collation of folded key columns).
+    pub fn ddl(self, statement: &str) -> String {
+        let (doc, blob, ckey) = match self {
+            Dialect::Sqlite => ("TEXT", "BLOB", ""),
+            Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\""),
+        };
+        statement.replace("{doc}", doc).replace("{blob}", blob).replace("{ckey}", ckey)
+    }
+
+    /// Whether the whole state can be copied to and from a database file (the emulator's
+    /// snapshots): SQLite only.
+    pub fn has_file_snapshots(self) -> bool {
+        self == Dialect::Sqlite
     }
 }
 
@@ -117,7 +222,80 @@ impl From<Option<String>> for Value {
     }
 }
 
-pub type Row = Vec<Value>;
+/// One result row: its values with the column names the backend reported, so mappers read
+/// columns by name (`row.text("display_name")`) and a reordered `SELECT` cannot shift them.
+/// A name is the column's own (`t.id` is `id`) or its `AS` alias; with two alike, the first wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+static NULL: Value = Value::Null;
+
+impl Row {
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Row {
+        Row { columns, values }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        let i = self.columns.iter().position(|c| c == name).filter(|i| *i < self.values.len());
+        // A misspelt column is a bug in the store's SQL, not a client's doing: tests catch it.
+        debug_assert!(i.is_some(), "no column '{name}' in {:?}", self.columns);
+        i
+    }
+
+    /// The named column's value (`NULL` when there is no such column).
+    pub fn get(&self, name: &str) -> &Value {
+        self.index(name).map_or(&NULL, |i| &self.values[i])
+    }
+
+    /// Takes the named column's value out of the row, leaving `NULL`.
+    pub fn take(&mut self, name: &str) -> Value {
+        self.index(name).map_or(Value::Null, |i| std::mem::replace(&mut self.values[i], Value::Null))
+    }
+
+    /// A text column (empty when `NULL`; an integer as its decimal text).
+    pub fn text(&mut self, name: &str) -> String {
+        self.take(name).into_string()
+    }
+
+    /// A text column that may be `NULL`.
+    pub fn opt_text(&mut self, name: &str) -> Option<String> {
+        self.take(name).into_opt_string()
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).as_i64()
+    }
+
+    pub fn bytes(&mut self, name: &str) -> Vec<u8> {
+        self.take(name).into_bytes()
+    }
+
+    /// The first column: the value of a single-value query (`SELECT COUNT(*)`, `RETURNING x`).
+    pub fn first(&self) -> &Value {
+        self.values.first().unwrap_or(&NULL)
+    }
+
+    /// The values in `SELECT` order (to copy a row as it is stored).
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Removes the values from `at` on and returns them (columns the planner appended).
+    pub fn split_off(&mut self, at: usize) -> Vec<Value> {
+        self.values.split_off(at)
+    }
+}
 
 /// A connection or an open transaction.
 #[async_trait]
@@ -176,6 +354,48 @@ pub fn like_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SQL each dialect method writes, as the store wrote it inline before.
+    #[test]
+    fn dialect_expressions() {
+        let (s, p) = (Dialect::Sqlite, Dialect::Postgres);
+        assert_eq!(s.json_path_text("t.doc", &["flag", "flagStatus"]), "json_extract(t.doc, '$.flag.flagStatus')");
+        assert_eq!(p.json_path_text("t.doc", &["flag", "flagStatus"]), "(t.doc #>> '{flag,flagStatus}')");
+        assert_eq!(
+            s.json_path_value("t.doc", &["schemaExtensions", "ext_a", "m"]),
+            "json_extract(t.doc, '$.schemaExtensions.\"ext_a\".\"m\"')"
+        );
+        assert_eq!(
+            p.json_path_value("t.doc", &["schemaExtensions", "ext_a", "m"]),
+            "(t.doc #> '{schemaExtensions,ext_a,m}')"
+        );
+        assert_eq!(s.json_param(serde_json::json!(true)), (Value::Int(1), "?"));
+        assert_eq!(s.json_param(serde_json::json!("x")), (Value::text("x"), "?"));
+        assert_eq!(p.json_param(serde_json::json!("x")), (Value::text("\"x\""), "CAST(CAST(? AS TEXT) AS JSONB)"));
+        assert_eq!(s.binary_collation("k".into()), "k");
+        assert_eq!(p.binary_collation("k".into()), "(k COLLATE \"C\")");
+        assert_eq!((s.without_index("k".into()), p.without_index("k".into())), ("+k".into(), "k".into()));
+        assert_eq!((s.row_lock(), p.row_lock()), ("", " FOR UPDATE"));
+        assert_eq!((s.row_lock_skip_locked(), p.row_lock_skip_locked()), ("", " FOR UPDATE SKIP LOCKED"));
+        assert_eq!(s.exclusive_table_lock("t"), None);
+        assert_eq!(p.exclusive_table_lock("t").as_deref(), Some("LOCK TABLE t IN EXCLUSIVE MODE"));
+        assert_eq!(s.ddl("a {doc} {blob} k{ckey}"), "a TEXT BLOB k");
+        assert_eq!(p.ddl("a {doc} {blob} k {ckey}"), "a JSONB BYTEA k COLLATE \"C\"");
+        assert!(s.has_file_snapshots() && !p.has_file_snapshots());
+        assert!(s.plans_without_statistics() && !p.plans_without_statistics());
+    }
+
+    #[test]
+    fn rows_by_name() {
+        let columns: Arc<[String]> = ["id", "n", "id", "seq"].map(String::from).into();
+        let mut row = Row::new(columns, vec![Value::text("a"), Value::Int(3), Value::text("b"), Value::Int(9)]);
+        assert_eq!(row.int("n"), Some(3));
+        // The first of two alike wins.
+        assert_eq!(row.text("id"), "a");
+        assert_eq!(row.first(), &Value::Null);
+        assert_eq!(row.split_off(3), vec![Value::Int(9)]);
+        assert_eq!(row.values(), &[Value::Null, Value::Int(3), Value::text("b")]);
+    }
 
     #[test]
     fn placeholders_and_like() {

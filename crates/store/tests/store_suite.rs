@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rolo_domain::{ContactData, GraphResult};
 use rolo_odata::{parse_filter, parse_orderby};
-use rolo_store::{ListQuery, OpenOptions, Scope, SqlStore, Store};
+use rolo_store::prelude::*;
+use rolo_store::{ListQuery, OpenOptions, Scope, SqlStore};
 use serde_json::json;
 
 async fn sqlite() -> (SqlStore, tempfile::TempDir) {

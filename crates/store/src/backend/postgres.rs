@@ -79,6 +79,7 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
     let stmt = prepare(client, sql).await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     let rows = client.query(&stmt, &refs).await.map_err(db_err)?;
+    let names: std::sync::Arc<[String]> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let mut values = Vec::with_capacity(row.len());
@@ -94,7 +95,7 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
             .map_err(db_err)?;
             values.push(v.unwrap_or(Value::Null));
         }
-        out.push(values);
+        out.push(Row::new(names.clone(), values));
     }
     Ok(out)
 }

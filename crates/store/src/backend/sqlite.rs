@@ -61,6 +61,7 @@ fn open(path: &Path, full_sync: bool, cache_kib: i64) -> GraphResult<Connection>
 fn query_now(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
     let columns = stmt.column_count();
+    let names: std::sync::Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter())).map_err(db_err)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db_err)? {
@@ -74,7 +75,7 @@ fn query_now(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<Vec<
                 ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
             });
         }
-        out.push(values);
+        out.push(Row::new(names.clone(), values));
     }
     Ok(out)
 }

@@ -1,0 +1,842 @@
+//! The identity platform over HTTP: the token endpoint's grants and errors, discovery and JWKS
+//! (checked with a standard JWT library), principals from tokens, external OpenID Connect
+//! issuers with a JWKS served by the test, and rejected tokens.
+
+#[path = "identity/consent.rs"]
+mod consent;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::common::{into_resp, Backend, Resp, TestServer};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use consent::{consent_limits_delegated_scopes, password_guessing_locks_out_for_a_while};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use rolo_domain::Principal;
+use rolo_server::identity::{register_app, register_public_app, set_password};
+use rolo_server::oidc::{ExternalIssuers, OidcIssuer};
+use rolo_store::{RegisteredApp, User};
+use serde_json::{json, Value};
+
+const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
+const ME_ONLY_DELEGATED: &str = "/me request is only valid with delegated authentication flow.";
+
+/// The server's root URL, where the identity endpoints live (`base` without `/v1.0`).
+fn root(s: &TestServer) -> String {
+    s.base.trim_end_matches("/v1.0").to_owned()
+}
+
+async fn token_request(s: &TestServer, tenant: &str, form: &[(&str, &str)]) -> Resp {
+    let url = format!("{}/{tenant}/oauth2/v2.0/token", root(s));
+    into_resp(s.client.post(url).form(form).send().await.expect("token request")).await
+}
+
+/// The unverified claims of a JWT.
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("JWT payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims")
+}
+
+fn header_of(jwt: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap()).unwrap()
+}
+
+/// Asserts the identity platform's error shape with this status, `error` and AADSTS code.
+fn assert_oauth_error(r: &Resp, status: u16, error: &str, code: u64) {
+    assert_eq!(r.status.as_u16(), status, "unexpected status; body: {}", r.text);
+    assert_eq!(r.body["error"], error, "unexpected error; body: {}", r.text);
+    assert_eq!(r.body["error_codes"], json!([code]), "unexpected codes; body: {}", r.text);
+    let description = r.body["error_description"].as_str().unwrap_or_default();
+    assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+    for field in ["timestamp", "trace_id", "correlation_id"] {
+        assert!(r.body[field].is_string(), "no {field}: {}", r.text);
+    }
+    assert_eq!(r.body["trace_id"].as_str(), r.header("request-id"));
+}
+
+async fn app(s: &TestServer, roles: &str) -> (RegisteredApp, String) {
+    let roles: Vec<String> = roles.split_whitespace().map(str::to_owned).collect();
+    register_app(s.store.as_ref(), "Test app", &roles).await.expect("register app")
+}
+
+/// A public client: it signs users in without a secret.
+async fn public_app(s: &TestServer) -> RegisteredApp {
+    register_public_app(s.store.as_ref(), "Public test app").await.expect("register public app")
+}
+
+async fn user_with_password(s: &TestServer, upn: &str, password: &str) -> User {
+    let u = s.user(upn).await;
+    set_password(s.store.as_ref(), &u, password).await.expect("set password");
+    u
+}
+
+async fn password_login(s: &TestServer, app: &RegisteredApp, upn: &str, password: &str, scope: &str) -> Resp {
+    token_request(
+        s,
+        "common",
+        &[
+            ("grant_type", "password"),
+            ("client_id", &app.client_id),
+            ("username", upn),
+            ("password", password),
+            ("scope", scope),
+        ],
+    )
+    .await
+}
+
+/// Client credentials: an app-only token with the app's roles, no user and no `scp`; it is
+/// refused on /me as Graph refuses it.
+async fn client_credentials_grant(s: TestServer) {
+    let (app, secret) = app(&s, "Contacts.Read Contacts.ReadWrite").await;
+    assert!(!app.secret_hash.contains(&secret));
+    assert_eq!(s.store.find_app(&app.client_id).await.unwrap().as_ref(), Some(&app));
+    assert_eq!(s.store.find_app(&app.client_id.to_uppercase()).await.unwrap().as_ref(), Some(&app));
+    assert_eq!(s.store.list_apps().await.unwrap(), vec![app.clone()]);
+
+    let r = token_request(
+        &s,
+        &s.authority.tenant_id,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app.client_id),
+            ("client_secret", &secret),
+            ("scope", GRAPH_DEFAULT),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store, no-cache"));
+    assert_eq!(r.body["token_type"], "Bearer");
+    assert_eq!(r.body["expires_in"], 3599);
+    assert_eq!(r.body["ext_expires_in"], 3599);
+    assert!(r.body.get("refresh_token").is_none() && r.body.get("scope").is_none(), "{}", r.text);
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    let c = claims(&token);
+    assert_eq!(c["roles"], json!(["Contacts.Read", "Contacts.ReadWrite"]));
+    assert_eq!(c["appid"], app.client_id);
+    assert_eq!(c["azp"], app.client_id);
+    assert_eq!(c["oid"], app.service_principal_id);
+    assert_eq!(c["sub"], app.service_principal_id);
+    assert_eq!(c["idtyp"], "app");
+    assert_eq!(c["tid"], s.authority.tenant_id);
+    assert_eq!(c["aud"], "https://graph.microsoft.com");
+    assert_eq!(c["iss"], s.authority.issuer);
+    assert!(c.get("scp").is_none() && c.get("upn").is_none(), "{c}");
+    assert_eq!((c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap()), 3599);
+
+    assert_eq!(
+        s.authority.verify(&token).unwrap(),
+        Principal {
+            user_id: None,
+            scopes: vec!["Contacts.Read".into(), "Contacts.ReadWrite".into()],
+            app_id: Some(app.client_id.clone()),
+            app_only: true,
+        }
+    );
+    let r = s.get("/me/contacts", &token).await;
+    r.assert_error(400, "BadRequest");
+    assert_eq!(r.body["error"]["message"], ME_ONLY_DELEGATED);
+
+    // HTTP Basic client authentication (client_secret_basic) and Graph's app id as resource.
+    let basic = STANDARD.encode(format!("{}:{secret}", app.client_id));
+    let r = into_resp(
+        s.client
+            .post(format!("{}/organizations/oauth2/v2.0/token", root(&s)))
+            .header("Authorization", format!("Basic {basic}"))
+            .form(&[("grant_type", "client_credentials"), ("scope", "00000003-0000-0000-c000-000000000000/.default")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims(r.body["access_token"].as_str().unwrap())["appid"], app.client_id);
+
+    // A wrong secret is refused, and the wrong one is the only difference.
+    let r = token_request(
+        &s,
+        "common",
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &app.client_id),
+            ("client_secret", &format!("{secret}x")),
+            ("scope", GRAPH_DEFAULT),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 401, "invalid_client", 7000215);
+}
+
+/// The password grant: a delegated token with the asked Graph scopes, a refresh token with
+/// offline_access, refresh rotation, and revocation by a password change.
+async fn password_and_refresh_grants(s: TestServer) {
+    let app = public_app(&s).await;
+    let other_app = public_app(&s).await;
+    let ada = user_with_password(&s, "ada@contoso.test", "s3cret!").await;
+
+    let r = password_login(
+        &s,
+        &app,
+        "ADA@contoso.test",
+        "s3cret!",
+        "https://graph.microsoft.com/Contacts.ReadWrite offline_access",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["token_type"], "Bearer");
+    assert_eq!(r.body["scope"], "https://graph.microsoft.com/Contacts.ReadWrite offline_access");
+    assert_eq!(r.body["expires_in"], 3599);
+    let token = r.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = r.body["refresh_token"].as_str().expect("refresh_token").to_owned();
+    let c = claims(&token);
+    assert_eq!(c["scp"], "Contacts.ReadWrite");
+    assert_eq!(c["oid"], ada.id);
+    assert_eq!(c["upn"], "ada@contoso.test");
+    assert_eq!(c["appid"], app.client_id);
+    assert_eq!(c["idtyp"], "user");
+    assert!(c.get("roles").is_none());
+    assert_eq!(
+        s.authority.verify(&token).unwrap(),
+        Principal {
+            user_id: Some(ada.id.clone()),
+            scopes: vec!["Contacts.ReadWrite".into()],
+            app_id: Some(app.client_id.clone()),
+            app_only: false,
+        }
+    );
+    let id = s.create_contact(&token, json!({"givenName": "Grace"})).await;
+    assert_eq!(s.ids_at("/me/contacts", &token).await, vec![id.clone()]);
+
+    // `.default` grants the default set; no offline_access, no refresh token. Every tenant form.
+    for tenant in ["common", "organizations", "contoso.com", &s.authority.tenant_id.to_uppercase()] {
+        let r = token_request(
+            &s,
+            tenant,
+            &[
+                ("grant_type", "password"),
+                ("client_id", &app.client_id),
+                ("username", "ada@contoso.test"),
+                ("password", "s3cret!"),
+                ("scope", GRAPH_DEFAULT),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{tenant}: {}", r.text);
+        assert!(r.body.get("refresh_token").is_none());
+        assert_eq!(
+            claims(r.body["access_token"].as_str().unwrap())["scp"],
+            "Contacts.ReadWrite MailboxSettings.ReadWrite User.Read"
+        );
+    }
+
+    // Wrong password, unknown user and a user without a password all look the same.
+    let bob = s.user("bob@contoso.test").await;
+    for (upn, password) in
+        [("ada@contoso.test", "S3cret!"), ("nobody@contoso.test", "s3cret!"), (bob.user_principal_name.as_str(), "")]
+    {
+        let r = password_login(&s, &app, upn, if password.is_empty() { "x" } else { password }, GRAPH_DEFAULT).await;
+        assert_oauth_error(&r, 400, "invalid_grant", 50126);
+    }
+
+    // Refresh: a new access token and a new refresh token for the same grant.
+    let refresh_with = |rt: String, client: String, scope: Option<&'static str>| {
+        let s = &s;
+        async move {
+            let mut form =
+                vec![("grant_type", "refresh_token".to_owned()), ("client_id", client), ("refresh_token", rt)];
+            if let Some(scope) = scope {
+                form.push(("scope", scope.to_owned()));
+            }
+            let url = format!("{}/common/oauth2/v2.0/token", root(s));
+            into_resp(s.client.post(url).form(&form).send().await.unwrap()).await
+        }
+    };
+    let r = refresh_with(refresh.clone(), app.client_id.clone(), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let renewed = r.body["access_token"].as_str().unwrap().to_owned();
+    let refresh2 = r.body["refresh_token"].as_str().expect("a new refresh token").to_owned();
+    assert_ne!(refresh2, refresh);
+    assert_eq!(claims(&renewed)["scp"], "Contacts.ReadWrite");
+    assert_eq!(claims(&renewed)["oid"], ada.id);
+    assert_eq!(s.ids_at("/me/contacts", &renewed).await, vec![id]);
+    let r = refresh_with(refresh2.clone(), app.client_id.clone(), Some("Contacts.ReadWrite offline_access")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // More than was granted is refused.
+    let r = refresh_with(refresh2.clone(), app.client_id.clone(), Some("Contacts.ReadWrite User.Read.All")).await;
+    assert_oauth_error(&r, 400, "invalid_grant", 65001);
+    // Another client cannot use it; a tampered one is malformed.
+    let r = refresh_with(refresh2.clone(), other_app.client_id.clone(), None).await;
+    assert_oauth_error(&r, 400, "invalid_grant", 70000);
+    let mut tampered: Vec<char> = refresh2.chars().collect();
+    tampered[3] = if tampered[3] == 'A' { 'B' } else { 'A' };
+    let r = refresh_with(tampered.into_iter().collect(), app.client_id.clone(), None).await;
+    assert_oauth_error(&r, 400, "invalid_grant", 9002313);
+    let r = refresh_with("not-a-token".into(), app.client_id.clone(), None).await;
+    assert_oauth_error(&r, 400, "invalid_grant", 9002313);
+
+    // A password change revokes the refresh tokens issued before it.
+    set_password(s.store.as_ref(), &ada, "n3w").await.unwrap();
+    let r = refresh_with(refresh2, app.client_id.clone(), None).await;
+    assert_oauth_error(&r, 400, "invalid_grant", 50173);
+    assert_oauth_error(
+        &password_login(&s, &app, "ada@contoso.test", "s3cret!", GRAPH_DEFAULT).await,
+        400,
+        "invalid_grant",
+        50126,
+    );
+    assert_eq!(password_login(&s, &app, "ada@contoso.test", "n3w", GRAPH_DEFAULT).await.status, 200);
+}
+
+/// A token request's form fields.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// Malformed and refused token requests, each with Microsoft's error and AADSTS code.
+async fn token_endpoint_errors(s: TestServer) {
+    let (app, secret) = app(&s, "Contacts.Read").await;
+    let url = format!("{}/common/oauth2/v2.0/token", root(&s));
+    let r = s.send(reqwest::Method::GET, &url, None, None, &[]).await;
+    assert_oauth_error(&r, 400, "invalid_request", 900561);
+    // JSON is not a form: no grant_type.
+    let r = s.send(reqwest::Method::POST, &url, None, Some(json!({"grant_type": "client_credentials"})), &[]).await;
+    assert_oauth_error(&r, 400, "invalid_request", 900144);
+    assert!(r.body["error_description"].as_str().unwrap().contains("'grant_type'"));
+    // The client's correlation id comes back.
+    let r =
+        into_resp(s.client.post(&url).header("client-request-id", "corr-1").form(&[("x", "y")]).send().await.unwrap())
+            .await;
+    assert_oauth_error(&r, 400, "invalid_request", 900144);
+    assert_eq!(r.body["correlation_id"], "corr-1");
+
+    let cid = app.client_id.as_str();
+    let public = public_app(&s).await;
+    let pcid = public.client_id.as_str();
+    let cases: Vec<(Form, u16, &str, u64)> = vec![
+        // A confidential client proves itself on every grant: its id alone is not enough.
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", cid),
+                ("username", "a@b.c"),
+                ("password", "p"),
+                ("scope", "Contacts.Read"),
+            ],
+            401,
+            "invalid_client",
+            7000218,
+        ),
+        // A public client has no secret: no client credentials, and a secret is refused.
+        (
+            vec![("grant_type", "client_credentials"), ("client_id", pcid), ("scope", GRAPH_DEFAULT)],
+            400,
+            "unauthorized_client",
+            700025,
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", pcid),
+                ("client_secret", &secret),
+                ("username", "a@b.c"),
+                ("password", "p"),
+                ("scope", "Contacts.Read"),
+            ],
+            401,
+            "invalid_client",
+            700025,
+        ),
+        (vec![("grant_type", "authorization_code"), ("client_id", cid)], 400, "unsupported_grant_type", 70003),
+        (vec![("grant_type", "client_credentials"), ("scope", GRAPH_DEFAULT)], 400, "invalid_request", 900144),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", "00000000-0000-0000-0000-000000000001"),
+                ("client_secret", &secret),
+                ("scope", GRAPH_DEFAULT),
+            ],
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            vec![("grant_type", "client_credentials"), ("client_id", cid), ("scope", GRAPH_DEFAULT)],
+            401,
+            "invalid_client",
+            7000218,
+        ),
+        (
+            vec![("grant_type", "client_credentials"), ("client_id", cid), ("client_secret", &secret)],
+            400,
+            "invalid_request",
+            900144,
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", cid),
+                ("client_secret", &secret),
+                ("scope", "https://graph.microsoft.com/Contacts.Read"),
+            ],
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", cid),
+                ("client_secret", &secret),
+                ("scope", "https://outlook.office.com/.default"),
+            ],
+            400,
+            "invalid_resource",
+            500011,
+        ),
+        (
+            vec![("grant_type", "password"), ("client_id", pcid), ("username", "a@b.c"), ("scope", GRAPH_DEFAULT)],
+            400,
+            "invalid_request",
+            900144,
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", pcid),
+                ("username", "a@b.c"),
+                ("password", "p"),
+                ("scope", "https://outlook.office.com/Mail.Read"),
+            ],
+            400,
+            "invalid_scope",
+            70011,
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", cid),
+                ("client_secret", "wrong"),
+                ("refresh_token", "x"),
+            ],
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (vec![("grant_type", "refresh_token"), ("client_id", pcid)], 400, "invalid_request", 900144),
+        // A parameter given twice is malformed.
+        (vec![("grant_type", "password"), ("grant_type", "password")], 400, "invalid_request", 9002313),
+    ];
+    for (form, status, error, code) in cases {
+        let r = token_request(&s, "common", &form).await;
+        assert_oauth_error(&r, status, error, code);
+    }
+    // An unknown tenant.
+    let r = token_request(&s, "00000000-0000-0000-0000-00000000abcd", &[("grant_type", "client_credentials")]).await;
+    assert_oauth_error(&r, 400, "invalid_request", 90002);
+    // No interactive flows.
+    let r = s.send(reqwest::Method::GET, &format!("{}/common/oauth2/v2.0/authorize", root(&s)), None, None, &[]).await;
+    assert_oauth_error(&r, 400, "unsupported_response_type", 700054);
+}
+
+both_backends!(
+    client_credentials_grant,
+    password_and_refresh_grants,
+    token_endpoint_errors,
+    consent_limits_delegated_scopes,
+    password_guessing_locks_out_for_a_while
+);
+
+/// Discovery names the issuer, token endpoint and JWKS; a standard JWT library verifies an issued
+/// token with that JWKS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_and_jwks_verify_issued_tokens() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let tid = s.authority.tenant_id.clone();
+    let get = |path: String| {
+        let s = &s;
+        async move { into_resp(s.client.get(format!("{}{path}", root(s))).send().await.unwrap()).await }
+    };
+    let doc = get(format!("/{tid}/v2.0/.well-known/openid-configuration")).await;
+    assert_eq!(doc.status, 200, "{}", doc.text);
+    assert_eq!(doc.body["issuer"], s.authority.issuer);
+    assert_eq!(doc.body["token_endpoint"], format!("{}/{tid}/oauth2/v2.0/token", root(&s)));
+    assert_eq!(doc.body["jwks_uri"], format!("{}/{tid}/discovery/v2.0/keys", root(&s)));
+    assert_eq!(doc.body["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    assert_eq!(doc.body["grant_types_supported"], json!(["client_credentials", "password", "refresh_token"]));
+    assert!(doc.body["response_types_supported"].is_array());
+    let common = get("/common/v2.0/.well-known/openid-configuration".into()).await;
+    assert_eq!(common.body["issuer"], "https://login.rolo.local/{tenantid}/v2.0");
+    assert_eq!(common.body["token_endpoint"], format!("{}/common/oauth2/v2.0/token", root(&s)));
+    assert_oauth_error(
+        &get("/00000000-0000-0000-0000-00000000abcd/v2.0/.well-known/openid-configuration".into()).await,
+        400,
+        "invalid_request",
+        90002,
+    );
+
+    let jwks = get(doc.body["jwks_uri"].as_str().unwrap().trim_start_matches(&root(&s)).to_owned()).await;
+    assert_eq!(jwks.status, 200, "{}", jwks.text);
+    let key = &jwks.body["keys"][0];
+    assert_eq!(key["kty"], "EC");
+    assert_eq!(key["crv"], "P-256");
+    assert_eq!(key["alg"], "ES256");
+    assert_eq!(key["use"], "sig");
+    assert_eq!(key["kid"], s.authority.key_id);
+
+    let app = public_app(&s).await;
+    user_with_password(&s, "ada@contoso.test", "pw").await;
+    let r = password_login(&s, &app, "ada@contoso.test", "pw", "Contacts.Read").await;
+    let token = r.body["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(header_of(&token)["kid"], s.authority.key_id);
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).unwrap();
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&["https://graph.microsoft.com"]);
+    validation.set_issuer(&[doc.body["issuer"].as_str().unwrap()]);
+    let data = jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(&jwk).unwrap(), &validation)
+        .expect("the JWKS verifies the token");
+    assert_eq!(data.claims["scp"], "Contacts.Read");
+    // The tokens `rolo token` mints verify the same way.
+    let cli = s.token(&s.user("bob@contoso.test").await, "Contacts.Read");
+    jsonwebtoken::decode::<Value>(&cli, &DecodingKey::from_jwk(&jwk).unwrap(), &validation).expect("verifies");
+}
+
+/// Refresh tokens are sealed with the installation's secret, so they survive a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_survive_a_restart() {
+    let (url, dir) = crate::common::database_url(Backend::Sqlite);
+    let first = TestServer::start_at(&url, tempfile::tempdir().unwrap(), |_| {}).await;
+    let app = public_app(&first).await;
+    user_with_password(&first, "ada@contoso.test", "pw").await;
+    let r = password_login(&first, &app, "ada@contoso.test", "pw", "Contacts.Read offline_access").await;
+    let refresh = r.body["refresh_token"].as_str().expect("refresh token").to_owned();
+    drop(first);
+    let second = TestServer::start_at(&url, dir, |_| {}).await;
+    let r = token_request(
+        &second,
+        "common",
+        &[("grant_type", "refresh_token"), ("client_id", &app.client_id), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(second.ids_at("/me/contacts", r.body["access_token"].as_str().unwrap()).await, Vec::<String>::new());
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// A token with its signature altered in the middle (the last characters may be padding bits).
+fn with_bad_signature(token: &str) -> String {
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    let mut sig: Vec<char> = sig.chars().collect();
+    sig[5] = if sig[5] == 'A' { 'B' } else { 'A' };
+    format!("{head}.{}", sig.into_iter().collect::<String>())
+}
+
+/// Asserts that `token` is refused with 401 InvalidAuthenticationToken on /me/contacts, for the
+/// reason `why` (a fragment of the message).
+async fn assert_refused(s: &TestServer, token: &str, what: &str, why: &str) {
+    let r = s.get("/me/contacts", token).await;
+    assert_eq!(r.status, 401, "{what} was not refused: {}", r.text);
+    r.assert_error(401, "InvalidAuthenticationToken");
+    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(why), "{what}: expected '{why}' in '{message}'");
+}
+
+/// Tokens signed with the installation's own key but wrong in one way each are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_local_tokens() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (ada, _) = s.login("ada@contoso.test").await;
+    let pkcs8 = STANDARD.decode(s.store.setting_or_insert("signing_key_es256_pkcs8", "").await.unwrap()).unwrap();
+    let key = EncodingKey::from_ec_der(&pkcs8);
+    let sign = |claims: &Value, kid: &str| {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&h, claims, &key).unwrap()
+    };
+    let t = now();
+    let good = json!({
+        "aud": "https://graph.microsoft.com", "iss": s.authority.issuer, "iat": t, "nbf": t, "exp": t + 600,
+        "tid": s.authority.tenant_id, "oid": ada.id, "sub": ada.id, "scp": "Contacts.Read", "ver": "2.0"
+    });
+    let kid = s.authority.key_id.clone();
+    let valid = sign(&good, &kid);
+    assert_eq!(s.get("/me/contacts", &valid).await.status, 200);
+
+    let with = |patch: Value| {
+        let mut c = good.clone();
+        c.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
+        c
+    };
+    assert_refused(
+        &s,
+        &sign(&with(json!({"exp": t - 3600, "nbf": t - 7200, "iat": t - 7200})), &kid),
+        "expired",
+        "expired",
+    )
+    .await;
+    assert_refused(&s, &sign(&with(json!({"nbf": t + 3600, "exp": t + 7200})), &kid), "not yet valid", "not yet valid")
+        .await;
+    assert_refused(&s, &sign(&with(json!({"aud": "api://someone-else"})), &kid), "wrong audience", "Invalid audience")
+        .await;
+    assert_refused(
+        &s,
+        &sign(&with(json!({"iss": "https://login.microsoftonline.com/x/v2.0"})), &kid),
+        "wrong issuer",
+        "Invalid issuer",
+    )
+    .await;
+    assert_refused(
+        &s,
+        &with_bad_signature(&sign(&with(json!({"exp": t + 601})), &kid)),
+        "bad signature",
+        "Signature validation failed",
+    )
+    .await;
+    assert_refused(&s, &sign(&good, "unknown-kid"), "unknown kid", "kid").await;
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})), b64(&good));
+    assert_refused(&s, &none, "alg none", "not well formed").await;
+    // HS256 keyed with the public key (the public point as in the JWKS).
+    let jwk = &s.authority.jwks()["keys"][0];
+    let mut public = vec![4u8];
+    public.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
+    public.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap());
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some(kid.clone());
+    let hs = jsonwebtoken::encode(&h, &good, &EncodingKey::from_secret(&public)).unwrap();
+    assert_refused(&s, &hs, "HS256 with the public key", "algorithm").await;
+    // The genuine token still works.
+    assert_eq!(s.get("/me/contacts", &valid).await.status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// External issuers.
+
+const RSA_KID: &str = "rsa-1";
+const EC_KID: &str = "ec-2";
+const AUDIENCE: &str = "api://rolo";
+
+/// An identity provider served by the test: discovery at `/.well-known/openid-configuration`
+/// and a JWKS that can change, counting how often it is fetched.
+struct Idp {
+    issuer: String,
+    jwks: Arc<Mutex<Value>>,
+    fetches: Arc<AtomicUsize>,
+    rsa_key: EncodingKey,
+    rsa_public_pem: String,
+    ec_key: EncodingKey,
+    ec_jwk: Value,
+}
+
+impl Idp {
+    async fn start() -> Idp {
+        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+        use rsa::traits::PublicKeyParts;
+
+        let pem = include_str!("../fixtures/notify-key.pem");
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+        let public = private.to_public_key();
+        let rsa_jwk = json!({
+            "kty": "RSA", "use": "sig", "kid": RSA_KID, "alg": "RS256",
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        });
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let point = &pair.public_key().as_ref()[1..];
+        let ec_jwk = json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "kid": EC_KID,
+            "x": URL_SAFE_NO_PAD.encode(&point[..32]), "y": URL_SAFE_NO_PAD.encode(&point[32..]),
+        });
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let jwks = Arc::new(Mutex::new(json!({ "keys": [rsa_jwk] })));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let discovery = json!({ "issuer": issuer, "jwks_uri": format!("{issuer}/keys") });
+        let (served, counter) = (jwks.clone(), fetches.clone());
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || {
+                    let d = discovery.clone();
+                    async move { axum::Json(d) }
+                }),
+            )
+            .route(
+                "/keys",
+                axum::routing::get(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let keys = served.lock().unwrap().clone();
+                    async move { axum::Json(keys) }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Idp {
+            issuer,
+            jwks,
+            fetches,
+            rsa_key: EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+            rsa_public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
+            ec_key: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            ec_jwk,
+        }
+    }
+
+    fn claims(&self, extra: Value) -> Value {
+        let t = now();
+        let mut c = json!({ "iss": self.issuer, "aud": AUDIENCE, "iat": t, "nbf": t, "exp": t + 600 });
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        c
+    }
+
+    fn sign_rsa(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(RSA_KID.into());
+        jsonwebtoken::encode(&h, claims, &self.rsa_key).unwrap()
+    }
+
+    fn sign_ec(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(EC_KID.into());
+        jsonwebtoken::encode(&h, claims, &self.ec_key).unwrap()
+    }
+}
+
+async fn server_trusting(idp: &Idp, refetch_after: Duration) -> TestServer {
+    let issuer = OidcIssuer { issuer: idp.issuer.clone(), audience: AUDIENCE.into(), jwks_url: None };
+    TestServer::start_configured(Backend::Sqlite, move |state| {
+        state.oidc = ExternalIssuers::new(vec![issuer]);
+        state.oidc.refetch_after = refetch_after;
+    })
+    .await
+}
+
+/// An external issuer's tokens map to directory users by oid, sub, upn or preferred_username;
+/// `roles` make an app-only caller; unknown users are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_issuer_tokens() {
+    let idp = Idp::start().await;
+    let s = server_trusting(&idp, Duration::from_secs(30)).await;
+    let ada = s.user("ada@contoso.test").await;
+    let stranger = "11111111-2222-4333-8444-555555555555";
+
+    let by_upn =
+        idp.sign_rsa(&idp.claims(json!({"oid": stranger, "upn": "Ada@contoso.test", "scp": "Contacts.ReadWrite"})));
+    let id = s.create_contact(&by_upn, json!({"givenName": "Grace"})).await;
+    let by_oid = idp.sign_rsa(&idp.claims(json!({"oid": ada.id, "scp": "Contacts.Read"})));
+    assert_eq!(s.ids_at("/me/contacts", &by_oid).await, vec![id.clone()]);
+    // Contacts.Read cannot write: the scopes come from the token.
+    s.post("/me/contacts", &by_oid, json!({"givenName": "No"})).await.assert_error(403, "ErrorAccessDenied");
+    let by_sub = idp.sign_rsa(&idp.claims(json!({"sub": ada.id, "scope": "Contacts.Read"})));
+    assert_eq!(s.ids_at("/me/contacts", &by_sub).await, vec![id.clone()]);
+    let by_username = idp.sign_rsa(
+        &idp.claims(json!({"sub": "auth0|xyz", "preferred_username": "ada@contoso.test", "scp": "Contacts.Read"})),
+    );
+    assert_eq!(s.ids_at("/me/contacts", &by_username).await, vec![id]);
+    let unknown =
+        idp.sign_rsa(&idp.claims(json!({"oid": stranger, "upn": "eve@contoso.test", "scp": "Contacts.Read"})));
+    assert_refused(&s, &unknown, "a user not in the directory", "not in this directory").await;
+
+    let app_only = idp.sign_rsa(&idp.claims(json!({"oid": stranger, "roles": ["Contacts.Read"], "azp": "client-1"})));
+    let r = s.get("/me/contacts", &app_only).await;
+    r.assert_error(400, "BadRequest");
+    assert_eq!(r.body["error"]["message"], ME_ONLY_DELEGATED);
+    // Rolo's own tokens still work next to the external issuer's.
+    let own = s.token(&ada, "Contacts.Read");
+    assert_eq!(s.get("/me/contacts", &own).await.status, 200);
+    // Verified once: the keys were fetched once for all of this.
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 1);
+}
+
+/// External tokens wrong in one way each are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_external_tokens() {
+    let idp = Idp::start().await;
+    let s = server_trusting(&idp, Duration::from_secs(30)).await;
+    let ada = s.user("ada@contoso.test").await;
+    let t = now();
+    let base = json!({"oid": ada.id, "scp": "Contacts.Read"});
+    let good = idp.claims(base.clone());
+    let with = |patch: Value| {
+        let mut c = good.clone();
+        c.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
+        c
+    };
+    assert_eq!(s.get("/me/contacts", &idp.sign_rsa(&good)).await.status, 200);
+
+    assert_refused(&s, &idp.sign_rsa(&with(json!({"exp": t - 3600, "nbf": t - 7200}))), "expired", "expired").await;
+    assert_refused(
+        &s,
+        &idp.sign_rsa(&with(json!({"nbf": t + 3600, "exp": t + 7200}))),
+        "not yet valid",
+        "not yet valid",
+    )
+    .await;
+    assert_refused(
+        &s,
+        &idp.sign_rsa(&with(json!({"aud": "api://someone-else"}))),
+        "wrong audience",
+        "Invalid audience",
+    )
+    .await;
+    assert_refused(&s, &idp.sign_rsa(&with(json!({"iss": "https://idp.invalid"}))), "wrong issuer", "Invalid issuer")
+        .await;
+    assert_refused(
+        &s,
+        &with_bad_signature(&idp.sign_rsa(&with(json!({"exp": t + 601})))),
+        "bad signature",
+        "Signature validation failed",
+    )
+    .await;
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": RSA_KID})), b64(&good));
+    assert_refused(&s, &none, "alg none", "not well formed").await;
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some(RSA_KID.into());
+    let hs = jsonwebtoken::encode(&h, &good, &EncodingKey::from_secret(idp.rsa_public_pem.as_bytes())).unwrap();
+    assert_refused(&s, &hs, "HS256 keyed with the RSA public key", "algorithm").await;
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some("unknown-kid".into());
+    assert_refused(&s, &jsonwebtoken::encode(&h, &good, &idp.rsa_key).unwrap(), "unknown kid", "kid").await;
+}
+
+/// A token naming a new key id makes Rolo fetch the JWKS again, at most once per interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_keys_are_refetched_for_new_key_ids() {
+    let idp = Idp::start().await;
+    let s = server_trusting(&idp, Duration::from_millis(1500)).await;
+    let ada = s.user("ada@contoso.test").await;
+    let rsa_token = idp.sign_rsa(&idp.claims(json!({"oid": ada.id, "scp": "Contacts.Read"})));
+    assert_eq!(s.get("/me/contacts", &rsa_token).await.status, 200);
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 1);
+
+    // The issuer rotates in an ES256 key; within the interval Rolo does not fetch again.
+    idp.jwks.lock().unwrap()["keys"].as_array_mut().unwrap().push(idp.ec_jwk.clone());
+    let ec_token = idp.sign_ec(&idp.claims(json!({"oid": ada.id, "scp": "Contacts.Read", "exp": now() + 900})));
+    for _ in 0..3 {
+        assert_refused(&s, &ec_token, "a key id seen before the interval passed", "kid").await;
+    }
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(s.get("/me/contacts", &ec_token).await.status, 200);
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 2);
+    // Both keys are known now; an unknown one triggers at most one fetch per interval.
+    assert_eq!(s.get("/me/contacts", &rsa_token).await.status, 200);
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some("never-published".into());
+    let stray =
+        jsonwebtoken::encode(&h, &idp.claims(json!({"oid": ada.id, "scp": "Contacts.Read"})), &idp.rsa_key).unwrap();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    for _ in 0..5 {
+        assert_refused(&s, &stray, "a never-published key id", "kid").await;
+    }
+    assert_eq!(idp.fetches.load(Ordering::SeqCst), 3);
+}

@@ -1,0 +1,32 @@
+//! Rolo's end-to-end tests: one binary (linking the server once, sharing one throwaway
+//! PostgreSQL cluster per run), one module per area. Each test starts the real server on a free
+//! port over SQLite or PostgreSQL (`both_backends!`) and speaks HTTP to it; `cli` drives the
+//! built `rolo` binary.
+
+#[macro_use]
+mod common;
+
+mod access;
+mod batch;
+mod categories;
+mod cli;
+mod contacts;
+mod delta;
+mod emulator;
+mod errors_and_auth;
+mod extensions;
+mod folders;
+mod identity;
+mod js_client;
+mod messages;
+mod notifications;
+mod odata;
+mod openapi;
+mod organizing;
+mod people;
+mod photos;
+mod python_client;
+mod resource_limits;
+mod robustness;
+mod tls;
+mod users_lifecycle;

@@ -1,0 +1,87 @@
+//! The storage role `Contacts`.
+
+use async_trait::async_trait;
+use rolo_domain::extension::OpenExtension;
+use rolo_domain::{Contact, ContactData, ContactId, FolderId, GraphResult};
+
+use crate::query::{ListQuery, Page};
+use crate::{ContactEdit, Mailbox, PhotoOwner, Scope, StoredPhoto};
+
+/// Contacts, with their photos and open extensions.
+#[async_trait]
+pub trait Contacts: Send + Sync {
+    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>>;
+    /// Lists the contacts of one folder, or of the whole mailbox (beta's `/me/contacts`).
+    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>>;
+    async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
+        self.create_contact_with_extensions(mailbox, folder, data, Vec::new()).await
+    }
+    /// Creates a contact and its open extensions in one transaction.
+    async fn create_contact_with_extensions(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        data: ContactData,
+        extensions: Vec<OpenExtension>,
+    ) -> GraphResult<Contact>;
+    /// Applies `edit` atomically; `if_match` holds the change keys the client accepts.
+    async fn update_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+        edit: ContactEdit,
+    ) -> GraphResult<Contact>;
+    async fn delete_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+    ) -> GraphResult<()>;
+
+    // Photos.
+    /// Replaces every rendition of a photo. A contact's photo change also gives the contact a new
+    /// change key; a missing contact is `ErrorItemNotFound`.
+    async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()>;
+    /// The renditions' metadata (no bytes), the original first, then by size.
+    async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>>;
+    /// One rendition with its bytes.
+    async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
+    /// Removes a photo; false when there was none.
+    async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
+
+    // Open extensions on contacts.
+    /// The extensions of the given contacts (one query for a whole page).
+    async fn extensions_of(
+        &self,
+        mailbox: &Mailbox,
+        contacts: &[ContactId],
+    ) -> GraphResult<Vec<(ContactId, OpenExtension)>>;
+    /// Adds an extension; an existing name is `409 nameAlreadyExists`.
+    async fn create_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        ext: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
+    ) -> GraphResult<OpenExtension>;
+    /// Merges `patch` into the named extension.
+    async fn update_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        patch: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
+    ) -> GraphResult<OpenExtension>;
+    async fn delete_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        name: &str,
+    ) -> GraphResult<()>;
+}

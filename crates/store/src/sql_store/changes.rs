@@ -1,0 +1,164 @@
+//! [`Changes`] over SQL: change state, delta rounds and tombstone compaction.
+
+use super::*;
+
+#[async_trait]
+impl Changes for SqlStore {
+    async fn change_state(&self, mailbox: &Mailbox) -> GraphResult<ChangeState> {
+        let mut conn = self.backend.read().await?;
+        let row = conn
+            .query_opt(
+                "SELECT change_seq, tombstone_floor FROM mailboxes WHERE mailbox_id = ?",
+                &[mailbox.id.as_str().into()],
+            )
+            .await?
+            .ok_or_else(GraphError::item_not_found)?;
+        Ok(ChangeState { current: row.int("change_seq").unwrap_or(0), floor: row.int("tombstone_floor").unwrap_or(0) })
+    }
+
+    async fn delta(&self, mailbox: &Mailbox, q: &DeltaQuery) -> GraphResult<DeltaPage> {
+        let mut conn = self.backend.read().await?;
+        let limit = q.page_size as i64 + 1;
+        // Rows in (since, upto], after the cursor, in (sequence, id) order. Row values let both
+        // databases seek the (sequence, id) index instead of scanning from the round's start on
+        // every page.
+        let mut items: Vec<((i64, String), DeltaItem)> = Vec::new();
+        let (kind, tomb_scope) = match &q.scope {
+            DeltaScope::FolderContacts(f) => (TombstoneKind::Contact, f.as_str().to_owned()),
+            DeltaScope::MailboxContacts => (TombstoneKind::Contact, "*".to_owned()),
+            DeltaScope::Folders => (TombstoneKind::Folder, "*".to_owned()),
+        };
+        // Where a byte-bounded page of live items stopped short, with more after it.
+        let mut cut: Option<(i64, String)> = None;
+        if q.change_type != Some(ChangeType::Deleted) {
+            let (table, columns, scope_sql) = match &q.scope {
+                DeltaScope::FolderContacts(_) => ("contacts", self.contact_columns.as_str(), "t.folder_id = ? AND "),
+                DeltaScope::MailboxContacts => ("contacts", self.contact_columns.as_str(), ""),
+                DeltaScope::Folders => ("folders", FOLDER_COLUMNS, ""),
+            };
+            let created = match q.change_type {
+                Some(ChangeType::Created) => " AND t.created_seq > ?",
+                Some(ChangeType::Updated) => " AND t.created_seq <= ?",
+                _ => "",
+            };
+            // Read in batches when the page is bounded by bytes (see `paging`), so rows past the
+            // bound are never loaded; otherwise in one query of a page and one more row.
+            let mut fetch = crate::paging::Fetch::new(q.page_size + 1, q.max_bytes);
+            let mut after = q.after.clone();
+            'batches: while let Some(batch) = fetch.next_batch() {
+                let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
+                if let DeltaScope::FolderContacts(f) = &q.scope {
+                    params.push(f.as_str().into());
+                }
+                let window = match &after {
+                    Some((seq, id)) => {
+                        params.extend([q.upto.into(), (*seq).into(), id.as_str().into()]);
+                        "t.change_seq <= ? AND (t.change_seq, t.id) > (?, ?)"
+                    }
+                    None => {
+                        params.extend([q.upto.into(), q.since.into()]);
+                        "t.change_seq <= ? AND t.change_seq > ?"
+                    }
+                };
+                if !created.is_empty() {
+                    params.push(q.since.into());
+                }
+                params.push((batch as i64 + 1).into());
+                let sql = format!(
+                    "SELECT {columns}, t.change_seq FROM {table} t WHERE t.mailbox_id = ? AND {scope_sql}{window}{created} \
+                     ORDER BY t.change_seq, t.id LIMIT ?"
+                );
+                let mut rows = conn.query(&sql, &params).await?;
+                let more = rows.len() > batch;
+                rows.truncate(batch);
+                let total = rows.len();
+                for (i, row) in rows.into_iter().enumerate() {
+                    let bytes = crate::paging::row_bytes(&row);
+                    let seq = row.int("change_seq").unwrap_or(0);
+                    let item = if table == "folders" {
+                        DeltaItem::Folder(folder_from(row))
+                    } else {
+                        DeltaItem::Contact(Box::new(contact_from(row)?))
+                    };
+                    let id = match &item {
+                        DeltaItem::Contact(c) => c.id.to_string(),
+                        DeltaItem::Folder(f) => f.id.to_string(),
+                        DeltaItem::Removed(id) => id.clone(),
+                    };
+                    let key = (seq, id);
+                    items.push((key.clone(), item));
+                    if fetch.take(bytes) {
+                        let follows = more || i + 1 < total;
+                        if follows && fetch.over_bytes() {
+                            cut = Some(key);
+                        }
+                        break 'batches;
+                    }
+                    after = Some(key);
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+        // An initial round (since 0) reports what exists; removals only matter to later rounds.
+        if q.since > 0 && !matches!(q.change_type, Some(ChangeType::Created) | Some(ChangeType::Updated)) {
+            // An item that came back into the scope is live again: its tombstone is stale.
+            let live = match &q.scope {
+                DeltaScope::FolderContacts(_) => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id AND c.folder_id = t.scope_id",
+                DeltaScope::MailboxContacts => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
+                DeltaScope::Folders => "SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
+            };
+            let mut params: Vec<Value> =
+                vec![mailbox.id.as_str().into(), kind.code().into(), tomb_scope.as_str().into(), q.upto.into()];
+            let tomb_window = match &q.after {
+                Some((seq, id)) => {
+                    params.extend([Value::from(*seq), id.as_str().into()]);
+                    "(t.seq, t.item_id) > (?, ?)"
+                }
+                None => {
+                    params.push(q.since.into());
+                    "t.seq > ?"
+                }
+            };
+            params.push(limit.into());
+            let sql = format!(
+                "SELECT t.item_id, t.seq FROM tombstones t WHERE t.mailbox_id = ? AND t.kind = ? AND t.scope_id = ? \
+                 AND t.seq <= ? AND {tomb_window} AND NOT EXISTS ({live}) \
+                 ORDER BY t.seq, t.item_id LIMIT ?"
+            );
+            for mut row in conn.query(&sql, &params).await? {
+                let id = row.text("item_id");
+                let seq = row.int("seq").unwrap_or(0);
+                items.push(((seq, id.clone()), DeltaItem::Removed(id)));
+            }
+        }
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut more = items.len() > q.page_size;
+        items.truncate(q.page_size);
+        if let Some(cut) = cut {
+            // Removals past the last live item served wait for the next page with it.
+            items.retain(|(key, _)| *key <= cut);
+            more = true;
+        }
+        Ok(DeltaPage { items, more })
+    }
+
+    async fn compact_tombstones(&self, before: &str) -> GraphResult<u64> {
+        let before = before.to_owned();
+        self.write(move |tx| {
+            Box::pin(async move {
+                // Raise each affected mailbox's floor to the newest tombstone dropped, then drop them.
+                tx.execute(
+                    "UPDATE mailboxes SET tombstone_floor = (SELECT MAX(t.seq) FROM tombstones t \
+                     WHERE t.mailbox_id = mailboxes.mailbox_id AND t.removed_at < ?) \
+                     WHERE mailbox_id IN (SELECT mailbox_id FROM tombstones WHERE removed_at < ?)",
+                    &[before.as_str().into(), before.as_str().into()],
+                )
+                .await?;
+                tx.execute("DELETE FROM tombstones WHERE removed_at < ?", &[before.as_str().into()]).await
+            })
+        })
+        .await
+    }
+}

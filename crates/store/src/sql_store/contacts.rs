@@ -1,0 +1,607 @@
+//! [`Contacts`] over SQL: contacts, their photos and open extensions.
+
+use super::*;
+
+pub(super) fn contact_from(mut row: Row) -> GraphResult<Contact> {
+    let id = ContactId::from_stored(row.text("id"));
+    let folder_id = FolderId::from_stored(row.text("folder_id"));
+    let change_key = row.text("change_key");
+    let created = row.text("created_at");
+    let modified = row.text("modified_at");
+    let doc = row.text("doc");
+    let data: ContactData = serde_json::from_str(&doc)
+        .map_err(|e| GraphError::internal(format!("contact {id} has a corrupt document: {e}")))?;
+    Ok(Contact { id, folder_id, change_key, created, modified, data })
+}
+
+/// The columns derived from a contact's data, in [`CONTACTS`]' order: the folded sort keys
+/// (display_name_key, given_name_key, surname_key, company_name_key), `doc` and `fold_doc`.
+pub(super) fn derived_columns(d: &ContactData) -> GraphResult<Vec<Value>> {
+    let k = |s: &Option<String>| Value::Text(s.as_deref().map(fold).unwrap_or_default());
+    let (doc, fold_doc) = to_docs(d)?;
+    Ok(vec![k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name), doc.into(), fold_doc.into()])
+}
+
+/// A contact's version columns, written at `seq`.
+pub(super) fn contact_version(c: &Contact, seq: i64) -> RowVersion<'_> {
+    RowVersion {
+        id: c.id.as_str(),
+        folder: c.folder_id.as_str(),
+        seq,
+        change_key: &c.change_key,
+        created: &c.created,
+        modified: &c.modified,
+    }
+}
+
+/// The stored document and its folded twin: every top-level string lower-cased, for
+/// case-insensitive filtering and ordering on properties without a key column.
+pub(super) fn to_docs(d: &ContactData) -> GraphResult<(String, String)> {
+    let value = serde_json::to_value(d).map_err(GraphError::internal)?;
+    let folded: serde_json::Map<String, serde_json::Value> = value
+        .as_object()
+        .map(|o| {
+            o.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), serde_json::Value::String(fold(s))))).collect()
+        })
+        .unwrap_or_default();
+    let doc = serde_json::to_string(&value).map_err(GraphError::internal)?;
+    let fold_doc = serde_json::to_string(&folded).map_err(GraphError::internal)?;
+    Ok((doc, fold_doc))
+}
+
+/// Rewrites the side tables that index a contact's email addresses, categories and single-value
+/// extended properties.
+pub(super) async fn index_collections(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    data: &ContactData,
+    fresh: bool,
+) -> GraphResult<()> {
+    let mb: Value = mailbox.id.as_str().into();
+    let cid: Value = id.as_str().into();
+    if !fresh {
+        tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
+            .await?;
+        tx.execute(
+            "DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?",
+            &[mb.clone(), cid.clone()],
+        )
+        .await?;
+        tx.execute("DELETE FROM contact_xprops WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
+            .await?;
+    }
+    let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
+    emails.sort();
+    emails.dedup();
+    for address in emails {
+        tx.execute(
+            "INSERT INTO contact_emails (mailbox_id, address_key, contact_id) VALUES (?, ?, ?)",
+            &[mb.clone(), address.into(), cid.clone()],
+        )
+        .await?;
+    }
+    let mut cats: Vec<String> = data.categories.iter().map(|c| fold(c)).collect();
+    cats.sort();
+    cats.dedup();
+    for name in cats {
+        tx.execute(
+            "INSERT INTO contact_categories (mailbox_id, name_key, contact_id) VALUES (?, ?, ?)",
+            &[mb.clone(), name.into(), cid.clone()],
+        )
+        .await?;
+    }
+    for p in &data.single_value_extended_properties {
+        tx.execute(
+            "INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id) VALUES (?, ?, ?, ?)",
+            &[mb.clone(), p.id.as_str().into(), fold(&p.value).into(), cid.clone()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Starts a write on one contact: bumps the mailbox's counter (which takes the mailbox's write
+/// lock) and loads the contact, `ErrorItemNotFound` when it is not in `scope`.
+pub(super) async fn lock_contact(
+    tx: &mut dyn Sql,
+    columns: &str,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+) -> GraphResult<(i64, Contact)> {
+    let seq = bump(tx, mailbox).await?;
+    let contact = select_contact(tx, columns, mailbox, id, scope).await?.ok_or_else(GraphError::item_not_found)?;
+    Ok((seq, contact))
+}
+
+pub(super) async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId) -> GraphResult<()> {
+    let p = [mailbox.id.as_str().into(), id.as_str().into()];
+    tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contact_xprops WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &p).await?;
+    tx.execute("DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND id = ?", &p).await?;
+    Ok(())
+}
+
+pub(super) async fn select_contact(
+    conn: &mut dyn Sql,
+    columns: &str,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+) -> GraphResult<Option<Contact>> {
+    let sql = format!("SELECT {columns} FROM contacts t WHERE t.mailbox_id = ? AND t.id = ?");
+    let row = conn.query_opt(&sql, &[mailbox.id.as_str().into(), id.as_str().into()]).await?;
+    let Some(row) = row else { return Ok(None) };
+    let contact = contact_from(row)?;
+    match scope {
+        Scope::Folder(f) if *f != contact.folder_id => Ok(None),
+        _ => Ok(Some(contact)),
+    }
+}
+
+pub(super) const PHOTO_COLUMNS: &str = "size, content_type, width, height, etag";
+
+/// A photo row; `bytes` is read when the query selected it.
+pub(super) fn photo_from(mut row: Row) -> StoredPhoto {
+    let size = row.text("size");
+    let content_type = row.text("content_type");
+    let width = row.text("width").parse().unwrap_or(0);
+    let height = row.text("height").parse().unwrap_or(0);
+    let etag = row.text("etag");
+    let bytes = if row.len() > 5 { row.bytes("bytes") } else { Vec::new() };
+    StoredPhoto { size, content_type, width, height, etag, bytes }
+}
+
+/// Originals first, then the sizes in ascending order.
+pub(super) fn photo_order(p: &StoredPhoto) -> (bool, u32) {
+    (p.size != crate::ORIGINAL_SIZE, p.size.parse().unwrap_or(0))
+}
+
+/// For a contact photo addressed through a folder, whether the contact is in that folder.
+pub(super) async fn photo_owner_visible(
+    conn: &mut dyn Sql,
+    mailbox: &Mailbox,
+    owner: &PhotoOwner,
+) -> GraphResult<bool> {
+    match owner {
+        PhotoOwner::Contact(id, Scope::Folder(folder)) => Ok(conn
+            .query_opt(
+                "SELECT 1 FROM contacts WHERE mailbox_id = ? AND id = ? AND folder_id = ?",
+                &[mailbox.id.as_str().into(), id.as_str().into(), folder.as_str().into()],
+            )
+            .await?
+            .is_some()),
+        _ => Ok(true),
+    }
+}
+
+pub(super) async fn insert_extension(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    contact: &ContactId,
+    ext: &OpenExtension,
+) -> GraphResult<()> {
+    let data = serde_json::to_string(&ext.properties).map_err(GraphError::internal)?;
+    tx.execute(
+        "INSERT INTO extensions (mailbox_id, contact_id, name_key, name, data) VALUES (?, ?, ?, ?, ?)",
+        &[
+            mailbox.id.as_str().into(),
+            contact.as_str().into(),
+            fold(&ext.name).into(),
+            ext.name.as_str().into(),
+            data.into(),
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if e.kind == ErrorKind::Conflict {
+            GraphError::new(
+                ErrorKind::Conflict,
+                "nameAlreadyExists",
+                format!("The contact already has an extension named '{}'.", ext.name),
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
+pub(super) async fn select_extension(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    contact: &ContactId,
+    name: &str,
+) -> GraphResult<Option<OpenExtension>> {
+    let row = tx
+        .query_opt(
+            "SELECT name, data FROM extensions WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
+            &[mailbox.id.as_str().into(), contact.as_str().into(), fold(name).into()],
+        )
+        .await?;
+    row.map(extension_from).transpose()
+}
+
+pub(super) fn extension_from(mut row: Row) -> GraphResult<OpenExtension> {
+    let name = row.text("name");
+    let properties = serde_json::from_str(&row.text("data")).map_err(GraphError::internal)?;
+    Ok(OpenExtension { name, properties })
+}
+
+#[async_trait]
+impl Contacts for SqlStore {
+    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>> {
+        let mut conn = self.backend.read().await?;
+        select_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
+    }
+
+    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>> {
+        let (scope_sql, scope_params) = match scope {
+            Scope::Folder(folder) => {
+                ("t.mailbox_id = ? AND t.folder_id = ?", vec![mailbox.id.as_str().into(), folder.as_str().into()])
+            }
+            Scope::Mailbox => ("t.mailbox_id = ?", vec![mailbox.id.as_str().into()]),
+        };
+        let (rows, next, count) = self
+            .list_rows(
+                Entity::Contact,
+                mailbox,
+                ListSource { columns: &self.contact_columns, table: "contacts", scope_sql, scope_params },
+                query,
+            )
+            .await?;
+        let items = rows.into_iter().map(contact_from).collect::<GraphResult<Vec<_>>>()?;
+        Ok(Page { items, next, count })
+    }
+
+    async fn create_contact_with_extensions(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        data: ContactData,
+        extensions: Vec<OpenExtension>,
+    ) -> GraphResult<Contact> {
+        let (mb, folder) = (mailbox.clone(), folder.clone());
+        let insert = CONTACTS.insert_sql(self.doc_param);
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                if !folder_exists(tx, &mb, &folder).await? {
+                    return Err(GraphError::item_not_found());
+                }
+                let now = rolo_domain::time::now_utc();
+                let contact = Contact {
+                    id: ContactId::generate(),
+                    folder_id: folder,
+                    change_key: change_key(seq),
+                    created: now.clone(),
+                    modified: now,
+                    data,
+                };
+                insert_versioned(tx, &insert, &mb, &contact_version(&contact, seq), derived_columns(&contact.data)?)
+                    .await?;
+                index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
+                for ext in &extensions {
+                    insert_extension(tx, &mb, &contact.id, ext).await?;
+                }
+                let change = Change {
+                    contact: contact.id.as_str(),
+                    data: Some(&contact),
+                    change_key: &contact.change_key,
+                    kind: ChangeType::Created,
+                    folder: Some(contact.folder_id.as_str()),
+                    mailbox_wide: true,
+                };
+                outbox::notify(tx, &mb, &[change]).await?;
+                Ok(contact)
+            })
+        })
+        .await
+    }
+
+    async fn update_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+        edit: ContactEdit,
+    ) -> GraphResult<Contact> {
+        let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        let update = CONTACTS.update_sql(self.doc_param);
+        self.write(move |tx| {
+            Box::pin(async move {
+                let (seq, mut contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
+                check_if_match(&if_match, &contact.change_key)?;
+                let mut moved_from = None;
+                if let Some(target) = edit(&mut contact.data)? {
+                    if target != contact.folder_id {
+                        if !folder_exists(tx, &mb, &target).await? {
+                            return Err(GraphError::item_not_found());
+                        }
+                        // The folder it leaves reports it removed; the new one reports it as changed.
+                        tombstone(
+                            tx,
+                            &mb,
+                            TombstoneKind::Contact,
+                            contact.folder_id.as_str(),
+                            contact.id.as_str(),
+                            seq,
+                        )
+                        .await?;
+                        moved_from = Some(std::mem::replace(&mut contact.folder_id, target));
+                    }
+                }
+                contact.change_key = change_key(seq);
+                contact.modified = rolo_domain::time::now_utc();
+                update_versioned(tx, &update, &mb, &contact_version(&contact, seq), derived_columns(&contact.data)?)
+                    .await?;
+                index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
+                let (id, ck) = (contact.id.as_str(), contact.change_key.as_str());
+                let folder = contact.folder_id.as_str();
+                let change = |kind, folder, mailbox_wide, data| Change {
+                    contact: id,
+                    data,
+                    change_key: ck,
+                    kind,
+                    folder,
+                    mailbox_wide,
+                };
+                let changes = match &moved_from {
+                    // A move leaves one folder and enters another; the mailbox sees an update.
+                    Some(old) => vec![
+                        change(ChangeType::Deleted, Some(old.as_str()), false, None),
+                        change(ChangeType::Created, Some(folder), false, Some(&contact)),
+                        change(ChangeType::Updated, None, true, Some(&contact)),
+                    ],
+                    None => vec![change(ChangeType::Updated, Some(folder), true, Some(&contact))],
+                };
+                outbox::notify(tx, &mb, &changes).await?;
+                Ok(contact)
+            })
+        })
+        .await
+    }
+
+    async fn delete_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+    ) -> GraphResult<()> {
+        let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let (seq, contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
+                check_if_match(&if_match, &contact.change_key)?;
+                tombstone(tx, &mb, TombstoneKind::Contact, contact.folder_id.as_str(), id.as_str(), seq).await?;
+                tombstone(tx, &mb, TombstoneKind::Contact, "*", id.as_str(), seq).await?;
+                let change = Change {
+                    contact: id.as_str(),
+                    data: None,
+                    change_key: &contact.change_key,
+                    kind: ChangeType::Deleted,
+                    folder: Some(contact.folder_id.as_str()),
+                    mailbox_wide: true,
+                };
+                outbox::notify(tx, &mb, &[change]).await?;
+                delete_contact_rows(tx, &mb, &id).await
+            })
+        })
+        .await
+    }
+
+    async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()> {
+        let (mb, owner) = (mailbox.clone(), owner.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let seq = bump(tx, &mb).await?;
+                if let PhotoOwner::Contact(id, scope) = &owner {
+                    // The photo is part of the contact's version: it gets a new change key.
+                    let c = select_contact(tx, &columns, &mb, id, scope).await?.ok_or_else(GraphError::item_not_found)?;
+                    let ck = change_key(seq);
+                    let change = Change {
+                        contact: id.as_str(),
+                        data: Some(&c),
+                        change_key: &ck,
+                        kind: ChangeType::Updated,
+                        folder: Some(c.folder_id.as_str()),
+                        mailbox_wide: true,
+                    };
+                    outbox::notify(tx, &mb, &[change]).await?;
+                    tx.execute(
+                        "UPDATE contacts SET change_seq = ?, change_key = ?, modified_at = ? WHERE mailbox_id = ? AND id = ?",
+                        &[
+                            seq.into(),
+                            change_key(seq).into(),
+                            rolo_domain::time::now_utc().into(),
+                            mb.id.as_str().into(),
+                            id.as_str().into(),
+                        ],
+                    )
+                    .await?;
+                }
+                let key: Value = owner.key().into();
+                tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &[mb.id.as_str().into(), key.clone()])
+                    .await?;
+                for p in renditions {
+                    tx.execute(
+                        "INSERT INTO photos (mailbox_id, owner_id, size, content_type, width, height, etag, bytes) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        &[
+                            mb.id.as_str().into(),
+                            key.clone(),
+                            p.size.into(),
+                            p.content_type.into(),
+                            i64::from(p.width).into(),
+                            i64::from(p.height).into(),
+                            p.etag.into(),
+                            p.bytes.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>> {
+        let mut conn = self.backend.read().await?;
+        if !photo_owner_visible(conn.as_mut(), mailbox, owner).await? {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE mailbox_id = ? AND owner_id = ?");
+        let rows = conn.query(&sql, &[mailbox.id.as_str().into(), owner.key().into()]).await?;
+        let mut photos: Vec<StoredPhoto> = rows.into_iter().map(photo_from).collect();
+        photos.sort_by_key(photo_order);
+        Ok(photos)
+    }
+
+    async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>> {
+        let mut conn = self.backend.read().await?;
+        if !photo_owner_visible(conn.as_mut(), mailbox, owner).await? {
+            return Ok(None);
+        }
+        let sql =
+            format!("SELECT {PHOTO_COLUMNS}, bytes FROM photos WHERE mailbox_id = ? AND owner_id = ? AND size = ?");
+        let row = conn.query_opt(&sql, &[mailbox.id.as_str().into(), owner.key().into(), size.into()]).await?;
+        Ok(row.map(photo_from))
+    }
+
+    async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool> {
+        let (mb, key) = (mailbox.clone(), owner.key().to_owned());
+        self.write(move |tx| {
+            Box::pin(async move {
+                bump(tx, &mb).await?;
+                let n = tx
+                    .execute(
+                        "DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?",
+                        &[mb.id.as_str().into(), key.into()],
+                    )
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
+    async fn extensions_of(
+        &self,
+        mailbox: &Mailbox,
+        contacts: &[ContactId],
+    ) -> GraphResult<Vec<(ContactId, OpenExtension)>> {
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; contacts.len()].join(", ");
+        let sql = format!(
+            "SELECT contact_id, name, data FROM extensions WHERE mailbox_id = ? AND contact_id IN ({marks}) ORDER BY contact_id, name_key"
+        );
+        let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
+        params.extend(contacts.iter().map(|c| Value::from(c.as_str())));
+        let mut conn = self.backend.read().await?;
+        let mut out = Vec::new();
+        for mut row in conn.query(&sql, &params).await? {
+            let id = ContactId::from_stored(row.text("contact_id"));
+            out.push((id, extension_from(row)?));
+        }
+        Ok(out)
+    }
+
+    async fn create_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        ext: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
+    ) -> GraphResult<OpenExtension> {
+        let (mb, id, scope) = (mailbox.clone(), contact.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                lock_contact(tx, &columns, &mb, &id, &scope).await?;
+                let count = tx
+                    .query_opt(
+                        "SELECT COUNT(*) FROM extensions WHERE mailbox_id = ? AND contact_id = ?",
+                        &[mb.id.as_str().into(), id.as_str().into()],
+                    )
+                    .await?
+                    .map(|r| r.first().clone())
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0);
+                if count as usize >= limits.per_contact {
+                    return Err(rolo_domain::extension::too_many(limits));
+                }
+                insert_extension(tx, &mb, &id, &ext).await?;
+                Ok(ext)
+            })
+        })
+        .await
+    }
+
+    async fn update_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        patch: OpenExtension,
+        limits: rolo_domain::extension::ExtensionLimits,
+    ) -> GraphResult<OpenExtension> {
+        let (mb, id, scope) = (mailbox.clone(), contact.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                lock_contact(tx, &columns, &mb, &id, &scope).await?;
+                let mut ext =
+                    select_extension(tx, &mb, &id, &patch.name).await?.ok_or_else(GraphError::item_not_found)?;
+                ext.merge(patch, limits)?;
+                let data = serde_json::to_string(&ext.properties).map_err(GraphError::internal)?;
+                tx.execute(
+                    "UPDATE extensions SET data = ? WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
+                    &[data.into(), mb.id.as_str().into(), id.as_str().into(), fold(&ext.name).into()],
+                )
+                .await?;
+                Ok(ext)
+            })
+        })
+        .await
+    }
+
+    async fn delete_extension(
+        &self,
+        mailbox: &Mailbox,
+        contact: &ContactId,
+        scope: &Scope,
+        name: &str,
+    ) -> GraphResult<()> {
+        let (mb, id, scope, name) = (mailbox.clone(), contact.clone(), scope.clone(), name.to_owned());
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                lock_contact(tx, &columns, &mb, &id, &scope).await?;
+                let n = tx
+                    .execute(
+                        "DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ? AND name_key = ?",
+                        &[mb.id.as_str().into(), id.as_str().into(), fold(&name).into()],
+                    )
+                    .await?;
+                if n == 0 {
+                    return Err(GraphError::item_not_found());
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,125 @@
+//! [`SqlStore`]: the store logic, written once over a [`Backend`]. Every write runs in one
+//! transaction that first bumps the mailbox's change counter; that row lock serialises a
+//! mailbox's writers on PostgreSQL (SQLite has a single writer for all), so read-modify-write
+//! never loses an update.
+
+mod categories;
+mod changes;
+mod contacts;
+mod directory;
+mod emulator;
+mod folders;
+mod items;
+mod notifications;
+mod planner;
+mod schema;
+mod sharing;
+mod versioned;
+
+// Each role file starts with `use super::*`: it gets the shared vocabulary imported below, the
+// helpers more than one role uses (these globs), and `bump`, `tombstone` and `SqlStore::write`.
+pub(crate) use self::directory::bump_directory;
+use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, versioned::*};
+
+use async_trait::async_trait;
+use rolo_domain::category::OutlookCategory;
+use rolo_domain::extension::OpenExtension;
+use rolo_domain::folder::{DEFAULT_FOLDER_NAME, DEFAULT_FOLDER_WELL_KNOWN};
+use rolo_domain::ids::{change_key, new_guid};
+use rolo_domain::schema::{SchemaExtension, MAX_PER_OWNER};
+use rolo_domain::subscription::{self, Subscription};
+use rolo_domain::{
+    Contact, ContactData, ContactFolder, ContactId, ErrorKind, FolderChanges, FolderId, GraphError, GraphResult,
+};
+
+use crate::outbox::{self, Change, OutboxItem, OUTBOX_COLUMNS};
+use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
+use crate::sql::{Backend, Dialect, Row, Sql, Value};
+use crate::{
+    Categories, ChangeState, ChangeType, Changes, ContactEdit, Contacts, DeltaItem, DeltaPage, DeltaQuery, DeltaScope,
+    Directory, Emulator, FolderPermission, Folders, Grants, Interaction, ItemEdit, Items, Mailbox, MailboxKind,
+    Notifications, PhotoOwner, RegisteredApp, SchemaEdit, SchemaExtensions, Scope, Sharing, StoredPhoto,
+    SubscriptionEdit, TombstoneKind, User, UserStanding,
+};
+use rolo_domain::mail::{self, Item, ItemKind, MailFolder};
+use rolo_domain::Grant;
+
+pub struct SqlStore {
+    pub(crate) backend: Box<dyn Backend>,
+    contact_columns: String,
+    doc_param: &'static str,
+}
+
+/// Bumps the mailbox's change counter inside the write transaction and returns the new value.
+async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
+    let row = tx
+        .query_opt(
+            "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq",
+            &[mailbox.id.as_str().into()],
+        )
+        .await?
+        .ok_or_else(|| {
+            GraphError::new(
+                ErrorKind::NotFound,
+                "MailboxNotEnabledForRESTAPI",
+                "REST API is not yet supported for this mailbox.",
+            )
+        })?;
+    row.int("change_seq").ok_or_else(|| GraphError::internal("change_seq is not an integer"))
+}
+
+/// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.
+async fn tombstone(
+    tx: &mut dyn Sql,
+    mailbox: &Mailbox,
+    kind: TombstoneKind,
+    scope: &str,
+    item: &str,
+    seq: i64,
+) -> GraphResult<()> {
+    tx.execute(
+        "INSERT INTO tombstones (mailbox_id, kind, scope_id, item_id, seq, removed_at) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (mailbox_id, kind, scope_id, item_id) DO UPDATE SET seq = excluded.seq, removed_at = excluded.removed_at",
+        &[
+            mailbox.id.as_str().into(),
+            kind.code().into(),
+            scope.into(),
+            item.into(),
+            seq.into(),
+            rolo_domain::time::now_utc().into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    /// ` FOR UPDATE` on PostgreSQL, where a read-modify-write must lock the row it reads (SQLite's
+    /// single writer already serialises it).
+    pub(super) fn row_lock(&self) -> &'static str {
+        self.backend.dialect().row_lock()
+    }
+
+    pub fn new(backend: Box<dyn Backend>) -> SqlStore {
+        let d = backend.dialect();
+        let contact_columns =
+            format!("t.id, t.folder_id, t.change_key, t.created_at, t.modified_at, {}", d.doc_select("t.doc"));
+        SqlStore { contact_columns, doc_param: d.doc_param(), backend }
+    }
+
+    /// Runs `f` in a write transaction, committing on success.
+    pub(crate) async fn write<T, F>(&self, f: F) -> GraphResult<T>
+    where
+        F: for<'a> FnOnce(
+                &'a mut dyn Sql,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
+            + Send,
+        T: Send,
+    {
+        let mut tx = self.backend.begin().await?;
+        let out = f(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,129 @@
+//! The list planner: a paged list over a table, with the query's filter, order, skip, keyset
+//! cursor and count, and the SQLite density probe that picks between the filter's index and the
+//! sort's.
+
+use super::*;
+
+/// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
+pub(super) const DENSE_PROBE_WINDOW: usize = 2000;
+
+/// What a list reads: columns of a table (aliased `t`) within a scope condition.
+pub(super) struct ListSource<'a> {
+    pub(super) columns: &'a str,
+    pub(super) table: &'a str,
+    pub(super) scope_sql: &'a str,
+    pub(super) scope_params: Vec<Value>,
+}
+
+impl SqlStore {
+    /// Runs a paged list over a source, honouring the query's filter, order, skip, keyset cursor
+    /// and count.
+    pub(super) async fn list_rows(
+        &self,
+        entity: Entity,
+        mailbox: &Mailbox,
+        source: ListSource<'_>,
+        query: &ListQuery,
+    ) -> GraphResult<(Vec<Row>, Option<Cursor>, Option<u64>)> {
+        let ListSource { columns, table, scope_sql, scope_params } = source;
+        let dialect = self.backend.dialect();
+        let mut c = Compiler::new(dialect, entity, &mailbox.id);
+        c.version = query.version;
+        c.params = scope_params.clone();
+        let mut wheres = vec![scope_sql.to_owned()];
+        if let Some(f) = &query.filter {
+            wheres.push(c.filter(f)?);
+            // SQLite has no statistics to weigh a filter's index against the sort's index. A
+            // bounded probe tells: when the first rows in list order already hold a page of
+            // matches, walking the sort order and testing each row fills a page sooner than
+            // collecting and sorting every match; otherwise the filter's own index leads.
+            if dialect.plans_without_statistics() {
+                let mut walk = Compiler::new(dialect, entity, &mailbox.id);
+                walk.version = query.version;
+                walk.params = scope_params;
+                walk.filter_without_indexes = true;
+                let walk_filter = walk.filter(f)?;
+                let probe = format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT * FROM {table} t WHERE {scope_sql} \
+                     ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) t WHERE {walk_filter} LIMIT {})",
+                    query.page_size + 1
+                );
+                let mut conn = self.backend.read().await?;
+                let n = conn.query_opt(&probe, &walk.params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
+                if n.unwrap_or(0) > query.page_size as i64 {
+                    c = walk;
+                    wheres = vec![scope_sql.to_owned(), walk_filter];
+                }
+            }
+        }
+        let count = if query.count {
+            let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
+            let mut conn = self.backend.read().await?;
+            let row = conn.query_opt(&sql, &c.params).await?;
+            Some(row.map(|r| r.first().clone()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
+        } else {
+            None
+        };
+        let sort = c.order(&query.orderby)?;
+        let mut fetch = crate::paging::Fetch::new(query.page_size, query.max_bytes);
+        let mut after = query.after.clone();
+        let mut offset = if query.after.is_none() { query.skip } else { 0 };
+        let base_params = c.params.clone();
+        let mut order: Vec<String> =
+            sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
+        order.push("t.created_seq".into());
+        let sort_cols: String = sort.iter().map(|(e, _)| format!(", {e}")).collect();
+        // Split off the trailing created_seq and sort-key columns; a row's tail makes its cursor.
+        let extra = 1 + sort.len();
+        let cursor_of = |tail: Vec<Value>| {
+            let mut tail = tail.into_iter();
+            let seq = tail.next().and_then(|v| v.as_i64()).unwrap_or_default();
+            Cursor { keys: tail.map(Value::into_opt_string).collect(), seq }
+        };
+        let mut out = Vec::new();
+        // A byte-bounded page is read in batches, so rows past the bound are never loaded;
+        // an ordinary page is one batch.
+        while let Some(batch) = fetch.next_batch() {
+            c.params = base_params.clone();
+            let mut wheres = wheres.clone();
+            if let Some(cursor) = &after {
+                wheres.push(c.after(&sort, cursor)?);
+            }
+            // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached
+            // statement) does not change with the page size or offset.
+            let sql = format!(
+                "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+                wheres.join(" AND "),
+                order.join(", "),
+            );
+            let mut params = std::mem::take(&mut c.params);
+            params.push((batch as i64 + 1).into());
+            params.push((offset as i64).into());
+            offset = 0;
+            let mut conn = self.backend.read().await?;
+            let mut rows = conn.query(&sql, &params).await?;
+            drop(conn);
+            let more = rows.len() > batch;
+            rows.truncate(batch);
+            let total = rows.len();
+            let mut last = None;
+            for (i, mut row) in rows.into_iter().enumerate() {
+                let tail = row.split_off(row.len() - extra);
+                let full = fetch.take(crate::paging::row_bytes(&row));
+                out.push(row);
+                let rows_follow = more || i + 1 < total;
+                if full {
+                    return Ok((out, rows_follow.then(|| cursor_of(tail)), count));
+                }
+                if i + 1 == total {
+                    last = Some(tail);
+                }
+            }
+            match (more, last) {
+                (true, Some(tail)) => after = Some(cursor_of(tail)),
+                _ => break,
+            }
+        }
+        Ok((out, None, count))
+    }
+}
