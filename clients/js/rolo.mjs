@@ -1,6 +1,7 @@
 // Shared set-up for the tests: a Graph JavaScript client pointed at a running Rolo.
 //
-// ROLO_BASE_URL   the server root without the version, e.g. http://127.0.0.1:8080
+// ROLO_BASE_URL   the server root without the version, e.g. http://127.0.0.1:8080, or
+//                 https://localhost:8443 for Rolo serving TLS (trusted with NODE_EXTRA_CA_CERTS)
 // ROLO_TOKEN      a bearer token with Contacts.ReadWrite and MailboxSettings.ReadWrite
 // ROLO_TOKEN_OTHER  a Contacts.ReadWrite token of a second user (optional)
 
@@ -68,10 +69,43 @@ class RoloBearer {
 }
 
 /**
+ * Every URL fetched in this process, in order. Over https the SDK runs unmodified; its last link
+ * calls the global `fetch` at request time, so wrapping that records what it sent without a
+ * middleware of ours in the chain.
+ */
+const fetched = [];
+if (BASE_URL.startsWith("https://")) {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    fetched.push(typeof input === "string" ? input : input.url);
+    return realFetch(input, init);
+  };
+}
+
+/**
+ * The stock set-up from Microsoft's documentation, as an app written for Graph has it: over
+ * https the SDK sends the token to a host named in `customHosts` and follows https links itself.
+ */
+function stockClient(token) {
+  const client = Client.init({
+    baseUrl: BASE_URL,
+    defaultVersion: "v1.0",
+    // Anonymous: Rolo is not a token host then, so the SDK sends no Authorization header.
+    customHosts: new Set(token ? [new URL(BASE_URL).hostname] : []),
+    authProvider: (done) => done(null, token),
+  });
+  client.requests = fetched;
+  return client;
+}
+
+/**
  * A Graph client for Rolo acting with `token` (none: anonymous). `client.requests` lists every
  * URL the client fetched, in order.
  */
 export function graphClient(token = TOKEN) {
+  if (BASE_URL.startsWith("https://")) {
+    return stockClient(token);
+  }
   const bearer = new RoloBearer(token);
   const client = Client.initWithMiddleware({
     baseUrl: BASE_URL,

@@ -51,6 +51,9 @@ struct FileConfig {
     /// External OpenID Connect issuers whose access tokens are accepted (`[[oidc]]` tables)
     #[serde(default)]
     oidc: Vec<OidcIssuer>,
+    /// Serve https with this PEM certificate chain and key (both or neither)
+    tls_cert: Option<std::path::PathBuf>,
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// `[emulator]`: the admin controls' doors.
@@ -90,6 +93,8 @@ pub struct Config {
     pub emulator: EmulatorConfig,
     pub throttling: ThrottleSettings,
     pub oidc: Vec<OidcIssuer>,
+    /// The https certificate chain and key files (`--tls-cert`/`--tls-key` override them).
+    pub tls_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// The throttling settings: the TOML table over the defaults, then `ROLO_THROTTLING=off|on`.
@@ -128,6 +133,11 @@ impl Config {
             Some("full") => true,
             Some(other) => return Err(format!("durability must be 'normal' or 'full', not '{other}'")),
         };
+        let tls_files = match (fc.tls_cert, fc.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("tls_cert and tls_key go together: give both or neither".into()),
+        };
         Ok(Config {
             listen: listen.or(fc.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             database: db.database.or(fc.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
@@ -140,6 +150,7 @@ impl Config {
             emulator: fc.emulator.unwrap_or_default(),
             throttling: throttling(fc.throttling.unwrap_or_default(), std::env::var("ROLO_THROTTLING").ok())?,
             oidc: fc.oidc,
+            tls_files,
         })
     }
 

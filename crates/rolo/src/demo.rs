@@ -45,6 +45,9 @@ pub struct Emulator {
     /// Seed from this JSON file instead of the well-known data set.
     pub seed: Option<PathBuf>,
     pub serve: crate::ServeOptions,
+    /// Serve https from the local certificate authority, kept in this directory (default: the
+    /// data directory).
+    pub local_ca: Option<Option<PathBuf>>,
 }
 
 pub async fn run(emu: Emulator) {
@@ -78,8 +81,25 @@ pub async fn run(emu: Emulator) {
         None => format!("database {db}"),
     };
     let listen = &emu.listen;
+    let mut serve = emu.serve;
+    let mut tls_hint = String::new();
+    let mut curl_ca = String::new();
+    if let Some(dir) = emu.local_ca {
+        // The CA outlives a throwaway database: it is trusted once and kept with the data.
+        let dir = dir
+            .or_else(|| emu.database.as_deref().and_then(data_directory))
+            .unwrap_or_else(|| PathBuf::from("./rolo-data"));
+        let ca = crate::tls::local_ca(&dir).unwrap_or_else(|e| crate::fail(e));
+        if ca.created {
+            tracing::info!(path = %ca.ca_cert_path.display(), "created the local certificate authority");
+        }
+        tls_hint = crate::tls::trust_hint(&ca.ca_cert_path);
+        curl_ca = format!(" --cacert {}", ca.ca_cert_path.display());
+        serve.tls = Some(ca.leaf);
+    }
+    let scheme = if serve.tls.is_some() { "https" } else { "http" };
     let mut banner = format!(
-        "\nRolo emulator: Microsoft Graph contacts at http://{listen}/v1.0 ({where_db})\nTenant {WELL_KNOWN_TENANT}; admin controls at http://{listen}/rolo/admin/ (reset, seed, snapshot, restore, settings, tokens)\n"
+        "\nRolo emulator: Microsoft Graph contacts at {scheme}://{listen}/v1.0 ({where_db})\nTenant {WELL_KNOWN_TENANT}; admin controls at {scheme}://{listen}/rolo/admin/ (reset, seed, snapshot, restore, settings, tokens)\n{tls_hint}"
     );
     let mut first_token = String::new();
     for user in store.list_users().await.unwrap_or_else(|e| fail(e)) {
@@ -95,10 +115,10 @@ pub async fn run(emu: Emulator) {
         }
     }
     banner.push_str(&format!(
-        "\nTry:\n  curl -s -H 'Authorization: Bearer {first_token}' 'http://{listen}/v1.0/me/contacts?$select=displayName,emailAddresses'\n"
+        "\nTry:\n  curl -s{curl_ca} -H 'Authorization: Bearer {first_token}' '{scheme}://{listen}/v1.0/me/contacts?$select=displayName,emailAddresses'\n"
     ));
     let store = Arc::new(store);
-    let mut serve = crate::ServeOptions { banner: Some(banner), emulator: true, ..emu.serve };
+    let mut serve = crate::ServeOptions { banner: Some(banner), emulator: true, ..serve };
     if serve.emulator_doors.snapshot_dir.is_none() {
         serve.emulator_doors.snapshot_dir = data_directory(&db);
     }

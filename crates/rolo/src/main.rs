@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod lifecycle;
 mod sharing;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,7 @@ enum Command {
         listen: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
-        /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`
+        /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`, `tls_cert`, `tls_key`
         #[arg(long, env = "ROLO_CONFIG")]
         config: Option<std::path::PathBuf>,
         /// Run as an emulator: well-known tenant, key and data set, printed tokens, and the
@@ -44,6 +45,8 @@ enum Command {
         /// With --emulator: seed an empty database from this JSON file instead of the well-known set
         #[arg(long, requires = "emulator")]
         seed: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Manage directory users (each has a mailbox with a default Contacts folder)
     Users {
@@ -91,7 +94,32 @@ enum Command {
     Demo {
         #[arg(long, env = "ROLO_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Serve https with a certificate from a local certificate authority (see `serve --tls`)
+        #[arg(long)]
+        tls: bool,
+        /// With --tls: where the local certificate authority is kept (default: ./rolo-data)
+        #[arg(long, env = "ROLO_TLS_DIR")]
+        tls_dir: Option<std::path::PathBuf>,
     },
+}
+
+/// Serving over TLS: an operator's files, or (emulator) a local certificate authority.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Serve https with this PEM certificate chain (leaf first); needs --tls-key
+    #[arg(long, env = "ROLO_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "ROLO_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// With --emulator: serve https with a certificate for localhost, 127.0.0.1 and ::1 from a
+    /// local certificate authority, created once in --tls-dir; prints how to trust it
+    #[arg(long, requires = "emulator", conflicts_with = "tls_cert")]
+    tls: bool,
+    /// With --tls: where the local certificate authority is kept (default: the SQLite
+    /// database's directory, else ./rolo-data)
+    #[arg(long, env = "ROLO_TLS_DIR")]
+    tls_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -308,6 +336,8 @@ pub struct ServeOptions {
     /// External OpenID Connect issuers whose tokens are accepted.
     pub oidc: Vec<rolo_server::oidc::OidcIssuer>,
     pub banner: Option<String>,
+    /// Serve https with this certificate and key instead of plain http.
+    pub tls: Option<tls::TlsPem>,
 }
 
 pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) {
@@ -349,18 +379,25 @@ pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) 
     state.oidc = rolo_server::oidc::ExternalIssuers::new(opts.oidc);
     let state = Arc::new(state);
     let banner = opts.banner;
+    // A bad certificate or key stops the start, before the port is taken.
+    let tls = opts.tls.map(|pem| rolo_server::tls::server_config(&pem.cert, &pem.key).unwrap_or_else(|e| fail(e)));
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener =
         tokio::net::TcpListener::bind(listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {listen}: {e}")));
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_owned());
-    tracing::info!(%addr, "Rolo is serving Microsoft Graph at http://{addr}/v1.0");
+    tracing::info!(%addr, "Rolo is serving Microsoft Graph at {scheme}://{addr}/v1.0");
     if let Some(b) = banner {
         // With port 0 the banner names the port actually bound.
         // A closed stdout (a reader that went away) must not take the server down.
         use std::io::Write;
-        let text = b.replace(&format!("http://{listen}/"), &format!("http://{addr}/"));
+        let text = b.replace(&format!("{scheme}://{listen}/"), &format!("{scheme}://{addr}/"));
         let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
-    if let Err(e) = rolo_server::serve(listener, state, shutdown_signal()).await {
+    let served = match tls {
+        Some(config) => rolo_server::tls::serve(listener, state, config, shutdown_signal()).await,
+        None => rolo_server::serve(listener, state, shutdown_signal()).await,
+    };
+    if let Err(e) = served {
         fail(e);
     }
 }
@@ -377,7 +414,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| fail(e));
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { listen, db, config, emulator, seed } => {
+            Command::Serve { listen, db, config, emulator, seed, tls } => {
                 let explicit_db = db.database.clone();
                 let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
                 let opts = ServeOptions {
@@ -390,9 +427,22 @@ fn main() {
                     emulator,
                     oidc: cfg.oidc.clone(),
                     banner: None,
+                    tls: match (&tls.tls_cert, &tls.tls_key, &cfg.tls_files) {
+                        (Some(cert), Some(key), _) | (_, _, Some((cert, key))) if !tls.tls => {
+                            Some(tls::read_files(cert, key).unwrap_or_else(|e| fail(e)))
+                        }
+                        _ => None,
+                    },
                 };
                 if emulator {
-                    let emu = demo::Emulator { listen: cfg.listen.clone(), database: explicit_db, seed, serve: opts };
+                    let local_ca = tls.tls.then_some(tls.tls_dir);
+                    let emu = demo::Emulator {
+                        listen: cfg.listen.clone(),
+                        database: explicit_db,
+                        seed,
+                        serve: opts,
+                        local_ca,
+                    };
                     demo::run(emu).await;
                 } else {
                     let store = Arc::new(cfg.open_store().await.unwrap_or_else(|e| fail(describe(e))));
@@ -551,8 +601,10 @@ fn main() {
                 eprintln!("New signing key; tokens signed with the old one stop working when servers restart.");
                 println!("{kid}");
             }
-            Command::Demo { listen } => {
-                let emu = demo::Emulator { listen, database: None, seed: None, serve: ServeOptions::default() };
+            Command::Demo { listen, tls, tls_dir } => {
+                let local_ca = tls.then_some(tls_dir);
+                let emu =
+                    demo::Emulator { listen, database: None, seed: None, serve: ServeOptions::default(), local_ca };
                 demo::run(emu).await
             }
         }

@@ -65,7 +65,7 @@ async fn serve(
     }
     // The identity platform's endpoints live at /{tenant}/..., outside the API versions.
     if let Some((tenant, endpoint)) = crate::identity::route(&full_path) {
-        let root = root_url(&state, &parts.headers);
+        let root = root_url(&state, &parts);
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         // Behind TLS (the request's own scheme, or an https public URL) the session cookie is `Secure`.
         let secure = root.starts_with("https://") || parts.uri.scheme_str() == Some("https");
@@ -94,7 +94,7 @@ async fn serve(
             return Ok(resp);
         }
         if root.is_empty() {
-            let body = crate::metadata::service_document(&base_url(&state, &parts.headers, version));
+            let body = crate::metadata::service_document(&base_url(&state, &parts, version));
             return Ok(crate::response::json_status(
                 StatusCode::OK,
                 serde_json::to_vec(&body).map_err(GraphError::internal)?,
@@ -124,30 +124,34 @@ async fn serve(
     if rest.trim_end_matches('/').eq_ignore_ascii_case("$batch") {
         methods::check(&parts.method, methods::POST)?;
         let body = parse_json(&parts.headers, &read_body(&parts.headers, body.take().unwrap_or_default()).await?)?;
-        let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
         let origins = crate::batch::Origins::new(host, state.public_url.as_deref());
         return crate::batch::handle(state, parts.headers, version, origins, body).await;
     }
     // Resources at the service root, outside any mailbox.
     if crate::subscriptions::is_subscriptions_path(rest) {
         let json = root_body(&parts, body).await?;
-        let base = base_url(&state, &parts.headers, version);
+        let base = base_url(&state, &parts, version);
         let query = parts.uri.query();
         return crate::subscriptions::serve(&state, &principal, &parts.method, rest, query, &base, &json).await;
     }
     if crate::grants::is_grants_path(rest) {
         let json = root_body(&parts, body).await?;
-        let base = base_url(&state, &parts.headers, version);
+        let base = base_url(&state, &parts, version);
         return crate::grants::serve(&state, &principal, &parts.method, rest, &base, &json).await;
     }
     if crate::schemas::is_schema_path(rest) {
         let json = root_body(&parts, body).await?;
-        let base = base_url(&state, &parts.headers, version);
+        let base = base_url(&state, &parts, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
     // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
     if let Some(target) = crate::users::route(rest) {
-        let base = base_url(&state, &parts.headers, version);
+        let base = base_url(&state, &parts, version);
         let call = crate::users::Call {
             method: &parts.method,
             headers: &parts.headers,
@@ -236,7 +240,7 @@ async fn serve(
     let _permit = state.throttle.admit(&app_key, &user.id)?;
 
     let options = parse_options(parts.uri.query())?;
-    let base = base_url(&state, &parts.headers, version);
+    let base = base_url(&state, &parts, version);
     let ctx = Ctx {
         version,
         access: mailbox_access,
@@ -385,17 +389,24 @@ async fn root_body(parts: &axum::http::request::Parts, body: &mut Option<Body>) 
 }
 
 /// `http://host/v1.0` (or `/beta`), or the configured public URL.
-fn base_url(state: &AppState, headers: &HeaderMap, version: ApiVersion) -> String {
-    format!("{}/{}", root_url(state, headers), version.segment())
+fn base_url(state: &AppState, parts: &axum::http::request::Parts, version: ApiVersion) -> String {
+    format!("{}/{}", root_url(state, parts), version.segment())
 }
 
-/// `http://host`, or the configured public URL, without a trailing `/`.
-fn root_url(state: &AppState, headers: &HeaderMap) -> String {
+/// `http://host` (`https://` when Rolo itself ends TLS), or the configured public URL, without a
+/// trailing `/`. HTTP/2 carries the host in the URI's authority rather than a `Host` header.
+fn root_url(state: &AppState, parts: &axum::http::request::Parts) -> String {
     match &state.public_url {
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-            format!("http://{host}")
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+                .unwrap_or("localhost");
+            let scheme = if crate::tls::is_https(&parts.extensions) { "https" } else { "http" };
+            format!("{scheme}://{host}")
         }
     }
 }

@@ -42,6 +42,7 @@ mod signin_page;
 mod subscriptions;
 pub mod throttle;
 mod tokens;
+pub mod tls;
 mod users;
 pub mod webhooks;
 

@@ -3,6 +3,10 @@
 //! under `node --test`; this test starts Rolo, mints the tokens, installs the npm packages when
 //! `clients/js/node_modules` is missing, and fails unless node reports success.
 //! Node.js (18 or later) and npm are required: `apt-get install nodejs npm`.
+//!
+//! The same scenarios run a second time over TLS (`https://localhost`), with the test CA given
+//! to node through `NODE_EXTRA_CA_CERTS`: there `clients/js/rolo.mjs` uses the SDK's stock
+//! set-up (`Client.init` with an auth provider and `customHosts`) and none of its http middleware.
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -92,6 +96,10 @@ fn test_files(dir: &Path) -> Vec<String> {
 }
 
 async fn graph_js_client(s: TestServer) {
+    run_node(s).await;
+}
+
+async fn run_node(s: TestServer) {
     let dir = js_dir();
     check_tools().await;
     ensure_packages(&dir).await;
@@ -108,7 +116,11 @@ async fn graph_js_client(s: TestServer) {
         .env("ROLO_BASE_URL", &root)
         .env("ROLO_TOKEN", &token)
         .env("ROLO_TOKEN_OTHER", &other)
-        .env_remove("NODE_OPTIONS");
+        .env_remove("NODE_OPTIONS")
+        .env_remove("NODE_EXTRA_CA_CERTS");
+    if let Some(ca) = &s.ca_file {
+        node.env("NODE_EXTRA_CA_CERTS", ca);
+    }
     let started = Instant::now();
     let out = run(node, "node --test (in clients/js)", NODE_TIMEOUT).await;
     assert!(out.status.success(), "the Graph JavaScript client tests failed against {root}\n{}", show(&out));
@@ -116,3 +128,18 @@ async fn graph_js_client(s: TestServer) {
 }
 
 both_backends!(graph_js_client);
+
+/// Every scenario again over TLS, with the SDK as Microsoft documents it (no middleware).
+mod over_tls {
+    use crate::common::{Backend, TestServer};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn graph_js_client_sqlite() {
+        super::run_node(TestServer::start_tls(Backend::Sqlite).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn graph_js_client_postgres() {
+        super::run_node(TestServer::start_tls(Backend::Postgres).await).await;
+    }
+}

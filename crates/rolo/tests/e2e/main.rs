@@ -25,6 +25,8 @@ mod openapi;
 mod organizing;
 mod people;
 mod photos;
+mod python_client;
 mod resource_limits;
 mod robustness;
+mod tls;
 mod users_lifecycle;

@@ -2,6 +2,8 @@
 //! file) or PostgreSQL (a fresh database on the testkit's server) and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::sync::Arc;
 
 use reqwest::{Client, Method, StatusCode};
@@ -23,6 +25,8 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     pub authority: Arc<Authority>,
     pub client: Client,
+    /// Over TLS: the PEM file of the certificate authority that signed the server's certificate.
+    pub ca_file: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -88,6 +92,22 @@ impl TestServer {
     /// Starts a server on an existing database (another server's, for restarts and for several
     /// processes sharing one database).
     pub async fn start_at(url: &str, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> TestServer {
+        Self::start_serving(url, dir, configure, false).await
+    }
+
+    /// Starts a server over TLS at `https://localhost:PORT`, with a certificate from a test
+    /// certificate authority (`ca_file`) that `client` trusts.
+    pub async fn start_tls(backend: Backend) -> TestServer {
+        let (url, dir) = database_url(backend);
+        Self::start_serving(&url, dir, |_| {}, true).await
+    }
+
+    async fn start_serving(
+        url: &str,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut AppState),
+        tls: bool,
+    ) -> TestServer {
         let store =
             rolo_store::open(url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
         let store = Arc::new(store);
@@ -106,18 +126,24 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(rolo_server::serve(listener, state, async move {
+        let stopped = async move {
             let _ = rx.await;
-        }));
-        TestServer {
-            base: format!("http://{addr}/v1.0"),
-            state: shared,
-            store,
-            authority,
-            client: Client::new(),
-            _dir: dir,
-            shutdown: Some(tx),
-        }
+        };
+        let (base, client, ca_file) = if tls {
+            let pki = tls::TestPki::new();
+            let ca_file = dir.path().join("test-ca.pem");
+            std::fs::write(&ca_file, &pki.ca_pem).expect("write the CA file");
+            let config = rolo_server::tls::server_config(pki.leaf_pem.as_bytes(), pki.leaf_key_pem.as_bytes())
+                .expect("TLS config");
+            tokio::spawn(rolo_server::tls::serve(listener, state, config, stopped));
+            let ca = reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).expect("CA certificate");
+            let client = Client::builder().add_root_certificate(ca).build().expect("client");
+            (format!("https://localhost:{}/v1.0", addr.port()), client, Some(ca_file))
+        } else {
+            tokio::spawn(rolo_server::serve(listener, state, stopped));
+            (format!("http://{addr}/v1.0"), Client::new(), None)
+        };
+        TestServer { base, state: shared, store, authority, client, ca_file, _dir: dir, shutdown: Some(tx) }
     }
 
     pub async fn user(&self, upn: &str) -> User {

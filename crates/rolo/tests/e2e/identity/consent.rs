@@ -168,3 +168,19 @@ pub async fn password_guessing_locks_out_for_a_while(s: TestServer) {
     let r = password_login(&s, &spa, "ada@contoso.test", "right", "Contacts.Read").await;
     assert_oauth_error(&r, 400, "invalid_grant", 50053);
 }
+
+/// The lockout over TLS: the client's address reaches the token endpoint through Rolo's own TLS
+/// listener as it does over plain HTTP (without it the address part would never lock).
+mod over_tls {
+    use crate::common::{Backend, TestServer};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_guessing_locks_out_for_a_while_sqlite() {
+        super::password_guessing_locks_out_for_a_while(TestServer::start_tls(Backend::Sqlite).await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_guessing_locks_out_for_a_while_postgres() {
+        super::password_guessing_locks_out_for_a_while(TestServer::start_tls(Backend::Postgres).await).await;
+    }
+}
