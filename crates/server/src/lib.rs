@@ -37,6 +37,7 @@ mod schemas;
 pub mod seed;
 mod subscriptions;
 pub mod throttle;
+mod todo;
 mod users;
 pub mod webhooks;
 

@@ -51,6 +51,7 @@ pub enum Entity {
     Folder,
     Message,
     Event,
+    Task,
 }
 
 impl Entity {
@@ -60,6 +61,7 @@ impl Entity {
             Entity::Folder => "microsoft.graph.contactFolder",
             Entity::Message => "microsoft.graph.message",
             Entity::Event => "microsoft.graph.event",
+            Entity::Task => "microsoft.graph.todoTask",
         }
     }
 
@@ -68,6 +70,7 @@ impl Entity {
         match self {
             Entity::Message => ("message_categories", "item_id"),
             Entity::Event => ("event_categories", "item_id"),
+            Entity::Task => ("task_categories", "item_id"),
             _ => ("contact_categories", "contact_id"),
         }
     }
@@ -294,6 +297,22 @@ impl Compiler {
                 "categories" => Ok(Prop::Categories),
                 _ => Err(unknown()),
             },
+            Entity::Task => match name.as_str() {
+                "title" => Ok(Prop::Text { key: "t.title_key".into(), raw: self.dialect.json_text("t.doc", "title") }),
+                // Enumerations, stored folded: `status eq 'completed'` matches whatever case.
+                "status" => Ok(Prop::Text { key: "t.status_key".into(), raw: "t.status_key".into() }),
+                "importance" => Ok(Prop::Text { key: "t.importance_key".into(), raw: "t.importance_key".into() }),
+                "dueDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.due_at, '')".into())),
+                "startDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.start_at, '')".into())),
+                "reminderDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.reminder_at, '')".into())),
+                "completedDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.completed_at, '')".into())),
+                "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
+                "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
+                "isReminderOn" => Ok(Prop::Bool("t.is_reminder_on")),
+                "id" => Ok(Prop::Id("t.id")),
+                "categories" => Ok(Prop::Categories),
+                _ => Err(unknown()),
+            },
             Entity::Contact => {
                 if let Some((_, col)) = CONTACT_KEY_COLUMNS.iter().find(|(p, _)| *p == name) {
                     let raw = self.dialect.json_text("t.doc", &name);
@@ -456,7 +475,7 @@ impl Compiler {
                     Literal::Null => return null_compare(&col, op),
                     // An event's `start/dateTime` is a wall-clock time: Graph compares it with
                     // strings that carry no offset.
-                    Literal::String(s) if self.entity == Entity::Event && !s.ends_with('Z') => {
+                    Literal::String(s) if matches!(self.entity, Entity::Event | Entity::Task) && !s.ends_with('Z') => {
                         rolo_domain::time::normalize_datetime(&format!("{s}Z"))
                             .ok_or_else(|| invalid(format!("'{s}' is not a valid date-time.")))?
                     }
@@ -538,7 +557,7 @@ impl Compiler {
         };
         // Messages and events keep their categories in their own side tables.
         let mut item = "contact_id";
-        if matches!(self.entity, Entity::Message | Entity::Event) {
+        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task) {
             (table, item) = self.entity.categories_table();
         }
         let (Some(var), Some(pred)) = (variable, predicate) else {
