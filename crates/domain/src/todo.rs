@@ -186,7 +186,10 @@ fn write_checklist_item(item: &mut Map<String, Value>, body: &Value, now: &str) 
             "displayName" => {
                 let name = opt_string(k, v)?.unwrap_or_default();
                 if name.chars().count() > 255 {
-                    return Err(invalid("invalidRequest", "A checklist item's displayName holds at most 255 characters."));
+                    return Err(invalid(
+                        "invalidRequest",
+                        "A checklist item's displayName holds at most 255 characters.",
+                    ));
                 }
                 item.insert("displayName".into(), json!(name));
             }

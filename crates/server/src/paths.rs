@@ -152,6 +152,10 @@ fn todo_tail(rest: &[&str]) -> GraphResult<Resource> {
     // `name('key')` reads as `name/key`.
     let mut segs: Vec<String> = Vec::new();
     for seg in rest {
+        if is_delta(seg) {
+            segs.push((*seg).to_owned());
+            continue;
+        }
         let (name, key) = split_key(seg)?;
         segs.push(name.to_owned());
         segs.extend(key);
@@ -172,7 +176,12 @@ fn todo_tail(rest: &[&str]) -> GraphResult<Resource> {
             };
             Resource::ChecklistItems { list: owned(list), task: owned(task), id }
         }
-        [] => return Err(GraphError::bad_request("BadRequest", "Reading the todo entity is not supported by this server.")),
+        [] => {
+            return Err(GraphError::bad_request(
+                "BadRequest",
+                "Reading the todo entity is not supported by this server.",
+            ))
+        }
         [.., other] => return Err(not_found_segment(other)),
     })
 }

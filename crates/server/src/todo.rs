@@ -83,7 +83,13 @@ pub async fn serve(ctx: &Ctx, method: &Method, resource: Resource, body: Value) 
 
 async fn find_list(ctx: &Ctx, raw: &str) -> GraphResult<TodoList> {
     let wanted = id(raw)?;
-    ctx.state.store.todo_lists(ctx.mailbox()).await?.into_iter().find(|l| l.id == wanted).ok_or_else(GraphError::item_not_found)
+    ctx.state
+        .store
+        .todo_lists(ctx.mailbox())
+        .await?
+        .into_iter()
+        .find(|l| l.id == wanted)
+        .ok_or_else(GraphError::item_not_found)
 }
 
 /// `GET .../todo/lists`: every list, the default first (Rolo serves them in one page).
@@ -119,7 +125,11 @@ fn expand_checklist(ctx: &Ctx) -> GraphResult<bool> {
         } else {
             return Err(GraphError::bad_request(
                 "BadRequest",
-                format!("Parsing OData Select and Expand failed: Could not find a property named '{}' on type '{}'.", item.path.join("/"), todo::TASK_TYPE),
+                format!(
+                    "Parsing OData Select and Expand failed: Could not find a property named '{}' on type '{}'.",
+                    item.path.join("/"),
+                    todo::TASK_TYPE
+                ),
             ));
         }
     }
@@ -132,7 +142,8 @@ fn task_value(ctx: &Ctx, task: &Item, select: Option<&[String]>) -> GraphResult<
 
 fn task_response(ctx: &Ctx, list: &str, task: &Item, status: StatusCode) -> GraphResult<Response> {
     let select = if status == StatusCode::OK { selection(ctx, ItemKind::Task)? } else { None };
-    let context = ctx.context(&format!("todo/lists('{list}')/{}/$entity", context_tail(ItemKind::Task, select.as_deref())));
+    let context =
+        ctx.context(&format!("todo/lists('{list}')/{}/$entity", context_tail(ItemKind::Task, select.as_deref())));
     respond(status, &with_context(context, task_value(ctx, task, select.as_deref())?), Some(&task.change_key))
 }
 

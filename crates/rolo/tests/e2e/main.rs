@@ -27,4 +27,5 @@ mod people;
 mod photos;
 mod resource_limits;
 mod robustness;
+mod todo;
 mod users_lifecycle;

@@ -21,7 +21,9 @@ fn list_from(mut row: Row) -> TodoList {
 async fn select_lists(conn: &mut dyn Sql, mb: &Mailbox) -> GraphResult<Vec<TodoList>> {
     let rows = conn
         .query(
-            &format!("SELECT {LIST_COLUMNS} FROM todo_lists WHERE mailbox_id = ? ORDER BY is_default DESC, created_seq"),
+            &format!(
+                "SELECT {LIST_COLUMNS} FROM todo_lists WHERE mailbox_id = ? ORDER BY is_default DESC, created_seq"
+            ),
             &[mb.id.as_str().into()],
         )
         .await?;
@@ -61,7 +63,10 @@ async fn insert_list(tx: &mut dyn Sql, mb: &Mailbox, name: String, is_default: b
 }
 
 fn default_list_refuses(what: &str) -> GraphError {
-    GraphError::bad_request("invalidRequest", format!("Your request can't be completed. A default task folder can't be {what}."))
+    GraphError::bad_request(
+        "invalidRequest",
+        format!("Your request can't be completed. A default task folder can't be {what}."),
+    )
 }
 
 /// A task of `list`, or 404 when it is elsewhere or gone.
@@ -258,8 +263,11 @@ impl Tasks for SqlStore {
                 let item = select_task(tx, &mb, &list, &id).await?;
                 check_if_match(&if_match, &item.change_key)?;
                 index_item(tx, &mb, ItemKind::Task, None, &id, false).await?;
-                tx.execute("DELETE FROM tasks WHERE mailbox_id = ? AND id = ?", &[mb.id.as_str().into(), id.as_str().into()])
-                    .await?;
+                tx.execute(
+                    "DELETE FROM tasks WHERE mailbox_id = ? AND id = ?",
+                    &[mb.id.as_str().into(), id.as_str().into()],
+                )
+                .await?;
                 tombstone(tx, &mb, TombstoneKind::Task, &list, &id, seq).await
             })
         })
