@@ -210,6 +210,10 @@ async fn tasks_filter_order_and_page(s: TestServer) {
     assert_eq!(titles(&r.body), ["Alpha", "Delta"], "{}", r.text);
     let r = s.get(&q("startswith(title, 'b')"), &t).await;
     assert_eq!(titles(&r.body), ["Bravo"], "{}", r.text);
+    let r = s.get(&q("contains(title, 'ELT')"), &t).await;
+    assert_eq!(titles(&r.body), ["Delta"], "{}", r.text);
+    let r = s.get(&q("Status in ('inProgress', 'COMPLETED')"), &t).await;
+    assert_eq!(titles(&r.body), ["Bravo", "Charlie"], "{}", r.text);
     s.get(&q("nope eq 1"), &t).await.assert_error(400, "BadRequest");
     let r = s.get(&format!("{tasks}?$orderby=dueDateTime/dateTime desc"), &t).await;
     assert_eq!(titles(&r.body), ["Delta", "Alpha", "Charlie", "Bravo"], "{}", r.text);
@@ -297,6 +301,20 @@ async fn task_delta_rounds_report_changes_and_removals(s: TestServer) {
         value[1],
         json!({"@odata.type": "#microsoft.graph.todoTask", "id": b, "@removed": {"reason": "deleted"}})
     );
+    // `$select` and `changeType` hold for the rounds a token starts.
+    let sel = s.get(&format!("{tasks}/delta?$select=title&changeType=updated"), &t).await;
+    assert_eq!(sel.status, 200, "{}", sel.text);
+    let link = sel.body["@odata.deltaLink"].as_str().unwrap().to_owned();
+    s.patch(&format!("{tasks}/{a}"), &t, json!({"title": "A2"})).await;
+    s.post(&tasks, &t, json!({"title": "D"})).await;
+    let r = s.get(&link, &t).await;
+    let keys: Vec<&str> = r.body["value"][0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        (r.body["value"].as_array().unwrap().len(), keys),
+        (1, vec!["@odata.etag", "id", "title"]),
+        "{}",
+        r.text
+    );
     // A token belongs to its list.
     let token = round.body["@odata.deltaLink"].as_str().unwrap().split("$deltatoken=").nth(1).unwrap().to_owned();
     let r = s.get(&format!("/me/todo/lists/{other}/tasks/delta?$deltatoken={token}"), &t).await;
@@ -341,7 +359,21 @@ async fn task_scopes_are_enforced(s: TestServer) {
     s.get("/me/todo/lists", &app_write).await.assert_error(400, "BadRequest");
 }
 
+/// Removing a user removes its lists and tasks with the rest of its mailbox.
+async fn removing_a_user_removes_its_tasks(s: TestServer) {
+    let ada = s.user("ada@contoso.test").await;
+    let t = s.token(&ada, TASKS);
+    let list = default_list(&s, &t).await;
+    let task = s.post(&format!("/me/todo/lists/{list}/tasks"), &t, json!({"title": "T", "categories": ["X"]})).await;
+    let task = task.body["id"].as_str().unwrap().to_owned();
+    assert!(s.store.get_task(&ada.mailbox, &list, &task).await.unwrap().is_some());
+    assert!(s.store.remove_user(&ada.id).await.unwrap());
+    let gone = s.store.get_task(&ada.mailbox, &list, &task).await.unwrap_err();
+    assert_eq!(gone.code, "ErrorItemNotFound");
+}
+
 both_backends!(
+    removing_a_user_removes_its_tasks,
     lists_are_created_renamed_and_deleted,
     tasks_are_created_read_patched_and_deleted,
     checklist_items_are_managed,
