@@ -12,6 +12,8 @@ use serde_json::{json, Map, Value};
 
 use crate::metadata::{model, Model, TypeDef};
 
+mod todo;
+
 /// Where a route lives: outside authentication, at the service root, or under each mailbox
 /// (`/me` and `/users/{user-id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,65 +294,8 @@ fn mailbox_routes() -> Vec<(String, Vec<Op>)> {
             ],
         ),
     ]);
-    r.extend(todo_routes());
+    r.extend(todo::routes());
     r
-}
-
-/// Microsoft To Do: lists, tasks (and their delta), checklist items.
-fn todo_routes() -> Vec<(String, Vec<Op>)> {
-    let list = "/todo/lists/{todoTaskList-id}";
-    let task = format!("{list}/tasks/{{todoTask-id}}");
-    vec![
-        (
-            "/todo/lists".to_owned(),
-            vec![
-                get("List the task lists", Query::None, Reply::Collection("todoTaskList")),
-                create("Create a task list", "todoTaskList"),
-            ],
-        ),
-        (
-            list.to_owned(),
-            vec![
-                get("Get a task list", Query::None, Reply::Entity("todoTaskList")),
-                update("Rename a task list", "todoTaskList"),
-                delete("Delete a task list and its tasks"),
-            ],
-        ),
-        (
-            format!("{list}/tasks"),
-            vec![
-                get("List the tasks of a list", Query::List, Reply::Collection("todoTask")),
-                create("Create a task", "todoTask"),
-            ],
-        ),
-        (
-            format!("{list}/tasks/delta()"),
-            vec![get("The list's tasks changed since a delta token", Query::Delta, Reply::Delta("todoTask"))],
-        ),
-        (
-            task.clone(),
-            vec![
-                get("Get a task", Query::Select, Reply::Entity("todoTask")),
-                update("Update a task", "todoTask"),
-                delete("Delete a task"),
-            ],
-        ),
-        (
-            format!("{task}/checklistItems"),
-            vec![
-                get("List a task's checklist items", Query::None, Reply::Collection("checklistItem")),
-                create("Add a checklist item", "checklistItem"),
-            ],
-        ),
-        (
-            format!("{task}/checklistItems/{{checklistItem-id}}"),
-            vec![
-                get("Get a checklist item", Query::None, Reply::Entity("checklistItem")),
-                update("Update a checklist item", "checklistItem"),
-                delete("Delete a checklist item"),
-            ],
-        ),
-    ]
 }
 
 /// Every route Rolo serves under a version root, in one list: the OpenAPI paths are this list,

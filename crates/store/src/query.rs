@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{like_escape, Dialect, Value};
 
+mod task;
+
 /// What a list request asks for, after the HTTP layer has parsed the query options.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -297,22 +299,7 @@ impl Compiler {
                 "categories" => Ok(Prop::Categories),
                 _ => Err(unknown()),
             },
-            Entity::Task => match name.as_str() {
-                "title" => Ok(Prop::Text { key: "t.title_key".into(), raw: self.dialect.json_text("t.doc", "title") }),
-                // Enumerations, stored folded: `status eq 'completed'` matches whatever case.
-                "status" => Ok(Prop::Text { key: "t.status_key".into(), raw: "t.status_key".into() }),
-                "importance" => Ok(Prop::Text { key: "t.importance_key".into(), raw: "t.importance_key".into() }),
-                "dueDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.due_at, '')".into())),
-                "startDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.start_at, '')".into())),
-                "reminderDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.reminder_at, '')".into())),
-                "completedDateTime/dateTime" => Ok(Prop::Timestamp("COALESCE(t.completed_at, '')".into())),
-                "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
-                "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
-                "isReminderOn" => Ok(Prop::Bool("t.is_reminder_on")),
-                "id" => Ok(Prop::Id("t.id")),
-                "categories" => Ok(Prop::Categories),
-                _ => Err(unknown()),
-            },
+            Entity::Task => task::prop(self.dialect, &name).ok_or_else(unknown),
             Entity::Contact => {
                 if let Some((_, col)) = CONTACT_KEY_COLUMNS.iter().find(|(p, _)| *p == name) {
                     let raw = self.dialect.json_text("t.doc", &name);
