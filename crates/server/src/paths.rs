@@ -274,6 +274,7 @@ impl Resource {
                 | Resource::Categories
                 | Resource::Messages(_)
                 | Resource::Events
+                | Resource::Tasks(_)
                 | Resource::ContactExtensions { extension: None, .. }
         )
     }

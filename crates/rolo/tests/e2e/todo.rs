@@ -225,6 +225,8 @@ async fn tasks_filter_order_and_page(s: TestServer) {
     page = s.get(&next, &t).await;
     assert_eq!(titles(&page.body), ["Delta"], "{}", page.text);
     assert!(page.body.get("@odata.nextLink").is_none());
+    let n = s.get(&format!("{tasks}/$count?$filter={}", enc("importance eq 'high'")), &t).await;
+    assert_eq!((n.status.as_u16(), n.text.as_str()), (200, "2"));
 }
 
 /// One master category, four kinds of items: `categories/any` finds each; deleting the master
