@@ -94,6 +94,14 @@ async fn find_list(ctx: &Ctx, raw: &str) -> GraphResult<TodoList> {
 
 /// `GET .../todo/lists`: every list, the default first (Rolo serves them in one page).
 async fn lists(ctx: &Ctx) -> GraphResult<Response> {
+    // Better a 400 than a filter silently ignored.
+    let o = &ctx.options;
+    if o.filter.is_some() || o.search.is_some() || !o.orderby.is_empty() || o.skip.is_some() || o.top.is_some() {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "$filter, $search, $orderby, $skip and $top are not supported on todo lists by this server.",
+        ));
+    }
     let lists = ctx.state.store.todo_lists(ctx.mailbox()).await?;
     let value: Vec<Value> = lists.iter().map(todo::list_json).collect();
     respond(StatusCode::OK, &json!({"@odata.context": ctx.context("todo/lists"), "value": value}), None)

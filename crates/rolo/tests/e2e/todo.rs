@@ -34,6 +34,9 @@ async fn lists_are_created_renamed_and_deleted(s: TestServer) {
     assert_eq!(lists[0]["wellknownListName"], "defaultList");
     assert_eq!((lists[0]["isOwner"].as_bool(), lists[0]["isShared"].as_bool()), (Some(true), Some(false)));
     let default = lists[0]["id"].as_str().unwrap().to_owned();
+    // Lists come in one page; query options Rolo does not apply to them are refused, not ignored.
+    let r = s.get(&format!("/me/todo/lists?$filter={}", enc("displayName eq 'Tasks'")), &t).await;
+    r.assert_error(400, "BadRequest");
     // Reading again makes no second default list.
     assert_eq!(s.get("/me/todo/lists", &t).await.body["value"].as_array().unwrap().len(), 1);
 
