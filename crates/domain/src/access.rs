@@ -92,6 +92,23 @@ impl Principal {
         self.require_family("Calendars", access, own)
     }
 
+    /// Checks the scopes for Microsoft To Do: `Tasks.Read`/`Tasks.ReadWrite` on the caller's own
+    /// tasks; apps hold the application permissions `Tasks.Read.All`/`Tasks.ReadWrite.All`. To Do
+    /// has no delegate access, so a user never reaches someone else's tasks.
+    pub fn require_tasks(&self, access: Access, own: bool) -> GraphResult<()> {
+        let ok = match (self.is_app(), access) {
+            (true, Access::Read) => self.has("Tasks.Read.All") || self.has("Tasks.ReadWrite.All"),
+            (true, Access::Write) => self.has("Tasks.ReadWrite.All"),
+            (false, Access::Read) => own && (self.has("Tasks.Read") || self.has("Tasks.ReadWrite")),
+            (false, Access::Write) => own && self.has("Tasks.ReadWrite"),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(GraphError::access_denied())
+        }
+    }
+
     /// `{family}.Read`/`.ReadWrite` (own mailbox or app), `.Read.Shared`/`.ReadWrite.Shared`
     /// (also someone else's).
     fn require_family(&self, family: &str, access: Access, own: bool) -> GraphResult<()> {
@@ -284,6 +301,9 @@ mod tests {
     fn mail_and_calendar_scopes() {
         assert!(p(&["Mail.Read"]).require_mail(Access::Read, true).is_ok());
         assert!(p(&["Mail.Read"]).require_mail(Access::Write, true).is_err());
+        assert!(p(&["Tasks.Read"]).require_tasks(Access::Read, true).is_ok());
+        assert!(p(&["Tasks.Read"]).require_tasks(Access::Write, true).is_err());
+        assert!(p(&["Tasks.ReadWrite"]).require_tasks(Access::Read, false).is_err());
         assert!(p(&["Mail.ReadWrite"]).require_mail(Access::Read, false).is_err());
         assert!(p(&["Mail.ReadWrite.Shared"]).require_mail(Access::Write, false).is_ok());
         assert!(p(&["Contacts.ReadWrite"]).require_mail(Access::Read, true).is_err());

@@ -16,6 +16,8 @@ pub const EVENT_TYPE: &str = "microsoft.graph.event";
 pub enum ItemKind {
     Message,
     Event,
+    /// A To Do task (`crate::todo`): its folder is its list's id.
+    Task,
 }
 
 impl ItemKind {
@@ -23,6 +25,7 @@ impl ItemKind {
         match self {
             ItemKind::Message => "message",
             ItemKind::Event => "event",
+            ItemKind::Task => "task",
         }
     }
 }
@@ -155,7 +158,7 @@ fn recipients(key: &str, value: &Value) -> GraphResult<Value> {
     }
 }
 
-fn item_body(key: &str, value: &Value) -> GraphResult<Value> {
+pub(crate) fn item_body(key: &str, value: &Value) -> GraphResult<Value> {
     let obj = object(key, value, "microsoft.graph.itemBody")?;
     let mut content_type = "text".to_owned();
     let mut content = String::new();
@@ -182,14 +185,14 @@ fn item_body(key: &str, value: &Value) -> GraphResult<Value> {
     Ok(json!({"contentType": content_type, "content": content}))
 }
 
-fn enum_value(key: &str, value: &Value, allowed: &[&str], type_name: &str) -> GraphResult<Value> {
+pub(crate) fn enum_value(key: &str, value: &Value, allowed: &[&str], type_name: &str) -> GraphResult<Value> {
     let raw = value.as_str().ok_or_else(|| GraphError::wrong_type(key, type_name))?;
     allowed.iter().find(|a| a.eq_ignore_ascii_case(raw)).map(|a| json!(a)).ok_or_else(|| {
         invalid("RequestBodyRead", format!("The value '{raw}' is not valid for the enumeration '{type_name}'."))
     })
 }
 
-fn categories(key: &str, value: &Value) -> GraphResult<Value> {
+pub(crate) fn categories(key: &str, value: &Value) -> GraphResult<Value> {
     match value {
         Value::Null => Ok(json!([])),
         Value::Array(items) if items.len() <= 100 => {
@@ -373,7 +376,7 @@ pub fn correspondents(kind: ItemKind, folder: &str, doc: &Map<String, Value>, ow
                 push(&address, &name, Signal::Sent, &at);
             }
         }
-        (ItemKind::Message, _) => {}
+        (ItemKind::Message, _) | (ItemKind::Task, _) => {}
         (ItemKind::Event, _) => {
             let at = event_instant(doc.get("start")).unwrap_or_default();
             if let Some(org) = doc.get("organizer") {

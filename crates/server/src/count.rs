@@ -1,9 +1,9 @@
 //! `.../$count` on every collection Rolo serves (contacts in any folder, contact folders and
-//! child folders, master categories, messages, events, a contact's extensions): the number of
-//! items, as `text/plain`, after `$filter` (and `$search` where the collection takes it; today
-//! none of these does, and the count refuses it as the list does). `$top`, `$skip`, `$orderby`
-//! and `$select` do not change a count and are ignored, as OData says. Graph wants no
-//! `ConsistencyLevel` header for Outlook collections, so none is required.
+//! child folders, master categories, messages, events, a To Do list's tasks, a contact's
+//! extensions): the number of items, as `text/plain`, after `$filter` (and `$search` where the
+//! collection takes it; today none of these does, and the count refuses it as the list does).
+//! `$top`, `$skip`, `$orderby` and `$select` do not change a count and are ignored, as OData
+//! says. Graph wants no `ConsistencyLevel` header for Outlook collections, so none is required.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue};
@@ -50,6 +50,11 @@ pub async fn serve(ctx: &Ctx, collection: &Resource) -> GraphResult<Response> {
         Resource::Folders(parent) => crate::folders::count(ctx, parent).await?,
         Resource::Messages(folder) => crate::messages::count(ctx, ItemKind::Message, folder.as_deref()).await?,
         Resource::Events => crate::messages::count(ctx, ItemKind::Event, None).await?,
+        Resource::Tasks(list) => {
+            let list = ContactId::parse(list)?.to_string();
+            let query = list_query(ctx)?;
+            ctx.state.store.list_tasks(ctx.mailbox(), &list, &query).await?.count.unwrap_or(0)
+        }
         Resource::Categories => {
             refuse_filter(ctx, "masterCategories")?;
             ctx.state.store.list_categories(ctx.mailbox()).await?.len() as u64

@@ -9,6 +9,7 @@ use rolo_domain::contact::CONTACT_TYPE;
 use rolo_domain::projection::{
     contact_properties, folder_json, folder_properties, ContactJson, FieldSet, TypedContact,
 };
+use rolo_domain::todo::TASK_PROPERTIES;
 use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use rolo_store::{ChangeType, DeltaItem, DeltaQuery, DeltaScope};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,7 @@ fn scope_key(scope: &DeltaScope) -> String {
         DeltaScope::FolderContacts(f) => format!("contacts:{f}"),
         DeltaScope::MailboxContacts => "contacts:*".into(),
         DeltaScope::Folders => "folders".into(),
+        DeltaScope::ListTasks(l) => format!("tasks:{l}"),
     }
 }
 
@@ -96,6 +98,28 @@ pub async fn folders(ctx: &Ctx) -> GraphResult<Response> {
     run(ctx, DeltaScope::Folders).await
 }
 
+/// `GET .../todo/lists/{id}/tasks/delta` (the list checked by the caller).
+pub async fn tasks(ctx: &Ctx, list: String) -> GraphResult<Response> {
+    run(ctx, DeltaScope::ListTasks(list)).await
+}
+
+/// `$select` on a task delta: task property names, canonically spelled.
+fn task_selection(select: &str) -> GraphResult<Vec<String>> {
+    let items = rolo_odata::parse_select(select).map_err(|e| GraphError::bad_request("BadRequest", e.to_string()))?;
+    let mut out = Vec::new();
+    for item in items {
+        let name = item.to_string();
+        let canonical = TASK_PROPERTIES.iter().find(|p| p.eq_ignore_ascii_case(&name)).ok_or_else(|| {
+            GraphError::bad_request(
+                "BadRequest",
+                format!("Could not find a property named '{name}' on type '{}'.", rolo_domain::todo::TASK_TYPE),
+            )
+        })?;
+        out.push((*canonical).to_owned());
+    }
+    Ok(out)
+}
+
 async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
     let key = scope_key(&scope);
     let token = ctx.options.skiptoken.as_deref().or(ctx.options.deltatoken.as_deref());
@@ -120,7 +144,13 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         },
     };
     let upto = *state.upto.get_or_insert(changes.current);
+    let is_tasks = matches!(scope, DeltaScope::ListTasks(_));
+    let task_select = match (&state.select, is_tasks) {
+        (Some(sel), true) => Some(task_selection(sel)?),
+        _ => None,
+    };
     let fields = match &state.select {
+        Some(_) if is_tasks => FieldSet::ALL,
         Some(sel) => {
             let items =
                 rolo_odata::parse_select(sel).map_err(|e| GraphError::bad_request("BadRequest", e.to_string()))?;
@@ -148,6 +178,7 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
 
     let (type_name, context) = match scope {
         DeltaScope::Folders => ("#microsoft.graph.contactFolder", "Collection(contactFolder)"),
+        DeltaScope::ListTasks(_) => ("#microsoft.graph.todoTask", "Collection(todoTask)"),
         _ => ("#microsoft.graph.contact", "Collection(contact)"),
     };
     let mut value = Vec::with_capacity(page.items.len());
@@ -166,6 +197,7 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
                 }
                 v
             }
+            DeltaItem::Task(t) => rolo_domain::todo::task_json(t, task_select.as_deref(), false),
             DeltaItem::Removed(id) => json!({"@odata.type": type_name, "id": id, "@removed": {"reason": "deleted"}}),
         });
     }

@@ -176,6 +176,8 @@ async fn serve(
         principal.require_mail_send()?;
     } else if path.resource.is_mail() {
         principal.require_mail(access, true)?;
+    } else if path.resource.is_todo() {
+        principal.require_tasks(access, true)?;
     } else if path.resource.is_calendar() {
         principal.require_calendars(access, true)?;
     } else if path.resource == Resource::People {
@@ -218,6 +220,13 @@ async fn serve(
             mailbox_access(&state, &principal, &user).await?
         } else {
             MailboxAccess::Owner
+        }
+    } else if path.resource.is_todo() {
+        // To Do has no delegates: a user's tasks are theirs, or an app's with its permission.
+        principal.require_tasks(access, own)?;
+        match mailbox_access(&state, &principal, &user).await? {
+            a @ (MailboxAccess::Owner | MailboxAccess::App) => a,
+            _ => return Err(GraphError::access_denied()),
         }
     } else if path.resource.is_mail() || path.resource.is_calendar() {
         if path.resource.is_calendar() {
@@ -330,6 +339,7 @@ async fn serve(
         (Method::GET, Resource::Event(id)) => messages::get(&ctx, ItemKind::Event, &id).await,
         (Method::PATCH, Resource::Event(id)) => messages::update(&ctx, ItemKind::Event, &id, body).await,
         (Method::DELETE, Resource::Event(id)) => messages::delete(&ctx, ItemKind::Event, &id).await,
+        (m, r) if r.is_todo() => crate::todo::serve(&ctx, &m, r, body).await,
         (m, _) => Err(methods::method_not_allowed(&m, allowed)),
     }
 }

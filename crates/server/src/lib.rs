@@ -41,8 +41,9 @@ pub mod seed;
 mod signin_page;
 mod subscriptions;
 pub mod throttle;
-mod tokens;
 pub mod tls;
+mod todo;
+mod tokens;
 mod users;
 pub mod webhooks;
 

@@ -23,11 +23,12 @@ fn names(kind: ItemKind) -> (&'static str, &'static str, &'static [&'static str]
     match kind {
         ItemKind::Message => ("messages", MESSAGE_TYPE, MESSAGE_PROPERTIES),
         ItemKind::Event => ("events", EVENT_TYPE, EVENT_PROPERTIES),
+        ItemKind::Task => ("tasks", rolo_domain::todo::TASK_TYPE, rolo_domain::todo::TASK_PROPERTIES),
     }
 }
 
 /// `$select` as property names (`None`: everything).
-fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
+pub(crate) fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
     let Some(items) = &ctx.options.select else { return Ok(None) };
     let (_, type_name, props) = names(kind);
     let mut out = Vec::new();
@@ -54,7 +55,7 @@ fn selection(ctx: &Ctx, kind: ItemKind) -> GraphResult<Option<Vec<String>>> {
 
 /// The collection in `@odata.context`. As on Graph (and for contacts), a `$select` is named
 /// there: `messages(sender,subject)`.
-fn context_tail(kind: ItemKind, select: Option<&[String]>) -> String {
+pub(crate) fn context_tail(kind: ItemKind, select: Option<&[String]>) -> String {
     match select {
         Some(picked) if !picked.is_empty() => format!("{}({})", names(kind).0, picked.join(",")),
         _ => names(kind).0.to_owned(),
@@ -70,6 +71,7 @@ fn project(ctx: &Ctx, kind: ItemKind, item: &Item, select: Option<&[String]>) ->
     match kind {
         ItemKind::Message => mail::message_json(item, select),
         ItemKind::Event => mail::event_json(item, &ctx.user.user_principal_name, select),
+        ItemKind::Task => rolo_domain::todo::task_json(item, select, false),
     }
 }
 
@@ -320,6 +322,8 @@ pub async fn update(ctx: &Ctx, kind: ItemKind, id: &str, body: Value) -> GraphRe
     match kind {
         ItemKind::Message => mail::apply_message(&mut Map::new(), &body, MessageWrite::Patch { draft: true })?,
         ItemKind::Event => mail::apply_event(&mut Map::new(), &body, false, &owner)?,
+        // Tasks are written through `todo`, under their list.
+        ItemKind::Task => return Err(GraphError::internal("a task reached the message handlers")),
     }
     let edit = Box::new(move |item: &mut Item| match kind {
         ItemKind::Message => {
@@ -327,6 +331,7 @@ pub async fn update(ctx: &Ctx, kind: ItemKind, id: &str, body: Value) -> GraphRe
             mail::apply_message(&mut item.doc, &body, MessageWrite::Patch { draft })
         }
         ItemKind::Event => mail::apply_event(&mut item.doc, &body, false, &owner),
+        ItemKind::Task => Err(GraphError::internal("a task reached the message handlers")),
     });
     let item = ctx.state.store.update_item(ctx.mailbox(), kind, &id, ctx.if_match.clone(), edit).await?;
     entity_response(ctx, kind, &item, StatusCode::OK)

@@ -143,6 +143,49 @@ fn entity(name: &'static str, properties: Vec<Property>, navigation: Vec<Navigat
     }
 }
 
+/// Microsoft To Do's types, as `rolo_domain::todo` projects them.
+fn todo_types() -> Vec<TypeDef> {
+    let dates = ["dueDateTime", "startDateTime", "reminderDateTime", "completedDateTime"];
+    let mut task = vec![
+        prop("title", "Edm.String"),
+        prop("body", "graph.itemBody"),
+        prop("importance", "Edm.String"),
+        prop("status", "Edm.String"),
+        required("categories", "Collection(Edm.String)"),
+        prop("isReminderOn", "Edm.Boolean"),
+        prop("createdDateTime", "Edm.DateTimeOffset"),
+        prop("lastModifiedDateTime", "Edm.DateTimeOffset"),
+        prop("bodyLastModifiedDateTime", "Edm.DateTimeOffset"),
+        prop("hasAttachments", "Edm.Boolean"),
+    ];
+    task.extend(dates.iter().map(|d| prop(d, "graph.dateTimeTimeZone")));
+    vec![
+        complex("itemBody", None, strings(&["content", "contentType"])),
+        entity("todo", Vec::new(), vec![nav("lists", "Collection(graph.todoTaskList)")]),
+        entity(
+            "todoTaskList",
+            vec![
+                prop("displayName", "Edm.String"),
+                prop("isOwner", "Edm.Boolean"),
+                prop("isShared", "Edm.Boolean"),
+                prop("wellknownListName", "Edm.String"),
+            ],
+            vec![nav("tasks", "Collection(graph.todoTask)")],
+        ),
+        entity("todoTask", task, vec![nav("checklistItems", "Collection(graph.checklistItem)")]),
+        entity(
+            "checklistItem",
+            vec![
+                prop("displayName", "Edm.String"),
+                prop("createdDateTime", "Edm.DateTimeOffset"),
+                prop("checkedDateTime", "Edm.DateTimeOffset"),
+                prop("isChecked", "Edm.Boolean"),
+            ],
+            Vec::new(),
+        ),
+    ]
+}
+
 /// The model of a version, built once.
 pub(crate) fn model(version: ApiVersion) -> &'static Model {
     static V1: OnceLock<Model> = OnceLock::new();
@@ -185,6 +228,12 @@ fn build_model(version: ApiVersion) -> Model {
     types.push(complex("extensionSchemaProperty", None, strings(&["name", "type"])));
     // The People API's person and its parts.
     if !beta {
+        // Beta declares it above, for the contact's flag.
+        types.push(complex(
+            "dateTimeTimeZone",
+            None,
+            vec![required("dateTime", "Edm.String"), prop("timeZone", "Edm.String")],
+        ));
         types.push(complex("phone", None, strings(&["number", "type"])));
         types.push(complex("website", None, strings(&["address", "displayName", "type"])));
     }
@@ -365,10 +414,12 @@ fn build_model(version: ApiVersion) -> Model {
             nav("photo", "graph.profilePhoto"),
             nav("photos", "Collection(graph.profilePhoto)"),
             nav("people", "Collection(graph.person)"),
+            nav("todo", "graph.todo"),
         ],
     );
     user.open = true;
     types.push(user);
+    types.extend(todo_types());
     types.push(complex(
         "verifiedDomain",
         None,
@@ -410,6 +461,12 @@ fn build_model(version: ApiVersion) -> Model {
             function: true,
             binding: "Collection(graph.contactFolder)",
             returns: Some("Collection(graph.contactFolder)"),
+        },
+        Operation {
+            name: "delta",
+            function: true,
+            binding: "Collection(graph.todoTask)",
+            returns: Some("Collection(graph.todoTask)"),
         },
         Operation { name: "permanentDelete", function: false, binding: "graph.contact", returns: None },
         Operation { name: "permanentDelete", function: false, binding: "graph.contactFolder", returns: None },
@@ -530,7 +587,14 @@ mod tests {
                 assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
             }
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
-            assert_eq!(doc.matches("<EntityType ").count(), 17);
+            // 17, and To Do's todo, todoTaskList, todoTask and checklistItem.
+            assert_eq!(doc.matches("<EntityType ").count(), 21);
+            assert!(doc.contains(
+                r#"<NavigationProperty Name="checklistItems" Type="Collection(graph.checklistItem)" ContainsTarget="true" />"#
+            ));
+            for name in rolo_domain::todo::TASK_PROPERTIES.iter().filter(|n| !["id", "checklistItems"].contains(n)) {
+                assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "todoTask.{name} missing");
+            }
             assert!(doc.contains(r#"<EntitySet Name="organization" EntityType="graph.organization" />"#));
             assert!(doc.contains(r#"<Property Name="verifiedDomains" Type="Collection(graph.verifiedDomain)" />"#));
             assert!(doc.contains(r#"<EntitySet Name="subscriptions" EntityType="graph.subscription" />"#));

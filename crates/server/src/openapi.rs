@@ -12,6 +12,8 @@ use serde_json::{json, Map, Value};
 
 use crate::metadata::{model, Model, TypeDef};
 
+mod todo;
+
 /// Where a route lives: outside authentication, at the service root, or under each mailbox
 /// (`/me` and `/users/{user-id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,6 +294,7 @@ fn mailbox_routes() -> Vec<(String, Vec<Op>)> {
             ],
         ),
     ]);
+    r.extend(todo::routes());
     r
 }
 

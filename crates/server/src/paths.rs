@@ -78,12 +78,44 @@ pub enum Resource {
     People,
     /// `/events/{id}`.
     Event(String),
+    /// `/todo/lists`.
+    TodoLists,
+    /// `/todo/lists/{id}`.
+    TodoList(String),
+    /// `/todo/lists/{id}/tasks`.
+    Tasks(String),
+    /// `/todo/lists/{id}/tasks/delta`.
+    TasksDelta(String),
+    /// `/todo/lists/{list}/tasks/{id}`.
+    Task {
+        list: String,
+        id: String,
+    },
+    /// `/todo/lists/{list}/tasks/{task}/checklistItems[/{id}]`.
+    ChecklistItems {
+        list: String,
+        task: String,
+        id: Option<String>,
+    },
 }
 
 impl Resource {
     /// Messages and `sendMail`: governed by the `Mail.*` scopes.
     pub fn is_mail(&self) -> bool {
         matches!(self, Resource::Messages(_) | Resource::Message(_) | Resource::SendMail | Resource::SendDraft(_))
+    }
+
+    /// Microsoft To Do: governed by the `Tasks.*` scopes.
+    pub fn is_todo(&self) -> bool {
+        matches!(
+            self,
+            Resource::TodoLists
+                | Resource::TodoList(_)
+                | Resource::Tasks(_)
+                | Resource::TasksDelta(_)
+                | Resource::Task { .. }
+                | Resource::ChecklistItems { .. }
+        )
     }
 
     /// Events: governed by the `Calendars.*` scopes.
@@ -113,6 +145,45 @@ fn item_tail(key: Option<String>, rest: &[&str]) -> GraphResult<Option<String>> 
         (Some(k), []) => Ok(Some(k)),
         (_, [.., other]) => Err(not_found_segment(other)),
     }
+}
+
+/// After `todo`: lists, a list, its tasks (and their delta), a task, its checklist items.
+fn todo_tail(rest: &[&str]) -> GraphResult<Resource> {
+    // `name('key')` reads as `name/key`.
+    let mut segs: Vec<String> = Vec::new();
+    for seg in rest {
+        if is_delta(seg) {
+            segs.push((*seg).to_owned());
+            continue;
+        }
+        let (name, key) = split_key(seg)?;
+        segs.push(name.to_owned());
+        segs.extend(key);
+    }
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let owned = |x: &str| x.to_owned();
+    Ok(match s.as_slice() {
+        [l] if is(l, "lists") => Resource::TodoLists,
+        [l, id] if is(l, "lists") => Resource::TodoList(owned(id)),
+        [l, list, t] if is(l, "lists") && is(t, "tasks") => Resource::Tasks(owned(list)),
+        [l, list, t, d] if is(l, "lists") && is(t, "tasks") && is_delta(d) => Resource::TasksDelta(owned(list)),
+        [l, list, t, id] if is(l, "lists") && is(t, "tasks") => Resource::Task { list: owned(list), id: owned(id) },
+        [l, list, t, task, c, rest @ ..] if is(l, "lists") && is(t, "tasks") && is(c, "checklistItems") => {
+            let id = match rest {
+                [] => None,
+                [id] => Some(owned(id)),
+                [.., other] => return Err(not_found_segment(other)),
+            };
+            Resource::ChecklistItems { list: owned(list), task: owned(task), id }
+        }
+        [] => {
+            return Err(GraphError::bad_request(
+                "BadRequest",
+                "Reading the todo entity is not supported by this server.",
+            ))
+        }
+        [.., other] => return Err(not_found_segment(other)),
+    })
 }
 
 /// `delta`, `delta()` and `microsoft.graph.delta` all name the delta function.
@@ -203,6 +274,7 @@ impl Resource {
                 | Resource::Categories
                 | Resource::Messages(_)
                 | Resource::Events
+                | Resource::Tasks(_)
                 | Resource::ContactExtensions { extension: None, .. }
         )
     }
@@ -295,6 +367,8 @@ fn parse_segments(segs: &[String]) -> GraphResult<GraphPath> {
             None => Resource::Events,
             Some(id) => Resource::Event(id),
         }
+    } else if is(name, "todo") && key.is_none() {
+        todo_tail(&rest)?
     } else if is(name, "contactFolders") {
         match key {
             None if rest.is_empty() => Resource::Folders(FolderPath::Default),
@@ -507,6 +581,14 @@ mod tests {
         assert_eq!(parse("me/messages/M/send").unwrap().resource, Resource::SendDraft("M".into()));
         assert_eq!(parse("me/messages('M')/microsoft.graph.send").unwrap().resource, Resource::SendDraft("M".into()));
         assert_eq!(parse("me/events").unwrap().resource, Resource::Events);
+        assert_eq!(parse("me/todo/lists").unwrap().resource, Resource::TodoLists);
+        assert_eq!(parse("users/u/todo/lists('L')/tasks").unwrap().resource, Resource::Tasks("L".into()));
+        assert_eq!(parse("me/todo/lists/L/tasks/delta()").unwrap().resource, Resource::TasksDelta("L".into()));
+        assert_eq!(
+            parse("me/todo/lists/L/tasks/T/checklistItems/C").unwrap().resource,
+            Resource::ChecklistItems { list: "L".into(), task: "T".into(), id: Some("C".into()) }
+        );
+        assert!(parse("me/todo/lists/L/tasks/T/attachments").is_err());
         assert_eq!(parse("me/events/E").unwrap().resource, Resource::Event("E".into()));
         assert!(parse("me/events/E/x").is_err());
         assert!(parse("me/mailFolders/inbox").is_err());

@@ -31,6 +31,8 @@ impl ChangeType {
 pub enum TombstoneKind {
     Contact,
     Folder,
+    /// A To Do task, scoped to its list.
+    Task,
 }
 
 impl TombstoneKind {
@@ -39,6 +41,7 @@ impl TombstoneKind {
         match self {
             TombstoneKind::Contact => "contact",
             TombstoneKind::Folder => "folder",
+            TombstoneKind::Task => "task",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Storage for Rolo: the [`Store`] trait the HTTP layer depends on, the sum of one trait per
 //! role ([`Directory`], [`Folders`], [`Contacts`], [`Categories`], [`Changes`],
-//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Consents`]), and
+//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Tasks`], [`Consents`]), and
 //! [`SqlStore`], their one implementation over either database backend (SQLite or PostgreSQL),
 //! one file per role under `sql_store/`. The store logic is written once against
 //! [`sql::Backend`]; a backend only runs SQL. The emulator's state controls ([`Emulator`]) are
@@ -28,6 +28,7 @@ pub mod signin;
 pub mod snapshot;
 pub mod sql;
 pub(crate) mod sql_store;
+pub mod tasks;
 
 use rolo_domain::mail::Item;
 use rolo_domain::schema::SchemaExtension;
@@ -49,6 +50,7 @@ pub use schema_extensions::SchemaExtensions;
 pub use sharing::Sharing;
 pub use signin::{DeviceCode, DeviceStatus, Rotation, SignIns};
 pub use sql_store::SqlStore;
+pub use tasks::Tasks;
 
 /// A directory user and the handles of their mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +181,8 @@ pub enum DeltaScope {
     MailboxContacts,
     /// Every contact folder of the mailbox.
     Folders,
+    /// The tasks of one To Do list.
+    ListTasks(String),
 }
 
 /// Which changes a round reports (Graph's `changeType`).
@@ -207,6 +211,7 @@ pub struct DeltaQuery {
 pub enum DeltaItem {
     Contact(Box<Contact>),
     Folder(ContactFolder),
+    Task(Box<Item>),
     Removed(String),
 }
 
@@ -241,6 +246,7 @@ pub trait Store:
     + Notifications
     + Sharing
     + Items
+    + Tasks
     + Consents
     + SignIns
     + Send
@@ -259,6 +265,7 @@ impl<T> Store for T where
         + Notifications
         + Sharing
         + Items
+        + Tasks
         + Consents
         + SignIns
         + Send
@@ -271,7 +278,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Categories, Changes, Consents, Contacts, Directory, Emulator, Folders, Items, Notifications, SchemaExtensions,
-        Sharing, SignIns, Store,
+        Sharing, SignIns, Store, Tasks,
     };
 }
 

@@ -29,6 +29,9 @@ const MAILBOX_TABLES: &[&str] = &[
     "event_categories",
     "correspondents",
     "interactions",
+    "todo_lists",
+    "tasks",
+    "task_categories",
     "mailboxes",
 ];
 

@@ -326,6 +326,49 @@ const MIGRATIONS: &[&[&str]] = &[
         expires_at BIGINT NOT NULL,
         last_poll BIGINT NOT NULL)",
     ],
+    // Microsoft To Do: task lists, and tasks stored as messages and events are (versioned rows
+    // whose folder is their list's id, key columns for filters and sorts, a category side
+    // table). One default list per mailbox, made on first use.
+    &[
+        "CREATE TABLE todo_lists (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        is_default BIGINT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        change_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE UNIQUE INDEX todo_lists_default ON todo_lists (mailbox_id) WHERE is_default = 1",
+        "CREATE TABLE tasks (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL,
+        change_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        title_key TEXT {ckey} NOT NULL,
+        status_key TEXT {ckey} NOT NULL,
+        importance_key TEXT {ckey} NOT NULL,
+        due_at TEXT {ckey},
+        start_at TEXT {ckey},
+        reminder_at TEXT {ckey},
+        completed_at TEXT {ckey},
+        is_reminder_on BIGINT NOT NULL,
+        doc {doc} NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE INDEX tasks_by_list ON tasks (mailbox_id, folder, created_seq)",
+        "CREATE INDEX tasks_by_change ON tasks (mailbox_id, folder, change_seq, id)",
+        "CREATE TABLE task_categories (
+        mailbox_id TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, name_key, item_id))",
+        "CREATE INDEX task_categories_by_item ON task_categories (mailbox_id, item_id)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -361,6 +404,9 @@ pub const STATE_TABLES: &[&str] = &[
     "refresh_families",
     "redeemed",
     "device_codes",
+    "todo_lists",
+    "tasks",
+    "task_categories",
 ];
 
 /// The schema version this Rolo migrates to.

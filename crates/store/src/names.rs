@@ -31,6 +31,7 @@ fn vocabulary(entity: Entity) -> [&'static [&'static str]; 3] {
         Entity::Folder => [FOLDER_BETA_PROPERTIES, &[], &[]],
         Entity::Message => [MESSAGE_PROPERTIES, ADDRESS_NESTED, &[]],
         Entity::Event => [EVENT_PROPERTIES, EVENT_NESTED, &[]],
+        Entity::Task => [rolo_domain::todo::TASK_PROPERTIES, &["dateTime"], &[]],
     }
 }
 

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{like_escape, Dialect, Value};
 
+mod task;
+
 /// What a list request asks for, after the HTTP layer has parsed the query options.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -51,6 +53,7 @@ pub enum Entity {
     Folder,
     Message,
     Event,
+    Task,
 }
 
 impl Entity {
@@ -60,6 +63,7 @@ impl Entity {
             Entity::Folder => "microsoft.graph.contactFolder",
             Entity::Message => "microsoft.graph.message",
             Entity::Event => "microsoft.graph.event",
+            Entity::Task => "microsoft.graph.todoTask",
         }
     }
 
@@ -68,6 +72,7 @@ impl Entity {
         match self {
             Entity::Message => ("message_categories", "item_id"),
             Entity::Event => ("event_categories", "item_id"),
+            Entity::Task => ("task_categories", "item_id"),
             _ => ("contact_categories", "contact_id"),
         }
     }
@@ -294,6 +299,7 @@ impl Compiler {
                 "categories" => Ok(Prop::Categories),
                 _ => Err(unknown()),
             },
+            Entity::Task => task::prop(self.dialect, &name).ok_or_else(unknown),
             Entity::Contact => {
                 if let Some((_, col)) = CONTACT_KEY_COLUMNS.iter().find(|(p, _)| *p == name) {
                     let raw = self.dialect.json_text("t.doc", &name);
@@ -456,7 +462,7 @@ impl Compiler {
                     Literal::Null => return null_compare(&col, op),
                     // An event's `start/dateTime` is a wall-clock time: Graph compares it with
                     // strings that carry no offset.
-                    Literal::String(s) if self.entity == Entity::Event && !s.ends_with('Z') => {
+                    Literal::String(s) if matches!(self.entity, Entity::Event | Entity::Task) && !s.ends_with('Z') => {
                         rolo_domain::time::normalize_datetime(&format!("{s}Z"))
                             .ok_or_else(|| invalid(format!("'{s}' is not a valid date-time.")))?
                     }
@@ -538,7 +544,7 @@ impl Compiler {
         };
         // Messages and events keep their categories in their own side tables.
         let mut item = "contact_id";
-        if matches!(self.entity, Entity::Message | Entity::Event) {
+        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task) {
             (table, item) = self.entity.categories_table();
         }
         let (Some(var), Some(pred)) = (variable, predicate) else {

@@ -699,8 +699,14 @@ async fn service_document_and_metadata() {
 async fn openapi_describes_exactly_what_is_served() {
     let s = TestServer::start(Backend::Sqlite).await;
     let (user, _) = s.login("openapi@contoso.com").await;
-    let token = s.token(&user, "Contacts.ReadWrite MailboxSettings.ReadWrite User.ReadWrite");
+    let token = s.token(&user, "Contacts.ReadWrite MailboxSettings.ReadWrite User.ReadWrite Tasks.ReadWrite");
     let folder = s.create_folder_at("/me/contactFolders", &token, "F").await;
+    let list =
+        s.post("/me/todo/lists", &token, json!({"displayName": "L"})).await.body["id"].as_str().unwrap().to_owned();
+    let task = s.post(&format!("/me/todo/lists/{list}/tasks"), &token, json!({"title": "T"})).await;
+    let task = task.body["id"].as_str().unwrap().to_owned();
+    let checklist = format!("/me/todo/lists/{list}/tasks/{task}/checklistItems");
+    let item = s.post(&checklist, &token, json!({"displayName": "C"})).await.body["id"].as_str().unwrap().to_owned();
     let child = s.create_folder_at(&format!("/me/contactFolders/{folder}/childFolders"), &token, "G").await;
     let contact = s.create_contact(&token, json!({"givenName": "A"})).await;
     let doc = s.send(Method::GET, "/openapi.json", None, None, &[]).await;
@@ -723,6 +729,9 @@ async fn openapi_describes_exactly_what_is_served() {
         ("{subscription-id}", "00000000-0000-0000-0000-000000000002".to_owned()),
         ("{schemaExtension-id}", "extabcdefgh_x".to_owned()),
         ("{organization-id}", s.authority.tenant_id.clone()),
+        ("{todoTaskList-id}", list),
+        ("{todoTask-id}", task),
+        ("{checklistItem-id}", item),
     ];
     let paths = doc.body["paths"].as_object().expect("paths");
     assert!(paths.len() > 90, "{} paths", paths.len());

@@ -29,4 +29,5 @@ mod python_client;
 mod resource_limits;
 mod robustness;
 mod tls;
+mod todo;
 mod users_lifecycle;

@@ -27,7 +27,9 @@ impl Changes for SqlStore {
             DeltaScope::FolderContacts(f) => (TombstoneKind::Contact, f.as_str().to_owned()),
             DeltaScope::MailboxContacts => (TombstoneKind::Contact, "*".to_owned()),
             DeltaScope::Folders => (TombstoneKind::Folder, "*".to_owned()),
+            DeltaScope::ListTasks(list) => (TombstoneKind::Task, list.clone()),
         };
+        let task_columns = super::items::item_columns(self.backend.dialect());
         // Where a byte-bounded page of live items stopped short, with more after it.
         let mut cut: Option<(i64, String)> = None;
         if q.change_type != Some(ChangeType::Deleted) {
@@ -35,6 +37,7 @@ impl Changes for SqlStore {
                 DeltaScope::FolderContacts(_) => ("contacts", self.contact_columns.as_str(), "t.folder_id = ? AND "),
                 DeltaScope::MailboxContacts => ("contacts", self.contact_columns.as_str(), ""),
                 DeltaScope::Folders => ("folders", FOLDER_COLUMNS, ""),
+                DeltaScope::ListTasks(_) => ("tasks", task_columns.as_str(), "t.folder = ? AND "),
             };
             let created = match q.change_type {
                 Some(ChangeType::Created) => " AND t.created_seq > ?",
@@ -47,8 +50,10 @@ impl Changes for SqlStore {
             let mut after = q.after.clone();
             'batches: while let Some(batch) = fetch.next_batch() {
                 let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
-                if let DeltaScope::FolderContacts(f) = &q.scope {
-                    params.push(f.as_str().into());
+                match &q.scope {
+                    DeltaScope::FolderContacts(f) => params.push(f.as_str().into()),
+                    DeltaScope::ListTasks(list) => params.push(list.as_str().into()),
+                    _ => {}
                 }
                 let window = match &after {
                     Some((seq, id)) => {
@@ -77,12 +82,15 @@ impl Changes for SqlStore {
                     let seq = row.int("change_seq").unwrap_or(0);
                     let item = if table == "folders" {
                         DeltaItem::Folder(folder_from(row))
+                    } else if table == "tasks" {
+                        DeltaItem::Task(Box::new(super::items::item_from(row)?))
                     } else {
                         DeltaItem::Contact(Box::new(contact_from(row)?))
                     };
                     let id = match &item {
                         DeltaItem::Contact(c) => c.id.to_string(),
                         DeltaItem::Folder(f) => f.id.to_string(),
+                        DeltaItem::Task(t) => t.id.clone(),
                         DeltaItem::Removed(id) => id.clone(),
                     };
                     let key = (seq, id);
@@ -108,6 +116,7 @@ impl Changes for SqlStore {
                 DeltaScope::FolderContacts(_) => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id AND c.folder_id = t.scope_id",
                 DeltaScope::MailboxContacts => "SELECT 1 FROM contacts c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
                 DeltaScope::Folders => "SELECT 1 FROM folders c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id",
+                DeltaScope::ListTasks(_) => "SELECT 1 FROM tasks c WHERE c.mailbox_id = t.mailbox_id AND c.id = t.item_id AND c.folder = t.scope_id",
             };
             let mut params: Vec<Value> =
                 vec![mailbox.id.as_str().into(), kind.code().into(), tomb_scope.as_str().into(), q.upto.into()];

@@ -36,6 +36,20 @@ pub(super) fn item_table(kind: ItemKind) -> (&'static str, &'static str, &'stati
             ("messages", "message_categories", &["received_at", "sent_at", "subject_key", "from_key", "is_read"])
         }
         ItemKind::Event => ("events", "event_categories", &["start_at", "end_at", "subject_key", "organizer_key"]),
+        ItemKind::Task => (
+            "tasks",
+            "task_categories",
+            &[
+                "title_key",
+                "status_key",
+                "importance_key",
+                "due_at",
+                "start_at",
+                "reminder_at",
+                "completed_at",
+                "is_reminder_on",
+            ],
+        ),
     }
 }
 
@@ -83,6 +97,20 @@ pub(super) fn item_keys(kind: ItemKind, item: &Item) -> Vec<Value> {
                 mail::event_instant(d.get("end")).unwrap_or_default().into(),
                 subject,
                 fold(organizer).into(),
+            ]
+        }
+        ItemKind::Task => {
+            let at = |k: &str| Value::from(rolo_domain::todo::task_instant(d, k));
+            let reminder = d.get("isReminderOn").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            vec![
+                fold(&text("title").unwrap_or_default()).into(),
+                fold(&text("status").unwrap_or_else(|| "notStarted".into())).into(),
+                fold(&text("importance").unwrap_or_else(|| "normal".into())).into(),
+                at("dueDateTime"),
+                at("startDateTime"),
+                at("reminderDateTime"),
+                at("completedDateTime"),
+                i64::from(reminder).into(),
             ]
         }
     }
@@ -149,6 +177,10 @@ pub(super) async fn index_item(
                 &[mb.id.as_str().into(), c.into(), id.into()],
             )
             .await?;
+        }
+        if kind == ItemKind::Task {
+            // Tasks name no correspondents.
+            return Ok(());
         }
         let owner = owner_address(tx, mb).await?;
         for c in mail::correspondents(kind, &item.folder, &item.doc, &owner) {
@@ -357,6 +389,7 @@ impl SqlStore {
         let entity = match kind {
             ItemKind::Message => Entity::Message,
             ItemKind::Event => Entity::Event,
+            ItemKind::Task => Entity::Task,
         };
         let (scope_sql, scope_params) = match folder {
             Some(f) => ("t.mailbox_id = ? AND t.folder = ?", vec![mailbox.id.as_str().into(), f.into()]),

@@ -14,6 +14,7 @@ mod notifications;
 mod planner;
 mod schema;
 mod sharing;
+mod tasks;
 mod versioned;
 
 // Each role file starts with `use super::*`: it gets the shared vocabulary imported below, the
@@ -39,7 +40,7 @@ use crate::{
     Categories, ChangeState, ChangeType, Changes, ContactEdit, Contacts, DeltaItem, DeltaPage, DeltaQuery, DeltaScope,
     Directory, Emulator, FolderPermission, Folders, Grants, Interaction, ItemEdit, Items, Mailbox, MailboxKind,
     Notifications, PhotoOwner, RegisteredApp, SchemaEdit, SchemaExtensions, Scope, Sharing, StoredPhoto,
-    SubscriptionEdit, TombstoneKind, User, UserStanding,
+    SubscriptionEdit, Tasks, TombstoneKind, User, UserStanding,
 };
 use rolo_domain::mail::{self, Item, ItemKind, MailFolder};
 use rolo_domain::Grant;
