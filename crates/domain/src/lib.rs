@@ -18,6 +18,7 @@ pub mod schema;
 pub mod subscription;
 pub mod text;
 pub mod time;
+pub mod vcard;
 pub mod version;
 pub mod xprop;
 
