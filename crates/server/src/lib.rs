@@ -36,6 +36,7 @@ pub mod seed;
 mod subscriptions;
 pub mod throttle;
 mod users;
+pub mod vcard;
 pub mod webhooks;
 
 use std::future::Future;

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod consent;
+pub mod import;
 mod lifecycle;
 pub mod migrations;
 mod names;
@@ -23,6 +24,7 @@ use rolo_domain::subscription::Subscription;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderChanges, FolderId, Grant, GraphResult};
 
 pub use consent::{Consents, PermissionGrant};
+pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use outbox::OutboxItem;
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use store::SqlStore;
@@ -202,7 +204,7 @@ pub type ContactEdit = Box<dyn FnOnce(&mut ContactData) -> GraphResult<Option<Fo
 
 /// Everything the service stores. Errors are already Graph errors.
 #[async_trait]
-pub trait Store: Consents + Send + Sync + 'static {
+pub trait Store: Consents + ContactImport + Send + Sync + 'static {
     // Directory and settings.
     async fn create_user(&self, upn: &str, display_name: &str) -> GraphResult<User> {
         self.create_user_with_id(&rolo_domain::ids::new_guid(), upn, display_name).await

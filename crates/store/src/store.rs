@@ -27,8 +27,8 @@ use rolo_domain::Grant;
 
 pub struct SqlStore {
     pub(crate) backend: Box<dyn Backend>,
-    contact_columns: String,
-    doc_param: &'static str,
+    pub(crate) contact_columns: String,
+    pub(crate) doc_param: &'static str,
 }
 
 /// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
@@ -100,7 +100,7 @@ fn contact_from(row: Row) -> GraphResult<Contact> {
 
 /// The columns derived from a contact's data, in table order: the folded sort keys
 /// (display_name_key, given_name_key, surname_key, company_name_key), `doc` and `fold_doc`.
-fn derived_columns(d: &ContactData) -> GraphResult<[Value; 6]> {
+pub(crate) fn derived_columns(d: &ContactData) -> GraphResult<[Value; 6]> {
     let k = |s: &Option<String>| Value::Text(s.as_deref().map(fold).unwrap_or_default());
     let (doc, fold_doc) = to_docs(d)?;
     Ok([k(&d.display_name), k(&d.given_name), k(&d.surname), k(&d.company_name), doc.into(), fold_doc.into()])
@@ -129,7 +129,7 @@ fn if_match_ok(if_match: &Option<Vec<String>>, current: &str) -> bool {
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
-async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
+pub(crate) async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
     let row = tx
         .query_opt(
             "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq",
@@ -158,7 +158,7 @@ pub(crate) async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
     Ok(())
 }
 
-async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> GraphResult<bool> {
+pub(crate) async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> GraphResult<bool> {
     Ok(tx
         .query_opt(
             "SELECT 1 FROM folders WHERE mailbox_id = ? AND id = ?",
@@ -170,7 +170,7 @@ async fn folder_exists(tx: &mut dyn Sql, mailbox: &Mailbox, id: &FolderId) -> Gr
 
 /// Rewrites the side tables that index a contact's email addresses, categories and single-value
 /// extended properties.
-async fn index_collections(
+pub(crate) async fn index_collections(
     tx: &mut dyn Sql,
     mailbox: &Mailbox,
     id: &ContactId,
@@ -270,7 +270,7 @@ async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id: &ContactId
     Ok(())
 }
 
-async fn select_contact(
+pub(crate) async fn select_contact(
     conn: &mut dyn Sql,
     columns: &str,
     mailbox: &Mailbox,

@@ -144,6 +144,11 @@ pub(crate) fn finish(
 /// A date as files write it (`1974-07-22`, `19740722`, a date-time, or Outlook's `7/22/1974`)
 /// in ISO form; `None` for what cannot be a full date (`--0722`, no year), which is kept verbatim.
 pub(crate) fn iso_date(raw: &str) -> Option<String> {
+    let iso = loose_date(raw)?;
+    crate::time::parse_date("date", &iso).ok()
+}
+
+fn loose_date(raw: &str) -> Option<String> {
     let s = raw.trim();
     let date = s.split('T').next().unwrap_or(s);
     let digits: String = date.chars().filter(|c| *c != '-').collect();
