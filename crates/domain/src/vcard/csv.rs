@@ -27,7 +27,7 @@ pub fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, BadRecord> {
                     line += 1;
                     field.push('\n');
                 }
-                '\r' => {}
+                // A quoted value keeps its line breaks as written (Outlook's notes hold CRLF).
                 c => field.push(c),
             }
             continue;
