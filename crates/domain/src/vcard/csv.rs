@@ -82,6 +82,10 @@ fn quote(out: &mut String, s: &str) {
 }
 
 fn write_row(out: &mut String, row: &[String]) {
+    // A row of empty fields still has to read back as a row, not as a blank line.
+    if row.iter().all(String::is_empty) {
+        out.push_str("\"\"");
+    }
     for (i, f) in row.iter().enumerate() {
         if i > 0 {
             out.push(',');
