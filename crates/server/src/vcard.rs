@@ -281,6 +281,9 @@ async fn import(ctx: &Ctx, chain: &[String], body: &[u8]) -> GraphResult<Respons
     if text.trim().is_empty() {
         return Err(GraphError::bad_request("ErrorInvalidRequest", "The file holds no contacts."));
     }
+    // Decoding and resizing the file's photos is CPU work: it takes one of the slots photo
+    // uploads share, so imports cannot starve the other requests.
+    let _slot = ctx.state.photo_slots.acquire().await.map_err(GraphError::internal)?;
     let summary = import_text(ctx.state.store.as_ref(), ctx.mailbox(), &folder, &text, format, &mut |_, _| {}).await?;
     let body = serde_json::to_vec(&summary.to_json()).map_err(GraphError::internal)?;
     Ok(crate::response::json_status(StatusCode::OK, body))
