@@ -540,6 +540,23 @@ mod tests {
     }
 
     #[test]
+    fn parses_contact_file_paths() {
+        assert_eq!(
+            parse("me/contacts/C/$value").unwrap().resource,
+            Resource::ContactFile { folder: FolderPath::Default, id: "C".into() }
+        );
+        assert_eq!(
+            parse("me/contactFolders/F/contacts/$VALUE").unwrap().resource,
+            Resource::ContactFiles(FolderPath::Chain(vec!["F".into()]))
+        );
+        assert_eq!(
+            parse("me/contactFolders/F/childFolders/G/import").unwrap().resource,
+            Resource::FolderImport { chain: vec!["F".into(), "G".into()] }
+        );
+        assert!(parse("me/contactFolders/F/import/x").is_err());
+    }
+
+    #[test]
     fn parses_photo_paths() {
         assert_eq!(
             parse("me/photo/$value").unwrap().resource,
