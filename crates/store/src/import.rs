@@ -66,6 +66,19 @@ async fn put_photos(tx: &mut dyn Sql, mb: &Mailbox, id: &ContactId, photo: &[Sto
     Ok(())
 }
 
+/// Whether the stored photo is the one the item brings (an item without a photo leaves the
+/// stored one alone, so it is always "the same").
+async fn same_photo(tx: &mut dyn Sql, mb: &Mailbox, id: &ContactId, photo: &[StoredPhoto]) -> GraphResult<bool> {
+    let Some(original) = photo.iter().find(|p| p.size == crate::ORIGINAL_SIZE) else { return Ok(true) };
+    let row = tx
+        .query_opt(
+            "SELECT etag FROM photos WHERE mailbox_id = ? AND owner_id = ? AND size = ?",
+            &[mb.id.as_str().into(), id.as_str().into(), crate::ORIGINAL_SIZE.into()],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.into_iter().next()).map(Value::into_string).as_deref() == Some(original.etag.as_str()))
+}
+
 #[async_trait]
 impl ContactImport for SqlStore {
     async fn import_contacts(
@@ -117,14 +130,14 @@ impl ContactImport for SqlStore {
                         }
                         None => None,
                     };
-                    let seq = match &existing {
+                    if let Some(c) = &existing {
                         // Nothing changed: a re-run leaves the contact (and its change key) alone.
-                        Some(c) if c.data == item.data && item.photo.is_empty() => {
+                        if c.data == item.data && same_photo(tx, &mb, &c.id, &item.photo).await? {
                             outcomes.push(ImportOutcome::Merged(c.id.clone()));
                             continue;
                         }
-                        _ => bump(tx, &mb).await?,
-                    };
+                    }
+                    let seq = bump(tx, &mb).await?;
                     let now = rolo_domain::time::now_utc();
                     let ck = change_key(seq);
                     match existing {

@@ -71,10 +71,20 @@ pub async fn vcard_and_csv_import_export_over_http(s: TestServer) {
     let again = s.get_bytes(&format!("/me/contactFolders/{copy}/contacts/$value"), &t, &[]).await;
     assert_eq!(String::from_utf8(again.bytes).unwrap(), exported);
 
-    // Importing the same file again merges: nothing is duplicated.
-    let r = import(&s, &t, &folder, "text/vcard", all).await;
+    // Importing the same file again merges: nothing is duplicated, and what did not change
+    // (photo included) keeps its change key.
+    let r = import(&s, &t, &folder, "text/vcard", all.clone()).await;
     assert_eq!(r.body, json!({"imported": 0, "merged": 4, "skipped": []}));
     assert_eq!(s.ids_at(&format!("/me/contactFolders/{folder}/contacts"), &t).await.len(), 4);
+    let after = s.get(&format!("/me/contacts/{id}"), &t).await;
+    assert_eq!(after.body["changeKey"], pavel["changeKey"]);
+    // A changed card is merged into the same contact with a new change key.
+    let changed = all.replace("TITLE:Regional Manager", "TITLE:Director");
+    let r = import(&s, &t, &folder, "text/vcard", changed).await;
+    assert_eq!(r.body, json!({"imported": 0, "merged": 4, "skipped": []}));
+    let after = s.get(&format!("/me/contacts/{id}"), &t).await;
+    assert_eq!(after.body["jobTitle"], "Director");
+    assert_ne!(after.body["changeKey"], pavel["changeKey"]);
 
     // CSV in Outlook's columns: the good row is imported, the bad one named with its line.
     let r = import(&s, &t, &copy, "text/csv", samples::outlook_csv()).await;
