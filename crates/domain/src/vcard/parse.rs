@@ -73,6 +73,30 @@ impl ContentLine {
         out
     }
 
+    /// A parameter value with RFC 6868's escapes decoded (`^n` newline, `^'` quote, `^^` caret).
+    fn caret_param(&self, name: &str) -> Option<String> {
+        let raw = self.param(name)?;
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '^' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('\'') => out.push('"'),
+                Some('^') => out.push('^'),
+                Some(other) => {
+                    out.push('^');
+                    out.push(other);
+                }
+                None => out.push('^'),
+            }
+        }
+        Some(out).filter(|s| !s.is_empty())
+    }
+
     fn encoding(&self) -> Option<String> {
         self.param("ENCODING").map(str::to_ascii_uppercase).or_else(|| {
             self.params
@@ -341,7 +365,8 @@ impl Card {
                 self.data.email_addresses.push(EmailAddress {
                     address: single(&text()?),
                     kind: kind.map(str::to_owned),
-                    ..Default::default()
+                    name: cl.caret_param("X-NAME"),
+                    other_label: cl.caret_param("X-LABEL"),
                 });
             }
             "TEL" => {
@@ -371,7 +396,8 @@ impl Card {
             }
             "URL" => {
                 let kind = kind_of(&cl.types(), WEBSITE_KINDS).unwrap_or("other");
-                self.data.websites.push(Website { kind: kind.into(), address: single(&text()?), display_name: None });
+                let display_name = cl.caret_param("X-NAME");
+                self.data.websites.push(Website { kind: kind.into(), address: single(&text()?), display_name });
             }
             n if IM_PROPERTIES.contains(&n) => self.data.im_addresses.extend(single(&text()?)),
             "BDAY" | "ANNIVERSARY" | "X-ANNIVERSARY" | "X-MS-ANNIVERSARY" => match iso_date(&text()?) {

@@ -159,7 +159,11 @@ mod props {
                      bday in proptest::option::of((1900u32..2100, 1u32..13, 1u32..29))) -> ContactData {
             let mut d = ContactData { given_name: given, surname, company_name: company, department: dept,
                 personal_notes: notes, job_title: job, nick_name: nick, manager, categories: cats, ..Default::default() };
-            if let Some(e) = email { d.email_addresses.push(EmailAddress { address: Some(e), kind: ekind.map(str::to_owned), ..Default::default() }); }
+            if let Some(e) = email {
+                let name = d.personal_notes.clone().map(|n| format!("{n} ^\"x"));
+                let other_label = d.job_title.clone();
+                d.email_addresses.push(EmailAddress { address: Some(e), kind: ekind.map(str::to_owned), name, other_label });
+            }
             if let Some(p) = phone { d.phones.push(Phone { kind: pkind.to_owned(), number: Some(p.trim().to_owned()) }); }
             if street.is_some() || city.is_some() { d.postal_addresses.push(PostalAddress { kind: akind.into(), street, city, ..Default::default() }); }
             if let Some(w) = web { d.websites.push(Website { kind: "work".into(), address: Some(w), display_name: None }); }
@@ -169,8 +173,47 @@ mod props {
         }
     }
 
+    prop_compose! {
+        /// The rest of Graph's contact properties, on top of `contact()`.
+        fn full_contact()(base in contact(), middle in text(), title in text(), generation in text(),
+                          yomi in (text(), text(), text()), more in (text(), text(), text(), text(), text(), text()),
+                          gender in proptest::option::of(proptest::sample::select(vec!["male", "female", "nonbinary x"])),
+                          children in proptest::collection::vec("[a-z]{1,6}", 0..3),
+                          ims in proptest::collection::vec("[a-z]{1,6}@im\\.test", 0..2),
+                          anniversary in proptest::option::of((1950u32..2030, 1u32..13, 1u32..29)),
+                          extra_phone in proptest::option::of((proptest::sample::select(crate::contact::PHONE_TYPES.to_vec()), "[0-9]{3,8}")),
+                          web_kind in proptest::sample::select(crate::contact::WEBSITE_TYPES.to_vec())) -> ContactData {
+            let mut d = base;
+            let middle_copy = middle.clone();
+            d.middle_name = middle;
+            d.title = title;
+            d.generation = generation;
+            (d.yomi_given_name, d.yomi_surname, d.yomi_company_name) = yomi;
+            (d.file_as, d.initials, d.office_location, d.profession, d.assistant_name, d.spouse_name) = more;
+            d.gender = gender.map(str::to_owned);
+            d.children = children;
+            d.im_addresses = ims;
+            d.wedding_anniversary = anniversary.map(|(y, m, dd)| format!("{y:04}-{m:02}-{dd:02}"));
+            if let Some((kind, n)) = extra_phone {
+                d.phones.push(Phone { kind: kind.to_owned(), number: Some(n) });
+            }
+            d.websites.push(Website { kind: web_kind.to_owned(), address: Some("https://x.test/w".into()), display_name: middle_copy });
+            d.display_name = None;
+            finish(d, Vec::new(), Vec::new(), None, None).unwrap()
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn every_graph_property_survives_a_vcard(d in full_contact(), v4 in any::<bool>()) {
+            let version = if v4 { VCardVersion::V4 } else { VCardVersion::V3 };
+            let text = write_vcard(&d, "u1", None, version);
+            let mut back = read(&text, Format::VCard).remove(0).unwrap().data;
+            back.single_value_extended_properties.clear();
+            prop_assert_eq!(back, d, "{}", text);
+        }
+
         #[test]
         fn vcard_export_then_import_keeps_every_field(d in contact(), v4 in any::<bool>()) {
             let version = if v4 { VCardVersion::V4 } else { VCardVersion::V3 };

@@ -65,6 +65,27 @@ impl Out {
     }
 }
 
+/// A quoted parameter value with RFC 6868's escapes, so any text fits.
+fn caret_param(name: &str, value: &Option<String>) -> String {
+    match value.as_deref().filter(|v| !v.is_empty()) {
+        None => String::new(),
+        Some(v) => {
+            let mut out = format!(";{name}=\"");
+            for c in v.chars() {
+                match c {
+                    '^' => out.push_str("^^"),
+                    '\n' => out.push_str("^n"),
+                    '"' => out.push_str("^'"),
+                    '\r' => {}
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+    }
+}
+
 fn typed(name: &str, types: &[&str]) -> String {
     if types.is_empty() {
         name.to_owned()
@@ -102,7 +123,8 @@ pub fn write_vcard(d: &ContactData, uid: &str, photo: Option<PhotoRef<'_>>, vers
         if let Some(a) = &e.address {
             let t: Vec<&str> = e.kind.as_deref().and_then(|k| lookup(EMAIL_KINDS, k)).into_iter().collect();
             let t = if v4 || t.is_empty() { t } else { [["INTERNET"].as_slice(), &t].concat() };
-            o.line(&typed("EMAIL", &t), &escape(a));
+            let params = format!("{}{}", caret_param("X-NAME", &e.name), caret_param("X-LABEL", &e.other_label));
+            o.line(&format!("{}{params}", typed("EMAIL", &t)), &escape(a));
         }
     }
     for p in &d.phones {
@@ -120,7 +142,7 @@ pub fn write_vcard(d: &ContactData, uid: &str, photo: Option<PhotoRef<'_>>, vers
     for w in &d.websites {
         if let Some(addr) = &w.address {
             let t: Vec<&str> = lookup(WEBSITE_KINDS, &w.kind).into_iter().collect();
-            o.line(&typed("URL", &t), &escape(addr));
+            o.line(&format!("{}{}", typed("URL", &t), caret_param("X-NAME", &w.display_name)), &escape(addr));
         }
     }
     for im in &d.im_addresses {
