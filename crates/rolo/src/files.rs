@@ -75,9 +75,17 @@ pub async fn import(
     };
     let folder = folder(store, &user.mailbox, folder_path, true).await?;
     let mut progress = progress_reporter();
-    let summary = rolo_server::vcard::import_text(store, &user.mailbox, &folder, &text, format, &mut *progress)
-        .await
-        .map_err(|e| e.message)?;
+    let summary = rolo_server::vcard::import_text(
+        store,
+        &user.mailbox,
+        &folder,
+        &text,
+        format,
+        rolo_server::vcard::BULK_BATCH,
+        &mut *progress,
+    )
+    .await
+    .map_err(|e| e.message)?;
     let mut out = std::io::stdout().lock();
     let _ =
         writeln!(out, "imported {}, merged {}, skipped {}", summary.imported, summary.merged, summary.skipped.len());

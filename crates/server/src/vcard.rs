@@ -16,9 +16,15 @@ use serde_json::json;
 use crate::graph::Ctx;
 use crate::paths::{FolderPath, Resource};
 
-/// Records written per transaction: large enough that 100,000 contacts take a few seconds on
-/// SQLite, small enough that a crash loses at most one batch (which a re-run then writes).
+/// Records written per transaction over HTTP: a batch holds the database's write lock, so the
+/// server's own imports keep it short for the other requests.
 pub const BATCH: usize = 1000;
+/// Records written per transaction by `rolo import`: a bulk load, where fewer, larger
+/// transactions write each index page fewer times (SQLite writes a page once per commit). A
+/// crash loses at most one batch, which a re-run then writes.
+pub const BULK_BATCH: usize = 10_000;
+/// A batch is closed early once its photos reach this many bytes, to bound memory.
+const BATCH_PHOTO_BYTES: usize = 32 << 20;
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -68,7 +74,7 @@ fn renditions(bytes: Vec<u8>) -> Result<Vec<StoredPhoto>, String> {
     Ok(out)
 }
 
-/// Imports a file's text into `folder`, [`BATCH`] records per transaction; `progress` is told
+/// Imports a file's text into `folder`, `batch` records per transaction; `progress` is told
 /// how many records of the total are done after each batch.
 pub async fn import_text(
     store: &dyn Store,
@@ -76,6 +82,7 @@ pub async fn import_text(
     folder: &FolderId,
     text: &str,
     format: Format,
+    batch: usize,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> GraphResult<ImportSummary> {
     let records = vcard::read(text, format);
@@ -85,7 +92,13 @@ pub async fn import_text(
     let mut done = 0;
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
-        let chunk: Vec<_> = records.by_ref().take(BATCH).collect();
+        let mut chunk = Vec::new();
+        let mut photo_bytes = 0;
+        while chunk.len() < batch.max(1) && photo_bytes < BATCH_PHOTO_BYTES {
+            let Some(r) = records.next() else { break };
+            photo_bytes += r.as_ref().ok().and_then(|r| r.photo.as_ref()).map_or(0, Vec::len);
+            chunk.push(r);
+        }
         done += chunk.len();
         let key_prop = key_property.clone();
         // Photo decoding and resizing is CPU work: off the async workers.
@@ -284,7 +297,8 @@ async fn import(ctx: &Ctx, chain: &[String], body: &[u8]) -> GraphResult<Respons
     // Decoding and resizing the file's photos is CPU work: it takes one of the slots photo
     // uploads share, so imports cannot starve the other requests.
     let _slot = ctx.state.photo_slots.acquire().await.map_err(GraphError::internal)?;
-    let summary = import_text(ctx.state.store.as_ref(), ctx.mailbox(), &folder, &text, format, &mut |_, _| {}).await?;
+    let summary =
+        import_text(ctx.state.store.as_ref(), ctx.mailbox(), &folder, &text, format, BATCH, &mut |_, _| {}).await?;
     let body = serde_json::to_vec(&summary.to_json()).map_err(GraphError::internal)?;
     Ok(crate::response::json_status(StatusCode::OK, body))
 }
