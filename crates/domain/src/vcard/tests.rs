@@ -224,6 +224,38 @@ mod props {
         }
 
         #[test]
+        fn outlook_csv_keeps_what_its_columns_hold(d in contact()) {
+            // Outlook's columns carry no email types or labels and no phone of unknown type.
+            let mut d = d;
+            for e in &mut d.email_addresses {
+                e.kind = None;
+                e.other_label = None;
+            }
+            d.phones.retain(|p| p.kind != "unknown");
+            let d = finish(d, Vec::new(), Vec::new(), None, None).unwrap();
+            let text = csv::write(&[&d], Format::OutlookCsv);
+            let back = read(&text, Format::OutlookCsv).remove(0).unwrap().data;
+            prop_assert_eq!(back, d, "{}", text);
+        }
+
+        #[test]
+        fn google_csv_keeps_what_its_columns_hold(d in contact()) {
+            // Google's columns carry email and phone labels, not names, other labels or every
+            // phone type.
+            let mut d = d;
+            for e in &mut d.email_addresses {
+                e.name = None;
+                e.other_label = None;
+            }
+            let google_phones = ["mobile", "business", "home", "businessFax", "homeFax", "otherFax", "pager", "primary", "other"];
+            d.phones.retain(|p| google_phones.contains(&p.kind.as_str()));
+            let d = finish(d, Vec::new(), Vec::new(), None, None).unwrap();
+            let text = csv::write(&[&d], Format::GoogleCsv);
+            let back = read(&text, Format::GoogleCsv).remove(0).unwrap().data;
+            prop_assert_eq!(back, d, "{}", text);
+        }
+
+        #[test]
         fn vcard_reader_never_panics(s in "\\PC{0,300}") {
             let _ = read(&format!("BEGIN:VCARD\n{s}\nEND:VCARD\n"), Format::VCard);
             let _ = read(&s, Format::VCard);
