@@ -339,7 +339,7 @@ impl ContactData {
 
     /// Outlook's composition: given, middle and surname with the suffix; else the company;
     /// else the first email address.
-    fn composed_display_name(&self) -> Option<String> {
+    pub(crate) fn composed_display_name(&self) -> Option<String> {
         let parts: Vec<&str> = [&self.given_name, &self.middle_name, &self.surname, &self.generation]
             .into_iter()
             .filter_map(|p| p.as_deref())

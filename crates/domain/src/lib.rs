@@ -19,6 +19,7 @@ pub mod subscription;
 pub mod text;
 pub mod time;
 pub mod todo;
+pub mod vcard;
 pub mod version;
 pub mod xprop;
 

@@ -4,6 +4,7 @@
 mod apps;
 mod config;
 mod demo;
+mod files;
 mod lifecycle;
 mod sharing;
 mod tls;
@@ -89,6 +90,35 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Import a vCard or CSV (Outlook's or Google's columns) file into a user's contacts
+    Import {
+        /// The user's principal name or id
+        upn: String,
+        file: std::path::PathBuf,
+        /// A folder path under Contacts, e.g. `Work/Clients` (created when missing)
+        #[arg(long)]
+        folder: Option<String>,
+        /// vcard, outlook-csv or google-csv (detected from the file when not given)
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Export a user's contact folder as vCard or CSV
+    Export {
+        upn: String,
+        /// A folder path under Contacts, e.g. `Work/Clients`
+        #[arg(long)]
+        folder: Option<String>,
+        /// vcard (3.0), vcard4, outlook-csv or google-csv
+        #[arg(long)]
+        format: String,
+        /// Write to this file instead of standard output
+        #[arg(short = 'o', long = "output")]
+        output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
     /// Start on a throwaway database seeded with users and contacts, and print tokens
     Demo {
@@ -453,6 +483,18 @@ fn main() {
             Command::Users { command: UsersCommand::Grant { owner, to, role, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 sharing::grant(&store, &owner, &to, &role).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Import { upn, file, folder, format, db } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                files::import(&store, &upn, &file, folder.as_deref(), format.as_deref())
+                    .await
+                    .unwrap_or_else(|e| fail(e));
+            }
+            Command::Export { upn, folder, format, output, db } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                files::export(&store, &upn, folder.as_deref(), &format, output.as_deref())
+                    .await
+                    .unwrap_or_else(|e| fail(e));
             }
             Command::Share { owner, folder, with, role, db } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));

@@ -279,6 +279,9 @@ async fn serve(
     if let Resource::UserPhoto(photo) = &path.resource {
         return photos::user(&ctx, &method, photo, &ctx.headers, raw_body).await;
     }
+    if let Some(resp) = crate::vcard::serve(&ctx, &method, &path.resource, &raw_body).await {
+        return resp;
+    }
     if path.count {
         return crate::count::serve(&ctx, &path.resource).await;
     }

@@ -45,6 +45,7 @@ pub mod tls;
 mod todo;
 mod tokens;
 mod users;
+pub mod vcard;
 pub mod webhooks;
 
 use std::future::Future;

@@ -46,6 +46,8 @@ pub fn allowed(path: &GraphPath) -> Allowed {
         Resource::Contacts(_) | Resource::Folders(_) | Resource::Categories | Resource::Messages(_) => GET_POST,
         Resource::Events => GET_POST,
         Resource::ContactsDelta(_) | Resource::FoldersDelta | Resource::People => GET,
+        Resource::ContactFile { .. } | Resource::ContactFiles(_) => GET,
+        Resource::FolderImport { .. } => POST,
         Resource::Contact { permanent_delete: true, .. } | Resource::Folder { permanent_delete: true, .. } => POST,
         Resource::Contact { .. } | Resource::Folder { .. } | Resource::Category(_) => GET_PATCH_DELETE,
         Resource::Message(_) | Resource::Event(_) => GET_PATCH_DELETE,

@@ -45,6 +45,17 @@ pub enum Resource {
     },
     /// `/me/photo[/$value]`, `/me/photos[/{size}[/$value]]` and the `/users/{id}` forms.
     UserPhoto(PhotoPath),
+    /// Rolo extensions (see `vcard`): `.../contacts/{id}/$value` (the contact as a vCard),
+    /// `.../contacts/$value` (the folder's contacts as one file), and
+    /// `.../contactFolders/{id}/import` (a vCard or CSV file into the folder).
+    ContactFile {
+        folder: FolderPath,
+        id: String,
+    },
+    ContactFiles(FolderPath),
+    FolderImport {
+        chain: Vec<String>,
+    },
     /// `.../contacts/delta` (the default folder's, or any folder's).
     ContactsDelta(FolderPath),
     /// `/contactFolders/delta`: every folder of the mailbox.
@@ -394,6 +405,8 @@ fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> Graph
     match (id, rest) {
         (None, _) => Ok(Resource::Contacts(folder)),
         (Some(id), []) if is_delta(&id) => Ok(Resource::ContactsDelta(folder)),
+        (Some(id), []) if is(&id, "$value") => Ok(Resource::ContactFiles(folder)),
+        (Some(id), [v]) if is(v, "$value") => Ok(Resource::ContactFile { folder, id }),
         (Some(id), []) => Ok(Resource::Contact { folder, id, permanent_delete: false }),
         (Some(id), [action]) if is_permanent_delete(action) => {
             Ok(Resource::Contact { folder, id, permanent_delete: true })
@@ -476,6 +489,8 @@ fn folder_tail(mut chain: Vec<String>, rest: &[&str]) -> GraphResult<Resource> {
                 _ => return Err(not_found_segment(seg)),
             };
             return Ok(Resource::FolderPermissions { chain, id });
+        } else if is(name, "import") && key.is_none() && i + 1 == rest.len() {
+            return Ok(Resource::FolderImport { chain });
         } else if is_permanent_delete(seg) && i + 1 == rest.len() {
             return Ok(Resource::Folder { chain, permanent_delete: true });
         } else {
@@ -604,6 +619,23 @@ mod tests {
             assert_eq!(parse(&format!("me/contactFolders/{spelling}")).unwrap().resource, Resource::FoldersDelta);
         }
         assert_eq!(parse("me/contacts/delta").unwrap().resource, Resource::ContactsDelta(FolderPath::Default));
+    }
+
+    #[test]
+    fn parses_contact_file_paths() {
+        assert_eq!(
+            parse("me/contacts/C/$value").unwrap().resource,
+            Resource::ContactFile { folder: FolderPath::Default, id: "C".into() }
+        );
+        assert_eq!(
+            parse("me/contactFolders/F/contacts/$VALUE").unwrap().resource,
+            Resource::ContactFiles(FolderPath::Chain(vec!["F".into()]))
+        );
+        assert_eq!(
+            parse("me/contactFolders/F/childFolders/G/import").unwrap().resource,
+            Resource::FolderImport { chain: vec!["F".into(), "G".into()] }
+        );
+        assert!(parse("me/contactFolders/F/import/x").is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod directory;
 pub mod emulator;
 pub mod folders;
+pub mod import;
 pub mod items;
 mod lifecycle;
 pub mod migrations;
@@ -42,6 +43,7 @@ pub use contacts::Contacts;
 pub use directory::Directory;
 pub use emulator::Emulator;
 pub use folders::Folders;
+pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use items::Items;
 pub use notifications::Notifications;
 pub use outbox::{OutboxItem, OutboxPayload, RichContent};
@@ -249,6 +251,7 @@ pub trait Store:
     + Tasks
     + Consents
     + SignIns
+    + ContactImport
     + Send
     + Sync
     + 'static
@@ -268,6 +271,7 @@ impl<T> Store for T where
         + Tasks
         + Consents
         + SignIns
+        + ContactImport
         + Send
         + Sync
         + 'static
@@ -277,8 +281,8 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, Contacts, Directory, Emulator, Folders, Items, Notifications, SchemaExtensions,
-        Sharing, SignIns, Store, Tasks,
+        Categories, Changes, Consents, ContactImport, Contacts, Directory, Emulator, Folders, Items, Notifications,
+        SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }
 

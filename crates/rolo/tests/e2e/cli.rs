@@ -915,3 +915,19 @@ async fn large_contacts_list_in_bounded_memory() {
     let peak = peak_rss(served.child.id()).expect("VmHWM");
     assert!(peak < 150 * 1024 * 1024, "the server peaked at {} MB", peak / (1024 * 1024));
 }
+
+#[path = "files/cli.rs"]
+mod files_cli;
+use crate::contacts::files::samples;
+
+#[test]
+fn import_export_commands_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    files_cli::import_export_commands(&sqlite_db(dir.path()), dir.path());
+}
+
+#[test]
+fn import_export_commands_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    files_cli::import_export_commands(&rolo_testkit::postgres_server().fresh_database(), dir.path());
+}

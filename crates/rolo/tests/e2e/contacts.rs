@@ -2,8 +2,11 @@
 
 #[path = "conformance/mod.rs"]
 mod conformance;
+#[path = "files/mod.rs"]
+pub(crate) mod files;
 
 use crate::common::TestServer;
+use files::http::{file_routes_refuse_bad_input_and_follow_access, vcard_and_csv_import_export_over_http};
 use serde_json::json;
 
 async fn create_get_update_delete(s: TestServer) {
@@ -103,4 +106,11 @@ async fn graph_examples(s: TestServer) {
     conformance::replay_graph_examples(s).await;
 }
 
-both_backends!(create_get_update_delete, email_filter_and_paging, collections_are_capped, graph_examples);
+both_backends!(
+    create_get_update_delete,
+    email_filter_and_paging,
+    collections_are_capped,
+    graph_examples,
+    vcard_and_csv_import_export_over_http,
+    file_routes_refuse_bad_input_and_follow_access
+);

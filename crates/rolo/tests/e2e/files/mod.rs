@@ -1,0 +1,4 @@
+//! Contact files (vCard, CSV) over HTTP; included from contacts.rs.
+
+pub mod http;
+pub mod samples;

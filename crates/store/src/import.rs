@@ -1,0 +1,41 @@
+//! Bulk contact import: a batch of contacts written in one transaction, merged by a stable key
+//! so that running the same file again (after a crash, or to refresh) updates what an earlier
+//! run wrote instead of duplicating it.
+
+use async_trait::async_trait;
+use rolo_domain::{ContactData, ContactId, FolderId, GraphResult};
+
+use crate::{Mailbox, StoredPhoto};
+
+/// One contact to import.
+#[derive(Debug, Clone)]
+pub struct ImportItem {
+    pub data: ContactData,
+    /// The value of the key property in `data` (a vCard UID), matched ignoring case.
+    pub key: String,
+    /// The photo's renditions, stored with the contact; empty for none.
+    pub photo: Vec<StoredPhoto>,
+}
+
+/// What became of one imported item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created(ContactId),
+    /// A contact with the same key was in the folder: its data was replaced (or was the same).
+    Merged(ContactId),
+}
+
+/// The storage role for bulk imports.
+#[async_trait]
+pub trait ContactImport: Send + Sync {
+    /// Writes `items` into `folder` in one transaction: each item whose key (the single-value
+    /// extended property `key_property`) matches a contact already in the folder replaces that
+    /// contact's data and photo; the others are created. All or nothing.
+    async fn import_contacts(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        key_property: &str,
+        items: Vec<ImportItem>,
+    ) -> GraphResult<Vec<ImportOutcome>>;
+}

@@ -1,0 +1,169 @@
+//! [`ContactImport`] for [`SqlStore`]: a batch of file records in one transaction, merged on
+//! their stable key (see `crate::import`).
+
+use super::*;
+use crate::import::{ContactImport, ImportItem, ImportOutcome};
+
+async fn put_photos(tx: &mut dyn Sql, mb: &Mailbox, id: &ContactId, photo: &[StoredPhoto]) -> GraphResult<()> {
+    for p in photo {
+        tx.execute(
+            "INSERT INTO photos (mailbox_id, owner_id, size, content_type, width, height, etag, bytes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                mb.id.as_str().into(),
+                id.as_str().into(),
+                p.size.as_str().into(),
+                p.content_type.as_str().into(),
+                i64::from(p.width).into(),
+                i64::from(p.height).into(),
+                p.etag.as_str().into(),
+                p.bytes.clone().into(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether the stored photo is the one the item brings (an item without a photo leaves the
+/// stored one alone, so it is always "the same").
+async fn same_photo(tx: &mut dyn Sql, mb: &Mailbox, id: &ContactId, photo: &[StoredPhoto]) -> GraphResult<bool> {
+    let Some(original) = photo.iter().find(|p| p.size == crate::ORIGINAL_SIZE) else { return Ok(true) };
+    let row = tx
+        .query_opt(
+            "SELECT etag FROM photos WHERE mailbox_id = ? AND owner_id = ? AND size = ?",
+            &[mb.id.as_str().into(), id.as_str().into(), crate::ORIGINAL_SIZE.into()],
+        )
+        .await?;
+    Ok(row.map(|r| r.first().clone().into_string()).as_deref() == Some(original.etag.as_str()))
+}
+
+#[async_trait]
+impl ContactImport for SqlStore {
+    async fn import_contacts(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        key_property: &str,
+        items: Vec<ImportItem>,
+    ) -> GraphResult<Vec<ImportOutcome>> {
+        let (mb, folder, key_property) = (mailbox.clone(), folder.clone(), key_property.to_owned());
+        let columns = self.contact_columns.clone();
+        let insert = format!(
+            "INSERT INTO contacts (mailbox_id, id, folder_id, created_seq, change_seq, change_key, created_at, modified_at, \
+             display_name_key, given_name_key, surname_key, company_name_key, doc, fold_doc) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {}, {})",
+            self.doc_param, self.doc_param
+        );
+        let update = format!(
+            "UPDATE contacts SET change_seq = ?, change_key = ?, modified_at = ?, display_name_key = ?, \
+             given_name_key = ?, surname_key = ?, company_name_key = ?, doc = {}, fold_doc = {} \
+             WHERE mailbox_id = ? AND id = ?",
+            self.doc_param, self.doc_param
+        );
+        self.write(move |tx| {
+            Box::pin(async move {
+                if !folder_exists(tx, &mb, &folder).await? {
+                    return Err(GraphError::item_not_found());
+                }
+                let scope = Scope::Folder(folder.clone());
+                let mut outcomes = Vec::with_capacity(items.len());
+                let mut written: Vec<(Contact, ChangeType)> = Vec::new();
+                for item in items {
+                    let found = tx
+                        .query(
+                            "SELECT x.contact_id FROM contact_xprops x JOIN contacts c \
+                             ON c.mailbox_id = x.mailbox_id AND c.id = x.contact_id \
+                             WHERE x.mailbox_id = ? AND x.prop_id = ? AND x.value_key = ? AND c.folder_id = ?",
+                            &[
+                                mb.id.as_str().into(),
+                                key_property.as_str().into(),
+                                fold(&item.key).into(),
+                                folder.as_str().into(),
+                            ],
+                        )
+                        .await?;
+                    let existing = match found.into_iter().next().map(|r| r.first().clone()) {
+                        Some(id) => {
+                            select_contact(tx, &columns, &mb, &ContactId::from_stored(id.into_string()), &scope).await?
+                        }
+                        None => None,
+                    };
+                    if let Some(c) = &existing {
+                        // Nothing changed: a re-run leaves the contact (and its change key) alone.
+                        if c.data == item.data && same_photo(tx, &mb, &c.id, &item.photo).await? {
+                            outcomes.push(ImportOutcome::Merged(c.id.clone()));
+                            continue;
+                        }
+                    }
+                    let seq = bump(tx, &mb).await?;
+                    let now = rolo_domain::time::now_utc();
+                    let ck = change_key(seq);
+                    match existing {
+                        Some(mut c) => {
+                            c.data = item.data;
+                            c.change_key = ck;
+                            c.modified = now;
+                            let mut params: Vec<Value> =
+                                vec![seq.into(), c.change_key.as_str().into(), c.modified.as_str().into()];
+                            params.extend(derived_columns(&c.data)?);
+                            params.extend([mb.id.as_str().into(), c.id.as_str().into()]);
+                            tx.execute(&update, &params).await?;
+                            index_collections(tx, &mb, &c.id, &c.data, false).await?;
+                            if !item.photo.is_empty() {
+                                tx.execute(
+                                    "DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?",
+                                    &[mb.id.as_str().into(), c.id.as_str().into()],
+                                )
+                                .await?;
+                                put_photos(tx, &mb, &c.id, &item.photo).await?;
+                            }
+                            outcomes.push(ImportOutcome::Merged(c.id.clone()));
+                            written.push((c, ChangeType::Updated));
+                        }
+                        None => {
+                            let c = Contact {
+                                id: ContactId::generate(),
+                                folder_id: folder.clone(),
+                                change_key: ck,
+                                created: now.clone(),
+                                modified: now,
+                                data: item.data,
+                            };
+                            let mut params: Vec<Value> = vec![
+                                mb.id.as_str().into(),
+                                c.id.as_str().into(),
+                                c.folder_id.as_str().into(),
+                                seq.into(),
+                                seq.into(),
+                                c.change_key.as_str().into(),
+                                c.created.as_str().into(),
+                                c.modified.as_str().into(),
+                            ];
+                            params.extend(derived_columns(&c.data)?);
+                            tx.execute(&insert, &params).await?;
+                            index_collections(tx, &mb, &c.id, &c.data, true).await?;
+                            put_photos(tx, &mb, &c.id, &item.photo).await?;
+                            outcomes.push(ImportOutcome::Created(c.id.clone()));
+                            written.push((c, ChangeType::Created));
+                        }
+                    }
+                }
+                let changes: Vec<Change<'_>> = written
+                    .iter()
+                    .map(|(c, kind)| Change {
+                        contact: c.id.as_str(),
+                        data: Some(c),
+                        change_key: &c.change_key,
+                        kind: *kind,
+                        folder: Some(c.folder_id.as_str()),
+                        mailbox_wide: true,
+                    })
+                    .collect();
+                outbox::notify(tx, &mb, &changes).await?;
+                Ok(outcomes)
+            })
+        })
+        .await
+    }
+}
