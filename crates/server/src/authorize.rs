@@ -547,14 +547,7 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
             "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
         ));
     }
-    let user = state.user(&code.uid).await.map_err(server_error)?;
-    let stored = match &user {
-        Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
-        None => None,
-    };
-    let (Some(user), Some(stored)) = (user, stored) else {
-        return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));
-    };
+    let (user, stored) = crate::tokens::grant_user(state, &code.uid).await?;
     if password_stamp(&stored) != code.pwd {
         return Err(OAuthError::grant(
             50173,

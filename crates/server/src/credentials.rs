@@ -112,17 +112,7 @@ pub(crate) fn is_permission_name(s: &str) -> bool {
 /// Registers a public client (a SPA, a desktop or mobile app): it holds no secret, so it may
 /// sign users in but not use the client-credentials grant.
 pub async fn register_public_app(store: &dyn Store, name: &str) -> GraphResult<RegisteredApp> {
-    let app = RegisteredApp {
-        client_id: new_guid(),
-        display_name: name.to_owned(),
-        service_principal_id: new_guid(),
-        roles: Vec::new(),
-        secret_hash: String::new(),
-        created_at: rolo_domain::time::now_utc(),
-        public_client: true,
-        redirect_uris: Vec::new(),
-        certificate: None,
-    };
+    let app = register_public_app_unsaved(name);
     store.create_app(&app).await?;
     Ok(app)
 }

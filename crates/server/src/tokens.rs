@@ -199,6 +199,20 @@ pub(crate) async fn issue_delegated(
     Ok(json_response(StatusCode::OK, Value::Object(body), "no-store, no-cache"))
 }
 
+/// The user a grant (a code, a refresh token) was issued to, with its password hash (whose
+/// fingerprint the grant carries); gone users and users without a password end the grant.
+pub(crate) async fn grant_user(state: &AppState, uid: &str) -> Result<(User, String), OAuthError> {
+    let user = state.user(uid).await.map_err(server_error)?;
+    let stored = match &user {
+        Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
+        None => None,
+    };
+    match (user, stored) {
+        (Some(user), Some(stored)) => Ok((user, stored)),
+        _ => Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists.")),
+    }
+}
+
 fn revoked() -> OAuthError {
     OAuthError::grant(
         50173,
@@ -228,14 +242,7 @@ pub(crate) async fn refresh_grant(state: &AppState, call: &Call<'_>, form: &Form
             "Provided grant is invalid or malformed: it was issued to another client.",
         ));
     }
-    let user = state.user(&grant.uid).await.map_err(server_error)?;
-    let stored = match &user {
-        Some(u) => state.store.password_hash(&u.id).await.map_err(server_error)?,
-        None => None,
-    };
-    let (Some(user), Some(stored)) = (user, stored) else {
-        return Err(OAuthError::grant(70000, "Provided grant is invalid or malformed: its user no longer exists."));
-    };
+    let (user, stored) = grant_user(state, &grant.uid).await?;
     if password_stamp(&stored) != grant.pwd {
         return Err(revoked());
     }
