@@ -279,7 +279,7 @@ pub async fn code_flow_with_pkce_session_and_consent(s: TestServer) {
     // Tokens, with the ID token's claims.
     let r = redeem(&s, &app.client_id, &code, redirect, &verifier).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["scope"], "https://graph.microsoft.com/Contacts.Read openid profile email offline_access");
+    assert_eq!(r.body["scope"], "Contacts.Read openid profile email offline_access");
     assert_eq!(claims(r.body["access_token"].as_str().unwrap())["scp"], "Contacts.Read");
     let id = claims(r.body["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], app.client_id);
