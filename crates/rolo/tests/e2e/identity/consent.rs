@@ -11,7 +11,6 @@ use serde_json::json;
 use super::{app, assert_oauth_error, claims, password_login, public_app, token_request, user_with_password};
 use crate::common::TestServer;
 
-
 /// A user asking for admin-only scopes gets none of them; an admin's grant (over HTTP, as Graph's
 /// oauth2PermissionGrants) unlocks them for that app only, and withdrawing it stops renewal.
 pub async fn consent_limits_delegated_scopes(s: TestServer) {
