@@ -12,7 +12,7 @@
 // baseUrl point at Rolo, and knownAuthorities lists Rolo's host (so MSAL trusts a host that is
 // not one of Microsoft's instead of asking login.microsoftonline.com about it) and its issuer's
 // host (MSAL checks the discovery document's issuer against the authority's host: Rolo's
-// issuer, https://login.rolo.local/{tenant}/v2.0 by default, is not the host it is served on).
+// issuer, https://login.rolo.local/{tenant}/v2.0, is not the host it is served on).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfidentialClientApplication, PublicClientApplication } from "@azure/msal-node";
