@@ -17,12 +17,15 @@ use serde::Deserialize;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::Certificate;
 
+/// Clock skew allowed on `exp` and `nbf`, in seconds.
+const LEEWAY: f64 = 60.0;
+
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// A registered certificate: its thumbprints and RSA key.
+/// A registered certificate: its thumbprints (the digests' bytes) and RSA key.
 pub struct ClientCertificate {
-    x5t: String,
-    x5t_s256: String,
+    x5t: Vec<u8>,
+    x5t_s256: Vec<u8>,
     key: DecodingKey,
 }
 
@@ -47,19 +50,36 @@ impl ClientCertificate {
         .map_err(|_| bad("its RSA key cannot be read"))?;
         let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
         let sha256 = ring::digest::digest(&ring::digest::SHA256, &der);
-        Ok(ClientCertificate {
-            x5t: URL_SAFE_NO_PAD.encode(sha1.as_ref()),
-            x5t_s256: URL_SAFE_NO_PAD.encode(sha256.as_ref()),
-            key,
-        })
+        Ok(ClientCertificate { x5t: sha1.as_ref().to_vec(), x5t_s256: sha256.as_ref().to_vec(), key })
     }
+}
+
+/// A thumbprint header's bytes. RFC 7515 says base64url without padding, but MSAL for Python
+/// pads its `x5t#S256` (`urlsafe_b64encode`), and Microsoft accepts it: so padding and the
+/// standard alphabet are accepted too.
+fn thumbprint(header: &str) -> Option<Vec<u8>> {
+    let normal: String = header
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    URL_SAFE_NO_PAD.decode(normal).ok()
 }
 
 #[derive(Debug, Deserialize)]
 struct AssertionClaims {
     iss: String,
     sub: String,
-    exp: i64,
+    /// NumericDate may have a fraction (RFC 7519 §2): MSAL for Python sends `time.time()` plus
+    /// the lifetime, so `exp` and `nbf` are read as numbers and checked here, not by
+    /// jsonwebtoken (which reads them as integers and refuses the assertion otherwise).
+    exp: f64,
+    #[serde(default)]
+    nbf: Option<f64>,
     #[serde(default)]
     jti: Option<String>,
 }
@@ -92,8 +112,8 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
     })?;
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| refused(700027, "Client assertion failed signature validation. The assertion is not a JWT."))?;
-    let names_ours =
-        header.x5t.as_deref() == Some(cert.x5t.as_str()) || header.x5t_s256.as_deref() == Some(cert.x5t_s256.as_str());
+    let names_ours = header.x5t.as_deref().and_then(thumbprint) == Some(cert.x5t.clone())
+        || header.x5t_s256.as_deref().and_then(thumbprint) == Some(cert.x5t_s256.clone());
     if !names_ours {
         return Err(refused(
             700027,
@@ -112,12 +132,12 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
     }
     let mut validation = Validation::new(header.alg);
     validation.set_audience(audiences);
-    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    validation.leeway = 60;
+    validation.set_required_spec_claims(&["aud", "iss", "sub"]);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     let data = jsonwebtoken::decode::<AssertionClaims>(assertion, &cert.key, &validation).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind as K;
         match e.kind() {
-            K::ExpiredSignature | K::ImmatureSignature => refused(700024, "Client assertion is not within its valid time range."),
             K::InvalidAudience => refused(
                 700212,
                 format!("No matching federated identity record found for presented assertion audience. The audience must be one of: {}.", audiences.join(", ")),
@@ -126,6 +146,10 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
         }
     })?;
     let c = data.claims;
+    let now = crate::tokens::now() as f64;
+    if c.exp + LEEWAY < now || c.nbf.is_some_and(|nbf| nbf - LEEWAY > now) {
+        return Err(refused(700024, "Client assertion is not within its valid time range."));
+    }
     if !c.iss.eq_ignore_ascii_case(&app.client_id) || !c.sub.eq_ignore_ascii_case(&app.client_id) {
         return Err(refused(
             700021,
@@ -135,5 +159,5 @@ pub fn verify(app: &RegisteredApp, assertion: &str, audiences: &[String]) -> Res
     let jti = c
         .jti
         .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, assertion.as_bytes())));
-    Ok((format!("assertion:{}:{jti}", app.client_id.to_ascii_lowercase()), c.exp))
+    Ok((format!("assertion:{}:{jti}", app.client_id.to_ascii_lowercase()), c.exp.ceil() as i64))
 }

@@ -554,7 +554,10 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
             "The provided grant has expired due to it being revoked: the user's password changed.",
         ));
     }
-    let scopes = RequestedScopes { graph: code.scp, oidc: code.oidc, default: false };
+    // The code keeps the scopes, not how they were written: the redemption's `scope` (MSAL sends
+    // it again) says which form the response uses.
+    let full_names = crate::identity::param(form, "scope").is_some_and(crate::identity::asks_full_names);
+    let scopes = RequestedScopes { graph: code.scp, oidc: code.oidc, default: false, full_names };
     issue_delegated(
         state,
         &app,

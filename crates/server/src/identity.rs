@@ -507,6 +507,17 @@ pub(crate) struct RequestedScopes {
     pub(crate) oidc: Vec<String>,
     /// Asked as `.default`: the standing set plus what an admin granted the app.
     pub(crate) default: bool,
+    /// The token response's `scope` names Graph's scopes by their full URIs (they were asked
+    /// that way), else by their bare names.
+    pub(crate) full_names: bool,
+}
+
+/// Whether a `scope` parameter names Graph's scopes by resource URI
+/// (`https://graph.microsoft.com/Contacts.Read`, `.default`). Microsoft answers in the form it
+/// was asked, and MSAL looks its cached tokens up by the names the app asks for: a token
+/// asked as `User.Read` but cached as `https://graph.microsoft.com/User.Read` is never found.
+pub(crate) fn asks_full_names(raw: &str) -> bool {
+    raw.split_whitespace().any(|s| s.contains('/') && graph_scope(s).is_some())
 }
 
 pub(crate) fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuthError> {
@@ -547,7 +558,7 @@ pub(crate) fn parse_delegated_scopes(raw: &str) -> Result<RequestedScopes, OAuth
         graph =
             if default { DEFAULT_DELEGATED_SCOPES.map(str::to_owned).to_vec() } else { vec!["User.Read".to_owned()] };
     }
-    Ok(RequestedScopes { graph, oidc, default })
+    Ok(RequestedScopes { graph, oidc, default, full_names: asks_full_names(raw) })
 }
 
 pub(crate) fn token_response(access_token: &str, scope: Option<String>, refresh_token: Option<String>) -> Response {
@@ -565,10 +576,14 @@ pub(crate) fn token_response(access_token: &str, scope: Option<String>, refresh_
     json_response(StatusCode::OK, Value::Object(body), "no-store, no-cache")
 }
 
-/// The `scope` of a delegated token response: Graph's scopes by their full names, then the
-/// sign-in scopes asked for.
+/// The `scope` of a delegated token response: Graph's scopes (by their full names when asked
+/// so), then the sign-in scopes asked for.
 pub(crate) fn granted_scope(scopes: &RequestedScopes) -> String {
-    let mut all: Vec<String> = scopes.graph.iter().map(|s| format!("{}/{s}", GRAPH_AUDIENCES[0])).collect();
+    let mut all: Vec<String> = if scopes.full_names {
+        scopes.graph.iter().map(|s| format!("{}/{s}", GRAPH_AUDIENCES[0])).collect()
+    } else {
+        scopes.graph.clone()
+    };
     all.extend(scopes.oidc.iter().cloned());
     all.join(" ")
 }
@@ -771,8 +786,16 @@ mod tests {
         assert!(parse_delegated_scopes("https://graph.microsoft.com/.default Contacts.Read").is_err());
         assert!(parse_delegated_scopes("Contacts..Read").is_err());
         assert_eq!(
-            granted_scope(&parse_delegated_scopes("Contacts.Read offline_access").unwrap()),
+            granted_scope(&parse_delegated_scopes("https://graph.microsoft.com/Contacts.Read offline_access").unwrap()),
             "https://graph.microsoft.com/Contacts.Read offline_access"
+        );
+        assert_eq!(
+            granted_scope(&parse_delegated_scopes("Contacts.Read offline_access").unwrap()),
+            "Contacts.Read offline_access"
+        );
+        assert_eq!(
+            granted_scope(&parse_delegated_scopes("openid https://graph.microsoft.com/.default").unwrap()),
+            DEFAULT_DELEGATED_SCOPES.map(|s| format!("https://graph.microsoft.com/{s}")).join(" ") + " openid"
         );
     }
 }

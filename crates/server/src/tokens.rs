@@ -248,7 +248,8 @@ pub(crate) async fn refresh_grant(state: &AppState, call: &Call<'_>, form: &Form
     }
     // Disabling the user revoked the refresh tokens of its earlier epochs.
     crate::identity::standing::may_sign_in(state, &user, Some(grant.rev)).await?;
-    let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false };
+    let full_names = param(form, "scope").is_some_and(crate::identity::asks_full_names);
+    let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false, full_names };
     if let Some(raw_scope) = param(form, "scope") {
         let asked = parse_delegated_scopes(raw_scope)?;
         if let Some(extra) = asked.graph.iter().find(|a| !scopes.graph.iter().any(|g| g.eq_ignore_ascii_case(a))) {

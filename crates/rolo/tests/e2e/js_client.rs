@@ -23,11 +23,11 @@ const NPM_TIMEOUT: Duration = Duration::from_secs(300);
 /// Serialises the one-time `npm ci` between the SQLite and PostgreSQL runs.
 static NPM_INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn js_dir() -> PathBuf {
+pub(crate) fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/js")
 }
 
-fn show(o: &Output) -> String {
+pub(crate) fn show(o: &Output) -> String {
     format!(
         "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         o.status,
@@ -38,7 +38,7 @@ fn show(o: &Output) -> String {
 
 /// Runs `cmd` to completion within `limit`, capturing its output; panics with `what` when it
 /// cannot be started (not installed) or takes too long.
-async fn run(mut cmd: Command, what: &str, limit: Duration) -> Output {
+pub(crate) async fn run(mut cmd: Command, what: &str, limit: Duration) -> Output {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let child = match cmd.spawn() {
         Ok(child) => child,
@@ -55,7 +55,7 @@ async fn run(mut cmd: Command, what: &str, limit: Duration) -> Output {
 }
 
 /// Checks for node (18 or later, for its global fetch and `node --test`) and npm.
-async fn check_tools() {
+pub(crate) async fn check_tools() {
     let mut node = Command::new("node");
     node.arg("--version");
     let out = run(node, "node --version", Duration::from_secs(30)).await;
@@ -70,10 +70,12 @@ async fn check_tools() {
 }
 
 /// Installs the pinned packages from `package-lock.json` unless they are there already.
-async fn ensure_packages(dir: &Path) {
+pub(crate) async fn ensure_packages(dir: &Path) {
     let marker = dir.join("node_modules/@microsoft/microsoft-graph-client/package.json");
+    // Added later: a node_modules from before it needs `npm ci` again.
+    let msal = dir.join("node_modules/@azure/msal-node/package.json");
     let _guard = NPM_INSTALL.lock().await;
-    if marker.exists() {
+    if marker.exists() && msal.exists() {
         return;
     }
     let mut npm = Command::new("npm");

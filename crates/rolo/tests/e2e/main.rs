@@ -19,6 +19,7 @@ mod folders;
 mod identity;
 mod js_client;
 mod messages;
+mod msal;
 mod notifications;
 mod odata;
 mod openapi;

@@ -279,7 +279,7 @@ pub async fn code_flow_with_pkce_session_and_consent(s: TestServer) {
     // Tokens, with the ID token's claims.
     let r = redeem(&s, &app.client_id, &code, redirect, &verifier).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["scope"], "https://graph.microsoft.com/Contacts.Read openid profile email offline_access");
+    assert_eq!(r.body["scope"], "Contacts.Read openid profile email offline_access");
     assert_eq!(claims(r.body["access_token"].as_str().unwrap())["scp"], "Contacts.Read");
     let id = claims(r.body["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], app.client_id);
@@ -598,13 +598,24 @@ pub async fn form_post_and_client_assertion(s: TestServer) {
     ])
     .await;
     assert_oauth_error(&r, 401, "invalid_client", 700212);
-    // A fresh assertion works for client credentials, and the secret still does.
+    // Expired.
     let r = post(vec![
         ("grant_type".into(), "client_credentials".into()),
         ("client_id".into(), app.client_id.clone()),
         ("scope".into(), "https://graph.microsoft.com/.default".into()),
         ("client_assertion_type".into(), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
-        ("client_assertion".into(), client_assertion(&app.client_id, &audience)),
+        ("client_assertion".into(), expired_assertion(&app.client_id, &audience)),
+    ])
+    .await;
+    assert_oauth_error(&r, 401, "invalid_client", 700024);
+    // A fresh assertion works for client credentials, and the secret still does. This one names
+    // the certificate as MSAL for Python does: `x5t#S256`, padded base64url.
+    let r = post(vec![
+        ("grant_type".into(), "client_credentials".into()),
+        ("client_id".into(), app.client_id.clone()),
+        ("scope".into(), "https://graph.microsoft.com/.default".into()),
+        ("client_assertion_type".into(), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
+        ("client_assertion".into(), client_assertion_s256_padded(&app.client_id, &audience)),
     ])
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -624,15 +635,53 @@ pub async fn form_post_and_client_assertion(s: TestServer) {
 
 /// A client assertion as MSAL makes one: RS256 with the certificate's SHA-1 thumbprint as `x5t`.
 fn client_assertion(client_id: &str, audience: &str) -> String {
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(CERT.lines().filter(|l| !l.starts_with("-----")).collect::<String>())
-        .unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.x5t = Some(URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)));
+    header.x5t =
+        Some(URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der())));
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = json!({
         "aud": audience, "iss": client_id, "sub": client_id, "jti": rolo_domain::ids::new_guid(),
         "nbf": now, "exp": now + 600,
     });
+    sign_assertion(header, claims)
+}
+
+/// An assertion that expired two minutes ago (beyond the minute of clock skew allowed).
+fn expired_assertion(client_id: &str, audience: &str) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.x5t =
+        Some(URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert_der())));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    let claims = json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": rolo_domain::ids::new_guid(),
+        "exp": now - 120.5,
+    });
+    sign_assertion(header, claims)
+}
+
+/// As MSAL for Python makes one: PS256, the SHA-256 thumbprint as `x5t#S256` in base64url with
+/// `=` padding (Python's `urlsafe_b64encode`), and `exp` with a fraction of a second.
+fn client_assertion_s256_padded(client_id: &str, audience: &str) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    let thumbprint =
+        base64::engine::general_purpose::URL_SAFE.encode(ring::digest::digest(&ring::digest::SHA256, &cert_der()));
+    assert!(thumbprint.ends_with('='), "a SHA-256 digest pads to 44 characters");
+    header.x5t_s256 = Some(thumbprint);
+    // NumericDates with a fraction, from Python's `time.time()`.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64 + 0.786518;
+    let claims = json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": rolo_domain::ids::new_guid(),
+        "iat": now, "exp": now + 600.0,
+    });
+    sign_assertion(header, claims)
+}
+
+fn cert_der() -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(CERT.lines().filter(|l| !l.starts_with("-----")).collect::<String>())
+        .unwrap()
+}
+
+fn sign_assertion(header: jsonwebtoken::Header, claims: Value) -> String {
     jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap()).unwrap()
 }
