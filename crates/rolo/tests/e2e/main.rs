@@ -28,6 +28,7 @@ mod photos;
 mod python_client;
 mod resource_limits;
 mod robustness;
+mod search;
 mod tls;
 mod todo;
 mod users_lifecycle;
