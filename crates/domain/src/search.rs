@@ -65,7 +65,8 @@ fn address_words(address: &str) -> Vec<String> {
 /// is found), and each run of digits as written.
 fn phone_words(number: &str) -> Vec<String> {
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    let mut out: Vec<String> = (0..digits.len().saturating_sub(3)).map(|i| digits[i..].to_owned()).collect();
+    let mut out: Vec<String> =
+        (0..digits.len().saturating_sub(3)).filter_map(|i| digits.get(i..)).map(str::to_owned).collect();
     out.extend(number.split(|c: char| !c.is_ascii_digit()).filter(|t| !t.is_empty()).map(str::to_owned));
     out
 }
@@ -125,19 +126,18 @@ pub fn parse(text: &str) -> GraphResult<Vec<SearchTerm>> {
     let mut rest = text.trim();
     while !rest.is_empty() {
         if let Some(q) = rest.strip_prefix('"') {
-            let end = q.find('"').ok_or_else(|| bad("an unclosed quote."))?;
-            clauses.push(q[..end].to_owned());
-            rest = q[end + 1..].trim_start();
+            let (clause, after) = q.split_once('"').ok_or_else(|| bad("an unclosed quote."))?;
+            clauses.push(clause.to_owned());
+            rest = after.trim_start();
         } else {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            let word = &rest[..end];
+            let (word, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             if word == "OR" || word == "NOT" {
                 return Err(bad("OR and NOT are not supported on contacts; clauses are joined by AND."));
             }
             if word != "AND" {
                 clauses.push(word.to_owned());
             }
-            rest = rest[end..].trim_start();
+            rest = after.trim_start();
         }
     }
     let mut terms = Vec::new();

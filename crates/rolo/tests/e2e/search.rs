@@ -76,7 +76,7 @@ async fn matches_words_by_prefix(s: TestServer) {
     }
     s.get(&format!("{p}?$search=ann&$orderby=givenName"), &t).await.assert_error(400, "BadRequest");
     s.get(&format!("{p}?$search=ann&$skip=1"), &t).await.assert_error(400, "BadRequest");
-    s.get(&format!("/me/contactFolders?$search=ann"), &t).await.assert_error(400, "BadRequest");
+    s.get("/me/contactFolders?$search=ann", &t).await.assert_error(400, "BadRequest");
 }
 
 /// `$search` with `$filter`, `$count=true`, `/$count`, and keyset paging through nextLinks.
@@ -122,7 +122,7 @@ async fn writes_update_results(s: TestServer) {
     let (_, t) = s.login("ada@contoso.test").await;
     let id =
         s.create_contact(&t, json!({"givenName": "Marta", "emailAddresses": [{"address": "m@old.example"}]})).await;
-    assert_eq!(found(&s, "/me/contacts", &t, "marta").await, [id.clone()]);
+    assert_eq!(found(&s, "/me/contacts", &t, "marta").await, std::slice::from_ref(&id));
     let r = s
         .patch(
             &format!("/me/contacts/{id}"),
@@ -133,8 +133,8 @@ async fn writes_update_results(s: TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(found(&s, "/me/contacts", &t, "marta").await.is_empty());
     assert!(found(&s, "/me/contacts", &t, "old").await.is_empty());
-    assert_eq!(found(&s, "/me/contacts", &t, "berta").await, [id.clone()]);
-    assert_eq!(found(&s, "/me/contacts", &t, "new").await, [id.clone()]);
+    assert_eq!(found(&s, "/me/contacts", &t, "berta").await, std::slice::from_ref(&id));
+    assert_eq!(found(&s, "/me/contacts", &t, "new").await, std::slice::from_ref(&id));
     assert_eq!(s.delete(&format!("/me/contacts/{id}"), &t).await.status, 204);
     assert!(found(&s, "/me/contacts", &t, "berta").await.is_empty());
 
@@ -159,7 +159,7 @@ async fn folder_scope_and_grantees(s: TestServer) {
     let in_a = in_a["id"].as_str().unwrap().to_owned();
     s.create_contact_at(&format!("/me/contactFolders/{b}/contacts"), &t, json!({"givenName": "Kim B"})).await;
     s.create_contact(&t, json!({"givenName": "Kim Default"})).await;
-    assert_eq!(found(&s, &format!("/me/contactFolders/{a}/contacts"), &t, "kim").await, [in_a.clone()]);
+    assert_eq!(found(&s, &format!("/me/contactFolders/{a}/contacts"), &t, "kim").await, std::slice::from_ref(&in_a));
     assert_eq!(found(&s, "/me/contacts", &t, "kim").await.len(), 1, "v1.0 /me/contacts is the default folder");
 
     let mb = s.store.find_user("owner@contoso.test").await.unwrap().unwrap().mailbox;
