@@ -151,7 +151,8 @@ pub fn parse(text: &str) -> GraphResult<Vec<SearchTerm>> {
             _ => (None, clause.as_str()),
         };
         for word in words.split_whitespace() {
-            let folded = people::fold(word);
+            // Control characters match no stored word, and PostgreSQL text cannot hold NUL.
+            let folded: String = people::fold(word).chars().filter(|c| !c.is_control()).collect();
             let phone_like = folded.chars().any(|c| c.is_ascii_digit())
                 && folded.chars().all(|c| c.is_ascii_digit() || "+-(). ".contains(c));
             let prefixes: Vec<String> = if folded.contains('@') {
@@ -254,6 +255,8 @@ mod tests {
         assert!(parse("\"ann").is_err());
         assert!(parse("ann OR bob").is_err());
         assert!(parse("jobTitle:boss").is_err());
+        assert!(parse("\u{0}").is_err());
+        assert_eq!(parse("a\u{0}@b").unwrap(), vec![SearchTerm { prefix: "a@b".into(), field: None }]);
         assert!(parse(&"a ".repeat(MAX_TERMS + 1)).is_err());
     }
 }
