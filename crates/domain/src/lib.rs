@@ -15,6 +15,7 @@ pub mod mail;
 pub mod people;
 pub mod projection;
 pub mod schema;
+pub mod search;
 pub mod subscription;
 pub mod text;
 pub mod time;

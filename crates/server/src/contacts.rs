@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::ctx::Ctx;
 use crate::paths::FolderPath;
-use crate::query::list_query;
+use crate::query::contact_list_query;
 use crate::response::with_header;
 use crate::response::{json_status, no_content};
 
@@ -285,7 +285,19 @@ async fn list_target(ctx: &Ctx, path: &FolderPath) -> GraphResult<(rolo_domain::
 /// `GET .../contacts/$count`
 pub async fn count(ctx: &Ctx, path: &FolderPath) -> GraphResult<u64> {
     let (_, _, scope) = list_target(ctx, path).await?;
-    let query = crate::count::list_query(ctx)?;
+    // A count ignores `$orderby` and `$skip`, so unlike the list it takes them beside `$search`.
+    let search = match &ctx.options.search {
+        Some(text) => rolo_domain::search::parse(text)?,
+        None => Vec::new(),
+    };
+    let query = rolo_store::ListQuery {
+        filter: ctx.options.filter.clone(),
+        search,
+        page_size: 1,
+        count: true,
+        version: ctx.version,
+        ..rolo_store::ListQuery::default()
+    };
     Ok(ctx.state.store.list_contacts(ctx.mailbox(), &scope, &query).await?.count.unwrap_or(0))
 }
 
@@ -294,7 +306,7 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
     let (folder, scope_name, list_scope) = list_target(ctx, path).await?;
     let sel = selection(ctx).await?;
     let exps = expansions(ctx)?;
-    let (mut query, prefer_used) = list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
+    let (mut query, prefer_used) = contact_list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
     query.max_bytes = Some(ctx.state.limits().page_bytes);
     let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;

@@ -1,7 +1,7 @@
 //! `.../$count` on every collection Rolo serves (contacts in any folder, contact folders and
 //! child folders, master categories, messages, events, a To Do list's tasks, a contact's
 //! extensions): the number of items, as `text/plain`, after `$filter` (and `$search` where the
-//! collection takes it; today none of these does, and the count refuses it as the list does).
+//! collection takes it: contacts; elsewhere the count refuses it as the list does).
 //! `$top`, `$skip`, `$orderby` and `$select` do not change a count and are ignored, as OData
 //! says. Graph wants no `ConsistencyLevel` header for Outlook collections, so none is required.
 

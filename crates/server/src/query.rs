@@ -77,7 +77,12 @@ impl TokenCodec {
     fn fingerprint(&self, scope: &str, opts: &QueryOptions) -> String {
         let filter = opts.filter.as_ref().map(|f| f.to_string()).unwrap_or_default();
         let order: Vec<String> = opts.orderby.iter().map(|o| o.to_string()).collect();
-        let material = format!("{scope}\n{filter}\n{}", order.join(","));
+        let mut material = format!("{scope}\n{filter}\n{}", order.join(","));
+        // Appended only when present, so tokens of requests without `$search` keep working.
+        if let Some(search) = &opts.search {
+            material.push_str("\n$search=");
+            material.push_str(search);
+        }
         URL_SAFE_NO_PAD.encode(&hmac::sign(&self.key, material.as_bytes()).as_ref()[..9])
     }
 
@@ -132,6 +137,48 @@ pub fn list_query(
             "The query parameter '$search' is not supported on this resource.",
         ));
     }
+    paged_query(opts, prefer, codec, scope)
+}
+
+/// [`list_query`] for contacts, which take `$search` (see [`search_terms`]).
+pub fn contact_list_query(
+    opts: &QueryOptions,
+    prefer: &Prefer,
+    codec: &TokenCodec,
+    scope: &str,
+) -> GraphResult<(ListQuery, bool)> {
+    let search = search_terms(opts)?;
+    let (mut query, prefer_used) = paged_query(opts, prefer, codec, scope)?;
+    query.search = search;
+    Ok((query, prefer_used))
+}
+
+/// A contact list's `$search` terms (none without `$search`). As Graph does for messages, a
+/// search takes neither `$orderby` (results come in the server's order) nor `$skip` (pages
+/// follow `@odata.nextLink`).
+pub fn search_terms(opts: &QueryOptions) -> GraphResult<Vec<rolo_domain::search::SearchTerm>> {
+    let Some(text) = &opts.search else { return Ok(Vec::new()) };
+    if !opts.orderby.is_empty() {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "The query parameter '$orderby' is not supported with '$search'.",
+        ));
+    }
+    if opts.skip.is_some() {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            "The query parameter '$skip' is not supported with '$search'.",
+        ));
+    }
+    rolo_domain::search::parse(text)
+}
+
+fn paged_query(
+    opts: &QueryOptions,
+    prefer: &Prefer,
+    codec: &TokenCodec,
+    scope: &str,
+) -> GraphResult<(ListQuery, bool)> {
     let top = match opts.top {
         Some(0) => {
             return Err(GraphError::bad_request(

@@ -24,6 +24,7 @@ pub mod outbox;
 mod paging;
 pub mod query;
 pub mod schema_extensions;
+mod search_index;
 pub mod sharing;
 pub mod signin;
 pub mod snapshot;
@@ -335,6 +336,7 @@ pub async fn open(url: &str, options: &OpenOptions) -> GraphResult<SqlStore> {
         Box::new(backend::sqlite::SqliteBackend::open(std::path::Path::new(path), options.full_sync)?)
     };
     migrations::migrate(backend.as_ref()).await?;
+    search_index::backfill(backend.as_ref()).await?;
     Ok(SqlStore::new(backend))
 }
 

@@ -15,6 +15,7 @@ const MAILBOX_TABLES: &[&str] = &[
     "contact_emails",
     "contact_categories",
     "contact_xprops",
+    "contact_words",
     "photos",
     "tombstones",
     "categories",

@@ -369,6 +369,18 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (mailbox_id, name_key, item_id))",
         "CREATE INDEX task_categories_by_item ON task_categories (mailbox_id, item_id)",
     ],
+    // `$search` on contacts: each contact's search words (folded, see rolo_domain::search) by
+    // the property they come from; a term is a range scan of (mailbox_id, word). Filled for
+    // existing contacts at start-up (`search_index::backfill`).
+    &[
+        "CREATE TABLE contact_words (
+        mailbox_id TEXT NOT NULL,
+        word TEXT {ckey} NOT NULL,
+        field TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, word, field, contact_id))",
+        "CREATE INDEX contact_words_by_contact ON contact_words (mailbox_id, contact_id)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -382,6 +394,7 @@ pub const STATE_TABLES: &[&str] = &[
     "contact_emails",
     "contact_categories",
     "contact_xprops",
+    "contact_words",
     "photos",
     "tombstones",
     "categories",

@@ -14,6 +14,9 @@ mod task;
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub filter: Option<Expr>,
+    /// `$search` terms (contacts only), all of which must match; with no `$orderby`, matches
+    /// are listed by display name.
+    pub search: Vec<rolo_domain::search::SearchTerm>,
     pub orderby: Vec<OrderItem>,
     pub page_size: usize,
     /// `$skip` given by the client (offset); ignored when `after` is set.

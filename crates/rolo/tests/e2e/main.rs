@@ -29,6 +29,7 @@ mod photos;
 mod python_client;
 mod resource_limits;
 mod robustness;
+mod search;
 mod tls;
 mod todo;
 mod users_lifecycle;

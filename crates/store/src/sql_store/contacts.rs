@@ -49,8 +49,8 @@ pub(super) fn to_docs(d: &ContactData) -> GraphResult<(String, String)> {
     Ok((doc, fold_doc))
 }
 
-/// Rewrites the side tables that index a contact's email addresses, categories and single-value
-/// extended properties.
+/// Rewrites the side tables that index a contact's email addresses, categories, single-value
+/// extended properties and search words.
 pub(super) async fn index_collections(
     tx: &mut dyn Sql,
     mailbox: &Mailbox,
@@ -70,7 +70,10 @@ pub(super) async fn index_collections(
         .await?;
         tx.execute("DELETE FROM contact_xprops WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
             .await?;
+        tx.execute("DELETE FROM contact_words WHERE mailbox_id = ? AND contact_id = ?", &[mb.clone(), cid.clone()])
+            .await?;
     }
+    crate::search_index::insert_words(tx, &mb, &cid, data).await?;
     let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
     emails.sort();
     emails.dedup();
@@ -120,6 +123,7 @@ pub(super) async fn delete_contact_rows(tx: &mut dyn Sql, mailbox: &Mailbox, id:
     tx.execute("DELETE FROM contact_emails WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contact_categories WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contact_xprops WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
+    tx.execute("DELETE FROM contact_words WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &p).await?;
     tx.execute("DELETE FROM extensions WHERE mailbox_id = ? AND contact_id = ?", &p).await?;
     tx.execute("DELETE FROM contacts WHERE mailbox_id = ? AND id = ?", &p).await?;

@@ -269,6 +269,7 @@ impl Folders for SqlStore {
                         ("contact_emails", "contact_id"),
                         ("contact_categories", "contact_id"),
                         ("contact_xprops", "contact_id"),
+                        ("contact_words", "contact_id"),
                         ("photos", "owner_id"),
                         ("extensions", "contact_id"),
                     ]

@@ -56,6 +56,15 @@ impl SqlStore {
                 }
             }
         }
+        if !query.search.is_empty() {
+            if entity != Entity::Contact {
+                return Err(GraphError::bad_request(
+                    "BadRequest",
+                    "The query parameter '$search' is not supported on this resource.",
+                ));
+            }
+            wheres.extend(crate::search_index::conditions(&query.search, &mailbox.id, &mut c.params));
+        }
         let count = if query.count {
             let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
             let mut conn = self.backend.read().await?;
@@ -64,7 +73,11 @@ impl SqlStore {
         } else {
             None
         };
-        let sort = c.order(&query.orderby)?;
+        // Search results come by display name when no order is asked for (Rolo's stand-in for
+        // Graph's relevance order; see COMPATIBILITY), which keyset paging keeps stable.
+        let by_name = [rolo_odata::OrderItem { path: vec!["displayName".into()], descending: false }];
+        let orderby = if query.search.is_empty() || !query.orderby.is_empty() { &query.orderby[..] } else { &by_name };
+        let sort = c.order(orderby)?;
         let mut fetch = crate::paging::Fetch::new(query.page_size, query.max_bytes);
         let mut after = query.after.clone();
         let mut offset = if query.after.is_none() { query.skip } else { 0 };
