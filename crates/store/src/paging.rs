@@ -7,7 +7,7 @@ use crate::sql::{Row, Value};
 /// The first batch of a byte-bounded page: small enough that even rows of the largest size a
 /// body may have (4 MB) stay well within a server's memory; large enough that a default page of
 /// ordinary contacts (10) is one query.
-const FIRST_BATCH: usize = 16;
+const FIRST_BATCH: usize = 10;
 
 /// The bytes a row holds (its text and binary values), standing for its serialized size.
 pub fn row_bytes(row: &Row) -> usize {
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn byte_bounded_pages_stop_at_the_row_that_passes_the_bound() {
         let mut f = Fetch::new(40, Some(2_000_000));
-        assert_eq!(f.next_batch(), Some(16));
+        assert_eq!(f.next_batch(), Some(10));
         assert!(!f.take(900_000));
         assert!(!f.take(900_000));
         assert!(f.take(900_000), "the third row passes 2 MB and ends the page");
