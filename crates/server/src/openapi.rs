@@ -508,7 +508,7 @@ fn query_parameters(query: Query) -> Vec<Value> {
             string("$select", "Properties to return"),
             json!({"name": "$top", "in": "query", "description": "Page size (1 to 999)", "schema": {"type": "integer", "minimum": 1, "maximum": 999}}),
             json!({"name": "$count", "in": "query", "description": "Include @odata.count (needs ConsistencyLevel: eventual)", "schema": {"type": "boolean"}}),
-            json!({"name": "ConsistencyLevel", "in": "header", "description": "eventual, for $search and $count", "schema": {"type": "string"}}),
+            json!({"name": "ConsistencyLevel", "in": "header", "description": "eventual, for $search and $count", "schema": {"type": "string", "enum": ["eventual"]}}),
         ],
         Query::People => vec![
             string("$search", "People-picker search over names and addresses, or topic:words"),
