@@ -9,33 +9,17 @@
 //! The packages come from `clients/python/.venv` (see `python_client.rs`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rolo_server::identity::{register, set_password, AppRegistration};
 use tokio::process::Command;
 
 use crate::common::{Backend, TestServer};
 use crate::js_client;
-
-/// The device-code scenarios wait out one polling interval (5 s) each.
-const PYTHON_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn python_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/python")
-}
+use crate::python_client::run_script;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn registration(name: &str, public: bool, redirect_uris: &[&str], certificate: Option<String>) -> AppRegistration {
@@ -83,41 +67,8 @@ async fn register_everything(s: &TestServer) -> Vec<(&'static str, String)> {
 }
 
 async fn msal_python(s: TestServer) {
-    let dir = python_dir();
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing. Create the virtual environment first:\n  \
-         python3 -m venv clients/python/.venv && clients/python/.venv/bin/pip install -r clients/python/requirements.txt",
-        python.display()
-    );
     let env = register_everything(&s).await;
-    let ca = s.ca_file.as_ref().expect("a TLS server");
-
-    let mut cmd = Command::new(&python);
-    cmd.arg(dir.join("test_msal.py"))
-        .current_dir(&dir)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        // httpx and aiohttp read SSL_CERT_FILE; requests (under MSAL) reads REQUESTS_CA_BUNDLE.
-        .env("SSL_CERT_FILE", ca)
-        .env("REQUESTS_CA_BUNDLE", ca)
-        .env_remove("PYTHONPATH")
-        .env_remove("SSL_CERT_DIR")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-    let out = match tokio::time::timeout(PYTHON_TIMEOUT, child.wait_with_output()).await {
-        Ok(out) => out.expect("python output"),
-        Err(_) => panic!("test_msal.py still running after {PYTHON_TIMEOUT:?}; killed"),
-    };
-    assert!(out.status.success(), "the MSAL / azure-identity tests failed against {}\n{}", s.base, show(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("6 passed, 0 failed"), "not every scenario ran\n{}", show(&out));
-    eprintln!("{}MSAL Python tests passed in {:.1?}", stdout, started.elapsed());
+    run_script(&s, "test_msal.py", &env, "6 passed, 0 failed").await;
 }
 
 /// MSAL Node's token handed to Microsoft's Graph JavaScript client (`clients/js/msal-node.mjs`).

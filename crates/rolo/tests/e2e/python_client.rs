@@ -31,9 +31,9 @@ fn show(o: &Output) -> String {
     )
 }
 
-async fn graph_python_sdk(s: TestServer) {
-    let dir = python_dir();
-    let python = dir.join(".venv/bin/python");
+/// The virtual environment's Python; the test fails, saying how to make it, when it is missing.
+pub(crate) fn venv_python() -> PathBuf {
+    let python = python_dir().join(".venv/bin/python");
     assert!(
         python.exists(),
         "{} is missing. Create the virtual environment with the pinned Graph SDK first:\n  \
@@ -41,25 +41,19 @@ async fn graph_python_sdk(s: TestServer) {
          (`.ci/run` does this when it is missing)",
         python.display()
     );
-    let user = s.user("adele@contoso.test").await;
-    let roles = vec!["Contacts.ReadWrite".to_owned()];
-    let (app, secret) =
-        rolo_server::identity::register_app(s.store.as_ref(), "Python SDK", &roles).await.expect("register app");
-    let root = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
-    let ca = s.ca_file.as_ref().expect("a TLS server");
-    let photo = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(photo.path(), rolo_media::sample(64, 48, rolo_media::Format::Jpeg)).expect("write the photo");
+    python
+}
 
+/// Runs `clients/python/{script}` against the TLS server `s` with `env`, trusting its test CA;
+/// asserts it succeeded and printed `want` (its summary line), and returns its stdout.
+pub(crate) async fn run_script(s: &TestServer, script: &str, env: &[(&str, String)], want: &str) -> String {
+    let (dir, python) = (python_dir(), venv_python());
+    let ca = s.ca_file.as_ref().expect("a TLS server");
     let mut cmd = Command::new(&python);
-    cmd.arg(dir.join("test_graph_sdk.py"))
+    cmd.arg(dir.join(script))
         .current_dir(&dir)
-        .env("ROLO_BASE_URL", &root)
-        .env("ROLO_TENANT_ID", &s.authority.tenant_id)
-        .env("ROLO_CLIENT_ID", &app.client_id)
-        .env("ROLO_CLIENT_SECRET", &secret)
-        .env("ROLO_USER_ID", &user.id)
-        .env("ROLO_PHOTO_FILE", photo.path())
-        // httpx (the SDK) and aiohttp read SSL_CERT_FILE; requests reads REQUESTS_CA_BUNDLE.
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        // httpx and aiohttp (the SDK) read SSL_CERT_FILE; requests (under MSAL) reads REQUESTS_CA_BUNDLE.
         .env("SSL_CERT_FILE", ca)
         .env("REQUESTS_CA_BUNDLE", ca)
         .env_remove("PYTHONPATH")
@@ -73,12 +67,32 @@ async fn graph_python_sdk(s: TestServer) {
     let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
     let out = match tokio::time::timeout(PYTHON_TIMEOUT, child.wait_with_output()).await {
         Ok(out) => out.expect("python output"),
-        Err(_) => panic!("test_graph_sdk.py still running after {PYTHON_TIMEOUT:?}; killed"),
+        Err(_) => panic!("{script} still running after {PYTHON_TIMEOUT:?}; killed"),
     };
-    assert!(out.status.success(), "the Graph Python SDK tests failed against {root}\n{}", show(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(" passed, 0 failed"), "no summary line from the script\n{}", show(&out));
-    eprintln!("{}python SDK tests passed in {:.1?}", stdout, started.elapsed());
+    assert!(out.status.success(), "{script} failed against {}\n{}", s.base, show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains(want), "{script}: no '{want}' summary line\n{}", show(&out));
+    eprintln!("{stdout}{script} passed in {:.1?}", started.elapsed());
+    stdout
+}
+
+async fn graph_python_sdk(s: TestServer) {
+    let user = s.user("adele@contoso.test").await;
+    let roles = vec!["Contacts.ReadWrite".to_owned()];
+    let (app, secret) =
+        rolo_server::identity::register_app(s.store.as_ref(), "Python SDK", &roles).await.expect("register app");
+    let root = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
+    let photo = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(photo.path(), rolo_media::sample(64, 48, rolo_media::Format::Jpeg)).expect("write the photo");
+    let env = [
+        ("ROLO_BASE_URL", root),
+        ("ROLO_TENANT_ID", s.authority.tenant_id.clone()),
+        ("ROLO_CLIENT_ID", app.client_id.clone()),
+        ("ROLO_CLIENT_SECRET", secret),
+        ("ROLO_USER_ID", user.id.clone()),
+        ("ROLO_PHOTO_FILE", photo.path().display().to_string()),
+    ];
+    run_script(&s, "test_graph_sdk.py", &env, " passed, 0 failed").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
