@@ -568,6 +568,7 @@ pub(crate) async fn code_grant(state: &AppState, call: &Call<'_>, form: &Form) -
             nonce: code.nonce,
             family: Family::Named(code.jti),
             client_info: crate::tokens::wants_client_info(form),
+            epoch: None,
         },
     )
     .await

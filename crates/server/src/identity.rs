@@ -669,9 +669,14 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
         return Err(invalid_credentials());
     };
     state.lockout.succeeded(username);
-    standing::may_sign_in(state, &user, None).await?;
+    // A disabled user is refused before consent is weighed (and its standing read once).
+    let epoch = standing::may_sign_in(state, &user, None).await?;
     let scopes = consented(state, &app, &user, scopes).await?;
-    let issue = crate::tokens::Issue { client_info: crate::tokens::wants_client_info(form), ..Default::default() };
+    let issue = crate::tokens::Issue {
+        client_info: crate::tokens::wants_client_info(form),
+        epoch: Some(epoch),
+        ..Default::default()
+    };
     crate::tokens::issue_delegated(state, &app, &user, scopes, &stored, issue).await
 }
 

@@ -73,6 +73,9 @@ pub(crate) struct Issue {
     pub family: Family,
     /// The client asked for `client_info=1` (MSAL always does): the answer carries it.
     pub client_info: bool,
+    /// The user's token epoch when the grant already read the user's standing (a refresh
+    /// checks it against the token's); otherwise it is read here.
+    pub epoch: Option<i64>,
 }
 
 /// Whether a token request asks for `client_info`.
@@ -149,7 +152,10 @@ pub(crate) async fn issue_delegated(
     issue: Issue,
 ) -> Result<Response, OAuthError> {
     // Every delegated grant ends here: a disabled user gets nothing, whatever the flow.
-    let epoch = crate::identity::standing::may_sign_in(state, user, None).await?;
+    let epoch = match issue.epoch {
+        Some(epoch) => epoch,
+        None => crate::identity::standing::may_sign_in(state, user, None).await?,
+    };
     let token = state
         .authority
         .issue_delegated_for(user, &scopes.graph, &app.client_id, ACCESS_TOKEN_TTL)
@@ -247,7 +253,7 @@ pub(crate) async fn refresh_grant(state: &AppState, call: &Call<'_>, form: &Form
         return Err(revoked());
     }
     // Disabling the user revoked the refresh tokens of its earlier epochs.
-    crate::identity::standing::may_sign_in(state, &user, Some(grant.rev)).await?;
+    let epoch = crate::identity::standing::may_sign_in(state, &user, Some(grant.rev)).await?;
     let full_names = param(form, "scope").is_some_and(crate::identity::asks_full_names);
     let mut scopes = RequestedScopes { graph: grant.scp, oidc: grant.oidc, default: false, full_names };
     if let Some(raw_scope) = param(form, "scope") {
@@ -288,7 +294,7 @@ pub(crate) async fn refresh_grant(state: &AppState, call: &Call<'_>, form: &Form
         &user,
         scopes,
         &stored,
-        Issue { nonce: None, family, client_info: wants_client_info(form) },
+        Issue { nonce: None, family, client_info: wants_client_info(form), epoch: Some(epoch) },
     )
     .await
 }
