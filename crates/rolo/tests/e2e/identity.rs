@@ -832,7 +832,9 @@ async fn rejected_external_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_keys_are_refetched_for_new_key_ids() {
     let idp = Idp::start().await;
-    let s = server_trusting(&idp, Duration::from_millis(1500)).await;
+    let s = server_trusting(&idp, Duration::from_secs(30)).await;
+    // The interval passes on the server's clock, moved forward by the test.
+    let interval_passes = || s.state.oidc.clock.advance(Duration::from_secs(31));
     let ada = s.user("ada@contoso.test").await;
     let rsa_token = idp.sign_rsa(&idp.claims(json!({"oid": ada.id, "scp": "Contacts.Read"})));
     assert_eq!(s.get("/me/contacts", &rsa_token).await.status, 200);
@@ -845,7 +847,7 @@ async fn external_keys_are_refetched_for_new_key_ids() {
         assert_refused(&s, &ec_token, "a key id seen before the interval passed", "kid").await;
     }
     assert_eq!(idp.fetches.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    interval_passes();
     assert_eq!(s.get("/me/contacts", &ec_token).await.status, 200);
     assert_eq!(idp.fetches.load(Ordering::SeqCst), 2);
     // Both keys are known now; an unknown one triggers at most one fetch per interval.
@@ -854,7 +856,7 @@ async fn external_keys_are_refetched_for_new_key_ids() {
     h.kid = Some("never-published".into());
     let stray =
         jsonwebtoken::encode(&h, &idp.claims(json!({"oid": ada.id, "scp": "Contacts.Read"})), &idp.rsa_key).unwrap();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    interval_passes();
     for _ in 0..5 {
         assert_refused(&s, &stray, "a never-published key id", "kid").await;
     }
