@@ -14,6 +14,7 @@ pub mod ids;
 pub mod mail;
 pub mod people;
 pub mod projection;
+pub mod properties;
 pub mod schema;
 pub mod search;
 pub mod subscription;

@@ -22,6 +22,7 @@ mod grants;
 pub mod graph;
 pub mod identity;
 pub mod lockout;
+mod mailbox;
 mod messages;
 mod metadata;
 pub mod methods;

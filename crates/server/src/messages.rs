@@ -4,12 +4,13 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use rolo_domain::access::RouteKind;
 use rolo_domain::mail::{
     self, Item, ItemKind, MailFolder, MessageWrite, CALENDAR_FOLDER, EVENT_PROPERTIES, EVENT_TYPE, MESSAGE_PROPERTIES,
     MESSAGE_TYPE,
 };
 use rolo_domain::projection::etag;
-use rolo_domain::{ContactId, GraphError, GraphResult};
+use rolo_domain::{Access, ContactId, GraphError, GraphResult};
 use rolo_odata::{OrderItem, SelectItem};
 use serde_json::{json, Map, Value};
 
@@ -196,7 +197,7 @@ pub async fn create_message(ctx: &Ctx, folder: Option<&str>, body: &Value) -> Gr
 /// sender's Sent Items (unless `saveToSentItems` is false) and one in the Inbox of each recipient
 /// whose address is a Rolo user's principal name; other recipients get nothing.
 pub async fn send_mail(ctx: &Ctx, body: &Value) -> GraphResult<Response> {
-    ctx.principal.require_mail_send()?;
+    ctx.principal.require_route(RouteKind::MailSend, Access::Write, true)?;
     if !matches!(ctx.access, rolo_domain::MailboxAccess::Owner | rolo_domain::MailboxAccess::App) {
         return Err(GraphError::access_denied());
     }
@@ -233,7 +234,7 @@ pub async fn send_mail(ctx: &Ctx, body: &Value) -> GraphResult<Response> {
 /// `POST .../messages/{id}/send`: sends a draft as `sendMail` would, then removes it from Drafts
 /// (its Sent Items copy gets a new id, as on Graph).
 pub async fn send_draft(ctx: &Ctx, id: &str) -> GraphResult<Response> {
-    ctx.principal.require_mail_send()?;
+    ctx.principal.require_route(RouteKind::MailSend, Access::Write, true)?;
     if !matches!(ctx.access, rolo_domain::MailboxAccess::Owner | rolo_domain::MailboxAccess::App) {
         return Err(GraphError::access_denied());
     }

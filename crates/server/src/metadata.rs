@@ -9,22 +9,9 @@ use std::sync::OnceLock;
 use rolo_domain::projection::{contact_properties, folder_properties};
 use rolo_domain::ApiVersion;
 
-/// The EDM type of a contact property in `version`.
+/// The EDM type of a contact property in `version`, from the property table.
 fn contact_property_type(name: &str, version: ApiVersion) -> &'static str {
-    match name {
-        "createdDateTime" | "lastModifiedDateTime" | "birthday" => "Edm.DateTimeOffset",
-        "categories" | "children" | "imAddresses" | "businessPhones" | "homePhones" => "Collection(Edm.String)",
-        "emailAddresses" if version == ApiVersion::Beta => "Collection(graph.typedEmailAddress)",
-        "phones" => "Collection(graph.phone)",
-        "postalAddresses" => "Collection(graph.physicalAddress)",
-        "websites" => "Collection(graph.website)",
-        "flag" => "graph.followupFlag",
-        "weddingAnniversary" => "Edm.Date",
-        "emailAddresses" => "Collection(graph.emailAddress)",
-        "primaryEmailAddress" | "secondaryEmailAddress" | "tertiaryEmailAddress" => "graph.emailAddress",
-        "homeAddress" | "businessAddress" | "otherAddress" => "graph.physicalAddress",
-        _ => "Edm.String",
-    }
+    rolo_domain::properties::contact_property(name, version).map_or("Edm.String", |p| p.edm(version))
 }
 
 const OUTLOOK_ITEM: &[&str] = &["categories", "changeKey", "createdDateTime", "lastModifiedDateTime"];
@@ -583,9 +570,20 @@ mod tests {
     fn every_served_contact_property_is_described() {
         for version in [ApiVersion::V1, ApiVersion::Beta] {
             let doc = csdl(version);
-            for name in contact_properties(version).iter().filter(|n| **n != "id") {
-                assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
+            // Every entry of the property table is a property of the contact type (inherited
+            // ones included) with the table's type, in exactly the versions that have it.
+            let m = model(version);
+            let described = m.all_properties(m.get("contact").unwrap());
+            for p in rolo_domain::properties::CONTACT_PROPERTIES {
+                let found = described.iter().find(|d| d.name == p.name);
+                assert_eq!(found.is_some(), p.versions.has(version), "{} in {version:?}", p.name);
+                if let Some(d) = found {
+                    assert_eq!(d.ty, p.edm(version), "{}", p.name);
+                    let line = format!(r#"<Property Name="{}" Type="{}""#, p.name, d.ty);
+                    assert!(p.name == "id" || doc.contains(&line), "{line} in {version:?}");
+                }
             }
+            assert_eq!(described.len(), contact_properties(version).len());
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
             // 17, and To Do's todo, todoTaskList, todoTask and checklistItem.
             assert_eq!(doc.matches("<EntityType ").count(), 21);

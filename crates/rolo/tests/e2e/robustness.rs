@@ -23,6 +23,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
+use rolo_domain::properties::{contact_property, CONTACT_PROPERTIES};
+use rolo_domain::ApiVersion;
 use serde_json::{json, Map, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -240,94 +242,30 @@ fn rng_for(scenario: u64) -> StdRng {
 // ---------------------------------------------------------------------------------------------
 // Generators.
 
-/// The v1.0 contact properties (writable, read-only, navigation) plus beta-only names.
-const CONTACT_PROPS: &[&str] = &[
-    "givenName",
-    "middleName",
-    "surname",
-    "nickName",
-    "title",
-    "generation",
-    "displayName",
-    "fileAs",
-    "initials",
-    "yomiGivenName",
-    "yomiSurname",
-    "yomiCompanyName",
-    "jobTitle",
-    "companyName",
-    "department",
-    "officeLocation",
-    "profession",
-    "manager",
-    "assistantName",
-    "spouseName",
-    "personalNotes",
-    "birthday",
-    "emailAddresses",
-    "businessPhones",
-    "homePhones",
-    "mobilePhone",
-    "imAddresses",
-    "children",
-    "categories",
-    "homeAddress",
-    "businessAddress",
-    "otherAddress",
-    "businessHomePage",
-    "primaryEmailAddress",
-    "secondaryEmailAddress",
-    "tertiaryEmailAddress",
-    "parentFolderId",
-    "id",
-    "changeKey",
-    "createdDateTime",
-    "lastModifiedDateTime",
-    "@odata.type",
-    "@odata.etag",
-    "@odata.context",
-    "@odata.id",
-    "extensions",
-    "singleValueExtendedProperties",
-    "multiValueExtendedProperties",
-    "photo",
-    "flag",
-    "gender",
-    "weddingAnniversary",
-    "phones",
-    "postalAddresses",
-    "websites",
-];
+/// Every contact property of either version (from the domain's property table), plus
+/// annotations and navigation properties a body might name.
+fn contact_props() -> &'static [&'static str] {
+    static PROPS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    PROPS.get_or_init(|| {
+        let mut names: Vec<&str> = CONTACT_PROPERTIES.iter().map(|p| p.name).collect();
+        names.extend([
+            "@odata.type",
+            "@odata.etag",
+            "@odata.context",
+            "@odata.id",
+            "extensions",
+            "singleValueExtendedProperties",
+            "multiValueExtendedProperties",
+            "photo",
+        ]);
+        names
+    })
+}
 
-const STRING_PROPS: &[&str] = &[
-    "givenName",
-    "middleName",
-    "surname",
-    "nickName",
-    "title",
-    "generation",
-    "displayName",
-    "fileAs",
-    "initials",
-    "yomiGivenName",
-    "yomiSurname",
-    "yomiCompanyName",
-    "jobTitle",
-    "companyName",
-    "department",
-    "officeLocation",
-    "profession",
-    "manager",
-    "assistantName",
-    "spouseName",
-    "personalNotes",
-    "mobilePhone",
-    "businessHomePage",
-];
-
-const LIST_PROPS: &[&str] = &["businessPhones", "homePhones", "imAddresses", "children", "categories"];
-const ADDRESS_PROPS: &[&str] = &["homeAddress", "businessAddress", "otherAddress"];
-const EMAIL_SLOTS: &[&str] = &["primaryEmailAddress", "secondaryEmailAddress", "tertiaryEmailAddress"];
+/// The v1.0 EDM type of a property a client may write.
+fn writable_v1_type(prop: &str) -> Option<&'static str> {
+    contact_property(prop, ApiVersion::V1).filter(|p| !p.read_only && p.name != "parentFolderId").map(|p| p.edm)
+}
 const FOLDER_PROPS: &[&str] =
     &["displayName", "parentFolderId", "id", "wellKnownName", "@odata.type", "childFolders", "contacts", "@odata.etag"];
 
@@ -518,7 +456,7 @@ fn random_value(rng: &mut StdRng, depth: usize) -> Value {
             let n = rng.gen_range(0..5);
             let mut m = Map::new();
             for _ in 0..n {
-                m.insert(random_key(rng, CONTACT_PROPS), random_value(rng, depth + 1));
+                m.insert(random_key(rng, contact_props()), random_value(rng, depth + 1));
             }
             Value::Object(m)
         }
@@ -566,17 +504,17 @@ fn typed_value(rng: &mut StdRng, prop: &str, folder_ids: &[String]) -> Value {
         return random_value(rng, 1);
     }
     match prop {
-        p if STRING_PROPS.contains(&p) => json!(adv_string(rng)),
+        p if writable_v1_type(p) == Some("Edm.String") => json!(adv_string(rng)),
         "birthday" | "weddingAnniversary" => garbage_date(rng),
         "emailAddresses" => {
             let n = rng.gen_range(0..5);
             Value::Array((0..n).map(|_| email_value(rng)).collect())
         }
-        p if LIST_PROPS.contains(&p) => {
+        p if writable_v1_type(p) == Some("Collection(Edm.String)") => {
             let n = rng.gen_range(0..6);
             Value::Array((0..n).map(|_| json!(adv_string(rng))).collect())
         }
-        p if ADDRESS_PROPS.contains(&p) => {
+        p if writable_v1_type(p) == Some("graph.physicalAddress") => {
             let mut m = Map::new();
             for k in ["street", "city", "state", "countryOrRegion", "postalCode"] {
                 if rng.gen_bool(0.5) {
@@ -585,7 +523,7 @@ fn typed_value(rng: &mut StdRng, prop: &str, folder_ids: &[String]) -> Value {
             }
             Value::Object(m)
         }
-        p if EMAIL_SLOTS.contains(&p) => email_value(rng),
+        p if writable_v1_type(p) == Some("graph.emailAddress") => email_value(rng),
         "parentFolderId" => json!(folder_id_like(rng, folder_ids)),
         "@odata.type" => {
             json!(["#microsoft.graph.contact", "microsoft.graph.contact", "#microsoft.graph.event", "", "#"]
@@ -616,7 +554,7 @@ fn random_contact_body(rng: &mut StdRng, folder_ids: &[String]) -> Value {
     let n = rng.gen_range(0..7);
     let mut m = Map::new();
     for _ in 0..n {
-        let key = random_key(rng, CONTACT_PROPS);
+        let key = random_key(rng, contact_props());
         let v = typed_value(rng, &key, folder_ids);
         m.insert(key, v);
     }
@@ -860,7 +798,7 @@ fn select_value(rng: &mut StdRng) -> String {
             0 => "*".into(),
             1 => adv_string(rng).chars().take(40).collect(),
             2 => "emailAddresses/address".into(),
-            _ => CONTACT_PROPS.choose(rng).unwrap().to_string(),
+            _ => contact_props().choose(rng).unwrap().to_string(),
         })
         .collect();
     items.join(",")
