@@ -57,6 +57,7 @@ pub enum Entity {
     Message,
     Event,
     Task,
+    Post,
 }
 
 impl Entity {
@@ -67,6 +68,7 @@ impl Entity {
             Entity::Message => "microsoft.graph.message",
             Entity::Event => "microsoft.graph.event",
             Entity::Task => "microsoft.graph.todoTask",
+            Entity::Post => "microsoft.graph.post",
         }
     }
 
@@ -76,9 +78,23 @@ impl Entity {
             Entity::Message => ("message_categories", "item_id"),
             Entity::Event => ("event_categories", "item_id"),
             Entity::Task => ("task_categories", "item_id"),
+            Entity::Post => ("post_categories", "item_id"),
             _ => ("contact_categories", "contact_id"),
         }
     }
+}
+
+/// Where a group post's filterable and sortable properties live in SQL (`Entity::Post`).
+fn post_prop(name: &str) -> Option<Prop> {
+    Some(match name {
+        "receivedDateTime" => Prop::Timestamp("t.received_at".into()),
+        "createdDateTime" => Prop::Timestamp("t.created_at".into()),
+        "lastModifiedDateTime" => Prop::Timestamp("t.modified_at".into()),
+        "from/emailAddress/address" => Prop::Text { key: "t.from_key".into(), raw: "t.from_key".into() },
+        "id" => Prop::Id("t.id"),
+        "categories" => Prop::Categories,
+        _ => return None,
+    })
 }
 
 /// Where a property lives in SQL.
@@ -303,6 +319,7 @@ impl Compiler {
                 _ => Err(unknown()),
             },
             Entity::Task => task::prop(self.dialect, &name).ok_or_else(unknown),
+            Entity::Post => post_prop(&name).ok_or_else(unknown),
             Entity::Contact => {
                 if let Some((_, col)) = CONTACT_KEY_COLUMNS.iter().find(|(p, _)| *p == name) {
                     let raw = self.dialect.json_text("t.doc", &name);
@@ -547,7 +564,7 @@ impl Compiler {
         };
         // Messages and events keep their categories in their own side tables.
         let mut item = "contact_id";
-        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task) {
+        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task | Entity::Post) {
             (table, item) = self.entity.categories_table();
         }
         let (Some(var), Some(pred)) = (variable, predicate) else {
