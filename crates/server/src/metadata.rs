@@ -675,8 +675,13 @@ mod tests {
                 assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
             }
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
-            // 17, and To Do's todo, todoTaskList, todoTask and checklistItem.
-            assert_eq!(doc.matches("<EntityType ").count(), 21);
+            // 17, To Do's todo, todoTaskList, todoTask and checklistItem, and the groups'
+            // directoryObject, group, conversation, conversationThread and post.
+            assert_eq!(doc.matches("<EntityType ").count(), 26);
+            assert!(doc.contains(r#"<EntitySet Name="groups" EntityType="graph.group" />"#));
+            for name in rolo_domain::group::POST_PROPERTIES.iter().filter(|n| **n != "id") {
+                assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "post.{name} missing");
+            }
             assert!(doc.contains(
                 r#"<NavigationProperty Name="checklistItems" Type="Collection(graph.checklistItem)" ContainsTarget="true" />"#
             ));
