@@ -254,7 +254,9 @@ pub fn require(p: &Principal, op: GroupOp) -> GraphResult<()> {
     let ok = match op {
         GroupOp::ReadGroup => has_any(p, GROUP_READ),
         GroupOp::ReadMembers => has_any(p, MEMBERS),
-        GroupOp::ReadOwnMemberships => !p.is_app() && (has_any(p, &["User.Read"]) || has_any(p, MEMBERS)),
+        GroupOp::ReadOwnMemberships => {
+            !p.is_app() && (has_any(p, &["User.Read", "User.ReadWrite"]) || has_any(p, MEMBERS))
+        }
         GroupOp::ReadConversations => has_any(p, CONVERSATION_READ),
         // Graph documents no application permission for starting conversations and threads.
         GroupOp::StartThread => !p.is_app() && has_any(p, CONVERSATION_WRITE),

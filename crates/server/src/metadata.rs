@@ -565,10 +565,10 @@ fn build_model(version: ApiVersion) -> Model {
         operations,
         entity_sets: vec![
             ("users", "graph.user"),
-            ("groups", "graph.group"),
             ("organization", "graph.organization"),
             ("schemaExtensions", "graph.schemaExtension"),
             ("subscriptions", "graph.subscription"),
+            ("groups", "graph.group"),
         ],
         singletons: vec![("me", "graph.user")],
     }
