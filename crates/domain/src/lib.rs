@@ -10,6 +10,7 @@ pub mod error;
 pub mod extension;
 pub mod flag;
 pub mod folder;
+pub mod group;
 pub mod ids;
 pub mod mail;
 pub mod people;

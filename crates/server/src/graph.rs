@@ -148,6 +148,13 @@ async fn serve(
         let base = base_url(&state, &parts, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
+    // Microsoft 365 groups (and `/me/memberOf`), outside any user's mailbox.
+    if let Some(route) = crate::groups::route(rest) {
+        let json = root_body(&parts, body).await?;
+        let base = base_url(&state, &parts, version);
+        let call = crate::groups::Call { parts: &parts, version, base: &base, rest, body: json };
+        return crate::groups::serve(&state, &principal, call, route).await;
+    }
     // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
     if let Some(target) = crate::users::route(rest) {
         let base = base_url(&state, &parts, version);
@@ -170,6 +177,10 @@ async fn serve(
     // fitting scope learns nothing of who exists.
     principal.require_route(kind, access, true)?;
     let user = crate::mailbox::resolve_owner(&state, &principal, &path.owner).await?;
+    if user.kind == rolo_store::MailboxKind::Group {
+        // A group's mailbox is reached through `/groups/{id}`, never as a user's.
+        return Err(GraphError::invalid_user(&user.id));
+    }
     if user.kind == rolo_store::MailboxKind::Archive {
         // Graph does not serve in-place archives.
         return Err(GraphError::new(

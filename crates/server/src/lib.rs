@@ -20,6 +20,7 @@ mod extensions;
 mod folders;
 mod grants;
 pub mod graph;
+mod groups;
 pub mod identity;
 pub mod lockout;
 mod mailbox;

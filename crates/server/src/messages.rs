@@ -25,6 +25,7 @@ fn names(kind: ItemKind) -> (&'static str, &'static str, &'static [&'static str]
         ItemKind::Message => ("messages", MESSAGE_TYPE, MESSAGE_PROPERTIES),
         ItemKind::Event => ("events", EVENT_TYPE, EVENT_PROPERTIES),
         ItemKind::Task => ("tasks", rolo_domain::todo::TASK_TYPE, rolo_domain::todo::TASK_PROPERTIES),
+        ItemKind::Post => ("posts", rolo_domain::group::POST_TYPE, rolo_domain::group::POST_PROPERTIES),
     }
 }
 
@@ -73,6 +74,7 @@ fn project(ctx: &Ctx, kind: ItemKind, item: &Item, select: Option<&[String]>) ->
         ItemKind::Message => mail::message_json(item, select),
         ItemKind::Event => mail::event_json(item, &ctx.user.user_principal_name, select),
         ItemKind::Task => rolo_domain::todo::task_json(item, select, false),
+        ItemKind::Post => rolo_domain::group::post_json(item, select),
     }
 }
 
@@ -324,7 +326,9 @@ pub async fn update(ctx: &Ctx, kind: ItemKind, id: &str, body: Value) -> GraphRe
         ItemKind::Message => mail::apply_message(&mut Map::new(), &body, MessageWrite::Patch { draft: true })?,
         ItemKind::Event => mail::apply_event(&mut Map::new(), &body, false, &owner)?,
         // Tasks are written through `todo`, under their list.
-        ItemKind::Task => return Err(GraphError::internal("a task reached the message handlers")),
+        ItemKind::Task | ItemKind::Post => {
+            return Err(GraphError::internal("a task or post reached the message handlers"))
+        }
     }
     let edit = Box::new(move |item: &mut Item| match kind {
         ItemKind::Message => {
@@ -332,7 +336,7 @@ pub async fn update(ctx: &Ctx, kind: ItemKind, id: &str, body: Value) -> GraphRe
             mail::apply_message(&mut item.doc, &body, MessageWrite::Patch { draft })
         }
         ItemKind::Event => mail::apply_event(&mut item.doc, &body, false, &owner),
-        ItemKind::Task => Err(GraphError::internal("a task reached the message handlers")),
+        ItemKind::Task | ItemKind::Post => Err(GraphError::internal("a task or post reached the message handlers")),
     });
     let item = ctx.state.store.update_item(ctx.mailbox(), kind, &id, ctx.if_match.clone(), edit).await?;
     entity_response(ctx, kind, &item, StatusCode::OK)

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::metadata::{model, Model, TypeDef};
 
+mod groups;
 mod todo;
 
 /// Where a route lives: outside authentication, at the service root, or under each mailbox
@@ -23,6 +24,8 @@ pub(crate) enum Area {
     /// The directory: `/me`, `/users`, `/organization` themselves (`users.rs`).
     Directory,
     Mailbox,
+    /// Microsoft 365 groups and memberships (`groups.rs`).
+    Groups,
 }
 
 /// A request body.
@@ -36,6 +39,8 @@ pub(crate) enum Body {
     /// Image bytes.
     Image,
     Batch,
+    /// `{"post": {...}}`: a reply to a group thread or post.
+    Reply,
 }
 
 /// A successful response.
@@ -46,6 +51,8 @@ pub(crate) enum Reply {
     Collection(&'static str),
     Delta(&'static str),
     NoContent,
+    /// 202 with no body (a group post's reply).
+    Accepted,
     /// A photo's bytes.
     Bytes,
     /// 200 with an empty body (photo uploads).
@@ -366,6 +373,7 @@ pub(crate) fn routes() -> Vec<Route> {
             out.push(Route { path: format!("{owner}{path}"), area: Area::Mailbox, ops: ops.clone() });
         }
     }
+    out.extend(groups::routes());
     out
 }
 
@@ -548,6 +556,7 @@ fn responses(reply: Reply) -> Value {
             ("200", json!({"description": "A page of changes", "content": json_content(collection(t, true))}))
         }
         Reply::NoContent => ("204", json!({"description": "Done"})),
+        Reply::Accepted => ("202", json!({"description": "Accepted"})),
         Reply::Empty => ("200", json!({"description": "Stored"})),
         Reply::Bytes => (
             "200",
@@ -589,6 +598,8 @@ fn request_body(body: Body) -> Option<Value> {
         Body::Create(t) | Body::Update(t) => {
             Some(json_body(json!({"$ref": format!("#/components/schemas/microsoft.graph.{t}-write")})))
         }
+        Body::Reply => Some(json_body(json!({"type": "object", "required": ["post"], "properties": {
+            "post": {"$ref": "#/components/schemas/microsoft.graph.post-write"}}}))),
         Body::Image => Some(json!({"required": true, "content": {
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             "image/png": {"schema": {"type": "string", "format": "binary"}}}})),
@@ -653,6 +664,7 @@ fn build(version: ApiVersion) -> Value {
         .flat_map(|r| r.ops.iter())
         .filter_map(|o| match o.body {
             Body::Create(t) | Body::Update(t) => Some(t),
+            Body::Reply => Some("post"),
             _ => None,
         })
         .collect();

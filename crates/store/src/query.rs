@@ -58,6 +58,7 @@ pub enum Entity {
     Message,
     Event,
     Task,
+    Post,
 }
 
 impl Entity {
@@ -68,6 +69,7 @@ impl Entity {
             Entity::Message => "microsoft.graph.message",
             Entity::Event => "microsoft.graph.event",
             Entity::Task => "microsoft.graph.todoTask",
+            Entity::Post => "microsoft.graph.post",
         }
     }
 
@@ -77,9 +79,23 @@ impl Entity {
             Entity::Message => ("message_categories", "item_id"),
             Entity::Event => ("event_categories", "item_id"),
             Entity::Task => ("task_categories", "item_id"),
+            Entity::Post => ("post_categories", "item_id"),
             _ => ("contact_categories", "contact_id"),
         }
     }
+}
+
+/// Where a group post's filterable and sortable properties live in SQL (`Entity::Post`).
+fn post_prop(name: &str) -> Option<Prop> {
+    Some(match name {
+        "receivedDateTime" => Prop::Timestamp("t.received_at".into()),
+        "createdDateTime" => Prop::Timestamp("t.created_at".into()),
+        "lastModifiedDateTime" => Prop::Timestamp("t.modified_at".into()),
+        "from/emailAddress/address" => Prop::Text { key: "t.from_key".into(), raw: "t.from_key".into() },
+        "id" => Prop::Id("t.id".into()),
+        "categories" => Prop::Categories,
+        _ => return None,
+    })
 }
 
 /// Where a property lives in SQL.
@@ -260,6 +276,7 @@ impl Compiler {
                 _ => Err(unknown()),
             },
             Entity::Task => task::prop(self.dialect, &name).ok_or_else(unknown),
+            Entity::Post => post_prop(&name).ok_or_else(unknown),
             Entity::Contact => contact::prop(self.dialect, self.version, path)?.ok_or_else(unknown),
         }
     }
@@ -442,7 +459,7 @@ impl Compiler {
         };
         // Messages and events keep their categories in their own side tables.
         let mut item = "contact_id";
-        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task) {
+        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task | Entity::Post) {
             (table, item) = self.entity.categories_table();
         }
         let (Some(var), Some(pred)) = (variable, predicate) else {

@@ -183,6 +183,41 @@ fn sqlite_db(dir: &Path) -> String {
 
 // ---------------------------------------------------------------------------------------------
 
+/// `rolo groups add NAME --mail ADDRESS --members UPN,...` and `rolo groups list`; a group is
+/// not listed among the users.
+#[test]
+fn groups_add_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_db(dir.path());
+    let a = add_user(&db, "a@x.test", "A", dir.path());
+    add_user(&db, "b@x.test", "B", dir.path());
+    let add = ["groups", "add", "Sales Team", "--mail", "sales@x.test", "--members", "a@x.test,B@X.TEST"];
+    let o = run(&[&add[..], &["--visibility", "Private", "--database", &db]].concat(), dir.path());
+    assert_success(&o, "groups add");
+    let out = stdout(&o);
+    let fields: Vec<&str> = out.trim_end().split('\t').collect();
+    assert_eq!(fields.len(), 3, "{out:?}");
+    assert!(is_guid(fields[0]), "{out:?}");
+    assert_eq!(&fields[1..], ["sales@x.test", "Sales Team"]);
+    let o = run(&["groups", "list", "--database", &db], dir.path());
+    assert_success(&o, "groups list");
+    assert_eq!(stdout(&o), format!("{}\tsales@x.test\tSales Team\t2 members\n", fields[0]));
+    let o = run(&["users", "list", "--database", &db], dir.path());
+    assert!(!stdout(&o).contains("sales@x.test"), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&a));
+    // An unknown member, a taken address or a bad visibility is refused, with a message.
+    for (args, says) in [
+        (vec!["groups", "add", "X", "--mail", "x@x.test", "--members", "nobody@x.test"], "no such user: nobody@x.test"),
+        (vec!["groups", "add", "Y", "--mail", "sales@x.test"], "already exists"),
+        (vec!["groups", "add", "Z", "--mail", "z@x.test", "--visibility", "Hidden"], "not a visibility"),
+    ] {
+        let o = run(&[&args[..], &["--database", &db]].concat(), dir.path());
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn users_add_list_and_token() {
     let dir = tempfile::tempdir().unwrap();

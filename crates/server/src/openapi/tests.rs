@@ -154,6 +154,7 @@ fn the_router_accepts_every_route() {
             Area::Root if rest.starts_with("schemaExtensions") => assert!(crate::schemas::is_schema_path(rest)),
             Area::Root => assert_eq!(rest, "$batch"),
             Area::Directory => assert!(crate::users::route(rest).is_some(), "{}", route.path),
+            Area::Groups => assert!(crate::groups::route(rest).is_some(), "{}", route.path),
             Area::Public => assert!(["", "$metadata", "openapi.json"].contains(&rest)),
         }
     }
