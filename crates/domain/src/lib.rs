@@ -12,6 +12,7 @@ pub mod flag;
 pub mod folder;
 pub mod ids;
 pub mod mail;
+pub mod merge;
 pub mod people;
 pub mod projection;
 pub mod schema;

@@ -310,6 +310,7 @@ async fn serve(
         | (Method::POST, Resource::Contact { folder, id, permanent_delete: true }) => {
             contacts::delete(&ctx, &folder, &id).await
         }
+        (Method::POST, Resource::ContactMerge { folder, id }) => crate::merge::merge(&ctx, &folder, &id, &body).await,
         (m, Resource::ContactExtensions { folder, id, extension }) => {
             extensions::serve(&ctx, &m, &folder, &id, extension.as_deref(), &body).await
         }

@@ -20,6 +20,7 @@ fn contact_property_type(name: &str, version: ApiVersion) -> &'static str {
         "websites" => "Collection(graph.website)",
         "flag" => "graph.followupFlag",
         "weddingAnniversary" => "Edm.Date",
+        "isFavorite" => "Edm.Boolean",
         "emailAddresses" => "Collection(graph.emailAddress)",
         "primaryEmailAddress" | "secondaryEmailAddress" | "tertiaryEmailAddress" => "graph.emailAddress",
         "homeAddress" | "businessAddress" | "otherAddress" => "graph.physicalAddress",
@@ -469,6 +470,7 @@ fn build_model(version: ApiVersion) -> Model {
             returns: Some("Collection(graph.todoTask)"),
         },
         Operation { name: "permanentDelete", function: false, binding: "graph.contact", returns: None },
+        Operation { name: "merge", function: false, binding: "graph.contact", returns: Some("graph.contact") },
         Operation { name: "permanentDelete", function: false, binding: "graph.contactFolder", returns: None },
         Operation { name: "reauthorize", function: false, binding: "graph.subscription", returns: None },
     ];

@@ -36,6 +36,8 @@ pub(crate) enum Body {
     /// Image bytes.
     Image,
     Batch,
+    /// A merge of duplicates (`.../contacts/{id}/merge`, a Rolo extension).
+    Merge,
 }
 
 /// A successful response.
@@ -156,6 +158,16 @@ fn mailbox_routes() -> Vec<(String, Vec<Op>)> {
                 ],
             ),
             (format!("{one}/permanentDelete"), vec![action("Delete a contact permanently")]),
+            (
+                format!("{one}/merge"),
+                vec![op(
+                    "post",
+                    "Merge duplicates into this contact (a Rolo extension): every value kept, the others deleted",
+                    Query::None,
+                    Body::Merge,
+                    Reply::Entity("contact"),
+                )],
+            ),
             (
                 format!("{one}/extensions"),
                 vec![
@@ -592,6 +604,12 @@ fn request_body(body: Body) -> Option<Value> {
         Body::Image => Some(json!({"required": true, "content": {
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             "image/png": {"schema": {"type": "string", "format": "binary"}}}})),
+        Body::Merge => Some(json_body(json!({
+            "type": "object", "required": ["contacts"], "additionalProperties": false, "properties": {
+                "contacts": {"type": "array", "minItems": 1, "maxItems": crate::merge::MAX_MERGED,
+                             "items": {"type": "string"}, "description": "The other contacts' ids: merged in, then deleted"},
+                "values": {"$ref": "#/components/schemas/microsoft.graph.contact-write",
+                           "description": "Values chosen where the contacts differ, applied as a PATCH"}}}))),
         Body::Batch => Some(json_body(json!({
             "type": "object", "required": ["requests"], "properties": {
                 "requests": {"type": "array", "items": {"type": "object", "required": ["id", "method", "url"], "properties": {

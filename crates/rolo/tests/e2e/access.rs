@@ -515,7 +515,51 @@ async fn consent_grants_matrix(s: TestServer) {
     }
 }
 
-both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api, consent_grants_matrix);
+/// `POST .../contacts/{id}/merge` (a Rolo extension) is a write on both contacts: whoever may
+/// update and delete them may merge them, nobody else, and a refused merge changes nothing.
+async fn merge_access(s: TestServer) {
+    let f = fixture(&s).await;
+    let mb = s.store.find_user(&f.owner).await.unwrap().unwrap().mailbox;
+    let shared = "Contacts.ReadWrite.Shared";
+    let mut rows: Vec<(&str, String, u16)> = vec![("owner", f.owner_token.clone(), 200)];
+    let stranger = s.user("stranger@contoso.test").await;
+    rows.push(("stranger", s.token(&stranger, shared), 403));
+    for (name, grant, want) in [("delegate-read", Grant::Read, 403), ("delegate-write", Grant::Write, 200)] {
+        let u = s.user(&format!("{name}@contoso.test")).await;
+        s.store.set_mailbox_grant(&mb, &u.id, Some(grant)).await.unwrap();
+        rows.push((name, s.token(&u, shared), want));
+    }
+    for (name, grant, want) in [("folder-read", Grant::Read, 403), ("folder-write", Grant::Write, 200)] {
+        let u = s.user(&format!("{name}@contoso.test")).await;
+        s.store.add_folder_permission(&mb, &FolderId::from_stored(f.folder_a.clone()), &u, grant).await.unwrap();
+        rows.push((name, s.token(&u, shared), want));
+    }
+    let owner = s.store.find_user(&f.owner).await.unwrap().unwrap();
+    rows.push(("owner with a Contacts.Read token", s.token(&owner, "Contacts.Read"), 403));
+    let app = s.authority.issue_app_token("11111111-0000-0000-0000-000000000001", &["Contacts.ReadWrite".to_owned()], 3600);
+    rows.push(("app with Contacts.ReadWrite", app.unwrap(), 200));
+    let app_ro = s.authority.issue_app_token("11111111-0000-0000-0000-000000000004", &["Contacts.Read".to_owned()], 3600);
+    rows.push(("app with Contacts.Read", app_ro.unwrap(), 403));
+
+    let in_a = format!("/users/{}/contactFolders/{}/contacts", f.owner, f.folder_a);
+    for (who, token, want) in rows {
+        let keep = s.create_contact_at(&in_a, &f.owner_token, json!({"givenName": who, "jobTitle": "Kept"})).await;
+        let dup = s.create_contact_at(&in_a, &f.owner_token, json!({"givenName": who, "companyName": "Dup"})).await;
+        let (keep, dup) = (keep["id"].as_str().unwrap(), dup["id"].as_str().unwrap());
+        let before = snapshot(&s, &f).await;
+        let r = s.post(&format!("/users/{}/contacts/{keep}/merge", f.owner), &token, json!({"contacts": [dup]})).await;
+        assert_eq!(r.status, want, "{who}: {}", r.text);
+        if want == 200 {
+            assert_eq!((r.body["jobTitle"].as_str(), r.body["companyName"].as_str()), (Some("Kept"), Some("Dup")), "{who}");
+            s.get(&format!("/me/contacts/{dup}"), &f.owner_token).await.assert_error(404, "ErrorItemNotFound");
+        } else {
+            assert_eq!(r.body["error"]["code"], "ErrorAccessDenied", "{who}");
+            assert_eq!(snapshot(&s, &f).await, before, "{who}: a refused merge changed something");
+        }
+    }
+}
+
+both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api, consent_grants_matrix, merge_access);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_sqlite() {
