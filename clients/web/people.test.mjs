@@ -48,7 +48,9 @@ async function scan(name) {
 }
 
 async function shot(name) {
-  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png` });
+  if (!SHOTS) return;
+  await page.evaluate(() => document.querySelectorAll(".toast").forEach((t) => t.remove()));
+  await page.screenshot({ path: `${SHOTS}/${name}.png` });
 }
 
 const token = () => page.evaluate(() => JSON.parse(sessionStorage.getItem("rolo.tokens")).access);

@@ -44,11 +44,11 @@ fn merge_into(kept: &mut Map<String, Value>, other: &Map<String, Value>) {
                 }
             }
             (Some(Value::Object(mine)), Value::Object(more)) => merge_into(mine, more),
-            (Some(Value::String(mine)), Value::String(more)) if key == "personalNotes" && mine != more => {
-                if !mine.contains(more.as_str()) {
-                    mine.push_str("\n\n");
-                    mine.push_str(more);
-                }
+            (Some(Value::String(mine)), Value::String(more))
+                if key == "personalNotes" && !mine.contains(more.as_str()) =>
+            {
+                mine.push_str("\n\n");
+                mine.push_str(more);
             }
             (Some(Value::Bool(mine)), Value::Bool(more)) if key == "isFavorite" => *mine |= more,
             // A single value both have: the kept contact's, unless the caller chose otherwise.

@@ -34,11 +34,13 @@ pub async fn merge(ctx: &Ctx, path: &FolderPath, id: &str, body: &Value) -> Grap
     let others: Vec<ContactId> = match obj.get("contacts") {
         Some(Value::Array(ids)) if !ids.is_empty() && ids.len() <= MAX_MERGED => ids
             .iter()
-            .map(|v| v.as_str().ok_or_else(|| bad("'contacts' holds contact ids (strings).")).and_then(ContactId::parse))
+            .map(|v| {
+                v.as_str().ok_or_else(|| bad("'contacts' holds contact ids (strings).")).and_then(ContactId::parse)
+            })
             .collect::<GraphResult<_>>()?,
         _ => return Err(bad(format!("'contacts' must list from 1 to {MAX_MERGED} other contact ids."))),
     };
-    if others.iter().any(|o| *o == id) {
+    if others.contains(&id) {
         return Err(bad("A contact cannot be merged with itself."));
     }
     let values = match obj.get("values") {

@@ -154,7 +154,8 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("webapp");
         for entry in std::fs::read_dir(&dir).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            let served = ASSETS.iter().any(|a| a.path.ends_with(&format!("/{name}")) || (a.path == "/" && name == "index.html"));
+            let served =
+                ASSETS.iter().any(|a| a.path.ends_with(&format!("/{name}")) || (a.path == "/" && name == "index.html"));
             assert!(served, "webapp/{name} is not listed in ASSETS");
         }
     }

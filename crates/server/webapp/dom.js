@@ -26,6 +26,7 @@ export function toast(text, action, label = "Undo") {
   if (action) t.append(h("button", { onclick: () => { t.remove(); action(); } }, label));
   t.append(h("button.close", { "aria-label": "Dismiss", onclick: () => t.remove() }, "×"));
   box.append(t);
+  while (box.children.length > 3) box.firstChild.remove();
   setTimeout(() => t.remove(), action ? 10_000 : 5_000);
 }
 

@@ -164,11 +164,11 @@ export function renderSidebar() {
     shared.map((upn) => h("li", {}, h("button.nav", {
       class: `nav${state.mailbox === `/users/${upn}` ? " current" : ""}`, onclick: () => onMailbox(upn),
     }, upn))));
-  nav.replaceChildren(
+  nav.replaceChildren(...[
     state.mailbox !== "/me" ? h("p.mailbox", {}, `${state.mailboxName}${ro ? " (read-only)" : ""}`) : null,
     h("h2", {}, "Views"), views,
     h("h2", {}, "Folders"), folders, folderTools,
     h("h2", {}, "Categories"), cats, ro ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category")),
     h("h2", {}, "Shared with me"), mailboxes, h("div.tools", {}, h("button.small", { onclick: openOther }, "Open a mailbox…")),
-    state.isAdmin ? h("div.tools", {}, h("button.small", { onclick: () => go({ kind: "admin" }) }, "Administration")) : null);
+  ].filter(Boolean));
 }

@@ -53,7 +53,7 @@ export function renderBulkbar() {
   if (!ids.length) return;
   const ro = state.readOnly;
   const folders = [...state.folders.values()].map((f) => [f.id, f.displayName]);
-  bar.replaceChildren(
+  bar.replaceChildren(...[
     h("span", {}, `${ids.length} selected`),
     ro ? null : h("button", { onclick: async () => {
       const v = await ask("Move to folder", [{ name: "folder", label: "Folder", options: folders, value: targetFolder() }], "Move");
@@ -66,7 +66,8 @@ export function renderBulkbar() {
     ro ? null : h("button", { onclick: () => bulkPatch(ids, () => ({ flag: { flagStatus: "flagged" } }), "beta") }, "Flag"),
     h("button", { onclick: () => exportContacts(ids) }, "Export"),
     ro ? null : h("button.danger", { onclick: () => deleteContacts(ids) }, "Delete"),
-    h("button", { onclick: () => { state.selected.clear(); changed(); } }, "Clear selection"));
+    h("button", { onclick: () => { state.selected.clear(); changed(); } }, "Clear selection"),
+  ].filter(Boolean));
 }
 
 async function bulkPatch(ids, body, version = "v1.0") {

@@ -536,9 +536,11 @@ async fn merge_access(s: TestServer) {
     }
     let owner = s.store.find_user(&f.owner).await.unwrap().unwrap();
     rows.push(("owner with a Contacts.Read token", s.token(&owner, "Contacts.Read"), 403));
-    let app = s.authority.issue_app_token("11111111-0000-0000-0000-000000000001", &["Contacts.ReadWrite".to_owned()], 3600);
+    let app =
+        s.authority.issue_app_token("11111111-0000-0000-0000-000000000001", &["Contacts.ReadWrite".to_owned()], 3600);
     rows.push(("app with Contacts.ReadWrite", app.unwrap(), 200));
-    let app_ro = s.authority.issue_app_token("11111111-0000-0000-0000-000000000004", &["Contacts.Read".to_owned()], 3600);
+    let app_ro =
+        s.authority.issue_app_token("11111111-0000-0000-0000-000000000004", &["Contacts.Read".to_owned()], 3600);
     rows.push(("app with Contacts.Read", app_ro.unwrap(), 403));
 
     let in_a = format!("/users/{}/contactFolders/{}/contacts", f.owner, f.folder_a);
@@ -550,7 +552,11 @@ async fn merge_access(s: TestServer) {
         let r = s.post(&format!("/users/{}/contacts/{keep}/merge", f.owner), &token, json!({"contacts": [dup]})).await;
         assert_eq!(r.status, want, "{who}: {}", r.text);
         if want == 200 {
-            assert_eq!((r.body["jobTitle"].as_str(), r.body["companyName"].as_str()), (Some("Kept"), Some("Dup")), "{who}");
+            assert_eq!(
+                (r.body["jobTitle"].as_str(), r.body["companyName"].as_str()),
+                (Some("Kept"), Some("Dup")),
+                "{who}"
+            );
             s.get(&format!("/me/contacts/{dup}"), &f.owner_token).await.assert_error(404, "ErrorItemNotFound");
         } else {
             assert_eq!(r.body["error"]["code"], "ErrorAccessDenied", "{who}");
@@ -559,7 +565,14 @@ async fn merge_access(s: TestServer) {
     }
 }
 
-both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api, consent_grants_matrix, merge_access);
+both_backends!(
+    access_matrix,
+    shared_child_folders,
+    shared_mailbox_members,
+    folder_sharing_api,
+    consent_grants_matrix,
+    merge_access
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_sqlite() {

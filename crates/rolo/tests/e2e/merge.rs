@@ -30,8 +30,12 @@ async fn merge_keeps_every_value(s: TestServer) {
     let delta = round.body["@odata.deltaLink"].as_str().unwrap().to_owned();
 
     // Refusals change nothing.
-    s.post(&format!("/me/contacts/{a}/merge"), &t, json!({"contacts": [a]})).await.assert_error(400, "ErrorInvalidRequest");
-    s.post(&format!("/me/contacts/{a}/merge"), &t, json!({"contacts": []})).await.assert_error(400, "ErrorInvalidRequest");
+    s.post(&format!("/me/contacts/{a}/merge"), &t, json!({"contacts": [a]}))
+        .await
+        .assert_error(400, "ErrorInvalidRequest");
+    s.post(&format!("/me/contacts/{a}/merge"), &t, json!({"contacts": []}))
+        .await
+        .assert_error(400, "ErrorInvalidRequest");
     s.post(&format!("/me/contacts/{a}/merge"), &t, json!({"contacts": [b], "other": 1}))
         .await
         .assert_error(400, "ErrorInvalidRequest");
@@ -52,7 +56,11 @@ async fn merge_keeps_every_value(s: TestServer) {
 
     // The person chose the other contact's job title.
     let r = s
-        .post(&format!("/me/contacts/{a}/merge"), &t, json!({"contacts": [b, c], "values": {"jobTitle": "Mathematician"}}))
+        .post(
+            &format!("/me/contacts/{a}/merge"),
+            &t,
+            json!({"contacts": [b, c], "values": {"jobTitle": "Mathematician"}}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let m = &r.body;
@@ -61,7 +69,8 @@ async fn merge_keeps_every_value(s: TestServer) {
     assert_eq!(m["companyName"], "Analytical");
     assert_eq!(m["nickName"], "Enchantress");
     assert_eq!(m["givenName"], "Ada", "the kept contact's value where nobody chose");
-    let emails: Vec<&str> = m["emailAddresses"].as_array().unwrap().iter().map(|e| e["address"].as_str().unwrap()).collect();
+    let emails: Vec<&str> =
+        m["emailAddresses"].as_array().unwrap().iter().map(|e| e["address"].as_str().unwrap()).collect();
     assert_eq!(emails, ["ada@engine.test", "lovelace@home.test"]);
     assert_eq!(m["businessPhones"], json!(["+44 20 1234", "+44 20 9999"]));
     assert_eq!(m["categories"], json!(["Red", "Blue"]));
@@ -73,7 +82,8 @@ async fn merge_keeps_every_value(s: TestServer) {
     let next = s.get(&delta, &t).await;
     assert_eq!(next.status, 200, "{}", next.text);
     let items = next.body["value"].as_array().unwrap();
-    let removed: Vec<&str> = items.iter().filter(|i| i.get("@removed").is_some()).map(|i| i["id"].as_str().unwrap()).collect();
+    let removed: Vec<&str> =
+        items.iter().filter(|i| i.get("@removed").is_some()).map(|i| i["id"].as_str().unwrap()).collect();
     assert!(removed.contains(&b.as_str()) && removed.contains(&c.as_str()), "{items:?}");
     assert!(items.iter().any(|i| i["id"] == a.as_str() && i.get("@removed").is_none()), "{items:?}");
 }

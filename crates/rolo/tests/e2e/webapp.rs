@@ -38,7 +38,8 @@ fn chromium() -> PathBuf {
 
 async fn ensure_packages(dir: &Path) {
     let _guard = NPM_INSTALL.lock().await;
-    let ready = ["playwright-core", "axe-core"].iter().all(|p| dir.join("node_modules").join(p).join("package.json").exists());
+    let ready =
+        ["playwright-core", "axe-core"].iter().all(|p| dir.join("node_modules").join(p).join("package.json").exists());
     if ready {
         return;
     }
