@@ -4,7 +4,7 @@
 //! so this module holds no contact logic at all.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use rolo_store::RegisteredApp;
 
@@ -102,7 +102,11 @@ fn etag(bytes: &[u8]) -> String {
 /// Serves a web app file: `None` when `path` is not one. Files are revalidated on every load
 /// (`no-cache` with an `ETag`), so a new binary's app is picked up at once and an unchanged file
 /// costs a 304.
+/// Other methods fall through to the Graph router, which answers with Graph's error envelope.
 pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
     let asset = find(path)?;
     let tag = etag(asset.bytes);
     let mut builder = Response::builder()
@@ -112,13 +116,6 @@ pub fn serve(method: &Method, path: &str, headers: &HeaderMap) -> Option<Respons
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "no-referrer")
         .header("Cross-Origin-Opener-Policy", "same-origin");
-    if method != Method::GET && method != Method::HEAD {
-        let r = builder
-            .status(StatusCode::METHOD_NOT_ALLOWED)
-            .header(header::ALLOW, HeaderValue::from_static("GET, HEAD"))
-            .body(Body::empty());
-        return r.ok();
-    }
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -176,5 +173,6 @@ mod tests {
         h.insert(header::IF_NONE_MATCH, first.headers()[header::ETAG].clone());
         assert_eq!(serve(&Method::GET, "/assets/main.js", &h).unwrap().status(), StatusCode::NOT_MODIFIED);
         assert!(serve(&Method::GET, "/assets/nope.js", &h).is_none());
+        assert!(serve(&Method::POST, "/", &h).is_none(), "left to the Graph router's envelope");
     }
 }
