@@ -204,6 +204,27 @@ try {
   await row("Ivy Import").waitFor({ timeout: T });
   assert.equal((await byName("Ivy Import")).emailAddresses[0].address, "ivy@example.com");
 
+  step = "select several and flag them at once";
+  await row("Ada Lovelace").locator(".check").click();
+  await row("Mary Somerville").locator(".check").click();
+  const bulk = page.getByRole("toolbar", { name: "Selected contacts" });
+  await bulk.getByText("2 selected").waitFor({ timeout: T });
+  await scan("a selection");
+  await bulk.getByRole("button", { name: "Flag", exact: true }).click();
+  await page.locator(".toast", { hasText: "Updated 2 contacts" }).waitFor({ timeout: T });
+  for (const name of ["Ada Lovelace", "Mary Somerville"]) assert.equal((await byName(name)).flag.flagStatus, "flagged", name);
+  await bulk.getByRole("button", { name: "Clear selection" }).click();
+
+  step = "an expired access token is refreshed";
+  const before = await token();
+  await page.evaluate(() => {
+    const t = JSON.parse(sessionStorage.getItem("rolo.tokens"));
+    sessionStorage.setItem("rolo.tokens", JSON.stringify({ ...t, expires: 0 }));
+  });
+  await row("Mary Somerville").click();
+  await page.getByRole("heading", { name: "Mary Somerville" }).waitFor({ timeout: T });
+  await until(async () => (await token()) !== before, "a new access token");
+
   step = "changes made elsewhere appear (delta)";
   await graph("POST", "/me/contacts", { givenName: "Remote", surname: "Writer" });
   await row("Remote Writer").waitFor({ timeout: 15_000 });

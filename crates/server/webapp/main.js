@@ -39,17 +39,19 @@ function renderAll() {
   document.title = `${title()} – Rolo People`;
 }
 
+const progress = (n) => { $("#count").textContent = `Loading… ${new Intl.NumberFormat().format(n)}`; };
+
 /** Opens the signed-in user's mailbox (null) or someone else's by address. */
 async function open(upn) {
   try {
-    if (!upn) return await openMailbox("/me", state.me.displayName, false);
+    if (!upn) return await openMailbox("/me", state.me.displayName, false, progress);
     const mailbox = `/users/${upn}`;
-    await openMailbox(mailbox, upn, false);
+    await openMailbox(mailbox, upn, false, progress);
     state.readOnly = await isReadOnly(mailbox);
     changed();
   } catch (e) {
     toast(e.status === 403 || e.status === 404 ? `You have no access to ${upn}'s contacts.` : e.message);
-    if (upn) await openMailbox("/me", state.me.displayName, false);
+    if (upn) await openMailbox("/me", state.me.displayName, false, progress);
   }
 }
 
