@@ -285,10 +285,32 @@ try {
   await shot("phone");
   await page.setViewportSize({ width: 1280, height: 800 });
 
+  step = "an administrator creates a user";
+  await page.locator("#sidebar .nav", { hasText: "Users" }).click();
+  await page.getByRole("heading", { name: "Administration" }).waitFor({ timeout: T });
+  await page.getByLabel("Display name").fill("Newbie Person");
+  await page.getByLabel("User name (e-mail)").fill("newbie@contoso.test");
+  await page.getByLabel("Password").fill("fresh start 1");
+  await scan("administration");
+  await shot("admin");
+  await page.getByRole("button", { name: "Create user" }).click();
+  await page.locator("table.users td", { hasText: "newbie@contoso.test" }).waitFor({ timeout: T });
+
   step = "sign out";
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: T });
   assert.equal(await page.evaluate(() => sessionStorage.getItem("rolo.tokens")), null);
+
+  step = "the new user signs in";
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#login").fill("newbie@contoso.test");
+  await page.locator("#passwd").fill("fresh start 1");
+  await page.locator("button[value=signin]").click();
+  await page.locator("#who", { hasText: "Newbie Person" }).waitFor({ timeout: T });
+  await until(async () => (await page.locator("#count").textContent()) === "0 contacts", "an empty contact list");
+  assert.equal(await page.locator("#sidebar .nav", { hasText: "Users" }).count(), 0, "no administration for a user");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: T });
 
   assert.deepEqual(problems, [], "no errors in the page");
   console.log("ok: every browser scenario passed");

@@ -151,6 +151,7 @@ async fn serve(
     }
     // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
     if let Some(target) = crate::users::route(rest) {
+        let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts, version);
         let call = crate::users::Call {
             method: &parts.method,
@@ -158,7 +159,7 @@ async fn serve(
             raw_query: parts.uri.query(),
             base: &base,
         };
-        return crate::users::serve(&state, &principal, call, target).await;
+        return crate::users::serve(&state, &principal, call, target, &json).await;
     }
     let path = crate::paths::parse(rest)?;
     let allowed = methods::allowed(&path);

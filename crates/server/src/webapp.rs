@@ -69,6 +69,7 @@ static ASSETS: &[Asset] = &[
     asset!("/assets/fields.js", "fields.js", JS),
     asset!("/assets/tools.js", "tools.js", JS),
     asset!("/assets/dupes.js", "dupes.js", JS),
+    asset!("/assets/admin.js", "admin.js", JS),
 ];
 
 /// The JavaScript budget stated in the README: the sum of the app's modules, uncompressed.

@@ -5,7 +5,7 @@ export const CLIENT_ID = "7a0c6f2e-6b1e-4c3a-9f6e-526f6c6f0003";
 const AUTHORITY = `${location.origin}/common/oauth2/v2.0`;
 const REDIRECT_URI = `${location.origin}/`;
 export const SCOPES = "openid profile offline_access User.Read User.ReadBasic.All Contacts.ReadWrite " +
-  "Contacts.ReadWrite.Shared MailboxSettings.ReadWrite People.Read";
+  "Contacts.ReadWrite.Shared MailboxSettings.ReadWrite People.Read User.ReadWrite.All";
 const KEY = "rolo.tokens";
 
 const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
@@ -62,6 +62,14 @@ export async function completeSignIn() {
 }
 
 export const signedIn = () => !!load()?.access;
+
+/** The scopes the access token carries (`User.ReadWrite.All` only when an admin granted it). */
+export function tokenScopes() {
+  try {
+    const payload = load().access.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return (JSON.parse(atob(payload)).scp || "").split(" ");
+  } catch { return []; }
+}
 
 let refreshing = null;
 /** A valid access token, refreshed when it expires within a minute (one refresh at a time:

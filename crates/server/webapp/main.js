@@ -10,8 +10,9 @@ import { initSidebar, renderSidebar } from "./sidebar.js";
 import { showContact, renderEdit, deleteContacts } from "./detail.js";
 import { initSearch, renderBulkbar, importFile, exportView, showShortcuts, frequent } from "./tools.js";
 import { renderDuplicates } from "./dupes.js";
+import { renderAdmin } from "./admin.js";
 
-const TITLES = { all: "All contacts", favorites: "Favourites", flagged: "Flagged", frequent: "Frequently contacted", duplicates: "Duplicates" };
+const TITLES = { admin: "Administration", all: "All contacts", favorites: "Favourites", flagged: "Flagged", frequent: "Frequently contacted", duplicates: "Duplicates" };
 
 function title() {
   const v = state.view;
@@ -31,6 +32,8 @@ function renderAll() {
   const key = JSON.stringify(state.view);
   if (state.view.kind === "frequent") {
     if (key !== lastView) frequent().then(showSearch).catch((e) => toast(e.message));
+  } else if (state.view.kind === "admin") {
+    if (key !== lastView) renderAdmin().catch((e) => toast(e.message));
   } else if (state.view.kind === "duplicates") {
     if (key !== lastView) showSearch(renderDuplicates());
   } else if (!$("#search").value.trim()) showSearch(null);

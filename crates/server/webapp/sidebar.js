@@ -4,6 +4,7 @@
 import { h, $, ask, confirmAsk, toast, presetColour, collator } from "./dom.js";
 import { api } from "./api.js";
 import { state, changed, applyContact, loadCategories } from "./store.js";
+import { isAdmin } from "./admin.js";
 
 let onMailbox = () => {};
 
@@ -170,5 +171,7 @@ export function renderSidebar() {
     h("h2", {}, "Folders"), folders, folderTools,
     h("h2", {}, "Categories"), cats, ro ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category")),
     h("h2", {}, "Shared with me"), mailboxes, h("div.tools", {}, h("button.small", { onclick: openOther }, "Open a mailbox…")),
+    isAdmin() ? h("h2", {}, "Administration") : null,
+    isAdmin() ? h("ul", {}, item("Users", { kind: "admin" })) : null,
   ].filter(Boolean));
 }

@@ -565,13 +565,51 @@ async fn merge_access(s: TestServer) {
     }
 }
 
+/// `POST /users` (the web app's administration): only `User.ReadWrite.All` or
+/// `Directory.ReadWrite.All`, delegated or as an app's role; refusals create nobody.
+async fn create_user_access(s: TestServer) {
+    let admin = s.user("admin@contoso.test").await;
+    let roles = |r: &str| vec![r.to_owned()];
+    let app = |id: &str, role: &str| s.authority.issue_app_token(id, &roles(role), 3600).unwrap();
+    let rows: Vec<(&str, Option<String>, u16)> = vec![
+        ("no token", None, 401),
+        ("User.Read", Some(s.token(&admin, "User.Read Contacts.ReadWrite")), 403),
+        ("User.Read.All", Some(s.token(&admin, "User.Read.All")), 403),
+        ("User.ReadWrite.All", Some(s.token(&admin, "User.ReadWrite.All")), 201),
+        ("Directory.ReadWrite.All", Some(s.token(&admin, "Directory.ReadWrite.All")), 201),
+        ("app with User.ReadWrite.All", Some(app("11111111-0000-0000-0000-000000000005", "User.ReadWrite.All")), 201),
+        ("app with User.Read.All", Some(app("11111111-0000-0000-0000-000000000006", "User.Read.All")), 403),
+    ];
+    for (i, (who, token, want)) in rows.into_iter().enumerate() {
+        let upn = format!("new{i}@contoso.test");
+        let body = json!({"accountEnabled": true, "displayName": who, "userPrincipalName": upn,
+                          "mailNickname": format!("new{i}"), "passwordProfile": {"password": "pw 1"}});
+        let r = s.send(Method::POST, "/users", token.as_deref(), Some(body), &[]).await;
+        assert_eq!(r.status, want, "{who}: {}", r.text);
+        let created = s.store.find_user(&upn).await.unwrap();
+        assert_eq!(created.is_some(), want == 201, "{who}");
+        if want == 201 {
+            assert_eq!(r.body["userPrincipalName"], upn.as_str());
+            assert_eq!(r.body["id"], created.unwrap().id.as_str());
+        }
+    }
+    let t = s.token(&admin, "User.ReadWrite.All");
+    let again =
+        json!({"displayName": "Dup", "userPrincipalName": "new3@contoso.test", "passwordProfile": {"password": "x"}});
+    s.post("/users", &t, again).await.assert_error(400, "Request_BadRequest");
+    let no_password = json!({"displayName": "P", "userPrincipalName": "nopw@contoso.test"});
+    s.post("/users", &t, no_password).await.assert_error(400, "Request_BadRequest");
+    assert!(s.store.find_user("nopw@contoso.test").await.unwrap().is_none());
+}
+
 both_backends!(
     access_matrix,
     shared_child_folders,
     shared_mailbox_members,
     folder_sharing_api,
     consent_grants_matrix,
-    merge_access
+    merge_access,
+    create_user_access
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

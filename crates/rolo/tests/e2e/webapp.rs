@@ -3,7 +3,7 @@
 //! `clients/web/people.test.mjs`, which signs in through the authorization endpoint and runs every
 //! scenario (create, edit, a stale edit's conflict, search, drag to a folder, category, flag,
 //! favourite, photo, vCard import, delete and undo, delta, a delegated mailbox read-only, sign
-//! out) with an axe-core scan of each screen. Needs Node.js, `npm ci` in clients/web (run here
+//! out, an administrator creating a user who then signs in) with an axe-core scan of each screen. Needs Node.js, `npm ci` in clients/web (run here
 //! when node_modules is missing) and Chromium (`apt-get install -y chromium`).
 //!
 //! `ROLO_UPDATE_SCREENSHOTS=1` writes the screenshots to docs/screenshots/ (else a temp directory).
@@ -71,6 +71,17 @@ async fn people_in_the_browser(s: TestServer) {
          "delegates": [{"userPrincipalName": "ada@contoso.test", "role": "read"}]}
     ]});
     rolo_server::seed::seed(s.store.as_ref(), &doc).await.expect("seed");
+    // Ada administers the directory: an admin's consent to User.ReadWrite.All for the web app, for her.
+    let ada = s.store.find_user("ada@contoso.test").await.expect("find").expect("ada");
+    s.store
+        .grant_scopes(
+            rolo_server::webapp::WEBAPP_CLIENT_ID,
+            Some(&ada.id),
+            "00000003-0000-0000-c000-000000000000",
+            &["User.ReadWrite.All".to_owned()],
+        )
+        .await
+        .expect("grant");
 
     let origin = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
     let shots = match std::env::var_os("ROLO_UPDATE_SCREENSHOTS") {
