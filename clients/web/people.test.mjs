@@ -138,6 +138,8 @@ try {
   await page.locator("#search").fill("quar");
   await until(async () => (await page.locator("#list .row").count()) === 1, "one search result");
   await row("Zelda Quartz").waitFor({ timeout: T });
+  await page.locator("#search").fill("quartx");
+  await row("Zelda Quartz").waitFor({ timeout: T });
   await page.locator("#search").fill("");
   await row("Ada Lovelace").waitFor({ timeout: T });
 
@@ -158,6 +160,16 @@ try {
   await save();
   await row("Zelda Quartz").locator(".label", { hasText: "Blue team" }).waitFor({ timeout: T });
   assert.deepEqual((await byName("Zelda Quartz")).categories, ["Blue team"]);
+
+  step = "recolour a category";
+  await page.locator("#sidebar .nav", { hasText: "Blue team" }).click();
+  await row("Zelda Quartz").waitFor({ timeout: T });
+  await page.getByRole("button", { name: "Colour", exact: true }).click();
+  await page.getByLabel("Colour", { exact: true }).selectOption("preset4");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await until(async () => (await graph("GET", "/me/outlook/masterCategories")).body.value[0].color === "preset4", "the new colour");
+  await page.locator("#sidebar .nav", { hasText: "All contacts" }).click();
+  await row("Zelda Quartz").click();
 
   step = "flag";
   await page.getByRole("button", { name: "Flag", exact: true }).click();

@@ -110,12 +110,31 @@ async function deleteFolder(f) {
 }
 
 async function newCategory() {
-  const colours = Array.from({ length: 25 }, (_, i) => [`preset${i}`, `Colour ${i + 1}`]);
   const v = await ask("New category", [{ name: "name", label: "Name", required: true },
-    { name: "color", label: "Colour", options: colours, value: "preset0" }], "Create");
+    { name: "color", label: "Colour", options: COLOURS, value: "preset0" }], "Create");
   if (!v?.name) return;
   try {
     await api(`${state.mailbox}/outlook/masterCategories`, { method: "POST", body: { displayName: v.name, color: v.color } });
+    await loadCategories();
+  } catch (e) { toast(e.message); }
+}
+
+const COLOURS = Array.from({ length: 25 }, (_, i) => [`preset${i}`, `Colour ${i + 1}`]);
+
+async function recolourCategory(cat) {
+  const v = await ask(`Colour of ${cat.displayName}`, [{ name: "color", label: "Colour", options: COLOURS, value: cat.color }], "Save");
+  if (!v) return;
+  try {
+    await api(`${state.mailbox}/outlook/masterCategories/${cat.id}`, { method: "PATCH", body: { color: v.color } });
+    await loadCategories();
+  } catch (e) { toast(e.message); }
+}
+
+async function deleteCategory(cat) {
+  if (!(await confirmAsk(`Delete the category ${cat.displayName}? Contacts keep the name without its colour.`, "Delete"))) return;
+  try {
+    await api(`${state.mailbox}/outlook/masterCategories/${cat.id}`, { method: "DELETE" });
+    go({ kind: "all" });
     await loadCategories();
   } catch (e) { toast(e.message); }
 }
@@ -152,6 +171,7 @@ export function renderSidebar() {
     h("button.small", { onclick: newFolder }, "New folder"),
     folder ? h("button.small", { onclick: () => renameFolder(folder) }, "Rename") : null,
     folder ? h("button.small", { onclick: () => deleteFolder(folder) }, "Delete folder") : null);
+  const category = isView("category") ? state.categories.find((c) => c.displayName === state.view.id) : null;
   const cats = h("ul", {}, state.categories.map((c) => {
     const li = item(c.displayName, { kind: "category", id: c.displayName });
     const dot = h("span.dot", { "aria-hidden": "true" });
@@ -169,7 +189,9 @@ export function renderSidebar() {
     state.mailbox !== "/me" ? h("p.mailbox", {}, `${state.mailboxName}${ro ? " (read-only)" : ""}`) : null,
     h("h2", {}, "Views"), views,
     h("h2", {}, "Folders"), folders, folderTools,
-    h("h2", {}, "Categories"), cats, ro ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category")),
+    h("h2", {}, "Categories"), cats, ro ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category"),
+      category ? h("button.small", { onclick: () => recolourCategory(category) }, "Colour") : null,
+      category ? h("button.small", { onclick: () => deleteCategory(category) }, "Delete category") : null),
     h("h2", {}, "Shared with me"), mailboxes, h("div.tools", {}, h("button.small", { onclick: openOther }, "Open a mailbox…")),
     isAdmin() ? h("h2", {}, "Administration") : null,
     isAdmin() ? h("ul", {}, item("Users", { kind: "admin" })) : null,

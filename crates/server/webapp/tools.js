@@ -25,9 +25,20 @@ async function runSearch(q) {
   const seq = ++searchSeq;
   try {
     const term = `"${q.replace(/"/g, "")}"`;
-    const page = await api(`${state.mailbox}/contacts?$search=${encodeURIComponent(term)}&$top=200&$select=id`, { version: "beta" });
+    const people = state.mailbox === "/me"
+      ? api(`/me/people?$search=${encodeURIComponent(term)}&$top=25`).catch(() => ({ value: [] }))
+      : Promise.resolve({ value: [] });
+    const [page, ppl] = await Promise.all([
+      api(`${state.mailbox}/contacts?$search=${encodeURIComponent(term)}&$top=200&$select=id`, { version: "beta" }), people]);
     if (seq !== searchSeq) return;
     const found = page.value.map((c) => state.contacts.get(c.id)).filter(Boolean);
+    // The People API forgives a typo; its people are matched to contacts by e-mail address.
+    const addresses = new Set(ppl.value.flatMap((p) => (p.scoredEmailAddresses || []).map((e) => (e.address || "").toLowerCase())));
+    if (addresses.size) {
+      for (const c of state.contacts.values()) {
+        if (!found.includes(c) && (c.emailAddresses || []).some((e) => addresses.has((e.address || "").toLowerCase()))) found.push(c);
+      }
+    }
     found.forEach((c) => { c._key = sortName(c); c._own = false; });
     showSearch(found);
   } catch (e) { if (seq === searchSeq) toast(e.message); }
