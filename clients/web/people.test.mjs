@@ -191,6 +191,10 @@ try {
     return c.toDataURL("image/png").split(",")[1];
   });
   await page.locator("#photo-file").setInputFiles({ name: "face.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
+  await page.getByRole("heading", { name: "New photo" }).waitFor({ timeout: T });
+  assert.equal(await page.locator("img.preview").count(), 3);
+  await scan("the photo preview");
+  await page.getByRole("button", { name: "Use this photo" }).click();
   await page.locator(".toast", { hasText: "Photo updated" }).waitFor({ timeout: T });
   await page.locator("img.photo:not([hidden])").waitFor({ timeout: T });
   const photo = await graph("GET", `/me/contacts/${zelda.id}/photo`);
@@ -299,7 +303,7 @@ try {
 
   step = "an administrator creates a user";
   await page.locator("#sidebar .nav", { hasText: "Users" }).click();
-  await page.getByRole("heading", { name: "Administration" }).waitFor({ timeout: T });
+  await page.locator("#detail").getByRole("heading", { name: "Administration" }).waitFor({ timeout: T });
   await page.getByLabel("Display name").fill("Newbie Person");
   await page.getByLabel("User name (e-mail)").fill("newbie@contoso.test");
   await page.getByLabel("Password").fill("fresh start 1");

@@ -127,10 +127,27 @@ async function uploadPhoto(c, file) {
     const canvas = h("canvas", { width: out, height: out });
     canvas.getContext("2d").drawImage(bmp, (bmp.width - side) / 2, (bmp.height - side) / 2, side, side, 0, 0, out, out);
     const blob = await new Promise((r) => canvas.toBlob(r, "image/jpeg", 0.9));
+    if (!(await previewPhoto(blob, out))) return;
     await api(`${base()}/contacts/${c.id}/photo/$value`, { method: "PUT", body: blob, headers: { "Content-Type": "image/jpeg" } });
     toast("Photo updated.");
     await showContact(c.id);
   } catch (e) { toast(`The photo was not saved: ${e.message}`); }
+}
+
+/** Shows the square crop at Rolo's list and card sizes (48 and 240 px) before it is uploaded. */
+function previewPhoto(blob, side) {
+  const d = $("#dialog");
+  const url = URL.createObjectURL(blob);
+  const at = (px) => h("img.preview", { src: url, width: px, height: px, alt: `The photo at ${px} by ${px} pixels` });
+  d.replaceChildren(h("form", { method: "dialog" }, h("h2", { id: "dialog-title" }, "New photo"),
+    h("p", {}, `Cropped to a ${side} × ${side} square from the centre.`),
+    h("p.previews", {}, at(240), at(96), at(48)),
+    h("p.actions", {}, h("button", { value: "" }, "Cancel"), h("button.primary", { value: "ok" }, "Use this photo"))));
+  return new Promise((resolve) => {
+    d.addEventListener("close", () => { URL.revokeObjectURL(url); resolve(d.returnValue === "ok"); }, { once: true });
+    d.returnValue = "";
+    d.showModal();
+  });
 }
 
 /** The editor; `c` is null for a new contact. */
