@@ -151,6 +151,13 @@ try {
   assert.equal((await byName("Zelda Quartz")).parentFolderId, folders.find((f) => f.displayName === "Work").id);
   await work.click();
   await row("Zelda Quartz").waitFor({ timeout: T });
+
+  step = "drag a folder into another";
+  await page.locator("#sidebar .nav", { hasText: "Clients" }).dragTo(work);
+  await page.locator(".toast", { hasText: "Moved the folder Clients into Work" }).waitFor({ timeout: T });
+  const workId = folders.find((f) => f.displayName === "Work").id;
+  const children = (await graph("GET", `/me/contactFolders/${workId}/childFolders`)).body.value;
+  assert.deepEqual(children.map((f) => f.displayName), ["Clients"]);
   await page.locator("#sidebar .nav", { hasText: "All contacts" }).click();
 
   step = "label with a category";

@@ -43,16 +43,40 @@ export async function moveContacts(ids, folderId) {
   if (moved) toast(`Moved ${moved} contact${moved === 1 ? "" : "s"} to ${state.folders.get(folderId)?.displayName}.`);
 }
 
+/** Moves a folder (with everything in it) under another (PATCH parentFolderId). */
+async function moveFolder(id, parentId) {
+  const f = state.folders.get(id);
+  if (!f || id === parentId || f.parentFolderId === parentId) return;
+  for (let p = state.folders.get(parentId); p; p = state.folders.get(p.parentFolderId)) if (p.id === id) return;
+  try {
+    state.folders.set(id, await api(`${state.mailbox}/contactFolders/${id}`, { method: "PATCH", body: { parentFolderId: parentId } }));
+    changed();
+    toast(`Moved the folder ${f.displayName} into ${state.folders.get(parentId)?.displayName}.`);
+  } catch (e) { toast(e.message); }
+}
+
+/** The keyboard way to what dragging a folder does. */
+async function askMoveFolder(f) {
+  const targets = [...state.folders.values()].filter((t) => t.id !== f.id).map((t) => [t.id, t.displayName]);
+  const v = await ask(`Move ${f.displayName} into`, [{ name: "to", label: "Folder", options: targets }], "Move");
+  if (v) await moveFolder(f.id, v.to);
+}
+
+const CONTACTS = "application/x-rolo-contacts";
+const FOLDER = "application/x-rolo-folder";
+
 function dropTarget(el, folderId) {
   if (state.readOnly) return el;
   el.addEventListener("dragover", (e) => {
-    if (e.dataTransfer.types.includes("application/x-rolo-contacts")) { e.preventDefault(); el.classList.add("drop"); }
+    if (e.dataTransfer.types.includes(CONTACTS) || e.dataTransfer.types.includes(FOLDER)) { e.preventDefault(); el.classList.add("drop"); }
   });
   el.addEventListener("dragleave", () => el.classList.remove("drop"));
   el.addEventListener("drop", (e) => {
     e.preventDefault();
     el.classList.remove("drop");
-    const ids = JSON.parse(e.dataTransfer.getData("application/x-rolo-contacts") || "[]");
+    const folder = e.dataTransfer.getData(FOLDER);
+    if (folder) { moveFolder(folder, folderId); return; }
+    const ids = JSON.parse(e.dataTransfer.getData(CONTACTS) || "[]");
     moveContacts(ids, folderId).catch((err) => toast(err.message));
   });
   return el;
@@ -67,7 +91,9 @@ function tree(parentId, depth) {
     .sort((a, b) => collator.compare(a.displayName, b.displayName));
   if (!kids.length) return null;
   return h("ul", {}, kids.map((f) => {
-    const li = item(f.displayName, { kind: "folder", id: f.id });
+    const li = item(f.displayName, { kind: "folder", id: f.id }, state.readOnly ? {} : {
+      draggable: true, ondragstart: (e) => { e.dataTransfer.setData(FOLDER, f.id); e.dataTransfer.effectAllowed = "move"; },
+    });
     dropTarget(li.firstChild, f.id);
     li.firstChild.style.paddingInlineStart = `${0.75 + depth * 0.9}rem`;
     const sub = tree(f.id, depth + 1);
@@ -170,6 +196,7 @@ export function renderSidebar() {
   const folderTools = ro ? null : h("div.tools", {},
     h("button.small", { onclick: newFolder }, "New folder"),
     folder ? h("button.small", { onclick: () => renameFolder(folder) }, "Rename") : null,
+    folder ? h("button.small", { onclick: () => askMoveFolder(folder) }, "Move") : null,
     folder ? h("button.small", { onclick: () => deleteFolder(folder) }, "Delete folder") : null);
   const category = isView("category") ? state.categories.find((c) => c.displayName === state.view.id) : null;
   const cats = h("ul", {}, state.categories.map((c) => {

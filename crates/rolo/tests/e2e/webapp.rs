@@ -65,7 +65,7 @@ async fn people_in_the_browser(s: TestServer) {
             {"givenName": "Charles", "surname": "Babbage", "businessPhones": ["+44 20 7946 0000"]},
             {"givenName": "Charlie", "surname": "Babbage", "mobilePhone": "+44 (20) 7946-0000", "jobTitle": "Inventor"},
             {"givenName": "Mary", "surname": "Somerville", "jobTitle": "Scientist"}],
-         "contactFolders": [{"displayName": "Work", "contacts": []}]},
+         "contactFolders": [{"displayName": "Work", "contacts": []}, {"displayName": "Clients", "contacts": []}]},
         {"userPrincipalName": "grace@contoso.test", "displayName": "Grace Owner", "password": "owner pw",
          "contacts": [{"givenName": "Grace", "surname": "Hopper", "emailAddresses": [{"address": "grace@navy.test"}]}],
          "delegates": [{"userPrincipalName": "ada@contoso.test", "role": "read"}]}
