@@ -146,6 +146,10 @@ pub struct ContactData {
     pub gender: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wedding_anniversary: Option<String>,
+    /// Beta `isFavorite` (shown in a beta response example, absent from the property table): a
+    /// contact pinned by its owner.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_favorite: bool,
     /// MAPI extended properties, by canonical id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub single_value_extended_properties: Vec<xprop::SingleValue>,
@@ -291,6 +295,13 @@ impl ContactData {
                 "websites" if beta => self.websites = websites_from(key, value)?,
                 "flag" if beta => self.flag = crate::flag::parse(value)?,
                 "gender" if beta => self.gender = opt_string(key, value)?,
+                "isFavorite" if beta => {
+                    self.is_favorite = match value {
+                        Value::Bool(b) => *b,
+                        Value::Null => false,
+                        _ => return Err(GraphError::wrong_type(key, "Edm.Boolean")),
+                    }
+                }
                 "weddingAnniversary" if beta => {
                     self.wedding_anniversary = match opt_string(key, value)? {
                         Some(s) => Some(crate::time::parse_date(key, &s)?),

@@ -13,6 +13,7 @@ pub mod folder;
 pub mod group;
 pub mod ids;
 pub mod mail;
+pub mod merge;
 pub mod people;
 pub mod projection;
 pub mod properties;

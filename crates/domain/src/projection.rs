@@ -163,6 +163,7 @@ impl Serialize for ContactJson<'_> {
                 },
                 "gender" => m.serialize_entry(name, &d.gender)?,
                 "weddingAnniversary" => m.serialize_entry(name, &d.wedding_anniversary)?,
+                "isFavorite" => m.serialize_entry(name, &d.is_favorite)?,
                 "id" => m.serialize_entry(name, c.id.as_str())?,
                 "createdDateTime" => m.serialize_entry(name, &c.created)?,
                 "lastModifiedDateTime" => m.serialize_entry(name, &c.modified)?,

@@ -146,6 +146,8 @@ pub const CONTACT_PROPERTIES: &[ContactProperty] = &[
     p("otherAddress", ADDRESS, V1, Unsupported),
     p("gender", STRING, Beta, Text),
     p("weddingAnniversary", "Edm.Date", Beta, Unsupported),
+    // Shown in a beta response example, absent from beta's property table (docs/COMPATIBILITY.md).
+    p("isFavorite", "Edm.Boolean", Beta, Unsupported),
     // `flag/flagStatus` filters and sorts (the store's compiler knows that member).
     p("flag", "graph.followupFlag", Beta, Unsupported),
     p("postalAddresses", "Collection(graph.physicalAddress)", Beta, Unsupported),
@@ -211,7 +213,7 @@ mod tests {
             assert!(!a.name.contains('_'));
         }
         assert_eq!(V1_NAMES.len(), 41);
-        assert_eq!(BETA_NAMES.len(), 37);
+        assert_eq!(BETA_NAMES.len(), 38);
         assert_eq!(
             contact_property("emailAddresses", ApiVersion::Beta).unwrap().edm(ApiVersion::Beta),
             "Collection(graph.typedEmailAddress)"

@@ -8,7 +8,12 @@ use rolo_store::{PermissionGrant, Store};
 pub const GRAPH_RESOURCE: &str = "00000003-0000-0000-c000-000000000000";
 
 async fn app_and_user(store: &dyn Store, app: &str, user: Option<&str>) -> Result<(String, Option<String>), String> {
-    let app = store.find_app(app).await.map_err(|e| e.message)?.ok_or_else(|| format!("no such app: {app}"))?;
+    // Rolo People's built-in client is no stored registration, but takes grants like one.
+    let app = if app.eq_ignore_ascii_case(rolo_server::webapp::WEBAPP_CLIENT_ID) {
+        rolo_server::webapp::client(None)
+    } else {
+        store.find_app(app).await.map_err(|e| e.message)?.ok_or_else(|| format!("no such app: {app}"))?
+    };
     let user = match user {
         None => None,
         Some(u) => {

@@ -62,6 +62,7 @@ pub async fn run(emu: Emulator) {
     // The well-known identity goes in before anything reads it; an existing database keeps its own.
     store.setting_or_insert("tenant_id", WELL_KNOWN_TENANT).await.unwrap_or_else(|e| fail(e));
     store.setting_or_insert("signing_key_es256_pkcs8", WELL_KNOWN_KEY).await.unwrap_or_else(|e| fail(e));
+    let mut passwords: Vec<(String, String)> = Vec::new();
     if store.list_users().await.unwrap_or_else(|e| fail(e)).is_empty() {
         let doc: serde_json::Value = match &emu.seed {
             Some(path) => {
@@ -73,6 +74,18 @@ pub async fn run(emu: Emulator) {
             None => serde_json::from_str(rolo_server::seed::CONTOSO).unwrap_or_else(|e| crate::fail(e)),
         };
         rolo_server::seed::seed(&store, &doc).await.unwrap_or_else(|e| fail(e));
+        if emu.seed.is_none() {
+            // The well-known users get a fresh password each new database, printed below, so the
+            // web app can be signed in to at once (the emulator's key is public; its passwords are not).
+            for user in store.list_users().await.unwrap_or_else(|e| fail(e)) {
+                if user.kind != rolo_store::MailboxKind::User {
+                    continue;
+                }
+                let password = demo_password();
+                rolo_server::identity::set_password(&store, &user, &password).await.unwrap_or_else(|e| fail(e));
+                passwords.push((user.user_principal_name.clone(), password));
+            }
+        }
     }
 
     let authority = rolo_server::auth::Authority::load(&store).await.unwrap_or_else(|e| fail(e));
@@ -101,6 +114,13 @@ pub async fn run(emu: Emulator) {
     let mut banner = format!(
         "\nRolo emulator: Microsoft Graph contacts at {scheme}://{listen}/v1.0 ({where_db})\nTenant {WELL_KNOWN_TENANT}; admin controls at {scheme}://{listen}/rolo/admin/ (reset, seed, snapshot, restore, settings, tokens)\n{tls_hint}"
     );
+    banner.push_str(&format!("\nRolo People, the contacts web app: {scheme}://{listen}/\n"));
+    for (upn, password) in &passwords {
+        banner.push_str(&format!("  sign in as {upn} with password {password}\n"));
+    }
+    if passwords.is_empty() {
+        banner.push_str("  (this database's users keep the passwords set before; `rolo users passwd` changes one)\n");
+    }
     let mut first_token = String::new();
     let users = store.list_users().await.unwrap_or_else(|e| fail(e));
     // Groups have mailboxes but nobody signs in as one.
@@ -128,6 +148,13 @@ pub async fn run(emu: Emulator) {
     if let Some(dir) = throwaway {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// A readable random password: three groups of four base64url characters.
+fn demo_password() -> String {
+    let secret = rolo_server::identity::new_client_secret().unwrap_or_else(|e| fail(e));
+    let chars: Vec<char> = secret.chars().filter(char::is_ascii_alphanumeric).take(12).collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 
 #[cfg(test)]

@@ -97,6 +97,8 @@ pub(crate) async fn authorize(state: &AppState, call: &Call<'_>, body: Option<Bo
         return pages::error_page(900144, "The request body must contain the following parameter: 'client_id'.", None);
     };
     let app = match find_client(state, client_id).await {
+        // The web app may only be sent back to the server it was served from.
+        Ok(Some(app)) if crate::webapp::is_first_party(&app) => crate::webapp::client(Some(call.root)),
         Ok(Some(app)) => app,
         Ok(None) => {
             return pages::error_page(
@@ -425,7 +427,7 @@ async fn proceed(
             cookie,
         ));
     }
-    if !asked.pending.is_empty() {
+    if !asked.pending.is_empty() && !crate::webapp::is_first_party(&r.app) {
         if r.prompt.as_deref() == Some("none") {
             return Ok(back.error(
                 redirected(
@@ -582,6 +584,9 @@ pub(crate) async fn logout(state: &AppState, call: &Call<'_>) -> Response {
     let clear = pages::clear_cookie(call.secure);
     if let Some(uri) = get(&params, "post_logout_redirect_uri") {
         let allowed = match get(&params, "client_id") {
+            Some(id) if id.eq_ignore_ascii_case(crate::webapp::WEBAPP_CLIENT_ID) => {
+                redirect_uri_allowed(&crate::webapp::client(Some(call.root)), uri)
+            }
             Some(id) => matches!(find_client(state, id).await, Ok(Some(app)) if redirect_uri_allowed(&app, uri)),
             None => state.store.list_apps().await.is_ok_and(|apps| apps.iter().any(|a| redirect_uri_allowed(a, uri))),
         };

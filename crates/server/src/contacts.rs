@@ -359,6 +359,11 @@ pub async fn get(ctx: &Ctx, path: &FolderPath, id: &str) -> GraphResult<Response
     entity_response(ctx, &contact, StatusCode::OK, path, &exps, extensions.as_ref().map(|e| e[0].as_slice())).await
 }
 
+/// A merged contact, as `GET` shows it (`merge.rs`).
+pub(crate) async fn merged_response(ctx: &Ctx, contact: &Contact, path: &FolderPath) -> GraphResult<Response> {
+    entity_response(ctx, contact, StatusCode::OK, path, &[], None).await
+}
+
 /// `POST .../contacts`
 pub async fn create(ctx: &Ctx, path: &FolderPath, body: &Value) -> GraphResult<Response> {
     let mut folder = ctx.contacts_folder(path).await?;

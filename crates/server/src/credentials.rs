@@ -212,6 +212,9 @@ pub async fn find_client(state: &crate::AppState, client_id: &str) -> GraphResul
         app.created_at = String::new();
         return Ok(Some(app));
     }
+    if client_id.eq_ignore_ascii_case(crate::webapp::WEBAPP_CLIENT_ID) {
+        return Ok(Some(crate::webapp::client(None)));
+    }
     state.store.find_app(client_id).await
 }
 

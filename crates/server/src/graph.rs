@@ -157,6 +157,7 @@ async fn serve(
     }
     // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
     if let Some(target) = crate::users::route(rest) {
+        let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts, version);
         let call = crate::users::Call {
             method: &parts.method,
@@ -164,7 +165,7 @@ async fn serve(
             raw_query: parts.uri.query(),
             base: &base,
         };
-        return crate::users::serve(&state, &principal, call, target).await;
+        return crate::users::serve(&state, &principal, call, target, &json).await;
     }
     let path = crate::paths::parse(rest)?;
     let allowed = methods::allowed(&path);
@@ -258,6 +259,7 @@ async fn serve(
         | (Method::POST, Resource::Contact { folder, id, permanent_delete: true }) => {
             contacts::delete(&ctx, &folder, &id).await
         }
+        (Method::POST, Resource::ContactMerge { folder, id }) => crate::merge::merge(&ctx, &folder, &id, &body).await,
         (m, Resource::ContactExtensions { folder, id, extension }) => {
             extensions::serve(&ctx, &m, &folder, &id, extension.as_deref(), &body).await
         }

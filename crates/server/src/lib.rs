@@ -24,6 +24,7 @@ mod groups;
 pub mod identity;
 pub mod lockout;
 mod mailbox;
+mod merge;
 mod messages;
 mod metadata;
 pub mod methods;
@@ -48,6 +49,7 @@ mod todo;
 mod tokens;
 mod users;
 pub mod vcard;
+pub mod webapp;
 pub mod webhooks;
 
 use std::future::Future;
@@ -254,7 +256,11 @@ pub const COMPRESS_MIN_BYTES: u16 = 1024;
 
 /// The Graph URL space with its request ids, as `$batch` replays its requests through it.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().fallback(graph::handle).with_state(state).layer(axum::middleware::from_fn(request_id::middleware))
+    Router::new()
+        .fallback(graph::handle)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(webapp::middleware))
+        .layer(axum::middleware::from_fn(request_id::middleware))
 }
 
 /// What is served on the wire: [`router`] with content codings. Batch requests are replayed

@@ -541,6 +541,7 @@ fn build_model(version: ApiVersion) -> Model {
             returns: Some("Collection(graph.todoTask)"),
         },
         Operation { name: "permanentDelete", function: false, binding: "graph.contact", returns: None },
+        Operation { name: "merge", function: false, binding: "graph.contact", returns: Some("graph.contact") },
         Operation { name: "permanentDelete", function: false, binding: "graph.contactFolder", returns: None },
         Operation { name: "reauthorize", function: false, binding: "graph.subscription", returns: None },
         Operation { name: "reply", function: false, binding: "graph.conversationThread", returns: None },

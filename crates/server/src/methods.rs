@@ -47,7 +47,7 @@ pub fn allowed(path: &GraphPath) -> Allowed {
         Resource::Events => GET_POST,
         Resource::ContactsDelta(_) | Resource::FoldersDelta | Resource::People => GET,
         Resource::ContactFile { .. } | Resource::ContactFiles(_) => GET,
-        Resource::FolderImport { .. } => POST,
+        Resource::FolderImport { .. } | Resource::ContactMerge { .. } => POST,
         Resource::Contact { permanent_delete: true, .. } | Resource::Folder { permanent_delete: true, .. } => POST,
         Resource::Contact { .. } | Resource::Folder { .. } | Resource::Category(_) => GET_PATCH_DELETE,
         Resource::Message(_) | Resource::Event(_) => GET_PATCH_DELETE,

@@ -41,6 +41,10 @@ pub(crate) enum Body {
     Batch,
     /// `{"post": {...}}`: a reply to a group thread or post.
     Reply,
+    /// A merge of duplicates (`.../contacts/{id}/merge`, a Rolo extension).
+    Merge,
+    /// `POST /users`: the properties Rolo reads of a new user.
+    NewUser,
 }
 
 /// A successful response.
@@ -163,6 +167,16 @@ fn mailbox_routes() -> Vec<(String, Vec<Op>)> {
                 ],
             ),
             (format!("{one}/permanentDelete"), vec![action("Delete a contact permanently")]),
+            (
+                format!("{one}/merge"),
+                vec![op(
+                    "post",
+                    "Merge duplicates into this contact (a Rolo extension): every value kept, the others deleted",
+                    Query::None,
+                    Body::Merge,
+                    Reply::Entity("contact"),
+                )],
+            ),
             (
                 format!("{one}/extensions"),
                 vec![
@@ -356,7 +370,20 @@ pub(crate) fn routes() -> Vec<Route> {
     let directory = |path: &str, o: Op| Route { path: path.to_owned(), area: Area::Directory, ops: vec![o] };
     out.extend([
         directory("/me", get("The signed-in user", Query::Select, Reply::Entity("user"))),
-        directory("/users", get("List the directory's users", Query::Users, Reply::Collection("user"))),
+        Route {
+            path: "/users".to_owned(),
+            area: Area::Directory,
+            ops: vec![
+                get("List the directory's users", Query::Users, Reply::Collection("user")),
+                op(
+                    "post",
+                    "Create a user (User.ReadWrite.All or Directory.ReadWrite.All)",
+                    Query::None,
+                    Body::NewUser,
+                    Reply::Created("user"),
+                ),
+            ],
+        },
         directory(
             "/users/{user-id}",
             get("A user, by id or user principal name", Query::Select, Reply::Entity("user")),
@@ -603,6 +630,18 @@ fn request_body(body: Body) -> Option<Value> {
         Body::Image => Some(json!({"required": true, "content": {
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             "image/png": {"schema": {"type": "string", "format": "binary"}}}})),
+        Body::NewUser => Some(json_body(json!({
+            "type": "object", "required": ["displayName", "userPrincipalName", "passwordProfile"], "properties": {
+                "displayName": {"type": "string"}, "userPrincipalName": {"type": "string"},
+                "mailNickname": {"type": "string"}, "accountEnabled": {"type": "boolean"},
+                "passwordProfile": {"type": "object", "required": ["password"], "properties": {
+                    "password": {"type": "string"}, "forceChangePasswordNextSignIn": {"type": "boolean"}}}}}))),
+        Body::Merge => Some(json_body(json!({
+            "type": "object", "required": ["contacts"], "additionalProperties": false, "properties": {
+                "contacts": {"type": "array", "minItems": 1, "maxItems": crate::merge::MAX_MERGED,
+                             "items": {"type": "string"}, "description": "The other contacts' ids: merged in, then deleted"},
+                "values": {"$ref": "#/components/schemas/microsoft.graph.contact-write",
+                           "description": "Values chosen where the contacts differ, applied as a PATCH"}}}))),
         Body::Batch => Some(json_body(json!({
             "type": "object", "required": ["requests"], "properties": {
                 "requests": {"type": "array", "items": {"type": "object", "required": ["id", "method", "url"], "properties": {

@@ -54,6 +54,11 @@ pub enum Resource {
         id: String,
     },
     ContactFiles(FolderPath),
+    /// `.../contacts/{id}/merge`: duplicates merged into the contact (a Rolo extension, see `merge`).
+    ContactMerge {
+        folder: FolderPath,
+        id: String,
+    },
     FolderImport {
         chain: Vec<String>,
     },
@@ -423,6 +428,7 @@ fn contact_tail(folder: FolderPath, key: Option<String>, rest: &[&str]) -> Graph
         (Some(id), []) if is(&id, "$value") => Ok(Resource::ContactFiles(folder)),
         (Some(id), [v]) if is(v, "$value") => Ok(Resource::ContactFile { folder, id }),
         (Some(id), []) => Ok(Resource::Contact { folder, id, permanent_delete: false }),
+        (Some(id), [action]) if is(action, "merge") => Ok(Resource::ContactMerge { folder, id }),
         (Some(id), [action]) if is_permanent_delete(action) => {
             Ok(Resource::Contact { folder, id, permanent_delete: true })
         }

@@ -17,7 +17,7 @@ use rolo_odata::{CompareOp, Expr, Function, Literal, QueryOptions, SelectItem};
 use rolo_store::{Cursor, MailboxKind, User};
 use serde_json::{json, Map, Value};
 
-use crate::methods::{method_not_allowed, GET};
+use crate::methods::{method_not_allowed, GET, GET_POST};
 use crate::paths::{decode, split_key};
 use crate::query::{next_link, parse_options};
 use crate::response::json_status;
@@ -69,9 +69,14 @@ pub(crate) async fn serve(
     principal: &Principal,
     call: Call<'_>,
     target: Target,
+    body: &Value,
 ) -> GraphResult<Response> {
+    if target == Target::List && call.method == Method::POST {
+        return create(state, principal, &call, body).await;
+    }
     if call.method != Method::GET {
-        return Err(method_not_allowed(call.method, GET));
+        let allowed = if target == Target::List { GET_POST } else { GET };
+        return Err(method_not_allowed(call.method, allowed));
     }
     let opts = parse_options(call.raw_query)?;
     match target {
@@ -129,6 +134,42 @@ pub(crate) async fn serve(
             Ok(json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?))
         }
     }
+}
+
+/// Who may create users: Graph's `User.ReadWrite.All` or `Directory.ReadWrite.All`, delegated
+/// (admin-only consent: Rolo's stand-in for an administrator role) or as an app's role.
+const WRITE_ALL: &[&str] = &["User.ReadWrite.All", "Directory.ReadWrite.All"];
+
+fn bad_user(message: &str) -> GraphError {
+    GraphError::bad_request("Request_BadRequest", message)
+}
+
+/// `POST /users`: a new user with a mailbox and a password (Graph's `passwordProfile`), enabled.
+async fn create(state: &AppState, principal: &Principal, call: &Call<'_>, body: &Value) -> GraphResult<Response> {
+    require_any(principal, WRITE_ALL, WRITE_ALL)?;
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let upn = text("userPrincipalName")
+        .filter(|u| u.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()))
+        .ok_or_else(|| bad_user("Invalid value specified for property 'userPrincipalName' of resource 'User'."))?;
+    let display = text("displayName")
+        .ok_or_else(|| bad_user("Invalid value specified for property 'displayName' of resource 'User'."))?;
+    let password = body
+        .pointer("/passwordProfile/password")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| bad_user("Invalid value specified for property 'passwordProfile' of resource 'User'."))?;
+    if body.get("accountEnabled").is_some_and(|v| v != &Value::Bool(true)) {
+        return Err(bad_user("Rolo creates enabled users: `rolo users disable` disables one."));
+    }
+    if state.store.find_user(upn).await?.is_some() {
+        return Err(bad_user("Another object with the same value for property userPrincipalName already exists."));
+    }
+    let user = state.store.create_user(upn, display).await?;
+    crate::credentials::set_password(state.store.as_ref(), &user, password).await?;
+    let opts = parse_options(None)?;
+    let mut resp = entity(call, &opts, &user, View::Full)?;
+    *resp.status_mut() = StatusCode::CREATED;
+    Ok(resp)
 }
 
 /// Which properties a caller sees of a user.

@@ -613,13 +613,102 @@ async fn group_access_matrix(s: TestServer) {
     s.get(&format!("/groups/{g}/threads"), &token).await.assert_error(403, "ErrorAccessDenied");
 }
 
+/// `POST .../contacts/{id}/merge` (a Rolo extension) is a write on both contacts: whoever may
+/// update and delete them may merge them, nobody else, and a refused merge changes nothing.
+async fn merge_access(s: TestServer) {
+    let f = fixture(&s).await;
+    let mb = s.store.find_user(&f.owner).await.unwrap().unwrap().mailbox;
+    let shared = "Contacts.ReadWrite.Shared";
+    let mut rows: Vec<(&str, String, u16)> = vec![("owner", f.owner_token.clone(), 200)];
+    let stranger = s.user("stranger@contoso.test").await;
+    rows.push(("stranger", s.token(&stranger, shared), 403));
+    for (name, grant, want) in [("delegate-read", Grant::Read, 403), ("delegate-write", Grant::Write, 200)] {
+        let u = s.user(&format!("{name}@contoso.test")).await;
+        s.store.set_mailbox_grant(&mb, &u.id, Some(grant)).await.unwrap();
+        rows.push((name, s.token(&u, shared), want));
+    }
+    for (name, grant, want) in [("folder-read", Grant::Read, 403), ("folder-write", Grant::Write, 200)] {
+        let u = s.user(&format!("{name}@contoso.test")).await;
+        s.store.add_folder_permission(&mb, &FolderId::from_stored(f.folder_a.clone()), &u, grant).await.unwrap();
+        rows.push((name, s.token(&u, shared), want));
+    }
+    let owner = s.store.find_user(&f.owner).await.unwrap().unwrap();
+    rows.push(("owner with a Contacts.Read token", s.token(&owner, "Contacts.Read"), 403));
+    let app =
+        s.authority.issue_app_token("11111111-0000-0000-0000-000000000001", &["Contacts.ReadWrite".to_owned()], 3600);
+    rows.push(("app with Contacts.ReadWrite", app.unwrap(), 200));
+    let app_ro =
+        s.authority.issue_app_token("11111111-0000-0000-0000-000000000004", &["Contacts.Read".to_owned()], 3600);
+    rows.push(("app with Contacts.Read", app_ro.unwrap(), 403));
+
+    let in_a = format!("/users/{}/contactFolders/{}/contacts", f.owner, f.folder_a);
+    for (who, token, want) in rows {
+        let keep = s.create_contact_at(&in_a, &f.owner_token, json!({"givenName": who, "jobTitle": "Kept"})).await;
+        let dup = s.create_contact_at(&in_a, &f.owner_token, json!({"givenName": who, "companyName": "Dup"})).await;
+        let (keep, dup) = (keep["id"].as_str().unwrap(), dup["id"].as_str().unwrap());
+        let before = snapshot(&s, &f).await;
+        let r = s.post(&format!("/users/{}/contacts/{keep}/merge", f.owner), &token, json!({"contacts": [dup]})).await;
+        assert_eq!(r.status, want, "{who}: {}", r.text);
+        if want == 200 {
+            assert_eq!(
+                (r.body["jobTitle"].as_str(), r.body["companyName"].as_str()),
+                (Some("Kept"), Some("Dup")),
+                "{who}"
+            );
+            s.get(&format!("/me/contacts/{dup}"), &f.owner_token).await.assert_error(404, "ErrorItemNotFound");
+        } else {
+            assert_eq!(r.body["error"]["code"], "ErrorAccessDenied", "{who}");
+            assert_eq!(snapshot(&s, &f).await, before, "{who}: a refused merge changed something");
+        }
+    }
+}
+
+/// `POST /users` (the web app's administration): only `User.ReadWrite.All` or
+/// `Directory.ReadWrite.All`, delegated or as an app's role; refusals create nobody.
+async fn create_user_access(s: TestServer) {
+    let admin = s.user("admin@contoso.test").await;
+    let roles = |r: &str| vec![r.to_owned()];
+    let app = |id: &str, role: &str| s.authority.issue_app_token(id, &roles(role), 3600).unwrap();
+    let rows: Vec<(&str, Option<String>, u16)> = vec![
+        ("no token", None, 401),
+        ("User.Read", Some(s.token(&admin, "User.Read Contacts.ReadWrite")), 403),
+        ("User.Read.All", Some(s.token(&admin, "User.Read.All")), 403),
+        ("User.ReadWrite.All", Some(s.token(&admin, "User.ReadWrite.All")), 201),
+        ("Directory.ReadWrite.All", Some(s.token(&admin, "Directory.ReadWrite.All")), 201),
+        ("app with User.ReadWrite.All", Some(app("11111111-0000-0000-0000-000000000005", "User.ReadWrite.All")), 201),
+        ("app with User.Read.All", Some(app("11111111-0000-0000-0000-000000000006", "User.Read.All")), 403),
+    ];
+    for (i, (who, token, want)) in rows.into_iter().enumerate() {
+        let upn = format!("new{i}@contoso.test");
+        let body = json!({"accountEnabled": true, "displayName": who, "userPrincipalName": upn,
+                          "mailNickname": format!("new{i}"), "passwordProfile": {"password": "pw 1"}});
+        let r = s.send(Method::POST, "/users", token.as_deref(), Some(body), &[]).await;
+        assert_eq!(r.status, want, "{who}: {}", r.text);
+        let created = s.store.find_user(&upn).await.unwrap();
+        assert_eq!(created.is_some(), want == 201, "{who}");
+        if want == 201 {
+            assert_eq!(r.body["userPrincipalName"], upn.as_str());
+            assert_eq!(r.body["id"], created.unwrap().id.as_str());
+        }
+    }
+    let t = s.token(&admin, "User.ReadWrite.All");
+    let again =
+        json!({"displayName": "Dup", "userPrincipalName": "new3@contoso.test", "passwordProfile": {"password": "x"}});
+    s.post("/users", &t, again).await.assert_error(400, "Request_BadRequest");
+    let no_password = json!({"displayName": "P", "userPrincipalName": "nopw@contoso.test"});
+    s.post("/users", &t, no_password).await.assert_error(400, "Request_BadRequest");
+    assert!(s.store.find_user("nopw@contoso.test").await.unwrap().is_none());
+}
+
 both_backends!(
     access_matrix,
     shared_child_folders,
     shared_mailbox_members,
     folder_sharing_api,
     consent_grants_matrix,
-    group_access_matrix
+    group_access_matrix,
+    merge_access,
+    create_user_access
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

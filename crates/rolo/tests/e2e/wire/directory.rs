@@ -99,9 +99,12 @@ pub async fn directory_bodies(s: TestServer) {
             )
         );
     }
-    // Only GET is served; deeper paths are still the mailbox's.
+    // Only GET is served (and POST /users, see access.rs); deeper paths are still the mailbox's.
     s.send(Method::PATCH, "/me", Some(&all), Some(json!({})), &[]).await.assert_error(405, "ErrorInvalidRequest");
-    s.send(Method::POST, "/users", Some(&all), Some(json!({})), &[]).await.assert_error(405, "ErrorInvalidRequest");
+    s.send(Method::PATCH, "/users", Some(&all), Some(json!({})), &[]).await.assert_error(405, "ErrorInvalidRequest");
+    s.send(Method::POST, "/users", Some(&all), Some(json!({})), &[])
+        .await
+        .assert_error(403, "Authorization_RequestDenied");
     s.get("/me/contacts", &all).await.assert_error(403, "ErrorAccessDenied");
 
     // The list: by user principal name, shared mailboxes included, archives not.

@@ -1,0 +1,105 @@
+//! Rolo People, the web app at `/`, in a real browser on SQLite and PostgreSQL: Playwright
+//! (`playwright-core` from npm, pinned in `clients/web`) drives Debian's Chromium headless through
+//! `clients/web/people.test.mjs`, which signs in through the authorization endpoint and runs every
+//! scenario (create, edit, a stale edit's conflict, search, drag to a folder, category, flag,
+//! favourite, photo, vCard import, delete and undo, delta, a delegated mailbox read-only, sign
+//! out, an administrator creating a user who then signs in) with an axe-core scan of each screen. Needs Node.js, `npm ci` in clients/web (run here
+//! when node_modules is missing) and Chromium (`apt-get install -y chromium`).
+//!
+//! `ROLO_UPDATE_SCREENSHOTS=1` writes the screenshots to docs/screenshots/ (else a temp directory).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::process::Command;
+
+use crate::common::TestServer;
+use crate::js_client::{check_tools, run, show};
+
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
+const NPM_TIMEOUT: Duration = Duration::from_secs(300);
+static NPM_INSTALL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn web_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clients/web")
+}
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "Chromium is not installed at {}: the web app's browser tests need it. Install it with \
+         `apt-get install -y --no-install-recommends chromium` (or set CHROMIUM to a Chromium binary)",
+        path.display()
+    );
+    path
+}
+
+async fn ensure_packages(dir: &Path) {
+    let _guard = NPM_INSTALL.lock().await;
+    let ready =
+        ["playwright-core", "axe-core"].iter().all(|p| dir.join("node_modules").join(p).join("package.json").exists());
+    if ready {
+        return;
+    }
+    let mut npm = Command::new("npm");
+    // Playwright must never download a browser: the tests use the system's Chromium.
+    npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir).env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+    let out = run(npm, "npm ci (in clients/web)", NPM_TIMEOUT).await;
+    assert!(out.status.success(), "npm ci failed in {}\n{}", dir.display(), show(&out));
+}
+
+async fn people_in_the_browser(s: TestServer) {
+    let browser = chromium();
+    let dir = web_dir();
+    check_tools().await;
+    ensure_packages(&dir).await;
+
+    // Ada before Grace: a delegate must exist when the grant is seeded.
+    let doc = json!({"users": [
+        {"userPrincipalName": "ada@contoso.test", "displayName": "Ada User", "password": "correct horse battery",
+         "categories": [{"displayName": "Blue team", "color": "preset7"}],
+         "contacts": [
+            {"givenName": "Ada", "surname": "Lovelace", "emailAddresses": [{"address": "ada@engine.test"}], "companyName": "Analytical"},
+            {"givenName": "Charles", "surname": "Babbage", "businessPhones": ["+44 20 7946 0000"]},
+            {"givenName": "Charlie", "surname": "Babbage", "mobilePhone": "+44 (20) 7946-0000", "jobTitle": "Inventor"},
+            {"givenName": "Mary", "surname": "Somerville", "jobTitle": "Scientist"}],
+         "contactFolders": [{"displayName": "Work", "contacts": []}, {"displayName": "Clients", "contacts": []}]},
+        {"userPrincipalName": "grace@contoso.test", "displayName": "Grace Owner", "password": "owner pw",
+         "contacts": [{"givenName": "Grace", "surname": "Hopper", "emailAddresses": [{"address": "grace@navy.test"}]}],
+         "delegates": [{"userPrincipalName": "ada@contoso.test", "role": "read"}]}
+    ]});
+    rolo_server::seed::seed(s.store.as_ref(), &doc).await.expect("seed");
+    // Ada administers the directory: an admin's consent to User.ReadWrite.All for the web app, for her.
+    let ada = s.store.find_user("ada@contoso.test").await.expect("find").expect("ada");
+    s.store
+        .grant_scopes(
+            rolo_server::webapp::WEBAPP_CLIENT_ID,
+            Some(&ada.id),
+            "00000003-0000-0000-c000-000000000000",
+            &["User.ReadWrite.All".to_owned()],
+        )
+        .await
+        .expect("grant");
+
+    let origin = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
+    let shots = match std::env::var_os("ROLO_UPDATE_SCREENSHOTS") {
+        Some(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots"),
+        None => std::env::temp_dir().join(format!("rolo-people-shots-{}", std::process::id())),
+    };
+    let mut node = Command::new("node");
+    node.arg("people.test.mjs")
+        .current_dir(&dir)
+        .env("ROLO_ORIGIN", &origin)
+        .env("ROLO_USER", "ada@contoso.test")
+        .env("ROLO_PASSWORD", "correct horse battery")
+        .env("ROLO_OWNER", "grace@contoso.test")
+        .env("ROLO_SCREENSHOTS", &shots)
+        .env("CHROMIUM", &browser)
+        .env_remove("NODE_OPTIONS");
+    let out = run(node, "node people.test.mjs (in clients/web)", BROWSER_TIMEOUT).await;
+    assert!(out.status.success(), "the web app's browser tests failed against {origin}\n{}", show(&out));
+}
+
+both_backends!(people_in_the_browser);
