@@ -54,6 +54,9 @@ async fn serve(
         }
         _ => {}
     }
+    if crate::dav::is_dav_path(&full_path) {
+        return Ok(crate::dav::serve(state, parts, body.take()).await);
+    }
     if crate::admin::is_admin_path(&full_path) {
         crate::admin::admit(&state, &parts.headers, parts.uri.authority().map(|a| a.as_str()))?;
         let raw = match parts.method {
@@ -360,7 +363,7 @@ fn takes_entity_body(resource: &Resource) -> bool {
 
 /// What the caller holds on `user`'s mailbox: its own; an app's (if the app's access policy
 /// allows); a delegate's; the folders shared with it. Anyone else gets 403.
-async fn mailbox_access(state: &AppState, principal: &Principal, user: &User) -> GraphResult<MailboxAccess> {
+pub(crate) async fn mailbox_access(state: &AppState, principal: &Principal, user: &User) -> GraphResult<MailboxAccess> {
     if principal.user_id.as_deref() == Some(user.id.as_str()) {
         return Ok(MailboxAccess::Owner);
     }

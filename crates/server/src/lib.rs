@@ -11,6 +11,7 @@ mod categories;
 mod contacts;
 mod count;
 mod credentials;
+pub mod dav;
 pub mod ctx;
 mod delta;
 mod device;

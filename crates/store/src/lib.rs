@@ -11,6 +11,7 @@ pub mod categories;
 pub mod changes;
 pub mod consent;
 pub mod contacts;
+pub mod dav;
 pub mod directory;
 pub mod emulator;
 pub mod folders;
@@ -41,6 +42,7 @@ pub use categories::Categories;
 pub use changes::{Changes, TombstoneKind};
 pub use consent::{Consents, PermissionGrant};
 pub use contacts::Contacts;
+pub use dav::{AppPassword, DavState};
 pub use directory::Directory;
 pub use emulator::Emulator;
 pub use folders::Folders;
@@ -253,6 +255,7 @@ pub trait Store:
     + Consents
     + SignIns
     + ContactImport
+    + DavState
     + Send
     + Sync
     + 'static
@@ -273,6 +276,7 @@ impl<T> Store for T where
         + Consents
         + SignIns
         + ContactImport
+        + DavState
         + Send
         + Sync
         + 'static
@@ -282,7 +286,7 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, ContactImport, Contacts, Directory, Emulator, Folders, Items, Notifications,
+        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Items, Notifications,
         SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }

@@ -116,7 +116,7 @@ const MIGRATIONS: &[&[&str]] = &[
     // Open extensions on contacts, one row per (contact, extension name ignoring case).
     &["CREATE TABLE extensions (
         mailbox_id TEXT NOT NULL,
-        contact_id TEXT NOT NULL,
+        object_id TEXT NOT NULL,
         name_key TEXT {ckey} NOT NULL,
         name TEXT NOT NULL,
         data TEXT NOT NULL,
@@ -381,6 +381,24 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (mailbox_id, word, field, contact_id))",
         "CREATE INDEX contact_words_by_contact ON contact_words (mailbox_id, contact_id)",
     ],
+    // CardDAV: users' app passwords (salted hashes) for Basic authentication, and the resource
+    // names clients gave their cards (kept after the contact goes, so a sync reports the removal
+    // under the name the client knows).
+    &[
+        "CREATE TABLE app_passwords (
+        user_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, id))",
+        "CREATE TABLE dav_names (
+        mailbox_id TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, object_id))",
+        "CREATE INDEX dav_names_by_name ON dav_names (mailbox_id, name)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -420,6 +438,8 @@ pub const STATE_TABLES: &[&str] = &[
     "todo_lists",
     "tasks",
     "task_categories",
+    "app_passwords",
+    "dav_names",
 ];
 
 /// The schema version this Rolo migrates to.
