@@ -116,7 +116,7 @@ const MIGRATIONS: &[&[&str]] = &[
     // Open extensions on contacts, one row per (contact, extension name ignoring case).
     &["CREATE TABLE extensions (
         mailbox_id TEXT NOT NULL,
-        object_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
         name_key TEXT {ckey} NOT NULL,
         name TEXT NOT NULL,
         data TEXT NOT NULL,

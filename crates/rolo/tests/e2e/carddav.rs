@@ -5,7 +5,6 @@
 use base64::Engine;
 use reqwest::Method;
 use rolo_domain::{FolderId, Grant};
-use rolo_store::prelude::*;
 use rolo_store::User;
 use serde_json::json;
 

@@ -7,7 +7,6 @@ use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rolo_domain::{GraphError, GraphResult, Principal};
-use rolo_store::prelude::*;
 use rolo_store::{AppPassword, User};
 
 use super::error::{DavError, DavResult};

@@ -5,7 +5,6 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::{Access, ContactFolder, FolderChanges, FolderId};
-use rolo_store::prelude::*;
 use rolo_store::{ListQuery, Mailbox};
 
 use super::error::{DavError, DavResult};
@@ -93,7 +92,7 @@ pub(super) async fn open_book(dav: &Dav, user: &str, segment: &str) -> DavResult
     Ok((opened, book))
 }
 
-/// `MKCOL` (plain or extended, RFC 5689): a new folder under the mailbox's root, named by the
+/// `MKCOL` (plain or extended, RFC 5689): a new top-level folder, named by the
 /// body's `displayname`, else by the segment.
 pub(super) async fn mkcol(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> DavResult<Response> {
     let opened = dav.open(user).await?;
@@ -127,7 +126,8 @@ pub(super) async fn mkcol(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> 
         }
     }
     let mb = &opened.user.mailbox;
-    let folder = dav.state.store.create_folder(mb, &mb.root_folder_id, &name).await?;
+    // Graph files top-level folders under the default folder (`/me/contactFolders`).
+    let folder = dav.state.store.create_folder(mb, &mb.default_folder_id, &name).await?;
     if segment != folder.id.as_str() {
         dav.state.store.set_dav_name(mb, folder.id.as_str(), &book_key(segment)).await?;
     }

@@ -9,7 +9,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use rolo_domain::vcard::{self, Format, VCardVersion};
 use rolo_domain::{Access, Contact, ContactData, ContactId};
-use rolo_store::prelude::*;
 use rolo_store::{Mailbox, PhotoOwner, Scope};
 
 use super::books::open_book;
@@ -176,7 +175,7 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
     let scope = Scope::Folder(book.folder.id.clone());
     let (id, status) = match existing {
         Some(current) => {
-            let edit = Box::new(move |d: &mut ContactData| {
+            let edit: rolo_store::ContactEdit = Box::new(move |d: &mut ContactData| {
                 // Extended properties no vCard carries (set by Graph apps) stay; the rest is
                 // the card's.
                 let (uid, extra) = (vcard::uid_property(), vcard::vcard_extra_property());

@@ -28,7 +28,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rolo_domain::{Access, ContactFolder, MailboxAccess, Principal};
-use rolo_store::prelude::*;
 use rolo_store::{MailboxKind, User};
 
 use self::error::{DavError, DavResult};
@@ -242,11 +241,7 @@ async fn dispatch(dav: &Dav, target: Target, body: Vec<u8>) -> DavResult<Respons
         ("DELETE", Target::Card(u, b, c)) => cards::delete(dav, u, b, c).await,
         ("GET" | "HEAD", _) => Ok(text(StatusCode::OK, "Rolo CardDAV: point an address-book client at this URL.\n")),
         ("MKCOL", _) => Err(DavError::with(403, "<D:valid-resourcetype/>", "Address books are created in a home.")),
-        _ => {
-            let mut e = DavError::new(405, format!("{} is not served here.", dav.method));
-            e.condition = None;
-            Err(e)
-        }
+        _ => Err(DavError::new(405, format!("{} is not served here.", dav.method))),
     }
 }
 

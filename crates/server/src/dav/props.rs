@@ -6,7 +6,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use rolo_domain::vcard::VCardVersion;
 use rolo_domain::Contact;
-use rolo_store::prelude::*;
 use rolo_store::{ListQuery, Scope, User};
 
 use super::cards::{self, CardRef};
@@ -59,6 +58,12 @@ impl PropRequest {
 /// A multistatus body being built.
 pub(crate) struct Multistatus {
     out: String,
+}
+
+impl Default for Multistatus {
+    fn default() -> Self {
+        Multistatus::new()
+    }
 }
 
 impl Multistatus {

@@ -4,7 +4,6 @@
 
 use axum::response::Response;
 use rolo_domain::Contact;
-use rolo_store::prelude::*;
 use rolo_store::{DeltaItem, DeltaQuery, DeltaScope, ListQuery, Scope};
 
 use super::books::open_book;
