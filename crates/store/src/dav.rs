@@ -26,8 +26,17 @@ pub trait DavState: Send + Sync {
     /// Removes the named app password; false when there was none.
     async fn remove_app_password(&self, user_id: &str, name: &str) -> GraphResult<bool>;
 
-    /// Records the resource name a client gave a contact or folder (replacing an earlier one).
-    async fn set_dav_name(&self, mailbox: &Mailbox, object_id: &str, name: &str) -> GraphResult<()>;
+    /// Records the resource name a client gave a contact or folder (replacing an earlier one),
+    /// and for a card, the vCard as sent with the contact's change key once stored.
+    async fn set_dav_name(
+        &self,
+        mailbox: &Mailbox,
+        object_id: &str,
+        name: &str,
+        card: Option<(&str, &str)>,
+    ) -> GraphResult<()>;
+    /// The card a client sent for a contact and the change key it was stored at.
+    async fn dav_card(&self, mailbox: &Mailbox, object_id: &str) -> GraphResult<Option<(String, String)>>;
     /// The client-given names of these contacts or folders (those that have one), live or removed.
     async fn dav_names(&self, mailbox: &Mailbox, object_ids: &[String]) -> GraphResult<Vec<(String, String)>>;
     /// The contacts or folders (live or removed) a client named `name`.

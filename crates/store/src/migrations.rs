@@ -383,7 +383,8 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
     // CardDAV: users' app passwords (salted hashes) for Basic authentication, and the resource
     // names clients gave their cards (kept after the contact goes, so a sync reports the removal
-    // under the name the client knows).
+    // under the name the client knows) with the card as the client sent it and the change key it
+    // was stored at (served verbatim while the contact is unchanged).
     &[
         "CREATE TABLE app_passwords (
         user_id TEXT NOT NULL,
@@ -396,6 +397,8 @@ const MIGRATIONS: &[&[&str]] = &[
         mailbox_id TEXT NOT NULL,
         object_id TEXT NOT NULL,
         name TEXT NOT NULL,
+        card TEXT,
+        card_key TEXT,
         PRIMARY KEY (mailbox_id, object_id))",
         "CREATE INDEX dav_names_by_name ON dav_names (mailbox_id, name)",
     ],

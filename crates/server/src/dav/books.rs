@@ -129,7 +129,7 @@ pub(super) async fn mkcol(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> 
     // Graph files top-level folders under the default folder (`/me/contactFolders`).
     let folder = dav.state.store.create_folder(mb, &mb.default_folder_id, &name).await?;
     if segment != folder.id.as_str() {
-        dav.state.store.set_dav_name(mb, folder.id.as_str(), &book_key(segment)).await?;
+        dav.state.store.set_dav_name(mb, folder.id.as_str(), &book_key(segment), None).await?;
     }
     Ok(status_only(StatusCode::CREATED))
 }

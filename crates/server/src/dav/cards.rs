@@ -37,7 +37,23 @@ pub(crate) fn http_date(iso: &str) -> String {
         .unwrap_or_else(|| iso.to_owned())
 }
 
+/// The vCard version a card says it is (3.0 or 4.0; others are never served verbatim).
+fn version_of(card: &str) -> Option<VCardVersion> {
+    card.lines().map(str::trim).find_map(|l| match l.to_ascii_uppercase().as_str() {
+        "VERSION:3.0" => Some(VCardVersion::V3),
+        "VERSION:4.0" => Some(VCardVersion::V4),
+        _ => None,
+    })
+}
+
+/// The card: as its client sent it while the contact is unchanged since (and in the version
+/// asked for), else rendered from the Graph model.
 pub(crate) async fn render(dav: &Dav, mb: &Mailbox, contact: &Contact, version: VCardVersion) -> DavResult<String> {
+    if let Some((key, text)) = dav.state.store.dav_card(mb, contact.id.as_str()).await? {
+        if key == contact.change_key && version_of(&text) == Some(version) {
+            return Ok(text);
+        }
+    }
     Ok(crate::vcard::contact_vcard(dav.state.store.as_ref(), mb, contact, version).await?)
 }
 
@@ -129,8 +145,8 @@ fn check_conditions(dav: &Dav, current: Option<&Contact>) -> DavResult<Option<Ve
 }
 
 /// `PUT` of a card: creates (201) or replaces (204) the contact. Nothing is stored when the
-/// vCard is refused. No ETag is sent back: the stored card is rendered from the Graph model,
-/// so it is not byte for byte the one sent (RFC 6352 §6.3.2.3), and clients fetch it again.
+/// vCard is refused. The ETag comes back only when the card is kept byte for byte as sent
+/// (RFC 6352 §6.3.2.3: a 3.0 or 4.0 card in UTF-8); otherwise clients fetch it again.
 pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: &[u8]) -> DavResult<Response> {
     let (opened, book) = open_book(dav, user, segment).await?;
     if !book.writable {
@@ -197,13 +213,10 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
         }
         None => {
             let c = store.create_contact(mb, &book.folder.id, data).await?;
-            if name != format!("{}.vcf", c.id.as_str()) {
-                store.set_dav_name(mb, c.id.as_str(), name).await?;
-            }
             (c.id, StatusCode::CREATED)
         }
     };
-    let owner = PhotoOwner::Contact(id, scope);
+    let owner = PhotoOwner::Contact(id.clone(), scope.clone());
     match photo {
         Some(renditions) => store.put_photo(mb, &owner, renditions).await?,
         None if status == StatusCode::NO_CONTENT => {
@@ -211,7 +224,19 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
         }
         None => {}
     }
-    Ok(status_only(status))
+    // The card is kept as sent, with the change key it was stored at: served verbatim until the
+    // contact changes, so the ETag below names exactly the bytes the client sent.
+    let stored = store.get_contact(mb, &id, &scope).await?.ok_or_else(DavError::not_found)?;
+    let verbatim = version_of(&text).is_some();
+    let card = verbatim.then_some((stored.change_key.as_str(), text.as_str()));
+    store.set_dav_name(mb, id.as_str(), name, card).await?;
+    let mut resp = status_only(status);
+    if verbatim && text.as_bytes() == body {
+        if let Ok(v) = HeaderValue::from_str(&etag(&stored)) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// `DELETE` of a card (204); `If-Match` is honoured, not required.

@@ -78,20 +78,42 @@ impl DavState for SqlStore {
         .await
     }
 
-    async fn set_dav_name(&self, mailbox: &Mailbox, object_id: &str, name: &str) -> GraphResult<()> {
+    async fn set_dav_name(
+        &self,
+        mailbox: &Mailbox,
+        object_id: &str,
+        name: &str,
+        card: Option<(&str, &str)>,
+    ) -> GraphResult<()> {
         let (mb, id, name) = (mailbox.id.clone(), object_id.to_owned(), name.to_owned());
+        let (key, text): (Value, Value) = match card {
+            Some((k, t)) => (k.into(), t.into()),
+            None => (Value::Null, Value::Null),
+        };
         self.write(move |tx| {
             Box::pin(async move {
                 tx.execute(
-                    "INSERT INTO dav_names (mailbox_id, object_id, name) VALUES (?, ?, ?) \
-                     ON CONFLICT (mailbox_id, object_id) DO UPDATE SET name = excluded.name",
-                    &[mb.as_str().into(), id.as_str().into(), name.as_str().into()],
+                    "INSERT INTO dav_names (mailbox_id, object_id, name, card_key, card) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT (mailbox_id, object_id) DO UPDATE SET name = excluded.name, \
+                     card_key = excluded.card_key, card = excluded.card",
+                    &[mb.as_str().into(), id.as_str().into(), name.as_str().into(), key, text],
                 )
                 .await?;
                 Ok(())
             })
         })
         .await
+    }
+
+    async fn dav_card(&self, mailbox: &Mailbox, object_id: &str) -> GraphResult<Option<(String, String)>> {
+        let mut conn = self.backend.read().await?;
+        let row = conn
+            .query_opt(
+                "SELECT card_key, card FROM dav_names WHERE mailbox_id = ? AND object_id = ? AND card IS NOT NULL",
+                &[mailbox.id.as_str().into(), object_id.into()],
+            )
+            .await?;
+        Ok(row.map(|mut r| (r.text("card_key"), r.text("card"))))
     }
 
     async fn dav_names(&self, mailbox: &Mailbox, contacts: &[String]) -> GraphResult<Vec<(String, String)>> {
