@@ -32,7 +32,12 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     text.split(open).nth(1)?.split(close).next()
 }
 
-async fn expect(client: &mut Client, what: &str, status: Result<u16, http::HttpError>, want: u16) -> Result<(), String> {
+async fn expect(
+    client: &mut Client,
+    what: &str,
+    status: Result<u16, http::HttpError>,
+    want: u16,
+) -> Result<(), String> {
     match status {
         Ok(s) if s == want => Ok(()),
         Ok(s) => Err(format!("{what}: HTTP {s}: {}", http::snippet(client.body()))),
@@ -93,12 +98,8 @@ async fn scenario(client: &mut Client, report: &mut Report, n: usize) -> Result<
     let s = client.dav("PROPFIND", &book, Some("1"), XML, Some(propfind.as_bytes())).await;
     expect(client, "PROPFIND", s, 207).await?;
     let listing = String::from_utf8_lossy(client.body()).into_owned();
-    let hrefs: Vec<String> = listing
-        .split("<D:href>")
-        .skip(2)
-        .filter_map(|p| p.split("</D:href>").next())
-        .map(str::to_owned)
-        .collect();
+    let hrefs: Vec<String> =
+        listing.split("<D:href>").skip(2).filter_map(|p| p.split("</D:href>").next()).map(str::to_owned).collect();
     let mut fetched = 0;
     for chunk in hrefs.chunks(100) {
         let mut body = String::from(

@@ -206,7 +206,8 @@ fn decorate(buf: &mut Vec<u8>, extra: &str, body_type: &str) {
         return;
     };
     let (head, rest) = text.split_at(at + 2);
-    let head = String::from_utf8_lossy(head).replace("Content-Type: application/json", &format!("Content-Type: {body_type}"));
+    let head =
+        String::from_utf8_lossy(head).replace("Content-Type: application/json", &format!("Content-Type: {body_type}"));
     buf.extend_from_slice(head.as_bytes());
     buf.extend_from_slice(extra.as_bytes());
     buf.extend_from_slice(rest);

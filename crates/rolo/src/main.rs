@@ -599,7 +599,10 @@ fn main() {
                     let password = rolo_server::dav::auth::add_app_password(&store, &user, &name)
                         .await
                         .unwrap_or_else(|e| fail(describe(e)));
-                    eprintln!("The app password is shown only now; use it with {} in the CardDAV client.", user.user_principal_name);
+                    eprintln!(
+                        "The app password is shown only now; use it with {} in the CardDAV client.",
+                        user.user_principal_name
+                    );
                     println!("{password}");
                 }
                 AppPasswordCommand::List { upn, db } => {

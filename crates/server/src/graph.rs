@@ -54,7 +54,7 @@ async fn serve(
         }
         _ => {}
     }
-    if crate::dav::is_dav_path(&full_path) {
+    if crate::dav::is_dav_request(&parts.method, &full_path) {
         return Ok(crate::dav::serve(state, parts, body.take()).await);
     }
     if crate::admin::is_admin_path(&full_path) {

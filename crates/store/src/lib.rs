@@ -286,8 +286,8 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Items, Notifications,
-        SchemaExtensions, Sharing, SignIns, Store, Tasks,
+        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Items,
+        Notifications, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }
 

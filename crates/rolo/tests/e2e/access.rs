@@ -523,13 +523,17 @@ async fn carddav_matrix(s: TestServer) {
     let book = default_book(&s, "dav-owner@contoso.test", &owner_auth).await;
     let t = s.token(&owner, "Contacts.ReadWrite");
     let shared = s.create_folder_at("/me/contactFolders", &t, "Shared").await;
-    let card = |fn_: &str| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{fn_}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n");
+    let card =
+        |fn_: &str| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{fn_}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n");
     assert_eq!(dav(&s, "PUT", &format!("{book}keep.vcf"), Some(&owner_auth), &[], &card("Keep")).await.status, 201);
 
     let (reader, reader_auth) = dav_user(&s, "dav-reader@contoso.test").await;
     s.store.set_mailbox_grant(&owner.mailbox, &reader.id, Some(Grant::Read)).await.unwrap();
     let (grantee, grantee_auth) = dav_user(&s, "dav-grantee@contoso.test").await;
-    s.store.add_folder_permission(&owner.mailbox, &FolderId::from_stored(shared.clone()), &grantee, Grant::Write).await.unwrap();
+    s.store
+        .add_folder_permission(&owner.mailbox, &FolderId::from_stored(shared.clone()), &grantee, Grant::Write)
+        .await
+        .unwrap();
     let (stranger, stranger_auth) = dav_user(&s, "dav-stranger@contoso.test").await;
     let (revoked, revoked_auth) = dav_user(&s, "dav-revoked@contoso.test").await;
     s.store.set_mailbox_grant(&owner.mailbox, &revoked.id, Some(Grant::Write)).await.unwrap();
@@ -553,18 +557,29 @@ async fn carddav_matrix(s: TestServer) {
         let got = [
             dav(&s, "PROPFIND", home, auth, &[("Depth", "1")], "").await.status.as_u16(),
             dav(&s, "GET", &format!("{book}keep.vcf"), auth, &[], "").await.status.as_u16(),
-            dav(&s, "PUT", &format!("{book}new-{}.vcf", who.replace(' ', "-")), auth, &[], &card("New")).await.status.as_u16(),
+            dav(&s, "PUT", &format!("{book}new-{}.vcf", who.replace(' ', "-")), auth, &[], &card("New"))
+                .await
+                .status
+                .as_u16(),
             dav(&s, "DELETE", &format!("{book}keep.vcf"), auth, &[], "").await.status.as_u16(),
         ];
         assert_eq!(got, want, "{who}");
         if who == "owner" {
             // Put the deleted card back for the next rows.
-            assert_eq!(dav(&s, "PUT", &format!("{book}keep.vcf"), Some(&owner_auth), &[], &card("Keep")).await.status, 201);
+            assert_eq!(
+                dav(&s, "PUT", &format!("{book}keep.vcf"), Some(&owner_auth), &[], &card("Keep")).await.status,
+                201
+            );
         }
     }
     // Only the owner's writes happened.
-    let names: Vec<String> =
-        s.list_all("/me/contacts", &t, &[]).await.0.iter().map(|c| c["displayName"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> = s
+        .list_all("/me/contacts", &t, &[])
+        .await
+        .0
+        .iter()
+        .map(|c| c["displayName"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(crate::common::sorted(names), vec!["Keep".to_owned(), "New".to_owned()]);
     // The grantee writes in the shared folder's book.
     let sbook = format!("{home}{shared}/");

@@ -25,7 +25,14 @@ pub async fn dav_user(s: &TestServer, upn: &str) -> (User, String) {
     (user, basic(upn, &password))
 }
 
-pub async fn dav(s: &TestServer, method: &str, path: &str, auth: Option<&str>, headers: &[(&str, &str)], body: &str) -> Resp {
+pub async fn dav(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Resp {
     let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", root(s)) };
     let mut req = s.client.request(Method::from_bytes(method.as_bytes()).unwrap(), url).body(body.to_owned());
     if let Some(a) = auth {
@@ -81,7 +88,13 @@ async fn discovery_and_authentication(s: TestServer) {
     assert_eq!(r.status, 401);
     // The well-known URL redirects whatever the method, before authentication.
     let r = s.client.request(Method::from_bytes(b"PROPFIND").unwrap(), format!("{}/.well-known/carddav", root(&s)));
-    let r = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap().execute(r.build().unwrap()).await.unwrap();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .execute(r.build().unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 301);
     assert_eq!(r.headers()["location"], "/dav/");
     let r = dav(&s, "OPTIONS", "/dav/", None, &[], "").await;
@@ -93,12 +106,28 @@ async fn discovery_and_authentication(s: TestServer) {
     let r = dav(&s, "PROPFIND", "/dav/", Some(&auth), &[("Depth", "0")], body).await;
     assert_eq!(r.status, 207, "{}", r.text);
     assert!(r.header("content-type").unwrap().starts_with("application/xml"));
-    assert!(r.text.contains("<D:current-user-principal><D:href>/dav/principals/ada@contoso.test/</D:href>"), "{}", r.text);
+    assert!(
+        r.text.contains("<D:current-user-principal><D:href>/dav/principals/ada@contoso.test/</D:href>"),
+        "{}",
+        r.text
+    );
     assert!(r.text.contains("HTTP/1.1 200 OK"));
+    // Apple and DAVx5 also ask the host's root.
+    let r = dav(&s, "PROPFIND", "/", Some(&auth), &[("Depth", "0")], body).await;
+    assert_eq!(r.status, 207, "{}", r.text);
+    assert!(
+        r.text.contains("<D:current-user-principal><D:href>/dav/principals/ada@contoso.test/</D:href>"),
+        "{}",
+        r.text
+    );
     let body = r#"<propfind xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><prop><C:addressbook-home-set/><resourcetype/></prop></propfind>"#;
     let r = dav(&s, "PROPFIND", "/dav/principals/ada@contoso.test/", Some(&auth), &[("Depth", "0")], body).await;
     assert_eq!(r.status, 207, "{}", r.text);
-    assert!(r.text.contains("<C:addressbook-home-set><D:href>/dav/addressbooks/ada@contoso.test/</D:href>"), "{}", r.text);
+    assert!(
+        r.text.contains("<C:addressbook-home-set><D:href>/dav/addressbooks/ada@contoso.test/</D:href>"),
+        "{}",
+        r.text
+    );
 
     // The home lists the default folder as a book, with what clients read.
     let r = dav(&s, "PROPFIND", &home("ada@contoso.test"), Some(&auth), &[("Depth", "1")], PROPFIND_BOOK).await;
@@ -107,13 +136,21 @@ async fn discovery_and_authentication(s: TestServer) {
     assert_eq!(books.len(), 1, "{}", r.text);
     let b = &books[0];
     assert!(hrefs(b)[0].ends_with(&format!("/{}/", user.mailbox.default_folder_id.as_str())), "{b}");
-    for needle in ["<CS:getctag>", "<D:sync-token>", "version=\"3.0\"", "version=\"4.0\"", "<D:write-content/>", "HTTP/1.1 404 Not Found"] {
+    for needle in [
+        "<CS:getctag>",
+        "<D:sync-token>",
+        "version=\"3.0\"",
+        "version=\"4.0\"",
+        "<D:write-content/>",
+        "HTTP/1.1 404 Not Found",
+    ] {
         assert!(b.contains(needle), "{needle} in {b}");
     }
 
     // A bearer token from Rolo's token endpoint works too.
     let token = s.token(&user, "Contacts.ReadWrite");
-    let r = dav(&s, "PROPFIND", &home("ada@contoso.test"), Some(&format!("Bearer {token}")), &[("Depth", "0")], "").await;
+    let r =
+        dav(&s, "PROPFIND", &home("ada@contoso.test"), Some(&format!("Bearer {token}")), &[("Depth", "0")], "").await;
     assert_eq!(r.status, 207, "{}", r.text);
 
     // A revoked app password stops working at once.
@@ -184,7 +221,8 @@ async fn cards_etags_and_conditions(s: TestServer) {
     assert_eq!(r.status, 412);
     let r = dav(&s, "PUT", &missing, Some(&auth), &[("If-Match", &listed_etag)], &edit).await;
     assert_eq!(r.status, 412);
-    let r = dav(&s, "PUT", &href, Some(&auth), &[("If-Match", &listed_etag), ("Content-Type", "text/vcard")], &edit).await;
+    let r =
+        dav(&s, "PUT", &href, Some(&auth), &[("If-Match", &listed_etag), ("Content-Type", "text/vcard")], &edit).await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(s.get("/me/contacts", &token).await.body["value"][0]["surname"], "Brewster");
     // A Graph edit moves the ETag; the card is then rendered from the Graph model, the
@@ -192,7 +230,11 @@ async fn cards_etags_and_conditions(s: TestServer) {
     let id = s.get("/me/contacts", &token).await.body["value"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(s.patch(&format!("/me/contacts/{id}"), &token, json!({"jobTitle": "Admiral"})).await.status, 200);
     let r = dav(&s, "GET", &href, Some(&auth), &[], "").await;
-    assert!(r.text.contains("TITLE:Admiral") && r.text.contains("X-CUSTOM:kept") && r.text.contains("UID:uid-1"), "{}", r.text);
+    assert!(
+        r.text.contains("TITLE:Admiral") && r.text.contains("X-CUSTOM:kept") && r.text.contains("UID:uid-1"),
+        "{}",
+        r.text
+    );
     // Unconditional updates are accepted too; the ETag moves.
     let r = dav(&s, "PUT", &href, Some(&auth), &[], &card("uid-1", "Grace", "Murray")).await;
     assert_eq!(r.status, 204);
@@ -200,7 +242,11 @@ async fn cards_etags_and_conditions(s: TestServer) {
     assert_ne!(new_etag, listed_etag);
 
     // Bad vCards and bad XML: 4xx with a DAV error body, nothing changed.
-    for bad in ["not a vcard", "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:B\r\nEND:VCARD\r\n", ""] {
+    for bad in [
+        "not a vcard",
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:B\r\nEND:VCARD\r\n",
+        "",
+    ] {
         let r = dav(&s, "PUT", &href, Some(&auth), &[], bad).await;
         assert_eq!(r.status, 403, "{bad}: {}", r.text);
         assert!(r.text.contains("<C:valid-address-data/>"), "{}", r.text);
@@ -292,7 +338,8 @@ async fn query_and_limit(s: TestServer) {
             r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter>{filter}</C:filter>{limit}</C:addressbook-query>"#
         )
     };
-    let fn_prefix = r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">ad</C:text-match></C:prop-filter>"#;
+    let fn_prefix =
+        r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">ad</C:text-match></C:prop-filter>"#;
     let r = dav(&s, "REPORT", &book, Some(&auth), &[("Depth", "1")], &q(fn_prefix, "")).await;
     assert_eq!(r.status, 207, "{}", r.text);
     let mut got = hrefs(&r.text);
@@ -302,7 +349,15 @@ async fn query_and_limit(s: TestServer) {
     let r = dav(&s, "REPORT", &book, Some(&auth), &[("Depth", "1")], &q(email, "")).await;
     assert_eq!(hrefs(&r.text), vec![format!("{book}c2.vcf")]);
     let any = r#"<C:prop-filter name="FN"><C:text-match>ada</C:text-match></C:prop-filter>"#;
-    let r = dav(&s, "REPORT", &book, Some(&auth), &[("Depth", "1")], &q(any, "<C:limit><C:nresults>1</C:nresults></C:limit>")).await;
+    let r = dav(
+        &s,
+        "REPORT",
+        &book,
+        Some(&auth),
+        &[("Depth", "1")],
+        &q(any, "<C:limit><C:nresults>1</C:nresults></C:limit>"),
+    )
+    .await;
     let got = responses(&r.text);
     assert_eq!(got.len(), 2, "{}", r.text);
     assert!(got[1].contains("507") && got[1].contains("number-of-matches-within-limits"));
@@ -332,7 +387,10 @@ async fn mkcol_and_delete_books(s: TestServer) {
     assert!(r.text.contains("<D:displayname>Work</D:displayname>"));
     let book = "/dav/addressbooks/ed@contoso.test/work-book/";
     assert_eq!(dav(&s, "PUT", &format!("{book}a.vcf"), Some(&auth), &[], &card("w1", "W", "One")).await.status, 201);
-    assert_eq!(s.get(&format!("/me/contactFolders/{wid}/contacts"), &token).await.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.get(&format!("/me/contactFolders/{wid}/contacts"), &token).await.body["value"].as_array().unwrap().len(),
+        1
+    );
     // The default book cannot go; another can.
     let default = default_book(&s, "ed@contoso.test", &auth).await;
     assert_eq!(dav(&s, "DELETE", &default, Some(&auth), &[], "").await.status, 403);
@@ -352,7 +410,10 @@ async fn delegates_and_grantees(s: TestServer) {
     let (reader, reader_auth) = dav_user(&s, "reader@contoso.test").await;
     s.store.set_mailbox_grant(&owner.mailbox, &reader.id, Some(Grant::Read)).await.unwrap();
     let (grantee, grantee_auth) = dav_user(&s, "grantee@contoso.test").await;
-    s.store.add_folder_permission(&owner.mailbox, &FolderId::from_stored(shared.clone()), &grantee, Grant::Write).await.unwrap();
+    s.store
+        .add_folder_permission(&owner.mailbox, &FolderId::from_stored(shared.clone()), &grantee, Grant::Write)
+        .await
+        .unwrap();
     let (_stranger, stranger_auth) = dav_user(&s, "stranger@contoso.test").await;
 
     // A read-only delegate: the owner's home is in its home set; reads work, writes are refused
@@ -371,17 +432,29 @@ async fn delegates_and_grantees(s: TestServer) {
     assert!(dav(&s, "GET", &format!("{book}p.vcf"), Some(&owner_auth), &[], "").await.text.contains("FN:P Q"));
 
     // A folder grantee sees that folder only, and may write there.
-    let r = dav(&s, "PROPFIND", "/dav/addressbooks/owner@contoso.test/", Some(&grantee_auth), &[("Depth", "1")], PROPFIND_BOOK).await;
+    let r = dav(
+        &s,
+        "PROPFIND",
+        "/dav/addressbooks/owner@contoso.test/",
+        Some(&grantee_auth),
+        &[("Depth", "1")],
+        PROPFIND_BOOK,
+    )
+    .await;
     assert_eq!(r.status, 207, "{}", r.text);
     let books: Vec<String> = responses(&r.text).into_iter().filter(|x| x.contains("<C:addressbook/>")).collect();
     assert_eq!(books.len(), 1, "{}", r.text);
     assert!(hrefs(&books[0])[0].contains(&shared));
     assert_eq!(dav(&s, "PROPFIND", &book, Some(&grantee_auth), &[("Depth", "0")], "").await.status, 404);
     let sbook = format!("/dav/addressbooks/owner@contoso.test/{shared}/");
-    assert_eq!(dav(&s, "PUT", &format!("{sbook}g.vcf"), Some(&grantee_auth), &[], &card("g", "G", "H")).await.status, 201);
+    assert_eq!(
+        dav(&s, "PUT", &format!("{sbook}g.vcf"), Some(&grantee_auth), &[], &card("g", "G", "H")).await.status,
+        201
+    );
 
     // A stranger gets nothing.
-    let r = dav(&s, "PROPFIND", "/dav/addressbooks/owner@contoso.test/", Some(&stranger_auth), &[("Depth", "1")], "").await;
+    let r =
+        dav(&s, "PROPFIND", "/dav/addressbooks/owner@contoso.test/", Some(&stranger_auth), &[("Depth", "1")], "").await;
     assert_eq!(r.status, 403);
     assert_eq!(dav(&s, "GET", &format!("{book}p.vcf"), Some(&stranger_auth), &[], "").await.status, 403);
 }
@@ -394,3 +467,47 @@ both_backends!(
     mkcol_and_delete_books,
     delegates_and_grantees,
 );
+
+/// `rolo users app-password add|list|remove` on the built binary, against a served database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_password_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rolo.db").to_string_lossy().into_owned();
+    let rolo = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rolo"));
+        cmd.args(args)
+            .arg("--database")
+            .arg(&db)
+            .current_dir(dir.path())
+            .env_remove("ROLO_DATABASE")
+            .env("ROLO_LOG", "warn");
+        let o = cmd.output().expect("run rolo");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert!(rolo(&["users", "add", "pat@x.test", "--display-name", "Pat"]).0);
+    let (ok, out, err) = rolo(&["users", "app-password", "add", "pat@x.test", "phone"]);
+    assert!(ok, "{err}");
+    let password = out.trim().to_owned();
+    assert_eq!(out.lines().count(), 1);
+    assert!(password.len() >= 40, "{password}");
+    assert!(err.contains("shown only now"));
+    let (ok, _, err) = rolo(&["users", "app-password", "add", "pat@x.test", "phone"]);
+    assert!(!ok && err.contains("phone"), "a name is taken once: {err}");
+    let (ok, out, _) = rolo(&["users", "app-password", "list", "pat@x.test"]);
+    assert!(ok && out.starts_with("phone\t") && !out.contains(&password), "{out}");
+
+    let s = TestServer::start_at(&db, tempfile::tempdir().unwrap(), |_| {}).await;
+    let auth = basic("pat@x.test", &password);
+    assert_eq!(dav(&s, "PROPFIND", "/dav/", Some(&auth), &[("Depth", "0")], "").await.status, 207);
+    let (ok, out, _) = rolo(&["users", "app-password", "remove", "pat@x.test", "phone"]);
+    assert!(ok && out.contains("revoked"), "{out}");
+    assert_eq!(dav(&s, "PROPFIND", "/dav/", Some(&auth), &[("Depth", "0")], "").await.status, 401);
+    let (ok, _, err) = rolo(&["users", "app-password", "remove", "pat@x.test", "phone"]);
+    assert!(!ok && err.contains("no app password"), "{err}");
+    let (ok, _, err) = rolo(&["users", "app-password", "add", "nobody@x.test", "phone"]);
+    assert!(!ok && err.contains("nobody@x.test"), "{err}");
+}

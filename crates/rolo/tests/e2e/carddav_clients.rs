@@ -88,7 +88,9 @@ async fn vdirsyncer_both_ways(s: TestServer) {
     let (user, auth) = dav_user(&s, "vera@contoso.test").await;
     let password = {
         let encoded = auth.strip_prefix("Basic ").unwrap();
-        let decoded = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).unwrap()).unwrap();
+        let decoded =
+            String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).unwrap())
+                .unwrap();
         decoded.split_once(':').unwrap().1.to_owned()
     };
     let token = s.token(&user, "Contacts.ReadWrite");
@@ -100,8 +102,11 @@ async fn vdirsyncer_both_ways(s: TestServer) {
     std::fs::create_dir_all(&vdir).unwrap();
     // 1,000 local cards, uploaded by the first sync.
     for i in 0..1000 {
-        std::fs::write(vdir.join(format!("local-{i}.vcf")), vcard(&format!("local-{i}"), "Local", &format!("Person{i}")))
-            .unwrap();
+        std::fs::write(
+            vdir.join(format!("local-{i}.vcf")),
+            vcard(&format!("local-{i}"), "Local", &format!("Person{i}")),
+        )
+        .unwrap();
     }
     let config = home.path().join("vdirsyncer.conf");
     std::fs::write(

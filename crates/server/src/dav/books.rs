@@ -54,11 +54,8 @@ fn as_book(opened: &Opened, folder: ContactFolder, names: &[(String, String)]) -
 /// The books of a mailbox the caller may read.
 pub(super) async fn list(dav: &Dav, opened: &Opened) -> DavResult<Vec<Book>> {
     let mb = &opened.user.mailbox;
-    let folders: Vec<ContactFolder> = all_folders(dav, mb)
-        .await?
-        .into_iter()
-        .filter(|f| opened.access.folder(&f.id, Access::Read).is_ok())
-        .collect();
+    let folders: Vec<ContactFolder> =
+        all_folders(dav, mb).await?.into_iter().filter(|f| opened.access.folder(&f.id, Access::Read).is_ok()).collect();
     let ids: Vec<String> = folders.iter().map(|f| f.id.as_str().to_owned()).collect();
     let names = dav.state.store.dav_names(mb, &ids).await?;
     Ok(folders.into_iter().map(|f| as_book(opened, f, &names)).collect())
@@ -110,7 +107,10 @@ pub(super) async fn mkcol(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> 
                 for p in &prop.children {
                     if p.name.is(DAV, "resourcetype") {
                         let book = p.child(CARDDAV, "addressbook").is_some();
-                        let other = p.children.iter().any(|c| !c.name.is(DAV, "collection") && !c.name.is(CARDDAV, "addressbook"));
+                        let other = p
+                            .children
+                            .iter()
+                            .any(|c| !c.name.is(DAV, "collection") && !c.name.is(CARDDAV, "addressbook"));
                         if !book || other {
                             return Err(DavError::with(
                                 403,

@@ -189,7 +189,7 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
     let existing = find(dav, &opened, &book, name).await?;
     let keys = check_conditions(dav, existing.as_ref())?;
     let scope = Scope::Folder(book.folder.id.clone());
-    let (id, status) = match existing {
+    let (stored, status) = match existing {
         Some(current) => {
             let edit: rolo_store::ContactEdit = Box::new(move |d: &mut ContactData| {
                 // Extended properties no vCard carries (set by Graph apps) stay; the rest is
@@ -208,25 +208,26 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
                 d.multi_value_extended_properties.extend(multi);
                 Ok(None)
             });
-            store.update_contact(mb, &current.id, &scope, keys, edit).await?;
-            (current.id, StatusCode::NO_CONTENT)
+            let c = store.update_contact(mb, &current.id, &scope, keys, edit).await?;
+            (c, StatusCode::NO_CONTENT)
         }
-        None => {
-            let c = store.create_contact(mb, &book.folder.id, data).await?;
-            (c.id, StatusCode::CREATED)
-        }
+        None => (store.create_contact(mb, &book.folder.id, data).await?, StatusCode::CREATED),
     };
+    let id = stored.id.clone();
     let owner = PhotoOwner::Contact(id.clone(), scope.clone());
-    match photo {
-        Some(renditions) => store.put_photo(mb, &owner, renditions).await?,
-        None if status == StatusCode::NO_CONTENT => {
-            store.delete_photo(mb, &owner).await?;
+    // A photo change gives the contact a new change key: read it back then.
+    let photo_changed = match photo {
+        Some(renditions) => {
+            store.put_photo(mb, &owner, renditions).await?;
+            true
         }
-        None => {}
-    }
+        None if status == StatusCode::NO_CONTENT => store.delete_photo(mb, &owner).await?,
+        None => false,
+    };
+    let stored =
+        if photo_changed { store.get_contact(mb, &id, &scope).await?.ok_or_else(DavError::not_found)? } else { stored };
     // The card is kept as sent, with the change key it was stored at: served verbatim until the
     // contact changes, so the ETag below names exactly the bytes the client sent.
-    let stored = store.get_contact(mb, &id, &scope).await?.ok_or_else(DavError::not_found)?;
     let verbatim = version_of(&text).is_some();
     let card = verbatim.then_some((stored.change_key.as_str(), text.as_str()));
     store.set_dav_name(mb, id.as_str(), name, card).await?;

@@ -39,9 +39,10 @@ const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPOR
 /// The largest card accepted: the request body limit.
 pub const MAX_RESOURCE_SIZE: usize = crate::body::MAX_BODY_BYTES;
 
-/// Whether a path belongs to the CardDAV front-end.
-pub fn is_dav_path(path: &str) -> bool {
-    path == "/dav" || path.starts_with("/dav/") || is_well_known(path)
+/// Whether a request belongs to the CardDAV front-end: `/dav`, the well-known URL, and a
+/// PROPFIND on the host's root (Apple and DAVx5 look for `current-user-principal` there).
+pub fn is_dav_request(method: &Method, path: &str) -> bool {
+    path == "/dav" || path.starts_with("/dav/") || is_well_known(path) || (path == "/" && method.as_str() == "PROPFIND")
 }
 
 fn is_well_known(path: &str) -> bool {
@@ -62,9 +63,15 @@ pub(crate) enum Target {
 }
 
 pub(crate) fn parse_path(path: &str) -> Option<Target> {
+    if path == "/" {
+        return Some(Target::Root);
+    }
     let rest = path.strip_prefix("/dav")?;
-    let segs: Vec<String> =
-        rest.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     Some(match s.as_slice() {
         [] => Target::Root,
@@ -194,7 +201,8 @@ pub async fn serve(state: Arc<AppState>, parts: axum::http::request::Parts, body
         if parts.method == Method::OPTIONS {
             return Ok(options());
         }
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let peer =
+            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
         let principal = auth::authenticate(&state, &parts.headers, peer).await?;
         let me = match &principal.user_id {
             Some(id) => state.user(id).await?,
@@ -231,9 +239,7 @@ async fn dispatch(dav: &Dav, target: Target, body: Vec<u8>) -> DavResult<Respons
         ("PROPPATCH", Target::Book(u, b)) => books::proppatch(dav, u, b, &body).await,
         ("PROPPATCH", _) => Err(DavError::with(403, "<D:cannot-modify-protected-property/>", "Nothing to set here.")),
         ("REPORT", Target::Book(u, b)) => report::report(dav, u, b, &body).await,
-        ("REPORT", _) => {
-            Err(DavError::with(403, "<D:supported-report/>", "Reports are served on address books only."))
-        }
+        ("REPORT", _) => Err(DavError::with(403, "<D:supported-report/>", "Reports are served on address books only.")),
         ("MKCOL", Target::Book(u, b)) => books::mkcol(dav, u, b, &body).await,
         ("DELETE", Target::Book(u, b)) => books::delete(dav, u, b).await,
         ("GET" | "HEAD", Target::Card(u, b, c)) => cards::get(dav, u, b, c).await,
@@ -283,7 +289,11 @@ mod tests {
         );
         assert_eq!(parse_path("/dav/addressbooks/a/b/c/d"), None);
         assert_eq!(parse_path("/other"), None);
-        assert!(is_dav_path("/.well-known/carddav") && is_dav_path("/dav/x") && !is_dav_path("/davx"));
+        let get = Method::GET;
+        let propfind = Method::from_bytes(b"PROPFIND").unwrap();
+        assert!(is_dav_request(&get, "/.well-known/carddav") && is_dav_request(&get, "/dav/x"));
+        assert!(!is_dav_request(&get, "/davx") && !is_dav_request(&get, "/"));
+        assert!(is_dav_request(&propfind, "/"));
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl Multistatus {
 
 /// Splits the requested properties into found and missing with `value`, which answers the
 /// properties a resource has (`None`: not here).
-fn resolve(req: &PropRequest, all: &[Name], value: impl Fn(&Element) -> Option<String>) -> (Vec<(Name, String)>, Vec<Name>) {
+fn resolve(
+    req: &PropRequest,
+    all: &[Name],
+    value: impl Fn(&Element) -> Option<String>,
+) -> (Vec<(Name, String)>, Vec<Name>) {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     match req {
@@ -195,10 +199,11 @@ pub(super) async fn propfind(dav: &Dav, target: &Target, body: &[u8]) -> DavResu
                 common(dav, el)
                     .or_else(|| n.is(DAV, "resourcetype").then(|| collection("")))
                     .or_else(|| n.is(DAV, "displayname").then(|| "Rolo".to_owned()))
+                    .or_else(|| (n.is(CARDDAV, "addressbook-home-set") && !homes.is_empty()).then(|| home_set(&homes)))
                     .or_else(|| {
-                        (n.is(CARDDAV, "addressbook-home-set") && !homes.is_empty()).then(|| home_set(&homes))
+                        let me = dav.me.as_ref().filter(|_| n.is(DAV, "principal-URL"))?;
+                        Some(href(&principal_href(&me.user_principal_name)))
                     })
-                    .or_else(|| n.is(DAV, "principal-URL").then_some(()).and_then(|_| dav.me.as_ref()).map(|me| href(&principal_href(&me.user_principal_name))))
             });
             ms.propstat(&dav.path, &f, &m);
         }

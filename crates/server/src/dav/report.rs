@@ -50,7 +50,9 @@ async fn multiget(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> Da
             _ => None,
         };
         match contact {
-            Some(c) => card_response(dav, &mut ms, opened, &CardRef { href: asked.to_owned(), contact: &c }, &req).await?,
+            Some(c) => {
+                card_response(dav, &mut ms, opened, &CardRef { href: asked.to_owned(), contact: &c }, &req).await?
+            }
             None => ms.status(asked, "HTTP/1.1 404 Not Found", None),
         }
     }
@@ -334,18 +336,30 @@ mod tests {
         parse_filter(Some(&el)).unwrap()
     }
 
-    const CARD: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nitem1.EMAIL;TYPE=work:ada@ex\r\n ample.com\r\nEND:VCARD\r\n";
+    const CARD: &str =
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nitem1.EMAIL;TYPE=work:ada@ex\r\n ample.com\r\nEND:VCARD\r\n";
 
     #[test]
     fn text_matches_follow_rfc_6352() {
         let f = |body: &str| {
             filter(&format!(r#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav" test="anyof">{body}</C:filter>"#))
         };
-        assert!(f(r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">ada</C:text-match></C:prop-filter>"#).matches(CARD));
-        assert!(!f(r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">love</C:text-match></C:prop-filter>"#).matches(CARD));
-        assert!(f(r#"<C:prop-filter name="EMAIL"><C:text-match>EXAMPLE.COM</C:text-match></C:prop-filter>"#).matches(CARD));
+        assert!(f(
+            r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">ada</C:text-match></C:prop-filter>"#
+        )
+        .matches(CARD));
+        assert!(!f(
+            r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">love</C:text-match></C:prop-filter>"#
+        )
+        .matches(CARD));
+        assert!(
+            f(r#"<C:prop-filter name="EMAIL"><C:text-match>EXAMPLE.COM</C:text-match></C:prop-filter>"#).matches(CARD)
+        );
         assert!(f(r#"<C:prop-filter name="TEL"><C:is-not-defined/></C:prop-filter>"#).matches(CARD));
-        assert!(!f(r#"<C:prop-filter name="FN"><C:text-match negate-condition="yes">ada</C:text-match></C:prop-filter>"#).matches(CARD));
+        assert!(!f(
+            r#"<C:prop-filter name="FN"><C:text-match negate-condition="yes">ada</C:text-match></C:prop-filter>"#
+        )
+        .matches(CARD));
         assert!(f("").matches(CARD));
     }
 

@@ -206,7 +206,8 @@ mod tests {
 
     #[test]
     fn refuses_malformed_bodies() {
-        for bad in [&b"<a><b></a>"[..], b"<a>", b"<x:a/>", b"<a/><b/>", b"<!DOCTYPE a [<!ENTITY x 'y'>]><a/>", b"\xff"] {
+        for bad in [&b"<a><b></a>"[..], b"<a>", b"<x:a/>", b"<a/><b/>", b"<!DOCTYPE a [<!ENTITY x 'y'>]><a/>", b"\xff"]
+        {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.status, 400, "{}", String::from_utf8_lossy(bad));
         }

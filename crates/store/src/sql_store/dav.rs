@@ -124,9 +124,7 @@ impl DavState for SqlStore {
         let mut conn = self.backend.read().await?;
         for chunk in contacts.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!(
-                "SELECT object_id, name FROM dav_names WHERE mailbox_id = ? AND object_id IN ({marks})"
-            );
+            let sql = format!("SELECT object_id, name FROM dav_names WHERE mailbox_id = ? AND object_id IN ({marks})");
             let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
             params.extend(chunk.iter().map(|c| c.as_str().into()));
             for mut r in conn.query(&sql, &params).await? {
