@@ -2,7 +2,7 @@
 //! passwords (for clients that only speak Basic authentication, stored as salted hashes) and the
 //! resource names clients gave their cards and address books (a CardDAV client PUTs
 //! `{its-name}.vcf` and expects to find the card there; a name outlives its contact so a sync
-//! can report the removal under it).
+//! can report the removal under it), with the card as sent and the change key it was stored at.
 
 use async_trait::async_trait;
 use rolo_domain::GraphResult;
