@@ -99,6 +99,10 @@ pub enum Scenario {
     /// then 500 creates at each concurrency; latency from each 201 to its `created` notification.
     #[value(alias = "notifications")]
     Notify,
+    /// CardDAV on a fresh address book of --contacts cards: bulk PUT, full listing (PROPFIND +
+    /// multiget), sync-collection with no change and after 100 changes, addressbook-query prefix.
+    #[value(alias = "dav")]
+    Carddav,
     /// The People API over a large corpus (run with --emulator: the directory is seeded through
     /// /rolo/admin): the first page of /me/people and people-picker $search.
     People,

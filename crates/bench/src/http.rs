@@ -56,6 +56,10 @@ pub struct Client {
     req: Vec<u8>,
     line: Vec<u8>,
     body: Vec<u8>,
+    /// Header lines (each ending in CRLF) and the body's type for the next request; the CardDAV
+    /// scenarios set them, JSON requests leave them empty.
+    extra: String,
+    body_type: &'static str,
 }
 
 impl Client {
@@ -68,7 +72,26 @@ impl Client {
             req: Vec::with_capacity(1024),
             line: Vec::with_capacity(256),
             body: Vec::with_capacity(16 * 1024),
+            extra: String::new(),
+            body_type: "application/json",
         }
+    }
+
+    /// A WebDAV request: `Depth` when given, the body as `content_type`.
+    pub async fn dav(
+        &mut self,
+        method: &str,
+        path: &str,
+        depth: Option<&str>,
+        content_type: &'static str,
+        body: Option<&[u8]>,
+    ) -> Result<u16, HttpError> {
+        self.extra = depth.map(|d| format!("Depth: {d}\r\n")).unwrap_or_default();
+        self.body_type = content_type;
+        let r = self.request(method, path, body).await;
+        self.extra.clear();
+        self.body_type = "application/json";
+        r
     }
 
     /// Opens the connection now, so that connection setup is not timed as
@@ -96,6 +119,9 @@ impl Client {
     /// Sends one request and reads the whole response; returns the status.
     pub async fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> Result<u16, HttpError> {
         build_request(&mut self.req, method, &self.addr, &self.token, path, body);
+        if !self.extra.is_empty() || self.body_type != "application/json" {
+            decorate(&mut self.req, &self.extra, self.body_type);
+        }
         let reused = self.conn.is_some();
         match self.attempt().await {
             // The server may have closed an idle keep-alive connection; one
@@ -170,6 +196,21 @@ fn build_request(buf: &mut Vec<u8>, method: &str, host: &str, token: &str, path:
     } else {
         buf.extend_from_slice(b"\r\n");
     }
+}
+
+/// Adds header lines to a built request and replaces its body's JSON content type.
+fn decorate(buf: &mut Vec<u8>, extra: &str, body_type: &str) {
+    let text = std::mem::take(buf);
+    let Some(at) = text.windows(4).position(|w| w == b"\r\n\r\n") else {
+        *buf = text;
+        return;
+    };
+    let (head, rest) = text.split_at(at + 2);
+    let head =
+        String::from_utf8_lossy(head).replace("Content-Type: application/json", &format!("Content-Type: {body_type}"));
+    buf.extend_from_slice(head.as_bytes());
+    buf.extend_from_slice(extra.as_bytes());
+    buf.extend_from_slice(rest);
 }
 
 /// Reads one response from `r` into `body`; returns the status and whether the

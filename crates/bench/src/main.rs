@@ -5,6 +5,7 @@
 //! seeding, and prints a Markdown table with the performance targets.
 //! See `rolo-bench --help`.
 
+mod carddav;
 mod cli;
 mod http;
 mod load;
@@ -167,6 +168,9 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
                 ));
             }
         }
+    }
+    if cli.wants(Scenario::Carddav) {
+        carddav::run(runs.pool, runs.report, cli.contacts).await?;
     }
     // Last: its subscription must not add deliveries to the other scenarios' work.
     if cli.wants(Scenario::Notify) {

@@ -246,11 +246,43 @@ enum UsersCommand {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// App passwords for CardDAV clients (Basic authentication): add NAME prints a new one
+    /// (only then), list shows the names, remove NAME revokes one
+    AppPassword {
+        #[command(subcommand)]
+        command: AppPasswordCommand,
+    },
     /// Set a user's password (refresh tokens issued before stop working)
     Passwd {
         /// The user's principal name or id
         upn: String,
         password: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppPasswordCommand {
+    /// Create an app password and print it (it is stored hashed and cannot be shown again)
+    Add {
+        /// The user's principal name or id
+        upn: String,
+        /// What the password is for, e.g. "phone"
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List a user's app passwords (names and dates, never the passwords)
+    List {
+        upn: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke an app password: clients using it are refused from their next request
+    Remove {
+        upn: String,
+        name: String,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -336,6 +368,15 @@ enum AppsCommand {
 fn fail(e: impl std::fmt::Display) -> ! {
     eprintln!("rolo: {e}");
     std::process::exit(1)
+}
+
+/// The user a command names, or a failure saying there is none.
+async fn find_user(store: &rolo_store::SqlStore, upn: &str) -> rolo_store::User {
+    store
+        .find_user(upn)
+        .await
+        .unwrap_or_else(|e| fail(describe(e)))
+        .unwrap_or_else(|| fail(format!("no such user: {upn}")))
 }
 
 fn describe(e: GraphError) -> String {
@@ -592,6 +633,35 @@ fn main() {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 lifecycle::remove(&store, &upn, yes).await.unwrap_or_else(|e| fail(e));
             }
+            Command::Users { command: UsersCommand::AppPassword { command } } => match command {
+                AppPasswordCommand::Add { upn, name, db } => {
+                    let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                    let user = find_user(&store, &upn).await;
+                    let password = rolo_server::dav::auth::add_app_password(&store, &user, &name)
+                        .await
+                        .unwrap_or_else(|e| fail(describe(e)));
+                    eprintln!(
+                        "The app password is shown only now; use it with {} in the CardDAV client.",
+                        user.user_principal_name
+                    );
+                    println!("{password}");
+                }
+                AppPasswordCommand::List { upn, db } => {
+                    let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                    let user = find_user(&store, &upn).await;
+                    for p in store.app_passwords(&user.id).await.unwrap_or_else(|e| fail(describe(e))) {
+                        println!("{}\t{}", p.name, p.created_at);
+                    }
+                }
+                AppPasswordCommand::Remove { upn, name, db } => {
+                    let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                    let user = find_user(&store, &upn).await;
+                    if !store.remove_app_password(&user.id, &name).await.unwrap_or_else(|e| fail(describe(e))) {
+                        fail(format!("{upn} has no app password named '{name}'"));
+                    }
+                    println!("{name}\trevoked");
+                }
+            },
             Command::Users { command: UsersCommand::Passwd { upn, password, db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let user = store

@@ -53,6 +53,9 @@ async fn serve(
         }
         _ => {}
     }
+    if crate::dav::is_dav_request(&parts.method, &full_path) {
+        return Ok(crate::dav::serve(state, parts, body.take()).await);
+    }
     if crate::admin::is_admin_path(&full_path) {
         crate::admin::admit(&state, &parts.headers, parts.uri.authority().map(|a| a.as_str()))?;
         let raw = match parts.method {

@@ -12,6 +12,7 @@ mod contacts;
 mod count;
 mod credentials;
 pub mod ctx;
+pub mod dav;
 mod delta;
 mod device;
 pub mod directory;

@@ -55,7 +55,7 @@ pub async fn open(
 
 /// What the caller holds on `user`'s mailbox: its own; an app's (if the app's access policy
 /// allows); a delegate's; the folders shared with it. Anyone else gets 403.
-async fn mailbox_access(state: &AppState, principal: &Principal, user: &User) -> GraphResult<MailboxAccess> {
+pub(crate) async fn mailbox_access(state: &AppState, principal: &Principal, user: &User) -> GraphResult<MailboxAccess> {
     if principal.user_id.as_deref() == Some(user.id.as_str()) {
         return Ok(MailboxAccess::Owner);
     }

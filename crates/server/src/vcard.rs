@@ -58,7 +58,7 @@ fn content_key(data: &rolo_domain::ContactData) -> String {
 }
 
 /// Decodes a photo and renders its standard sizes, as an upload through `.../photo/$value` is.
-fn renditions(bytes: Vec<u8>) -> Result<Vec<StoredPhoto>, String> {
+pub(crate) fn renditions(bytes: Vec<u8>) -> Result<Vec<StoredPhoto>, String> {
     let upload = rolo_media::decode(bytes).map_err(|e| e.to_string())?;
     let stored = |size: String, p: rolo_media::Photo| StoredPhoto {
         etag: p.etag(),

@@ -11,6 +11,7 @@ pub mod categories;
 pub mod changes;
 pub mod consent;
 pub mod contacts;
+pub mod dav;
 pub mod directory;
 pub mod emulator;
 pub mod folders;
@@ -42,6 +43,7 @@ pub use categories::Categories;
 pub use changes::{Changes, TombstoneKind};
 pub use consent::{Consents, PermissionGrant};
 pub use contacts::Contacts;
+pub use dav::{AppPassword, DavState};
 pub use directory::Directory;
 pub use emulator::Emulator;
 pub use folders::Folders;
@@ -260,6 +262,7 @@ pub trait Store:
     + Consents
     + SignIns
     + ContactImport
+    + DavState
     + Send
     + Sync
     + 'static
@@ -281,6 +284,7 @@ impl<T> Store for T where
         + Consents
         + SignIns
         + ContactImport
+        + DavState
         + Send
         + Sync
         + 'static
@@ -290,7 +294,8 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, ContactImport, Contacts, Directory, Emulator, Folders, Groups, Items,
+        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Groups,
+        Items,
         Notifications, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }

@@ -36,6 +36,7 @@ const MAILBOX_TABLES: &[&str] = &[
     "group_threads",
     "posts",
     "post_categories",
+    "dav_names",
     "mailboxes",
 ];
 
@@ -44,6 +45,7 @@ const USER_REFERENCES: &[(&str, &str)] = &[
     ("mailbox_grants", "grantee_id"),
     ("folder_grants", "grantee_id"),
     ("user_passwords", "user_id"),
+    ("app_passwords", "user_id"),
     // Consent the user gave an app (an admin's, for everyone, is `*` and stays).
     ("app_grants", "principal"),
     // A device sign-in the user was completing.

@@ -442,6 +442,27 @@ const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (mailbox_id, name_key, item_id))",
         "CREATE INDEX post_categories_by_item ON post_categories (mailbox_id, item_id)",
     ],
+    // CardDAV: users' app passwords (salted hashes) for Basic authentication, and the resource
+    // names clients gave their cards (kept after the contact goes, so a sync reports the removal
+    // under the name the client knows) with the card as the client sent it and the change key it
+    // was stored at (served verbatim while the contact is unchanged).
+    &[
+        "CREATE TABLE app_passwords (
+        user_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, id))",
+        "CREATE TABLE dav_names (
+        mailbox_id TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        card TEXT,
+        card_key TEXT,
+        PRIMARY KEY (mailbox_id, object_id))",
+        "CREATE INDEX dav_names_by_name ON dav_names (mailbox_id, name)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -486,6 +507,8 @@ pub const STATE_TABLES: &[&str] = &[
     "group_threads",
     "posts",
     "post_categories",
+    "app_passwords",
+    "dav_names",
 ];
 
 /// The schema version this Rolo migrates to.

@@ -8,6 +8,8 @@ mod common;
 
 mod access;
 mod batch;
+mod carddav;
+mod carddav_clients;
 mod categories;
 mod cli;
 mod contacts;

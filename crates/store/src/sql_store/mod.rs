@@ -6,6 +6,7 @@
 mod categories;
 mod changes;
 mod contacts;
+mod dav;
 mod directory;
 mod emulator;
 mod folders;

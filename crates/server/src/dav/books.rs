@@ -1,0 +1,177 @@
+//! Contact folders as address books: every folder at any depth is one book (RFC 6352 §5.2 does
+//! not nest books), named by the segment a client created it with or by its id; extended MKCOL
+//! creates a folder, DELETE removes one, PROPPATCH renames one.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use rolo_domain::{Access, ContactFolder, FolderChanges, FolderId};
+use rolo_store::{ListQuery, Mailbox};
+
+use super::error::{DavError, DavResult};
+use super::xml::{self, CARDDAV, DAV};
+use super::{status_only, Book, Dav, Opened};
+
+/// The key a book's client-given segment is stored under in `dav_names` (cards never end in
+/// `/`, so the two kinds of names cannot meet).
+fn book_key(segment: &str) -> String {
+    format!("{segment}/")
+}
+
+/// Every folder of the mailbox, parents before children, the default folder first.
+async fn all_folders(dav: &Dav, mb: &Mailbox) -> DavResult<Vec<ContactFolder>> {
+    let store = &dav.state.store;
+    let mut out: Vec<ContactFolder> = Vec::new();
+    let mut queue = vec![mb.root_folder_id.clone()];
+    while let Some(parent) = queue.pop() {
+        let mut query = ListQuery { page_size: 500, ..Default::default() };
+        loop {
+            let page = store.list_folders(mb, &parent, &query).await?;
+            for f in page.items {
+                queue.push(f.id.clone());
+                out.push(f);
+            }
+            match page.next {
+                Some(n) => query.after = Some(n),
+                None => break,
+            }
+        }
+    }
+    out.sort_by_key(|f| f.id != mb.default_folder_id);
+    Ok(out)
+}
+
+fn as_book(opened: &Opened, folder: ContactFolder, names: &[(String, String)]) -> Book {
+    let segment = names
+        .iter()
+        .find(|(id, _)| id == folder.id.as_str())
+        .and_then(|(_, n)| n.strip_suffix('/'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| folder.id.as_str().to_owned());
+    let writable = opened.access.folder(&folder.id, Access::Write).is_ok();
+    Book { folder, segment, writable }
+}
+
+/// The books of a mailbox the caller may read.
+pub(super) async fn list(dav: &Dav, opened: &Opened) -> DavResult<Vec<Book>> {
+    let mb = &opened.user.mailbox;
+    let folders: Vec<ContactFolder> =
+        all_folders(dav, mb).await?.into_iter().filter(|f| opened.access.folder(&f.id, Access::Read).is_ok()).collect();
+    let ids: Vec<String> = folders.iter().map(|f| f.id.as_str().to_owned()).collect();
+    let names = dav.state.store.dav_names(mb, &ids).await?;
+    Ok(folders.into_iter().map(|f| as_book(opened, f, &names)).collect())
+}
+
+/// The book a segment names, once the caller may read it (a folder it may not see is 404).
+pub(super) async fn find(dav: &Dav, opened: &Opened, segment: &str) -> DavResult<Option<Book>> {
+    let mb = &opened.user.mailbox;
+    let store = &dav.state.store;
+    let mut candidates = store.ids_named(mb, &book_key(segment)).await?;
+    candidates.push(segment.to_owned());
+    for id in candidates {
+        let Ok(id) = FolderId::parse(&id) else { continue };
+        let Some(folder) = store.get_folder(mb, &id).await? else { continue };
+        if folder.id == mb.root_folder_id || opened.access.folder(&folder.id, Access::Read).is_err() {
+            continue;
+        }
+        let names = store.dav_names(mb, &[folder.id.as_str().to_owned()]).await?;
+        let book = as_book(opened, folder, &names);
+        // A folder a client named is reached by that name only, so each book has one href.
+        if book.segment == segment {
+            return Ok(Some(book));
+        }
+    }
+    Ok(None)
+}
+
+pub(super) async fn open_book(dav: &Dav, user: &str, segment: &str) -> DavResult<(Opened, Book)> {
+    let opened = dav.open(user).await?;
+    let book = find(dav, &opened, segment).await?.ok_or_else(DavError::not_found)?;
+    Ok((opened, book))
+}
+
+/// `MKCOL` (plain or extended, RFC 5689): a new top-level folder, named by the
+/// body's `displayname`, else by the segment.
+pub(super) async fn mkcol(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> DavResult<Response> {
+    let opened = dav.open(user).await?;
+    opened.access.whole_mailbox(Access::Write)?;
+    if find(dav, &opened, segment).await?.is_some() {
+        return Err(DavError::with(405, "<D:resource-must-be-null/>", "The address book exists."));
+    }
+    let mut name = segment.to_owned();
+    if let Some(root) = xml::parse(body)? {
+        if !root.name.is(DAV, "mkcol") {
+            return Err(DavError::with(415, "<D:valid-resourcetype/>", "An extended MKCOL body is a DAV:mkcol."));
+        }
+        for set in root.children_named(DAV, "set") {
+            for prop in set.children_named(DAV, "prop") {
+                for p in &prop.children {
+                    if p.name.is(DAV, "resourcetype") {
+                        let book = p.child(CARDDAV, "addressbook").is_some();
+                        let other = p
+                            .children
+                            .iter()
+                            .any(|c| !c.name.is(DAV, "collection") && !c.name.is(CARDDAV, "addressbook"));
+                        if !book || other {
+                            return Err(DavError::with(
+                                403,
+                                "<D:mkcol-response><D:valid-resourcetype/></D:mkcol-response>",
+                                "Only address books are created here.",
+                            ));
+                        }
+                    } else if p.name.is(DAV, "displayname") && !p.text.trim().is_empty() {
+                        name = p.text.trim().to_owned();
+                    }
+                }
+            }
+        }
+    }
+    let mb = &opened.user.mailbox;
+    // Graph files top-level folders under the default folder (`/me/contactFolders`).
+    let folder = dav.state.store.create_folder(mb, &mb.default_folder_id, &name).await?;
+    if segment != folder.id.as_str() {
+        dav.state.store.set_dav_name(mb, folder.id.as_str(), &book_key(segment), None).await?;
+    }
+    Ok(status_only(StatusCode::CREATED))
+}
+
+/// `DELETE` of a book: the folder with its child folders and contacts, as Graph's folder DELETE.
+pub(super) async fn delete(dav: &Dav, user: &str, segment: &str) -> DavResult<Response> {
+    let (opened, book) = open_book(dav, user, segment).await?;
+    opened.access.folder(&book.folder.id, Access::Write)?;
+    opened.access.whole_mailbox(Access::Write)?;
+    if book.folder.id == opened.user.mailbox.default_folder_id {
+        return Err(DavError::new(403, "The default address book cannot be deleted."));
+    }
+    dav.state.store.delete_folder(&opened.user.mailbox, &book.folder.id).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}
+
+/// `PROPPATCH` on a book: `displayname` renames the folder; the dead properties clients set
+/// (descriptions, colours) are accepted and not kept.
+pub(super) async fn proppatch(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> DavResult<Response> {
+    let (opened, book) = open_book(dav, user, segment).await?;
+    opened.access.folder(&book.folder.id, Access::Write)?;
+    let root = xml::parse(body)?.ok_or_else(|| DavError::bad_request("PROPPATCH needs a propertyupdate body."))?;
+    if !root.name.is(DAV, "propertyupdate") {
+        return Err(DavError::bad_request("PROPPATCH takes a DAV:propertyupdate."));
+    }
+    let mut names = Vec::new();
+    let mut rename = None;
+    for op in &root.children {
+        for prop in op.children_named(DAV, "prop") {
+            for p in &prop.children {
+                if p.name.is(DAV, "displayname") && op.name.is(DAV, "set") {
+                    rename = Some(p.text.trim().to_owned());
+                }
+                names.push(p.name.clone());
+            }
+        }
+    }
+    if let Some(name) = rename.filter(|n| !n.is_empty() && *n != book.folder.display_name) {
+        let changes = FolderChanges { display_name: Some(name), parent_id: None };
+        dav.state.store.update_folder(&opened.user.mailbox, &book.folder.id, &changes).await?;
+    }
+    let mut ms = super::props::Multistatus::new();
+    ms.propstat(&dav.path, &names.iter().map(|n| (n.clone(), String::new())).collect::<Vec<_>>(), &[]);
+    Ok(ms.finish(None))
+}

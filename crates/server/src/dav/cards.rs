@@ -1,0 +1,254 @@
+//! Cards: GET, PUT and DELETE of one vCard, mapped through the domain's vCard reader and writer
+//! (the same `apply` rules as file import). ETags are the contact's change key, quoted: one
+//! strong ETag per stored state, whichever vCard version is rendered, in GET, PROPFIND, multiget
+//! and sync alike. A card is named by what its client PUT it as (kept in `dav_names`), else
+//! `{contact id}.vcf`.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use rolo_domain::vcard::{self, Format, VCardVersion};
+use rolo_domain::{Access, Contact, ContactData, ContactId};
+use rolo_store::{Mailbox, PhotoOwner, Scope};
+
+use super::books::open_book;
+use super::error::{DavError, DavResult};
+use super::{enc, home_href, status_only, Book, Dav, Opened};
+
+/// A card with the href it is listed under.
+pub(crate) struct CardRef<'a> {
+    pub href: String,
+    pub contact: &'a Contact,
+}
+
+pub(crate) fn etag(contact: &Contact) -> String {
+    format!("\"{}\"", contact.change_key)
+}
+
+/// An ISO 8601 UTC time as an HTTP date; the input unchanged when it does not parse.
+pub(crate) fn http_date(iso: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::parse(iso, &Rfc3339)
+        .ok()
+        .and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&fmt).ok())
+        .unwrap_or_else(|| iso.to_owned())
+}
+
+/// The vCard version a card says it is (3.0 or 4.0; others are never served verbatim).
+fn version_of(card: &str) -> Option<VCardVersion> {
+    card.lines().map(str::trim).find_map(|l| match l.to_ascii_uppercase().as_str() {
+        "VERSION:3.0" => Some(VCardVersion::V3),
+        "VERSION:4.0" => Some(VCardVersion::V4),
+        _ => None,
+    })
+}
+
+/// The card: as its client sent it while the contact is unchanged since (and in the version
+/// asked for), else rendered from the Graph model.
+pub(crate) async fn render(dav: &Dav, mb: &Mailbox, contact: &Contact, version: VCardVersion) -> DavResult<String> {
+    if let Some((key, text)) = dav.state.store.dav_card(mb, contact.id.as_str()).await? {
+        if key == contact.change_key && version_of(&text) == Some(version) {
+            return Ok(text);
+        }
+    }
+    Ok(crate::vcard::contact_vcard(dav.state.store.as_ref(), mb, contact, version).await?)
+}
+
+/// The contact a card name addresses in a book.
+pub(crate) async fn find(dav: &Dav, opened: &Opened, book: &Book, name: &str) -> DavResult<Option<Contact>> {
+    let mb = &opened.user.mailbox;
+    let store = &dav.state.store;
+    let scope = Scope::Folder(book.folder.id.clone());
+    for id in store.ids_named(mb, name).await? {
+        let Ok(id) = ContactId::parse(&id) else { continue };
+        if let Some(c) = store.get_contact(mb, &id, &scope).await? {
+            return Ok(Some(c));
+        }
+    }
+    let Some(id) = name.strip_suffix(".vcf").and_then(|s| ContactId::parse(s).ok()) else { return Ok(None) };
+    let Some(c) = store.get_contact(mb, &id, &scope).await? else { return Ok(None) };
+    // A card a client named is reached by that name only.
+    let named = store.dav_names(mb, &[id.as_str().to_owned()]).await?;
+    Ok(named.iter().all(|(_, n)| n == name).then_some(c))
+}
+
+/// The name of each contact: the one a client gave it, else `{id}.vcf`.
+pub(crate) async fn names(dav: &Dav, mb: &Mailbox, ids: &[String]) -> DavResult<Vec<String>> {
+    let named = dav.state.store.dav_names(mb, ids).await?;
+    let lookup: std::collections::HashMap<&str, &str> = named.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
+    Ok(ids.iter().map(|id| lookup.get(id.as_str()).map_or_else(|| format!("{id}.vcf"), |n| (*n).to_owned())).collect())
+}
+
+pub(crate) fn card_href(opened: &Opened, book: &Book, name: &str) -> String {
+    format!("{}{}/{}", home_href(&opened.user.user_principal_name), enc(&book.segment), enc(name))
+}
+
+/// The hrefs of a page of a book's contacts.
+pub(crate) async fn hrefs(dav: &Dav, opened: &Opened, book: &Book, contacts: &[Contact]) -> DavResult<Vec<String>> {
+    let ids: Vec<String> = contacts.iter().map(|c| c.id.as_str().to_owned()).collect();
+    let names = names(dav, &opened.user.mailbox, &ids).await?;
+    Ok(names.iter().map(|n| card_href(opened, book, n)).collect())
+}
+
+/// `GET` (and `HEAD`) of a card: vCard 3.0, or 4.0 when `Accept` asks for it.
+pub(super) async fn get(dav: &Dav, user: &str, segment: &str, name: &str) -> DavResult<Response> {
+    let (opened, book) = open_book(dav, user, segment).await?;
+    let contact = find(dav, &opened, &book, name).await?.ok_or_else(DavError::not_found)?;
+    let accept = dav.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let version = if accept.contains("version=4.0") { VCardVersion::V4 } else { VCardVersion::V3 };
+    let text = render(dav, &opened.user.mailbox, &contact, version).await?;
+    let mut r = Response::new(Body::from(text));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/vcard; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&etag(&contact)) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&http_date(&contact.modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    Ok(r)
+}
+
+/// The ETags an `If-Match` accepts, as change keys (`*` kept as is); `None` without one.
+fn if_match(dav: &Dav) -> Option<Vec<String>> {
+    let values: Vec<String> = dav
+        .headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+/// Checks `If-Match` and `If-None-Match` against the card as it is now (412 when they fail).
+fn check_conditions(dav: &Dav, current: Option<&Contact>) -> DavResult<Option<Vec<String>>> {
+    let none_match = dav.headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let (Some(inm), Some(c)) = (none_match, current) {
+        if inm == "*" || inm.split(',').any(|t| t.trim().trim_matches('"') == c.change_key) {
+            return Err(DavError::precondition_failed());
+        }
+    }
+    let im = if_match(dav);
+    match (&im, current) {
+        (Some(_), None) => Err(DavError::precondition_failed()),
+        (Some(keys), Some(c)) if !keys.iter().any(|k| k == "*" || *k == c.change_key) => {
+            Err(DavError::precondition_failed())
+        }
+        _ => Ok(im.filter(|k| !k.iter().any(|k| k == "*"))),
+    }
+}
+
+/// `PUT` of a card: creates (201) or replaces (204) the contact. Nothing is stored when the
+/// vCard is refused. The ETag comes back only when the card is kept byte for byte as sent
+/// (RFC 6352 §6.3.2.3: a 3.0 or 4.0 card in UTF-8); otherwise clients fetch it again.
+pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: &[u8]) -> DavResult<Response> {
+    let (opened, book) = open_book(dav, user, segment).await?;
+    if !book.writable {
+        return Err(DavError::need_privileges());
+    }
+    opened.access.folder(&book.folder.id, Access::Write)?;
+    let ct = crate::body::content_type(&dav.headers).to_ascii_lowercase();
+    let vcard_type = ["text/vcard", "text/x-vcard", "text/directory"].iter().any(|t| ct.starts_with(t));
+    if !ct.is_empty() && !vcard_type {
+        return Err(DavError::with(403, "<C:supported-address-data/>", "A card is text/vcard (3.0 or 4.0)."));
+    }
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(DavError::new(403, "The card's name is not accepted."));
+    }
+    let text = vcard::decode_bytes(body);
+    let mut records = vcard::read(&text, Format::VCard).into_iter();
+    let record = match (records.next(), records.next()) {
+        (None, _) => return Err(DavError::valid_address_data("the body holds no vCard")),
+        (Some(_), Some(_)) => return Err(DavError::valid_address_data("a card holds one vCard")),
+        (Some(Err(bad)), None) => return Err(DavError::valid_address_data(&bad.reason)),
+        (Some(Ok(r)), None) => r,
+    };
+    let mut data = record.data;
+    if let Some(uid) = &record.uid {
+        let key = vcard::uid_property();
+        data.single_value_extended_properties.retain(|p| p.id != key);
+        data.single_value_extended_properties.push(rolo_domain::xprop::SingleValue { id: key, value: uid.clone() });
+    }
+    let photo = match record.photo {
+        Some(bytes) => Some(
+            tokio::task::spawn_blocking(move || crate::vcard::renditions(bytes))
+                .await
+                .map_err(rolo_domain::GraphError::internal)?
+                .map_err(|e| DavError::valid_address_data(&format!("the photo was not accepted: {e}")))?,
+        ),
+        None => None,
+    };
+    let mb = &opened.user.mailbox;
+    let store = &dav.state.store;
+    let existing = find(dav, &opened, &book, name).await?;
+    let keys = check_conditions(dav, existing.as_ref())?;
+    let scope = Scope::Folder(book.folder.id.clone());
+    let (stored, status) = match existing {
+        Some(current) => {
+            let edit: rolo_store::ContactEdit = Box::new(move |d: &mut ContactData| {
+                // Extended properties no vCard carries (set by Graph apps) stay; the rest is
+                // the card's.
+                let (uid, extra) = (vcard::uid_property(), vcard::vcard_extra_property());
+                let single: Vec<_> = std::mem::take(&mut d.single_value_extended_properties)
+                    .into_iter()
+                    .filter(|p| p.id != uid && !data.single_value_extended_properties.iter().any(|n| n.id == p.id))
+                    .collect();
+                let multi: Vec<_> = std::mem::take(&mut d.multi_value_extended_properties)
+                    .into_iter()
+                    .filter(|p| p.id != extra && !data.multi_value_extended_properties.iter().any(|n| n.id == p.id))
+                    .collect();
+                *d = data;
+                d.single_value_extended_properties.extend(single);
+                d.multi_value_extended_properties.extend(multi);
+                Ok(None)
+            });
+            let c = store.update_contact(mb, &current.id, &scope, keys, edit).await?;
+            (c, StatusCode::NO_CONTENT)
+        }
+        None => (store.create_contact(mb, &book.folder.id, data).await?, StatusCode::CREATED),
+    };
+    let id = stored.id.clone();
+    let owner = PhotoOwner::Contact(id.clone(), scope.clone());
+    // A photo change gives the contact a new change key: read it back then.
+    let photo_changed = match photo {
+        Some(renditions) => {
+            store.put_photo(mb, &owner, renditions).await?;
+            true
+        }
+        None if status == StatusCode::NO_CONTENT => store.delete_photo(mb, &owner).await?,
+        None => false,
+    };
+    let stored =
+        if photo_changed { store.get_contact(mb, &id, &scope).await?.ok_or_else(DavError::not_found)? } else { stored };
+    // The card is kept as sent, with the change key it was stored at: served verbatim until the
+    // contact changes, so the ETag below names exactly the bytes the client sent.
+    let verbatim = version_of(&text).is_some();
+    let card = verbatim.then_some((stored.change_key.as_str(), text.as_str()));
+    store.set_dav_name(mb, id.as_str(), name, card).await?;
+    let mut resp = status_only(status);
+    if verbatim && text.as_bytes() == body {
+        if let Ok(v) = HeaderValue::from_str(&etag(&stored)) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// `DELETE` of a card (204); `If-Match` is honoured, not required.
+pub(super) async fn delete(dav: &Dav, user: &str, segment: &str, name: &str) -> DavResult<Response> {
+    let (opened, book) = open_book(dav, user, segment).await?;
+    if !book.writable {
+        return Err(DavError::need_privileges());
+    }
+    let contact = find(dav, &opened, &book, name).await?.ok_or_else(DavError::not_found)?;
+    let keys = check_conditions(dav, Some(&contact))?;
+    let scope = Scope::Folder(book.folder.id.clone());
+    dav.state.store.delete_contact(&opened.user.mailbox, &contact.id, &scope, keys).await?;
+    Ok(status_only(StatusCode::NO_CONTENT))
+}

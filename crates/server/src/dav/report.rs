@@ -1,0 +1,377 @@
+//! REPORTs on an address book: `addressbook-multiget` and `addressbook-query` (RFC 6352 §8.6,
+//! §8.7) and `sync-collection` (RFC 6578), which reads the same per-mailbox change log as Graph
+//! delta, so its cost follows the changes since the token, not the book's size.
+
+use axum::response::Response;
+use rolo_domain::Contact;
+use rolo_store::{DeltaItem, DeltaQuery, DeltaScope, ListQuery, Scope};
+
+use super::books::open_book;
+use super::cards::{self, CardRef};
+use super::error::{DavError, DavResult};
+use super::props::{card_response, card_responses, sync_token, Multistatus, PropRequest};
+use super::xml::{self, Element, CARDDAV, DAV};
+use super::{parse_path, Book, Dav, Opened, Target};
+
+pub(super) async fn report(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> DavResult<Response> {
+    let root = xml::parse(body)?.ok_or_else(|| DavError::bad_request("A REPORT needs a body."))?;
+    let (opened, book) = open_book(dav, user, segment).await?;
+    let n = &root.name;
+    if n.is(CARDDAV, "addressbook-multiget") {
+        multiget(dav, &opened, &book, &root).await
+    } else if n.is(CARDDAV, "addressbook-query") {
+        query(dav, &opened, &book, &root).await
+    } else if n.is(DAV, "sync-collection") {
+        sync(dav, &opened, &book, &root).await
+    } else {
+        Err(DavError::with(403, "<D:supported-report/>", format!("The report {} is not supported.", n.local)))
+    }
+}
+
+/// The path of an href, which may be a full URL.
+fn href_path(href: &str) -> &str {
+    let rest = href.strip_prefix("https://").or_else(|| href.strip_prefix("http://"));
+    match rest {
+        Some(r) => r.find('/').and_then(|i| r.get(i..)).unwrap_or("/"),
+        None => href,
+    }
+}
+
+/// Each asked href answered under the spelling it was asked with: the card, or 404.
+async fn multiget(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavResult<Response> {
+    let req = PropRequest::from_parent(Some(root));
+    let mut ms = Multistatus::new();
+    for h in root.children_named(DAV, "href") {
+        let asked = h.text.trim();
+        let contact = match parse_path(href_path(asked)) {
+            Some(Target::Card(u, b, name)) if b == book.segment && same_user(opened, &u) => {
+                cards::find(dav, opened, book, &name).await?
+            }
+            _ => None,
+        };
+        match contact {
+            Some(c) => {
+                card_response(dav, &mut ms, opened, &CardRef { href: asked.to_owned(), contact: &c }, &req).await?
+            }
+            None => ms.status(asked, "HTTP/1.1 404 Not Found", None),
+        }
+    }
+    Ok(ms.finish(None))
+}
+
+fn same_user(opened: &Opened, key: &str) -> bool {
+    opened.user.user_principal_name.eq_ignore_ascii_case(key) || opened.user.id.eq_ignore_ascii_case(key)
+}
+
+/// RFC 6578: the members changed and removed since the token (all members for an empty one).
+async fn sync(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavResult<Response> {
+    let req = PropRequest::from_parent(Some(root));
+    let token = root.child(DAV, "sync-token").map(|t| t.text.trim()).unwrap_or_default();
+    let mb = &opened.user.mailbox;
+    let store = &dav.state.store;
+    let state = store.change_state(mb).await?;
+    let mut ms = Multistatus::new();
+    if token.is_empty() {
+        list_all(dav, opened, book, &mut ms, &req).await?;
+        return Ok(ms.finish(Some(sync_token(state.current))));
+    }
+    let since = token
+        .strip_prefix("urn:x-rolo:sync:")
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|s| *s >= state.floor && *s <= state.current)
+        .ok_or_else(|| DavError::with(403, "<D:valid-sync-token/>", "The sync token is not valid (any more)."))?;
+    let mut query = DeltaQuery {
+        scope: DeltaScope::FolderContacts(book.folder.id.clone()),
+        since,
+        upto: state.current,
+        after: None,
+        page_size: 1000,
+        change_type: None,
+        max_bytes: None,
+    };
+    loop {
+        let page = store.delta(mb, &query).await?;
+        let mut live: Vec<Contact> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
+        for (key, item) in page.items {
+            query.after = Some(key);
+            match item {
+                DeltaItem::Contact(c) => live.push(*c),
+                DeltaItem::Removed(id) => removed.push(id),
+                _ => {}
+            }
+        }
+        card_responses(dav, &mut ms, opened, book, &live, &req).await?;
+        for name in cards::names(dav, mb, &removed).await? {
+            ms.status(&cards::card_href(opened, book, &name), "HTTP/1.1 404 Not Found", None);
+        }
+        if !page.more {
+            break;
+        }
+    }
+    Ok(ms.finish(Some(sync_token(state.current))))
+}
+
+async fn list_all(dav: &Dav, opened: &Opened, book: &Book, ms: &mut Multistatus, req: &PropRequest) -> DavResult<()> {
+    let scope = Scope::Folder(book.folder.id.clone());
+    let mut query = ListQuery { page_size: 1000, ..Default::default() };
+    loop {
+        let page = dav.state.store.list_contacts(&opened.user.mailbox, &scope, &query).await?;
+        card_responses(dav, ms, opened, book, &page.items, req).await?;
+        match page.next {
+            Some(n) => query.after = Some(n),
+            None => return Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MatchType {
+    Equals,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collation {
+    Octet,
+    Ascii,
+    Unicode,
+}
+
+#[derive(Debug, Clone)]
+struct TextMatch {
+    text: String,
+    collation: Collation,
+    match_type: MatchType,
+    negate: bool,
+}
+
+#[derive(Debug, Clone)]
+struct PropFilter {
+    name: String,
+    all_of: bool,
+    not_defined: bool,
+    matches: Vec<TextMatch>,
+}
+
+#[derive(Debug, Clone)]
+struct Filter {
+    all_of: bool,
+    props: Vec<PropFilter>,
+}
+
+fn fold(s: &str, c: Collation) -> String {
+    match c {
+        Collation::Octet => s.to_owned(),
+        Collation::Ascii => s.to_ascii_lowercase(),
+        Collation::Unicode => s.to_lowercase(),
+    }
+}
+
+fn all_of(el: &Element) -> bool {
+    el.attr("test").is_some_and(|t| t.eq_ignore_ascii_case("allof"))
+}
+
+fn parse_filter(el: Option<&Element>) -> DavResult<Filter> {
+    let Some(el) = el else { return Ok(Filter { all_of: false, props: Vec::new() }) };
+    let mut props = Vec::new();
+    for pf in el.children_named(CARDDAV, "prop-filter") {
+        let name = pf.attr("name").unwrap_or_default().to_ascii_uppercase();
+        if name.is_empty() {
+            return Err(DavError::with(403, "<C:supported-filter/>", "A prop-filter needs a name."));
+        }
+        let mut matches = Vec::new();
+        for tm in pf.children_named(CARDDAV, "text-match") {
+            let collation = match tm.attr("collation").unwrap_or("i;unicode-casemap") {
+                "i;unicode-casemap" => Collation::Unicode,
+                "i;ascii-casemap" => Collation::Ascii,
+                "i;octet" => Collation::Octet,
+                _ => return Err(DavError::with(403, "<C:supported-collation/>", "Unsupported collation.")),
+            };
+            let match_type = match tm.attr("match-type").unwrap_or("contains") {
+                "equals" => MatchType::Equals,
+                "contains" => MatchType::Contains,
+                "starts-with" => MatchType::StartsWith,
+                "ends-with" => MatchType::EndsWith,
+                _ => return Err(DavError::with(403, "<C:supported-filter/>", "Unsupported match-type.")),
+            };
+            let negate = tm.attr("negate-condition").is_some_and(|v| v == "yes");
+            matches.push(TextMatch { text: fold(&tm.text, collation), collation, match_type, negate });
+        }
+        let not_defined = pf.child(CARDDAV, "is-not-defined").is_some();
+        props.push(PropFilter { name, all_of: all_of(pf), not_defined, matches });
+    }
+    Ok(Filter { all_of: all_of(el), props })
+}
+
+/// The (property name, value) pairs of a rendered vCard: unfolded, groups dropped.
+fn properties(card: &str) -> Vec<(String, String)> {
+    let unfolded = card.replace("\r\n ", "").replace("\r\n\t", "");
+    unfolded
+        .lines()
+        .filter_map(|line| {
+            let (head, value) = line.split_once(':')?;
+            let name = head.split(';').next().unwrap_or_default();
+            let name = name.rsplit('.').next().unwrap_or(name);
+            let value = value.replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\\\", "\\");
+            Some((name.to_ascii_uppercase(), value))
+        })
+        .collect()
+}
+
+impl TextMatch {
+    fn matches(&self, value: &str) -> bool {
+        let v = fold(value, self.collation);
+        let hit = match self.match_type {
+            MatchType::Equals => v == self.text,
+            MatchType::Contains => v.contains(&self.text),
+            MatchType::StartsWith => v.starts_with(&self.text),
+            MatchType::EndsWith => v.ends_with(&self.text),
+        };
+        hit != self.negate
+    }
+}
+
+impl PropFilter {
+    fn matches(&self, props: &[(String, String)]) -> bool {
+        let values: Vec<&str> = props.iter().filter(|(n, _)| *n == self.name).map(|(_, v)| v.as_str()).collect();
+        if self.not_defined {
+            return values.is_empty();
+        }
+        if values.is_empty() {
+            return false;
+        }
+        if self.matches.is_empty() {
+            return true;
+        }
+        let one = |m: &TextMatch| values.iter().any(|v| m.matches(v));
+        if self.all_of {
+            self.matches.iter().all(one)
+        } else {
+            self.matches.iter().any(one)
+        }
+    }
+}
+
+impl Filter {
+    fn matches(&self, card: &str) -> bool {
+        if self.props.is_empty() {
+            return true;
+        }
+        let props = properties(card);
+        if self.all_of {
+            self.props.iter().all(|p| p.matches(&props))
+        } else {
+            self.props.iter().any(|p| p.matches(&props))
+        }
+    }
+
+    /// A store filter that narrows the candidates: a lone FN prefix or exact match is an
+    /// indexed display-name range (the cards found are still checked in full).
+    fn narrowing(&self) -> Option<rolo_odata::Expr> {
+        let [p] = self.props.as_slice() else { return None };
+        let [m] = p.matches.as_slice() else { return None };
+        if p.name != "FN" || m.negate || m.collation == Collation::Octet || m.text.is_empty() {
+            return None;
+        }
+        let quoted = m.text.replace('\'', "''");
+        let expr = match m.match_type {
+            MatchType::StartsWith => format!("startswith(displayName,'{quoted}')"),
+            MatchType::Equals => format!("displayName eq '{quoted}'"),
+            _ => return None,
+        };
+        rolo_odata::parse_filter(&expr).ok()
+    }
+}
+
+/// `addressbook-query`: the cards matching the filter, at most `limit` of them (then a 507 for
+/// the request-URI says the answer was cut).
+async fn query(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavResult<Response> {
+    let req = PropRequest::from_parent(Some(root));
+    let filter = parse_filter(root.child(CARDDAV, "filter"))?;
+    let limit = root
+        .child(CARDDAV, "limit")
+        .and_then(|l| l.child(CARDDAV, "nresults"))
+        .map(|n| n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number.")))
+        .transpose()?;
+    let mb = &opened.user.mailbox;
+    let scope = Scope::Folder(book.folder.id.clone());
+    let mut query = ListQuery { page_size: 1000, filter: filter.narrowing(), ..Default::default() };
+    let version = req.address_version();
+    let mut hits: Vec<Contact> = Vec::new();
+    let mut truncated = false;
+    'pages: loop {
+        let page = dav.state.store.list_contacts(mb, &scope, &query).await?;
+        for c in page.items {
+            let text = cards::render(dav, mb, &c, version).await?;
+            if filter.matches(&text) {
+                if limit.is_some_and(|l| hits.len() >= l) {
+                    truncated = true;
+                    break 'pages;
+                }
+                hits.push(c);
+            }
+        }
+        match page.next {
+            Some(n) => query.after = Some(n),
+            None => break,
+        }
+    }
+    let mut ms = Multistatus::new();
+    card_responses(dav, &mut ms, opened, book, &hits, &req).await?;
+    if truncated {
+        ms.status(&dav.path, "HTTP/1.1 507 Insufficient Storage", Some("<D:number-of-matches-within-limits/>"));
+    }
+    Ok(ms.finish(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(xml_text: &str) -> Filter {
+        let el = xml::parse(xml_text.as_bytes()).unwrap().unwrap();
+        parse_filter(Some(&el)).unwrap()
+    }
+
+    const CARD: &str =
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada Lovelace\r\nitem1.EMAIL;TYPE=work:ada@ex\r\n ample.com\r\nEND:VCARD\r\n";
+
+    #[test]
+    fn text_matches_follow_rfc_6352() {
+        let f = |body: &str| {
+            filter(&format!(r#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav" test="anyof">{body}</C:filter>"#))
+        };
+        assert!(f(
+            r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">ada</C:text-match></C:prop-filter>"#
+        )
+        .matches(CARD));
+        assert!(!f(
+            r#"<C:prop-filter name="FN"><C:text-match match-type="starts-with">love</C:text-match></C:prop-filter>"#
+        )
+        .matches(CARD));
+        assert!(
+            f(r#"<C:prop-filter name="EMAIL"><C:text-match>EXAMPLE.COM</C:text-match></C:prop-filter>"#).matches(CARD)
+        );
+        assert!(f(r#"<C:prop-filter name="TEL"><C:is-not-defined/></C:prop-filter>"#).matches(CARD));
+        assert!(!f(
+            r#"<C:prop-filter name="FN"><C:text-match negate-condition="yes">ada</C:text-match></C:prop-filter>"#
+        )
+        .matches(CARD));
+        assert!(f("").matches(CARD));
+    }
+
+    #[test]
+    fn unknown_collations_are_refused() {
+        let el = xml::parse(br#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav"><C:prop-filter name="FN"><C:text-match collation="x">a</C:text-match></C:prop-filter></C:filter>"#).unwrap().unwrap();
+        assert_eq!(parse_filter(Some(&el)).unwrap_err().status, 403);
+    }
+
+    #[test]
+    fn hrefs_may_be_urls() {
+        assert_eq!(href_path("http://h:1/dav/x"), "/dav/x");
+        assert_eq!(href_path("/dav/x"), "/dav/x");
+    }
+}
