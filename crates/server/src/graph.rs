@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rolo_domain::mail::ItemKind;
 use rolo_domain::{Access, ApiVersion, ErrorKind, GraphError, GraphResult};
@@ -207,7 +207,7 @@ async fn serve(
         access: mailbox_access,
         mode: access,
         prefer: Prefer::parse(parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok())),
-        if_match: if_match(&parts.headers),
+        if_match: crate::response::if_match(&parts.headers),
         // Moved, not copied: the rest of the request reads them through the context.
         headers: std::mem::take(&mut parts.headers),
         raw_query: parts.uri.query().map(str::to_owned),
@@ -359,17 +359,4 @@ fn strip_version(path: &str) -> Option<(ApiVersion, &str)> {
     let p = path.strip_prefix('/')?;
     let (version, rest) = p.split_once('/').unwrap_or((p, ""));
     ApiVersion::from_segment(version).map(|v| (v, rest))
-}
-
-/// `If-Match: W/"ck1", "ck2"` → the change keys; `*` stays as is.
-fn if_match(headers: &HeaderMap) -> Option<Vec<String>> {
-    let values: Vec<String> = headers
-        .get_all(header::IF_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
-        .filter(|t| !t.is_empty())
-        .collect();
-    (!values.is_empty()).then_some(values)
 }

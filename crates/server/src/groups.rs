@@ -19,6 +19,7 @@ use crate::ctx::Ctx;
 use crate::methods::{check, Allowed, GET, GET_POST, POST};
 use crate::paths::{decode, split_key};
 use crate::query::{list_query, parse_options, Prefer};
+use crate::response::with_context;
 use crate::response::{json_status, with_header};
 use crate::AppState;
 
@@ -505,16 +506,6 @@ fn member_json(u: &User) -> Value {
 
 fn context(ctx: &Ctx, g: &Group, tail: &str) -> String {
     format!("{}/$metadata#groups('{}')/{tail}", ctx.base, g.id)
-}
-
-/// `value` with `@odata.context` first.
-fn with_context(context: String, value: Value) -> Value {
-    let mut out = Map::new();
-    out.insert("@odata.context".into(), json!(context));
-    if let Value::Object(mut m) = value {
-        out.append(&mut m);
-    }
-    Value::Object(out)
 }
 
 fn respond(status: StatusCode, value: &Value) -> GraphResult<Response> {

@@ -1,8 +1,9 @@
 //! Building Graph-shaped successful responses.
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use serde_json::{json, Map, Value};
 
 pub const JSON_CONTENT_TYPE: &str =
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -36,4 +37,27 @@ pub fn with_header(mut resp: Response, name: &'static str, value: &str) -> Respo
         resp.headers_mut().insert(name, v);
     }
     resp
+}
+
+/// `If-Match: W/"ck1", "ck2"` → the change keys; `*` stays as is.
+pub(crate) fn if_match(headers: &HeaderMap) -> Option<Vec<String>> {
+    let values: Vec<String> = headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+/// `value` with `@odata.context` first.
+pub(crate) fn with_context(context: String, value: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), json!(context));
+    if let Value::Object(mut m) = value {
+        out.append(&mut m);
+    }
+    Value::Object(out)
 }

@@ -14,6 +14,7 @@ use crate::ctx::Ctx;
 use crate::messages::{context_tail, selection};
 use crate::paths::Resource;
 use crate::query::list_query;
+use crate::response::with_context;
 use crate::response::{json_status, no_content, with_header};
 
 /// An id from a URL: malformed ids get Graph's 400s.
@@ -27,16 +28,6 @@ fn respond(status: StatusCode, value: &Value, change_key: Option<&str>) -> Graph
         Some(ck) => with_header(resp, "ETag", &etag(ck)),
         None => resp,
     })
-}
-
-/// `value` with `@odata.context` first.
-fn with_context(context: String, value: Value) -> Value {
-    let mut out = Map::new();
-    out.insert("@odata.context".into(), json!(context));
-    if let Value::Object(mut m) = value {
-        out.append(&mut m);
-    }
-    Value::Object(out)
 }
 
 /// Serves every To Do route (`graph` has checked the method against `methods::allowed`).

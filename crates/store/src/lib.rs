@@ -294,8 +294,7 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Groups,
-        Items,
+        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Groups, Items,
         Notifications, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }

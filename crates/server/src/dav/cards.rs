@@ -114,16 +114,7 @@ pub(super) async fn get(dav: &Dav, user: &str, segment: &str, name: &str) -> Dav
 
 /// The ETags an `If-Match` accepts, as change keys (`*` kept as is); `None` without one.
 fn if_match(dav: &Dav) -> Option<Vec<String>> {
-    let values: Vec<String> = dav
-        .headers
-        .get_all(header::IF_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
-        .filter(|t| !t.is_empty())
-        .collect();
-    (!values.is_empty()).then_some(values)
+    crate::response::if_match(&dav.headers)
 }
 
 /// Checks `If-Match` and `If-None-Match` against the card as it is now (412 when they fail).
