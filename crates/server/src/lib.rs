@@ -73,6 +73,8 @@ pub struct AppState {
     pub photo_slots: tokio::sync::Semaphore,
     /// Where and how change notifications go; set before serving.
     pub webhooks: webhooks::WebhookSettings,
+    /// What this process's delivery worker has done.
+    pub worker: webhooks::WorkerStats,
     /// The client that validates notification URLs and delivers notifications, built from
     /// `webhooks.policy` on first use (so the policy set before serving is the one enforced).
     outbound: std::sync::OnceLock<Result<reqwest::Client, String>>,
@@ -130,6 +132,7 @@ impl AppState {
             public_url,
             photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             webhooks: webhooks::WebhookSettings::default(),
+            worker: webhooks::WorkerStats::default(),
             outbound: std::sync::OnceLock::new(),
             admin: admin::AdminSettings::default(),
             throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),

@@ -4,6 +4,7 @@
 //! exponential backoff until it is too old, when the subscription gets a `missed` lifecycle event
 //! instead.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,26 @@ use tokio::sync::Semaphore;
 
 use crate::outbound::{OutboundPolicy, Refused};
 use crate::AppState;
+
+/// What this process's delivery worker has done: counters for operators (metrics) and for tests,
+/// which wait on these events instead of sleeping.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Subscription sweeps finished.
+    pub sweeps: AtomicU64,
+    /// Notifications a receiver accepted.
+    pub delivered: AtomicU64,
+    /// Notifications a receiver refused or did not answer, to be retried.
+    pub retried: AtomicU64,
+    /// Notifications given up on (`missed`) or dropped as undeliverable.
+    pub given_up: AtomicU64,
+}
+
+impl WorkerStats {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
 
 /// Where and how notifications go.
 #[derive(Debug, Clone)]
@@ -130,6 +151,7 @@ pub fn spawn_delivery(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 if let Err(e) = state.store.sweep_subscriptions().await {
                     tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "subscription sweep failed");
                 }
+                WorkerStats::add(&state.worker.sweeps, 1);
             }
             // A lease outlives any delivery attempt; a crashed worker's rows come back after it.
             let lease = (state.webhooks.delivery_timeout * 4).as_millis() as i64 + 5_000;
@@ -201,6 +223,7 @@ async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
             // A payload that cannot be encrypted (a certificate gone bad) will not get better.
             tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "dropping undeliverable notifications");
             let _ = state.store.give_up_outbox(&items).await;
+            WorkerStats::add(&state.worker.given_up, items.len());
             return;
         }
     };
@@ -221,8 +244,11 @@ async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
         }
     };
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    let stats = &state.worker;
     let result = if delivered {
-        state.store.ack_outbox(&ids).await
+        let acked = state.store.ack_outbox(&ids).await;
+        WorkerStats::add(&stats.delivered, ids.len());
+        acked
     } else {
         let give_up_before = rolo_domain::time::millis_from_now(-(state.webhooks.give_up_after.as_millis() as i64));
         let (stale, fresh): (Vec<OutboxItem>, Vec<OutboxItem>) =
@@ -234,6 +260,8 @@ async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
         tracing::info!(url, attempts, retry_in_ms = delay.as_millis() as u64, "notification delivery failed");
         let retried =
             state.store.retry_outbox(&fresh_ids, &rolo_domain::time::millis_from_now(delay.as_millis() as i64)).await;
+        WorkerStats::add(&stats.retried, fresh_ids.len());
+        WorkerStats::add(&stats.given_up, stale.len());
         match retried {
             Ok(()) if stale.is_empty() => Ok(()),
             Ok(()) => state.store.give_up_outbox(&stale).await,

@@ -47,7 +47,7 @@ pub use folders::Folders;
 pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use items::Items;
 pub use notifications::Notifications;
-pub use outbox::{OutboxItem, OutboxPayload, RichContent};
+pub use outbox::{OutboxDepth, OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use schema_extensions::SchemaExtensions;
 pub use sharing::Sharing;

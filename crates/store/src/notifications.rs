@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rolo_domain::subscription::Subscription;
 use rolo_domain::GraphResult;
 
-use crate::{OutboxItem, SubscriptionEdit};
+use crate::{OutboxDepth, OutboxItem, SubscriptionEdit};
 
 /// Change notifications: subscriptions and the outbox of deliveries.
 #[async_trait]
@@ -30,4 +30,8 @@ pub trait Notifications: Send + Sync {
     /// Removes expired subscriptions (and their pending deliveries) and queues
     /// `reauthorizationRequired` for those expiring within the hour, at most every 15 minutes.
     async fn sweep_subscriptions(&self) -> GraphResult<u64>;
+    /// How many deliveries wait in the outbox (leased ones included) and when the oldest change
+    /// among them happened: what an operator watches, and what a test waits on to know every
+    /// delivery has been attempted to the end.
+    async fn outbox_depth(&self) -> GraphResult<OutboxDepth>;
 }

@@ -11,6 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::sql::{Row, Sql};
 use crate::{ChangeType, Mailbox};
 
+/// The outbox's backlog: rows waiting (due, leased or backing off) and the creation time of the
+/// oldest (a millisecond timestamp), `None` when empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxDepth {
+    pub pending: u64,
+    pub oldest_created_at: Option<String>,
+}
+
 /// A queued delivery, as a worker claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {

@@ -34,7 +34,7 @@ use rolo_domain::{
     Contact, ContactData, ContactFolder, ContactId, ErrorKind, FolderChanges, FolderId, GraphError, GraphResult,
 };
 
-use crate::outbox::{self, Change, OutboxItem, OUTBOX_COLUMNS};
+use crate::outbox::{self, Change, OutboxDepth, OutboxItem, OUTBOX_COLUMNS};
 use crate::query::{fold, Compiler, Cursor, Entity, ListQuery, Page};
 use crate::sql::{Backend, Dialect, Row, Sql, Value};
 use crate::{

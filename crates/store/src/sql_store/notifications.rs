@@ -238,4 +238,13 @@ impl Notifications for SqlStore {
         })
         .await
     }
+
+    async fn outbox_depth(&self) -> GraphResult<OutboxDepth> {
+        let mut conn = self.backend.read().await?;
+        let row = conn.query_opt("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox", &[]).await?;
+        Ok(row.map_or_else(OutboxDepth::default, |mut r| OutboxDepth {
+            pending: r.int("n").unwrap_or_default().try_into().unwrap_or_default(),
+            oldest_created_at: r.opt_text("oldest"),
+        }))
+    }
 }
