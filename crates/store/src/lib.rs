@@ -20,11 +20,14 @@ mod lifecycle;
 pub mod migrations;
 mod names;
 pub mod notifications;
+pub mod operations;
 pub mod outbox;
 mod paging;
 pub mod query;
 pub mod schema_extensions;
 mod search_index;
+#[cfg(test)]
+mod sharding;
 pub mod sharing;
 pub mod signin;
 pub mod snapshot;
@@ -47,6 +50,7 @@ pub use folders::Folders;
 pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use items::Items;
 pub use notifications::Notifications;
+pub use operations::{Operations, PoolStatus};
 pub use outbox::{OutboxDepth, OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use schema_extensions::SchemaExtensions;
@@ -252,6 +256,7 @@ pub trait Store:
     + Tasks
     + Consents
     + SignIns
+    + Operations
     + ContactImport
     + Send
     + Sync
@@ -272,6 +277,7 @@ impl<T> Store for T where
         + Tasks
         + Consents
         + SignIns
+        + Operations
         + ContactImport
         + Send
         + Sync
@@ -283,7 +289,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Categories, Changes, Consents, ContactImport, Contacts, Directory, Emulator, Folders, Items, Notifications,
-        SchemaExtensions, Sharing, SignIns, Store, Tasks,
+        Operations, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }
 
