@@ -46,6 +46,10 @@ async fn serve(
     match full_path.as_str() {
         // Liveness needs nothing; readiness needs the database to answer.
         "/healthz" => return Ok(plain(StatusCode::OK, "ok")),
+        // A process shutting down is unready first, so a load balancer drains it.
+        "/readyz" if state.shutdown.is_draining() => {
+            return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
+        }
         "/readyz" => {
             return Ok(match state.store.find_user("readyz@rolo.invalid").await {
                 Ok(_) => plain(StatusCode::OK, "ready"),

@@ -4,7 +4,7 @@
 //! load balancer each process applies the limits to what it serves.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,8 +43,23 @@ struct Entry {
     uploaded: u64,
 }
 
+/// Requests refused so far, by the limit they hit (for metrics).
+#[derive(Debug, Default)]
+pub struct Refusals {
+    pub concurrency: AtomicU64,
+    pub requests: AtomicU64,
+    pub upload: AtomicU64,
+}
+
+impl Refusals {
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 pub struct Throttle {
     pub settings: ThrottleSettings,
+    pub refused: Refusals,
     /// Switchable at run time (the emulator's fidelity switch, tests of concurrent writes).
     enabled: AtomicBool,
     entries: Mutex<HashMap<(String, String), Entry>>,
@@ -72,7 +87,12 @@ fn remaining(start: Instant, window: Duration, now: Instant) -> u64 {
 
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Throttle {
-        Throttle { enabled: AtomicBool::new(settings.enabled), settings, entries: Mutex::new(HashMap::new()) }
+        Throttle {
+            enabled: AtomicBool::new(settings.enabled),
+            settings,
+            refused: Refusals::default(),
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn set_enabled(&self, on: bool) {
@@ -112,10 +132,12 @@ impl Throttle {
             e.requests = 0;
         }
         if e.in_flight >= s.concurrent {
+            Refusals::count(&self.refused.concurrency);
             return Err(GraphError::throttled("Application is over its MailboxConcurrency limit.", 1));
         }
         if e.requests >= s.requests {
             let wait = remaining(e.window_start, s.request_window, now);
+            Refusals::count(&self.refused.requests);
             return Err(GraphError::throttled("Application is over its MailboxRequests limit.", wait));
         }
         e.requests += 1;
@@ -138,6 +160,7 @@ impl Throttle {
         }
         if e.uploaded + bytes > s.upload_bytes {
             let wait = remaining(e.upload_start, s.upload_window, now);
+            Refusals::count(&self.refused.upload);
             return Err(GraphError::throttled("Application is over its IncomingBytes limit.", wait));
         }
         e.uploaded += bytes;
