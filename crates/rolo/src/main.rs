@@ -6,6 +6,7 @@ mod config;
 mod demo;
 mod files;
 mod lifecycle;
+mod ops;
 mod sharing;
 mod tls;
 
@@ -117,6 +118,23 @@ enum Command {
         /// Write to this file instead of standard output
         #[arg(short = 'o', long = "output")]
         output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Copy a live SQLite database to a new file, while servers keep serving it (PostgreSQL:
+    /// see docs/OPERATIONS.md)
+    Backup {
+        /// The file to write (must not exist)
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Replace a SQLite database with a backup made by `rolo backup` (stop its servers first)
+    Restore {
+        /// The backup file
+        #[arg(long)]
+        from: std::path::PathBuf,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -368,6 +386,10 @@ pub struct ServeOptions {
     pub banner: Option<String>,
     /// Serve https with this certificate and key instead of plain http.
     pub tls: Option<tls::TlsPem>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off when unset).
+    pub metrics_listen: Option<String>,
+    /// How the process drains when told to stop.
+    pub shutdown: rolo_server::shutdown::ShutdownSettings,
 }
 
 pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) {
@@ -407,7 +429,14 @@ pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) 
         state.organization_name = name;
     }
     state.oidc = rolo_server::oidc::ExternalIssuers::new(opts.oidc);
+    state.shutdown = rolo_server::shutdown::Shutdown::new(opts.shutdown);
+    if opts.metrics_listen.is_some() {
+        state.metrics = Some(Arc::default());
+    }
     let state = Arc::new(state);
+    if let Some(listen) = &opts.metrics_listen {
+        ops::serve_metrics(listen, state.clone()).await;
+    }
     let banner = opts.banner;
     // A bad certificate or key stops the start, before the port is taken.
     let tls = opts.tls.map(|pem| rolo_server::tls::server_config(&pem.cert, &pem.key).unwrap_or_else(|e| fail(e)));
@@ -446,13 +475,7 @@ fn limit_malloc_arenas() {
 
 fn main() {
     limit_malloc_arenas();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ROLO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    ops::init_logging();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| fail(e));
     runtime.block_on(async move {
@@ -470,6 +493,8 @@ fn main() {
                     emulator,
                     oidc: cfg.oidc.clone(),
                     banner: None,
+                    metrics_listen: cfg.metrics_listen.clone(),
+                    shutdown: cfg.shutdown,
                     tls: match (&tls.tls_cert, &tls.tls_key, &cfg.tls_files) {
                         (Some(cert), Some(key), _) | (_, _, Some((cert, key))) if !tls.tls => {
                             Some(tls::read_files(cert, key).unwrap_or_else(|e| fail(e)))
@@ -655,6 +680,13 @@ fn main() {
                 let kid = rolo_server::auth::rotate_signing_key(&store).await.unwrap_or_else(|e| fail(describe(e)));
                 eprintln!("New signing key; tokens signed with the old one stop working when servers restart.");
                 println!("{kid}");
+            }
+            Command::Backup { to, db } => {
+                ops::backup(db.database.as_deref().unwrap_or(config::DEFAULT_DATABASE), &to).unwrap_or_else(|e| fail(e))
+            }
+            Command::Restore { from, db } => {
+                ops::restore(db.database.as_deref().unwrap_or(config::DEFAULT_DATABASE), &from)
+                    .unwrap_or_else(|e| fail(e))
             }
             Command::Demo { listen, tls, tls_dir } => {
                 let local_ca = tls.then_some(tls_dir);
