@@ -83,6 +83,8 @@ struct ThrottlingConfig {
     concurrent_requests: Option<usize>,
     requests_per_10_minutes: Option<u64>,
     upload_mb_per_5_minutes: Option<u64>,
+    /// `redis://host:port`: request counts shared by every process using this Redis
+    redis: Option<String>,
 }
 
 /// `[metrics]`: `listen = "127.0.0.1:9187"` serves `GET /metrics` there.
@@ -125,6 +127,8 @@ pub struct Config {
     pub webhook_private_networks: Option<Vec<String>>,
     pub emulator: EmulatorConfig,
     pub throttling: ThrottleSettings,
+    /// Request counts in Redis (`ROLO_THROTTLING_REDIS`, then `[throttling] redis`); none: here.
+    pub throttling_redis: Option<String>,
     /// Where `GET /metrics` is served (`ROLO_METRICS_LISTEN`, then `[metrics] listen`); none: off.
     pub metrics_listen: Option<String>,
     pub shutdown: ShutdownSettings,
@@ -184,6 +188,10 @@ impl Config {
             webhook_http_hosts: fc.webhook_http_hosts,
             webhook_private_networks: fc.webhook_private_networks,
             emulator: fc.emulator.unwrap_or_default(),
+            throttling_redis: std::env::var("ROLO_THROTTLING_REDIS")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| fc.throttling.as_ref().and_then(|t| t.redis.clone())),
             throttling: throttling(fc.throttling.unwrap_or_default(), std::env::var("ROLO_THROTTLING").ok())?,
             metrics_listen: std::env::var("ROLO_METRICS_LISTEN")
                 .ok()

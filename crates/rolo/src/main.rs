@@ -379,6 +379,8 @@ pub struct ServeOptions {
     pub emulator_doors: config::EmulatorConfig,
     /// Outlook's throttling limits (the defaults when unset).
     pub throttling: Option<rolo_server::throttle::ThrottleSettings>,
+    /// Count requests in this Redis (`redis://...`), shared by the fleet, instead of here.
+    pub throttling_redis: Option<String>,
     /// Serve the emulator's `/rolo/admin` controls.
     pub emulator: bool,
     /// External OpenID Connect issuers whose tokens are accepted.
@@ -422,7 +424,12 @@ pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) 
         snapshot_dir: doors.snapshot_dir,
     };
     if let Some(t) = opts.throttling {
-        state.throttle = Arc::new(rolo_server::throttle::Throttle::new(t));
+        let mut throttle = rolo_server::throttle::Throttle::new(t);
+        if let Some(url) = &opts.throttling_redis {
+            let counts = rolo_server::throttle::RedisCounts::connect(url).await.unwrap_or_else(|e| fail(e));
+            throttle = throttle.with_redis(counts);
+        }
+        state.throttle = Arc::new(throttle);
     }
     state.emulator = opts.emulator;
     if let Some(name) = opts.organization_name {
@@ -490,6 +497,7 @@ fn main() {
                     webhook_private_networks: cfg.webhook_private_networks.clone(),
                     emulator_doors: cfg.emulator.clone(),
                     throttling: Some(cfg.throttling.clone()),
+                    throttling_redis: cfg.throttling_redis.clone(),
                     emulator,
                     oidc: cfg.oidc.clone(),
                     banner: None,

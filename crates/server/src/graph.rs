@@ -250,7 +250,7 @@ async fn serve(
     };
     // Limits are per (app, mailbox), as Outlook's; the slot is held until the response is built.
     let app_key = principal.app_id.clone().unwrap_or_default();
-    let _permit = state.throttle.admit(&app_key, &user.id)?;
+    let _permit = state.throttle.admit_request(&app_key, &user.id).await?;
 
     let options = parse_options(parts.uri.query())?;
     let base = base_url(&state, &parts, version);

@@ -509,3 +509,45 @@ fn backup_refuses_postgres_and_strangers() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not a Rolo database"));
     assert!(!target.exists(), "nothing written");
 }
+
+/// The Redis server the fleet-throttling test counts in (the development machines run one).
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// Two servers on one PostgreSQL database, counting requests in one Redis, hold one limit: the
+/// (app, mailbox)'s requests through either count against the same budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_one_request_limit_through_redis() {
+    let counts = || async {
+        rolo_server::throttle::RedisCounts::connect(REDIS_URL).await.unwrap_or_else(|e| {
+            panic!("{e}: this test needs Redis at {REDIS_URL} (apt-get install redis-server; redis-server --daemonize yes)")
+        })
+    };
+    let limits = ThrottleSettings { requests: 10, ..ThrottleSettings::default() };
+    let (a_counts, b_counts) = (counts().await, counts().await);
+    let (url, dir) = database_url(Backend::Postgres);
+    let settings = limits.clone();
+    let a = TestServer::start_at(&url, dir, move |state| {
+        state.throttle = Arc::new(Throttle::new(settings).with_redis(a_counts));
+    })
+    .await;
+    let b = TestServer::start_at(&url, tempfile::tempdir().unwrap(), move |state| {
+        state.throttle = Arc::new(Throttle::new(limits).with_redis(b_counts));
+    })
+    .await;
+    let (_, t) = a.login("ada@contoso.test").await;
+    for i in 0..10 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(server.get("/me/contacts", &t).await.status, 200, "request {i} is within the limit");
+    }
+    // Ten requests went through the fleet: the next is refused on either server.
+    for server in [&a, &b] {
+        let refused = server.get("/me/contacts", &t).await;
+        refused.assert_error(429, "ApplicationThrottled");
+        let wait: u64 = refused.header("Retry-After").unwrap().parse().unwrap();
+        assert!((1..=600).contains(&wait), "{wait}");
+        assert_eq!(server.state.throttle.refused.requests.load(Ordering::SeqCst), 1);
+    }
+    // Another mailbox has its own budget.
+    let (_, other) = b.login("bob@contoso.test").await;
+    assert_eq!(a.get("/me/contacts", &other).await.status, 200);
+}
