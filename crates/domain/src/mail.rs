@@ -18,6 +18,8 @@ pub enum ItemKind {
     Event,
     /// A To Do task (`crate::todo`): its folder is its list's id.
     Task,
+    /// A group conversation's post (`crate::group`): its folder is its thread's id.
+    Post,
 }
 
 impl ItemKind {
@@ -26,6 +28,7 @@ impl ItemKind {
             ItemKind::Message => "message",
             ItemKind::Event => "event",
             ItemKind::Task => "task",
+            ItemKind::Post => "post",
         }
     }
 }
@@ -145,7 +148,7 @@ fn recipient(key: &str, value: &Value) -> GraphResult<Value> {
 
 const MAX_RECIPIENTS: usize = 500;
 
-fn recipients(key: &str, value: &Value) -> GraphResult<Value> {
+pub(crate) fn recipients(key: &str, value: &Value) -> GraphResult<Value> {
     match value {
         Value::Null => Ok(json!([])),
         Value::Array(items) if items.len() <= MAX_RECIPIENTS => {
@@ -376,7 +379,7 @@ pub fn correspondents(kind: ItemKind, folder: &str, doc: &Map<String, Value>, ow
                 push(&address, &name, Signal::Sent, &at);
             }
         }
-        (ItemKind::Message, _) | (ItemKind::Task, _) => {}
+        (ItemKind::Message, _) | (ItemKind::Task, _) | (ItemKind::Post, _) => {}
         (ItemKind::Event, _) => {
             let at = event_instant(doc.get("start")).unwrap_or_default();
             if let Some(org) = doc.get("organizer") {
@@ -540,7 +543,7 @@ pub const EVENT_PROPERTIES: &[&str] = &[
 ];
 
 /// The first 255 characters of a body's text, tags stripped from HTML, whitespace collapsed.
-fn body_preview(body: Option<&Value>) -> String {
+pub(crate) fn body_preview(body: Option<&Value>) -> String {
     let Some(b) = body else { return String::new() };
     let content = b["content"].as_str().unwrap_or_default();
     let text = if b["contentType"] == "html" {

@@ -14,92 +14,12 @@ use crate::folder::ContactFolder;
 use crate::version::ApiVersion;
 use rolo_odata::SelectItem;
 
-/// v1.0 contact properties in the order Graph's examples show them.
-pub const CONTACT_V1_PROPERTIES: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "lastModifiedDateTime",
-    "changeKey",
-    "categories",
-    "parentFolderId",
-    "birthday",
-    "fileAs",
-    "displayName",
-    "givenName",
-    "initials",
-    "middleName",
-    "nickName",
-    "surname",
-    "title",
-    "yomiGivenName",
-    "yomiSurname",
-    "yomiCompanyName",
-    "generation",
-    "emailAddresses",
-    "primaryEmailAddress",
-    "secondaryEmailAddress",
-    "tertiaryEmailAddress",
-    "imAddresses",
-    "jobTitle",
-    "companyName",
-    "department",
-    "officeLocation",
-    "profession",
-    "businessHomePage",
-    "assistantName",
-    "manager",
-    "homePhones",
-    "mobilePhone",
-    "businessPhones",
-    "spouseName",
-    "personalNotes",
-    "children",
-    "homeAddress",
-    "businessAddress",
-    "otherAddress",
-];
+/// v1.0 contact properties in the order Graph's examples show them (from [`crate::properties`]).
+pub const CONTACT_V1_PROPERTIES: &[&str] = &crate::properties::V1_NAMES;
 
 /// Beta contact properties: v1.0's fixed phone, address, email-slot and home-page properties
 /// give way to typed collections, plus the flag and a few personal fields.
-pub const CONTACT_BETA_PROPERTIES: &[&str] = &[
-    "id",
-    "createdDateTime",
-    "lastModifiedDateTime",
-    "changeKey",
-    "categories",
-    "parentFolderId",
-    "birthday",
-    "fileAs",
-    "displayName",
-    "givenName",
-    "initials",
-    "middleName",
-    "nickName",
-    "surname",
-    "title",
-    "yomiGivenName",
-    "yomiSurname",
-    "yomiCompanyName",
-    "generation",
-    "emailAddresses",
-    "imAddresses",
-    "jobTitle",
-    "companyName",
-    "department",
-    "officeLocation",
-    "profession",
-    "assistantName",
-    "manager",
-    "phones",
-    "spouseName",
-    "personalNotes",
-    "children",
-    "gender",
-    "weddingAnniversary",
-    "flag",
-    "postalAddresses",
-    "websites",
-];
+pub const CONTACT_BETA_PROPERTIES: &[&str] = &crate::properties::BETA_NAMES;
 
 pub fn contact_properties(version: ApiVersion) -> &'static [&'static str] {
     match version {
@@ -459,6 +379,22 @@ mod tests {
         assert_eq!(v["primaryEmailAddress"], json!({"name": "Alex", "address": "a@x.test"}));
         assert_eq!(v["secondaryEmailAddress"], Value::Null);
         assert_eq!(v.as_object().unwrap().len(), CONTACT_V1_PROPERTIES.len() + 1);
+    }
+
+    /// Every entry of the property table is serialised, and `$select` finds it, in exactly the
+    /// versions that have it.
+    #[test]
+    fn every_table_property_is_projected() {
+        let c = sample();
+        for version in [ApiVersion::V1, ApiVersion::Beta] {
+            let v: Value = serde_json::to_value(ContactJson::new(&c, FieldSet::ALL, version)).unwrap();
+            for p in crate::properties::CONTACT_PROPERTIES {
+                assert_eq!(v.get(p.name).is_some(), p.versions.has(version), "{version:?} {}", p.name);
+                let select = [SelectItem::Path(vec![p.name.to_owned()])];
+                let fields = FieldSet::from_select(&select, contact_properties(version), "t");
+                assert_eq!(fields.is_ok(), p.versions.has(version), "{version:?} $select={}", p.name);
+            }
+        }
     }
 
     #[test]

@@ -71,7 +71,10 @@ fn phone_words(number: &str) -> Vec<String> {
     out
 }
 
-/// Every (word, field) a contact is found by, deduplicated and sorted.
+/// Every (word, field) a contact is found by, deduplicated and sorted. Every search term is a
+/// prefix, so a word that begins another word of the same field finds nothing the longer one
+/// does not: it is left out (a phone number's digit runs begin its endings, an address's local
+/// part begins the address), which keeps about a third of the rows out of the index.
 pub fn contact_words(d: &ContactData) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let names = [
@@ -97,11 +100,19 @@ pub fn contact_words(d: &ContactData) -> Vec<(String, &'static str)> {
             out.extend(phone_words(n).into_iter().map(|w| (w, "phones")));
         }
     }
-    let mut out: Vec<(String, &'static str)> =
-        out.into_iter().filter(|(w, _)| !w.is_empty()).map(|(w, f)| (clip(w), f)).collect();
+    let mut out: Vec<(&'static str, String)> =
+        out.into_iter().filter(|(w, _)| !w.is_empty()).map(|(w, f)| (f, clip(w))).collect();
     out.sort();
     out.dedup();
-    out
+    // Sorted by field then word: a word that begins a longer one is followed at once by a word
+    // that begins with it.
+    let kept: Vec<bool> = (0..out.len())
+        .map(|i| !out.get(i + 1).is_some_and(|(f, next)| *f == out[i].0 && next.starts_with(out[i].1.as_str())))
+        .collect();
+    let mut words: Vec<(String, &'static str)> =
+        out.into_iter().zip(kept).filter(|(_, keep)| *keep).map(|((f, w), _)| (w, f)).collect();
+    words.sort();
+    words
 }
 
 /// One search term: a contact matches when one of its words in `field` (any field when `None`)
@@ -206,19 +217,22 @@ mod tests {
             "companyName:contoso",
             "companyName:ltd",
             "emailAddresses:asa.nunez@mail.contoso.com",
-            "emailAddresses:asa.nunez",
-            "emailAddresses:asa",
             "emailAddresses:nunez",
             "emailAddresses:mail.contoso.com",
             "emailAddresses:contoso",
             "emailAddresses:com",
             "phones:14255550100",
             "phones:4255550100",
-            "phones:425",
             "phones:0100",
         ] {
             assert!(w.contains(&expected.to_owned()), "{expected} missing from {w:?}");
         }
+        // Words that begin a longer word of their field are left out, and still found through it.
+        for pruned in ["emailAddresses:asa.nunez", "emailAddresses:asa", "phones:425", "phones:1"] {
+            assert!(!w.contains(&pruned.to_owned()), "{pruned} is redundant in {w:?}");
+            assert!(w.iter().any(|x| x.starts_with(pruned)), "{pruned} is not covered by {w:?}");
+        }
+        assert!(w.contains(&"displayName:asa".to_owned()) && w.contains(&"givenName:asa".to_owned()), "per field");
         let mut sorted = w.clone();
         sorted.sort();
         sorted.dedup();

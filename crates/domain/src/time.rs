@@ -83,9 +83,40 @@ pub fn parse_date(field: &str, s: &str) -> GraphResult<String> {
     }
 }
 
+/// A monotonic clock that a test can move forward instead of sleeping. Production code reads
+/// it where an interval matters (how often keys may be fetched again, say); clones share one
+/// offset, so a test advances the clock of the server it holds.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    ahead_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> std::time::Instant {
+        let ahead = self.ahead_ms.load(std::sync::atomic::Ordering::Relaxed);
+        std::time::Instant::now() + std::time::Duration::from_millis(ahead)
+    }
+
+    /// Moves this clock (and its clones) forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.ahead_ms.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_advanced_clock_runs_ahead_and_clones_share_it() {
+        let clock = Clock::default();
+        let clone = clock.clone();
+        let before = std::time::Instant::now();
+        clone.advance(std::time::Duration::from_secs(60));
+        assert!(clock.now() >= before + std::time::Duration::from_secs(60));
+        assert!(Clock::default().now() < before + std::time::Duration::from_secs(60));
+    }
 
     #[test]
     fn normalises_offsets_and_dates() {

@@ -102,7 +102,9 @@ pub async fn run(emu: Emulator) {
         "\nRolo emulator: Microsoft Graph contacts at {scheme}://{listen}/v1.0 ({where_db})\nTenant {WELL_KNOWN_TENANT}; admin controls at {scheme}://{listen}/rolo/admin/ (reset, seed, snapshot, restore, settings, tokens)\n{tls_hint}"
     );
     let mut first_token = String::new();
-    for user in store.list_users().await.unwrap_or_else(|e| fail(e)) {
+    let users = store.list_users().await.unwrap_or_else(|e| fail(e));
+    // Groups have mailboxes but nobody signs in as one.
+    for user in users.into_iter().filter(|u| u.kind != rolo_store::MailboxKind::Group) {
         let token =
             authority.issue_delegated(&user, &TOKEN_SCOPES.map(str::to_owned), 12 * 3600).unwrap_or_else(|e| fail(e));
         banner.push_str(&format!(

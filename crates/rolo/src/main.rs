@@ -5,6 +5,7 @@ mod apps;
 mod config;
 mod demo;
 mod files;
+mod groups;
 mod lifecycle;
 mod ops;
 mod sharing;
@@ -54,6 +55,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Manage Microsoft 365 groups (each has a mailbox for its conversations)
+    Groups {
+        #[command(subcommand)]
+        command: GroupsCommand,
     },
     /// Manage registered applications (client credentials for the token endpoint)
     Apps {
@@ -168,6 +174,33 @@ struct TlsArgs {
     /// database's directory, else ./rolo-data)
     #[arg(long, env = "ROLO_TLS_DIR")]
     tls_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum GroupsCommand {
+    /// Add a Microsoft 365 group
+    Add {
+        /// The group's display name
+        name: String,
+        /// The group's mail address
+        #[arg(long)]
+        mail: String,
+        /// The members' principal names, comma-separated
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Public (the default) or Private
+        #[arg(long)]
+        visibility: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List the groups
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -542,6 +575,14 @@ fn main() {
                     .await
                     .unwrap_or_else(|e| fail(e));
             }
+            Command::Groups { command: GroupsCommand::Add { name, mail, members, description, visibility, db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                groups::add(&store, &name, &mail, &members, description, visibility).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Groups { command: GroupsCommand::List { db } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                groups::list(&store).await.unwrap_or_else(|e| fail(e));
+            }
             Command::Share { owner, folder, with, role, db } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 sharing::share(&store, &owner, &folder, &with, &role).await.unwrap_or_else(|e| fail(e));
@@ -658,7 +699,8 @@ fn main() {
             }
             Command::Users { command: UsersCommand::List { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
-                for user in store.list_users().await.unwrap_or_else(|e| fail(describe(e))) {
+                let users = store.list_users().await.unwrap_or_else(|e| fail(describe(e)));
+                for user in users.into_iter().filter(|u| u.kind != rolo_store::MailboxKind::Group) {
                     let state = if user.disabled { "\tdisabled" } else { "" };
                     println!("{}\t{}\t{}{state}", user.id, user.user_principal_name, user.display_name);
                 }

@@ -320,7 +320,9 @@ pub async fn serve(
                 .map(str::to_owned)
                 .collect();
             let mut out = Vec::new();
-            for user in state.store.list_users().await? {
+            let users = state.store.list_users().await?;
+            // Groups have mailboxes but nobody signs in as one.
+            for user in users.into_iter().filter(|u| u.kind != rolo_store::MailboxKind::Group) {
                 let token = state.authority.issue_delegated(&user, &scopes, 12 * 3600)?;
                 out.push(json!({"id": user.id, "userPrincipalName": user.user_principal_name, "token": token}));
             }

@@ -56,12 +56,12 @@ fn parse_change_type(raw: &str) -> GraphResult<ChangeType> {
     }
 }
 
-/// A plain (non-`$`) query parameter, percent-decoded.
+/// A plain (non-`$`) query parameter, percent-decoded (`+` is a space, as in a form).
 fn custom_param(ctx: &Ctx, name: &str) -> Option<String> {
-    ctx.raw_query.as_deref()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        k.eq_ignore_ascii_case(name).then(|| v.replace("%2C", ",").replace("%2c", ","))
-    })
+    let query = ctx.raw_query.as_deref()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.into_owned())
 }
 
 /// 410 with a `Location` that starts a fresh round, as Graph answers a token it cannot use.

@@ -8,15 +8,14 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rolo_domain::mail::ItemKind;
-use rolo_domain::{Access, ApiVersion, ErrorKind, GraphError, GraphResult, MailboxAccess, Principal};
-use rolo_store::User;
+use rolo_domain::{Access, ApiVersion, ErrorKind, GraphError, GraphResult};
 use serde_json::Value;
 
 use crate::auth::bearer;
 use crate::body::{drain, parse_json, read_body};
 pub use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::paths::{Owner, Resource};
+use crate::paths::Resource;
 use crate::query::{parse_options, Prefer};
 use crate::{categories, contacts, delta, extensions, folders, messages, methods, photos, AppState};
 
@@ -153,6 +152,13 @@ async fn serve(
         let base = base_url(&state, &parts, version);
         return crate::schemas::serve(&state, &principal, &parts.method, rest, parts.uri.query(), &base, &json).await;
     }
+    // Microsoft 365 groups (and `/me/memberOf`), outside any user's mailbox.
+    if let Some(route) = crate::groups::route(rest) {
+        let json = root_body(&parts, body).await?;
+        let base = base_url(&state, &parts, version);
+        let call = crate::groups::Call { parts: &parts, version, base: &base, rest, body: json };
+        return crate::groups::serve(&state, &principal, call, route).await;
+    }
     // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
     if let Some(target) = crate::users::route(rest) {
         let base = base_url(&state, &parts, version);
@@ -170,34 +176,15 @@ async fn serve(
 
     let method = parts.method.clone();
     let access = if method == Method::GET || method == Method::HEAD { Access::Read } else { Access::Write };
-    let user_photo = matches!(path.resource, Resource::UserPhoto(_));
-    if user_photo {
-        // The weakest grant first, so a caller without any user scope learns nothing of who exists.
-        principal.require_user_photo(access, true)?;
-    } else if matches!(path.resource, Resource::Categories | Resource::Category(_)) {
-        principal.require_mailbox_settings(access)?;
-    } else if matches!(path.resource, Resource::SendMail | Resource::SendDraft(_)) {
-        principal.require_mail_send()?;
-    } else if path.resource.is_mail() {
-        principal.require_mail(access, true)?;
-    } else if path.resource.is_todo() {
-        principal.require_tasks(access, true)?;
-    } else if path.resource.is_calendar() {
-        principal.require_calendars(access, true)?;
-    } else if path.resource == Resource::People {
-        principal.require_people(true)?;
-    } else {
-        principal.require(access)?;
+    let kind = path.resource.route_kind();
+    // First as if the mailbox were the caller's own: the weakest grant, so a caller without any
+    // fitting scope learns nothing of who exists.
+    principal.require_route(kind, access, true)?;
+    let user = crate::mailbox::resolve_owner(&state, &principal, &path.owner).await?;
+    if user.kind == rolo_store::MailboxKind::Group {
+        // A group's mailbox is reached through `/groups/{id}`, never as a user's.
+        return Err(GraphError::invalid_user(&user.id));
     }
-    let user = match &path.owner {
-        Owner::Me => {
-            let oid = principal.user_id.clone().ok_or_else(|| {
-                GraphError::bad_request("BadRequest", "/me request is only valid with delegated authentication flow.")
-            })?;
-            state.user(&oid).await?.ok_or_else(|| GraphError::invalid_user(&oid))?
-        }
-        Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
-    };
     if user.kind == rolo_store::MailboxKind::Archive {
         // Graph does not serve in-place archives.
         return Err(GraphError::new(
@@ -207,47 +194,8 @@ async fn serve(
         ));
     }
     let own = principal.user_id.as_deref() == Some(user.id.as_str());
-    let mailbox_access = if user_photo {
-        // Profile photos are directory data, governed by the User/ProfilePhoto scopes.
-        principal.require_user_photo(access, own)?;
-        MailboxAccess::Owner
-    } else if matches!(path.resource, Resource::Categories | Resource::Category(_)) {
-        // A mailbox's settings are its owner's (or an app's), not a delegate's.
-        match mailbox_access(&state, &principal, &user).await? {
-            a @ (MailboxAccess::Owner | MailboxAccess::App) => a,
-            _ => return Err(GraphError::access_denied()),
-        }
-    } else if path.resource == Resource::People {
-        // Relevance is directory data: People.Read.All reads anyone's list, with no mailbox grant.
-        principal.require_people(own)?;
-        if principal.is_app() {
-            mailbox_access(&state, &principal, &user).await?
-        } else {
-            MailboxAccess::Owner
-        }
-    } else if path.resource.is_todo() {
-        // To Do has no delegates: a user's tasks are theirs, or an app's with its permission.
-        principal.require_tasks(access, own)?;
-        match mailbox_access(&state, &principal, &user).await? {
-            a @ (MailboxAccess::Owner | MailboxAccess::App) => a,
-            _ => return Err(GraphError::access_denied()),
-        }
-    } else if path.resource.is_mail() || path.resource.is_calendar() {
-        if path.resource.is_calendar() {
-            principal.require_calendars(access, own)?;
-        } else if !matches!(path.resource, Resource::SendMail | Resource::SendDraft(_)) {
-            principal.require_mail(access, own)?;
-        }
-        // Mail and calendars are reached by their owner, an app, or a whole-mailbox delegate;
-        // contact folders shared with the caller open nothing here.
-        match mailbox_access(&state, &principal, &user).await? {
-            MailboxAccess::Folders(_) => return Err(GraphError::access_denied()),
-            a => a,
-        }
-    } else {
-        principal.require_contacts(access, own)?;
-        mailbox_access(&state, &principal, &user).await?
-    };
+    principal.require_route(kind, access, own)?;
+    let mailbox_access = crate::mailbox::open(&state, &principal, &user, kind.mailbox_rule()).await?;
     // Limits are per (app, mailbox), as Outlook's; the slot is held until the response is built.
     let app_key = principal.app_id.clone().unwrap_or_default();
     let _permit = state.throttle.admit_request(&app_key, &user.id).await?;
@@ -360,36 +308,6 @@ fn takes_entity_body(resource: &Resource) -> bool {
             | Resource::Folder { permanent_delete: true, .. }
             | Resource::SendDraft(_)
     )
-}
-
-/// What the caller holds on `user`'s mailbox: its own; an app's (if the app's access policy
-/// allows); a delegate's; the folders shared with it. Anyone else gets 403.
-async fn mailbox_access(state: &AppState, principal: &Principal, user: &User) -> GraphResult<MailboxAccess> {
-    if principal.user_id.as_deref() == Some(user.id.as_str()) {
-        return Ok(MailboxAccess::Owner);
-    }
-    match &principal.user_id {
-        None => {
-            let app = principal.app_id.as_deref().unwrap_or_default();
-            if state.store.app_may_access(app, &user.id).await? {
-                Ok(MailboxAccess::App)
-            } else {
-                Err(GraphError::new(
-                    ErrorKind::Forbidden,
-                    "ErrorAccessDenied",
-                    "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
-                ))
-            }
-        }
-        Some(caller) => {
-            let grants = state.store.grants_of(&user.mailbox, caller).await?;
-            match (grants.mailbox, grants.folders.is_empty()) {
-                (Some(g), _) => Ok(MailboxAccess::Delegate(g)),
-                (None, false) => Ok(MailboxAccess::Folders(grants.folders)),
-                (None, true) => Err(GraphError::access_denied()),
-            }
-        }
-    }
 }
 
 /// The JSON body of a POST or PATCH (`null` for other methods or an empty body).

@@ -4,12 +4,13 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use rolo_domain::access::RouteKind;
 use rolo_domain::mail::{
     self, Item, ItemKind, MailFolder, MessageWrite, CALENDAR_FOLDER, EVENT_PROPERTIES, EVENT_TYPE, MESSAGE_PROPERTIES,
     MESSAGE_TYPE,
 };
 use rolo_domain::projection::etag;
-use rolo_domain::{ContactId, GraphError, GraphResult};
+use rolo_domain::{Access, ContactId, GraphError, GraphResult};
 use rolo_odata::{OrderItem, SelectItem};
 use serde_json::{json, Map, Value};
 
@@ -24,6 +25,7 @@ fn names(kind: ItemKind) -> (&'static str, &'static str, &'static [&'static str]
         ItemKind::Message => ("messages", MESSAGE_TYPE, MESSAGE_PROPERTIES),
         ItemKind::Event => ("events", EVENT_TYPE, EVENT_PROPERTIES),
         ItemKind::Task => ("tasks", rolo_domain::todo::TASK_TYPE, rolo_domain::todo::TASK_PROPERTIES),
+        ItemKind::Post => ("posts", rolo_domain::group::POST_TYPE, rolo_domain::group::POST_PROPERTIES),
     }
 }
 
@@ -72,6 +74,7 @@ fn project(ctx: &Ctx, kind: ItemKind, item: &Item, select: Option<&[String]>) ->
         ItemKind::Message => mail::message_json(item, select),
         ItemKind::Event => mail::event_json(item, &ctx.user.user_principal_name, select),
         ItemKind::Task => rolo_domain::todo::task_json(item, select, false),
+        ItemKind::Post => rolo_domain::group::post_json(item, select),
     }
 }
 
@@ -196,7 +199,7 @@ pub async fn create_message(ctx: &Ctx, folder: Option<&str>, body: &Value) -> Gr
 /// sender's Sent Items (unless `saveToSentItems` is false) and one in the Inbox of each recipient
 /// whose address is a Rolo user's principal name; other recipients get nothing.
 pub async fn send_mail(ctx: &Ctx, body: &Value) -> GraphResult<Response> {
-    ctx.principal.require_mail_send()?;
+    ctx.principal.require_route(RouteKind::MailSend, Access::Write, true)?;
     if !matches!(ctx.access, rolo_domain::MailboxAccess::Owner | rolo_domain::MailboxAccess::App) {
         return Err(GraphError::access_denied());
     }
@@ -233,7 +236,7 @@ pub async fn send_mail(ctx: &Ctx, body: &Value) -> GraphResult<Response> {
 /// `POST .../messages/{id}/send`: sends a draft as `sendMail` would, then removes it from Drafts
 /// (its Sent Items copy gets a new id, as on Graph).
 pub async fn send_draft(ctx: &Ctx, id: &str) -> GraphResult<Response> {
-    ctx.principal.require_mail_send()?;
+    ctx.principal.require_route(RouteKind::MailSend, Access::Write, true)?;
     if !matches!(ctx.access, rolo_domain::MailboxAccess::Owner | rolo_domain::MailboxAccess::App) {
         return Err(GraphError::access_denied());
     }
@@ -323,7 +326,9 @@ pub async fn update(ctx: &Ctx, kind: ItemKind, id: &str, body: Value) -> GraphRe
         ItemKind::Message => mail::apply_message(&mut Map::new(), &body, MessageWrite::Patch { draft: true })?,
         ItemKind::Event => mail::apply_event(&mut Map::new(), &body, false, &owner)?,
         // Tasks are written through `todo`, under their list.
-        ItemKind::Task => return Err(GraphError::internal("a task reached the message handlers")),
+        ItemKind::Task | ItemKind::Post => {
+            return Err(GraphError::internal("a task or post reached the message handlers"))
+        }
     }
     let edit = Box::new(move |item: &mut Item| match kind {
         ItemKind::Message => {
@@ -331,7 +336,7 @@ pub async fn update(ctx: &Ctx, kind: ItemKind, id: &str, body: Value) -> GraphRe
             mail::apply_message(&mut item.doc, &body, MessageWrite::Patch { draft })
         }
         ItemKind::Event => mail::apply_event(&mut item.doc, &body, false, &owner),
-        ItemKind::Task => Err(GraphError::internal("a task reached the message handlers")),
+        ItemKind::Task | ItemKind::Post => Err(GraphError::internal("a task or post reached the message handlers")),
     });
     let item = ctx.state.store.update_item(ctx.mailbox(), kind, &id, ctx.if_match.clone(), edit).await?;
     entity_response(ctx, kind, &item, StatusCode::OK)

@@ -9,22 +9,9 @@ use std::sync::OnceLock;
 use rolo_domain::projection::{contact_properties, folder_properties};
 use rolo_domain::ApiVersion;
 
-/// The EDM type of a contact property in `version`.
+/// The EDM type of a contact property in `version`, from the property table.
 fn contact_property_type(name: &str, version: ApiVersion) -> &'static str {
-    match name {
-        "createdDateTime" | "lastModifiedDateTime" | "birthday" => "Edm.DateTimeOffset",
-        "categories" | "children" | "imAddresses" | "businessPhones" | "homePhones" => "Collection(Edm.String)",
-        "emailAddresses" if version == ApiVersion::Beta => "Collection(graph.typedEmailAddress)",
-        "phones" => "Collection(graph.phone)",
-        "postalAddresses" => "Collection(graph.physicalAddress)",
-        "websites" => "Collection(graph.website)",
-        "flag" => "graph.followupFlag",
-        "weddingAnniversary" => "Edm.Date",
-        "emailAddresses" => "Collection(graph.emailAddress)",
-        "primaryEmailAddress" | "secondaryEmailAddress" | "tertiaryEmailAddress" => "graph.emailAddress",
-        "homeAddress" | "businessAddress" | "otherAddress" => "graph.physicalAddress",
-        _ => "Edm.String",
-    }
+    rolo_domain::properties::contact_property(name, version).map_or("Edm.String", |p| p.edm(version))
 }
 
 const OUTLOOK_ITEM: &[&str] = &["categories", "changeKey", "createdDateTime", "lastModifiedDateTime"];
@@ -183,6 +170,89 @@ fn todo_types() -> Vec<TypeDef> {
             ],
             Vec::new(),
         ),
+    ]
+}
+
+/// Microsoft 365 groups and their conversations, as `rolo_domain::group` projects them.
+fn group_types() -> Vec<TypeDef> {
+    let mut directory_object =
+        entity("directoryObject", vec![prop("deletedDateTime", "Edm.DateTimeOffset")], Vec::new());
+    directory_object.is_abstract = true;
+    let mut group = entity(
+        "group",
+        {
+            let mut p = strings(&["classification", "description", "displayName", "mail", "mailNickname"]);
+            p.extend([
+                prop("createdDateTime", "Edm.DateTimeOffset"),
+                prop("expirationDateTime", "Edm.DateTimeOffset"),
+                prop("renewedDateTime", "Edm.DateTimeOffset"),
+                required("creationOptions", "Collection(Edm.String)"),
+                required("groupTypes", "Collection(Edm.String)"),
+                required("proxyAddresses", "Collection(Edm.String)"),
+                required("resourceBehaviorOptions", "Collection(Edm.String)"),
+                required("resourceProvisioningOptions", "Collection(Edm.String)"),
+                prop("isAssignableToRole", "Edm.Boolean"),
+                prop("mailEnabled", "Edm.Boolean"),
+                prop("securityEnabled", "Edm.Boolean"),
+            ]);
+            p.extend(strings(&[
+                "membershipRule",
+                "membershipRuleProcessingState",
+                "preferredDataLocation",
+                "preferredLanguage",
+                "theme",
+                "visibility",
+            ]));
+            p
+        },
+        vec![
+            nav("members", "Collection(graph.directoryObject)"),
+            nav("conversations", "Collection(graph.conversation)"),
+            nav("threads", "Collection(graph.conversationThread)"),
+        ],
+    );
+    group.base = Some("graph.directoryObject");
+    let summary = |extra: Vec<Property>| {
+        let mut p = vec![
+            prop("topic", "Edm.String"),
+            prop("hasAttachments", "Edm.Boolean"),
+            prop("lastDeliveredDateTime", "Edm.DateTimeOffset"),
+            required("uniqueSenders", "Collection(Edm.String)"),
+            prop("preview", "Edm.String"),
+        ];
+        p.extend(extra);
+        p
+    };
+    let mut post = entity(
+        "post",
+        vec![
+            prop("body", "graph.itemBody"),
+            prop("receivedDateTime", "Edm.DateTimeOffset"),
+            prop("hasAttachments", "Edm.Boolean"),
+            prop("from", "graph.recipient"),
+            prop("sender", "graph.recipient"),
+            prop("conversationThreadId", "Edm.String"),
+            prop("conversationId", "Edm.String"),
+            required("newParticipants", "Collection(graph.recipient)"),
+        ],
+        Vec::new(),
+    );
+    post.base = Some("graph.outlookItem");
+    vec![
+        complex("recipient", None, vec![prop("emailAddress", "graph.emailAddress")]),
+        directory_object,
+        group,
+        entity("conversation", summary(Vec::new()), vec![nav("threads", "Collection(graph.conversationThread)")]),
+        entity(
+            "conversationThread",
+            summary(vec![
+                required("toRecipients", "Collection(graph.recipient)"),
+                required("ccRecipients", "Collection(graph.recipient)"),
+                prop("isLocked", "Edm.Boolean"),
+            ]),
+            vec![nav("posts", "Collection(graph.post)")],
+        ),
+        post,
     ]
 }
 
@@ -415,11 +485,13 @@ fn build_model(version: ApiVersion) -> Model {
             nav("photos", "Collection(graph.profilePhoto)"),
             nav("people", "Collection(graph.person)"),
             nav("todo", "graph.todo"),
+            nav("memberOf", "Collection(graph.directoryObject)"),
         ],
     );
     user.open = true;
     types.push(user);
     types.extend(todo_types());
+    types.extend(group_types());
     types.push(complex(
         "verifiedDomain",
         None,
@@ -471,6 +543,8 @@ fn build_model(version: ApiVersion) -> Model {
         Operation { name: "permanentDelete", function: false, binding: "graph.contact", returns: None },
         Operation { name: "permanentDelete", function: false, binding: "graph.contactFolder", returns: None },
         Operation { name: "reauthorize", function: false, binding: "graph.subscription", returns: None },
+        Operation { name: "reply", function: false, binding: "graph.conversationThread", returns: None },
+        Operation { name: "reply", function: false, binding: "graph.post", returns: None },
     ];
     Model {
         enums: vec![("categoryColor", colors)],
@@ -481,6 +555,7 @@ fn build_model(version: ApiVersion) -> Model {
             ("organization", "graph.organization"),
             ("schemaExtensions", "graph.schemaExtension"),
             ("subscriptions", "graph.subscription"),
+            ("groups", "graph.group"),
         ],
         singletons: vec![("me", "graph.user")],
     }
@@ -583,12 +658,28 @@ mod tests {
     fn every_served_contact_property_is_described() {
         for version in [ApiVersion::V1, ApiVersion::Beta] {
             let doc = csdl(version);
-            for name in contact_properties(version).iter().filter(|n| **n != "id") {
-                assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "{name} missing from {version:?}");
+            // Every entry of the property table is a property of the contact type (inherited
+            // ones included) with the table's type, in exactly the versions that have it.
+            let m = model(version);
+            let described = m.all_properties(m.get("contact").unwrap());
+            for p in rolo_domain::properties::CONTACT_PROPERTIES {
+                let found = described.iter().find(|d| d.name == p.name);
+                assert_eq!(found.is_some(), p.versions.has(version), "{} in {version:?}", p.name);
+                if let Some(d) = found {
+                    assert_eq!(d.ty, p.edm(version), "{}", p.name);
+                    let line = format!(r#"<Property Name="{}" Type="{}""#, p.name, d.ty);
+                    assert!(p.name == "id" || doc.contains(&line), "{line} in {version:?}");
+                }
             }
+            assert_eq!(described.len(), contact_properties(version).len());
             assert!(doc.contains(r#"<Member Name="preset24" Value="24" />"#));
-            // 17, and To Do's todo, todoTaskList, todoTask and checklistItem.
-            assert_eq!(doc.matches("<EntityType ").count(), 21);
+            // 17, To Do's todo, todoTaskList, todoTask and checklistItem, and the groups'
+            // directoryObject, group, conversation, conversationThread and post.
+            assert_eq!(doc.matches("<EntityType ").count(), 26);
+            assert!(doc.contains(r#"<EntitySet Name="groups" EntityType="graph.group" />"#));
+            for name in rolo_domain::group::POST_PROPERTIES.iter().filter(|n| **n != "id") {
+                assert!(doc.contains(&format!(r#"<Property Name="{name}" "#)), "post.{name} missing");
+            }
             assert!(doc.contains(
                 r#"<NavigationProperty Name="checklistItems" Type="Collection(graph.checklistItem)" ContainsTarget="true" />"#
             ));

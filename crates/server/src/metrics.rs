@@ -161,6 +161,9 @@ pub fn route_template(path: &str) -> String {
     if crate::schemas::is_schema_path(rest) {
         return keyed("schemaExtensions");
     }
+    if let Some(route) = crate::groups::route(rest) {
+        return under(&group_template(&route));
+    }
     if let Some(target) = crate::users::route(rest) {
         use crate::users::Target;
         return under(match target {
@@ -175,6 +178,35 @@ pub fn route_template(path: &str) -> String {
     match crate::paths::parse(rest) {
         Ok(parsed) => under(&mailbox_template(&parsed)),
         Err(_) => "other".to_owned(),
+    }
+}
+
+/// A group route's template under `/{version}`.
+fn group_template(route: &crate::groups::Route) -> String {
+    use crate::groups::{Route, ThreadRef};
+    let thread = |t: &ThreadRef, tail: &str| {
+        let base = if t.conversation.is_some() {
+            "/groups/{id}/conversations/{id}/threads/{id}"
+        } else {
+            "/groups/{id}/threads/{id}"
+        };
+        format!("{base}{tail}")
+    };
+    match route {
+        Route::Groups => "/groups".to_owned(),
+        Route::Group(_) => "/groups/{id}".to_owned(),
+        Route::Members(_) => "/groups/{id}/members".to_owned(),
+        Route::MemberOf(None) => "/me/memberOf".to_owned(),
+        Route::MemberOf(Some(_)) => "/users/{id}/memberOf".to_owned(),
+        Route::Conversations(_) => "/groups/{id}/conversations".to_owned(),
+        Route::Conversation { .. } => "/groups/{id}/conversations/{id}".to_owned(),
+        Route::Threads { conversation: None, .. } => "/groups/{id}/threads".to_owned(),
+        Route::Threads { conversation: Some(_), .. } => "/groups/{id}/conversations/{id}/threads".to_owned(),
+        Route::Thread(t) => thread(t, ""),
+        Route::ThreadReply(t) => thread(t, "/reply"),
+        Route::Posts(t) => thread(t, "/posts"),
+        Route::Post(t, _) => thread(t, "/posts/{id}"),
+        Route::PostReply(t, _) => thread(t, "/posts/{id}/reply"),
     }
 }
 
@@ -406,6 +438,8 @@ mod tests {
                 "/v1.0/me/todo/lists/{id}/tasks/{id}/checklistItems/{id}",
             ),
             ("/v1.0/me", "/v1.0/me"),
+            ("/v1.0/groups/G1/threads/T1/posts/P1/reply", "/v1.0/groups/{id}/threads/{id}/posts/{id}/reply"),
+            ("/v1.0/me/memberOf", "/v1.0/me/memberOf"),
             ("/v1.0/users/0f1e", "/v1.0/users/{id}"),
             ("/v1.0/users", "/v1.0/users"),
             ("/v1.0/subscriptions/S1/reauthorize", "/v1.0/subscriptions/{id}/{action}"),

@@ -2,6 +2,7 @@
 //! case-insensitively as on Graph; keys may be path segments (`contacts/{id}`) or OData key
 //! syntax (`contacts('{id}')`); `childFolders/{id}` nests to any depth.
 
+use rolo_domain::access::RouteKind;
 use rolo_domain::text::strip_prefix_ignore_ascii_case;
 use rolo_domain::{GraphError, GraphResult};
 
@@ -132,6 +133,20 @@ impl Resource {
     /// Events: governed by the `Calendars.*` scopes.
     pub fn is_calendar(&self) -> bool {
         matches!(self, Resource::Events | Resource::Event(_))
+    }
+
+    /// Which row of the scope table (`rolo_domain::access::SCOPES`) governs the route.
+    pub fn route_kind(&self) -> RouteKind {
+        match self {
+            Resource::UserPhoto(_) => RouteKind::UserPhoto,
+            Resource::Categories | Resource::Category(_) => RouteKind::MailboxSettings,
+            Resource::SendMail | Resource::SendDraft(_) => RouteKind::MailSend,
+            r if r.is_mail() => RouteKind::Mail,
+            r if r.is_todo() => RouteKind::Tasks,
+            r if r.is_calendar() => RouteKind::Calendars,
+            Resource::People => RouteKind::People,
+            _ => RouteKind::Contacts,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Seeding from a JSON document: users (with their shared-mailbox flag and delegates), nested
-//! contact folders, contacts in Graph's v1.0 shape, and master categories. The emulator's
+//! contact folders, contacts in Graph's v1.0 shape, master categories, mail, events, To Do
+//! lists and tasks, and Microsoft 365 groups with their conversations. The emulator's
 //! well-known data set (`seeds/contoso.json`) and `POST /rolo/admin/seed` both go through here.
 //!
 //! ```json
@@ -8,8 +9,20 @@
 //!   "categories": [{"displayName": "Red", "color": "preset0"}],
 //!   "delegates": [{"userPrincipalName": "b@contoso.com", "role": "read"}],
 //!   "messages": [{"parentFolderId": "inbox", "from": {...}, "receivedDateTime": "...", ...}],
-//!   "events": [{"subject": "S", "start": {...}, "end": {...}, "attendees": [...]}]}]}
+//!   "events": [{"subject": "S", "start": {...}, "end": {...}, "attendees": [...]}],
+//!   "todo": [{"wellknownListName": "defaultList", "tasks": [{"title": "T", ...}]},
+//!            {"displayName": "Travel", "tasks": [...]}]}],
+//!  "groups": [{"displayName": "Sales", "mail": "sales@contoso.com", "description": "...",
+//!    "visibility": "Public", "members": ["a@contoso.com"],
+//!    "categories": [{"displayName": "Red", "color": "preset0"}],
+//!    "conversations": [{"topic": "Q3", "posts": [{"from": "a@contoso.com", "body": {...},
+//!      "categories": ["Red"]}]}]}]}
 //! ```
+//!
+//! A `todo` list with `"wellknownListName": "defaultList"` fills the user's default list; any
+//! other is a new list. Tasks take Graph's `todoTask` body. Groups come after every user, so
+//! their members may be any seeded user; a conversation's first post starts its thread, the
+//! others reply to it, each from the member `from` names.
 //!
 //! A message goes to `parentFolderId` (`inbox`, `drafts` or `sentitems`; by default the inbox
 //! when it has a `receivedDateTime`, else drafts); sent mail is from the user unless it says
@@ -47,6 +60,9 @@ pub struct Seeded {
     pub contacts: usize,
     pub messages: usize,
     pub events: usize,
+    pub tasks: usize,
+    pub groups: usize,
+    pub posts: usize,
 }
 
 impl Seeded {
@@ -57,6 +73,9 @@ impl Seeded {
             "contacts": self.contacts,
             "messages": self.messages,
             "events": self.events,
+            "tasks": self.tasks,
+            "groups": self.groups,
+            "posts": self.posts,
         })
     }
 }
@@ -88,6 +107,7 @@ pub async fn seed(store: &dyn Store, doc: &Value) -> GraphResult<Seeded> {
         }
         out.messages += messages(store, &user, list(u, "messages")?).await?;
         out.events += events(store, &user, list(u, "events")?).await?;
+        out.tasks += todo(store, &mb, list(u, "todo")?).await?;
         out.users.push(user);
     }
     // Delegates last, so they may name users seeded after their owner.
@@ -101,7 +121,85 @@ pub async fn seed(store: &dyn Store, doc: &Value) -> GraphResult<Seeded> {
             store.set_mailbox_grant(&owner.mailbox, &delegate.id, Some(grant)).await?;
         }
     }
+    for g in list(doc, "groups")? {
+        group(store, g, &mut out).await?;
+    }
     Ok(out)
+}
+
+/// A user's To Do lists and their tasks.
+async fn todo(store: &dyn Store, mb: &Mailbox, lists: &[Value]) -> GraphResult<usize> {
+    let mut n = 0;
+    for l in lists {
+        let target = if l.get("wellknownListName").and_then(Value::as_str) == Some("defaultList") {
+            let all = store.todo_lists(mb).await?;
+            all.into_iter().find(|x| x.is_default).ok_or_else(|| bad("no default task list"))?
+        } else {
+            store.create_todo_list(mb, text(l, "displayName")?.to_owned()).await?
+        };
+        for t in list(l, "tasks")? {
+            let mut doc = serde_json::Map::new();
+            rolo_domain::todo::apply_task(&mut doc, t, &rolo_domain::time::now_utc())?;
+            store.create_task(mb, &target.id, doc).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// A Microsoft 365 group: its members, master categories and conversations.
+async fn group(store: &dyn Store, g: &Value, out: &mut Seeded) -> GraphResult<()> {
+    let mut members = Vec::new();
+    for m in list(g, "members")? {
+        let upn = m.as_str().ok_or_else(|| bad("'members' holds user principal names."))?;
+        members.push(store.find_user(upn).await?.ok_or_else(|| bad(format!("unknown member '{upn}'")))?);
+    }
+    let text_or = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let made = store
+        .create_group(rolo_store::NewGroup {
+            display_name: text(g, "displayName")?.to_owned(),
+            mail: text(g, "mail")?.to_owned(),
+            description: text_or("description"),
+            visibility: text_or("visibility"),
+            members: members.iter().map(|m| m.id.clone()).collect(),
+        })
+        .await?;
+    out.groups += 1;
+    let mb = store.find_user(&made.id).await?.ok_or_else(|| bad("seeded group vanished"))?.mailbox;
+    for c in list(g, "categories")? {
+        let color = rolo_domain::category::parse_color(c.get("color").and_then(Value::as_str).unwrap_or("none"))?;
+        store.create_category(&mb, text(c, "displayName")?, &color).await?;
+    }
+    for c in list(g, "conversations")? {
+        let topic = text(c, "topic")?;
+        let mut thread: Option<String> = None;
+        for p in list(c, "posts")? {
+            let from = text(p, "from")?;
+            let who = members
+                .iter()
+                .find(|m| m.user_principal_name.eq_ignore_ascii_case(from))
+                .ok_or_else(|| bad(format!("'{from}' is not a member of {}", made.mail)))?;
+            let author = rolo_store::PostAuthor {
+                user_id: Some(who.id.clone()),
+                name: who.display_name.clone(),
+                address: who.user_principal_name.clone(),
+            };
+            let mut body = p.clone();
+            if let Some(o) = body.as_object_mut() {
+                o.remove("from");
+            }
+            let mut doc = serde_json::Map::new();
+            rolo_domain::group::apply_post(&mut doc, &body)?;
+            match &thread {
+                None => thread = Some(store.start_thread(&mb, None, topic, doc, &author).await?.0.id),
+                Some(t) => {
+                    store.add_post(&mb, t, doc, &author).await?;
+                }
+            }
+            out.posts += 1;
+        }
+    }
+    Ok(())
 }
 
 async fn contacts(store: &dyn Store, mb: &Mailbox, folder: &FolderId, items: &[Value]) -> GraphResult<usize> {

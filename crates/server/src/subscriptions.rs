@@ -9,7 +9,7 @@ use rolo_domain::{FolderId, GraphError, GraphResult, Principal};
 use serde_json::{json, Value};
 
 use crate::methods::{method_not_allowed, GET_PATCH_DELETE, GET_POST, POST};
-use crate::paths::{decode, split_key, FolderPath, Owner, Resource};
+use crate::paths::{decode, split_key, FolderPath, Resource};
 use crate::response::{json_status, no_content};
 use crate::webhooks::{check_url, validate};
 use crate::AppState;
@@ -103,15 +103,7 @@ async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> Gra
     if parsed.count {
         return Err(unsupported());
     }
-    let user = match &parsed.owner {
-        Owner::Me => {
-            let oid = principal.user_id.clone().ok_or_else(|| {
-                GraphError::bad_request("BadRequest", "/me request is only valid with delegated authentication flow.")
-            })?;
-            state.user(&oid).await?.ok_or_else(|| GraphError::invalid_user(&oid))?
-        }
-        Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key))?,
-    };
+    let user = crate::mailbox::resolve_owner(state, principal, &parsed.owner).await?;
     principal.may_open_mailbox(&user.id)?;
     let scope = match folder {
         FolderPath::Default => "*".to_owned(),

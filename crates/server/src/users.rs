@@ -199,7 +199,8 @@ fn view_of(p: &Principal, own: bool) -> GraphResult<View> {
 
 /// In-place archives are mailboxes, not directory objects.
 fn listed(u: &User) -> bool {
-    u.kind != MailboxKind::Archive
+    // Groups are directory objects too, but not users: `/groups` lists them.
+    u.kind != MailboxKind::Archive && u.kind != MailboxKind::Group
 }
 
 fn not_found(key: &str) -> GraphError {

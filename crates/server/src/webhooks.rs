@@ -166,6 +166,7 @@ pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
         // The rows claimed and not yet recorded as delivered, retried or given up.
         let held: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut deliveries = tokio::task::JoinSet::new();
+        let signal = state.store.outbox_signal();
         let mut last_sweep: Option<std::time::Instant> = None;
         let stop_asked = |rx: &tokio::sync::watch::Receiver<bool>| rx.has_changed().is_err() || *rx.borrow();
         'claiming: while !stop_asked(&stopping) {
@@ -188,8 +189,11 @@ pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
                 }
             };
             if items.is_empty() {
+                // A commit that queued deliveries wakes the worker at once; the poll remains for
+                // retries coming due and for hints that were lost.
                 tokio::select! {
                     () = tokio::time::sleep(state.webhooks.poll_interval) => {}
+                    _ = signal.notified() => {}
                     _ = stopping.changed() => {}
                 }
                 continue;

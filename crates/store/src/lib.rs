@@ -1,6 +1,6 @@
 //! Storage for Rolo: the [`Store`] trait the HTTP layer depends on, the sum of one trait per
 //! role ([`Directory`], [`Folders`], [`Contacts`], [`Categories`], [`Changes`],
-//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Tasks`], [`Consents`]), and
+//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Tasks`], [`Groups`], [`Consents`]), and
 //! [`SqlStore`], their one implementation over either database backend (SQLite or PostgreSQL),
 //! one file per role under `sql_store/`. The store logic is written once against
 //! [`sql::Backend`]; a backend only runs SQL. The emulator's state controls ([`Emulator`]) are
@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod directory;
 pub mod emulator;
 pub mod folders;
+pub mod groups;
 pub mod import;
 pub mod items;
 mod lifecycle;
@@ -47,6 +48,7 @@ pub use contacts::Contacts;
 pub use directory::Directory;
 pub use emulator::Emulator;
 pub use folders::Folders;
+pub use groups::{Groups, NewGroup, PostAuthor};
 pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use items::Items;
 pub use notifications::Notifications;
@@ -89,6 +91,8 @@ pub enum MailboxKind {
     Shared,
     /// An in-place archive: Graph does not serve archives.
     Archive,
+    /// A Microsoft 365 group's mailbox: reached through `/groups/{id}`, never as a user.
+    Group,
 }
 
 impl MailboxKind {
@@ -97,6 +101,7 @@ impl MailboxKind {
             MailboxKind::User => 0,
             MailboxKind::Shared => 1,
             MailboxKind::Archive => 2,
+            MailboxKind::Group => 3,
         }
     }
 
@@ -104,6 +109,7 @@ impl MailboxKind {
         match code {
             1 => MailboxKind::Shared,
             2 => MailboxKind::Archive,
+            3 => MailboxKind::Group,
             _ => MailboxKind::User,
         }
     }
@@ -254,6 +260,7 @@ pub trait Store:
     + Sharing
     + Items
     + Tasks
+    + Groups
     + Consents
     + SignIns
     + Operations
@@ -275,6 +282,7 @@ impl<T> Store for T where
         + Sharing
         + Items
         + Tasks
+        + Groups
         + Consents
         + SignIns
         + Operations
@@ -288,8 +296,8 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, ContactImport, Contacts, Directory, Emulator, Folders, Items, Notifications,
-        Operations, SchemaExtensions, Sharing, SignIns, Store, Tasks,
+        Categories, Changes, Consents, ContactImport, Contacts, Directory, Emulator, Folders, Groups, Items,
+        Notifications, Operations, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }
 

@@ -33,6 +33,9 @@ const MAILBOX_TABLES: &[&str] = &[
     "todo_lists",
     "tasks",
     "task_categories",
+    "group_threads",
+    "posts",
+    "post_categories",
     "mailboxes",
 ];
 
@@ -45,6 +48,10 @@ const USER_REFERENCES: &[(&str, &str)] = &[
     ("app_grants", "principal"),
     // A device sign-in the user was completing.
     ("device_codes", "user_id"),
+    // A member's place in groups; a removed group's own row and its membership.
+    ("group_members", "user_id"),
+    ("group_members", "group_id"),
+    ("m365_groups", "id"),
     ("users", "id"),
 ];
 

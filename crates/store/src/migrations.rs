@@ -381,6 +381,67 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (mailbox_id, word, field, contact_id))",
         "CREATE INDEX contact_words_by_contact ON contact_words (mailbox_id, contact_id)",
     ],
+    // The `$search` words again, clustered on their key (SQLite keeps one B-tree for the rows
+    // and the key instead of two): a contact write inserts about twenty of them. Refilled at
+    // start-up by `search_index::backfill` (index version 2).
+    &[
+        "DROP TABLE contact_words",
+        "CREATE TABLE contact_words (
+        mailbox_id TEXT NOT NULL,
+        word TEXT {ckey} NOT NULL,
+        field TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, word, field, contact_id)){clustered}",
+        "CREATE INDEX contact_words_by_contact ON contact_words (mailbox_id, contact_id)",
+    ],
+    // Microsoft 365 groups: the group is a user row of mailbox kind 3 (its mailbox holds its
+    // categories, threads and posts); `m365_groups` adds what only a group has, `group_members` who
+    // belongs. A thread carries its conversation's id (a conversation is its threads); posts
+    // are items of kind `Post` filed under their thread.
+    &[
+        "CREATE TABLE m365_groups (
+        id TEXT NOT NULL PRIMARY KEY,
+        mail_nickname TEXT NOT NULL,
+        description TEXT NOT NULL,
+        visibility TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+        "CREATE TABLE group_members (
+        group_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (group_id, user_id))",
+        "CREATE INDEX group_members_by_user ON group_members (user_id, group_id)",
+        "CREATE TABLE group_threads (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        last_delivered_at TEXT NOT NULL,
+        preview TEXT NOT NULL,
+        senders TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE INDEX group_threads_by_conversation ON group_threads (mailbox_id, conversation_id)",
+        "CREATE TABLE posts (
+        mailbox_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        created_seq BIGINT NOT NULL,
+        change_seq BIGINT NOT NULL,
+        change_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        received_at TEXT {ckey} NOT NULL,
+        from_key TEXT {ckey} NOT NULL,
+        doc {doc} NOT NULL,
+        PRIMARY KEY (mailbox_id, id))",
+        "CREATE INDEX posts_by_thread ON posts (mailbox_id, folder, created_seq)",
+        "CREATE TABLE post_categories (
+        mailbox_id TEXT NOT NULL,
+        name_key TEXT {ckey} NOT NULL,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, name_key, item_id))",
+        "CREATE INDEX post_categories_by_item ON post_categories (mailbox_id, item_id)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -420,6 +481,11 @@ pub const STATE_TABLES: &[&str] = &[
     "todo_lists",
     "tasks",
     "task_categories",
+    "m365_groups",
+    "group_members",
+    "group_threads",
+    "posts",
+    "post_categories",
 ];
 
 /// The schema version this Rolo migrates to.

@@ -32,6 +32,7 @@ fn vocabulary(entity: Entity) -> [&'static [&'static str]; 3] {
         Entity::Message => [MESSAGE_PROPERTIES, ADDRESS_NESTED, &[]],
         Entity::Event => [EVENT_PROPERTIES, EVENT_NESTED, &[]],
         Entity::Task => [rolo_domain::todo::TASK_PROPERTIES, &["dateTime"], &[]],
+        Entity::Post => [rolo_domain::group::POST_PROPERTIES, ADDRESS_NESTED, &[]],
     }
 }
 

@@ -38,4 +38,7 @@ pub trait Notifications: Send + Sync {
     /// another process may deliver them at once instead of after the lease runs out: a process
     /// that shuts down calls this for what it still holds.
     async fn release_outbox(&self, ids: &[String]) -> GraphResult<()>;
+    /// Fired after a commit that queued deliveries (here, or on PostgreSQL in any process): the
+    /// worker waits on it between polls.
+    fn outbox_signal(&self) -> crate::sql::OutboxSignal;
 }

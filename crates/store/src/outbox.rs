@@ -144,6 +144,7 @@ pub async fn enqueue(
         ],
     )
     .await?;
+    tx.queued_notifications();
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{like_escape, Dialect, Value};
 
+mod contact;
 mod task;
 
 /// What a list request asks for, after the HTTP layer has parsed the query options.
@@ -57,6 +58,7 @@ pub enum Entity {
     Message,
     Event,
     Task,
+    Post,
 }
 
 impl Entity {
@@ -67,6 +69,7 @@ impl Entity {
             Entity::Message => "microsoft.graph.message",
             Entity::Event => "microsoft.graph.event",
             Entity::Task => "microsoft.graph.todoTask",
+            Entity::Post => "microsoft.graph.post",
         }
     }
 
@@ -76,9 +79,23 @@ impl Entity {
             Entity::Message => ("message_categories", "item_id"),
             Entity::Event => ("event_categories", "item_id"),
             Entity::Task => ("task_categories", "item_id"),
+            Entity::Post => ("post_categories", "item_id"),
             _ => ("contact_categories", "contact_id"),
         }
     }
+}
+
+/// Where a group post's filterable and sortable properties live in SQL (`Entity::Post`).
+fn post_prop(name: &str) -> Option<Prop> {
+    Some(match name {
+        "receivedDateTime" => Prop::Timestamp("t.received_at".into()),
+        "createdDateTime" => Prop::Timestamp("t.created_at".into()),
+        "lastModifiedDateTime" => Prop::Timestamp("t.modified_at".into()),
+        "from/emailAddress/address" => Prop::Text { key: "t.from_key".into(), raw: "t.from_key".into() },
+        "id" => Prop::Id("t.id".into()),
+        "categories" => Prop::Categories,
+        _ => return None,
+    })
 }
 
 /// Where a property lives in SQL.
@@ -91,7 +108,7 @@ enum Prop {
     /// A UTC timestamp stored as normalised text.
     Timestamp(String),
     /// An exact-match identifier column.
-    Id(&'static str),
+    Id(String),
     EmailAddresses,
     Categories,
     /// Open extensions, filterable by existence of an id only (as on Graph).
@@ -103,50 +120,6 @@ enum Prop {
     /// A boolean stored as 0 or 1.
     Bool(&'static str),
 }
-
-const CONTACT_KEY_COLUMNS: &[(&str, &str)] = &[
-    ("displayName", "t.display_name_key"),
-    ("givenName", "t.given_name_key"),
-    ("surname", "t.surname_key"),
-    ("companyName", "t.company_name_key"),
-];
-
-const CONTACT_JSON_TEXT: &[&str] = &[
-    "middleName",
-    "nickName",
-    "title",
-    "generation",
-    "fileAs",
-    "initials",
-    "yomiGivenName",
-    "yomiSurname",
-    "yomiCompanyName",
-    "jobTitle",
-    "department",
-    "officeLocation",
-    "profession",
-    "manager",
-    "assistantName",
-    "spouseName",
-    "personalNotes",
-];
-
-/// Contact properties Graph has that cannot be filtered on here (and so get a precise error).
-const CONTACT_UNFILTERABLE: &[&str] = &[
-    "businessPhones",
-    "homePhones",
-    "mobilePhone",
-    "imAddresses",
-    "children",
-    "businessAddress",
-    "homeAddress",
-    "otherAddress",
-    "businessHomePage",
-    "primaryEmailAddress",
-    "secondaryEmailAddress",
-    "tertiaryEmailAddress",
-    "changeKey",
-];
 
 pub struct Compiler {
     dialect: Dialect,
@@ -268,8 +241,8 @@ impl Compiler {
         match self.entity {
             Entity::Folder => match name.as_str() {
                 "displayName" => Ok(Prop::Text { key: "t.name_key".into(), raw: "t.display_name".into() }),
-                "id" => Ok(Prop::Id("t.id")),
-                "parentFolderId" => Ok(Prop::Id("t.parent_id")),
+                "id" => Ok(Prop::Id("t.id".into())),
+                "parentFolderId" => Ok(Prop::Id("t.parent_id".into())),
                 _ => Err(unknown()),
             },
             Entity::Message => match name.as_str() {
@@ -282,8 +255,8 @@ impl Compiler {
                 "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
                 "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
                 "isRead" => Ok(Prop::Bool("t.is_read")),
-                "id" => Ok(Prop::Id("t.id")),
-                "parentFolderId" => Ok(Prop::Id("t.folder")),
+                "id" => Ok(Prop::Id("t.id".into())),
+                "parentFolderId" => Ok(Prop::Id("t.folder".into())),
                 "categories" => Ok(Prop::Categories),
                 _ => Err(unknown()),
             },
@@ -298,75 +271,14 @@ impl Compiler {
                 "end/dateTime" => Ok(Prop::Timestamp("t.end_at".into())),
                 "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
                 "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
-                "id" => Ok(Prop::Id("t.id")),
+                "id" => Ok(Prop::Id("t.id".into())),
                 "categories" => Ok(Prop::Categories),
                 _ => Err(unknown()),
             },
             Entity::Task => task::prop(self.dialect, &name).ok_or_else(unknown),
-            Entity::Contact => {
-                if let Some((_, col)) = CONTACT_KEY_COLUMNS.iter().find(|(p, _)| *p == name) {
-                    let raw = self.dialect.json_text("t.doc", &name);
-                    return Ok(Prop::Text { key: (*col).to_owned(), raw });
-                }
-                if CONTACT_JSON_TEXT.contains(&name.as_str()) {
-                    // The folded copy is made in Rust, so case-insensitivity is Unicode-aware and
-                    // the same on both databases.
-                    let raw = self.dialect.json_text("t.doc", &name);
-                    let folded = self.dialect.json_text("t.fold_doc", &name);
-                    let key = self.dialect.binary_collation(format!("COALESCE({folded}, '')"));
-                    return Ok(Prop::Text { key, raw });
-                }
-                let beta = self.version == ApiVersion::Beta;
-                if beta && name == "gender" {
-                    let raw = self.dialect.json_text("t.doc", &name);
-                    let folded = self.dialect.json_text("t.fold_doc", &name);
-                    return Ok(Prop::Text { key: format!("COALESCE({folded}, '')"), raw });
-                }
-                if let [ext, member] = path {
-                    if ext.contains('_') && !beta_or_v1_property(ext) {
-                        return self.schema_value(ext, member);
-                    }
-                }
-                match name.as_str() {
-                    "flag/flagStatus" if beta => {
-                        let status = self.dialect.json_path_text("t.doc", &["flag", "flagStatus"]);
-                        let key = format!("LOWER(COALESCE({status}, 'notFlagged'))");
-                        Ok(Prop::Text { key: key.clone(), raw: key })
-                    }
-                    "singleValueExtendedProperties" => Ok(Prop::ExtendedProperties),
-                    "multiValueExtendedProperties" => Err(invalid(
-                        "Multi-value extended properties can be read with $expand but not filtered on, as on Graph.",
-                    )),
-                    "phones" | "postalAddresses" | "websites" | "flag" | "weddingAnniversary" if beta => {
-                        Err(invalid(format!("The property '{name}' is not supported in $filter on contacts.")))
-                    }
-                    n if !beta && CONTACT_UNFILTERABLE.contains(&n) => {
-                        Err(invalid(format!("The property '{n}' is not supported in $filter on contacts.")))
-                    }
-                    "createdDateTime" => Ok(Prop::Timestamp("t.created_at".into())),
-                    "lastModifiedDateTime" => Ok(Prop::Timestamp("t.modified_at".into())),
-                    "birthday" => Ok(Prop::Timestamp(self.dialect.json_text("t.doc", "birthday"))),
-                    "id" => Ok(Prop::Id("t.id")),
-                    "parentFolderId" => Ok(Prop::Id("t.folder_id")),
-                    "emailAddresses" => Ok(Prop::EmailAddresses),
-                    n if n.eq_ignore_ascii_case("extensions") => Ok(Prop::Extensions),
-                    "categories" => Ok(Prop::Categories),
-                    n if beta && CONTACT_UNFILTERABLE.contains(&n) => Err(unknown()),
-                    _ => Err(unknown()),
-                }
-            }
+            Entity::Post => post_prop(&name).ok_or_else(unknown),
+            Entity::Contact => contact::prop(self.dialect, self.version, path)?.ok_or_else(unknown),
         }
-    }
-
-    /// A schema-extension value (`ext_name/property`), a Rolo extension: Graph does not filter
-    /// Outlook items on them. Names are checked before they enter the SQL text.
-    fn schema_value(&self, ext: &str, member: &str) -> GraphResult<Prop> {
-        let safe =
-            |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !safe(ext) || !safe(member) {
-            return Err(invalid(format!("'{ext}/{member}' is not a schema extension property.")));
-        }
-        Ok(Prop::Json(self.dialect.json_path_value("t.doc", &["schemaExtensions", ext, member])))
     }
 
     /// A literal as the JSON value a schema-extension property would hold.
@@ -547,7 +459,7 @@ impl Compiler {
         };
         // Messages and events keep their categories in their own side tables.
         let mut item = "contact_id";
-        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task) {
+        if matches!(self.entity, Entity::Message | Entity::Event | Entity::Task | Entity::Post) {
             (table, item) = self.entity.categories_table();
         }
         let (Some(var), Some(pred)) = (variable, predicate) else {
@@ -710,7 +622,7 @@ impl Compiler {
                     // Server timestamps are never null: sort on the bare (indexed) column.
                     Ok(Prop::Timestamp(col)) if col.starts_with("t.") => col,
                     Ok(Prop::Timestamp(col)) => format!("COALESCE({col}, '')"),
-                    Ok(Prop::Id(col)) => col.to_owned(),
+                    Ok(Prop::Id(col)) => col,
                     Ok(_) => {
                         return Err(GraphError::bad_request(
                             "BadRequest",
@@ -748,12 +660,6 @@ impl Compiler {
         }
         Ok(format!("({})", ors.join(" OR ")))
     }
-}
-
-/// Property names either version has (none holds a `_`, which marks schema-extension ids).
-fn beta_or_v1_property(name: &str) -> bool {
-    rolo_domain::projection::CONTACT_V1_PROPERTIES.contains(&name)
-        || rolo_domain::projection::CONTACT_BETA_PROPERTIES.contains(&name)
 }
 
 fn null_compare(raw: &str, op: CompareOp) -> GraphResult<String> {

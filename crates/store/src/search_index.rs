@@ -17,7 +17,7 @@ const BACKFILL_BATCH: i64 = 500;
 /// The setting that records a finished backfill, by index version: a future change to the word
 /// rules bumps the version and so rebuilds every contact's words.
 const INDEX_SETTING: &str = "contact_words_version";
-const INDEX_VERSION: &str = "1";
+const INDEX_VERSION: &str = "2";
 
 /// Inserts a contact's search words (its old ones already deleted).
 pub(crate) async fn insert_words(

@@ -127,13 +127,19 @@ impl Dialect {
     }
 
     /// A migration statement with its type placeholders filled in: `{doc}` (a JSON document),
-    /// `{blob}` (bytes) and `{ckey}` (the collation of folded key columns).
+    /// `{blob}` (bytes), `{ckey}` (the collation of folded key columns) and `{clustered}` (after
+    /// a table whose primary key is its only lookup: SQLite then stores the rows in the key's
+    /// B-tree instead of a rowid table beside it; PostgreSQL has no such choice).
     pub fn ddl(self, statement: &str) -> String {
-        let (doc, blob, ckey) = match self {
-            Dialect::Sqlite => ("TEXT", "BLOB", ""),
-            Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\""),
+        let (doc, blob, ckey, clustered) = match self {
+            Dialect::Sqlite => ("TEXT", "BLOB", "", " WITHOUT ROWID"),
+            Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\"", ""),
         };
-        statement.replace("{doc}", doc).replace("{blob}", blob).replace("{ckey}", ckey)
+        statement
+            .replace("{doc}", doc)
+            .replace("{blob}", blob)
+            .replace("{ckey}", ckey)
+            .replace("{clustered}", clustered)
     }
 
     /// Whether the whole state can be copied to and from a database file (the emulator's
@@ -303,10 +309,18 @@ pub trait Sql: Send {
     async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>>;
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64>;
 
+    /// This transaction queued notifications: once it commits, delivery workers are woken (in
+    /// this process, and on PostgreSQL in every process through `NOTIFY`). Outside a write
+    /// transaction it means nothing.
+    fn queued_notifications(&mut self) {}
+
     async fn query_opt(&mut self, sql: &str, params: &[Value]) -> GraphResult<Option<Row>> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 }
+
+/// Wakes delivery workers; see [`Backend::outbox_signal`].
+pub type OutboxSignal = std::sync::Arc<tokio::sync::Notify>;
 
 /// A write transaction. Dropping it without `commit` rolls it back.
 #[async_trait]
@@ -318,6 +332,9 @@ pub trait Tx: Sql {
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
+    /// Fired (one stored permit) after a commit that queued notifications. A hint only: the
+    /// outbox table stays the truth, and workers still poll it.
+    fn outbox_signal(&self) -> OutboxSignal;
     async fn read(&self) -> GraphResult<Box<dyn Sql + '_>>;
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>>;
     /// The connection pool's use, for backends with a pool (PostgreSQL).
@@ -384,6 +401,11 @@ mod tests {
         assert_eq!(s.exclusive_table_lock("t"), None);
         assert_eq!(p.exclusive_table_lock("t").as_deref(), Some("LOCK TABLE t IN EXCLUSIVE MODE"));
         assert_eq!(s.ddl("a {doc} {blob} k{ckey}"), "a TEXT BLOB k");
+        assert_eq!(
+            s.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}"),
+            "CREATE TABLE t (k TEXT PRIMARY KEY) WITHOUT ROWID"
+        );
+        assert_eq!(p.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}"), "CREATE TABLE t (k TEXT PRIMARY KEY)");
         assert_eq!(p.ddl("a {doc} {blob} k {ckey}"), "a JSONB BYTEA k COLLATE \"C\"");
         assert!(s.has_file_snapshots() && !p.has_file_snapshots());
         assert!(s.plans_without_statistics() && !p.plans_without_statistics());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rolo_domain::{ContactData, GraphResult};
 use rolo_odata::{parse_filter, parse_orderby};
 use rolo_store::prelude::*;
-use rolo_store::{ListQuery, OpenOptions, Scope, SqlStore};
+use rolo_store::{ChangeType, DeltaItem, DeltaQuery, DeltaScope, ListQuery, OpenOptions, Scope, SqlStore};
 use serde_json::json;
 
 async fn sqlite() -> (SqlStore, tempfile::TempDir) {
@@ -268,6 +268,160 @@ async fn sign_in_state(store: SqlStore) {
     assert!(store.poll_device_code("dc", 103).await.unwrap().is_none(), "consumed");
 }
 
+/// Every change since a delta position is reported once, in change order, as its latest state:
+/// an edited contact once, a deleted one as removed, and a `changeType` filter keeps only its kind.
+async fn delta_reports_each_change_once(store: SqlStore) {
+    let user = store.create_user("d@x.test", "D").await.unwrap();
+    let mb = &user.mailbox;
+    let folder = mb.default_folder_id.clone();
+    let mut ids = Vec::new();
+    for name in ["Kept", "Edited", "Gone"] {
+        ids.push(store.create_contact(mb, &folder, data(json!({"givenName": name}))).await.unwrap().id);
+    }
+    let since = store.change_state(mb).await.unwrap().current;
+    for round in 0..3 {
+        let edit = Box::new(move |d: &mut ContactData| -> GraphResult<_> {
+            d.surname = Some(format!("R{round}"));
+            Ok(None)
+        });
+        store.update_contact(mb, &ids[1], &Scope::Mailbox, None, edit).await.unwrap();
+    }
+    store.delete_contact(mb, &ids[2], &Scope::Mailbox, None).await.unwrap();
+    let fresh = store.create_contact(mb, &folder, data(json!({"givenName": "New"}))).await.unwrap().id;
+    let upto = store.change_state(mb).await.unwrap().current;
+    assert!(upto > since);
+    let query = |change_type| DeltaQuery {
+        scope: DeltaScope::FolderContacts(folder.clone()),
+        since,
+        upto,
+        after: None,
+        page_size: 100,
+        change_type,
+        max_bytes: None,
+    };
+    let page = store.delta(mb, &query(None)).await.unwrap();
+    assert!(!page.more);
+    let seen: Vec<String> = page
+        .items
+        .iter()
+        .map(|(_, item)| match item {
+            DeltaItem::Contact(c) => {
+                format!("{}:{}", c.data.given_name.as_deref().unwrap_or(""), c.data.surname.as_deref().unwrap_or(""))
+            }
+            DeltaItem::Removed(id) => format!("removed:{}", (id == ids[2].as_str())),
+            other => panic!("not a contact change: {other:?}"),
+        })
+        .collect();
+    assert_eq!(seen, ["Edited:R2", "removed:true", "New:"]);
+    let deleted = store.delta(mb, &query(Some(ChangeType::Deleted))).await.unwrap();
+    assert_eq!(deleted.items.len(), 1);
+    let created = store.delta(mb, &query(Some(ChangeType::Created))).await.unwrap();
+    assert!(matches!(&created.items[..], [(_, DeltaItem::Contact(c))] if c.id == fresh));
+    // Nothing changed since `upto`: an empty round.
+    let none = DeltaQuery { since: upto, ..query(None) };
+    assert!(store.delta(mb, &none).await.unwrap().items.is_empty());
+}
+
+/// A write naming a change key that is no longer current is refused with 412 and changes nothing;
+/// the current key is accepted and replaced.
+async fn stale_change_keys_are_refused(store: SqlStore) {
+    let user = store.create_user("e@x.test", "E").await.unwrap();
+    let mb = &user.mailbox;
+    let c = store.create_contact(mb, &mb.default_folder_id, data(json!({"givenName": "Old"}))).await.unwrap();
+    let rename = |name: &'static str| {
+        Box::new(move |d: &mut ContactData| -> GraphResult<_> {
+            d.given_name = Some(name.into());
+            Ok(None)
+        })
+    };
+    let e =
+        store.update_contact(mb, &c.id, &Scope::Mailbox, Some(vec!["stale".into()]), rename("Lost")).await.unwrap_err();
+    assert_eq!(e.kind.status(), 412, "{e:?}");
+    let e = store.delete_contact(mb, &c.id, &Scope::Mailbox, Some(vec!["stale".into()])).await.unwrap_err();
+    assert_eq!(e.kind.status(), 412, "{e:?}");
+    let same = store.get_contact(mb, &c.id, &Scope::Mailbox).await.unwrap().unwrap();
+    assert_eq!((same.data.given_name.as_deref(), same.change_key.as_str()), (Some("Old"), c.change_key.as_str()));
+    let edited = store
+        .update_contact(mb, &c.id, &Scope::Mailbox, Some(vec![c.change_key.clone()]), rename("New"))
+        .await
+        .unwrap();
+    assert_ne!(edited.change_key, c.change_key);
+    assert_eq!(edited.data.given_name.as_deref(), Some("New"));
+    store.delete_contact(mb, &c.id, &Scope::Mailbox, Some(vec![edited.change_key])).await.unwrap();
+    assert!(store.get_contact(mb, &c.id, &Scope::Mailbox).await.unwrap().is_none());
+}
+
+/// The master category list: names unique whatever their case, colours changed in place, and a
+/// deleted category leaves the contacts that carry its name as they were.
+async fn master_categories(store: SqlStore) {
+    let user = store.create_user("f@x.test", "F").await.unwrap();
+    let mb = &user.mailbox;
+    let red = store.create_category(mb, "Red team", "preset0").await.unwrap();
+    let e = store.create_category(mb, "RED TEAM", "preset1").await.unwrap_err();
+    assert_eq!(e.kind.status(), 409, "{e:?}");
+    let recoloured = store.update_category_color(mb, &red.id, "preset3").await.unwrap();
+    assert_eq!((recoloured.display_name.as_str(), recoloured.color.as_str()), ("Red team", "preset3"));
+    let c = store
+        .create_contact(mb, &mb.default_folder_id, data(json!({"givenName": "T", "categories": ["Red team"]})))
+        .await
+        .unwrap();
+    store.delete_category(mb, &red.id).await.unwrap();
+    assert!(store.get_category(mb, &red.id).await.unwrap().is_none());
+    assert!(store.list_categories(mb).await.unwrap().iter().all(|k| k.id != red.id));
+    let kept = store.get_contact(mb, &c.id, &Scope::Mailbox).await.unwrap().unwrap();
+    assert_eq!(kept.data.categories, ["Red team"]);
+}
+
+/// `$search` words follow a contact's edits and deletion: the old name stops matching, the new one
+/// matches, and nothing matches once the contact is gone.
+async fn search_words_follow_edits(store: SqlStore) {
+    let user = store.create_user("g@x.test", "G").await.unwrap();
+    let mb = &user.mailbox;
+    let c = store
+        .create_contact(
+            mb,
+            &mb.default_folder_id,
+            data(json!({"givenName": "Émile", "surname": "Zola", "mobilePhone": "+33 1 23 45 67 89"})),
+        )
+        .await
+        .unwrap();
+    store.create_contact(mb, &mb.default_folder_id, data(json!({"givenName": "Other"}))).await.unwrap();
+    let found = |text: &'static str| {
+        let store = &store;
+        async move {
+            let q =
+                ListQuery { search: rolo_domain::search::parse(text).unwrap(), page_size: 10, ..Default::default() };
+            let page = store.list_contacts(mb, &Scope::Mailbox, &q).await.unwrap();
+            page.items.into_iter().map(|c| c.id.as_str().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    let me = vec![c.id.as_str().to_owned()];
+    assert_eq!(found("emile").await, me, "folded accents");
+    assert_eq!(found("zol").await, me, "a prefix");
+    assert_eq!(found("456789").await, me, "the end of a phone number");
+    assert_eq!(found("emile zola").await, me, "every word must match");
+    assert!(found("emile other").await.is_empty());
+    let edit = Box::new(|d: &mut ContactData| -> GraphResult<_> {
+        d.apply_v1(&json!({"surname": "Hugo"}), false)?;
+        Ok(None)
+    });
+    store.update_contact(mb, &c.id, &Scope::Mailbox, None, edit).await.unwrap();
+    assert!(found("zola").await.is_empty(), "the old word is gone");
+    assert_eq!(found("hugo").await, me);
+    store.delete_contact(mb, &c.id, &Scope::Mailbox, None).await.unwrap();
+    assert!(found("hugo").await.is_empty());
+    assert!(found("emile").await.is_empty());
+}
+
+/// With no subscriptions, writes queue nothing: the outbox stays empty.
+async fn no_subscription_no_outbox(store: SqlStore) {
+    let user = store.create_user("h@x.test", "H").await.unwrap();
+    let mb = &user.mailbox;
+    store.create_contact(mb, &mb.default_folder_id, data(json!({"givenName": "Q"}))).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), rolo_store::OutboxDepth::default());
+    assert!(store.claim_outbox(10, "9999-01-01T00:00:00.000Z").await.unwrap().is_empty());
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod on_sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let (s, _d) = super::sqlite().await; super::$name(s).await; })* }
@@ -280,5 +434,10 @@ suite!(
     concurrent_edits_lose_nothing,
     folder_delete_cascades,
     interactions_follow_items,
-    sign_in_state
+    sign_in_state,
+    delta_reports_each_change_once,
+    stale_change_keys_are_refused,
+    master_categories,
+    search_words_follow_edits,
+    no_subscription_no_outbox
 );

@@ -515,7 +515,112 @@ async fn consent_grants_matrix(s: TestServer) {
     }
 }
 
-both_backends!(access_matrix, shared_child_folders, shared_mailbox_members, folder_sharing_api, consent_grants_matrix);
+/// Microsoft 365 groups: who may read the group, its members and its conversations, and who may
+/// post. Members with a conversation permission take part; non-members read the directory side
+/// only; apps take part with the permission (application permissions are not membership-bound);
+/// a write a caller may not make leaves the thread as it was.
+async fn group_access_matrix(s: TestServer) {
+    let member = s.user("member@contoso.test").await;
+    let outsider = s.user("outsider@contoso.test").await;
+    let g = s
+        .store
+        .create_group(rolo_store::NewGroup {
+            display_name: "Team".into(),
+            mail: "team@contoso.test".into(),
+            description: String::new(),
+            visibility: "Private".into(),
+            members: vec![member.id.clone()],
+        })
+        .await
+        .unwrap()
+        .id;
+    let mt = s.token(&member, "Group.ReadWrite.All");
+    let first = json!({"topic": "T", "posts": [{"body": {"content": "x"}}]});
+    let r = s.post(&format!("/groups/{g}/threads"), &mt, first.clone()).await;
+    let thread = r.body["id"].as_str().unwrap().to_owned();
+    let conversation =
+        s.get(&format!("/groups/{g}/conversations"), &mt).await.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let posts = s.get(&format!("/groups/{g}/threads/{thread}/posts"), &mt).await;
+    let post = posts.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let reply = json!({"post": {"body": {"content": "r"}}});
+    let t = format!("/groups/{g}/threads/{thread}");
+    let endpoints: Vec<(&str, Method, String, Option<Value>)> = vec![
+        ("list groups", Method::GET, "/groups".into(), None),
+        ("get group", Method::GET, format!("/groups/{g}"), None),
+        ("members", Method::GET, format!("/groups/{g}/members"), None),
+        ("conversations", Method::GET, format!("/groups/{g}/conversations"), None),
+        ("conversation", Method::GET, format!("/groups/{g}/conversations/{conversation}"), None),
+        ("threads", Method::GET, format!("/groups/{g}/threads"), None),
+        ("thread", Method::GET, t.clone(), None),
+        ("posts", Method::GET, format!("{t}/posts"), None),
+        ("post", Method::GET, format!("{t}/posts/{post}"), None),
+        (
+            "start conversation",
+            Method::POST,
+            format!("/groups/{g}/conversations"),
+            Some(json!({"topic": "C", "threads": [{"posts": [{"body": {"content": "c"}}]}]})),
+        ),
+        ("start thread", Method::POST, format!("/groups/{g}/threads"), Some(first.clone())),
+        ("reply to thread", Method::POST, format!("{t}/reply"), Some(reply.clone())),
+        ("reply to post", Method::POST, format!("{t}/posts/{post}/reply"), Some(reply)),
+    ];
+    let app = |roles: &[&str]| {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        s.authority.issue_app_token("11111111-0000-0000-0000-0000000000aa", &roles, 3600).unwrap()
+    };
+    // Expected statuses, in the order of `endpoints`: three directory reads, six conversation
+    // reads, two new threads, two replies. Apps reply but do not start threads (as on Graph).
+    const OK: [u16; 13] = [200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 202, 202];
+    let app_ok = [200, 200, 200, 200, 200, 200, 200, 200, 200, 403, 403, 202, 202];
+    let directory_only = [200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403];
+    let read_only = [200, 200, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403];
+    let conversations_only = [403, 403, 403, 200, 200, 200, 200, 200, 200, 201, 201, 202, 202];
+    let nothing = [403; 13];
+    let rows: Vec<(&str, String, [u16; 13])> = vec![
+        ("member, Group.ReadWrite.All", mt.clone(), OK),
+        ("member, Group.Read.All", s.token(&member, "Group.Read.All"), read_only),
+        (
+            "member, Group-Conversation.ReadWrite.All",
+            s.token(&member, "Group-Conversation.ReadWrite.All"),
+            conversations_only,
+        ),
+        ("member, Contacts.ReadWrite", s.token(&member, "Contacts.ReadWrite"), nothing),
+        ("non-member, Group.ReadWrite.All", s.token(&outsider, "Group.ReadWrite.All"), directory_only),
+        ("app, Group.ReadWrite.All", app(&["Group.ReadWrite.All"]), app_ok),
+        ("app, Group.Read.All", app(&["Group.Read.All"]), read_only),
+        ("app, no group role", app(&["Contacts.ReadWrite"]), nothing),
+    ];
+    for (who, token, expected) in rows {
+        let before = s.get(&format!("{t}/posts"), &mt).await.body["value"].as_array().unwrap().len();
+        let mut made = 0;
+        for ((name, method, path, body), want) in endpoints.iter().zip(expected) {
+            let r = s.send(method.clone(), path, Some(&token), body.clone(), &[]).await;
+            assert_eq!(r.status.as_u16(), want, "{who}: {name}: {}", r.text);
+            if want == 403 {
+                assert_eq!(r.body["error"]["code"], "ErrorAccessDenied", "{who}: {name}");
+            }
+            if want == 202 {
+                made += 1;
+            }
+        }
+        let after = s.get(&format!("{t}/posts"), &mt).await.body["value"].as_array().unwrap().len();
+        assert_eq!(after, before + made, "{who}: only permitted replies were stored");
+    }
+    // An app outside its access policy does not reach the group's mailbox.
+    let restricted = "11111111-0000-0000-0000-0000000000bb";
+    s.store.restrict_app(restricted, &member.id, true).await.unwrap();
+    let token = s.authority.issue_app_token(restricted, &["Group.ReadWrite.All".to_owned()], 3600).unwrap();
+    s.get(&format!("/groups/{g}/threads"), &token).await.assert_error(403, "ErrorAccessDenied");
+}
+
+both_backends!(
+    access_matrix,
+    shared_child_folders,
+    shared_mailbox_members,
+    folder_sharing_api,
+    consent_grants_matrix,
+    group_access_matrix
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_sqlite() {

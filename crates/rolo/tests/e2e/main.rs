@@ -16,6 +16,7 @@ mod emulator;
 mod errors_and_auth;
 mod extensions;
 mod folders;
+mod groups;
 mod identity;
 mod js_client;
 mod messages;

@@ -1,7 +1,7 @@
 //! Change notifications end to end: subscriptions over HTTP, the validation handshake, and
 //! deliveries to real HTTP receivers started by the test, on SQLite and PostgreSQL.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ struct Receiver {
     batches: Arc<Mutex<Vec<Value>>>,
     validations: Arc<Mutex<Vec<String>>>,
     down: Arc<AtomicBool>,
+    /// Notification requests answered 503 while `down`.
+    refused: Arc<AtomicUsize>,
     /// 0: echo the token; otherwise answer the validation with this status.
     validation_status: Arc<AtomicU16>,
     url: String,
@@ -36,6 +38,7 @@ async fn receive(
         };
     }
     if r.down.load(Ordering::SeqCst) {
+        r.refused.fetch_add(1, Ordering::SeqCst);
         return (StatusCode::SERVICE_UNAVAILABLE, String::new());
     }
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -69,6 +72,29 @@ impl Receiver {
             assert!(tokio::time::Instant::now() < deadline, "expected {n} notifications, got {}: {got:?}", got.len());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// Waits until `done` holds (or fails after `secs`, saying `what`), checking every 20 ms.
+async fn until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the outbox is empty: every queued notification has been delivered (or given
+/// up on). After it, a receiver holds everything it will ever get for the writes made so far.
+async fn drained(s: &TestServer) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let depth = s.store.outbox_depth().await.unwrap();
+        if depth.pending == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the outbox did not drain: {depth:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -211,7 +237,7 @@ async fn notifications_are_delivered(s: TestServer) {
     s.patch(&format!("/me/contacts/{in_folder}"), &t, json!({"surname": "X"})).await;
     let got = folder_rx.wait_for(1, 10).await;
     all.wait_for(5, 10).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    drained(&s).await;
     let got_now = folder_rx.notifications();
     assert_eq!(got_now.len(), 1, "{got_now:?}");
     assert_eq!(got[0]["resourceData"]["id"], in_folder);
@@ -220,7 +246,7 @@ async fn notifications_are_delivered(s: TestServer) {
     // After the subscription is deleted, nothing more comes.
     assert_eq!(s.delete(&format!("/subscriptions/{sub_id}"), &t).await.status, 204);
     s.create_contact(&t, json!({"givenName": "Quiet"})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    drained(&s).await;
     assert_eq!(all.notifications().len(), 5);
 }
 
@@ -233,10 +259,15 @@ async fn retries_until_the_receiver_is_back(s: TestServer) {
     for i in 0..5 {
         s.create_contact(&t, json!({"givenName": format!("C{i}")})).await;
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(r.notifications().is_empty());
+    // The receiver refused a delivery: every notification is still queued, none dropped.
+    until("a refused delivery", 10, || s.state.worker.retried.load(Ordering::SeqCst) > 0).await;
+    assert!(r.refused.load(Ordering::SeqCst) >= 1);
+    assert_eq!(s.store.outbox_depth().await.unwrap().pending, 5);
+    assert_eq!(s.state.worker.delivered.load(Ordering::SeqCst), 0);
     r.down.store(false, Ordering::SeqCst);
-    let got = r.wait_for(5, 20).await;
+    r.wait_for(5, 20).await;
+    drained(&s).await;
+    let got = r.notifications();
     assert_eq!(got.len(), 5);
     let mut ids: Vec<&str> = got.iter().map(|n| n["id"].as_str().unwrap()).collect();
     ids.sort();
@@ -288,7 +319,10 @@ async fn reauthorization_challenges(backend: Backend) {
     // Answered: the next challenge waits 15 minutes, so none comes now.
     let id = sub.body["id"].as_str().unwrap();
     assert_eq!(s.post(&format!("/subscriptions/{id}/reauthorize"), &t, json!({})).await.status, 204);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Two full sweeps after the answer, and the deliveries they queued, add no challenge.
+    let sweeps = s.state.worker.sweeps.load(Ordering::SeqCst);
+    until("two sweeps", 10, || s.state.worker.sweeps.load(Ordering::SeqCst) >= sweeps + 2).await;
+    drained(&s).await;
     assert_eq!(lifecycle.notifications().len(), 1);
 }
 
@@ -333,12 +367,19 @@ async fn pending_deliveries_survive_a_restart(backend: Backend) {
     for i in 0..3 {
         first.create_contact(&t, json!({"givenName": format!("R{i}")})).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first server tried, was refused, and stops with its deliveries still queued (the next
+    // attempt is a second away, well after it has stopped).
+    until("a refused delivery", 10, || r.refused.load(Ordering::SeqCst) > 0).await;
+    let first_state = first.state.clone();
     drop(first);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(first_state.worker.delivered.load(Ordering::SeqCst), 0);
     r.down.store(false, Ordering::SeqCst);
     let second = TestServer::start_at(&url, dir, |_| {}).await;
     let got = r.wait_for(3, 20).await;
+    drained(&second).await;
+    assert_eq!(r.notifications().len(), 3, "each once");
+    assert_eq!(second.state.worker.delivered.load(Ordering::SeqCst), 3, "the second server delivered them");
+    assert_eq!(first_state.worker.delivered.load(Ordering::SeqCst), 0);
     assert!(got.iter().all(|n| n["resource"].as_str().unwrap().starts_with(&format!("Users/{}/", user.id))));
     drop(second);
 }
@@ -356,9 +397,12 @@ async fn two_processes_deliver_once() {
         server.create_contact(&t, json!({"givenName": format!("P{i}")})).await;
     }
     let got = r.wait_for(20, 20).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    drained(&a).await;
     let got_now = r.notifications();
     assert_eq!(got_now.len(), 20, "no duplicates: {}", got_now.len());
+    let by_a = a.state.worker.delivered.load(Ordering::SeqCst);
+    let by_b = b.state.worker.delivered.load(Ordering::SeqCst);
+    assert_eq!(by_a + by_b, 20, "each notification delivered by one process");
     let mut ids: Vec<String> = got.iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
     ids.sort();
     ids.dedup();

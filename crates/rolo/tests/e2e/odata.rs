@@ -145,8 +145,14 @@ async fn filter_logic_lambdas_dates_null_in(s: TestServer) {
         assert_eq!(filtered(&s, &t, filter).await, pick(&ids, expected), "$filter={filter}");
     }
 
-    // createdDateTime separates contacts created a second apart (timestamps have second precision).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // createdDateTime separates contacts created a second apart (timestamps have second
+    // precision, as Graph's): wait for the clock to pass the newest contact's second.
+    let all = s.get("/me/contacts?$select=createdDateTime&$top=100", &t).await;
+    let newest = all.body["value"].as_array().unwrap().iter().filter_map(|c| c["createdDateTime"].as_str()).max();
+    let newest = newest.unwrap().to_owned();
+    while rolo_domain::time::now_utc() <= newest {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let late = s.create_contact_at("/me/contacts", &t, json!({"givenName": "Late"})).await;
     let at = late["createdDateTime"].as_str().unwrap().to_owned();
     assert_eq!(

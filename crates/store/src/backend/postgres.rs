@@ -10,10 +10,48 @@ use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
-use crate::sql::{numbered_placeholders, Backend, Dialect, Row, Sql, Tx, Value};
+use crate::sql::{numbered_placeholders, Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value};
 
 pub struct PostgresBackend {
     pool: Pool,
+    outbox_signal: OutboxSignal,
+    /// Listens for other processes' `NOTIFY` hints; stopped with the backend.
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// The channel a commit that queued notifications signals on.
+const OUTBOX_CHANNEL: &str = "rolo_outbox";
+
+/// Keeps one connection listening on [`OUTBOX_CHANNEL`] and turns each notification into a
+/// wake-up of this process's delivery worker; reconnects after a second when the connection
+/// drops. A lost hint costs only latency: workers also poll.
+async fn listen(config: tokio_postgres::Config, signal: OutboxSignal) {
+    loop {
+        if let Ok((client, mut connection)) = config.connect(NoTls).await {
+            let wake = signal.clone();
+            let driver = tokio::spawn(async move {
+                while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    match message {
+                        Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+            if client.batch_execute(&format!("LISTEN {OUTBOX_CHANNEL}")).await.is_ok() {
+                let _ = driver.await;
+            } else {
+                driver.abort();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 impl ToSql for Value {
@@ -47,7 +85,8 @@ impl PostgresBackend {
     pub async fn connect(url: &str, max_connections: usize) -> GraphResult<PostgresBackend> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| GraphError::internal(format!("bad PostgreSQL URL: {e}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(max_connections)
             .build()
@@ -55,7 +94,9 @@ impl PostgresBackend {
         // Fail at start-up, not on the first request, when the server is unreachable.
         let conn = pool.get().await.map_err(|e| GraphError::internal(format!("connecting to PostgreSQL: {e}")))?;
         drop(conn);
-        Ok(PostgresBackend { pool })
+        let outbox_signal = OutboxSignal::default();
+        let listener = tokio::spawn(listen(config, outbox_signal.clone()));
+        Ok(PostgresBackend { pool, outbox_signal, listener })
     }
 
     async fn client(&self) -> GraphResult<Object> {
@@ -127,6 +168,9 @@ impl Sql for PgConn {
 /// be reused.
 struct PgTx {
     client: Option<Object>,
+    /// Notifications were queued: the commit sends the `NOTIFY` hint with it.
+    wake: bool,
+    signal: OutboxSignal,
 }
 
 impl PgTx {
@@ -146,13 +190,24 @@ impl Sql for PgTx {
         }
         run_execute(self.client(), sql, params).await
     }
+    fn queued_notifications(&mut self) {
+        self.wake = true;
+    }
 }
 
 #[async_trait]
 impl Tx for PgTx {
     async fn commit(mut self: Box<Self>) -> GraphResult<()> {
+        if self.wake {
+            // Delivered to every listening process when (and only if) the transaction commits.
+            self.client().batch_execute(&format!("NOTIFY {OUTBOX_CHANNEL}")).await.map_err(db_err)?;
+        }
         let client = self.client.take().expect("commit twice");
-        client.batch_execute("COMMIT").await.map_err(db_err)
+        client.batch_execute("COMMIT").await.map_err(db_err)?;
+        if self.wake {
+            self.signal.notify_one();
+        }
+        Ok(())
     }
 }
 
@@ -179,6 +234,10 @@ impl Backend for PostgresBackend {
         Dialect::Postgres
     }
 
+    fn outbox_signal(&self) -> OutboxSignal {
+        self.outbox_signal.clone()
+    }
+
     async fn read(&self) -> GraphResult<Box<dyn Sql + '_>> {
         Ok(Box::new(PgConn(self.client().await?)))
     }
@@ -190,7 +249,7 @@ impl Backend for PostgresBackend {
 
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
         // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
-        let tx = PgTx { client: Some(self.client().await?) };
+        let tx = PgTx { client: Some(self.client().await?), wake: false, signal: self.outbox_signal.clone() };
         tx.client().batch_execute("BEGIN").await.map_err(db_err)?;
         Ok(Box::new(tx))
     }

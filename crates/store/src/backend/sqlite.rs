@@ -13,12 +13,13 @@ use rolo_domain::{GraphError, GraphResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::sql::{Backend, Dialect, Row, Sql, Tx, Value};
+use crate::sql::{Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value};
 
 pub struct SqliteBackend {
     writer: tokio::sync::Mutex<Connection>,
     readers: Vec<tokio::sync::Mutex<Connection>>,
     next_reader: AtomicUsize,
+    outbox_signal: OutboxSignal,
 }
 
 impl rusqlite::ToSql for Value {
@@ -105,7 +106,12 @@ impl SqliteBackend {
         let readers = (0..4)
             .map(|_| open(path, full_sync, READER_CACHE_KIB).map(tokio::sync::Mutex::new))
             .collect::<GraphResult<Vec<_>>>()?;
-        Ok(SqliteBackend { writer: tokio::sync::Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+        Ok(SqliteBackend {
+            writer: tokio::sync::Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            outbox_signal: OutboxSignal::default(),
+        })
     }
 }
 
@@ -124,6 +130,9 @@ impl Sql for ReadConn<'_> {
 struct WriteTx<'a> {
     conn: tokio::sync::MutexGuard<'a, Connection>,
     open: bool,
+    /// Set when notifications were queued: the commit wakes the delivery worker.
+    wake: bool,
+    signal: &'a OutboxSignal,
 }
 
 #[async_trait]
@@ -134,6 +143,9 @@ impl Sql for WriteTx<'_> {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
         execute_now(&self.conn, sql, params)
     }
+    fn queued_notifications(&mut self) {
+        self.wake = true;
+    }
 }
 
 #[async_trait]
@@ -142,6 +154,9 @@ impl Tx for WriteTx<'_> {
         // On failure `open` stays set, so Drop rolls back and the writer is usable again.
         self.conn.execute_batch("COMMIT").map_err(db_err)?;
         self.open = false;
+        if self.wake {
+            self.signal.notify_one();
+        }
         Ok(())
     }
 }
@@ -160,6 +175,10 @@ impl Backend for SqliteBackend {
         Dialect::Sqlite
     }
 
+    fn outbox_signal(&self) -> OutboxSignal {
+        self.outbox_signal.clone()
+    }
+
     async fn read(&self) -> GraphResult<Box<dyn Sql + '_>> {
         // Try each reader once without blocking, then wait on the round-robin choice.
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
@@ -175,6 +194,6 @@ impl Backend for SqliteBackend {
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
         let conn = self.writer.lock().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
-        Ok(Box::new(WriteTx { conn, open: true }))
+        Ok(Box::new(WriteTx { conn, open: true, wake: false, signal: &self.outbox_signal }))
     }
 }

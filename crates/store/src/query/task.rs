@@ -18,7 +18,7 @@ pub(super) fn prop(dialect: Dialect, name: &str) -> Option<Prop> {
         "createdDateTime" => Prop::Timestamp("t.created_at".into()),
         "lastModifiedDateTime" => Prop::Timestamp("t.modified_at".into()),
         "isReminderOn" => Prop::Bool("t.is_reminder_on"),
-        "id" => Prop::Id("t.id"),
+        "id" => Prop::Id("t.id".into()),
         "categories" => Prop::Categories,
         _ => return None,
     })

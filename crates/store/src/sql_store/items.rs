@@ -50,6 +50,7 @@ pub(super) fn item_table(kind: ItemKind) -> (&'static str, &'static str, &'stati
                 "is_reminder_on",
             ],
         ),
+        ItemKind::Post => ("posts", "post_categories", &["received_at", "from_key"]),
     }
 }
 
@@ -112,6 +113,10 @@ pub(super) fn item_keys(kind: ItemKind, item: &Item) -> Vec<Value> {
                 at("completedDateTime"),
                 i64::from(reminder).into(),
             ]
+        }
+        ItemKind::Post => {
+            let received = text("receivedDateTime").unwrap_or_else(|| item.created.clone());
+            vec![received.into(), fold(mail::message_from(d).unwrap_or_default()).into()]
         }
     }
 }
@@ -178,8 +183,8 @@ pub(super) async fn index_item(
             )
             .await?;
         }
-        if kind == ItemKind::Task {
-            // Tasks name no correspondents.
+        if matches!(kind, ItemKind::Task | ItemKind::Post) {
+            // Tasks name no correspondents; a post's are its group's members (`groups.rs`).
             return Ok(());
         }
         let owner = owner_address(tx, mb).await?;
@@ -390,6 +395,7 @@ impl SqlStore {
             ItemKind::Message => Entity::Message,
             ItemKind::Event => Entity::Event,
             ItemKind::Task => Entity::Task,
+            ItemKind::Post => Entity::Post,
         };
         let (scope_sql, scope_params) = match folder {
             Some(f) => ("t.mailbox_id = ? AND t.folder = ?", vec![mailbox.id.as_str().into(), f.into()]),

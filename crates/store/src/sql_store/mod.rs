@@ -9,6 +9,7 @@ mod contacts;
 mod directory;
 mod emulator;
 mod folders;
+mod groups;
 mod import;
 mod items;
 mod notifications;

@@ -250,6 +250,10 @@ impl Notifications for SqlStore {
         .await
     }
 
+    fn outbox_signal(&self) -> crate::sql::OutboxSignal {
+        self.backend.outbox_signal()
+    }
+
     async fn outbox_depth(&self) -> GraphResult<OutboxDepth> {
         let mut conn = self.backend.read().await?;
         let row = conn.query_opt("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox", &[]).await?;

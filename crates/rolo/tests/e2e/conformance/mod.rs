@@ -361,6 +361,17 @@ pub async fn replay_graph_examples(s: TestServer) {
     vars.0.insert("defaultFolderId".into(), user.mailbox.default_folder_id.to_string());
     vars.0.insert("hookUrl".into(), hook);
     vars.0.insert("inADay".into(), in_a_day);
+    // A Microsoft 365 group the user is a member of (groups are made by `rolo groups add`, not
+    // over Graph), for the group cases.
+    let group = rolo_store::NewGroup {
+        display_name: "Sales".into(),
+        mail: "sales@contoso.test".into(),
+        description: "The sales team".into(),
+        visibility: "Public".into(),
+        members: vec![user.id.clone()],
+    };
+    let group = rolo_store::Groups::create_group(s.store.as_ref(), group).await.expect("group");
+    vars.0.insert("groupId".into(), group.id);
     run_steps(&s, &token, &mut vars, &fx.world).await;
 
     let mut failures = Vec::new();

@@ -1,36 +1,25 @@
-//! `GET /me/people` and `/users/{id}/people`: the people most relevant to a mailbox, drawn from
-//! its contacts, the people it exchanged mail and meetings with, and (when asked) the directory;
-//! one person per email address; ranked by `rolo_domain::people::score`; searchable by name
-//! (people picker) or by `topic:` over message and event subjects.
+//! The People service: a mailbox's people (its contacts, the people it exchanged mail and
+//! meetings with, and colleagues among them) merged by address, scored with
+//! `rolo_domain::people::score` and ranked; the directory's people; their word indexes; and the
+//! per-process caches that keep both until the mailbox or the directory changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use rolo_domain::mail::ItemKind;
 use rolo_domain::people::{self, Match, Signals, Sources};
-use rolo_domain::text::strip_prefix_ignore_ascii_case;
 use rolo_domain::{Contact, GraphError, GraphResult};
-use rolo_odata::{CompareOp, Expr, Function, Literal};
+use rolo_odata::{Expr, Function, Literal};
 use rolo_store::{ListQuery, Scope};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::index::WordIndex;
 use crate::ctx::Ctx;
-use crate::response::json_status;
-
-/// The words after `topic:` in a `$search`, when that is what it asks.
-fn topic_term(search: &str) -> Option<&str> {
-    strip_prefix_ignore_ascii_case(search, "topic:").filter(|t| !t.is_empty())
-}
-
-const DEFAULT_TOP: usize = 10;
-const MAX_TOP: usize = 1000;
 
 /// One person, merged from every source that knows their address.
 #[derive(Debug, Default, Clone)]
-struct Person {
+pub(super) struct Person {
     id: String,
     display_name: String,
     given_name: Option<String>,
@@ -42,11 +31,11 @@ struct Person {
     user_principal_name: Option<String>,
     birthday: Option<String>,
     notes: Option<String>,
-    addresses: Vec<String>,
+    pub(super) addresses: Vec<String>,
     phones: Vec<(String, String)>,
-    sources: Sources,
+    pub(super) sources: Sources,
     signals: Signals,
-    score: f64,
+    pub(super) score: f64,
 }
 
 impl Person {
@@ -63,7 +52,7 @@ impl Person {
         w
     }
 
-    fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         json!({
             "id": self.id,
             "displayName": self.display_name,
@@ -124,20 +113,11 @@ fn from_contact(c: &Contact) -> Person {
     }
 }
 
-/// Which sources the request asks for: `X-PeopleQuery-QuerySources: Mailbox,Directory`; the
-/// mailbox alone by default.
-fn wants_directory(ctx: &Ctx) -> bool {
-    ctx.headers
-        .get("x-peoplequery-querysources")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|s| s.trim().eq_ignore_ascii_case("directory")))
-}
-
 /// The directory's people, shared by every mailbox's lists, with their search index.
 pub(crate) struct Directory {
     /// The store's directory version this was built from.
     version: String,
-    persons: Vec<Person>,
+    pub(super) persons: Vec<Person>,
     index: WordIndex,
 }
 
@@ -147,10 +127,10 @@ pub(crate) struct MailboxPeople {
     seq: i64,
     built: Instant,
     directory_version: String,
-    persons: Vec<Person>,
+    pub(super) persons: Vec<Person>,
     index: WordIndex,
     /// Every address of these persons, folded.
-    addresses: std::collections::HashSet<String>,
+    pub(super) addresses: std::collections::HashSet<String>,
 }
 
 /// Per-process caches: a mailbox's people are rebuilt after it changes (any contact, message or
@@ -169,76 +149,19 @@ type MailboxSlot = Arc<tokio::sync::Mutex<Option<Arc<MailboxPeople>>>>;
 const DIRECTORY_TTL: Duration = Duration::from_secs(5);
 const MAILBOX_TTL: Duration = Duration::from_secs(600);
 
-/// Names and addresses by word, for people-picker search without scanning everyone: exact
-/// words in a sorted map (prefix ranges), and each word under its first and second letters (so
-/// a typo anywhere, the first letter included, finds it).
-#[derive(Default)]
-struct WordIndex {
-    words: BTreeMap<String, Vec<u32>>,
-    by_letter: HashMap<(usize, char), Vec<String>>,
-    /// Each person's words, computed once.
-    person_words: Vec<Vec<String>>,
+impl Directory {
+    /// The persons matching every word of a people-picker query, with the match quality.
+    pub(super) fn search<'a>(&'a self, query: &[String]) -> impl Iterator<Item = (Match, &'a Person)> + 'a {
+        let hits = self.index.search(query);
+        hits.into_iter().map(|(m, i)| (m, &self.persons[i as usize]))
+    }
 }
 
-impl WordIndex {
-    fn build(persons: &[Person]) -> WordIndex {
-        let mut index = WordIndex::default();
-        for (i, p) in persons.iter().enumerate() {
-            let words = p.words();
-            for w in &words {
-                index.words.entry(w.clone()).or_default().push(i as u32);
-            }
-            index.person_words.push(words);
-        }
-        for w in index.words.keys() {
-            for (pos, c) in w.chars().take(2).enumerate() {
-                index.by_letter.entry((pos, c)).or_default().push(w.clone());
-            }
-        }
-        index
-    }
-
-    /// The persons with a word matching `q` (exact, prefix, or one typo for 4+ characters).
-    fn lookup(&self, q: &str) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
-        for (w, ids) in self.words.range(q.to_owned()..) {
-            if !w.starts_with(q) {
-                break;
-            }
-            out.extend(ids);
-        }
-        if q.chars().count() >= 4 {
-            let mut seen: Vec<&String> = Vec::new();
-            for (pos, c) in q.chars().take(2).enumerate() {
-                for w in self.by_letter.get(&(pos, c)).into_iter().flatten() {
-                    if !w.starts_with(q) && !seen.contains(&w) && people::match_word(q, w).is_some() {
-                        seen.push(w);
-                        out.extend(&self.words[w]);
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
-
-    /// The persons matching every query word (each on a different word of theirs), best match
-    /// quality kept.
-    fn search(&self, query: &[String]) -> Vec<(Match, u32)> {
-        let mut candidates: Option<Vec<u32>> = None;
-        for q in query {
-            let hits = self.lookup(q);
-            candidates = Some(match candidates {
-                None => hits,
-                Some(c) => c.into_iter().filter(|i| hits.binary_search(i).is_ok()).collect(),
-            });
-        }
-        candidates
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|i| people::match_query(query, &self.person_words[i as usize]).map(|m| (m, i)))
-            .collect()
+impl MailboxPeople {
+    /// The persons matching every word of a people-picker query, with the match quality.
+    pub(super) fn search<'a>(&'a self, query: &[String]) -> impl Iterator<Item = (Match, &'a Person)> + 'a {
+        let hits = self.index.search(query);
+        hits.into_iter().map(|(m, i)| (m, &self.persons[i as usize]))
     }
 }
 
@@ -264,7 +187,7 @@ impl PeopleCache {
         }
     }
 
-    async fn directory(&self, ctx: &Ctx) -> GraphResult<Arc<Directory>> {
+    pub(super) async fn directory(&self, ctx: &Ctx) -> GraphResult<Arc<Directory>> {
         let mut slot = self.directory.lock().await;
         if let Some((checked, d)) = slot.as_mut() {
             if checked.elapsed() < DIRECTORY_TTL {
@@ -288,13 +211,13 @@ impl PeopleCache {
         persons.sort_by(|a, b| {
             a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then_with(|| a.id.cmp(&b.id))
         });
-        let index = WordIndex::build(&persons);
+        let index = WordIndex::build(persons.iter().map(Person::words));
         let d = Arc::new(Directory { version, persons, index });
         *slot = Some((Instant::now(), d.clone()));
         Ok(d)
     }
 
-    async fn mailbox(&self, ctx: &Ctx, directory: &Arc<Directory>) -> GraphResult<Arc<MailboxPeople>> {
+    pub(super) async fn mailbox(&self, ctx: &Ctx, directory: &Arc<Directory>) -> GraphResult<Arc<MailboxPeople>> {
         let entry = {
             let mut m = self.mailboxes.lock().map_err(|_| GraphError::internal("people cache poisoned"))?;
             if m.len() > 10_000 {
@@ -310,7 +233,7 @@ impl PeopleCache {
             }
         }
         let persons = mailbox_people(ctx, directory).await?;
-        let index = WordIndex::build(&persons);
+        let index = WordIndex::build(persons.iter().map(Person::words));
         let addresses = persons.iter().flat_map(|p| p.addresses.iter().map(|a| a.to_lowercase())).collect();
         let built = Arc::new(MailboxPeople {
             seq,
@@ -446,45 +369,15 @@ async fn mailbox_people(ctx: &Ctx, directory: &Directory) -> GraphResult<Vec<Per
 }
 
 /// Relevance first; then name and id, so equal scores keep one order.
-fn rank(a: &Person, b: &Person) -> std::cmp::Ordering {
+pub(super) fn rank(a: &Person, b: &Person) -> std::cmp::Ordering {
     b.score
         .total_cmp(&a.score)
         .then_with(|| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()))
         .then_with(|| a.id.cmp(&b.id))
 }
 
-/// `$filter` on people: `personType/class` and `personType/subclass` compared with `eq`/`ne`,
-/// combined with `and`, `or`, `not`.
-fn keep(e: &Expr, p: &Person) -> GraphResult<bool> {
-    let unsupported =
-        || GraphError::invalid_filter("Only personType/class and personType/subclass can be filtered on people.");
-    Ok(match e {
-        Expr::And(a, b) => keep(a, p)? && keep(b, p)?,
-        Expr::Or(a, b) => keep(a, p)? || keep(b, p)?,
-        Expr::Not(a) => !keep(a, p)?,
-        Expr::Compare(l, op @ (CompareOp::Eq | CompareOp::Ne), r) => {
-            let (path, lit) = match (l.as_ref(), r.as_ref()) {
-                (Expr::Path(path), Expr::Literal(Literal::String(s)))
-                | (Expr::Literal(Literal::String(s)), Expr::Path(path)) => (path, s),
-                _ => return Err(unsupported()),
-            };
-            // Property names match case-insensitively, as on Graph.
-            let name = path.join("/");
-            let actual = if name.eq_ignore_ascii_case("personType/class") {
-                "Person"
-            } else if name.eq_ignore_ascii_case("personType/subclass") {
-                p.sources.subclass()
-            } else {
-                return Err(unsupported());
-            };
-            actual.eq_ignore_ascii_case(lit) == (*op == CompareOp::Eq)
-        }
-        _ => return Err(unsupported()),
-    })
-}
-
 /// `topic:` search: the people on messages and events whose subject holds every word.
-async fn topic(ctx: &Ctx, words: &str) -> GraphResult<Vec<String>> {
+pub(super) async fn topic(ctx: &Ctx, words: &str) -> GraphResult<Vec<String>> {
     let mut filter: Option<Expr> = None;
     for w in words.split_whitespace() {
         let term = Expr::Call(
@@ -514,116 +407,4 @@ async fn topic(ctx: &Ctx, words: &str) -> GraphResult<Vec<String>> {
         }
     }
     Ok(addresses)
-}
-
-pub async fn list(ctx: &Ctx) -> GraphResult<Response> {
-    let o = &ctx.options;
-    let search = o.search.as_deref().map(|s| s.trim().trim_matches('"').trim().to_owned()).filter(|s| !s.is_empty());
-    if search.is_some() && o.skip.is_some() {
-        return Err(GraphError::bad_request("BadRequest", "$skip is not supported together with $search on people."));
-    }
-    if !o.orderby.is_empty() {
-        return Err(GraphError::bad_request(
-            "BadRequest",
-            "$orderby is not supported on people: they come ranked by relevance.",
-        ));
-    }
-    let top = match o.top {
-        Some(0) => return Err(GraphError::bad_request("BadRequest", "$top must be at least 1.")),
-        Some(n) => (n as usize).min(MAX_TOP),
-        None => DEFAULT_TOP,
-    };
-    let skip = o.skip.unwrap_or(0) as usize;
-    let cache = &ctx.state.people;
-    let directory = cache.directory(ctx).await?;
-    let mine = cache.mailbox(ctx, &directory).await?;
-    let owner = ctx.user.user_principal_name.to_lowercase();
-    // Directory users the mailbox does not know yet, when the directory is asked for.
-    let from_directory = wants_directory(ctx);
-    let extra = |p: &&Person| {
-        let a = p.addresses[0].to_lowercase();
-        from_directory && !mine.addresses.contains(&a) && a != owner
-    };
-    let keep_person = |p: &Person| -> GraphResult<bool> {
-        match &o.filter {
-            Some(f) => keep(f, p),
-            None => Ok(true),
-        }
-    };
-    let mut ranked: Vec<(Match, &Person)> = Vec::new();
-    match &search {
-        Some(s) if topic_term(s).is_some() => {
-            let on_topic = topic(ctx, topic_term(s).unwrap_or_default()).await?;
-            for p in mine.persons.iter().chain(directory.persons.iter().filter(extra)) {
-                if p.addresses.iter().any(|a| on_topic.contains(&a.to_lowercase())) && keep_person(p)? {
-                    ranked.push((Match::Exact, p));
-                }
-            }
-        }
-        Some(s) => {
-            let q = people::tokens(s);
-            for (m, i) in mine.index.search(&q) {
-                let p = &mine.persons[i as usize];
-                if keep_person(p)? {
-                    ranked.push((m, p));
-                }
-            }
-            if from_directory {
-                for (m, i) in directory.index.search(&q) {
-                    let p = &directory.persons[i as usize];
-                    if extra(&p) && keep_person(p)? {
-                        ranked.push((m, p));
-                    }
-                }
-            }
-            ranked.sort_by(|(ma, a), (mb, b)| b.score.total_cmp(&a.score).then(mb.cmp(ma)).then_with(|| rank(a, b)));
-        }
-        None => {
-            // Already ranked: the mailbox's people by score, then the rest of the directory by name.
-            // Only as many as the page needs are filtered.
-            let wanted = skip + top + 1;
-            for p in mine.persons.iter().chain(directory.persons.iter().filter(extra)) {
-                if keep_person(p)? {
-                    ranked.push((Match::Exact, p));
-                    if ranked.len() >= wanted && o.filter.is_none() {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    let total = ranked.len();
-    let page: Vec<Value> = ranked.into_iter().skip(skip).take(top).map(|(_, p)| select(ctx, p.to_json())).collect();
-    let mut body = Map::new();
-    body.insert("@odata.context".into(), json!(ctx.context("people")));
-    body.insert("value".into(), Value::Array(page));
-    if search.is_none() && skip + top < total {
-        // Paging by $skip, as Graph's People API pages.
-        let mut params: Vec<String> = ctx
-            .raw_query
-            .as_deref()
-            .unwrap_or("")
-            .split('&')
-            .filter(|p| {
-                !p.is_empty()
-                    && !p.to_ascii_lowercase().starts_with("%24skip")
-                    && !p.to_ascii_lowercase().starts_with("$skip")
-            })
-            .map(str::to_owned)
-            .collect();
-        params.push(format!("$skip={}", skip + top));
-        body.insert("@odata.nextLink".into(), json!(format!("{}{}?{}", ctx.base, ctx.path, params.join("&"))));
-    }
-    Ok(json_status(StatusCode::OK, serde_json::to_vec(&Value::Object(body)).map_err(GraphError::internal)?))
-}
-
-/// `$select` on a person: `id` always, then the named properties.
-fn select(ctx: &Ctx, v: Value) -> Value {
-    let Some(items) = &ctx.options.select else { return v };
-    let names: Vec<String> = items.iter().map(|i| i.to_string()).collect();
-    if names.iter().any(|n| n == "*") {
-        return v;
-    }
-    let Value::Object(m) = v else { return v };
-    Value::Object(m.into_iter().filter(|(k, _)| k == "id" || names.iter().any(|n| n.eq_ignore_ascii_case(k))).collect())
 }
