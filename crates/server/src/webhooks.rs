@@ -168,7 +168,11 @@ pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
         let mut deliveries = tokio::task::JoinSet::new();
         let signal = state.store.outbox_signal();
         let mut last_sweep: Option<std::time::Instant> = None;
-        let stop_asked = |rx: &tokio::sync::watch::Receiver<bool>| rx.has_changed().is_err() || *rx.borrow();
+        // A draining process claims nothing new: the deliveries under way finish, the rest is
+        // left to the processes that stay.
+        let stop_asked = |rx: &tokio::sync::watch::Receiver<bool>| {
+            rx.has_changed().is_err() || *rx.borrow() || state.shutdown.is_draining()
+        };
         'claiming: while !stop_asked(&stopping) {
             while deliveries.try_join_next().is_some() {}
             if last_sweep.is_none_or(|t| t.elapsed() > state.webhooks.sweep_interval) {

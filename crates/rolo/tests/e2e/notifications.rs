@@ -369,7 +369,10 @@ async fn pending_deliveries_survive_a_restart(backend: Backend) {
     }
     // The first server tried, was refused, and stops with its deliveries still queued (the next
     // attempt is a second away, well after it has stopped).
-    until("a refused delivery", 10, || r.refused.load(Ordering::SeqCst) > 0).await;
+    // All three refused and queued for a retry, so none is in flight when it stops (a delivery
+    // under way at shutdown is finished, and the receiver is back by then).
+    until("three refused deliveries", 10, || first.state.worker.retried.load(Ordering::SeqCst) >= 3).await;
+    assert!(r.refused.load(Ordering::SeqCst) > 0);
     let first_state = first.state.clone();
     drop(first);
     assert_eq!(first_state.worker.delivered.load(Ordering::SeqCst), 0);
