@@ -6,6 +6,7 @@ use std::path::Path;
 use clap::Args;
 use rolo_domain::GraphResult;
 use rolo_server::oidc::OidcIssuer;
+use rolo_server::shutdown::ShutdownSettings;
 use rolo_server::throttle::ThrottleSettings;
 use rolo_store::{OpenOptions, SqlStore};
 use serde::Deserialize;
@@ -48,6 +49,10 @@ struct FileConfig {
     /// `[emulator]`: who may reach `/rolo/admin` and where snapshots go
     emulator: Option<EmulatorConfig>,
     throttling: Option<ThrottlingConfig>,
+    /// `[metrics]`: where Prometheus metrics are served (off when absent)
+    metrics: Option<MetricsConfig>,
+    /// `[shutdown]`: how a stopping process drains
+    shutdown: Option<ShutdownConfig>,
     /// External OpenID Connect issuers whose access tokens are accepted (`[[oidc]]` tables)
     #[serde(default)]
     oidc: Vec<OidcIssuer>,
@@ -78,6 +83,36 @@ struct ThrottlingConfig {
     concurrent_requests: Option<usize>,
     requests_per_10_minutes: Option<u64>,
     upload_mb_per_5_minutes: Option<u64>,
+    /// `redis://host:port`: request counts shared by every process using this Redis
+    redis: Option<String>,
+}
+
+/// `[metrics]`: `listen = "127.0.0.1:9187"` serves `GET /metrics` there.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsConfig {
+    listen: Option<String>,
+}
+
+/// `[shutdown]`: how long a stopping process stays up unready, and how long work may finish.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShutdownConfig {
+    drain_delay_seconds: Option<f64>,
+    grace_seconds: Option<f64>,
+}
+
+fn shutdown(c: ShutdownConfig) -> Result<ShutdownSettings, String> {
+    let d = ShutdownSettings::default();
+    let secs = |v: Option<f64>, default: std::time::Duration, name: &str| match v {
+        None => Ok(default),
+        Some(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => Ok(std::time::Duration::from_secs_f64(s)),
+        Some(s) => Err(format!("[shutdown] {name} must be between 0 and 3600 seconds, not {s}")),
+    };
+    Ok(ShutdownSettings {
+        drain_delay: secs(c.drain_delay_seconds, d.drain_delay, "drain_delay_seconds")?,
+        grace: secs(c.grace_seconds, d.grace, "grace_seconds")?,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +127,11 @@ pub struct Config {
     pub webhook_private_networks: Option<Vec<String>>,
     pub emulator: EmulatorConfig,
     pub throttling: ThrottleSettings,
+    /// Request counts in Redis (`ROLO_THROTTLING_REDIS`, then `[throttling] redis`); none: here.
+    pub throttling_redis: Option<String>,
+    /// Where `GET /metrics` is served (`ROLO_METRICS_LISTEN`, then `[metrics] listen`); none: off.
+    pub metrics_listen: Option<String>,
+    pub shutdown: ShutdownSettings,
     pub oidc: Vec<OidcIssuer>,
     /// The https certificate chain and key files (`--tls-cert`/`--tls-key` override them).
     pub tls_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
@@ -148,7 +188,16 @@ impl Config {
             webhook_http_hosts: fc.webhook_http_hosts,
             webhook_private_networks: fc.webhook_private_networks,
             emulator: fc.emulator.unwrap_or_default(),
+            throttling_redis: std::env::var("ROLO_THROTTLING_REDIS")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| fc.throttling.as_ref().and_then(|t| t.redis.clone())),
             throttling: throttling(fc.throttling.unwrap_or_default(), std::env::var("ROLO_THROTTLING").ok())?,
+            metrics_listen: std::env::var("ROLO_METRICS_LISTEN")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or(fc.metrics.and_then(|m| m.listen)),
+            shutdown: shutdown(fc.shutdown.unwrap_or_default())?,
             oidc: fc.oidc,
             tls_files,
         })

@@ -20,6 +20,11 @@ pub struct UserCache {
 }
 
 impl UserCache {
+    /// How many times the cache was emptied (the directory changed, or the emulator reset).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
     pub fn forget(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut m) = self.entries.write() {

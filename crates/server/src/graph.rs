@@ -45,6 +45,10 @@ async fn serve(
     match full_path.as_str() {
         // Liveness needs nothing; readiness needs the database to answer.
         "/healthz" => return Ok(plain(StatusCode::OK, "ok")),
+        // A process shutting down is unready first, so a load balancer drains it.
+        "/readyz" if state.shutdown.is_draining() => {
+            return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))
+        }
         "/readyz" => {
             return Ok(match state.store.find_user("readyz@rolo.invalid").await {
                 Ok(_) => plain(StatusCode::OK, "ready"),
@@ -198,7 +202,7 @@ async fn serve(
     let mailbox_access = crate::mailbox::open(&state, &principal, &user, kind.mailbox_rule()).await?;
     // Limits are per (app, mailbox), as Outlook's; the slot is held until the response is built.
     let app_key = principal.app_id.clone().unwrap_or_default();
-    let _permit = state.throttle.admit(&app_key, &user.id)?;
+    let _permit = state.throttle.admit_request(&app_key, &user.id).await?;
 
     let options = parse_options(parts.uri.query())?;
     let base = base_url(&state, &parts, version);

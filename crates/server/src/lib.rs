@@ -29,6 +29,7 @@ mod merge;
 mod messages;
 mod metadata;
 pub mod methods;
+pub mod metrics;
 pub mod oidc;
 mod openapi;
 pub mod outbound;
@@ -42,6 +43,7 @@ pub mod response;
 mod rich;
 mod schemas;
 pub mod seed;
+pub mod shutdown;
 mod signin_page;
 mod subscriptions;
 pub mod throttle;
@@ -80,6 +82,10 @@ pub struct AppState {
     pub webhooks: webhooks::WebhookSettings,
     /// What this process's delivery worker has done.
     pub worker: webhooks::WorkerStats,
+    /// Request metrics, when they are served (`[metrics] listen`); set before serving.
+    pub metrics: Option<Arc<metrics::Metrics>>,
+    /// Graceful shutdown: its settings, and whether it has begun (`/readyz` is then 503).
+    pub shutdown: shutdown::Shutdown,
     /// The client that validates notification URLs and delivers notifications, built from
     /// `webhooks.policy` on first use (so the policy set before serving is the one enforced).
     outbound: std::sync::OnceLock<Result<reqwest::Client, String>>,
@@ -138,6 +144,8 @@ impl AppState {
             photo_slots: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             webhooks: webhooks::WebhookSettings::default(),
             worker: webhooks::WorkerStats::default(),
+            metrics: None,
+            shutdown: shutdown::Shutdown::default(),
             outbound: std::sync::OnceLock::new(),
             admin: admin::AdminSettings::default(),
             throttle: Arc::new(throttle::Throttle::new(throttle::ThrottleSettings::default())),
@@ -274,12 +282,17 @@ pub fn app(state: Arc<AppState>) -> Router {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::GRPC)
         .and(NotForContentType::SSE);
-    router(state)
+    let counting = state.metrics.clone();
+    let app = router(state)
         .layer(tower_http::compression::CompressionLayer::new().compress_when(worth_compressing))
         // `Content-Encoding: gzip` request bodies are inflated as they are read, so `read_body`'s
         // limit counts decompressed bytes (a gzip bomb stops at the limit). Other encodings pass
         // through untouched and `read_body` refuses them with Graph's envelope.
-        .layer(tower_http::decompression::RequestDecompressionLayer::new().pass_through_unaccepted(true))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new().pass_through_unaccepted(true));
+    match counting {
+        Some(m) => app.layer(axum::middleware::from_fn_with_state(m, metrics::track)),
+        None => app,
+    }
 }
 
 /// Compacts the change log every hour: tombstones older than `retention_days` go, and delta
@@ -301,8 +314,9 @@ pub fn spawn_compaction(store: Arc<dyn Store>, retention_days: u32) {
     });
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests. The process's webhook
-/// delivery worker runs alongside and stops with it; what it had not delivered stays queued.
+/// Serves until `shutdown` completes, then drains as [`shutdown`] describes. The process's
+/// webhook delivery worker runs alongside and stops after the requests; what it had not
+/// delivered stays queued, its leases handed back.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -310,8 +324,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let worker = webhooks::spawn_delivery(state.clone());
     // The peer's address is kept for the sign-in lockout (failed attempts per client address).
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    worker.abort();
+    let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let signal = shutdown::drain_signal(state.clone(), shutdown);
+    let served = shutdown::bounded(&state, axum::serve(listener, app).with_graceful_shutdown(signal)).await;
+    worker.stop().await;
     served
 }

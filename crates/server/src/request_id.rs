@@ -41,12 +41,21 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| request_id.clone());
     let ids = RequestIds { request_id, client_request_id };
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let span = tracing::debug_span!("request", request_id = %ids.request_id);
-    let served = async {
-        match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+    // At info level, so every line logged while serving the request (JSON logs included) carries
+    // its id, the request's own closing line too.
+    let span = tracing::info_span!("request", request_id = %ids.request_id);
+    let served = async move {
+        let resp = match AssertUnwindSafe(next.run(req)).catch_unwind().await {
             Ok(resp) => resp,
             Err(panic) => panicked(&method, &path, panic.as_ref()),
+        };
+        let status = resp.status().as_u16();
+        if status >= 400 {
+            tracing::info!(method = %method, path = %path, status, "request failed");
+        } else {
+            tracing::debug!(method = %method, path = %path, status, "served");
         }
+        resp
     };
     let mut resp = CURRENT.scope(ids.clone(), tracing::Instrument::instrument(served, span)).await;
     let h = resp.headers_mut();
@@ -55,12 +64,6 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     }
     if let Ok(v) = HeaderValue::from_str(&ids.client_request_id) {
         h.insert("client-request-id", v);
-    }
-    let status = resp.status().as_u16();
-    if status >= 400 {
-        tracing::info!(request_id = %ids.request_id, method = %method, path = %path, status, "request failed");
-    } else {
-        tracing::debug!(request_id = %ids.request_id, method = %method, path = %path, status, "served");
     }
     resp
 }
@@ -75,7 +78,7 @@ fn panicked(method: &axum::http::Method, path: &str, panic: &(dyn Any + Send)) -
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned());
     let ids = RequestIds::current();
-    tracing::error!(request_id = %ids.request_id, method = %method, path = %path, panic = %what, "handler panicked");
+    tracing::error!(method = %method, path = %path, panic = %what, "handler panicked");
     crate::error::error_response(&rolo_domain::GraphError::internal(what), &ids)
 }
 

@@ -1,10 +1,11 @@
 //! Throttling per (app, mailbox), with Outlook's limits as defaults: 4 requests at a time,
 //! 10,000 requests per 10 minutes and 150 MB of uploads per 5 minutes. Beyond them a request
-//! gets 429 `ApplicationThrottled` with `Retry-After`. Counters live in the process: behind a
-//! load balancer each process applies the limits to what it serves.
+//! gets 429 `ApplicationThrottled` with `Retry-After`. Counters live in the process, unless
+//! `[throttling] redis` names a Redis server: then the request counts are kept there, shared by
+//! every process of the fleet (concurrency and upload budgets stay per process).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,8 +44,67 @@ struct Entry {
     uploaded: u64,
 }
 
+/// Requests refused so far, by the limit they hit (for metrics).
+#[derive(Debug, Default)]
+pub struct Refusals {
+    pub concurrency: AtomicU64,
+    pub requests: AtomicU64,
+    pub upload: AtomicU64,
+}
+
+impl Refusals {
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Request counts kept in Redis, shared by every process that uses the same server: one key per
+/// (app, mailbox) that lives for the request window from its first request, as the in-process
+/// counter's window does.
+pub struct RedisCounts {
+    conn: redis::aio::ConnectionManager,
+}
+
+impl RedisCounts {
+    /// Connects (and fails now, not at the first request, when Redis cannot be reached).
+    pub async fn connect(url: &str) -> Result<RedisCounts, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("bad Redis URL {url}: {e}"))?;
+        let manager = redis::aio::ConnectionManager::new(client);
+        let conn = tokio::time::timeout(Duration::from_secs(5), manager)
+            .await
+            .map_err(|_| format!("connecting to Redis at {url} timed out"))?
+            .map_err(|e| format!("connecting to Redis at {url}: {e}"))?;
+        Ok(RedisCounts { conn })
+    }
+
+    /// Counts one more request of the pair; returns the count so far in the window and the
+    /// seconds the window has left.
+    async fn count(&self, app: &str, mailbox: &str, window: Duration) -> redis::RedisResult<(u64, i64)> {
+        let key = format!("rolo:throttle:requests:{app}:{mailbox}");
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(&key)
+            .arg(0)
+            .arg("EX")
+            .arg(window.as_secs().max(1))
+            .arg("NX")
+            .ignore()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+    }
+}
+
 pub struct Throttle {
     pub settings: ThrottleSettings,
+    pub refused: Refusals,
+    /// Request counts shared with the fleet, when configured.
+    shared: Option<RedisCounts>,
     /// Switchable at run time (the emulator's fidelity switch, tests of concurrent writes).
     enabled: AtomicBool,
     entries: Mutex<HashMap<(String, String), Entry>>,
@@ -72,7 +132,13 @@ fn remaining(start: Instant, window: Duration, now: Instant) -> u64 {
 
 impl Throttle {
     pub fn new(settings: ThrottleSettings) -> Throttle {
-        Throttle { enabled: AtomicBool::new(settings.enabled), settings, entries: Mutex::new(HashMap::new()) }
+        Throttle {
+            enabled: AtomicBool::new(settings.enabled),
+            settings,
+            refused: Refusals::default(),
+            shared: None,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn set_enabled(&self, on: bool) {
@@ -83,8 +149,43 @@ impl Throttle {
         self.enabled.load(Ordering::Relaxed)
     }
 
+    /// Counts requests in Redis, shared with every process using it.
+    pub fn with_redis(mut self, counts: RedisCounts) -> Throttle {
+        self.shared = Some(counts);
+        self
+    }
+
     /// Admits a request of `app` on `mailbox`, or answers 429. `None` when throttling is off.
+    /// With Redis, the request limit counts the whole fleet's requests; if Redis fails, the
+    /// request is admitted (a limit is protection, not a reason to refuse service) and the
+    /// failure logged.
+    pub async fn admit_request(self: &Arc<Self>, app: &str, mailbox: &str) -> GraphResult<Option<Permit>> {
+        let Some(shared) = &self.shared else { return self.admit(app, mailbox) };
+        if !self.enabled() {
+            return Ok(None);
+        }
+        let permit = self.admit_counting(app, mailbox, false)?;
+        match shared.count(app, mailbox, self.settings.request_window).await {
+            Ok((n, ttl)) if n > self.settings.requests => {
+                drop(permit);
+                Refusals::count(&self.refused.requests);
+                let wait = u64::try_from(ttl).unwrap_or(1).max(1);
+                Err(GraphError::throttled("Application is over its MailboxRequests limit.", wait))
+            }
+            Ok(_) => Ok(permit),
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared throttling counter failed; admitting the request");
+                Ok(permit)
+            }
+        }
+    }
+
+    /// Admits a request, counting it in this process.
     pub fn admit(self: &Arc<Self>, app: &str, mailbox: &str) -> GraphResult<Option<Permit>> {
+        self.admit_counting(app, mailbox, true)
+    }
+
+    fn admit_counting(self: &Arc<Self>, app: &str, mailbox: &str, count: bool) -> GraphResult<Option<Permit>> {
         if !self.enabled() {
             return Ok(None);
         }
@@ -112,13 +213,17 @@ impl Throttle {
             e.requests = 0;
         }
         if e.in_flight >= s.concurrent {
+            Refusals::count(&self.refused.concurrency);
             return Err(GraphError::throttled("Application is over its MailboxConcurrency limit.", 1));
         }
-        if e.requests >= s.requests {
+        if count && e.requests >= s.requests {
             let wait = remaining(e.window_start, s.request_window, now);
+            Refusals::count(&self.refused.requests);
             return Err(GraphError::throttled("Application is over its MailboxRequests limit.", wait));
         }
-        e.requests += 1;
+        if count {
+            e.requests += 1;
+        }
         e.in_flight += 1;
         Ok(Some(Permit { throttle: self.clone(), key }))
     }
@@ -138,6 +243,7 @@ impl Throttle {
         }
         if e.uploaded + bytes > s.upload_bytes {
             let wait = remaining(e.upload_start, s.upload_window, now);
+            Refusals::count(&self.refused.upload);
             return Err(GraphError::throttled("Application is over its IncomingBytes limit.", wait));
         }
         e.uploaded += bytes;

@@ -24,8 +24,6 @@ pub struct Https;
 
 /// A handshake that has not finished by then is dropped, so idle sockets cannot pile up.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long in-flight requests may take to finish after shutdown is asked for.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A server configuration from a PEM certificate chain (leaf first) and a PEM private key
 /// (PKCS#8, PKCS#1 or SEC1). The error names what is wrong, for the operator.
@@ -53,8 +51,8 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<ServerConfig
     Ok(Arc::new(config))
 }
 
-/// Like [`crate::serve`], over TLS: serves until `shutdown` completes, then lets in-flight
-/// requests finish (for at most [`DRAIN_TIMEOUT`]).
+/// Like [`crate::serve`], over TLS: serves until `shutdown` completes, then drains as
+/// [`crate::shutdown`] describes (in-flight requests get the settings' grace period).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
@@ -62,7 +60,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let worker = crate::webhooks::spawn_delivery(state.clone());
-    let app = crate::app(state);
+    let app = crate::app(state.clone());
+    let shutdown = crate::shutdown::drain_signal(state.clone(), shutdown);
     let acceptor = TlsAcceptor::from(config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let shutdown = std::pin::pin!(shutdown);
@@ -109,10 +108,11 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
+    let grace = state.shutdown.settings.grace;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still running after {grace:?}; stopping anyway");
     }
-    worker.abort();
+    worker.stop().await;
     Ok(())
 }
 

@@ -4,8 +4,9 @@
 //! exponential backoff until it is too old, when the subscription gets a `missed` lifecycle event
 //! instead.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rolo_domain::{GraphError, GraphResult};
@@ -139,14 +140,41 @@ async fn handshake(state: &AppState, url: &str) -> Result<(), Refused> {
     Ok(())
 }
 
-/// Starts the delivery worker (and the hourly-ish subscription sweep) for this process.
-pub fn spawn_delivery(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// This process's delivery worker; [`DeliveryWorker::stop`] ends it gracefully.
+pub struct DeliveryWorker {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DeliveryWorker {
+    /// Stops claiming deliveries, lets those under way finish (for at most the shutdown grace
+    /// period, then cuts them off), and hands back the leases of every claimed row not
+    /// delivered, so another process takes them at once.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the delivery worker (and the hourly-ish subscription sweep) for this process. Dropping
+/// the returned handle stops it too.
+pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
+    let (stop, mut stopping) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
         // Slow receivers hold a slot each, never the loop: others keep being served.
         let slots = Arc::new(Semaphore::new(64));
+        // The rows claimed and not yet recorded as delivered, retried or given up.
+        let held: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let mut deliveries = tokio::task::JoinSet::new();
         let signal = state.store.outbox_signal();
         let mut last_sweep: Option<std::time::Instant> = None;
-        loop {
+        // A draining process claims nothing new: the deliveries under way finish, the rest is
+        // left to the processes that stay.
+        let stop_asked = |rx: &tokio::sync::watch::Receiver<bool>| {
+            rx.has_changed().is_err() || *rx.borrow() || state.shutdown.is_draining()
+        };
+        'claiming: while !stop_asked(&stopping) {
+            while deliveries.try_join_next().is_some() {}
             if last_sweep.is_none_or(|t| t.elapsed() > state.webhooks.sweep_interval) {
                 last_sweep = Some(std::time::Instant::now());
                 if let Err(e) = state.store.sweep_subscriptions().await {
@@ -168,10 +196,14 @@ pub fn spawn_delivery(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 // A commit that queued deliveries wakes the worker at once; the poll remains for
                 // retries coming due and for hints that were lost.
                 tokio::select! {
-                    _ = tokio::time::sleep(state.webhooks.poll_interval) => {}
+                    () = tokio::time::sleep(state.webhooks.poll_interval) => {}
                     _ = signal.notified() => {}
+                    _ = stopping.changed() => {}
                 }
                 continue;
+            }
+            if let Ok(mut held) = held.lock() {
+                held.extend(items.iter().map(|i| i.id.clone()));
             }
             // One POST per receiver URL, carrying every notification due for it.
             let mut groups: Vec<(String, Vec<OutboxItem>)> = Vec::new();
@@ -182,15 +214,41 @@ pub fn spawn_delivery(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 }
             }
             for (url, group) in groups {
-                let Ok(permit) = slots.clone().acquire_owned().await else { return };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    deliver(&state, &url, group).await;
+                let permit = tokio::select! {
+                    permit = slots.clone().acquire_owned() => permit,
+                    _ = stopping.changed() => break 'claiming,
+                };
+                let Ok(permit) = permit else { break 'claiming };
+                let (state, held) = (state.clone(), held.clone());
+                deliveries.spawn(async move {
+                    deliver(&state, &url, &group).await;
+                    if let Ok(mut held) = held.lock() {
+                        for item in &group {
+                            held.remove(&item.id);
+                        }
+                    }
                     drop(permit);
                 });
             }
         }
-    })
+        let grace = state.shutdown.settings.grace;
+        let finished = tokio::time::timeout(grace, async { while deliveries.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "deliveries still running at shutdown; cutting them off"
+            );
+            deliveries.shutdown().await;
+        }
+        let left: Vec<String> = held.lock().map(|mut h| h.drain().collect()).unwrap_or_default();
+        if !left.is_empty() {
+            match state.store.release_outbox(&left).await {
+                Ok(()) => tracing::info!(rows = left.len(), "handed back the leases of undelivered notifications"),
+                Err(e) => tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "releasing leases failed"),
+            }
+        }
+    });
+    DeliveryWorker { stop, task }
 }
 
 /// The `changeNotificationCollection` for a batch: each notification with its `tenantId`; rich
@@ -222,13 +280,13 @@ fn collection(state: &AppState, items: &[OutboxItem]) -> GraphResult<Value> {
     Ok(body)
 }
 
-async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
-    let body = match collection(state, &items) {
+async fn deliver(state: &AppState, url: &str, items: &[OutboxItem]) {
+    let body = match collection(state, items) {
         Ok(body) => body,
         Err(e) => {
             // A payload that cannot be encrypted (a certificate gone bad) will not get better.
             tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "dropping undeliverable notifications");
-            let _ = state.store.give_up_outbox(&items).await;
+            let _ = state.store.give_up_outbox(items).await;
             WorkerStats::add(&state.worker.given_up, items.len());
             return;
         }
@@ -258,7 +316,7 @@ async fn deliver(state: &AppState, url: &str, items: Vec<OutboxItem>) {
     } else {
         let give_up_before = rolo_domain::time::millis_from_now(-(state.webhooks.give_up_after.as_millis() as i64));
         let (stale, fresh): (Vec<OutboxItem>, Vec<OutboxItem>) =
-            items.into_iter().partition(|i| i.created_at < give_up_before);
+            items.iter().cloned().partition(|i| i.created_at < give_up_before);
         let attempts = fresh.iter().map(|i| i.attempts).max().unwrap_or(0).clamp(0, 30) as u32;
         let delay =
             state.webhooks.retry_base.saturating_mul(2u32.saturating_pow(attempts)).min(state.webhooks.max_retry_delay);

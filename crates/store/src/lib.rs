@@ -22,11 +22,14 @@ mod lifecycle;
 pub mod migrations;
 mod names;
 pub mod notifications;
+pub mod operations;
 pub mod outbox;
 mod paging;
 pub mod query;
 pub mod schema_extensions;
 mod search_index;
+#[cfg(test)]
+mod sharding;
 pub mod sharing;
 pub mod signin;
 pub mod snapshot;
@@ -51,6 +54,7 @@ pub use groups::{Groups, NewGroup, PostAuthor};
 pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use items::Items;
 pub use notifications::Notifications;
+pub use operations::{Operations, PoolStatus};
 pub use outbox::{OutboxDepth, OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use schema_extensions::SchemaExtensions;
@@ -261,6 +265,7 @@ pub trait Store:
     + Groups
     + Consents
     + SignIns
+    + Operations
     + ContactImport
     + DavState
     + Send
@@ -283,6 +288,7 @@ impl<T> Store for T where
         + Groups
         + Consents
         + SignIns
+        + Operations
         + ContactImport
         + DavState
         + Send
@@ -295,7 +301,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Groups, Items,
-        Notifications, SchemaExtensions, Sharing, SignIns, Store, Tasks,
+        Notifications, Operations, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }
 

@@ -9,7 +9,7 @@ use crate::sql::Backend;
 /// Each migration is a list of statements; `{doc}` is the document column's type, `{blob}` the
 /// binary one, and `{ckey}` the collation of folded key columns: byte order on both databases, so
 /// ordering agrees and prefix matches can use the indexes.
-const MIGRATIONS: &[&[&str]] = &[
+pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[
         "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE users (

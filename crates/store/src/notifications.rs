@@ -34,6 +34,10 @@ pub trait Notifications: Send + Sync {
     /// among them happened: what an operator watches, and what a test waits on to know every
     /// delivery has been attempted to the end.
     async fn outbox_depth(&self) -> GraphResult<OutboxDepth>;
+    /// Hands back the leases of these rows (claimed by this process and not yet delivered), so
+    /// another process may deliver them at once instead of after the lease runs out: a process
+    /// that shuts down calls this for what it still holds.
+    async fn release_outbox(&self, ids: &[String]) -> GraphResult<()>;
     /// Fired after a commit that queued deliveries (here, or on PostgreSQL in any process): the
     /// worker waits on it between polls.
     fn outbox_signal(&self) -> crate::sql::OutboxSignal;

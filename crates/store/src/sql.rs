@@ -337,6 +337,10 @@ pub trait Backend: Send + Sync + 'static {
     fn outbox_signal(&self) -> OutboxSignal;
     async fn read(&self) -> GraphResult<Box<dyn Sql + '_>>;
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>>;
+    /// The connection pool's use, for backends with a pool (PostgreSQL).
+    fn pool_status(&self) -> Option<crate::PoolStatus> {
+        None
+    }
 }
 
 /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL. Our SQL never has `?` inside

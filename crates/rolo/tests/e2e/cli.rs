@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 const BIN: &str = env!("CARGO_BIN_EXE_rolo");
 
 /// A `rolo` command with none of the caller's ROLO_* settings leaking in.
-fn command(args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Command {
+pub(crate) fn command(args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).current_dir(cwd);
     for var in ["ROLO_DATABASE", "ROLO_LISTEN", "ROLO_CONFIG", "ROLO_LOG"] {
@@ -24,15 +24,15 @@ fn command(args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Command {
     cmd
 }
 
-fn run(args: &[&str], cwd: &Path) -> Output {
+pub(crate) fn run(args: &[&str], cwd: &Path) -> Output {
     command(args, &[], cwd).output().expect("run rolo")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
 }
 
-fn assert_success(o: &Output, what: &str) {
+pub(crate) fn assert_success(o: &Output, what: &str) {
     assert!(
         o.status.success(),
         "{what} failed: {:?}\nstdout: {}\nstderr: {}",
@@ -42,7 +42,7 @@ fn assert_success(o: &Output, what: &str) {
     );
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -80,7 +80,7 @@ fn b64url(s: &str) -> Vec<u8> {
 }
 
 /// Adds a user with the CLI and returns its id.
-fn add_user(db: &str, upn: &str, name: &str, cwd: &Path) -> String {
+pub(crate) fn add_user(db: &str, upn: &str, name: &str, cwd: &Path) -> String {
     let o = run(&["users", "add", upn, "--display-name", name, "--database", db], cwd);
     assert_success(&o, "users add");
     let out = stdout(&o);
@@ -95,7 +95,7 @@ fn add_user(db: &str, upn: &str, name: &str, cwd: &Path) -> String {
 }
 
 /// Mints a token with the CLI; checks that stdout is exactly one JWT.
-fn mint_token(db: &str, upn: &str, scopes: &str, cwd: &Path) -> String {
+pub(crate) fn mint_token(db: &str, upn: &str, scopes: &str, cwd: &Path) -> String {
     let o = run(&["token", upn, "--scopes", scopes, "--database", db], cwd);
     assert_success(&o, "token");
     let out = stdout(&o);
@@ -112,9 +112,9 @@ fn mint_token(db: &str, upn: &str, scopes: &str, cwd: &Path) -> String {
 }
 
 /// A running `rolo serve`; killed (SIGKILL) if still running when dropped.
-struct Served {
-    child: Child,
-    base: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Served {
@@ -127,7 +127,7 @@ impl Drop for Served {
 }
 
 /// Starts `rolo serve --listen 127.0.0.1:<port>` with extra args/env and waits until it accepts.
-fn serve(extra_args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Served {
+pub(crate) fn serve(extra_args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Served {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", listen.as_str()];
@@ -149,7 +149,7 @@ fn serve(extra_args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Served {
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     client: &reqwest::Client,
     method: reqwest::Method,
     url: &str,
@@ -164,7 +164,7 @@ async fn call(
 }
 
 /// Waits for the child to exit, at most `limit`.
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -177,7 +177,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitSta
     }
 }
 
-fn sqlite_db(dir: &Path) -> String {
+pub(crate) fn sqlite_db(dir: &Path) -> String {
     dir.join("db.sqlite").to_string_lossy().into_owned()
 }
 

@@ -27,6 +27,7 @@ mod msal;
 mod notifications;
 mod odata;
 mod openapi;
+mod operations;
 mod organizing;
 mod people;
 mod photos;

@@ -242,6 +242,11 @@ impl Backend for PostgresBackend {
         Ok(Box::new(PgConn(self.client().await?)))
     }
 
+    fn pool_status(&self) -> Option<crate::PoolStatus> {
+        let s = self.pool.status();
+        Some(crate::PoolStatus { max: s.max_size, open: s.size, idle: s.available, waiting: s.waiting })
+    }
+
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
         // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
         let tx = PgTx { client: Some(self.client().await?), wake: false, signal: self.outbox_signal.clone() };

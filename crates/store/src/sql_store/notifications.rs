@@ -181,6 +181,17 @@ impl Notifications for SqlStore {
         self.write(move |tx| Box::pin(async move { tx.execute(&sql, &params).await.map(|_| ()) })).await
     }
 
+    async fn release_outbox(&self, ids: &[String]) -> GraphResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Only rows still leased: one acknowledged meanwhile is gone, one retried has '' already.
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!("UPDATE outbox SET lease_until = '' WHERE lease_until <> '' AND id IN ({marks})");
+        let params: Vec<Value> = ids.iter().map(|i| Value::from(i.as_str())).collect();
+        self.write(move |tx| Box::pin(async move { tx.execute(&sql, &params).await.map(|_| ()) })).await
+    }
+
     async fn give_up_outbox(&self, items: &[OutboxItem]) -> GraphResult<()> {
         let items = items.to_vec();
         self.write(move |tx| {
