@@ -53,7 +53,9 @@ fn tables() -> Vec<Table> {
         let s = statement.trim();
         if let Some(rest) = s.strip_prefix("CREATE TABLE ") {
             let (name, body) = rest.split_once('(').expect("a column list");
-            let body = body.trim_end().strip_suffix(')').expect("a closing parenthesis");
+            // `{clustered}` (SQLite's WITHOUT ROWID) may follow the column list.
+            let body = body.trim_end().trim_end_matches("{clustered}");
+            let body = body.strip_suffix(')').expect("a closing parenthesis");
             let mut table = Table { name: name.trim().to_owned(), columns: Vec::new(), primary_key: Vec::new() };
             let mut parts = Vec::new();
             let (mut depth, mut start) = (0, 0);
