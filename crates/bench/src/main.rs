@@ -223,7 +223,8 @@ async fn batch(t: &Target, pool: &mut Pool, report: &mut Report) -> Result<(), S
     let (o, ids) = load::create_batched(pool, &t.base, 5_000_000, BATCH_CREATES, CREATE_CONCURRENCY).await?;
     let first_error = o.first_error.clone();
     let secs = o.elapsed.as_secs_f64();
-    let mut row = Row::new(&format!("create via $batch ({} per batch)", load::BATCH_SIZE), CREATE_CONCURRENCY, o);
+    let mut row =
+        Row::new(&format!("create via $batch ({} per batch)", load::BATCH_SIZE), CREATE_CONCURRENCY, o).write();
     row.target(format!("10,000 creates < 2 s ({} in {secs:.2} s)", thousands(ids.len() as f64)), secs < 2.0);
     report.notes.push(format!(
         "$batch: {} creates in {secs:.2} s ({} creates/s; a batch p50 {:.2} ms, p99 {:.2} ms)",
@@ -333,7 +334,7 @@ async fn create(cli: &Cli, t: &Target, pool: &mut Pool, report: &mut Report) -> 
     }
     let first_error = o.first_error.clone();
     let secs = o.elapsed.as_secs_f64();
-    let mut row = Row::new("create", CREATE_CONCURRENCY, o);
+    let mut row = Row::new("create", CREATE_CONCURRENCY, o).write();
     // The target is stated for 10,000 creates; scale it for other counts.
     let per_10k = secs * 10_000.0 / n.max(1) as f64;
     row.target(format!("10,000 creates < 3 s ({} in {secs:.2} s)", thousands(n as f64)), per_10k < 3.0);
@@ -439,7 +440,7 @@ impl Runs<'_> {
             let o =
                 load::timed_requests(self.pool, c, Arc::clone(&uploads), "PUT", Some(Arc::clone(&jpeg)), self.duration)
                     .await?;
-            let mut row = Row::new("photo-upload 1024x768 JPEG", c, o);
+            let mut row = Row::new("photo-upload 1024x768 JPEG", c, o).write();
             if c == 1 {
                 let p50 = row.p50_ms;
                 row.target(format!("p50 < 20 ms @1 ({p50:.2} ms)"), p50 < 20.0);

@@ -127,7 +127,7 @@ async fn measure(
         let (create_errors, first_error) = (o.errors, o.first_error.take());
         o.latencies_us = latencies;
         o.errors += missing as u64;
-        let mut row = Row::new("notify: commit→delivery", c, o);
+        let mut row = Row::new("notify: commit→delivery", c, o).write();
         let p99 = row.p99_ms;
         row.target(format!("p99 commit→delivery < 20 ms (p99 {p99:.1} ms)"), p99 < TARGET_MS);
         eprintln!(

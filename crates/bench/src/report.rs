@@ -28,6 +28,8 @@ pub struct Row {
     pub target: String,
     pub verdict: Option<Verdict>,
     pub aborted: bool,
+    /// Writes are not compared with the ceiling (a fixed GET); set by [`Row::write`].
+    pub is_write: bool,
 }
 
 impl Row {
@@ -46,7 +48,14 @@ impl Row {
             target: String::new(),
             verdict: None,
             aborted: o.aborted,
+            is_write: false,
         }
+    }
+
+    /// Marks a row of writes (creates, uploads): no "× ceiling" figure.
+    pub fn write(mut self) -> Self {
+        self.is_write = true;
+        self
     }
 
     /// Sets the target text and verdict; a row with errors never passes.
@@ -126,7 +135,7 @@ impl Report {
 
     /// A row's throughput as a fraction of the ceiling at its concurrency.
     pub fn of_ceiling(&self, r: &Row) -> Option<f64> {
-        self.ceiling_at(r.concurrency).map(|c| r.rps / c)
+        self.ceiling_at(r.concurrency).filter(|_| !r.is_write).map(|c| r.rps / c)
     }
 
     pub fn markdown(&self, machine: &Machine, date: &str) -> String {
