@@ -89,7 +89,7 @@ pub enum Scenario {
     /// Page 1 vs page 1000 reached by following @odata.nextLink.
     #[value(alias = "paging")]
     Deep,
-    /// Contact photos: PUT a 1024x768 JPEG (decode + resize to every standard size), then GET
+    /// Contact photos: PUT a 1024x768 JPEG (decoded; sizes render on first read), then GET
     /// the stored 96x96 rendition's $value.
     #[value(alias = "photo")]
     Photos,

@@ -418,7 +418,7 @@ impl Runs<'_> {
         Ok(())
     }
 
-    /// Photo upload (decode + every standard size) and reads of the stored 96x96 rendition.
+    /// Photo upload (decode; the sizes render on first read) and reads of the stored 96x96 rendition.
     async fn photos(&mut self, base: &str, ids: &[String]) -> Result<(), String> {
         let jpeg = Arc::new(rolo_media::sample(1024, 768, rolo_media::Format::Jpeg));
         let owners: Vec<String> = ids.iter().take(32).cloned().collect();
