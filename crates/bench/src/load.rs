@@ -267,6 +267,75 @@ pub async fn create_stamped(
     result
 }
 
+/// Graph's limit on the requests in one `$batch`.
+pub const BATCH_SIZE: usize = 20;
+
+/// Creates `count` contacts (numbered from `first`) through `POST $batch`, [`BATCH_SIZE`] creates
+/// per batch, with `concurrency` workers. Requests and latencies count batches; the ids count
+/// the creates that answered 201.
+pub async fn create_batched(
+    pool: &mut Pool,
+    base: &str,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+) -> Result<(Outcome, Vec<String>), String> {
+    let clients = pool.take(concurrency.min(count.div_ceil(BATCH_SIZE).max(1))).await?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let shared_ok = Arc::new(AtomicU64::new(0));
+    let path: Arc<str> = format!("{base}/$batch").into();
+    let start = Instant::now();
+    let mut set = JoinSet::new();
+    for mut client in clients {
+        let (next, shared_ok, path) = (next.clone(), shared_ok.clone(), path.clone());
+        set.spawn(async move {
+            let mut w = Worker::default();
+            loop {
+                let from = next.fetch_add(BATCH_SIZE, Ordering::Relaxed);
+                if from >= count || w.should_abort(&shared_ok) {
+                    break;
+                }
+                let requests: Vec<Value> = (from..count.min(from + BATCH_SIZE))
+                    .map(|i| {
+                        let body: Value = serde_json::from_slice(&contact_json(first + i)).unwrap_or_default();
+                        json!({"id": (i - from + 1).to_string(), "method": "POST", "url": "/me/contacts",
+                               "headers": {"Content-Type": "application/json"}, "body": body})
+                    })
+                    .collect();
+                let body = json!({ "requests": requests }).to_string();
+                w.requests += 1;
+                let started = Instant::now();
+                match client.post_json(&path, body.as_bytes()).await {
+                    Ok(200) => {
+                        let v: Value = serde_json::from_slice(client.body()).unwrap_or_default();
+                        let responses = v["responses"].as_array().cloned().unwrap_or_default();
+                        let created: Vec<String> = responses
+                            .iter()
+                            .filter(|r| r["status"] == 201)
+                            .filter_map(|r| r["body"]["id"].as_str().map(str::to_owned))
+                            .collect();
+                        if created.len() == requests.len() {
+                            w.ok(started, &shared_ok);
+                        } else {
+                            let bad = responses.iter().find(|r| r["status"] != 201).cloned().unwrap_or_default();
+                            w.error(|| {
+                                format!("POST {path}: {} of {} created; e.g. {bad}", created.len(), requests.len())
+                            });
+                        }
+                        let acked = Instant::now();
+                        w.ids.extend(created.into_iter().map(|id| (id, acked)));
+                    }
+                    Ok(s) => w.error(|| format!("POST {path}: HTTP {s}: {}", snippet(client.body()))),
+                    Err(e) => w.error(|| format!("POST {path}: {e}")),
+                }
+            }
+            (client, w)
+        });
+    }
+    let (o, ids) = collect_with_ids(pool, set, start).await?;
+    Ok((o, ids.into_iter().map(|(id, _)| id).collect()))
+}
+
 /// Prints "created n/total" about once a second.
 async fn report_progress(done: Arc<AtomicU64>, first: usize, count: usize) {
     let start = Instant::now();

@@ -1,5 +1,5 @@
-//! The notify scenario: commit-to-delivery latency of change notifications (issue #4: p99 under
-//! 1 s with a healthy receiver).
+//! The notify scenario: commit-to-delivery latency of change notifications (issue #17: p99 under
+//! 20 ms with a healthy receiver, the worker being woken on commit).
 //!
 //! A subscription on me/contacts points at the bench's own receiver; contacts are then created at
 //! each concurrency. A contact's latency runs from the moment its 201 was read (the client learns
@@ -19,7 +19,7 @@ pub const CONTACTS_PER_LEVEL: usize = 500;
 const CLIENT_STATE: &str = "rolo-bench";
 /// How long to wait for stragglers after a level's last create.
 const STRAGGLER_WAIT: Duration = Duration::from_secs(10);
-const TARGET_MS: f64 = 1000.0;
+const TARGET_MS: f64 = 20.0;
 
 /// Subscribes, measures every level, and unsubscribes. Contacts are numbered from `first`.
 pub async fn run(
@@ -127,9 +127,9 @@ async fn measure(
         let (create_errors, first_error) = (o.errors, o.first_error.take());
         o.latencies_us = latencies;
         o.errors += missing as u64;
-        let mut row = Row::new("notify: commit→delivery", c, o);
+        let mut row = Row::new("notify: commit→delivery", c, o).write();
         let p99 = row.p99_ms;
-        row.target(format!("p99 commit→delivery < 1 s (p99 {p99:.0} ms)"), p99 < TARGET_MS);
+        row.target(format!("p99 commit→delivery < 20 ms (p99 {p99:.1} ms)"), p99 < TARGET_MS);
         eprintln!(
             "  notify @{c}: {arrived}/{} delivered in {batches} POSTs, p50 {:.2} ms, p99 {p99:.2} ms, max {max_ms:.2} ms",
             acked.len(),

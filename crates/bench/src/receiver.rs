@@ -1,25 +1,26 @@
-//! Minimal webhook receiver for the notify scenario: answers Rolo's validation handshake and
-//! records when each contact's `created` notification arrives.
+//! Webhook receiver for the notify scenario: answers Rolo's validation handshake and records
+//! when each contact's `created` notification arrives.
 //!
-//! Like the client in `http.rs`, it does only what the benchmark needs: HTTP/1.1 requests with a
-//! `Content-Length` (or chunked) body, several per keep-alive connection. It runs on the bench's
-//! own runtime, so no extra threads compete with the server for the cores.
+//! A hyper 1 HTTP/1.1 server on the bench's own runtime, so no extra threads compete with the
+//! server for the cores.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::http::{has_token, read_chunked, trim_crlf};
-
-/// Upper bound on a request head.
-const MAX_HEAD: usize = 64 * 1024;
-/// Upper bound on a `Content-Length` body; a batch of 256 notifications is about 150 KiB.
+/// Upper bound on a request body; a batch of 256 notifications is about 150 KiB.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// What the receiver has seen so far.
@@ -68,7 +69,11 @@ impl Receiver {
                     accepted = listener.accept() => match accepted {
                         Ok((sock, _)) => {
                             let _ = sock.set_nodelay(true);
-                            conns.spawn(serve(sock, Arc::clone(&shared), Arc::clone(&client_state)));
+                            let (seen, state) = (Arc::clone(&shared), Arc::clone(&client_state));
+                            let service = service_fn(move |req| handle(req, Arc::clone(&seen), Arc::clone(&state)));
+                            conns.spawn(async move {
+                                let _ = http1::Builder::new().serve_connection(TokioIo::new(sock), service).await;
+                            });
                         }
                         // E.g. out of file descriptors: back off instead of spinning.
                         Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -91,146 +96,71 @@ fn lock(m: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One connection: requests in order until the peer closes it or asks to.
-async fn serve(sock: TcpStream, seen: Arc<Mutex<Seen>>, client_state: Arc<str>) {
-    let mut r = BufReader::new(sock);
-    let (mut line, mut out) = (Vec::with_capacity(256), Vec::with_capacity(256));
-    loop {
-        let req = match read_request(&mut r, &mut line).await {
-            Ok(Some(req)) => req,
-            Ok(None) => return,
-            Err(_) => {
-                let _ = r
-                    .get_mut()
-                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-                return;
-            }
-        };
-        // The delivery time: the whole notification has been read.
-        let arrived = Instant::now();
-        respond(&req, arrived, &client_state, &seen, &mut out);
-        if r.get_mut().write_all(&out).await.is_err() || !req.keep_alive {
-            return;
-        }
-    }
+/// One request: its body is read whole, then answered by `respond`.
+async fn handle(
+    req: hyper::Request<Incoming>,
+    seen: Arc<Mutex<Seen>>,
+    client_state: Arc<str>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let method = req.method().as_str().to_owned();
+    let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => return Ok(answer(Answer { status: 400, content_type: None, body: Vec::new() })),
+    };
+    // The delivery time: the whole notification has been read.
+    let arrived = Instant::now();
+    let req = Request { method, target, body };
+    Ok(answer(respond(&req, arrived, &client_state, &seen)))
 }
 
-/// One parsed request.
+fn answer(a: Answer) -> hyper::Response<Full<Bytes>> {
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(a.body)));
+    *resp.status_mut() = hyper::StatusCode::from_u16(a.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(t) = a.content_type {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(t));
+    }
+    resp
+}
+
+/// One received request.
 #[derive(Debug)]
 pub struct Request {
     pub method: String,
     /// The request target as sent, e.g. `/hook?validationToken=...`.
     pub target: String,
-    pub keep_alive: bool,
     pub body: Vec<u8>,
 }
 
-/// Reads one request; `None` when the peer closed the connection between requests.
-pub async fn read_request<R: AsyncBufRead + Unpin>(r: &mut R, line: &mut Vec<u8>) -> Result<Option<Request>, String> {
-    // Empty lines before a request line are allowed (RFC 9112 §2.2).
-    let request_line = loop {
-        line.clear();
-        if r.read_until(b'\n', line).await.map_err(|e| format!("reading request: {e}"))? == 0 {
-            return Ok(None);
-        }
-        if line.len() > MAX_HEAD {
-            return Err("request line larger than 64 KiB".into());
-        }
-        let l = trim_crlf(line);
-        if !l.is_empty() {
-            break String::from_utf8_lossy(l).into_owned();
-        }
-    };
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(format!("bad request line {request_line:?}"));
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("unsupported version in {request_line:?}"));
-    }
-    // HTTP/1.1 defaults to keep-alive, HTTP/1.0 to close.
-    let mut keep_alive = version != "HTTP/1.0";
-    let (mut content_length, mut chunked, mut head_len) = (0, false, request_line.len());
-    loop {
-        line.clear();
-        let n = r.read_until(b'\n', line).await.map_err(|e| format!("reading headers: {e}"))?;
-        if n == 0 {
-            return Err("connection closed inside request headers".into());
-        }
-        head_len += n;
-        if head_len > MAX_HEAD {
-            return Err("request head larger than 64 KiB".into());
-        }
-        let l = trim_crlf(line);
-        if l.is_empty() {
-            break;
-        }
-        let Some(colon) = l.iter().position(|&b| b == b':') else {
-            return Err(format!("malformed header line {:?}", String::from_utf8_lossy(l)));
-        };
-        let (name, value) = (&l[..colon], l[colon + 1..].trim_ascii());
-        if name.eq_ignore_ascii_case(b"content-length") {
-            content_length = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .ok_or_else(|| format!("bad Content-Length {:?}", String::from_utf8_lossy(value)))?;
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = has_token(value, b"chunked");
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            if has_token(value, b"close") {
-                keep_alive = false;
-            } else if has_token(value, b"keep-alive") {
-                keep_alive = true;
-            }
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        read_chunked(r, line, &mut body).await.map_err(|e| e.to_string())?;
-    } else if content_length > MAX_BODY {
-        return Err(format!("request body of {content_length} bytes"));
-    } else {
-        body.resize(content_length, 0);
-        r.read_exact(&mut body).await.map_err(|e| format!("reading {content_length}-byte body: {e}"))?;
-    }
-    Ok(Some(Request { method: method.to_owned(), target: target.to_owned(), keep_alive, body }))
+/// What to answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<&'static str>,
+    pub body: Vec<u8>,
 }
 
-/// Writes the answer to `req` into `out`, recording notifications that `arrived` in `seen`.
-fn respond(req: &Request, arrived: Instant, client_state: &str, seen: &Mutex<Seen>, out: &mut Vec<u8>) {
-    out.clear();
+/// The answer to `req`, recording notifications that `arrived` in `seen`.
+fn respond(req: &Request, arrived: Instant, client_state: &str, seen: &Mutex<Seen>) -> Answer {
+    let plain = |status: u16| Answer { status, content_type: None, body: Vec::new() };
     // The handshake: 200 with the decoded token as plain text.
     if let Some(token) = query_param(&req.target, "validationToken") {
         lock(seen).validations += 1;
-        return head(out, "200 OK", Some("text/plain; charset=utf-8"), token.as_bytes(), req.keep_alive);
+        return Answer { status: 200, content_type: Some("text/plain; charset=utf-8"), body: token.into_bytes() };
     }
     if req.method != "POST" {
-        return head(out, "405 Method Not Allowed", None, b"", req.keep_alive);
+        return plain(405);
     }
     match serde_json::from_slice::<Value>(&req.body) {
         Ok(batch) => {
             record(&batch, arrived, client_state, &mut lock(seen));
-            head(out, "202 Accepted", None, b"", req.keep_alive);
+            plain(202)
         }
         Err(_) => {
             lock(seen).unexpected += 1;
-            head(out, "400 Bad Request", None, b"", req.keep_alive);
+            plain(400)
         }
     }
-}
-
-fn head(out: &mut Vec<u8>, status: &str, content_type: Option<&str>, body: &[u8], keep_alive: bool) {
-    out.extend_from_slice(format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len()).as_bytes());
-    if let Some(t) = content_type {
-        out.extend_from_slice(format!("Content-Type: {t}\r\n").as_bytes());
-    }
-    if !keep_alive {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
 }
 
 /// Records a `{"value":[...]}` batch: the first `created` notification per contact id counts.
@@ -292,7 +222,7 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::read_response;
+    use crate::http::Client;
 
     #[test]
     fn decodes_percent_and_plus() {
@@ -312,40 +242,6 @@ mod tests {
         assert_eq!(query_param("/hook?validationTokens=x", "validationToken"), None);
     }
 
-    #[tokio::test]
-    async fn parses_pipelined_requests() {
-        let mut r: &[u8] = b"POST /hook?validationToken=Validation%3A+abc HTTP/1.1\r\nhost: x\r\n\
-            content-type: text/plain; charset=utf-8\r\ncontent-length: 0\r\n\r\n\
-            \r\nPOST /hook HTTP/1.1\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\n{\"value\":1}\
-            POST /hook HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
-            GET / HTTP/1.0\r\n\r\n";
-        let mut line = Vec::new();
-        let a = read_request(&mut r, &mut line).await.unwrap().unwrap();
-        assert_eq!(
-            (a.method.as_str(), a.target.as_str(), a.keep_alive),
-            ("POST", "/hook?validationToken=Validation%3A+abc", true)
-        );
-        assert!(a.body.is_empty());
-        let b = read_request(&mut r, &mut line).await.unwrap().unwrap();
-        assert_eq!((b.target.as_str(), b.body.as_slice(), b.keep_alive), ("/hook", &b"{\"value\":1}"[..], true));
-        let c = read_request(&mut r, &mut line).await.unwrap().unwrap();
-        assert_eq!((c.body.as_slice(), c.keep_alive), (&b"abc"[..], false));
-        let d = read_request(&mut r, &mut line).await.unwrap().unwrap();
-        assert_eq!((d.method.as_str(), d.keep_alive), ("GET", false));
-        assert!(read_request(&mut r, &mut line).await.unwrap().is_none());
-
-        for bad in [
-            &b"garbage\r\n\r\n"[..],
-            b"POST / SPDY/3\r\n\r\n",
-            b"POST / HTTP/1.1\r\nno colon\r\n\r\n",
-            b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-            b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nshort",
-        ] {
-            let mut r = bad;
-            assert!(read_request(&mut r, &mut line).await.is_err(), "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
-
     fn notification(id: &str, change: &str, state: &str) -> Value {
         serde_json::json!({"changeType": change, "clientState": state, "resource": format!("Users/u/Contacts/{id}"),
                            "resourceData": {"id": id}})
@@ -354,26 +250,21 @@ mod tests {
     #[test]
     fn answers_and_records() {
         let seen = Mutex::new(Seen::default());
-        let mut out = Vec::new();
-        let req = |target: &str, body: Vec<u8>| Request {
-            method: "POST".into(),
-            target: target.into(),
-            keep_alive: true,
-            body,
-        };
+        let req = |target: &str, body: Vec<u8>| Request { method: "POST".into(), target: target.into(), body };
 
-        respond(&req("/hook?validationToken=Validation%3A+t-1", Vec::new()), Instant::now(), "s", &seen, &mut out);
-        let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Length: 15\r\n"), "{text}");
-        assert!(text.contains("Content-Type: text/plain") && text.ends_with("\r\n\r\nValidation: t-1"), "{text}");
+        let a = respond(&req("/hook?validationToken=Validation%3A+t-1", Vec::new()), Instant::now(), "s", &seen);
+        assert_eq!(
+            a,
+            Answer { status: 200, content_type: Some("text/plain; charset=utf-8"), body: b"Validation: t-1".to_vec() }
+        );
 
         let batch = serde_json::json!({"value": [notification("a", "created", "s"), notification("b", "created", "s"),
             notification("a", "created", "s"), notification("c", "updated", "s"), notification("d", "created", "other")]});
         let t0 = Instant::now();
-        respond(&req("/hook", batch.to_string().into_bytes()), t0, "s", &seen, &mut out);
-        assert_eq!(out, b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
-        respond(&req("/hook", b"not json".to_vec()), Instant::now(), "s", &seen, &mut out);
-        assert!(out.starts_with(b"HTTP/1.1 400 "));
+        assert_eq!(respond(&req("/hook", batch.to_string().into_bytes()), t0, "s", &seen).status, 202);
+        assert_eq!(respond(&req("/hook", b"not json".to_vec()), Instant::now(), "s", &seen).status, 400);
+        let get = Request { method: "GET".into(), target: "/hook".into(), body: Vec::new() };
+        assert_eq!(respond(&get, Instant::now(), "s", &seen).status, 405);
 
         let s = lock(&seen);
         assert_eq!((s.validations, s.batches, s.duplicates, s.unexpected), (1, 1, 1, 3));
@@ -386,24 +277,14 @@ mod tests {
     async fn serves_keep_alive_connections() {
         let receiver = Receiver::start("bench").await.unwrap();
         let addr = receiver.url.trim_start_matches("http://").trim_end_matches("/hook").to_owned();
-        let mut conn = BufReader::new(TcpStream::connect(&addr).await.unwrap());
-        let (mut line, mut body) = (Vec::new(), Vec::new());
+        let mut c = Client::new(&addr, "unused");
 
-        conn.get_mut()
-            .write_all(b"POST /hook?validationToken=a%20b+c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-            .await
-            .unwrap();
-        let (status, keep_alive) = read_response(&mut conn, &mut line, &mut body).await.unwrap();
-        assert_eq!((status, keep_alive, body.as_slice()), (200, true, &b"a b c"[..]));
+        assert_eq!(c.request("POST", "/hook?validationToken=a%20b+c", Some(b"")).await.unwrap(), 200);
+        assert_eq!(c.body(), b"a b c");
 
         let json = serde_json::json!({"value": [notification("id-1", "created", "bench")]}).to_string();
-        let req = format!(
-            "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
-            json.len()
-        );
-        conn.get_mut().write_all(req.as_bytes()).await.unwrap();
-        let (status, keep_alive) = read_response(&mut conn, &mut line, &mut body).await.unwrap();
-        assert_eq!((status, keep_alive, body.len()), (202, true, 0));
+        assert_eq!(c.post_json("/hook", json.as_bytes()).await.unwrap(), 202);
+        assert!(c.body().is_empty());
         assert!(receiver.seen().created.contains_key("id-1"));
         assert_eq!(receiver.seen().validations, 1);
     }

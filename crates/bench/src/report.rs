@@ -28,6 +28,8 @@ pub struct Row {
     pub target: String,
     pub verdict: Option<Verdict>,
     pub aborted: bool,
+    /// Writes are not compared with the ceiling (a fixed GET); set by [`Row::write`].
+    pub is_write: bool,
 }
 
 impl Row {
@@ -46,7 +48,14 @@ impl Row {
             target: String::new(),
             verdict: None,
             aborted: o.aborted,
+            is_write: false,
         }
+    }
+
+    /// Marks a row of writes (creates, uploads): no "× ceiling" figure.
+    pub fn write(mut self) -> Self {
+        self.is_write = true;
+        self
     }
 
     /// Sets the target text and verdict; a row with errors never passes.
@@ -83,6 +92,10 @@ pub struct Report {
     pub memory: Option<Memory>,
     /// Free-text lines under the table (timings, errors, skipped checks).
     pub notes: Vec<String>,
+    /// The ceiling server's req/s at each concurrency (see `ceiling.rs`).
+    pub ceiling: Vec<(usize, f64)>,
+    /// `/proc/loadavg`'s one-minute figure when the run started (the machine may be shared).
+    pub load_before: Option<f64>,
 }
 
 pub struct Machine {
@@ -109,7 +122,22 @@ impl Machine {
     }
 }
 
+/// The one-minute load average, where the kernel tells it.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 impl Report {
+    /// The ceiling's req/s at `concurrency`, when that level was measured.
+    pub fn ceiling_at(&self, concurrency: usize) -> Option<f64> {
+        self.ceiling.iter().find(|(c, _)| *c == concurrency).map(|(_, rps)| *rps).filter(|r| *r > 0.0)
+    }
+
+    /// A row's throughput as a fraction of the ceiling at its concurrency.
+    pub fn of_ceiling(&self, r: &Row) -> Option<f64> {
+        self.ceiling_at(r.concurrency).filter(|_| !r.is_write).map(|c| r.rps / c)
+    }
+
     pub fn markdown(&self, machine: &Machine, date: &str) -> String {
         let mut s = format!("## Benchmark results — {date}\n\n");
         s += &format!(
@@ -125,9 +153,16 @@ impl Report {
             self.duration
         );
         s += "- Load: rolo-bench on the same machine (one thread, one keep-alive HTTP/1.1 \
-              connection per concurrent request); latency percentiles cover successful requests\n\n";
-        s += "| Scenario | Concurrency | Requests | req/s | p50 ms | p99 ms | Errors | Target | Result |\n";
-        s += "|---|---:|---:|---:|---:|---:|---:|---|---|\n";
+              connection per concurrent request); latency percentiles cover successful requests\n";
+        if let Some(l) = self.load_before {
+            s += &format!(
+                "- Load average (1 min) at the start: {l:.2}; at the end: {}\n",
+                load_average().map_or("?".into(), |l| format!("{l:.2}"))
+            );
+        }
+        s += "\n";
+        s += "| Scenario | Concurrency | Requests | req/s | × ceiling | p50 ms | p99 ms | Errors | Target | Result |\n";
+        s += "|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
         for r in &self.rows {
             let result = match (r.aborted, r.verdict) {
                 (true, _) => "ABORTED",
@@ -136,11 +171,12 @@ impl Report {
                 (_, None) => "",
             };
             s += &format!(
-                "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} |\n",
                 r.scenario,
                 r.concurrency,
                 thousands(r.requests as f64),
                 thousands(r.rps),
+                self.of_ceiling(r).map_or(String::new(), |f| format!("{f:.2}")),
                 r.p50_ms,
                 r.p99_ms,
                 r.errors,
@@ -169,6 +205,7 @@ impl Report {
                     "errors": r.errors,
                     "seconds": r.seconds,
                     "req_per_s": r.rps,
+                    "of_ceiling": self.of_ceiling(r),
                     "p50_ms": r.p50_ms,
                     "p99_ms": r.p99_ms,
                     "target": r.target,
@@ -198,6 +235,8 @@ impl Report {
                 "vm_hwm_kib": m.hwm_kib,
             })),
             "notes": self.notes,
+            "ceiling": self.ceiling.iter().map(|(c, rps)| json!({"concurrency": c, "req_per_s": rps})).collect::<Vec<_>>(),
+            "load_average_start": self.load_before,
         })
     }
 }
@@ -299,11 +338,13 @@ mod tests {
         let mut row = Row::new("get-by-id", 16, o);
         assert_eq!((row.rps, row.p50_ms, row.p99_ms), (500.0, 0.5, 0.99));
         row.target("≥ 15,000 req/s".into(), false);
-        let report = Report { rows: vec![row], ..Report::default() };
+        let report = Report { rows: vec![row], ceiling: vec![(16, 2000.0)], ..Report::default() };
         let machine = Machine { cpu: "Test CPU".into(), cores: 2, mem_kib: 2 * 1024 * 1024 };
         let md = report.markdown(&machine, "2024-01-01 00:00 UTC");
         assert!(md.contains("Test CPU · 2 cores · 2.0 GiB RAM"));
-        assert!(md.contains("| get-by-id | 16 | 1,000 | 500 | 0.50 | 0.99 | 0 | ≥ 15,000 req/s | MISS |"));
+        assert!(md.contains("| get-by-id | 16 | 1,000 | 500 | 0.25 | 0.50 | 0.99 | 0 | ≥ 15,000 req/s | MISS |"));
         assert_eq!(report.json(&machine, "d")["results"][0]["result"], "miss");
+        assert_eq!(report.json(&machine, "d")["results"][0]["of_ceiling"], 0.25);
+        assert_eq!(report.ceiling_at(1), None);
     }
 }

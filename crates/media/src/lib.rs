@@ -134,6 +134,55 @@ pub fn fitted(width: u32, height: u32, size: u32) -> Option<(u32, u32)> {
     Some((scale(width), scale(height)))
 }
 
+/// A standard size as it will be served, known from the original's dimensions alone, before
+/// (or without) rendering it: photos store these at upload and render a size on its first read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    /// The size has the original's dimensions: it is served with the original's bytes.
+    pub is_original: bool,
+}
+
+/// The standard sizes an image of `width`x`height` can fill (never upscaled), smallest first.
+pub fn planned(width: u32, height: u32) -> Vec<Planned> {
+    STANDARD_SIZES
+        .into_iter()
+        .filter_map(|size| {
+            let (w, h) = fitted(width, height, size)?;
+            Some(Planned { size, width: w, height: h, is_original: (w, h) == (width, height) })
+        })
+        .collect()
+}
+
+/// The media etag of a rendition not rendered yet: derived from the original's etag and the size,
+/// so it is known at upload, stable, and changes whenever the original does.
+pub fn rendition_etag(original_etag: &str, size: u32) -> String {
+    format!("\"{:08X}\"", crc32fast::hash(format!("{original_etag}/{size}").as_bytes()))
+}
+
+/// Renders the `size` rendition of an original's bytes (decoded again, within the same limits),
+/// as JPEG; a size with the original's dimensions is the original itself.
+pub fn render(original: Vec<u8>, size: u32) -> Result<Photo, MediaError> {
+    let upload = decode(original)?;
+    let (w, h) = (upload.original.width, upload.original.height);
+    let Some((vw, vh)) = fitted(w, h, size) else {
+        return Err(MediaError::Corrupt(format!("a {w}x{h} image has no {size}x{size} rendition")));
+    };
+    if (vw, vh) == (w, h) {
+        return Ok(upload.original);
+    }
+    encode_jpeg(&upload.image.resize_exact(vw, vh, FilterType::Triangle))
+}
+
+fn encode_jpeg(image: &DynamicImage) -> Result<Photo, MediaError> {
+    let mut bytes = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85);
+    image.to_rgb8().write_with_encoder(encoder).map_err(|e| MediaError::Corrupt(e.to_string()))?;
+    Ok(Photo { bytes, content_type: "image/jpeg", width: image.width(), height: image.height() })
+}
+
 impl Upload {
     /// The standard sizes this image can fill, each resized (aspect ratio kept) and encoded as
     /// JPEG, as Exchange serves them. A size equal to the original reuses the original bytes.
@@ -205,6 +254,29 @@ mod tests {
             assert_eq!(again.original.content_type, "image/jpeg");
             assert_eq!((again.original.width, again.original.height), (v.width, v.height));
         }
+    }
+
+    #[test]
+    fn planned_sizes_match_what_render_makes() {
+        let original = sample(640, 480, ImageFormat::Png);
+        let plan = planned(640, 480);
+        assert_eq!(plan.iter().map(|p| p.size).collect::<Vec<_>>(), vec![48, 64, 96, 120, 240, 360, 432, 504]);
+        for p in &plan {
+            let r = render(original.clone(), p.size).unwrap();
+            assert_eq!((r.width, r.height, r.content_type), (p.width, p.height, "image/jpeg"), "{p:?}");
+            assert!(!p.is_original);
+        }
+        let square = sample(96, 96, ImageFormat::Png);
+        assert_eq!(
+            planned(96, 96).last().copied(),
+            Some(Planned { size: 96, width: 96, height: 96, is_original: true })
+        );
+        assert_eq!(render(square.clone(), 96).unwrap().bytes, square);
+        assert!(render(square, 120).is_err());
+        let (a, b) = (rendition_etag("\"0000ABCD\"", 48), rendition_etag("\"0000ABCD\"", 64));
+        assert_ne!(a, b);
+        assert_ne!(a, rendition_etag("\"0000ABCE\"", 48));
+        assert!(a.len() == 10 && a.starts_with('"') && a.ends_with('"'));
     }
 
     #[test]

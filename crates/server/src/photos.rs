@@ -134,7 +134,10 @@ async fn serve(
                 Some(s) => size_key(s)?,
                 None => ORIGINAL_SIZE.to_owned(),
             };
-            let p = store.photo(ctx.mailbox(), &owner, &key).await?.ok_or_else(photo_not_found)?;
+            let mut p = store.photo(ctx.mailbox(), &owner, &key).await?.ok_or_else(photo_not_found)?;
+            if p.bytes.is_empty() && p.size != ORIGINAL_SIZE && !not_modified(&p, headers) {
+                p = render_on_read(ctx, &owner, p).await?;
+            }
             Ok(bytes_response(p, headers))
         }
         (&Method::PUT | &Method::PATCH, PhotoPath::One { size: None, value: true }) => {
@@ -156,14 +159,19 @@ async fn serve(
     }
 }
 
-/// `$value`: the bytes as stored, with the media etag; `If-None-Match` gets 304.
-fn bytes_response(p: StoredPhoto, headers: &HeaderMap) -> Response {
-    let not_modified = headers
+/// Whether `If-None-Match` names the photo's etag (or `*`).
+fn not_modified(p: &StoredPhoto, headers: &HeaderMap) -> bool {
+    headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == p.etag);
+        .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == p.etag)
+}
+
+/// `$value`: the bytes as stored, with the media etag; `If-None-Match` gets 304.
+fn bytes_response(p: StoredPhoto, headers: &HeaderMap) -> Response {
+    let not_modified = not_modified(&p, headers);
     let etag = HeaderValue::from_str(&p.etag).ok();
     let mut resp = if not_modified {
         let mut r = Response::new(Body::empty());
@@ -184,30 +192,64 @@ fn bytes_response(p: StoredPhoto, headers: &HeaderMap) -> Response {
     resp
 }
 
-/// Decodes the upload (real decoding decides what is an image), renders the standard sizes and
-/// stores them all. The CPU work runs off the async workers.
+/// The stored rows of a new photo: the original with its bytes, and every standard size it can
+/// fill with its metadata (from the original's dimensions, `rolo_media::planned`) but no bytes
+/// yet: a size is rendered on its first read (`render_on_read`). A size with the original's
+/// dimensions is the original.
+pub(crate) fn renditions(original: rolo_media::Photo) -> Vec<StoredPhoto> {
+    let etag = original.etag();
+    let mut out: Vec<StoredPhoto> = rolo_media::planned(original.width, original.height)
+        .into_iter()
+        .map(|p| StoredPhoto {
+            size: p.size.to_string(),
+            content_type: if p.is_original { original.content_type } else { "image/jpeg" }.to_owned(),
+            width: p.width,
+            height: p.height,
+            etag: if p.is_original { etag.clone() } else { rolo_media::rendition_etag(&etag, p.size) },
+            bytes: if p.is_original { original.bytes.clone() } else { Vec::new() },
+        })
+        .collect();
+    out.insert(
+        0,
+        StoredPhoto {
+            size: ORIGINAL_SIZE.to_owned(),
+            content_type: original.content_type.to_owned(),
+            width: original.width,
+            height: original.height,
+            etag,
+            bytes: original.bytes,
+        },
+    );
+    out
+}
+
+/// Decodes the upload (real decoding decides what is an image) and stores the original with the
+/// standard sizes' metadata; the sizes themselves are rendered when first read. The CPU work
+/// runs off the async workers.
 async fn upload(ctx: &Ctx, owner: &PhotoOwner, body: Vec<u8>) -> GraphResult<()> {
     if body.is_empty() {
         return Err(GraphError::bad_request("ErrorInvalidRequest", "The request body must hold the image."));
     }
     let _slot = ctx.state.photo_slots.acquire().await.map_err(GraphError::internal)?;
-    let renditions = tokio::task::spawn_blocking(move || -> Result<Vec<StoredPhoto>, rolo_media::MediaError> {
-        let upload = rolo_media::decode(body)?;
-        let stored = |size: String, p: rolo_media::Photo| StoredPhoto {
-            etag: p.etag(),
-            size,
-            content_type: p.content_type.to_owned(),
-            width: p.width,
-            height: p.height,
-            bytes: p.bytes,
-        };
-        let mut out: Vec<StoredPhoto> =
-            upload.variants()?.into_iter().map(|(size, p)| stored(size.to_string(), p)).collect();
-        out.insert(0, stored(ORIGINAL_SIZE.to_owned(), upload.original));
-        Ok(out)
-    })
-    .await
-    .map_err(GraphError::internal)?
-    .map_err(|e| GraphError::bad_request("ErrorInvalidImage", e.to_string()))?;
+    let renditions = tokio::task::spawn_blocking(move || rolo_media::decode(body).map(|u| renditions(u.original)))
+        .await
+        .map_err(GraphError::internal)?
+        .map_err(|e| GraphError::bad_request("ErrorInvalidImage", e.to_string()))?;
     ctx.state.store.put_photo(ctx.mailbox(), owner, renditions).await
+}
+
+/// Renders a size on its first read from the stored original and keeps it, so later reads are
+/// plain reads. Two first reads at once both render; the bytes are the same.
+async fn render_on_read(ctx: &Ctx, owner: &PhotoOwner, mut p: StoredPhoto) -> GraphResult<StoredPhoto> {
+    let store = &ctx.state.store;
+    let original = store.photo(ctx.mailbox(), owner, ORIGINAL_SIZE).await?.ok_or_else(photo_not_found)?;
+    let size: u32 = p.size.parse().map_err(GraphError::internal)?;
+    let _slot = ctx.state.photo_slots.acquire().await.map_err(GraphError::internal)?;
+    let rendered = tokio::task::spawn_blocking(move || rolo_media::render(original.bytes, size))
+        .await
+        .map_err(GraphError::internal)?
+        .map_err(GraphError::internal)?;
+    store.fill_photo(ctx.mailbox(), owner, &p.size, &p.etag, rendered.bytes.clone()).await?;
+    p.bytes = rendered.bytes;
+    Ok(p)
 }

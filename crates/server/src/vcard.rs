@@ -57,21 +57,11 @@ fn content_key(data: &rolo_domain::ContactData) -> String {
     out
 }
 
-/// Decodes a photo and renders its standard sizes, as an upload through `.../photo/$value` is.
+/// Decodes a photo and plans its standard sizes, as an upload through `.../photo/$value` does
+/// (each size is rendered on its first read).
 pub(crate) fn renditions(bytes: Vec<u8>) -> Result<Vec<StoredPhoto>, String> {
     let upload = rolo_media::decode(bytes).map_err(|e| e.to_string())?;
-    let stored = |size: String, p: rolo_media::Photo| StoredPhoto {
-        etag: p.etag(),
-        size,
-        content_type: p.content_type.to_owned(),
-        width: p.width,
-        height: p.height,
-        bytes: p.bytes,
-    };
-    let mut out: Vec<StoredPhoto> =
-        upload.variants().map_err(|e| e.to_string())?.into_iter().map(|(s, p)| stored(s.to_string(), p)).collect();
-    out.insert(0, stored(ORIGINAL_SIZE.to_owned(), upload.original));
-    Ok(out)
+    Ok(crate::photos::renditions(upload.original))
 }
 
 /// Imports a file's text into `folder`, `batch` records per transaction; `progress` is told

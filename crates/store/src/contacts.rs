@@ -47,8 +47,18 @@ pub trait Contacts: Send + Sync {
     async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()>;
     /// The renditions' metadata (no bytes), the original first, then by size.
     async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>>;
-    /// One rendition with its bytes.
+    /// One rendition with its bytes; a size not rendered yet comes with no bytes.
     async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>>;
+    /// Stores the bytes of a size rendered on first read, if the rendition is still the one with
+    /// `etag` (a new upload in between wins); true when stored. Not a change of the contact.
+    async fn fill_photo(
+        &self,
+        mailbox: &Mailbox,
+        owner: &PhotoOwner,
+        size: &str,
+        etag: &str,
+        bytes: Vec<u8>,
+    ) -> GraphResult<bool>;
     /// Removes a photo; false when there was none.
     async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool>;
 

@@ -6,7 +6,8 @@ use rolo_domain::{GraphError, GraphResult};
 
 use crate::sql::Backend;
 
-/// Each migration is a list of statements; `{doc}` is the document column's type, `{blob}` the
+/// Each migration is a list of statements (one starting with `{sqlite}` runs on SQLite only);
+/// `{doc}` is the document column's type, `{blob}` the
 /// binary one, and `{ckey}` the collation of folded key columns: byte order on both databases, so
 /// ordering agrees and prefix matches can use the indexes.
 pub(crate) const MIGRATIONS: &[&[&str]] = &[
@@ -463,6 +464,16 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (mailbox_id, object_id))",
         "CREATE INDEX dav_names_by_name ON dav_names (mailbox_id, name)",
     ],
+    // SQLite walks the display-name order to answer a name filter sorted by display name (see
+    // `list_rows`); with the name keys in the index it tests each entry without reading the
+    // contact's row (`startswith(surname,'L')&$orderby=displayName` at 100,000 contacts: 8–30 ms
+    // to under 1 ms). SQLite only: PostgreSQL plans with statistics, and its B-tree entries may
+    // not hold four 1 KB keys.
+    &[
+        "{sqlite}DROP INDEX contacts_by_display_name",
+        "{sqlite}CREATE INDEX contacts_by_display_name ON contacts
+        (mailbox_id, folder_id, display_name_key, created_seq, given_name_key, surname_key, company_name_key)",
+    ],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator
@@ -535,6 +546,11 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
             continue;
         }
         for stmt in statements.iter() {
+            let stmt = match stmt.strip_prefix("{sqlite}") {
+                Some(_) if dialect != crate::sql::Dialect::Sqlite => continue,
+                Some(rest) => rest,
+                None => stmt,
+            };
             tx.execute(&dialect.ddl(stmt), &[]).await?;
         }
         tx.execute("INSERT INTO schema_migrations (version) VALUES (?)", &[version.into()]).await?;

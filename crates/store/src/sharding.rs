@@ -34,6 +34,12 @@ const MULTI_MAILBOX_STATEMENTS: &[(&str, &str, &str)] = &[
         "hourly compaction of every mailbox's change log: a maintenance fan-out to all shards",
     ),
     (
+        "sql_store/dav.rs",
+        "SELECT mailbox_id FROM mailbox_grants WHERE grantee_id = ? UNION SELECT mailbox_id FROM folder_grants WHERE grantee_id = ? ORDER BY mailbox_id",
+        "which mailboxes share something with a CardDAV user (its address book homes): a lookup by grantee, \
+         across shards, made once per PROPFIND of the principal",
+    ),
+    (
         "sql_store/emulator.rs",
         "UPDATE mailboxes SET change_seq = change_seq + 1",
         "the emulator's whole-state reset; never runs in a deployment",

@@ -482,6 +482,30 @@ impl Contacts for SqlStore {
         Ok(row.map(photo_from))
     }
 
+    async fn fill_photo(
+        &self,
+        mailbox: &Mailbox,
+        owner: &PhotoOwner,
+        size: &str,
+        etag: &str,
+        bytes: Vec<u8>,
+    ) -> GraphResult<bool> {
+        let params: Vec<Value> =
+            vec![bytes.into(), mailbox.id.as_str().into(), owner.key().into(), size.into(), etag.into()];
+        self.write(move |tx| {
+            Box::pin(async move {
+                let n = tx
+                    .execute(
+                        "UPDATE photos SET bytes = ? WHERE mailbox_id = ? AND owner_id = ? AND size = ? AND etag = ?",
+                        &params,
+                    )
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
     async fn delete_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<bool> {
         let (mb, key) = (mailbox.clone(), owner.key().to_owned());
         self.write(move |tx| {
