@@ -545,13 +545,8 @@ pub async fn migrate(backend: &dyn Backend) -> GraphResult<()> {
         if applied {
             continue;
         }
-        for stmt in statements.iter() {
-            let stmt = match stmt.strip_prefix("{sqlite}") {
-                Some(_) if dialect != crate::sql::Dialect::Sqlite => continue,
-                Some(rest) => rest,
-                None => stmt,
-            };
-            tx.execute(&dialect.ddl(stmt), &[]).await?;
+        for stmt in statements.iter().filter_map(|s| dialect.ddl(s)) {
+            tx.execute(&stmt, &[]).await?;
         }
         tx.execute("INSERT INTO schema_migrations (version) VALUES (?)", &[version.into()]).await?;
         if let Err(e) = tx.commit().await {

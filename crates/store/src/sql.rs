@@ -129,17 +129,25 @@ impl Dialect {
     /// A migration statement with its type placeholders filled in: `{doc}` (a JSON document),
     /// `{blob}` (bytes), `{ckey}` (the collation of folded key columns) and `{clustered}` (after
     /// a table whose primary key is its only lookup: SQLite then stores the rows in the key's
-    /// B-tree instead of a rowid table beside it; PostgreSQL has no such choice).
-    pub fn ddl(self, statement: &str) -> String {
+    /// B-tree instead of a rowid table beside it; PostgreSQL has no such choice). `None` for a
+    /// statement marked `{sqlite}` (SQLite only) on PostgreSQL.
+    pub fn ddl(self, statement: &str) -> Option<String> {
+        let statement = match (statement.strip_prefix("{sqlite}"), self) {
+            (Some(_), Dialect::Postgres) => return None,
+            (Some(rest), Dialect::Sqlite) => rest,
+            (None, _) => statement,
+        };
         let (doc, blob, ckey, clustered) = match self {
             Dialect::Sqlite => ("TEXT", "BLOB", "", " WITHOUT ROWID"),
             Dialect::Postgres => ("JSONB", "BYTEA", "COLLATE \"C\"", ""),
         };
-        statement
-            .replace("{doc}", doc)
-            .replace("{blob}", blob)
-            .replace("{ckey}", ckey)
-            .replace("{clustered}", clustered)
+        Some(
+            statement
+                .replace("{doc}", doc)
+                .replace("{blob}", blob)
+                .replace("{ckey}", ckey)
+                .replace("{clustered}", clustered),
+        )
     }
 
     /// Whether the whole state can be copied to and from a database file (the emulator's
@@ -400,13 +408,18 @@ mod tests {
         assert_eq!((s.row_lock_skip_locked(), p.row_lock_skip_locked()), ("", " FOR UPDATE SKIP LOCKED"));
         assert_eq!(s.exclusive_table_lock("t"), None);
         assert_eq!(p.exclusive_table_lock("t").as_deref(), Some("LOCK TABLE t IN EXCLUSIVE MODE"));
-        assert_eq!(s.ddl("a {doc} {blob} k{ckey}"), "a TEXT BLOB k");
+        assert_eq!(s.ddl("a {doc} {blob} k{ckey}").unwrap(), "a TEXT BLOB k");
+        assert_eq!(s.ddl("{sqlite}DROP INDEX i").unwrap(), "DROP INDEX i");
+        assert_eq!(p.ddl("{sqlite}DROP INDEX i"), None);
         assert_eq!(
-            s.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}"),
+            s.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}").unwrap(),
             "CREATE TABLE t (k TEXT PRIMARY KEY) WITHOUT ROWID"
         );
-        assert_eq!(p.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}"), "CREATE TABLE t (k TEXT PRIMARY KEY)");
-        assert_eq!(p.ddl("a {doc} {blob} k {ckey}"), "a JSONB BYTEA k COLLATE \"C\"");
+        assert_eq!(
+            p.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}").unwrap(),
+            "CREATE TABLE t (k TEXT PRIMARY KEY)"
+        );
+        assert_eq!(p.ddl("a {doc} {blob} k {ckey}").unwrap(), "a JSONB BYTEA k COLLATE \"C\"");
         assert!(s.has_file_snapshots() && !p.has_file_snapshots());
         assert!(s.plans_without_statistics() && !p.plans_without_statistics());
     }
