@@ -6,6 +6,7 @@ use base64::Engine;
 
 use super::{finish, iso_date, BadRecord, Imported, Record};
 use crate::contact::{ContactData, EmailAddress, Phone, PostalAddress, Website};
+use crate::properties::vcard_text_property;
 use crate::xprop::{MultiValue, SingleValue, MAX_VALUE_CHARS};
 
 /// A logical line with the 1-based physical line it starts on.
@@ -342,16 +343,12 @@ impl Card {
                 self.data.title = next();
                 self.data.generation = next();
             }
-            "NICKNAME" if self.data.nick_name.is_none() => self.data.nick_name = single(&text()?),
             "ORG" => {
                 let c = components(&text()?);
                 self.data.company_name = c.first().cloned().flatten();
                 let units: Vec<String> = c.into_iter().skip(1).flatten().collect();
                 self.data.department = Some(units.join(";")).filter(|d| !d.is_empty());
             }
-            "TITLE" => self.data.job_title = single(&text()?),
-            "ROLE" => self.data.profession = single(&text()?),
-            "NOTE" if self.data.personal_notes.is_none() => self.data.personal_notes = single(&text()?),
             "CATEGORIES" => {
                 let t = text()?;
                 self.data
@@ -405,16 +402,7 @@ impl Card {
                 Some(d) => self.anniversary = Some(d),
                 None => self.keep(raw),
             },
-            "X-MS-MANAGER" | "X-MANAGER" => self.data.manager = single(&text()?),
-            "X-MS-ASSISTANT" | "X-ASSISTANT" => self.data.assistant_name = single(&text()?),
-            "X-MS-SPOUSE" | "X-SPOUSE" => self.data.spouse_name = single(&text()?),
             "X-MS-CHILD" | "X-CHILD" => self.data.children.extend(single(&text()?)),
-            "X-PHONETIC-FIRST-NAME" => self.data.yomi_given_name = single(&text()?),
-            "X-PHONETIC-LAST-NAME" => self.data.yomi_surname = single(&text()?),
-            "X-PHONETIC-ORG" => self.data.yomi_company_name = single(&text()?),
-            "X-FILE-AS" | "SORT-STRING" => self.data.file_as = single(&text()?),
-            "X-INITIALS" => self.data.initials = single(&text()?),
-            "X-OFFICE-LOCATION" => self.data.office_location = single(&text()?),
             "X-GENDER" => self.data.gender = single(&text()?),
             "GENDER" => {
                 let mut c = components(&text()?).into_iter();
@@ -429,7 +417,11 @@ impl Card {
                 Some(bytes) => self.photo = Some(bytes),
                 None => self.keep(raw),
             },
-            _ => self.keep(raw),
+            name => match vcard_text_property(name).and_then(|p| self.data.text_mut(p.name)) {
+                // The first line of a kind wins; a second is kept verbatim, so nothing is lost.
+                Some(slot) if slot.is_none() => *slot = single(&text()?),
+                _ => self.keep(raw),
+            },
         }
         Ok(())
     }

@@ -39,6 +39,24 @@ fn apple_card_maps_every_property() {
 }
 
 #[test]
+fn text_lines_come_from_the_property_table_and_a_second_one_is_kept() {
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ana\r\nTITLE:Chef\r\nTITLE:Owner\r\nX-ASSISTANT:Bo\r\nSORT-STRING:Ana, B\r\nEND:VCARD\r\n";
+    let recs = read(card, Format::VCard);
+    let d = &recs[0].as_ref().unwrap().data;
+    assert_eq!(d.job_title.as_deref(), Some("Chef"));
+    assert_eq!(d.assistant_name.as_deref(), Some("Bo"));
+    assert_eq!(d.file_as.as_deref(), Some("Ana, B"));
+    assert_eq!(d.multi_value_extended_properties[0].value, ["TITLE:Owner"]);
+    // Each table line is written under its first name, so the card reads back the same.
+    let out = write_vcard(d, "u1", None, VCardVersion::V4);
+    for line in ["TITLE:Chef\r\n", "X-MS-ASSISTANT:Bo\r\n", "X-FILE-AS:Ana\\, B\r\n", "TITLE:Owner\r\n"] {
+        assert!(out.contains(line), "{line:?} missing from {out}");
+    }
+    let again = read(&out, Format::VCard);
+    assert_eq!(&again[0].as_ref().unwrap().data.text("jobTitle"), &Some(&Some("Chef".to_owned())));
+}
+
+#[test]
 fn quoted_printable_and_charsets_of_vcard_21_decode() {
     let card = "BEGIN:VCARD\nVERSION:2.1\nN;CHARSET=ISO-8859-1;ENCODING=QUOTED-PRINTABLE:M=FCller;J=F6rg\nNOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:Zeile eins=0D=0AZeile =\nzwei =C3=A9\nTEL;WORK;VOICE:+49 30 1\nEND:VCARD\n";
     let d = read(card, Format::VCard).remove(0).unwrap().data;

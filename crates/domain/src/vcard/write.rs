@@ -6,6 +6,7 @@ use base64::Engine;
 use super::parse::{ADDRESS_KINDS, EMAIL_KINDS, PHONE_KINDS, WEBSITE_KINDS};
 use super::{date_part, vcard_extra_property};
 use crate::contact::ContactData;
+use crate::properties::vcard_text_lines;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VCardVersion {
@@ -112,13 +113,10 @@ pub fn write_vcard(d: &ContactData, uid: &str, photo: Option<PhotoRef<'_>>, vers
         .map(|p| escape(p.as_deref().unwrap_or_default()))
         .collect();
     o.line("N", &n.join(";"));
-    o.text("NICKNAME", &d.nick_name);
     if d.company_name.is_some() || d.department.is_some() {
         let org = [&d.company_name, &d.department].map(|p| escape(p.as_deref().unwrap_or_default()));
         o.line("ORG", &org.join(";"));
     }
-    o.text("TITLE", &d.job_title);
-    o.text("ROLE", &d.profession);
     for e in &d.email_addresses {
         if let Some(a) = &e.address {
             let t: Vec<&str> = e.kind.as_deref().and_then(|k| lookup(EMAIL_KINDS, k)).into_iter().collect();
@@ -154,23 +152,19 @@ pub fn write_vcard(d: &ContactData, uid: &str, photo: Option<PhotoRef<'_>>, vers
     if let Some(a) = &d.wedding_anniversary {
         o.line(if v4 { "ANNIVERSARY" } else { "X-ANNIVERSARY" }, a);
     }
-    o.text("NOTE", &d.personal_notes);
     if !d.categories.is_empty() {
         let cats: Vec<String> = d.categories.iter().map(|c| escape(c)).collect();
         o.line("CATEGORIES", &cats.join(","));
     }
-    o.text("X-MS-MANAGER", &d.manager);
-    o.text("X-MS-ASSISTANT", &d.assistant_name);
-    o.text("X-MS-SPOUSE", &d.spouse_name);
+    // The one-line text properties, from the property table.
+    for (p, names) in vcard_text_lines() {
+        if let (Some(value), Some(name)) = (d.text(p.name), names.first()) {
+            o.text(name, value);
+        }
+    }
     for c in &d.children {
         o.line("X-MS-CHILD", &escape(c));
     }
-    o.text("X-PHONETIC-FIRST-NAME", &d.yomi_given_name);
-    o.text("X-PHONETIC-LAST-NAME", &d.yomi_surname);
-    o.text("X-PHONETIC-ORG", &d.yomi_company_name);
-    o.text("X-FILE-AS", &d.file_as);
-    o.text("X-INITIALS", &d.initials);
-    o.text("X-OFFICE-LOCATION", &d.office_location);
     if let Some(g) = d.gender.as_deref().filter(|g| !g.is_empty()) {
         match (v4, g) {
             (true, "male") => o.line("GENDER", "M"),
