@@ -20,7 +20,11 @@ pub(crate) enum Command {
         listen: Option<String>,
         #[command(flatten)]
         db: DatabaseArgs,
-        /// A TOML file with `listen`, `database`, `public_url`, `durability`, `max_connections`, `tls_cert`, `tls_key`
+        /// A PostgreSQL hot standby of --database that serves mailbox reads (repeatable; in the
+        /// environment, comma-separated)
+        #[arg(long = "database-replica", env = "ROLO_DATABASE_REPLICA", value_delimiter = ',')]
+        database_replicas: Vec<String>,
+        /// A TOML file with `listen`, `database`, `database_replicas`, `public_url`, `durability`, `max_connections`, `tls_cert`, `tls_key`
         #[arg(long, env = "ROLO_CONFIG")]
         config: Option<std::path::PathBuf>,
         /// Run as an emulator: well-known tenant, key and data set, printed tokens, and the

@@ -33,6 +33,8 @@ impl DatabaseArgs {
 struct FileConfig {
     listen: Option<String>,
     database: Option<String>,
+    /// PostgreSQL hot standbys of `database` that serve mailbox reads
+    database_replicas: Option<Vec<String>>,
     public_url: Option<String>,
     /// The tenant's name, as `GET /organization` reports it (default: Rolo)
     organization_name: Option<String>,
@@ -160,7 +162,14 @@ fn throttling(t: ThrottlingConfig, env: Option<String>) -> Result<ThrottleSettin
 }
 
 impl Config {
-    pub fn load(file: Option<&Path>, listen: Option<String>, db: DatabaseArgs) -> Result<Config, String> {
+    /// `replicas` come from `--database-replica` or `ROLO_DATABASE_REPLICA`; when none are given
+    /// there, the file's `database_replicas` apply.
+    pub fn load(
+        file: Option<&Path>,
+        listen: Option<String>,
+        db: DatabaseArgs,
+        replicas: Vec<String>,
+    ) -> Result<Config, String> {
         let fc: FileConfig = match file {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
@@ -183,7 +192,11 @@ impl Config {
             database: db.database.or(fc.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
             public_url: fc.public_url,
             organization_name: fc.organization_name,
-            options: OpenOptions { max_connections: fc.max_connections.unwrap_or(16), full_sync },
+            options: OpenOptions {
+                max_connections: fc.max_connections.unwrap_or(16),
+                full_sync,
+                replicas: if replicas.is_empty() { fc.database_replicas.unwrap_or_default() } else { replicas },
+            },
             delta_retention_days: fc.delta_retention_days.unwrap_or(30),
             webhook_http_hosts: fc.webhook_http_hosts,
             webhook_private_networks: fc.webhook_private_networks,
@@ -205,5 +218,29 @@ impl Config {
 
     pub async fn open_store(&self) -> GraphResult<SqlStore> {
         rolo_store::open(&self.database, &self.options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--database-replica` (or its environment variable) wins over the file's list, as
+    /// `--database` wins over `database`.
+    #[test]
+    fn replicas_from_flags_then_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rolo.toml");
+        std::fs::write(
+            &file,
+            "database = \"postgres://p/rolo\"\ndatabase_replicas = [\"postgres://s1/rolo\", \"postgres://s2/rolo\"]\n",
+        )
+        .unwrap();
+        let from_file = Config::load(Some(&file), None, DatabaseArgs::default(), Vec::new()).unwrap();
+        assert_eq!(from_file.options.replicas, ["postgres://s1/rolo", "postgres://s2/rolo"]);
+        let flags = vec!["postgres://s3/rolo".to_owned()];
+        let from_flags = Config::load(Some(&file), None, DatabaseArgs::default(), flags).unwrap();
+        assert_eq!(from_flags.options.replicas, ["postgres://s3/rolo"]);
+        assert!(Config::load(None, None, DatabaseArgs::default(), Vec::new()).unwrap().options.replicas.is_empty());
     }
 }

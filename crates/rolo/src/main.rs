@@ -202,9 +202,9 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| fail(e));
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { listen, db, config, emulator, seed, tls } => {
+            Command::Serve { listen, db, database_replicas, config, emulator, seed, tls } => {
                 let explicit_db = db.database.clone();
-                let cfg = Config::load(config.as_deref(), listen, db).unwrap_or_else(|e| fail(e));
+                let cfg = Config::load(config.as_deref(), listen, db, database_replicas).unwrap_or_else(|e| fail(e));
                 let opts = ServeOptions {
                     public_url: cfg.public_url.clone(),
                     organization_name: cfg.organization_name.clone(),

@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests by route template, method and status, their latency, and, read
 //! at each scrape, the outbox backlog, the delivery worker's outcomes, throttling refusals, the
-//! database pool and cache invalidations. Routes are labelled by the router's own
+//! database pool, mailbox reads by pool (with read replicas) and cache invalidations. Routes are labelled by the router's own
 //! classification (`paths::parse`, the identity and directory routes), never by raw paths, so
 //! ids in URLs cannot grow the label space; anything unrecognised is `other`.
 //!
@@ -377,6 +377,22 @@ pub async fn render(state: &AppState, metrics: &Metrics) -> String {
         registry.register("db_pool_open_connections", "Database connections open", gauge(pool.open));
         registry.register("db_pool_idle_connections", "Open database connections not in use", gauge(pool.idle));
         registry.register("db_pool_waiting", "Requests waiting for a database connection", gauge(pool.waiting));
+    }
+
+    if let Some(r) = state.store.replica_reads() {
+        registry.register(
+            "db_mailbox_reads",
+            "Mailbox reads by the pool that served them: a read replica, or the primary because every \
+             replica trailed the mailbox's last change or none could be reached",
+            counted(
+                &[
+                    ("replica", r.replica),
+                    ("primary_replicas_behind", r.primary_behind),
+                    ("primary_replicas_unavailable", r.primary_unavailable),
+                ],
+                "pool",
+            ),
+        );
     }
 
     let mut text = String::new();

@@ -54,7 +54,7 @@ pub use groups::{Groups, NewGroup, PostAuthor};
 pub use import::{ContactImport, ImportItem, ImportOutcome};
 pub use items::Items;
 pub use notifications::Notifications;
-pub use operations::{Operations, PoolStatus};
+pub use operations::{Operations, PoolStatus, ReplicaReads};
 pub use outbox::{OutboxDepth, OutboxItem, OutboxPayload, RichContent};
 pub use query::{Cursor, Entity, ListQuery, Page};
 pub use schema_extensions::SchemaExtensions;
@@ -348,7 +348,11 @@ pub type SchemaEdit = Box<dyn FnOnce(&mut SchemaExtension) -> GraphResult<()> + 
 /// or a file path for SQLite. Runs migrations.
 pub async fn open(url: &str, options: &OpenOptions) -> GraphResult<SqlStore> {
     let backend: Box<dyn sql::Backend> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Box::new(backend::postgres::PostgresBackend::connect(url, options.max_connections).await?)
+        Box::new(backend::postgres::PostgresBackend::connect(url, options.max_connections, &options.replicas).await?)
+    } else if !options.replicas.is_empty() {
+        return Err(rolo_domain::GraphError::internal(
+            "read replicas (--database-replica) need a PostgreSQL --database".to_owned(),
+        ));
     } else {
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         Box::new(backend::sqlite::SqliteBackend::open(std::path::Path::new(path), options.full_sync)?)
@@ -364,10 +368,13 @@ pub struct OpenOptions {
     pub max_connections: usize,
     /// SQLite `synchronous=FULL` (survives power loss) instead of `NORMAL` (survives crashes).
     pub full_sync: bool,
+    /// PostgreSQL hot standbys (`postgres://` URLs) that serve mailbox reads; each gets a pool
+    /// of `max_connections`.
+    pub replicas: Vec<String>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { max_connections: 16, full_sync: false }
+        OpenOptions { max_connections: 16, full_sync: false, replicas: Vec::new() }
     }
 }

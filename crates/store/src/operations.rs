@@ -19,16 +19,35 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
+/// Where mailbox reads went since start-up, with read replicas configured (counts only grow).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplicaReads {
+    /// Served by a replica.
+    pub replica: u64,
+    /// Served by the primary because every replica trailed the mailbox's last known change.
+    pub primary_behind: u64,
+    /// Served by the primary because no replica could be reached (down, erroring, or all
+    /// waiting out their retry delay).
+    pub primary_unavailable: u64,
+}
+
 /// The store's state for operators.
 pub trait Operations: Send + Sync {
     /// The pool's use; `None` for a backend without a pool (SQLite keeps one writer and a few
     /// readers, always open).
     fn pool_status(&self) -> Option<PoolStatus>;
+    /// How mailbox reads were split between the primary and read replicas; `None` without
+    /// replicas.
+    fn replica_reads(&self) -> Option<ReplicaReads>;
 }
 
 impl Operations for crate::SqlStore {
     fn pool_status(&self) -> Option<PoolStatus> {
         self.backend.pool_status()
+    }
+
+    fn replica_reads(&self) -> Option<ReplicaReads> {
+        self.backend.replica_reads()
     }
 }
 

@@ -322,6 +322,12 @@ pub trait Sql: Send {
     /// transaction it means nothing.
     fn queued_notifications(&mut self) {}
 
+    /// This transaction raised `mailbox`'s change counter to `seq` (see `SqlStore`'s `bump`):
+    /// once it commits, reads of that mailbox must see at least that counter, so a backend with
+    /// read replicas sends them to the primary until a replica has caught up. Outside a write
+    /// transaction it means nothing.
+    fn wrote_mailbox(&mut self, _mailbox: &str, _seq: i64) {}
+
     async fn query_opt(&mut self, sql: &str, params: &[Value]) -> GraphResult<Option<Row>> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
@@ -345,6 +351,19 @@ pub trait Backend: Send + Sync + 'static {
     fn outbox_signal(&self) -> OutboxSignal;
     async fn read(&self) -> GraphResult<Box<dyn Sql + '_>>;
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>>;
+    /// A read connection for one mailbox's data that tolerates a read replica: one that has
+    /// applied every change of the mailbox this process knows of (its own writes, counters it
+    /// read from the primary), else the primary. Without replicas, [`Backend::read`].
+    async fn read_mailbox(&self, _mailbox: &str) -> GraphResult<Box<dyn Sql + '_>> {
+        self.read().await
+    }
+    /// The mailbox's change counter as just read from the primary: later replica reads of the
+    /// mailbox must have reached it (a delta round's upper bound, a cache's version).
+    fn saw_change_seq(&self, _mailbox: &str, _seq: i64) {}
+    /// How reads were routed between the primary and replicas; `None` without replicas.
+    fn replica_reads(&self) -> Option<crate::ReplicaReads> {
+        None
+    }
     /// The connection pool's use, for backends with a pool (PostgreSQL).
     fn pool_status(&self) -> Option<crate::PoolStatus> {
         None

@@ -21,6 +21,9 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod replication;
+pub use replication::ReplicatedCluster;
+
 /// Use this server instead of starting one (`postgres://user@host:port/db`).
 const URL_ENV: &str = "ROLO_TEST_DATABASE_URL";
 /// Directory holding `initdb` and `postgres`, overriding the search.
@@ -181,80 +184,109 @@ impl LocalCluster {
         fs::create_dir(&socket_dir).map_err(|e| format!("cannot create {}: {e}", socket_dir.display()))?;
         run_as.prepare_dir(&socket_dir)?;
 
-        let initdb = run_as
-            .command(&bindir.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            // C locale: independent of the machine's locale settings (a missing locale makes
-            // initdb fail) and byte-order collation like SQLite's default.
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run initdb from {}: {e}", bindir.display()))?;
-        if !initdb.status.success() {
+        initdb(dir, &data, bindir, run_as)?;
+        let port = free_port()?;
+        let watchdog =
+            spawn_watched(&Postgres { dir, data: &data, socket_dir: &socket_dir, bindir, run_as, psql, port }, &[])?;
+        Ok((LocalCluster { _watchdog: watchdog }, format!("postgres://postgres@127.0.0.1:{port}/postgres")))
+    }
+}
+
+/// Creates a cluster in `data` (trust authentication, replication connections included).
+fn initdb(dir: &Path, data: &Path, bindir: &Path, run_as: &RunAs) -> Result<(), String> {
+    let initdb = run_as
+        .command(&bindir.join("initdb"))
+        .arg("-D")
+        .arg(data)
+        // C locale: independent of the machine's locale settings (a missing locale makes
+        // initdb fail) and byte-order collation like SQLite's default.
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run initdb from {}: {e}", bindir.display()))?;
+    if initdb.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "initdb failed ({}):\n{}{}",
+            initdb.status,
+            String::from_utf8_lossy(&initdb.stdout),
+            String::from_utf8_lossy(&initdb.stderr)
+        ))
+    }
+}
+
+/// A postgres to start: its data directory, where its socket and log go, and its port.
+struct Postgres<'a> {
+    /// The watchdog's directory: it holds the log and is deleted when the watchdog ends.
+    dir: &'a Path,
+    data: &'a Path,
+    socket_dir: &'a Path,
+    bindir: &'a Path,
+    run_as: &'a RunAs,
+    psql: &'a Path,
+    port: u16,
+}
+
+/// Starts postgres under the watchdog (see [`WATCHDOG_SCRIPT`]) and waits until it accepts
+/// connections. Dropping the returned child stops it and deletes `dir`. `settings` (`name=value`)
+/// come after the defaults, so they override them.
+fn spawn_watched(pg: &Postgres<'_>, settings: &[&str]) -> Result<Child, StartError> {
+    let log_path = pg.dir.join("postgres.log");
+    let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_err = log.try_clone().map_err(|e| format!("cannot duplicate log handle: {e}"))?;
+    let mut watchdog = pg
+        .run_as
+        .command(Path::new("/bin/sh"))
+        .args(["-c", WATCHDOG_SCRIPT, "rolo-pg-watchdog"])
+        .arg(pg.dir)
+        .arg(pg.bindir.join("postgres"))
+        .arg("-D")
+        .arg(pg.data)
+        .args(["-p", &pg.port.to_string()])
+        .arg("-k")
+        .arg(pg.socket_dir)
+        // Durability is pointless for a throwaway cluster and costs seconds per test run.
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        .args(["-c", "max_connections=200"])
+        .args(settings.iter().flat_map(|s| ["-c", s]))
+        .current_dir(pg.dir)
+        .stdin(Stdio::piped())
+        .stdout(log)
+        .stderr(log_err)
+        // Own process group: a Ctrl-C aimed at the test run must not kill postgres behind
+        // the watchdog's back; the watchdog shuts it down when the test process is gone.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start postgres: {e}"))?;
+
+    let admin_url = format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port);
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = watchdog.try_wait() {
+            let log = log_tail(&log_path);
+            let message = format!("postgres exited during start-up ({status}); log tail:\n{log}");
+            return Err(if log.contains("Address already in use") {
+                StartError::PortTaken(message)
+            } else {
+                StartError::Fatal(message)
+            });
+        }
+        if run_sql(pg.psql, &admin_url, "SELECT 1").is_ok() {
+            return Ok(watchdog);
+        }
+        if Instant::now() >= deadline {
+            // Dropping `watchdog` closes its stdin, which stops postgres.
             return Err(StartError::Fatal(format!(
-                "initdb failed ({}):\n{}{}",
-                initdb.status,
-                String::from_utf8_lossy(&initdb.stdout),
-                String::from_utf8_lossy(&initdb.stderr)
+                "postgres did not accept connections on port {} within {}s; log tail:\n{}",
+                pg.port,
+                START_TIMEOUT.as_secs(),
+                log_tail(&log_path)
             )));
         }
-
-        let port = free_port()?;
-        let log_path = dir.join("postgres.log");
-        let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let log_err = log.try_clone().map_err(|e| format!("cannot duplicate log handle: {e}"))?;
-        let mut watchdog = run_as
-            .command(Path::new("/bin/sh"))
-            .args(["-c", WATCHDOG_SCRIPT, "rolo-pg-watchdog"])
-            .arg(dir)
-            .arg(bindir.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .arg("-k")
-            .arg(&socket_dir)
-            // Durability is pointless for a throwaway cluster and costs seconds per test run.
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-            .args(["-c", "max_connections=200"])
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(log)
-            .stderr(log_err)
-            // Own process group: a Ctrl-C aimed at the test run must not kill postgres behind
-            // the watchdog's back; the watchdog shuts it down when the test process is gone.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start postgres: {e}"))?;
-
-        let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = watchdog.try_wait() {
-                let log = log_tail(&log_path);
-                let message = format!("postgres exited during start-up ({status}); log tail:\n{log}");
-                return Err(if log.contains("Address already in use") {
-                    StartError::PortTaken(message)
-                } else {
-                    StartError::Fatal(message)
-                });
-            }
-            if run_sql(psql, &admin_url, "SELECT 1").is_ok() {
-                let cluster = LocalCluster { _watchdog: watchdog };
-                return Ok((cluster, admin_url));
-            }
-            if Instant::now() >= deadline {
-                // Dropping `watchdog` closes its stdin, which stops postgres.
-                return Err(StartError::Fatal(format!(
-                    "postgres did not accept connections on port {port} within {}s; log tail:\n{}",
-                    START_TIMEOUT.as_secs(),
-                    log_tail(&log_path)
-                )));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        thread::sleep(Duration::from_millis(50));
     }
 }
 

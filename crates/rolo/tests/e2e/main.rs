@@ -32,6 +32,7 @@ mod organizing;
 mod people;
 mod photos;
 mod python_client;
+mod replicas;
 mod resource_limits;
 mod robustness;
 mod search;

@@ -355,7 +355,11 @@ async fn sigterm_drains_postgres() {
 /// another process may claim the row at once instead of after the lease (over a minute here).
 async fn shutdown_hands_back_leases(backend: Backend) {
     let (url, _dir) = database_url(backend);
-    let store = Arc::new(rolo_store::open(&url, &OpenOptions { max_connections: 4, full_sync: false }).await.unwrap());
+    let store = Arc::new(
+        rolo_store::open(&url, &OpenOptions { max_connections: 4, full_sync: false, replicas: Vec::new() })
+            .await
+            .unwrap(),
+    );
     let mut state = AppState::new(store.clone(), None).await.unwrap();
     state.throttle.set_enabled(false);
     state.webhooks.policy = rolo_server::outbound::OutboundPolicy::loopback();

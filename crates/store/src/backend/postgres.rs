@@ -2,6 +2,7 @@
 //! statements. The SQL is shared with SQLite; only `?` placeholders are renumbered.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -10,11 +11,14 @@ use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
+use super::replicas::{hint_statement, Replicas, WRITTEN_CHANNEL};
 use crate::sql::{numbered_placeholders, Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value};
 
 pub struct PostgresBackend {
     pool: Pool,
     outbox_signal: OutboxSignal,
+    /// Read replicas (`--database-replica`), if any: mailbox reads may go there.
+    replicas: Option<Arc<Replicas>>,
     /// Listens for other processes' `NOTIFY` hints; stopped with the backend.
     listener: tokio::task::JoinHandle<()>,
 }
@@ -29,22 +33,33 @@ impl Drop for PostgresBackend {
 const OUTBOX_CHANNEL: &str = "rolo_outbox";
 
 /// Keeps one connection listening on [`OUTBOX_CHANNEL`] and turns each notification into a
-/// wake-up of this process's delivery worker; reconnects after a second when the connection
-/// drops. A lost hint costs only latency: workers also poll.
-async fn listen(config: tokio_postgres::Config, signal: OutboxSignal) {
+/// wake-up of this process's delivery worker; with read replicas, also on [`WRITTEN_CHANNEL`]
+/// for other processes' commits. Reconnects after a second when the connection drops. A lost
+/// outbox hint costs only latency: workers also poll.
+async fn listen(config: tokio_postgres::Config, signal: OutboxSignal, replicas: Option<Arc<Replicas>>) {
+    let mut channels = format!("LISTEN {OUTBOX_CHANNEL}");
+    if replicas.is_some() {
+        channels.push_str(&format!("; LISTEN {WRITTEN_CHANNEL}"));
+    }
     loop {
         if let Ok((client, mut connection)) = config.connect(NoTls).await {
             let wake = signal.clone();
+            let replicas = replicas.clone();
             let driver = tokio::spawn(async move {
                 while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                     match message {
+                        Ok(tokio_postgres::AsyncMessage::Notification(n)) if n.channel() == WRITTEN_CHANNEL => {
+                            if let Some(r) = &replicas {
+                                r.hint(n.payload());
+                            }
+                        }
                         Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
                         Ok(_) => {}
                         Err(_) => break,
                     }
                 }
             });
-            if client.batch_execute(&format!("LISTEN {OUTBOX_CHANNEL}")).await.is_ok() {
+            if client.batch_execute(&channels).await.is_ok() {
                 let _ = driver.await;
             } else {
                 driver.abort();
@@ -82,7 +97,9 @@ fn db_err(e: tokio_postgres::Error) -> GraphError {
 }
 
 impl PostgresBackend {
-    pub async fn connect(url: &str, max_connections: usize) -> GraphResult<PostgresBackend> {
+    /// Connects to the primary at `url`; `replicas` are hot standbys for mailbox reads, each with
+    /// a pool of its own (connected lazily: a standby that is down does not stop start-up).
+    pub async fn connect(url: &str, max_connections: usize, replicas: &[String]) -> GraphResult<PostgresBackend> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| GraphError::internal(format!("bad PostgreSQL URL: {e}")))?;
         let manager =
@@ -95,8 +112,10 @@ impl PostgresBackend {
         let conn = pool.get().await.map_err(|e| GraphError::internal(format!("connecting to PostgreSQL: {e}")))?;
         drop(conn);
         let outbox_signal = OutboxSignal::default();
-        let listener = tokio::spawn(listen(config, outbox_signal.clone()));
-        Ok(PostgresBackend { pool, outbox_signal, listener })
+        let replicas =
+            if replicas.is_empty() { None } else { Some(Arc::new(Replicas::new(replicas, max_connections)?)) };
+        let listener = tokio::spawn(listen(config, outbox_signal.clone(), replicas.clone()));
+        Ok(PostgresBackend { pool, outbox_signal, replicas, listener })
     }
 
     async fn client(&self) -> GraphResult<Object> {
@@ -109,17 +128,23 @@ impl PostgresBackend {
 /// on the server too.
 const STATEMENT_CACHE_LIMIT: usize = 256;
 
-async fn prepare(client: &Object, sql: &str) -> GraphResult<tokio_postgres::Statement> {
+async fn prepare(client: &Object, sql: &str) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
     if client.statement_cache.size() >= STATEMENT_CACHE_LIMIT {
         client.statement_cache.clear();
     }
-    client.prepare_cached(&numbered_placeholders(sql)).await.map_err(db_err)
+    client.prepare_cached(&numbered_placeholders(sql)).await
 }
 
 async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
+    run_query_raw(client, sql, params).await.map_err(db_err)
+}
+
+/// As [`run_query`], with the driver's error (a replica read tells a lost connection from an
+/// error the server reported).
+async fn run_query_raw(client: &Object, sql: &str, params: &[Value]) -> Result<Vec<Row>, tokio_postgres::Error> {
     let stmt = prepare(client, sql).await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = client.query(&stmt, &refs).await.map_err(db_err)?;
+    let rows = client.query(&stmt, &refs).await?;
     let names: std::sync::Arc<[String]> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -132,8 +157,7 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
                 Type::BOOL => row.try_get::<_, Option<bool>>(i).map(|v| v.map(|b| Value::Int(b.into()))),
                 Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Value::Bytes)),
                 _ => row.try_get::<_, Option<String>>(i).map(|v| v.map(Value::Text)),
-            }
-            .map_err(db_err)?;
+            }?;
             values.push(v.unwrap_or(Value::Null));
         }
         out.push(Row::new(names.clone(), values));
@@ -142,7 +166,7 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
 }
 
 async fn run_execute(client: &Object, sql: &str, params: &[Value]) -> GraphResult<u64> {
-    let stmt = prepare(client, sql).await?;
+    let stmt = prepare(client, sql).await.map_err(db_err)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     client.execute(&stmt, &refs).await.map_err(db_err)
 }
@@ -163,6 +187,51 @@ impl Sql for PgConn {
     }
 }
 
+/// A mailbox read routed to a replica. A statement that fails there (the standby went away, or
+/// cancelled a query for a recovery conflict) runs on the primary instead, as does the rest of
+/// the read: a request never fails because of a replica.
+struct ReplicaConn<'a> {
+    backend: &'a PostgresBackend,
+    replicas: &'a Replicas,
+    index: usize,
+    replica: Option<Object>,
+    primary: Option<Object>,
+}
+
+impl ReplicaConn<'_> {
+    async fn primary(&mut self) -> GraphResult<&Object> {
+        if self.primary.is_none() {
+            self.primary = Some(self.backend.client().await?);
+        }
+        Ok(self.primary.as_ref().expect("just set"))
+    }
+}
+
+#[async_trait]
+impl Sql for ReplicaConn<'_> {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
+        if let Some(replica) = &self.replica {
+            match run_query_raw(replica, sql, params).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) => {
+                    self.replicas.fell_back(self.index, &e);
+                    if let Some(conn) = self.replica.take() {
+                        if conn.is_closed() {
+                            let _ = Object::take(conn);
+                        }
+                    }
+                }
+            }
+        }
+        run_query(self.primary().await?, sql, params).await
+    }
+
+    /// Reads do not execute statements; should one, it belongs on the primary.
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
+        run_execute(self.primary().await?, sql, params).await
+    }
+}
+
 /// A transaction on a pooled connection. If dropped before commit (an error, or the client went
 /// away and the request future was cancelled), a task rolls it back before the connection can
 /// be reused.
@@ -171,6 +240,9 @@ struct PgTx {
     /// Notifications were queued: the commit sends the `NOTIFY` hint with it.
     wake: bool,
     signal: OutboxSignal,
+    /// With read replicas: the mailboxes this transaction wrote and their new change counters.
+    replicas: Option<Arc<Replicas>>,
+    written: Vec<(String, i64)>,
 }
 
 impl PgTx {
@@ -193,19 +265,39 @@ impl Sql for PgTx {
     fn queued_notifications(&mut self) {
         self.wake = true;
     }
+    fn wrote_mailbox(&mut self, mailbox: &str, seq: i64) {
+        if self.replicas.is_some() {
+            self.written.push((mailbox.to_owned(), seq));
+        }
+    }
 }
 
 #[async_trait]
 impl Tx for PgTx {
     async fn commit(mut self: Box<Self>) -> GraphResult<()> {
-        if self.wake {
-            // Delivered to every listening process when (and only if) the transaction commits.
-            self.client().batch_execute(&format!("NOTIFY {OUTBOX_CHANNEL}")).await.map_err(db_err)?;
+        // Hints are delivered to every listening process when (and only if) the transaction
+        // commits: the outbox's wake-up, and with replicas the mailboxes' new counters.
+        let hints: Vec<String> = [
+            self.wake.then(|| format!("NOTIFY {OUTBOX_CHANNEL}")),
+            self.replicas.as_ref().and_then(|_| hint_statement(&self.written)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !hints.is_empty() {
+            self.client().batch_execute(&hints.join("; ")).await.map_err(db_err)?;
         }
         let client = self.client.take().expect("commit twice");
         client.batch_execute("COMMIT").await.map_err(db_err)?;
         if self.wake {
             self.signal.notify_one();
+        }
+        // Before the caller answers its client, so this process's next read of these mailboxes
+        // cannot come from a replica without the write.
+        if let Some(replicas) = &self.replicas {
+            for (mailbox, seq) in &self.written {
+                replicas.committed(mailbox, *seq);
+            }
         }
         Ok(())
     }
@@ -242,6 +334,28 @@ impl Backend for PostgresBackend {
         Ok(Box::new(PgConn(self.client().await?)))
     }
 
+    async fn read_mailbox(&self, mailbox: &str) -> GraphResult<Box<dyn Sql + '_>> {
+        let Some(replicas) = &self.replicas else {
+            return self.read().await;
+        };
+        match replicas.route(mailbox).await {
+            Some((index, conn)) => {
+                Ok(Box::new(ReplicaConn { backend: self, replicas, index, replica: Some(conn), primary: None }))
+            }
+            None => self.read().await,
+        }
+    }
+
+    fn saw_change_seq(&self, mailbox: &str, seq: i64) {
+        if let Some(replicas) = &self.replicas {
+            replicas.committed(mailbox, seq);
+        }
+    }
+
+    fn replica_reads(&self) -> Option<crate::ReplicaReads> {
+        self.replicas.as_ref().map(|r| r.reads())
+    }
+
     fn pool_status(&self) -> Option<crate::PoolStatus> {
         let s = self.pool.status();
         Some(crate::PoolStatus { max: s.max_size, open: s.size, idle: s.available, waiting: s.waiting })
@@ -249,7 +363,13 @@ impl Backend for PostgresBackend {
 
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
         // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
-        let tx = PgTx { client: Some(self.client().await?), wake: false, signal: self.outbox_signal.clone() };
+        let tx = PgTx {
+            client: Some(self.client().await?),
+            wake: false,
+            signal: self.outbox_signal.clone(),
+            replicas: self.replicas.clone(),
+            written: Vec::new(),
+        };
         tx.client().batch_execute("BEGIN").await.map_err(db_err)?;
         Ok(Box::new(tx))
     }

@@ -23,7 +23,7 @@ pub(super) async fn select_category(
 #[async_trait]
 impl Categories for SqlStore {
     async fn list_categories(&self, mailbox: &Mailbox) -> GraphResult<Vec<OutlookCategory>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         let rows = conn
             .query(
                 "SELECT id, display_name, color FROM categories WHERE mailbox_id = ? ORDER BY created_seq",
@@ -34,7 +34,7 @@ impl Categories for SqlStore {
     }
 
     async fn get_category(&self, mailbox: &Mailbox, id: &str) -> GraphResult<Option<OutlookCategory>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         select_category(conn.as_mut(), mailbox, id).await
     }
 

@@ -13,11 +13,18 @@ impl Changes for SqlStore {
             )
             .await?
             .ok_or_else(GraphError::item_not_found)?;
-        Ok(ChangeState { current: row.int("change_seq").unwrap_or(0), floor: row.int("tombstone_floor").unwrap_or(0) })
+        let current = row.int("change_seq").unwrap_or(0);
+        // Read on the primary, as the upper bound of delta rounds and the version of caches
+        // (People): the reads that follow must come from a replica that has reached it.
+        self.backend.saw_change_seq(&mailbox.id, current);
+        Ok(ChangeState { current, floor: row.int("tombstone_floor").unwrap_or(0) })
     }
 
     async fn delta(&self, mailbox: &Mailbox, q: &DeltaQuery) -> GraphResult<DeltaPage> {
-        let mut conn = self.backend.read().await?;
+        // A round's pages must all see its upper bound, which came from the primary: a replica
+        // short of it would skip changes the next round starts after.
+        self.backend.saw_change_seq(&mailbox.id, q.upto);
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         let limit = q.page_size as i64 + 1;
         // Rows in (since, upto], after the cursor, in (sequence, id) order. Row values let both
         // databases seek the (sequence, id) index instead of scanning from the round's start on

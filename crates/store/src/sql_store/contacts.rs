@@ -239,7 +239,7 @@ pub(super) fn extension_from(mut row: Row) -> GraphResult<OpenExtension> {
 #[async_trait]
 impl Contacts for SqlStore {
     async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         select_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
     }
 
@@ -460,7 +460,7 @@ impl Contacts for SqlStore {
     }
 
     async fn photo_metadata(&self, mailbox: &Mailbox, owner: &PhotoOwner) -> GraphResult<Vec<StoredPhoto>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         if !photo_owner_visible(conn.as_mut(), mailbox, owner).await? {
             return Ok(Vec::new());
         }
@@ -472,7 +472,7 @@ impl Contacts for SqlStore {
     }
 
     async fn photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, size: &str) -> GraphResult<Option<StoredPhoto>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         if !photo_owner_visible(conn.as_mut(), mailbox, owner).await? {
             return Ok(None);
         }
@@ -537,7 +537,7 @@ impl Contacts for SqlStore {
         );
         let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
         params.extend(contacts.iter().map(|c| Value::from(c.as_str())));
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         let mut out = Vec::new();
         for mut row in conn.query(&sql, &params).await? {
             let id = ContactId::from_stored(row.text("contact_id"));

@@ -67,7 +67,7 @@ pub(super) async fn folder_deletion_notices(tx: &mut dyn Sql, mb: &Mailbox, fold
 #[async_trait]
 impl Folders for SqlStore {
     async fn get_folder(&self, mailbox: &Mailbox, id: &FolderId) -> GraphResult<Option<ContactFolder>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders t WHERE t.mailbox_id = ? AND t.id = ?");
         Ok(conn.query_opt(&sql, &[mailbox.id.as_str().into(), id.as_str().into()]).await?.map(folder_from))
     }

@@ -214,7 +214,7 @@ impl Groups for SqlStore {
     }
 
     async fn threads(&self, group: &Mailbox) -> GraphResult<Vec<Thread>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&group.id).await?;
         let sql = format!(
             "SELECT {THREAD_COLUMNS} FROM group_threads WHERE mailbox_id = ? ORDER BY last_delivered_at DESC, created_seq DESC"
         );
@@ -222,7 +222,7 @@ impl Groups for SqlStore {
     }
 
     async fn get_thread(&self, group: &Mailbox, id: &str) -> GraphResult<Option<Thread>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&group.id).await?;
         select_thread(conn.as_mut(), group, id).await
     }
 
@@ -302,7 +302,7 @@ impl Groups for SqlStore {
 
     async fn list_posts(&self, group: &Mailbox, thread: &str, query: &ListQuery) -> GraphResult<Page<Item>> {
         {
-            let mut conn = self.backend.read().await?;
+            let mut conn = self.backend.read_mailbox(&group.id).await?;
             select_thread(conn.as_mut(), group, thread).await?.ok_or_else(GraphError::item_not_found)?;
         }
         let columns = item_columns(self.backend.dialect());
@@ -318,7 +318,7 @@ impl Groups for SqlStore {
     }
 
     async fn get_post(&self, group: &Mailbox, thread: &str, id: &str) -> GraphResult<Option<Item>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&group.id).await?;
         select_thread(conn.as_mut(), group, thread).await?.ok_or_else(GraphError::item_not_found)?;
         Ok(select_item(conn.as_mut(), group, ItemKind::Post, id).await?.filter(|p| p.folder == thread))
     }

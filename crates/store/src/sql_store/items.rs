@@ -410,7 +410,7 @@ impl SqlStore {
     }
 
     pub(super) async fn interactions_impl(&self, mailbox: &Mailbox) -> GraphResult<Vec<Interaction>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         let rows = conn
             .query(
                 "SELECT address_key, display_name, sent_count, received_count, meeting_count, last_sent_at, \
@@ -452,7 +452,7 @@ impl Items for SqlStore {
     }
 
     async fn get_item(&self, mailbox: &Mailbox, kind: ItemKind, id: &str) -> GraphResult<Option<Item>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         select_item(conn.as_mut(), mailbox, kind, id).await
     }
 

@@ -69,7 +69,9 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
                 "REST API is not yet supported for this mailbox.",
             )
         })?;
-    row.int("change_seq").ok_or_else(|| GraphError::internal("change_seq is not an integer"))
+    let seq = row.int("change_seq").ok_or_else(|| GraphError::internal("change_seq is not an integer"))?;
+    tx.wrote_mailbox(&mailbox.id, seq);
+    Ok(seq)
 }
 
 /// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.

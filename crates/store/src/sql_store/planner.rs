@@ -48,7 +48,7 @@ impl SqlStore {
                      ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) t WHERE {walk_filter} LIMIT {})",
                     query.page_size + 1
                 );
-                let mut conn = self.backend.read().await?;
+                let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
                 let n = conn.query_opt(&probe, &walk.params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
                 if n.unwrap_or(0) > query.page_size as i64 {
                     c = walk;
@@ -67,7 +67,7 @@ impl SqlStore {
         }
         let count = if query.count {
             let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
-            let mut conn = self.backend.read().await?;
+            let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
             let row = conn.query_opt(&sql, &c.params).await?;
             Some(row.map(|r| r.first().clone()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
         } else {
@@ -113,7 +113,7 @@ impl SqlStore {
             params.push((batch as i64 + 1).into());
             params.push((offset as i64).into());
             offset = 0;
-            let mut conn = self.backend.read().await?;
+            let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
             let mut rows = conn.query(&sql, &params).await?;
             drop(conn);
             let more = rows.len() > batch;

@@ -198,14 +198,14 @@ impl Tasks for SqlStore {
     }
 
     async fn get_task(&self, mailbox: &Mailbox, list: &str, id: &str) -> GraphResult<Option<Item>> {
-        let mut conn = self.backend.read().await?;
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         select_list(conn.as_mut(), mailbox, list).await?;
         Ok(select_item(conn.as_mut(), mailbox, ItemKind::Task, id).await?.filter(|t| t.folder == list))
     }
 
     async fn list_tasks(&self, mailbox: &Mailbox, list: &str, query: &ListQuery) -> GraphResult<Page<Item>> {
         {
-            let mut conn = self.backend.read().await?;
+            let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
             select_list(conn.as_mut(), mailbox, list).await?;
         }
         let columns = item_columns(self.backend.dialect());

@@ -92,14 +92,24 @@ impl TestServer {
     /// Starts a server on an existing database (another server's, for restarts and for several
     /// processes sharing one database).
     pub async fn start_at(url: &str, dir: tempfile::TempDir, configure: impl FnOnce(&mut AppState)) -> TestServer {
-        Self::start_serving(url, dir, configure, false).await
+        Self::start_serving(url, dir, configure, false, Vec::new()).await
+    }
+
+    /// Starts a server on a PostgreSQL database whose mailbox reads may go to these replicas.
+    pub async fn start_with_replicas(
+        url: &str,
+        replicas: Vec<String>,
+        configure: impl FnOnce(&mut AppState),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_serving(url, dir, configure, false, replicas).await
     }
 
     /// Starts a server over TLS at `https://localhost:PORT`, with a certificate from a test
     /// certificate authority (`ca_file`) that `client` trusts.
     pub async fn start_tls(backend: Backend) -> TestServer {
         let (url, dir) = database_url(backend);
-        Self::start_serving(&url, dir, |_| {}, true).await
+        Self::start_serving(&url, dir, |_| {}, true, Vec::new()).await
     }
 
     async fn start_serving(
@@ -107,9 +117,11 @@ impl TestServer {
         dir: tempfile::TempDir,
         configure: impl FnOnce(&mut AppState),
         tls: bool,
+        replicas: Vec<String>,
     ) -> TestServer {
-        let store =
-            rolo_store::open(url, &OpenOptions { max_connections: 8, full_sync: false }).await.expect("open store");
+        let store = rolo_store::open(url, &OpenOptions { max_connections: 8, full_sync: false, replicas })
+            .await
+            .expect("open store");
         let store = Arc::new(store);
         let mut state = AppState::new(store.clone(), None).await.expect("state");
         let store: Arc<dyn Store> = store;
