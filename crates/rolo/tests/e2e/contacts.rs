@@ -38,7 +38,7 @@ async fn create_get_update_delete(s: TestServer) {
     assert_eq!(patched.status, 200, "{}", patched.text);
     assert_eq!(patched.body["jobTitle"], "PM");
     assert_eq!(patched.body["displayName"], "Pavel Banski");
-    assert_ne!(present_str(&patched.body, "changeKey"), present_str(&c, "changeKey"));
+    assert_ne!(present_str(&patched.body, "changeKey"), present_str(c, "changeKey"));
 
     let stale = s
         .send(
