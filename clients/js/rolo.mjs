@@ -3,21 +3,21 @@
 // ROLO_BASE_URL   the server root without the version, e.g. http://127.0.0.1:8080, or
 //                 https://localhost:8443 for Rolo serving TLS (trusted with NODE_EXTRA_CA_CERTS)
 // ROLO_TOKEN      a bearer token with Contacts.ReadWrite and MailboxSettings.ReadWrite
-// ROLO_TOKEN_OTHER  a Contacts.ReadWrite token of a second user (optional)
+// ROLO_TOKEN_OTHER  a Contacts.ReadWrite token of a second user
 
 import { Client, HTTPMessageHandler } from "@microsoft/microsoft-graph-client";
 
 function required(name) {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set; run these tests through \`cargo test -p rolo --test js_client\``);
+    throw new Error(`${name} is not set; run these tests through \`cargo test -p rolo --test e2e js_client\``);
   }
   return value;
 }
 
 export const BASE_URL = required("ROLO_BASE_URL").replace(/\/+$/, "");
 export const TOKEN = required("ROLO_TOKEN");
-export const TOKEN_OTHER = process.env.ROLO_TOKEN_OTHER;
+export const TOKEN_OTHER = required("ROLO_TOKEN_OTHER");
 
 /// The version prefix the SDK puts in front of every path.
 const VERSIONED = `${BASE_URL}/v1.0/`;

@@ -317,9 +317,16 @@ async fn delta_reports_each_change_once(store: SqlStore) {
     assert_eq!(deleted.items.len(), 1);
     let created = store.delta(mb, &query(Some(ChangeType::Created))).await.unwrap();
     assert!(matches!(&created.items[..], [(_, DeltaItem::Contact(c))] if c.id == fresh));
-    // Nothing changed since `upto`: an empty round.
-    let none = DeltaQuery { since: upto, ..query(None) };
-    assert!(store.delta(mb, &none).await.unwrap().items.is_empty());
+    // Nothing changed in this folder since `upto`: the next round is empty, though the mailbox
+    // changed in another folder, which that folder's round reports. (A round from `upto` to
+    // `upto` would be empty whatever the store did.)
+    let elsewhere = store.create_folder(mb, &folder, "Elsewhere").await.unwrap().id;
+    let later = store.create_contact(mb, &elsewhere, data(json!({"givenName": "Later"}))).await.unwrap().id;
+    let now = store.change_state(mb).await.unwrap().current;
+    let next = |scope| DeltaQuery { scope, since: upto, upto: now, ..query(None) };
+    assert!(store.delta(mb, &next(DeltaScope::FolderContacts(folder.clone()))).await.unwrap().items.is_empty());
+    let there = store.delta(mb, &next(DeltaScope::FolderContacts(elsewhere))).await.unwrap().items;
+    assert!(matches!(&there[..], [(_, DeltaItem::Contact(c))] if c.id == later), "{there:?}");
 }
 
 /// A write naming a change key that is no longer current is refused with 412 and changes nothing;

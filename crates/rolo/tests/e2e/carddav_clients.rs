@@ -1,7 +1,7 @@
 //! Real CardDAV clients against the real server, on SQLite and PostgreSQL: `vdirsyncer` syncing a
 //! local vdir with a Rolo address book both ways (creates, edits and deletes on each side, a
 //! conflict, 1,000 contacts, a second sync with no changes that writes nothing), `khard` listing
-//! the synced vdir, and Graph writes showing up in vdirsyncer's next sync and the reverse.
+//! the synced vdir and adding a card that the next sync uploads, and Graph writes showing up in vdirsyncer's next sync and the reverse.
 //!
 //! The clients come from a virtual environment, `clients/dav/.venv` (`.ci/run` makes it); without
 //! it the test fails and says how to make it.
@@ -181,8 +181,22 @@ async fn vdirsyncer_both_ways(s: TestServer) {
     assert!(listing.contains("Newer Viagraph"), "{listing}");
     let all = run("khard", &["-c", khard_conf.to_str().unwrap(), "list", "--parsable"], home.path()).await;
     assert_eq!(all.lines().filter(|l| !l.trim().is_empty()).count(), 1000, "{all}");
-    // Something khard wrote (an edit in the vdir) goes back up with the next sync.
-    let _ = book;
+    // A card khard writes into the vdir goes up with the next sync.
+    let template = home.path().join("new.yaml");
+    std::fs::write(&template, "First name : Kay\nLast name : Fromkhard\n").unwrap();
+    run(
+        "khard",
+        &["-c", khard_conf.to_str().unwrap(), "new", "-a", "rolo", "-i", template.to_str().unwrap()],
+        home.path(),
+    )
+    .await;
+    assert_eq!(local_cards(&vdir).len(), 1001);
+    run("vdirsyncer", &["-c", conf, "sync"], home.path()).await;
+    let graph = graph_contacts(&s, &token).await;
+    assert_eq!(graph.len(), 1001);
+    let kay: Vec<_> = graph.iter().filter(|c| c["surname"] == "Fromkhard").collect();
+    assert_eq!(kay.len(), 1, "{kay:?}");
+    assert_eq!(kay[0]["givenName"], "Kay");
 }
 
 both_backends!(vdirsyncer_both_ways);

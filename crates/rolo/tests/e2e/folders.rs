@@ -1,7 +1,7 @@
 //! Contact folders over HTTP, on SQLite and PostgreSQL: the folder tree, contacts filed in
 //! folders, moves, deletes and the URL forms Graph accepts.
 
-use crate::common::{enc, sorted, TestServer};
+use crate::common::{enc, present_str, sorted, TestServer};
 use reqwest::Method;
 use serde_json::json;
 
@@ -213,7 +213,7 @@ async fn move_contact_between_folders(s: TestServer) {
     assert_eq!(moved.body["id"], id.as_str());
     assert_eq!(moved.body["parentFolderId"], a.as_str());
     assert_eq!(moved.body["givenName"], "Mover");
-    assert_ne!(moved.body["changeKey"], created["changeKey"]);
+    assert_ne!(present_str(&moved.body, "changeKey"), present_str(&created, "changeKey"));
     assert_eq!(s.ids_at(&format!("/me/contactFolders/{a}/contacts"), &t).await, vec![id.clone()]);
     assert_eq!(s.ids_at("/me/contacts", &t).await, Vec::<String>::new());
 
@@ -537,9 +537,8 @@ async fn case_insensitive_segments_and_key_syntax(s: TestServer) {
         .chars()
         .map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
         .collect();
-    if flipped != id {
-        s.get(&format!("/me/contacts/{flipped}"), &t).await.assert_error(404, "ErrorItemNotFound");
-    }
+    assert_ne!(flipped, id, "an id with letters to flip");
+    s.get(&format!("/me/contacts/{flipped}"), &t).await.assert_error(404, "ErrorItemNotFound");
 
     // OData key syntax.
     let r = s.get(&format!("/me/contactFolders('{a}')"), &t).await;

@@ -352,7 +352,8 @@ async fn seed_documents_todo_and_groups(s: TestServer) {
     assert_eq!(s.get(&red, &t).await.body["value"].as_array().unwrap().len(), 1);
     // A member that is not a user is refused.
     let bad = json!({"groups": [{"displayName": "X", "mail": "x@contoso.test", "members": ["nobody@contoso.test"]}]});
-    assert!(rolo_server::seed::seed(s.store.as_ref(), &bad).await.is_err());
+    let e = rolo_server::seed::seed(s.store.as_ref(), &bad).await.expect_err("a bad seed is refused");
+    assert_eq!((e.code.as_ref(), e.message.as_str()), ("BadRequest", "unknown member 'nobody@contoso.test'"));
 }
 
 /// Removing a group's member takes it out of the group; removing the group removes its posts.

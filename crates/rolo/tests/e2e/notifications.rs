@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 /// A webhook receiver: echoes validation tokens (unless told not to), records notification
 /// batches, and answers 503 while `down`.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     batches: Arc<Mutex<Vec<Value>>>,
     validations: Arc<Mutex<Vec<String>>>,
     down: Arc<AtomicBool>,
@@ -22,7 +22,7 @@ struct Receiver {
     refused: Arc<AtomicUsize>,
     /// 0: echo the token; otherwise answer the validation with this status.
     validation_status: Arc<AtomicU16>,
-    url: String,
+    pub(crate) url: String,
 }
 
 async fn receive(
@@ -47,7 +47,7 @@ async fn receive(
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut r = Receiver { url: format!("http://{}/hook", listener.local_addr().unwrap()), ..Receiver::default() };
         let app = axum::Router::new().fallback(receive).with_state(r.clone());
@@ -103,7 +103,7 @@ fn in_a_day() -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
-fn subscription(resource: &str, url: &str) -> Value {
+pub(crate) fn subscription(resource: &str, url: &str) -> Value {
     json!({"changeType": "created,updated,deleted", "notificationUrl": url, "resource": resource,
            "expirationDateTime": in_a_day(), "clientState": "secret"})
 }
@@ -376,6 +376,9 @@ async fn pending_deliveries_survive_a_restart(backend: Backend) {
     // under way at shutdown is finished, and the receiver is back by then).
     until("three refused deliveries", 10, || first.state.worker.retried.load(Ordering::SeqCst) >= 3).await;
     assert!(r.refused.load(Ordering::SeqCst) > 0);
+    // A receiver answering 503 records nothing whatever the worker does: what shows the three
+    // are owed is the outbox.
+    assert_eq!(first.store.outbox_depth().await.unwrap().pending, 3);
     let first_state = first.state.clone();
     drop(first);
     assert_eq!(first_state.worker.delivered.load(Ordering::SeqCst), 0);

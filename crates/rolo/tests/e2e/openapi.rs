@@ -349,7 +349,7 @@ fn full_contact_body() -> Value {
 }
 
 fn id_of(resp: &crate::common::Resp, what: &str) -> String {
-    assert!(resp.status.is_success(), "creating {what}: {} {}", resp.status, resp.text);
+    assert_eq!(resp.status, 201, "creating {what}: {}", resp.text);
     resp.body["id"].as_str().unwrap_or_else(|| panic!("creating {what}: no id in {}", resp.text)).to_owned()
 }
 

@@ -411,7 +411,8 @@ async fn shutdown_hands_back_leases_postgres() {
 }
 
 /// `rolo backup` of a SQLite database while a server takes writes from several clients, then
-/// `rolo restore` into a new file: every write acknowledged before the backup began is there.
+/// `rolo restore` into a new file: every write acknowledged before the backup began is there,
+/// and none sent after it ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_under_load_restores_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -421,10 +422,14 @@ async fn backup_under_load_restores_every_acknowledged_write() {
     let served = serve(&["--database", &db], &[], dir.path());
 
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    // Writes sent once `rolo backup` had returned: the backup cannot hold them.
+    let after_backup: Arc<Mutex<Vec<String>>> = Arc::default();
+    let backed_up = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..4 {
         let (acked, stop, token) = (acked.clone(), stop.clone(), token.clone());
+        let (after_backup, backed_up) = (after_backup.clone(), backed_up.clone());
         let url = format!("{}/me/contacts", served.base);
         writers.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -434,8 +439,12 @@ async fn backup_under_load_restores_every_acknowledged_write() {
                     break;
                 }
                 let name = format!("w{w}-{n}");
+                let sent_after_backup = backed_up.load(Ordering::SeqCst);
                 let r = call(&client, reqwest::Method::POST, &url, &token, Some(json!({"givenName": name}))).await;
                 assert_eq!(r.status, 201, "{}", r.text);
+                if sent_after_backup {
+                    after_backup.lock().unwrap().push(name.clone());
+                }
                 acked.lock().unwrap().push(name);
             }
         }));
@@ -448,15 +457,15 @@ async fn backup_under_load_restores_every_acknowledged_write() {
         .output()
         .unwrap();
     assert_success(&o, "rolo backup");
+    backed_up.store(true, Ordering::SeqCst);
     // The load went on while the backup ran, and after it.
-    let at_end = acked.lock().unwrap().len();
-    until("writes after the backup", 30, || acked.lock().unwrap().len() >= at_end + 10).await;
+    until("writes after the backup", 30, || after_backup.lock().unwrap().len() >= 10).await;
     stop.store(true, Ordering::SeqCst);
     for w in writers {
         w.await.unwrap();
     }
     let all: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
-    assert!(all.len() > before.len());
+    let after_backup: BTreeSet<String> = after_backup.lock().unwrap().iter().cloned().collect();
     // A backup never overwrites a file.
     let again = command(&["backup", "--to", backup_file.to_str().unwrap(), "--database", &db], &[], dir.path())
         .output()
@@ -483,6 +492,9 @@ async fn backup_under_load_restores_every_acknowledged_write() {
     }
     let lost: Vec<&String> = before.difference(&found).collect();
     assert!(lost.is_empty(), "acknowledged before the backup, missing after the restore: {lost:?}");
+    // What was restored is the backup, not the live database: nothing sent after it is there.
+    let later: Vec<&String> = after_backup.intersection(&found).collect();
+    assert!(later.is_empty(), "sent after the backup, yet restored: {later:?}");
     // Nothing that was never written (every write the clients sent was answered).
     assert!(found.is_subset(&all), "contacts nobody wrote");
 }

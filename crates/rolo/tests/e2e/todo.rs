@@ -1,7 +1,8 @@
 //! Microsoft To Do (lists, tasks, checklist items, tasks/delta, the Tasks.* scopes) over HTTP,
 //! on SQLite and PostgreSQL.
 
-use crate::common::{enc, TestServer};
+use crate::common::{enc, present_str, TestServer};
+use rolo_domain::mail::ItemKind;
 use serde_json::{json, Value};
 
 const TASKS: &str = "Tasks.ReadWrite";
@@ -72,11 +73,14 @@ async fn lists_are_created_renamed_and_deleted(s: TestServer) {
         .post(&format!("/me/todo/lists/{travel}/tasks"), &t, json!({"title": "Passport", "categories": ["Red"]}))
         .await;
     assert_eq!(task.status, 201, "{}", task.text);
+    let task_id = task.body["id"].as_str().unwrap().to_owned();
+    // Read by id whatever its list (the list-scoped reads answer 404 once the list is gone).
+    let stored = || s.store.get_item(&ada.mailbox, ItemKind::Task, &task_id);
+    assert_eq!(stored().await.unwrap().map(|i| i.folder), Some(travel.clone()));
     assert_eq!(s.delete(&format!("/me/todo/lists/{travel}"), &t).await.status, 204);
     s.get(&format!("/me/todo/lists/{travel}"), &t).await.assert_error(404, "ErrorItemNotFound");
     s.get(&format!("/me/todo/lists/{travel}/tasks"), &t).await.assert_error(404, "ErrorItemNotFound");
-    let left = s.store.list_tasks(&ada.mailbox, &default, &Default::default()).await.unwrap();
-    assert!(left.items.is_empty());
+    assert!(stored().await.unwrap().is_none(), "the deleted list's task is still stored");
     let titles_left = s.get("/me/todo/lists", &t).await;
     assert_eq!(titles_left.body["value"].as_array().unwrap().len(), 1);
     s.get("/me/todo/lists/not-an-id", &t).await.assert_error(400, "ErrorInvalidIdMalformed");
@@ -124,7 +128,7 @@ async fn tasks_are_created_read_patched_and_deleted(s: TestServer) {
     assert_eq!(p.status, 200, "{}", p.text);
     assert_eq!(p.body["status"], "completed");
     assert!(p.body["completedDateTime"]["dateTime"].is_string(), "{}", p.text);
-    assert_ne!(p.body["@odata.etag"], r.body["@odata.etag"]);
+    assert_ne!(present_str(&p.body, "@odata.etag"), present_str(&r.body, "@odata.etag"));
     let p = s.patch(&one, &t, json!({"status": "inProgress", "dueDateTime": null})).await;
     assert_eq!(p.status, 200, "{}", p.text);
     assert!(p.body.get("completedDateTime").is_none() && p.body.get("dueDateTime").is_none(), "{}", p.text);
@@ -182,7 +186,7 @@ async fn checklist_items_are_managed(s: TestServer) {
     // The task is expanded with its checklist on request only; each item write changes the task.
     let plain = s.get(&format!("/me/todo/lists/{list}/tasks/{task_id}"), &t).await;
     assert!(plain.body.get("checklistItems").is_none(), "{}", plain.text);
-    assert_ne!(plain.body["@odata.etag"], task.body["@odata.etag"]);
+    assert_ne!(present_str(&plain.body, "@odata.etag"), present_str(&task.body, "@odata.etag"));
     let expanded = s.get(&format!("/me/todo/lists/{list}/tasks/{task_id}?$expand=checklistItems"), &t).await;
     assert_eq!(expanded.body["checklistItems"].as_array().map(Vec::len), Some(2), "{}", expanded.text);
     assert_eq!(s.delete(&format!("{items}/{cid}"), &t).await.status, 204);

@@ -360,6 +360,12 @@ impl TestServer {
 }
 
 /// Sorted copy, for order-insensitive comparisons of id lists.
+/// `v[key]` as a string, failing when it is absent: `assert_ne!` between an absent value (null)
+/// and a present one would pass, and `assert_eq!` between two absent ones too.
+pub fn present_str<'v>(v: &'v Value, key: &str) -> &'v str {
+    v[key].as_str().unwrap_or_else(|| panic!("no string {key:?} in {v}"))
+}
+
 pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
