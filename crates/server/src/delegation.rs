@@ -101,7 +101,9 @@ pub async fn mailbox_permissions(
     }
     let user = owner(state, principal, &path_owner).await?;
     let own = principal.user_id.as_deref() == Some(user.id.as_str());
-    if !admin && !(own && *method == Method::GET) {
+    // The owner may read its own list; only an admin changes it.
+    let allowed = admin || (own && *method == Method::GET);
+    if !allowed {
         return Err(denied());
     }
     let context = format!("{base}/$metadata#users('{}')/mailboxPermissions", user.id);

@@ -231,7 +231,7 @@ export function renderSidebar() {
     state.mailbox !== "/me" ? h("p.mailbox", {}, `${state.mailboxName}${ro ? " (read-only)" : ""}`) : null,
     h("h2", {}, "Views"), views,
     h("h2", {}, "Folders"), folders, folderTools,
-    h("h2", {}, "Categories"), cats, ro || !whole ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category"),
+    whole ? h("h2", {}, "Categories") : null, whole ? cats : null, ro || !whole ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category"),
       category ? h("button.small", { onclick: () => recolourCategory(category) }, "Colour") : null,
       category ? h("button.small", { onclick: () => deleteCategory(category) }, "Delete category") : null),
     h("h2", {}, "Shared with me"), mailboxes, h("div.tools", {}, h("button.small", { onclick: openOther }, "Open a mailbox…")),
