@@ -3,7 +3,8 @@
 // crates/rolo/tests/e2e/webapp.rs, which seeds the users and passes:
 //   ROLO_ORIGIN      http://127.0.0.1:PORT
 //   ROLO_USER, ROLO_PASSWORD       the signed-in user (owner of folder "Work", category "Blue team")
-//   ROLO_OWNER       a user who made ROLO_USER a read-only delegate
+//   ROLO_OWNER       a user who made ROLO_USER a read-only delegate (and Lin Folder shares her
+//                    folder Team with ROLO_USER; the app Phone Book is registered)
 //   ROLO_SCREENSHOTS a directory for screenshots of the main screens (optional)
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 // Exits non-zero on the first failed step, saying which.
@@ -252,6 +253,20 @@ try {
   await graph("POST", "/me/contacts", { givenName: "Remote", surname: "Writer" });
   await row("Remote Writer").waitFor({ timeout: 15_000 });
 
+  step = "frequently contacted (the People API's ranking)";
+  await page.locator("#sidebar .nav", { hasText: "Frequently contacted" }).click();
+  // Contacts with an address the People API ranks: Mary (three mails sent), Ada (one), then the
+  // two without mail; Charles, Charlie and Remote Writer have no address to match.
+  await until(async () => (await page.locator("#count").textContent()) === "4 contacts", "four ranked contacts");
+  const ranked = async (n) => page.locator(`#list .row[aria-posinset='${n}'] .name`).textContent();
+  assert.equal(await ranked(1), "Mary Somerville");
+  assert.equal(await ranked(2), "Ada Lovelace");
+  assert.deepEqual([await ranked(3), await ranked(4)].sort(), ["Ivy Import", "Zelda Quartz"]);
+  const people = (await graph("GET", "/me/people?$top=1")).body.value;
+  assert.equal(people[0].scoredEmailAddresses[0].address, "mary@science.test", "the API ranks Mary first too");
+  await scan(step);
+  await page.locator("#sidebar .nav", { hasText: "All contacts" }).click();
+
   step = "merge two duplicates";
   await page.locator("#sidebar .nav", { hasText: "Duplicates" }).click();
   const pair = page.locator(".dupes li", { hasText: /Charl\w+ Babbage and Charl\w+ Babbage/ });
@@ -295,6 +310,53 @@ try {
   await page.getByRole("button", { name: "My contacts" }).click();
   await row("Zelda Quartz").waitFor({ timeout: T });
 
+  step = "open a mailbox shared folder by folder";
+  const lin = page.locator("#sidebar .nav", { hasText: "Lin Folder" });
+  assert.match(await lin.textContent(), /Lin Folder · folder Team$/);
+  await lin.click();
+  await page.locator(".mailbox", { hasText: "Lin Folder (read-only)" }).waitFor({ timeout: T });
+  await row("Tess Team").waitFor({ timeout: T });
+  assert.equal(await page.locator("#count").textContent(), "1 contact");
+  assert.equal(await row("Pat Private").count(), 0, "an unshared folder's contact stays hidden");
+  const navs = await page.locator("#sidebar .nav").allTextContents();
+  assert.ok(navs.includes("Team") && !navs.includes("Private") && !navs.includes("Contacts"), navs.join(" | "));
+  assert.equal(await page.getByRole("button", { name: "New folder" }).count(), 0);
+  assert.equal(await page.locator("#sidebar h2", { hasText: "Categories" }).count(), 0, "no categories to show");
+  await row("Tess Team").click();
+  await page.getByRole("heading", { name: "Tess Team" }).waitFor({ timeout: T });
+  assert.equal(await page.getByRole("button", { name: "Edit", exact: true }).count(), 0, "read-only folder");
+  await page.locator("#search").fill("tess");
+  await until(async () => (await page.locator("#count").textContent()) === "1 contact", "the shared folder searched");
+  await page.locator("#search").fill("");
+  await scan(step);
+  await shot("shared-folders");
+  await page.getByRole("button", { name: "My contacts" }).click();
+  await row("Zelda Quartz").waitFor({ timeout: T });
+
+  step = "app passwords for CardDAV";
+  await page.locator("#sidebar .nav", { hasText: "App passwords" }).click();
+  await page.locator("#detail").getByRole("heading", { name: "App passwords", exact: true }).waitFor({ timeout: T });
+  assert.equal(await page.locator("table.passwords caption").textContent(), "0 app passwords");
+  await page.getByLabel("What it is for").fill("Phone");
+  await page.getByRole("button", { name: "Create app password" }).click();
+  const secret = await page.locator("#secret-text").textContent({ timeout: T });
+  assert.match(secret, /^\S{30,}$/);
+  assert.equal(await page.locator("table.passwords caption").textContent(), "1 app password");
+  assert.deepEqual((await graph("GET", "/me/appPasswords")).body.value.map((p) => p.displayName), ["Phone"]);
+  const dav = (password) => fetch(`${ORIGIN}/dav/addressbooks/${USER}/`, {
+    method: "PROPFIND", headers: { Depth: "0", Authorization: `Basic ${Buffer.from(`${USER}:${password}`).toString("base64")}` } });
+  assert.equal((await dav(secret)).status, 207, "the new password opens CardDAV");
+  await scan(step);
+  await shot("app-passwords");
+  await page.getByRole("button", { name: "Revoke Phone" }).click();
+  await page.getByRole("button", { name: "Revoke", exact: true }).click();
+  await page.locator(".toast", { hasText: "Revoked the app password Phone." }).waitFor({ timeout: T });
+  await until(async () => (await page.locator("table.passwords caption").textContent()) === "0 app passwords", "the list emptied");
+  assert.equal(await page.locator("#secret-text").count(), 0, "the secret is shown only once");
+  assert.deepEqual((await graph("GET", "/me/appPasswords")).body.value, []);
+  assert.equal((await dav(secret)).status, 401, "a revoked password is refused");
+  await page.locator("#sidebar .nav", { hasText: "All contacts" }).click();
+
   step = "dark theme";
   await page.emulateMedia({ colorScheme: "dark" });
   await row("Zelda Quartz").click();
@@ -310,14 +372,88 @@ try {
 
   step = "an administrator creates a user";
   await page.locator("#sidebar .nav", { hasText: "Users" }).click();
-  await page.locator("#detail").getByRole("heading", { name: "Administration" }).waitFor({ timeout: T });
+  await page.locator("#detail").getByRole("heading", { name: "Users", exact: true }).waitFor({ timeout: T });
   await page.getByLabel("Display name").fill("Newbie Person");
   await page.getByLabel("User name (e-mail)").fill("newbie@contoso.test");
-  await page.getByLabel("Password").fill("fresh start 1");
+  await page.getByLabel("Password", { exact: true }).fill("fresh start 1");
   await scan("administration");
   await shot("admin");
   await page.getByRole("button", { name: "Create user" }).click();
   await page.locator("table.users td", { hasText: "newbie@contoso.test" }).waitFor({ timeout: T });
+
+  step = "an administrator creates a shared mailbox and adds a member";
+  await page.locator("#sidebar .nav", { hasText: "Shared mailboxes" }).click();
+  await page.locator("#detail").getByRole("heading", { name: "Shared mailboxes" }).waitFor({ timeout: T });
+  await page.getByText("No shared mailbox yet.").waitFor({ timeout: T });
+  await page.getByLabel("Display name").fill("Help Desk");
+  await page.getByLabel("Address", { exact: true }).fill("helpdesk@contoso.test");
+  await page.getByRole("button", { name: "Create shared mailbox" }).click();
+  await page.getByRole("heading", { name: "Add a member to Help Desk" }).waitFor({ timeout: T });
+  const helpdesk = (await graph("GET", "/users/helpdesk@contoso.test?$select=accountEnabled,mailboxSettings")).body;
+  assert.deepEqual([helpdesk.accountEnabled, helpdesk.mailboxSettings.userPurpose], [false, "shared"]);
+  await page.getByLabel("Their e-mail address").fill(USER);
+  await page.getByLabel("Access", { exact: true }).selectOption("write");
+  await page.getByRole("button", { name: "Add member" }).click();
+  await page.locator("table.grantees td", { hasText: USER }).waitFor({ timeout: T });
+  assert.equal(await page.locator("table.grantees caption").textContent(), "1 member of Help Desk");
+  const members = (await graph("GET", "/users/helpdesk@contoso.test/mailboxPermissions")).body.value;
+  assert.deepEqual(members.map((m) => [m.emailAddress.address, m.role]), [[USER, "write"]]);
+  await scan("shared mailboxes");
+  await shot("admin-shared");
+  const desk = page.locator("#sidebar .nav", { hasText: "Help Desk" });
+  await desk.waitFor({ timeout: T });
+  assert.match(await desk.textContent(), /Help Desk · shared mailbox, read and write$/);
+  await desk.click();
+  await page.locator(".mailbox", { hasText: "Help Desk" }).waitFor({ timeout: T });
+  assert.equal(await page.locator(".mailbox").textContent(), "Help Desk");
+  await until(async () => (await page.locator("#count").textContent()) === "0 contacts", "the empty shared mailbox");
+  assert.equal(await page.getByRole("button", { name: "New contact" }).isVisible(), true, "members may write");
+  await page.getByRole("button", { name: "My contacts" }).click();
+  await row("Zelda Quartz").waitFor({ timeout: T });
+
+  step = "an administrator adds, changes and removes a delegate";
+  await page.locator("#sidebar .nav", { hasText: "Delegates" }).click();
+  await page.locator("#detail").getByRole("heading", { name: "Delegates", exact: true }).waitFor({ timeout: T });
+  await page.getByLabel("Person").selectOption({ label: `Grace Owner (${OWNER})` });
+  await page.getByRole("heading", { name: "Add a delegate to Grace Owner" }).waitFor({ timeout: T });
+  assert.equal(await page.locator("table.grantees caption").textContent(), "1 delegate of Grace Owner");
+  await page.getByLabel("Their e-mail address").fill("newbie@contoso.test");
+  await page.getByRole("button", { name: "Add delegate" }).click();
+  await page.locator("table.grantees td", { hasText: "newbie@contoso.test" }).waitFor({ timeout: T });
+  await page.getByLabel("Access of Newbie Person").selectOption("write");
+  await page.locator(".toast", { hasText: "Newbie Person now has read and write access to Grace Owner." }).waitFor({ timeout: T });
+  const delegates = async () => (await graph("GET", `/users/${OWNER}/mailboxPermissions`)).body.value.map((m) => [m.emailAddress.address, m.role]);
+  assert.deepEqual(await delegates(), [[USER, "read"], ["newbie@contoso.test", "write"]]);
+  await scan("delegates");
+  await shot("admin-delegates");
+  await page.getByRole("button", { name: "Remove Newbie Person" }).click();
+  await page.getByRole("button", { name: "Remove", exact: true }).click();
+  await page.locator(".toast", { hasText: "Removed Newbie Person from Grace Owner." }).waitFor({ timeout: T });
+  await until(async () => (await page.locator("table.grantees caption").textContent()) === "1 delegate of Grace Owner", "one delegate left");
+  assert.deepEqual(await delegates(), [[USER, "read"]]);
+
+  step = "apps and an admin's consent";
+  await page.locator("#sidebar .nav", { hasText: "Apps" }).click();
+  await page.locator("#detail").getByRole("heading", { name: "Apps", exact: true }).waitFor({ timeout: T });
+  await page.locator("table.apps td", { hasText: "Phone Book" }).waitFor({ timeout: T });
+  const phoneBook = (await graph("GET", "/applications")).body.value.find((a) => a.displayName === "Phone Book");
+  assert.equal(await page.locator("table.apps tr", { hasText: "Phone Book" }).locator("code").textContent(), phoneBook.appId);
+  await page.getByLabel("App", { exact: true }).selectOption({ label: "Phone Book" });
+  await page.getByLabel("For", { exact: true }).selectOption({ label: "All users" });
+  await page.getByLabel("Delegated permissions").fill("Contacts.Read");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.locator("table.consents tr", { hasText: "Phone Book" }).waitFor({ timeout: T });
+  const consents = async () => (await graph("GET", "/oauth2PermissionGrants")).body.value
+    .filter((g) => g.clientId === phoneBook.servicePrincipalId).map((g) => [g.consentType, g.scope]);
+  assert.deepEqual(await consents(), [["AllPrincipals", "Contacts.Read"]]);
+  assert.deepEqual(await page.locator("table.consents tr", { hasText: "Phone Book" }).locator("td").allTextContents(),
+    ["Phone Book", "All users", "Contacts.Read", "Revoke"]);
+  await scan("apps");
+  await shot("admin-apps");
+  await page.getByRole("button", { name: "Revoke Phone Book for All users" }).click();
+  await page.getByRole("button", { name: "Revoke", exact: true }).click();
+  await page.locator(".toast", { hasText: "Revoked Phone Book's consent." }).waitFor({ timeout: T });
+  assert.deepEqual(await consents(), []);
 
   step = "sign out";
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -331,7 +467,10 @@ try {
   await page.locator("button[value=signin]").click();
   await page.locator("#who", { hasText: "Newbie Person" }).waitFor({ timeout: T });
   await until(async () => (await page.locator("#count").textContent()) === "0 contacts", "an empty contact list");
-  assert.equal(await page.locator("#sidebar .nav", { hasText: "Users" }).count(), 0, "no administration for a user");
+  for (const screen of ["Users", "Shared mailboxes", "Delegates", "Apps"]) {
+    assert.equal(await page.locator("#sidebar .nav", { hasText: screen }).count(), 0, `no ${screen} for a user`);
+  }
+  assert.equal(await page.locator("#sidebar .nav", { hasText: "App passwords" }).count(), 1, "app passwords for everyone");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: T });
 

@@ -162,6 +162,25 @@ async fn serve(
         let call = crate::groups::Call { parts: &parts, version, base: &base, rest, body: json };
         return crate::groups::serve(&state, &principal, call, route).await;
     }
+    // Rolo's administration extensions: delegates and members, app passwords, the app registry.
+    if let Some(id) = crate::applications::route(rest) {
+        let base = base_url(&state, &parts, version);
+        return crate::applications::serve(&state, &principal, &parts.method, id, &base).await;
+    }
+    if let Some(target) = crate::delegation::user_collection(rest, "mailboxPermissions") {
+        let json = root_body(&parts, body).await?;
+        let base = base_url(&state, &parts, version);
+        return crate::delegation::mailbox_permissions(&state, &principal, &parts.method, target, &base, &json).await;
+    }
+    if let Some(target) = crate::delegation::user_collection(rest, "sharedWithMe") {
+        let base = base_url(&state, &parts, version);
+        return crate::delegation::shared_with_me(&state, &principal, &parts.method, target, &base).await;
+    }
+    if let Some(target) = crate::delegation::user_collection(rest, "appPasswords") {
+        let json = root_body(&parts, body).await?;
+        let base = base_url(&state, &parts, version);
+        return crate::app_passwords::serve(&state, &principal, &parts.method, target, &base, &json).await;
+    }
     // The directory (`/me`, `/users`, `/organization`) before the mailbox URL space.
     if let Some(target) = crate::users::route(rest) {
         let json = root_body(&parts, body).await?;

@@ -2,6 +2,8 @@
 //! thin; Graph semantics live in `rolo-domain`, storage behind `rolo-store`'s trait.
 
 pub mod admin;
+mod app_passwords;
+mod applications;
 mod assertion;
 pub mod auth;
 mod authorize;
@@ -13,6 +15,7 @@ mod count;
 mod credentials;
 pub mod ctx;
 pub mod dav;
+mod delegation;
 mod delta;
 mod device;
 pub mod directory;

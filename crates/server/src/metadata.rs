@@ -277,6 +277,8 @@ fn build_model(version: ApiVersion) -> Model {
         address.extend(strings(&["postOfficeBox", "type"]));
     }
     types.push(complex("physicalAddress", None, address));
+    // Of a mailbox's settings, Rolo serves only whether it is a person's or a shared mailbox.
+    types.push(complex("mailboxSettings", None, strings(&["userPurpose"])));
     if beta {
         types.extend([
             complex("typedEmailAddress", Some("graph.emailAddress"), strings(&["otherLabel", "type"])),
@@ -475,6 +477,7 @@ fn build_model(version: ApiVersion) -> Model {
             ]));
             p.extend([prop("accountEnabled", "Edm.Boolean"), prop("mailNickname", "Edm.String")]);
             p.push(prop("userType", "Edm.String"));
+            p.push(prop("mailboxSettings", "graph.mailboxSettings"));
             p
         },
         vec![

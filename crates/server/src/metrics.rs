@@ -161,6 +161,15 @@ pub fn route_template(path: &str) -> String {
     if crate::schemas::is_schema_path(rest) {
         return keyed("schemaExtensions");
     }
+    if let Some(id) = crate::applications::route(rest) {
+        return under(if id.is_some() { "/applications/{id}" } else { "/applications" });
+    }
+    for name in ["mailboxPermissions", "sharedWithMe", "appPasswords"] {
+        if let Some((owner, id)) = crate::delegation::user_collection(rest, name) {
+            let who = if owner == crate::paths::Owner::Me { "/me" } else { "/users/{id}" };
+            return under(&format!("{who}/{name}{}", if id.is_some() { "/{id}" } else { "" }));
+        }
+    }
     if let Some(route) = crate::groups::route(rest) {
         return under(&group_template(&route));
     }

@@ -631,9 +631,11 @@ fn request_body(body: Body) -> Option<Value> {
             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             "image/png": {"schema": {"type": "string", "format": "binary"}}}})),
         Body::NewUser => Some(json_body(json!({
-            "type": "object", "required": ["displayName", "userPrincipalName", "passwordProfile"], "properties": {
+            "type": "object", "required": ["displayName", "userPrincipalName"], "properties": {
                 "displayName": {"type": "string"}, "userPrincipalName": {"type": "string"},
                 "mailNickname": {"type": "string"}, "accountEnabled": {"type": "boolean"},
+                "mailboxSettings": {"type": "object", "description": "userPurpose shared (a Rolo extension): a shared mailbox, without passwordProfile",
+                    "properties": {"userPurpose": {"type": "string", "enum": ["user", "shared"]}}},
                 "passwordProfile": {"type": "object", "required": ["password"], "properties": {
                     "password": {"type": "string"}, "forceChangePasswordNextSignIn": {"type": "boolean"}}}}}))),
         Body::Merge => Some(json_body(json!({

@@ -153,19 +153,46 @@ async fn create(state: &AppState, principal: &Principal, call: &Call<'_>, body: 
         .ok_or_else(|| bad_user("Invalid value specified for property 'userPrincipalName' of resource 'User'."))?;
     let display = text("displayName")
         .ok_or_else(|| bad_user("Invalid value specified for property 'displayName' of resource 'User'."))?;
-    let password = body
-        .pointer("/passwordProfile/password")
-        .and_then(Value::as_str)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| bad_user("Invalid value specified for property 'passwordProfile' of resource 'User'."))?;
-    if body.get("accountEnabled").is_some_and(|v| v != &Value::Bool(true)) {
-        return Err(bad_user("Rolo creates enabled users: `rolo users disable` disables one."));
+    // A Rolo extension: `mailboxSettings.userPurpose` "shared" makes a shared mailbox (as
+    // Exchange's `New-Mailbox -Shared`): no password, its account disabled, members added
+    // through `mailboxPermissions`.
+    let shared = match body.pointer("/mailboxSettings/userPurpose") {
+        None | Some(Value::Null) => false,
+        Some(v) if v == "shared" => true,
+        Some(v) if v == "user" => false,
+        Some(_) => {
+            return Err(bad_user("Rolo creates users (userPurpose \"user\") and shared mailboxes (\"shared\")."))
+        }
+    };
+    let password = body.pointer("/passwordProfile/password").and_then(Value::as_str).filter(|p| !p.is_empty());
+    let password = match (shared, password) {
+        (false, Some(p)) => Some(p),
+        (false, None) => {
+            return Err(bad_user("Invalid value specified for property 'passwordProfile' of resource 'User'."))
+        }
+        (true, None) => None,
+        (true, Some(_)) => return Err(bad_user("Nobody signs in as a shared mailbox: it takes no password.")),
+    };
+    let enabled = body.get("accountEnabled");
+    if (!shared && enabled.is_some_and(|v| v != &Value::Bool(true))) || (shared && enabled == Some(&Value::Bool(true)))
+    {
+        return Err(bad_user(if shared {
+            "A shared mailbox's account is disabled: nobody signs in as it."
+        } else {
+            "Rolo creates enabled users: `rolo users disable` disables one."
+        }));
     }
     if state.store.find_user(upn).await?.is_some() {
         return Err(bad_user("Another object with the same value for property userPrincipalName already exists."));
     }
-    let user = state.store.create_user(upn, display).await?;
-    crate::credentials::set_password(state.store.as_ref(), &user, password).await?;
+    let mut user = state.store.create_user(upn, display).await?;
+    match password {
+        Some(p) => crate::credentials::set_password(state.store.as_ref(), &user, p).await?,
+        None => {
+            state.store.mark_shared_mailbox(&user.id).await?;
+            user.kind = MailboxKind::Shared;
+        }
+    }
     let opts = parse_options(None)?;
     let mut resp = entity(call, &opts, &user, View::Full)?;
     *resp.status_mut() = StatusCode::CREATED;
@@ -269,6 +296,7 @@ const PROPERTIES: &[&str] = &[
     "accountEnabled",
     "mailNickname",
     "userType",
+    "mailboxSettings",
 ];
 const DEFAULT_COUNT: usize = 11;
 const BASIC: &[&str] = &["displayName", "givenName", "mail", "surname", "userPrincipalName", "id"];
@@ -285,6 +313,8 @@ fn property(u: &User, name: &str) -> Value {
         "accountEnabled" => json!(u.kind == MailboxKind::User && !u.disabled),
         "mailNickname" => json!(u.user_principal_name.split('@').next().unwrap_or_default()),
         "userType" => json!("Member"),
+        // Only `userPurpose` of Graph's mailbox settings: whether it is a person's or shared.
+        "mailboxSettings" => json!({"userPurpose": if u.kind == MailboxKind::Shared { "shared" } else { "user" }}),
         _ => Value::Null,
     }
 }

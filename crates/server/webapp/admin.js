@@ -1,42 +1,201 @@
-// Administration, for users whose token carries User.ReadWrite.All or Directory.ReadWrite.All
-// (granted by an administrator to Rolo People for them): the directory's users, and creating
-// one with Graph's POST /users. Shared mailboxes, delegates and apps stay with the CLI for now.
+// Administration, what `rolo users` and `rolo apps` do, for whoever an administrator granted the
+// scopes to (User.ReadWrite.All or Directory.ReadWrite.All: users, shared mailboxes and their
+// members, delegates; Application.Read.All and DelegatedPermissionGrant.ReadWrite.All: apps and
+// consent); and every user's own CardDAV app passwords. Graph's /users and
+// /oauth2PermissionGrants, and Rolo's extensions /applications, mailboxPermissions, appPasswords.
 
-import { h, $, toast, collator } from "./dom.js";
+import { h, $, toast, collator, confirmAsk } from "./dom.js";
 import { api, all } from "./api.js";
-import { tokenScopes } from "./auth.js";
+import { tokenScopes, CLIENT_ID } from "./auth.js";
+import { loadShared } from "./store.js";
 
-export const isAdmin = () => tokenScopes().some((s) => /^(User|Directory)\.ReadWrite\.All$/i.test(s));
+const has = (re) => tokenScopes().some((s) => re.test(s));
+export const isAdmin = () => has(/^(User|Directory)\.ReadWrite\.All$/i);
+export const canSeeApps = () => has(/^(Application|Directory)\.Read(Write)?\.All$/i);
+const canConsent = () => has(/^(DelegatedPermissionGrant|Directory)\.ReadWrite\.All$/i);
+const GRAPH = "00000003-0000-0000-c000-000000000000";
 
-export async function renderAdmin() {
-  const pane = $("#detail");
-  const users = (await all("/users?$select=id,displayName,userPrincipalName,accountEnabled&$top=999"))
-    .sort((a, b) => collator.compare(a.displayName || "", b.displayName || ""));
+const byName = (a, b) => collator.compare(a.displayName || "", b.displayName || "");
+const directory = async () => (await all("/users?$select=id,displayName,userPrincipalName,accountEnabled,mailboxSettings&$top=999")).sort(byName);
+const isShared = (u) => u.mailboxSettings?.userPurpose === "shared";
+const when = (iso) => (iso ? new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)) : "");
+
+/** A labelled form ([{name, label, type, options}]) whose errors show in it, not in a toast. */
+function form(id, title, fields, submit, onSubmit) {
   const error = h("p.error", { role: "alert" });
-  const field = (name, label, type = "text") => h("p", {}, h("label", { for: `admin-${name}` }, label),
-    h("input", { id: `admin-${name}`, name, type, required: true, autocomplete: type === "password" ? "new-password" : "off" }));
-  const form = h("form.edit", { "aria-labelledby": "new-user-title" },
-    h("h3", { id: "new-user-title" }, "New user"), error,
-    field("displayName", "Display name"), field("userPrincipalName", "User name (e-mail)", "email"),
-    field("password", "Password", "password"),
-    h("p.actions", {}, h("button.primary", { type: "submit" }, "Create user")));
-  form.addEventListener("submit", async (e) => {
+  const f = h("form.edit", { "aria-labelledby": `${id}-title` }, h("h3", { id: `${id}-title` }, title), error,
+    fields.map((x) => {
+      const fid = `${id}-${x.name}`;
+      const input = x.options
+        ? h("select", { id: fid, name: x.name }, x.options.map(([v, l]) => h("option", { value: v }, l)))
+        : h("input", { id: fid, name: x.name, type: x.type || "text", required: true, autocomplete: x.type === "password" ? "new-password" : "off" });
+      return h("p", {}, h("label", { for: fid }, x.label), input);
+    }),
+    h("p.actions", {}, h("button.primary", { type: "submit" }, submit)));
+  f.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const d = Object.fromEntries(new FormData(form));
-    try {
+    error.textContent = "";
+    try { await onSubmit(Object.fromEntries(new FormData(f))); } catch (err) { error.textContent = err.message; }
+  });
+  return f;
+}
+
+function table(cls, caption, heads, rows) {
+  return h(`table.users.${cls}`, {}, h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, heads.map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+}
+
+const ROLES = [["read", "Read"], ["write", "Read and write"]];
+const roleName = (r) => ROLES.find(([v]) => v === r)?.[1] || r;
+
+/** Who holds a whole-mailbox grant on `u` (its delegates, or a shared mailbox's members). */
+async function grantees(u, noun) {
+  const base = `/users/${u.id}/mailboxPermissions`;
+  const list = (await api(base)).value;
+  const again = () => Promise.all([renderAdmin(screen), loadShared()]);
+  const rows = list.map((p) => {
+    const who = p.emailAddress.name || p.emailAddress.address;
+    const role = h("select", { "aria-label": `Access of ${who}` }, ROLES.map(([v, l]) => h("option", { value: v, selected: v === p.role }, l)));
+    role.addEventListener("change", async () => {
+      try {
+        await api(`${base}/${p.id}`, { method: "PATCH", body: { role: role.value } });
+        toast(`${who} now has ${roleName(role.value).toLowerCase()} access to ${u.displayName}.`);
+        await loadShared();
+      } catch (e) { toast(e.message); }
+    });
+    const remove = h("button.small", { "aria-label": `Remove ${who}`, onclick: async () => {
+      if (!(await confirmAsk(`Remove ${who}'s access to ${u.displayName}?`, "Remove"))) return;
+      try { await api(`${base}/${p.id}`, { method: "DELETE" }); toast(`Removed ${who} from ${u.displayName}.`); await again(); } catch (e) { toast(e.message); }
+    } }, "Remove");
+    return [who, p.emailAddress.address, role, remove];
+  });
+  return [
+    table("grantees", `${list.length} ${noun}${list.length === 1 ? "" : "s"} of ${u.displayName}`, ["Name", "E-mail", "Access", ""], rows),
+    form("grant", `Add a ${noun} to ${u.displayName}`, [{ name: "address", label: "Their e-mail address", type: "email" }, { name: "role", label: "Access", options: ROLES }],
+      `Add ${noun}`, async (d) => {
+        await api(base, { method: "POST", body: { emailAddress: { address: d.address }, role: d.role } });
+        toast(`${d.address} is now a ${noun} of ${u.displayName}.`);
+        await again();
+      }),
+  ];
+}
+
+/** The mailbox a screen shows, picked from a list of `candidates`. */
+function picker(label, candidates, current, onPick) {
+  const sel = h("select", { id: "admin-pick" }, candidates.map((u) => h("option", { value: u.id, selected: u.id === current?.id }, `${u.displayName} (${u.userPrincipalName})`)));
+  sel.addEventListener("change", () => onPick(sel.value));
+  return h("p.pick", {}, h("label", { for: "admin-pick" }, label), sel);
+}
+
+let picked = {};
+
+async function users() {
+  const list = await directory();
+  return [h("h2", {}, "Users"),
+    table("people", `${list.length} users`, ["Name", "User name", "Sign-in"],
+      list.map((u) => [u.displayName || "", u.userPrincipalName, isShared(u) ? "shared mailbox" : u.accountEnabled === false ? "disabled" : "enabled"])),
+    form("new-user", "New user", [{ name: "displayName", label: "Display name" }, { name: "userPrincipalName", label: "User name (e-mail)", type: "email" },
+      { name: "password", label: "Password", type: "password" }], "Create user", async (d) => {
       const u = await api("/users", { method: "POST", body: {
         accountEnabled: true, displayName: d.displayName, userPrincipalName: d.userPrincipalName,
         mailNickname: d.userPrincipalName.split("@")[0], passwordProfile: { password: d.password },
       } });
       toast(`Created the user ${u.userPrincipalName}.`);
-      await renderAdmin();
-    } catch (err) { error.textContent = err.message; }
+      await renderAdmin("users");
+    })];
+}
+
+async function mailboxes(kind) {
+  const shared = kind === "shared";
+  const list = (await directory()).filter((u) => isShared(u) === shared && (shared || u.accountEnabled !== false));
+  const u = list.find((x) => x.id === picked[kind]) || list[0];
+  const out = [h("h2", {}, shared ? "Shared mailboxes" : "Delegates")];
+  if (shared) {
+    out.push(h("p.meta", {}, "Nobody signs in as a shared mailbox: its members open it from Shared with me."));
+  } else {
+    out.push(h("p.meta", {}, "A delegate opens another person's contacts from Shared with me, read-only or to change them."));
+  }
+  if (u) {
+    out.push(picker(shared ? "Shared mailbox" : "Person", list, u, (id) => { picked[kind] = id; renderAdmin(kind); }));
+    out.push(...(await grantees(u, shared ? "member" : "delegate")));
+  } else {
+    out.push(h("p", {}, "No shared mailbox yet."));
+  }
+  if (shared) {
+    out.push(form("new-shared", "New shared mailbox", [{ name: "displayName", label: "Display name" }, { name: "userPrincipalName", label: "Address", type: "email" }],
+      "Create shared mailbox", async (d) => {
+        const m = await api("/users", { method: "POST", body: {
+          displayName: d.displayName, userPrincipalName: d.userPrincipalName, accountEnabled: false,
+          mailNickname: d.userPrincipalName.split("@")[0], mailboxSettings: { userPurpose: "shared" },
+        } });
+        picked.shared = m.id;
+        toast(`Created the shared mailbox ${m.userPrincipalName}.`);
+        await renderAdmin("shared");
+      }));
+  }
+  return out;
+}
+
+async function apps() {
+  const list = (await all("/applications")).sort(byName);
+  const out = [h("h2", {}, "Apps"),
+    table("apps", `${list.length} registered app${list.length === 1 ? "" : "s"}`, ["Name", "Client id", "Kind", "Application permissions"],
+      list.map((a) => [a.displayName, h("code", {}, a.appId), a.isFallbackPublicClient ? "public client" : "confidential client",
+        a.applicationPermissions.join(", ") || "none"])),
+    h("p.meta", {}, "Register an app with rolo apps add; limit the mailboxes an app reaches with rolo apps restrict.")];
+  if (!canConsent()) return out;
+  const people = await directory();
+  const appName = (id) => (id === CLIENT_ID ? "Rolo People" : list.find((a) => a.servicePrincipalId === id || a.appId === id)?.displayName || id);
+  const grants = (await all("/oauth2PermissionGrants")).sort((a, b) => collator.compare(appName(a.clientId), appName(b.clientId)));
+  const rows = grants.map((g) => {
+    const who = g.principalId ? people.find((p) => p.id === g.principalId)?.userPrincipalName || g.principalId : "All users";
+    return [appName(g.clientId), who, g.scope, h("button.small", { "aria-label": `Revoke ${appName(g.clientId)} for ${who}`, onclick: async () => {
+      if (!(await confirmAsk(`Revoke the consent of ${appName(g.clientId)} for ${who}?`, "Revoke"))) return;
+      try { await api(`/oauth2PermissionGrants/${g.id}`, { method: "DELETE" }); toast(`Revoked ${appName(g.clientId)}'s consent.`); await renderAdmin("apps"); } catch (e) { toast(e.message); }
+    } }, "Revoke")];
   });
-  pane.replaceChildren(h("h2", {}, "Administration"),
-    h("table.users", {}, h("caption", {}, `${users.length} users`),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "User name"), h("th", { scope: "col" }, "Sign-in"))),
-      h("tbody", {}, users.map((u) => h("tr", {}, h("td", {}, u.displayName || ""), h("td", {}, u.userPrincipalName),
-        h("td", {}, u.accountEnabled === false ? "disabled" : "enabled"))))),
-    form,
-    h("p.meta", {}, "Shared mailboxes, delegates and apps: rolo users and rolo apps on the command line."));
+  out.push(table("consents", `${grants.length} admin consent${grants.length === 1 ? "" : "s"}`, ["App", "For", "Delegated permissions", ""], rows),
+    form("consent", "Grant consent", [
+      { name: "app", label: "App", options: list.map((a) => [a.appId, a.displayName]) },
+      { name: "for", label: "For", options: [["", "All users"], ...people.filter((p) => !isShared(p)).map((p) => [p.id, p.userPrincipalName])] },
+      { name: "scope", label: "Delegated permissions" }], "Grant consent", async (d) => {
+      await api("/oauth2PermissionGrants", { method: "POST", body: {
+        clientId: d.app, consentType: d.for ? "Principal" : "AllPrincipals", principalId: d.for || null, resourceId: GRAPH, scope: d.scope,
+      } });
+      toast(`Granted ${d.scope} to ${appName(d.app)}.`);
+      await renderAdmin("apps");
+    }));
+  return out;
+}
+
+async function passwords() {
+  const list = (await api("/me/appPasswords")).value;
+  const rows = list.map((p) => [p.displayName, when(p.createdDateTime), h("button.small", { "aria-label": `Revoke ${p.displayName}`, onclick: async () => {
+    if (!(await confirmAsk(`Revoke the app password ${p.displayName}? Apps using it stop syncing.`, "Revoke"))) return;
+    try { await api(`/me/appPasswords/${p.id}`, { method: "DELETE" }); toast(`Revoked the app password ${p.displayName}.`); await renderAdmin("passwords"); } catch (e) { toast(e.message); }
+  } }, "Revoke")]);
+  const secret = h("div", { id: "new-secret" });
+  return [h("h2", {}, "App passwords"),
+    h("p.meta", {}, `Address-book apps (CardDAV) sign in with your user name and an app password, at ${location.origin}/dav/.`),
+    table("passwords", `${list.length} app password${list.length === 1 ? "" : "s"}`, ["Name", "Created", ""], rows),
+    form("new-password", "New app password", [{ name: "displayName", label: "What it is for" }], "Create app password", async (d) => {
+      const p = await api("/me/appPasswords", { method: "POST", body: { displayName: d.displayName } });
+      await renderAdmin("passwords");
+      $("#new-secret").replaceChildren(h("section.secret", { "aria-labelledby": "secret-title", role: "status" },
+        h("h3", { id: "secret-title" }, `App password for ${p.displayName}`),
+        h("p", {}, h("code", { id: "secret-text" }, p.secretText)),
+        h("p.meta", {}, "Copy it into the app now: it is shown only this once.")));
+    }),
+    secret];
+}
+
+const SCREENS = { users, shared: () => mailboxes("shared"), delegates: () => mailboxes("delegates"), apps, passwords };
+let screen = "users";
+
+/** Renders one administration screen (`users`, `shared`, `delegates`, `apps`, `passwords`). */
+export async function renderAdmin(id = screen) {
+  screen = id;
+  const parts = await SCREENS[id]();
+  if (screen === id) $("#detail").replaceChildren(...parts);
 }

@@ -5,7 +5,8 @@ export const CLIENT_ID = "7a0c6f2e-6b1e-4c3a-9f6e-526f6c6f0003";
 const AUTHORITY = `${location.origin}/common/oauth2/v2.0`;
 const REDIRECT_URI = `${location.origin}/`;
 export const SCOPES = "openid profile offline_access User.Read User.ReadBasic.All Contacts.ReadWrite " +
-  "Contacts.ReadWrite.Shared MailboxSettings.ReadWrite People.Read User.ReadWrite.All";
+  "Contacts.ReadWrite.Shared MailboxSettings.ReadWrite People.Read User.ReadWrite.All Application.Read.All " +
+  "DelegatedPermissionGrant.ReadWrite.All";
 const KEY = "rolo.tokens";
 
 const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))

@@ -4,7 +4,7 @@
 import { signIn, completeSignIn, signedIn, signOut } from "./auth.js";
 import { api } from "./api.js";
 import { h, $, toast } from "./dom.js";
-import { state, subscribe, openMailbox, changed } from "./store.js";
+import { state, subscribe, openMailbox, changed, loadShared } from "./store.js";
 import { initList, render, showSearch } from "./list.js";
 import { initSidebar, renderSidebar } from "./sidebar.js";
 import { showContact, renderEdit, deleteContacts } from "./detail.js";
@@ -12,10 +12,12 @@ import { initSearch, renderBulkbar, importFile, exportView, showShortcuts, frequ
 import { renderDuplicates } from "./dupes.js";
 import { renderAdmin } from "./admin.js";
 
-const TITLES = { admin: "Administration", all: "All contacts", favorites: "Favourites", flagged: "Flagged", frequent: "Frequently contacted", duplicates: "Duplicates" };
+const TITLES = { all: "All contacts", favorites: "Favourites", flagged: "Flagged", frequent: "Frequently contacted", duplicates: "Duplicates" };
+const ADMIN_TITLES = { users: "Users", shared: "Shared mailboxes", delegates: "Delegates", apps: "Apps", passwords: "App passwords" };
 
 function title() {
   const v = state.view;
+  if (v.kind === "admin") return ADMIN_TITLES[v.id];
   if (v.kind === "folder") return state.folders.get(v.id)?.displayName || "Folder";
   if (v.kind === "category") return `Category: ${v.id}`;
   return TITLES[v.kind] || "Contacts";
@@ -33,7 +35,7 @@ function renderAll() {
   if (state.view.kind === "frequent") {
     if (key !== lastView) frequent().then(showSearch).catch((e) => toast(e.message));
   } else if (state.view.kind === "admin") {
-    if (key !== lastView) renderAdmin().catch((e) => toast(e.message));
+    if (key !== lastView) renderAdmin(state.view.id).catch((e) => toast(e.message));
   } else if (state.view.kind === "duplicates") {
     if (key !== lastView) showSearch(renderDuplicates());
   } else if (!$("#search").value.trim()) showSearch(null);
@@ -44,13 +46,21 @@ function renderAll() {
 
 const progress = (n) => { $("#count").textContent = `Loading… ${new Intl.NumberFormat().format(n)}`; };
 
-/** Opens the signed-in user's mailbox (null) or someone else's by address. */
+/** Opens the signed-in user's mailbox (null) or someone else's by address: as a whole, or
+ * (shared folder by folder) only its shared folders, read-only where no grant allows writing. */
 async function open(upn) {
   try {
     if (!upn) return await openMailbox("/me", state.me.displayName, false, progress);
     const mailbox = `/users/${upn}`;
-    await openMailbox(mailbox, upn, false, progress);
-    state.readOnly = await isReadOnly(mailbox);
+    await loadShared();
+    const entry = state.shared.find((s) => s.userPrincipalName.toLowerCase() === upn.toLowerCase());
+    const name = entry?.displayName || upn;
+    if (entry && !entry.role) {
+      await openMailbox(mailbox, name, !entry.folders.some((f) => f.role === "write"), progress, entry.folders);
+      return;
+    }
+    await openMailbox(mailbox, name, false, progress);
+    state.readOnly = entry ? entry.role === "read" : await isReadOnly(mailbox);
     changed();
   } catch (e) {
     toast(e.status === 403 || e.status === 404 ? `You have no access to ${upn}'s contacts.` : e.message);
@@ -110,6 +120,7 @@ async function start() {
   initSearch();
   subscribe(renderAll);
   document.addEventListener("keydown", shortcuts);
+  await loadShared();
   await open(null);
 }
 

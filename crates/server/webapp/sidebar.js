@@ -4,7 +4,7 @@
 import { h, $, ask, confirmAsk, toast, presetColour, collator } from "./dom.js";
 import { api } from "./api.js";
 import { state, changed, applyContact, loadCategories } from "./store.js";
-import { isAdmin } from "./admin.js";
+import { isAdmin, canSeeApps } from "./admin.js";
 
 let onMailbox = () => {};
 
@@ -174,26 +174,35 @@ async function openOther() {
   onMailbox(v.upn);
 }
 
+/** What a "Shared with me" entry opens: the whole mailbox (with its role) or some folders. */
+function sharedLabel(s) {
+  const what = s.role ? (s.role === "read" ? "read-only" : "read and write")
+    : `${s.folders.length === 1 ? "folder" : "folders"} ${s.folders.map((f) => f.displayName).join(", ")}`;
+  return [s.displayName, h("span.meta", {}, ` · ${s.userPurpose === "shared" ? "shared mailbox, " : ""}${what}`)];
+}
+
 export function renderSidebar() {
   const nav = $("#sidebar");
   const ro = state.readOnly;
+  // A mailbox shared folder by folder has no folder tree or categories to change.
+  const whole = !state.folderOnly;
   const views = h("ul", {},
     item("All contacts", { kind: "all" }),
     item("Favourites", { kind: "favorites" }),
     item("Flagged", { kind: "flagged" }),
     state.mailbox === "/me" ? item("Frequently contacted", { kind: "frequent" }) : null,
-    ro ? null : item("Duplicates", { kind: "duplicates" }));
+    ro || !whole ? null : item("Duplicates", { kind: "duplicates" }));
   const def = state.folders.get(state.defaultFolder);
   const folders = h("ul", {});
   if (def) {
     const li = item(def.displayName || "Contacts", { kind: "folder", id: def.id });
     dropTarget(li.firstChild, def.id);
     folders.append(li);
-    const sub = tree(null, 0);
-    if (sub) folders.append(...sub.children);
   }
+  const sub = tree(null, 0);
+  if (sub) folders.append(...sub.children);
   const folder = isView("folder") && state.view.id !== state.defaultFolder ? state.folders.get(state.view.id) : null;
-  const folderTools = ro ? null : h("div.tools", {},
+  const folderTools = ro || !whole ? null : h("div.tools", {},
     h("button.small", { onclick: newFolder }, "New folder"),
     folder ? h("button.small", { onclick: () => renameFolder(folder) }, "Rename") : null,
     folder ? h("button.small", { onclick: () => askMoveFolder(folder) }, "Move") : null,
@@ -206,21 +215,28 @@ export function renderSidebar() {
     li.firstChild.prepend(dot);
     return li;
   }));
-  const shared = JSON.parse(localStorage.getItem("rolo.shared") || "[]");
+  const known = new Set(state.shared.map((s) => s.userPrincipalName.toLowerCase()));
+  const typed = JSON.parse(localStorage.getItem("rolo.shared") || "[]").filter((upn) => !known.has(upn.toLowerCase()));
+  const other = (upn, label) => {
+    const current = state.mailbox.toLowerCase() === `/users/${upn}`.toLowerCase();
+    return h("li", {}, h("button.nav", { class: `nav${current ? " current" : ""}`, "aria-current": current ? "page" : false, onclick: () => onMailbox(upn) }, label));
+  };
   const mailboxes = h("ul", {},
     state.mailbox !== "/me" ? h("li", {}, h("button.nav", { onclick: () => onMailbox(null) }, "My contacts")) : null,
-    shared.map((upn) => h("li", {}, h("button.nav", {
-      class: `nav${state.mailbox === `/users/${upn}` ? " current" : ""}`, onclick: () => onMailbox(upn),
-    }, upn))));
+    state.shared.map((s) => other(s.userPrincipalName, sharedLabel(s))),
+    typed.map((upn) => other(upn, upn)));
+  const admin = [isAdmin() && item("Users", { kind: "admin", id: "users" }), isAdmin() && item("Shared mailboxes", { kind: "admin", id: "shared" }),
+    isAdmin() && item("Delegates", { kind: "admin", id: "delegates" }), canSeeApps() && item("Apps", { kind: "admin", id: "apps" })].filter(Boolean);
   nav.replaceChildren(...[
     state.mailbox !== "/me" ? h("p.mailbox", {}, `${state.mailboxName}${ro ? " (read-only)" : ""}`) : null,
     h("h2", {}, "Views"), views,
     h("h2", {}, "Folders"), folders, folderTools,
-    h("h2", {}, "Categories"), cats, ro ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category"),
+    whole ? h("h2", {}, "Categories") : null, whole ? cats : null, ro || !whole ? null : h("div.tools", {}, h("button.small", { onclick: newCategory }, "New category"),
       category ? h("button.small", { onclick: () => recolourCategory(category) }, "Colour") : null,
       category ? h("button.small", { onclick: () => deleteCategory(category) }, "Delete category") : null),
     h("h2", {}, "Shared with me"), mailboxes, h("div.tools", {}, h("button.small", { onclick: openOther }, "Open a mailbox…")),
-    isAdmin() ? h("h2", {}, "Administration") : null,
-    isAdmin() ? h("ul", {}, item("Users", { kind: "admin" })) : null,
+    h("h2", {}, "Account"), h("ul", {}, item("App passwords", { kind: "admin", id: "passwords" })),
+    admin.length ? h("h2", {}, "Administration") : null,
+    admin.length ? h("ul", {}, admin) : null,
   ].filter(Boolean));
 }

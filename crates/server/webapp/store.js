@@ -13,6 +13,10 @@ export const state = {
   mailbox: "/me",
   mailboxName: "",
   readOnly: false,
+  /** Shared folder by folder: only these folders can be read (no folder list, no mailbox delta). */
+  folderOnly: false,
+  /** What others opened to this user (/me/sharedWithMe): mailboxes, with their shared folders. */
+  shared: [],
   folders: new Map(),
   defaultFolder: null,
   contacts: new Map(),
@@ -37,21 +41,34 @@ export function changed() {
 
 let deltaLink = null;
 let folderDeltaLink = null;
+/** Folder-only mailboxes: each shared folder's deltaLink. */
+let folderDeltas = new Map();
 let timer = null;
 
-/** Opens a mailbox: loads its folders, categories and every contact, then polls for changes. */
-export async function openMailbox(mailbox, name, readOnly, onProgress) {
+/** Opens a mailbox: loads its folders, categories and every contact, then polls for changes.
+ * `shared` (the folders of a mailbox shared folder by folder, from /me/sharedWithMe) limits it
+ * to those folders, each followed by its own delta. */
+export async function openMailbox(mailbox, name, readOnly, onProgress, shared = null) {
   clearTimeout(timer);
-  Object.assign(state, { mailbox, mailboxName: name, readOnly, loaded: false, current: null });
+  Object.assign(state, { mailbox, mailboxName: name, readOnly, loaded: false, current: null, folderOnly: !!shared });
   state.contacts = new Map();
   state.folders = new Map();
   state.selected.clear();
   state.view = { kind: "all" };
+  folderDeltas = new Map();
   changed();
-  const def = await api(`${mailbox}/contactFolders/contacts`);
-  state.defaultFolder = def.id;
-  state.folders.set(def.id, { ...def, parentFolderId: null });
-  await Promise.all([loadFolders(), loadCategories(), loadContacts(onProgress)]);
+  if (shared) {
+    state.defaultFolder = null;
+    folderDeltaLink = null;
+    for (const f of shared) state.folders.set(f.id, { ...f, parentFolderId: null });
+    state.categories = [];
+    await Promise.all(shared.map((f) => loadContacts(onProgress, f.id)));
+  } else {
+    const def = await api(`${mailbox}/contactFolders/contacts`);
+    state.defaultFolder = def.id;
+    state.folders.set(def.id, { ...def, parentFolderId: null });
+    await Promise.all([loadFolders(), loadCategories(), loadContacts(onProgress)]);
+  }
   state.loaded = true;
   changed();
   timer = setTimeout(poll, POLL_MS);
@@ -73,6 +90,15 @@ function applyFolder(f) {
   else state.folders.set(f.id, { ...state.folders.get(f.id), ...f });
 }
 
+export async function loadShared() {
+  try {
+    state.shared = (await api("/me/sharedWithMe")).value.sort((a, b) => collator.compare(a.displayName, b.displayName));
+  } catch {
+    state.shared = [];
+  }
+  changed();
+}
+
 export async function loadCategories() {
   try {
     state.categories = (await all(`${state.mailbox}/outlook/masterCategories`)).sort((a, b) => collator.compare(a.displayName, b.displayName));
@@ -82,15 +108,21 @@ export async function loadCategories() {
   changed();
 }
 
-async function loadContacts(onProgress) {
+/** The whole mailbox's contacts through one delta, or (`folder`) one shared folder's. */
+async function loadContacts(onProgress, folder = null) {
   deltaLink = null;
-  let next = `${state.mailbox}/contacts/delta?scope=mailbox&$select=${LIST_FIELDS}`;
+  let next = folder
+    ? `${state.mailbox}/contactFolders/${folder}/contacts/delta?$select=${LIST_FIELDS}`
+    : `${state.mailbox}/contacts/delta?scope=mailbox&$select=${LIST_FIELDS}`;
   while (next) {
     const page = await api(next, { version: "beta", headers: { Prefer: "odata.maxpagesize=1000" } });
-    page.value.forEach(applyContact);
+    // A folder's delta leaves out parentFolderId when it is not selected as such: it is known.
+    page.value.forEach((c) => applyContact(folder && !c["@removed"] ? { ...c, parentFolderId: folder } : c));
     onProgress?.(state.contacts.size);
     next = page["@odata.nextLink"];
-    deltaLink = page["@odata.deltaLink"] || deltaLink;
+    const done = page["@odata.deltaLink"];
+    if (done && folder) folderDeltas.set(folder, done);
+    else if (done) deltaLink = done;
   }
 }
 
@@ -109,16 +141,21 @@ export async function poll() {
   clearTimeout(timer);
   const mailbox = state.mailbox;
   try {
-    if (document.visibilityState !== "hidden" && deltaLink) {
-      let next = deltaLink;
+    const links = state.folderOnly ? [...folderDeltas] : deltaLink ? [[null, deltaLink]] : [];
+    if (document.visibilityState !== "hidden" && links.length) {
       let any = false;
-      while (next) {
-        const page = await api(next, { headers: { Prefer: "odata.maxpagesize=1000" } });
-        if (mailbox !== state.mailbox) return;
-        page.value.forEach(applyContact);
-        any ||= page.value.length > 0;
-        next = page["@odata.nextLink"];
-        if (page["@odata.deltaLink"]) deltaLink = page["@odata.deltaLink"];
+      for (const [folder, link] of links) {
+        let next = link;
+        while (next) {
+          const page = await api(next, { headers: { Prefer: "odata.maxpagesize=1000" } });
+          if (mailbox !== state.mailbox) return;
+          page.value.forEach((c) => applyContact(folder && !c["@removed"] ? { ...c, parentFolderId: folder } : c));
+          any ||= page.value.length > 0;
+          next = page["@odata.nextLink"];
+          const done = page["@odata.deltaLink"];
+          if (done && folder) folderDeltas.set(folder, done);
+          else if (done) deltaLink = done;
+        }
       }
       if (folderDeltaLink) {
         const page = await api(folderDeltaLink);
@@ -129,7 +166,10 @@ export async function poll() {
       if (any) changed();
     }
   } catch (e) {
-    if (e.status === 410) await openMailbox(state.mailbox, state.mailboxName, state.readOnly);
+    if (e.status === 410) {
+      const shared = state.folderOnly ? [...state.folders.values()] : null;
+      await openMailbox(state.mailbox, state.mailboxName, state.readOnly, undefined, shared);
+    }
   } finally {
     if (mailbox === state.mailbox) timer = setTimeout(poll, POLL_MS);
   }
@@ -165,4 +205,5 @@ export function visibleContacts() {
 }
 
 /** Which folder new contacts go to in the current view. */
-export const targetFolder = () => (state.view.kind === "folder" ? state.view.id : state.defaultFolder);
+export const targetFolder = () => (state.view.kind === "folder" ? state.view.id
+  : state.defaultFolder ?? [...state.folders.values()].find((f) => f.role === "write")?.id);

@@ -28,10 +28,12 @@ async function runSearch(q) {
     const people = state.mailbox === "/me"
       ? api(`/me/people?$search=${encodeURIComponent(term)}&$top=25`).catch(() => ({ value: [] }))
       : Promise.resolve({ value: [] });
-    const [page, ppl] = await Promise.all([
-      api(`${state.mailbox}/contacts?$search=${encodeURIComponent(term)}&$top=200&$select=id`, { version: "beta" }), people]);
+    // A mailbox shared folder by folder is searched folder by folder: its whole is closed.
+    const lists = state.folderOnly ? [...state.folders.keys()].map((id) => `${state.mailbox}/contactFolders/${id}/contacts`) : [`${state.mailbox}/contacts`];
+    const [ppl, ...pages] = await Promise.all([people,
+      ...lists.map((l) => api(`${l}?$search=${encodeURIComponent(term)}&$top=200&$select=id`, { version: "beta" }))]);
     if (seq !== searchSeq) return;
-    const found = page.value.map((c) => state.contacts.get(c.id)).filter(Boolean);
+    const found = pages.flatMap((p) => p.value).map((c) => state.contacts.get(c.id)).filter(Boolean);
     // The People API forgives a typo; its people are matched to contacts by e-mail address.
     const addresses = new Set(ppl.value.flatMap((p) => (p.scoredEmailAddresses || []).map((e) => (e.address || "").toLowerCase())));
     if (addresses.size) {

@@ -18,6 +18,9 @@ pub trait Sharing: Send + Sync {
     async fn grants_of(&self, mailbox: &Mailbox, grantee: &str) -> GraphResult<Grants>;
     /// Sets (or, with `None`, removes) a whole-mailbox grant.
     async fn set_mailbox_grant(&self, mailbox: &Mailbox, grantee: &str, grant: Option<Grant>) -> GraphResult<()>;
+    /// Everyone holding a whole-mailbox grant on `mailbox` (delegates, a shared mailbox's
+    /// members), by principal name.
+    async fn mailbox_grantees(&self, mailbox: &Mailbox) -> GraphResult<Vec<(User, Grant)>>;
     async fn folder_permissions(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<Vec<FolderPermission>>;
     /// Shares a folder; a user already holding a grant on it is `409`.
     async fn add_folder_permission(

@@ -7,6 +7,7 @@
 mod common;
 
 mod access;
+mod access_admin;
 mod batch;
 mod carddav;
 mod carddav_clients;

@@ -3,7 +3,9 @@
 //! `clients/web/people.test.mjs`, which signs in through the authorization endpoint and runs every
 //! scenario (create, edit, a stale edit's conflict, search, drag to a folder, category, flag,
 //! favourite, photo, vCard import, delete and undo, delta, a delegated mailbox read-only, sign
-//! out, an administrator creating a user who then signs in) with an axe-core scan of each screen. Needs Node.js, `npm ci` in clients/web (run here
+//! out, an administrator creating a user who then signs in, shared mailboxes and their members,
+//! delegates, apps and consent, app passwords, a mailbox shared folder by folder, "Frequently
+//! contacted") with an axe-core scan of each screen. Needs Node.js, `npm ci` in clients/web (run here
 //! when node_modules is missing) and Chromium (`apt-get install -y chromium`).
 //!
 //! `ROLO_UPDATE_SCREENSHOTS=1` writes the screenshots to docs/screenshots/ (else a temp directory).
@@ -50,6 +52,12 @@ async fn ensure_packages(dir: &Path) {
     assert!(out.status.success(), "npm ci failed in {}\n{}", dir.display(), show(&out));
 }
 
+/// A message the user sent to `to` on the `day`th of November.
+fn sent(to: &str, day: u32) -> serde_json::Value {
+    json!({"parentFolderId": "sentitems", "subject": format!("Note {day}"), "sentDateTime": format!("2026-11-{day:02}T10:00:00Z"),
+           "toRecipients": [{"emailAddress": {"address": to}}]})
+}
+
 async fn people_in_the_browser(s: TestServer) {
     let browser = chromium();
     let dir = web_dir();
@@ -64,24 +72,48 @@ async fn people_in_the_browser(s: TestServer) {
             {"givenName": "Ada", "surname": "Lovelace", "emailAddresses": [{"address": "ada@engine.test"}], "companyName": "Analytical"},
             {"givenName": "Charles", "surname": "Babbage", "businessPhones": ["+44 20 7946 0000"]},
             {"givenName": "Charlie", "surname": "Babbage", "mobilePhone": "+44 (20) 7946-0000", "jobTitle": "Inventor"},
-            {"givenName": "Mary", "surname": "Somerville", "jobTitle": "Scientist"}],
-         "contactFolders": [{"displayName": "Work", "contacts": []}, {"displayName": "Clients", "contacts": []}]},
+            {"givenName": "Mary", "surname": "Somerville", "jobTitle": "Scientist", "emailAddresses": [{"address": "mary@science.test"}]}],
+         "contactFolders": [{"displayName": "Work", "contacts": []}, {"displayName": "Clients", "contacts": []}],
+         // Mail for the People API's ranking ("Frequently contacted"): Mary most, then Ada.
+         "messages": [sent("mary@science.test", 1), sent("mary@science.test", 2), sent("mary@science.test", 3),
+                      sent("ada@engine.test", 4), sent("grace@navy.test", 1)]},
         {"userPrincipalName": "grace@contoso.test", "displayName": "Grace Owner", "password": "owner pw",
          "contacts": [{"givenName": "Grace", "surname": "Hopper", "emailAddresses": [{"address": "grace@navy.test"}]}],
-         "delegates": [{"userPrincipalName": "ada@contoso.test", "role": "read"}]}
+         "delegates": [{"userPrincipalName": "ada@contoso.test", "role": "read"}]},
+        {"userPrincipalName": "lin@contoso.test", "displayName": "Lin Folder", "password": "lin pw",
+         "contactFolders": [{"displayName": "Team", "contacts": [{"givenName": "Tess", "surname": "Team"}]},
+                            {"displayName": "Private", "contacts": [{"givenName": "Pat", "surname": "Private"}]}]}
     ]});
     rolo_server::seed::seed(s.store.as_ref(), &doc).await.expect("seed");
-    // Ada administers the directory: an admin's consent to User.ReadWrite.All for the web app, for her.
+    // Ada administers the directory and the apps: an admin's consent for the web app, for her.
     let ada = s.store.find_user("ada@contoso.test").await.expect("find").expect("ada");
+    let admin_scopes = ["User.ReadWrite.All", "Application.Read.All", "DelegatedPermissionGrant.ReadWrite.All"];
     s.store
         .grant_scopes(
             rolo_server::webapp::WEBAPP_CLIENT_ID,
             Some(&ada.id),
             "00000003-0000-0000-c000-000000000000",
-            &["User.ReadWrite.All".to_owned()],
+            &admin_scopes.map(str::to_owned),
         )
         .await
         .expect("grant");
+    // Lin shares one folder (Team, read-only) with Ada, and nothing else of her mailbox.
+    let lin = s.store.find_user("lin@contoso.test").await.expect("find").expect("lin");
+    let team = s
+        .store
+        .list_folders(
+            &lin.mailbox,
+            &lin.mailbox.default_folder_id,
+            &rolo_store::ListQuery { page_size: 100, ..Default::default() },
+        )
+        .await
+        .expect("folders")
+        .items
+        .into_iter()
+        .find(|f| f.display_name == "Team")
+        .expect("Team");
+    s.store.add_folder_permission(&lin.mailbox, &team.id, &ada, rolo_domain::Grant::Read).await.expect("share");
+    rolo_server::identity::register_public_app(s.store.as_ref(), "Phone Book").await.expect("app");
 
     let origin = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
     let shots = match std::env::var_os("ROLO_UPDATE_SCREENSHOTS") {

@@ -71,6 +71,22 @@ impl Sharing for SqlStore {
         .await
     }
 
+    async fn mailbox_grantees(&self, mailbox: &Mailbox) -> GraphResult<Vec<(User, Grant)>> {
+        let mut conn = self.backend.read().await?;
+        let sql = format!(
+            "SELECT g.role, {USER_COLUMNS} FROM mailbox_grants g JOIN users u ON u.id = g.grantee_id \
+             JOIN mailboxes m ON m.mailbox_id = u.id WHERE g.mailbox_id = ? ORDER BY u.upn_key"
+        );
+        let rows = conn.query(&sql, &[mailbox.id.as_str().into()]).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let grant = Grant::parse(&r.text("role"))?;
+                Some((user_from(r), grant))
+            })
+            .collect())
+    }
+
     async fn folder_permissions(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<Vec<FolderPermission>> {
         let mut conn = self.backend.read().await?;
         let sql = format!(
