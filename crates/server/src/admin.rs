@@ -205,7 +205,7 @@ fn snapshot_path(state: &AppState, body: &Value) -> GraphResult<PathBuf> {
     Ok(parent.join(file))
 }
 
-fn settings_json(state: &AppState) -> Value {
+pub(crate) fn settings_json(state: &AppState) -> Value {
     json!({"throttling": state.throttle.enabled(), "faults": state.faults(), "limits": state.limits()})
 }
 
@@ -310,13 +310,8 @@ pub async fn serve(
             Ok(json_status(StatusCode::CREATED, serde_json::to_vec(&out).map_err(GraphError::internal)?))
         }
         (Method::GET, "settings") => ok(settings_json(state)),
-        (Method::PATCH, "settings") => {
-            apply_settings(state, body)?;
-            // The other processes on this database take them at their next poll (`fleet.rs`).
-            let settings = settings_json(state);
-            crate::fleet::publish_emulator_settings(state, &settings).await?;
-            ok(settings)
-        }
+        // The other processes on this database take them at their next poll.
+        (Method::PATCH, "settings") => ok(crate::fleet::change_emulator_settings(state, body).await?),
         (Method::GET, "tokens") => {
             // Ready-made delegated tokens for every user, as the emulator's banner prints them.
             let scopes: Vec<String> = query

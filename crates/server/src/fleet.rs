@@ -28,12 +28,16 @@ pub const POLL: Duration = Duration::from_millis(250);
 #[derive(Default)]
 pub struct Coherence {
     seen: Mutex<Option<SharedVersions>>,
+    /// Held by a poll and by a local settings change from apply to store, so a poll that read
+    /// the settings before the change never applies them after it.
+    turn: tokio::sync::Mutex<()>,
     pub signing_key_reloads: AtomicU64,
     pub emulator_settings_reloads: AtomicU64,
 }
 
 /// Reads the shared versions once and brings this process's caches in line with them.
 pub async fn sync(state: &AppState) -> GraphResult<()> {
+    let _turn = state.coherence.turn.lock().await;
     let now = state.store.shared_versions().await?;
     let previous = state.coherence.seen.lock().map_err(|_| GraphError::internal("coherence lock"))?.clone();
     if previous.as_ref() == Some(&now) {
@@ -61,9 +65,14 @@ pub async fn sync(state: &AppState) -> GraphResult<()> {
     Ok(())
 }
 
-/// Stores the emulator's settings for every process (each applies them at its next poll).
-pub async fn publish_emulator_settings(state: &AppState, settings: &Value) -> GraphResult<()> {
-    state.store.replace_setting(EMULATOR_SETTINGS_SETTING, &settings.to_string()).await
+/// Applies a change of the emulator's settings here, and stores the result for every process
+/// (each applies it at its next poll). Returns the settings now in force.
+pub async fn change_emulator_settings(state: &AppState, change: &Value) -> GraphResult<Value> {
+    let _turn = state.coherence.turn.lock().await;
+    crate::admin::apply_settings(state, change)?;
+    let settings = crate::admin::settings_json(state);
+    state.store.replace_setting(EMULATOR_SETTINGS_SETTING, &settings.to_string()).await?;
+    Ok(settings)
 }
 
 /// Polls until aborted; a failed read is logged and retried at the next tick.

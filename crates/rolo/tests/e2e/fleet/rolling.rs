@@ -109,12 +109,15 @@ fn balancer(dir: &std::path::Path, port: u16, ports: &[u16]) -> Balancer {
     Balancer { child, stats: format!("http://127.0.0.1:{stats_port}/stats;csv") }
 }
 
+/// A writer's acknowledged contacts: id -> (givenName, jobTitle), None once deleted.
+type Acked = BTreeMap<String, Option<(String, String)>>;
+
 /// What the clients saw: failures, and the writes acknowledged.
 #[derive(Default)]
 struct Ledger {
     failures: Mutex<Vec<String>>,
     /// Per writer: contact id -> (givenName, jobTitle) as last acknowledged; None once deleted.
-    truth: Vec<Mutex<BTreeMap<String, Option<(String, String)>>>>,
+    truth: Vec<Mutex<Acked>>,
     /// Every acknowledged create or update: (changeType, contact id, etag), and deletes: (deleted, id, "").
     changes: Mutex<Vec<(String, String, String)>>,
     /// Requests each writer's mailbox was sent (writes, reads, delta), to check the count.
@@ -182,7 +185,7 @@ async fn writer(i: usize, api: String, token: String, ledger: Arc<Ledger>, stop:
         if status != 200 || body["givenName"] != name.as_str() {
             ledger.fail(format!("read {name} back: {status} {body}"));
         }
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let target = live[n % live.len()].clone();
             let title = format!("t{n}");
             count();
@@ -204,7 +207,7 @@ async fn writer(i: usize, api: String, token: String, ledger: Arc<Ledger>, stop:
                 ledger.fail(format!("update: {status} {body}"));
             }
         }
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             let target = live.remove(0);
             count();
             let (status, body) =
