@@ -294,8 +294,8 @@ pub(crate) enum AppPasswordCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Replace the signing key with a new one (tokens signed before stop working once servers
-    /// restart); prints the new key id. Needed before serving a database the emulator created.
+    /// Replace the signing key with a new one (running servers take it within a second, and
+    /// tokens signed before stop working); prints the new key id. Needed before serving a database the emulator created.
     Rotate {
         #[command(flatten)]
         db: DatabaseArgs,

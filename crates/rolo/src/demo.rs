@@ -19,7 +19,7 @@ const TOKEN_SCOPES: [&str; 3] = ["Contacts.ReadWrite", "MailboxSettings.ReadWrit
 /// Whether an installation signs with the published key above (a database the emulator made):
 /// then anyone can mint its tokens, and only the emulator may serve it.
 pub fn holds_published_key(authority: &rolo_server::auth::Authority) -> bool {
-    rolo_server::auth::key_id_of(WELL_KNOWN_KEY).is_ok_and(|kid| kid == authority.key_id)
+    rolo_server::auth::key_id_of(WELL_KNOWN_KEY).is_ok_and(|kid| kid == authority.key_id())
 }
 
 /// The directory snapshots go to by default: the SQLite database's own.

@@ -110,7 +110,7 @@ pub struct ServeOptions {
 }
 
 pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) {
-    let mut state = AppState::new(store, opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
+    let mut state = AppState::new(store.clone(), opts.public_url).await.unwrap_or_else(|e| fail(describe(e)));
     if !opts.emulator && demo::holds_published_key(&state.authority) {
         fail(
             "this database holds the emulator's published signing key, so anyone can mint tokens for it; \
@@ -143,7 +143,12 @@ pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) 
         if let Some(url) = &opts.throttling_redis {
             let counts = rolo_server::throttle::RedisCounts::connect(url).await.unwrap_or_else(|e| fail(e));
             throttle = throttle.with_redis(counts);
+        } else if store.shared_by_processes() {
+            // Without Redis, a PostgreSQL fleet counts in its database, so N processes hold one
+            // limit, not N.
+            throttle = throttle.with_database(store.clone());
         }
+        tracing::debug!(counted_in = throttle.counted_in(), "throttling request counts");
         state.throttle = Arc::new(throttle);
     }
     state.emulator = opts.emulator;
@@ -439,7 +444,7 @@ fn main() {
             Command::Keys { command: KeysCommand::Rotate { db } } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let kid = rolo_server::auth::rotate_signing_key(&store).await.unwrap_or_else(|e| fail(describe(e)));
-                eprintln!("New signing key; tokens signed with the old one stop working when servers restart.");
+                eprintln!("New signing key; running servers take it within a second, and tokens signed with the old one stop working.");
                 println!("{kid}");
             }
             Command::Backup { to, db } => {

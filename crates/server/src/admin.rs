@@ -205,8 +205,39 @@ fn snapshot_path(state: &AppState, body: &Value) -> GraphResult<PathBuf> {
     Ok(parent.join(file))
 }
 
-fn settings_json(state: &AppState) -> Value {
+pub(crate) fn settings_json(state: &AppState) -> Value {
     json!({"throttling": state.throttle.enabled(), "faults": state.faults(), "limits": state.limits()})
+}
+
+/// Validates and applies the emulator's settings in `body` (`throttling`, `faults`, `limits`;
+/// each optional) to this process: from a PATCH, or from another process's (`fleet.rs`).
+pub(crate) fn apply_settings(state: &AppState, body: &Value) -> GraphResult<()> {
+    if let Some(on) = body.get("throttling") {
+        let on = on.as_bool().ok_or_else(|| GraphError::wrong_type("throttling", "Edm.Boolean"))?;
+        state.throttle.set_enabled(on);
+    }
+    if let Some(f) = body.get("faults") {
+        let faults: Faults = serde_json::from_value(f.clone())
+            .map_err(|_| GraphError::wrong_type("faults", "{rate, status, retryAfterSeconds}"))?;
+        if !(0.0..=1.0).contains(&faults.rate) || ![0, 429, 503].contains(&faults.status) {
+            return Err(GraphError::bad_request("BadRequest", "faults.rate is 0 to 1 and faults.status 429 or 503."));
+        }
+        state.set_faults(faults);
+    }
+    if let Some(l) = body.get("limits") {
+        let limits: Limits = serde_json::from_value(l.clone()).map_err(|_| {
+            GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes, pageBytes}")
+        })?;
+        if limits.extensions.per_contact == 0
+            || limits.extensions.bytes == 0
+            || limits.photo_bytes == 0
+            || limits.page_bytes == 0
+        {
+            return Err(GraphError::bad_request("BadRequest", "Limits must be positive."));
+        }
+        state.set_limits(limits);
+    }
+    Ok(())
 }
 
 pub async fn serve(
@@ -279,37 +310,8 @@ pub async fn serve(
             Ok(json_status(StatusCode::CREATED, serde_json::to_vec(&out).map_err(GraphError::internal)?))
         }
         (Method::GET, "settings") => ok(settings_json(state)),
-        (Method::PATCH, "settings") => {
-            if let Some(on) = body.get("throttling") {
-                let on = on.as_bool().ok_or_else(|| GraphError::wrong_type("throttling", "Edm.Boolean"))?;
-                state.throttle.set_enabled(on);
-            }
-            if let Some(f) = body.get("faults") {
-                let faults: Faults = serde_json::from_value(f.clone())
-                    .map_err(|_| GraphError::wrong_type("faults", "{rate, status, retryAfterSeconds}"))?;
-                if !(0.0..=1.0).contains(&faults.rate) || ![0, 429, 503].contains(&faults.status) {
-                    return Err(GraphError::bad_request(
-                        "BadRequest",
-                        "faults.rate is 0 to 1 and faults.status 429 or 503.",
-                    ));
-                }
-                state.set_faults(faults);
-            }
-            if let Some(l) = body.get("limits") {
-                let limits: Limits = serde_json::from_value(l.clone()).map_err(|_| {
-                    GraphError::wrong_type("limits", "{extensions: {perContact, bytes}, photoBytes, pageBytes}")
-                })?;
-                if limits.extensions.per_contact == 0
-                    || limits.extensions.bytes == 0
-                    || limits.photo_bytes == 0
-                    || limits.page_bytes == 0
-                {
-                    return Err(GraphError::bad_request("BadRequest", "Limits must be positive."));
-                }
-                state.set_limits(limits);
-            }
-            ok(settings_json(state))
-        }
+        // The other processes on this database take them at their next poll.
+        (Method::PATCH, "settings") => ok(crate::fleet::change_emulator_settings(state, body).await?),
         (Method::GET, "tokens") => {
             // Ready-made delegated tokens for every user, as the emulator's banner prints them.
             let scopes: Vec<String> = query

@@ -5,7 +5,7 @@
 //! external OpenID Connect issuers are checked in `oidc.rs` and share this cache.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -13,6 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rolo_domain::{GraphError, GraphResult, Principal};
+use rolo_store::fleet::SIGNING_KEY_SETTING;
 use rolo_store::{RegisteredApp, Store, User};
 use serde::{Deserialize, Serialize};
 
@@ -59,15 +60,36 @@ pub struct Claims {
 pub struct Authority {
     pub tenant_id: String,
     pub issuer: String,
-    pub key_id: String,
-    /// The signing key's public point, uncompressed (`04 || x || y`), for the JWKS.
-    public_key: Vec<u8>,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The signing key; replaced when another process (or `rolo keys rotate`) rotates it.
+    key: RwLock<Arc<SigningKey>>,
     validation: Validation,
     /// Secret for HMAC-protected opaque tokens such as `$skiptoken`.
     pub token_secret: Vec<u8>,
     cache: RwLock<HashMap<String, (Principal, i64)>>,
+}
+
+/// One signing key, as stored and as used.
+struct SigningKey {
+    /// As stored (PKCS#8, base64): what a rotation is recognised by.
+    stored: String,
+    key_id: String,
+    /// The public point, uncompressed (`04 || x || y`), for the JWKS.
+    public_key: Vec<u8>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl SigningKey {
+    fn from_stored(pkcs8_b64: &str) -> GraphResult<SigningKey> {
+        let (pkcs8, public, key_id) = parse_signing_key(pkcs8_b64)?;
+        Ok(SigningKey {
+            stored: pkcs8_b64.to_owned(),
+            key_id,
+            encoding: EncodingKey::from_ec_der(&pkcs8),
+            decoding: DecodingKey::from_ec_der(&public),
+            public_key: public,
+        })
+    }
 }
 
 fn now() -> i64 {
@@ -91,12 +113,13 @@ pub fn key_id_of(pkcs8_b64: &str) -> GraphResult<String> {
 }
 
 /// Replaces the installation's signing key with a fresh one and returns its key id: every token
-/// signed before stops verifying once servers restart.
+/// signed before stops verifying, on every running server within a second (they poll the key,
+/// `fleet.rs`).
 pub async fn rotate_signing_key(store: &dyn Store) -> GraphResult<String> {
     let fresh = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
         .map_err(|_| GraphError::internal("cannot generate a signing key"))?;
     let b64 = STANDARD.encode(fresh.as_ref());
-    store.replace_setting("signing_key_es256_pkcs8", &b64).await?;
+    store.replace_setting(SIGNING_KEY_SETTING, &b64).await?;
     key_id_of(&b64)
 }
 
@@ -106,13 +129,12 @@ impl Authority {
         let tenant_id = store.setting_or_insert("tenant_id", &rolo_domain::ids::new_guid()).await?;
         let fresh_key = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
             .map_err(|_| GraphError::internal("cannot generate a signing key"))?;
-        let pkcs8_b64 =
-            store.setting_or_insert("signing_key_es256_pkcs8", &STANDARD.encode(fresh_key.as_ref())).await?;
+        let pkcs8_b64 = store.setting_or_insert(SIGNING_KEY_SETTING, &STANDARD.encode(fresh_key.as_ref())).await?;
         let mut secret = [0u8; 32];
         ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut secret).map_err(|_| GraphError::internal("rng"))?;
         let secret_b64 = store.setting_or_insert("token_secret", &STANDARD.encode(secret)).await?;
 
-        let (pkcs8, public, key_id) = parse_signing_key(&pkcs8_b64)?;
+        let key = SigningKey::from_stored(&pkcs8_b64)?;
         let issuer = format!("https://login.rolo.local/{tenant_id}/v2.0");
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&GRAPH_AUDIENCES);
@@ -120,16 +142,41 @@ impl Authority {
         validation.validate_nbf = true;
         validation.leeway = 60;
         Ok(Authority {
-            encoding: EncodingKey::from_ec_der(&pkcs8),
-            decoding: DecodingKey::from_ec_der(&public),
+            key: RwLock::new(Arc::new(key)),
             validation,
             token_secret: STANDARD.decode(secret_b64).map_err(GraphError::internal)?,
             tenant_id,
             issuer,
-            key_id,
-            public_key: public,
             cache: RwLock::new(HashMap::new()),
         })
+    }
+
+    fn key(&self) -> Arc<SigningKey> {
+        // A poisoned lock still holds a whole key (writers only swap the Arc).
+        self.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The id tokens are signed under now (their header's `kid`).
+    pub fn key_id(&self) -> String {
+        self.key().key_id.clone()
+    }
+
+    /// Signs and verifies with `pkcs8_b64` (as stored) from now on, if it is not the key in use;
+    /// tokens verified with the old key are forgotten, so they are checked again (and refused).
+    /// True when the key changed.
+    pub fn adopt_key(&self, pkcs8_b64: &str) -> GraphResult<bool> {
+        if pkcs8_b64.is_empty() || self.key().stored == pkcs8_b64 {
+            return Ok(false);
+        }
+        let key = Arc::new(SigningKey::from_stored(pkcs8_b64)?);
+        *self.key.write().unwrap_or_else(|p| p.into_inner()) = key;
+        self.forget_verified();
+        Ok(true)
+    }
+
+    /// Forgets every verified token.
+    pub fn forget_verified(&self) {
+        self.cache.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Issues a delegated access token for `user` with the given scopes, as `rolo token`'s client.
@@ -211,22 +258,24 @@ impl Authority {
 
     /// Signs any claims with the installation's key, naming it in the header's `kid`.
     pub fn sign<T: Serialize>(&self, claims: &T) -> GraphResult<String> {
+        let key = self.key();
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.key_id.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(GraphError::internal)
+        header.kid = Some(key.key_id.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(GraphError::internal)
     }
 
     /// The signing key as a JSON Web Key Set, for `/{tenant}/discovery/v2.0/keys`.
     pub fn jwks(&self) -> serde_json::Value {
+        let key = self.key();
         // ring gives the P-256 public key as an uncompressed point: 0x04, then x and y.
-        let point = self.public_key.get(1..).unwrap_or_default();
+        let point = key.public_key.get(1..).unwrap_or_default();
         let (x, y) = point.split_at(point.len() / 2);
         serde_json::json!({
             "keys": [{
                 "kty": "EC",
                 "use": "sig",
                 "crv": "P-256",
-                "kid": self.key_id,
+                "kid": key.key_id,
                 "x": URL_SAFE_NO_PAD.encode(x),
                 "y": URL_SAFE_NO_PAD.encode(y),
                 "alg": "ES256",
@@ -275,13 +324,14 @@ impl Authority {
             return Ok(p);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|e| rejected(&e))?;
-        if header.kid.as_deref() != Some(self.key_id.as_str()) {
+        let key = self.key();
+        if header.kid.as_deref() != Some(key.key_id.as_str()) {
             return Err(GraphError::unauthenticated(
                 "Access token validation failure. IDX10503: Signature validation failed. The token's kid is not one of the issuer's keys.",
             ));
         }
         let c =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| rejected(&e))?.claims;
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).map_err(|e| rejected(&e))?.claims;
         let app_only = c.idtyp.as_deref() == Some("app") || (c.scp.is_none() && c.roles.is_some());
         let principal = principal_from(
             if app_only { None } else { c.oid.clone() },
@@ -290,7 +340,11 @@ impl Authority {
             c.appid.clone().or(c.azp.clone()),
             app_only,
         );
-        self.remember(token, &principal, c.exp);
+        // Not remembered if the key was rotated meanwhile: the rotation forgot every token
+        // verified with the old key, and this one must not slip in after it.
+        if Arc::ptr_eq(&key, &self.key()) {
+            self.remember(token, &principal, c.exp);
+        }
         Ok(principal)
     }
 }

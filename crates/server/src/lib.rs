@@ -21,6 +21,7 @@ mod device;
 pub mod directory;
 pub mod error;
 mod extensions;
+pub mod fleet;
 mod folders;
 mod grants;
 pub mod graph;
@@ -112,6 +113,8 @@ pub struct AppState {
     pub organization_name: String,
     /// Users by id or UPN, checked against the directory's version on every request.
     users: directory::UserCache,
+    /// The shared versions of cached state this process last saw (`fleet.rs`).
+    pub coherence: fleet::Coherence,
     /// Lifetimes of codes and sessions in interactive sign-in.
     signin: RwLock<SignInSettings>,
 }
@@ -161,6 +164,7 @@ impl AppState {
             people: people::PeopleCache::default(),
             organization_name: "Rolo".to_owned(),
             users: directory::UserCache::default(),
+            coherence: fleet::Coherence::default(),
             signin: RwLock::new(SignInSettings::default()),
         })
     }
@@ -326,10 +330,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let worker = webhooks::spawn_delivery(state.clone());
+    let coherence = fleet::spawn(state.clone());
     // The peer's address is kept for the sign-in lockout (failed attempts per client address).
     let app = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let signal = shutdown::drain_signal(state.clone(), shutdown);
     let served = shutdown::bounded(&state, axum::serve(listener, app).with_graceful_shutdown(signal)).await;
+    coherence.abort();
     worker.stop().await;
     served
 }

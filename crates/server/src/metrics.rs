@@ -373,7 +373,14 @@ pub async fn render(state: &AppState, metrics: &Metrics) -> String {
     registry.register(
         "cache_invalidations",
         "Times a cache was emptied because the database changed under it",
-        counted(&[("directory", state.users.generation())], "cache"),
+        counted(
+            &[
+                ("directory", state.users.generation()),
+                ("signing_key", load(&state.coherence.signing_key_reloads)),
+                ("emulator_settings", load(&state.coherence.emulator_settings_reloads)),
+            ],
+            "cache",
+        ),
     );
 
     if let Some(pool) = state.store.pool_status() {

@@ -1,8 +1,9 @@
 //! Throttling per (app, mailbox), with Outlook's limits as defaults: 4 requests at a time,
 //! 10,000 requests per 10 minutes and 150 MB of uploads per 5 minutes. Beyond them a request
-//! gets 429 `ApplicationThrottled` with `Retry-After`. Counters live in the process, unless
-//! `[throttling] redis` names a Redis server: then the request counts are kept there, shared by
-//! every process of the fleet (concurrency and upload budgets stay per process).
+//! gets 429 `ApplicationThrottled` with `Retry-After`. Where the request counts live: in Redis
+//! when `[throttling] redis` names one; else, on PostgreSQL, in the database (both shared by
+//! every process of the fleet); else (SQLite, served by one process) in the process.
+//! Concurrency and upload budgets stay per process.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -100,11 +101,33 @@ impl RedisCounts {
     }
 }
 
+/// Where a fleet's processes count requests together.
+pub enum SharedCounts {
+    Redis(RedisCounts),
+    /// The database the fleet shares (`throttle_counts`): one statement per request.
+    Database(Arc<dyn rolo_store::Store>),
+}
+
+impl SharedCounts {
+    /// Counts one more request of the pair; returns the count so far in the window and the
+    /// seconds the window has left.
+    async fn count(&self, app: &str, mailbox: &str, window: Duration) -> Result<(u64, i64), String> {
+        match self {
+            SharedCounts::Redis(r) => r.count(app, mailbox, window).await.map_err(|e| e.to_string()),
+            SharedCounts::Database(store) => {
+                let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+                let c = store.count_request(app, mailbox, window_ms).await.map_err(|e| e.to_string())?;
+                Ok((c.count, (c.window_left_ms + 999) / 1000))
+            }
+        }
+    }
+}
+
 pub struct Throttle {
     pub settings: ThrottleSettings,
     pub refused: Refusals,
     /// Request counts shared with the fleet, when configured.
-    shared: Option<RedisCounts>,
+    shared: Option<SharedCounts>,
     /// Switchable at run time (the emulator's fidelity switch, tests of concurrent writes).
     enabled: AtomicBool,
     entries: Mutex<HashMap<(String, String), Entry>>,
@@ -151,14 +174,29 @@ impl Throttle {
 
     /// Counts requests in Redis, shared with every process using it.
     pub fn with_redis(mut self, counts: RedisCounts) -> Throttle {
-        self.shared = Some(counts);
+        self.shared = Some(SharedCounts::Redis(counts));
         self
     }
 
+    /// Counts requests in the database, shared with every process serving it.
+    pub fn with_database(mut self, store: Arc<dyn rolo_store::Store>) -> Throttle {
+        self.shared = Some(SharedCounts::Database(store));
+        self
+    }
+
+    /// Where requests are counted: `redis`, `database` or `process` (for the log and docs).
+    pub fn counted_in(&self) -> &'static str {
+        match self.shared {
+            Some(SharedCounts::Redis(_)) => "redis",
+            Some(SharedCounts::Database(_)) => "database",
+            None => "process",
+        }
+    }
+
     /// Admits a request of `app` on `mailbox`, or answers 429. `None` when throttling is off.
-    /// With Redis, the request limit counts the whole fleet's requests; if Redis fails, the
-    /// request is admitted (a limit is protection, not a reason to refuse service) and the
-    /// failure logged.
+    /// With shared counts, the request limit counts the whole fleet's requests; if the counter
+    /// fails, the request is admitted (a limit is protection, not a reason to refuse service)
+    /// and the failure logged.
     pub async fn admit_request(self: &Arc<Self>, app: &str, mailbox: &str) -> GraphResult<Option<Permit>> {
         let Some(shared) = &self.shared else { return self.admit(app, mailbox) };
         if !self.enabled() {

@@ -60,6 +60,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let worker = crate::webhooks::spawn_delivery(state.clone());
+    let coherence = crate::fleet::spawn(state.clone());
     let app = crate::app(state.clone());
     let shutdown = crate::shutdown::drain_signal(state.clone(), shutdown);
     let acceptor = TlsAcceptor::from(config);
@@ -112,6 +113,7 @@ pub async fn serve(
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still running after {grace:?}; stopping anyway");
     }
+    coherence.abort();
     worker.stop().await;
     Ok(())
 }

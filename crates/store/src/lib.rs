@@ -1,6 +1,7 @@
 //! Storage for Rolo: the [`Store`] trait the HTTP layer depends on, the sum of one trait per
 //! role ([`Directory`], [`Folders`], [`Contacts`], [`Categories`], [`Changes`],
-//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Tasks`], [`Groups`], [`Consents`]), and
+//! [`SchemaExtensions`], [`Notifications`], [`Sharing`], [`Items`], [`Tasks`], [`Groups`], [`Consents`],
+//! [`Fleet`]), and
 //! [`SqlStore`], their one implementation over either database backend (SQLite or PostgreSQL),
 //! one file per role under `sql_store/`. The store logic is written once against
 //! [`sql::Backend`]; a backend only runs SQL. The emulator's state controls ([`Emulator`]) are
@@ -14,6 +15,7 @@ pub mod contacts;
 pub mod dav;
 pub mod directory;
 pub mod emulator;
+pub mod fleet;
 pub mod folders;
 pub mod groups;
 pub mod import;
@@ -49,6 +51,7 @@ pub use contacts::Contacts;
 pub use dav::{AppPassword, DavState};
 pub use directory::Directory;
 pub use emulator::Emulator;
+pub use fleet::{Fleet, RequestCount, SharedVersions};
 pub use folders::Folders;
 pub use groups::{Groups, NewGroup, PostAuthor};
 pub use import::{ContactImport, ImportItem, ImportOutcome};
@@ -266,6 +269,7 @@ pub trait Store:
     + Consents
     + SignIns
     + Operations
+    + Fleet
     + ContactImport
     + DavState
     + Send
@@ -289,6 +293,7 @@ impl<T> Store for T where
         + Consents
         + SignIns
         + Operations
+        + Fleet
         + ContactImport
         + DavState
         + Send
@@ -300,8 +305,8 @@ impl<T> Store for T where
 /// The role traits, for callers of [`Store`]'s methods.
 pub mod prelude {
     pub use crate::{
-        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Folders, Groups, Items,
-        Notifications, Operations, SchemaExtensions, Sharing, SignIns, Store, Tasks,
+        Categories, Changes, Consents, ContactImport, Contacts, DavState, Directory, Emulator, Fleet, Folders, Groups,
+        Items, Notifications, Operations, SchemaExtensions, Sharing, SignIns, Store, Tasks,
     };
 }
 

@@ -474,6 +474,16 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
         "{sqlite}CREATE INDEX contacts_by_display_name ON contacts
         (mailbox_id, folder_id, display_name_key, created_seq, given_name_key, surname_key, company_name_key)",
     ],
+    // Throttling's request counts per (app, mailbox), shared by every process on a PostgreSQL
+    // database when no Redis is configured (`server/throttle.rs`). Unlogged on PostgreSQL: a
+    // count lost in a crash only forgives some requests, and no write-ahead log keeps each
+    // request's increment cheap. Times are milliseconds since the epoch.
+    &["{unlogged}CREATE TABLE throttle_counts (
+        mailbox_id TEXT NOT NULL,
+        app_id TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        requests BIGINT NOT NULL,
+        PRIMARY KEY (mailbox_id, app_id))"],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator

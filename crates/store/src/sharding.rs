@@ -57,6 +57,8 @@ fn tables() -> Vec<Table> {
     let mut tables: Vec<Table> = Vec::new();
     for statement in MIGRATIONS.iter().flat_map(|m| m.iter()) {
         let s = statement.trim();
+        // Unlogged or not, a table is laid out the same.
+        let s = s.strip_prefix("{unlogged}").unwrap_or(s);
         if let Some(rest) = s.strip_prefix("CREATE TABLE ") {
             let (name, body) = rest.split_once('(').expect("a column list");
             // `{clustered}` (SQLite's WITHOUT ROWID) may follow the column list.

@@ -130,12 +130,20 @@ impl Dialect {
     /// `{blob}` (bytes), `{ckey}` (the collation of folded key columns) and `{clustered}` (after
     /// a table whose primary key is its only lookup: SQLite then stores the rows in the key's
     /// B-tree instead of a rowid table beside it; PostgreSQL has no such choice). `None` for a
-    /// statement marked `{sqlite}` (SQLite only) on PostgreSQL.
+    /// statement marked `{sqlite}` (SQLite only) on PostgreSQL. A `CREATE TABLE` marked
+    /// `{unlogged}` makes an unlogged table on PostgreSQL (no write-ahead log: emptied by a
+    /// crash, not replicated), for state worth no durability.
     pub fn ddl(self, statement: &str) -> Option<String> {
         let statement = match (statement.strip_prefix("{sqlite}"), self) {
             (Some(_), Dialect::Postgres) => return None,
             (Some(rest), Dialect::Sqlite) => rest,
             (None, _) => statement,
+        };
+        let unlogged = statement.strip_prefix("{unlogged}CREATE TABLE ");
+        let statement = match (unlogged, self) {
+            (Some(rest), Dialect::Postgres) => format!("CREATE UNLOGGED TABLE {rest}"),
+            (Some(rest), Dialect::Sqlite) => format!("CREATE TABLE {rest}"),
+            (None, _) => statement.to_owned(),
         };
         let (doc, blob, ckey, clustered) = match self {
             Dialect::Sqlite => ("TEXT", "BLOB", "", " WITHOUT ROWID"),

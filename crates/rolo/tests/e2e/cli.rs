@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_rolo");
 pub(crate) fn command(args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).current_dir(cwd);
-    for var in ["ROLO_DATABASE", "ROLO_LISTEN", "ROLO_CONFIG", "ROLO_LOG"] {
+    for var in ["ROLO_DATABASE", "ROLO_LISTEN", "ROLO_CONFIG", "ROLO_LOG", "ROLO_THROTTLING", "ROLO_THROTTLING_REDIS"] {
         cmd.env_remove(var);
     }
     cmd.env("ROLO_LOG", "warn");
@@ -130,11 +130,17 @@ impl Drop for Served {
 
 /// Starts `rolo serve --listen 127.0.0.1:<port>` with extra args/env and waits until it accepts.
 pub(crate) fn serve(extra_args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Served {
-    let port = free_port();
+    serve_on(free_port(), extra_args, envs, cwd)
+}
+
+/// As [`serve`], on a chosen port (a restarted process takes its predecessor's place).
+pub(crate) fn serve_on(port: u16, extra_args: &[&str], envs: &[(&str, &str)], cwd: &Path) -> Served {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", listen.as_str()];
     args.extend_from_slice(extra_args);
-    let log = std::fs::File::create(cwd.join(format!("serve-{port}.log"))).unwrap();
+    // Appended to: a process restarted on the port keeps its predecessor's log.
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(cwd.join(format!("serve-{port}.log"))).unwrap();
     let child = command(&args, envs, cwd).stdout(Stdio::null()).stderr(log).spawn().expect("spawn rolo serve");
     let mut served = Served { child, base: format!("http://{listen}/v1.0") };
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -505,13 +505,13 @@ async fn discovery_and_jwks_verify_issued_tokens() {
     assert_eq!(key["crv"], "P-256");
     assert_eq!(key["alg"], "ES256");
     assert_eq!(key["use"], "sig");
-    assert_eq!(key["kid"], s.authority.key_id);
+    assert_eq!(key["kid"], s.authority.key_id());
 
     let app = public_app(&s).await;
     user_with_password(&s, "ada@contoso.test", "pw").await;
     let r = password_login(&s, &app, "ada@contoso.test", "pw", "Contacts.Read").await;
     let token = r.body["access_token"].as_str().expect("token").to_owned();
-    assert_eq!(header_of(&token)["kid"], s.authority.key_id);
+    assert_eq!(header_of(&token)["kid"], s.authority.key_id());
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).unwrap();
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_audience(&["https://graph.microsoft.com"]);
@@ -588,7 +588,7 @@ async fn rejected_local_tokens() {
         "aud": "https://graph.microsoft.com", "iss": s.authority.issuer, "iat": t, "nbf": t, "exp": t + 600,
         "tid": s.authority.tenant_id, "oid": ada.id, "sub": ada.id, "scp": "Contacts.Read", "ver": "2.0"
     });
-    let kid = s.authority.key_id.clone();
+    let kid = s.authority.key_id();
     let valid = sign(&good, &kid);
     assert_eq!(s.get("/me/contacts", &valid).await.status, 200);
 

@@ -18,6 +18,7 @@ mod delta;
 mod emulator;
 mod errors_and_auth;
 mod extensions;
+mod fleet;
 mod folders;
 mod groups;
 mod identity;

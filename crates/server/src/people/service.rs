@@ -146,7 +146,9 @@ pub(crate) struct PeopleCache {
 /// One mailbox's cached people; its lock lets one request rebuild while the others wait.
 type MailboxSlot = Arc<tokio::sync::Mutex<Option<Arc<MailboxPeople>>>>;
 
-const DIRECTORY_TTL: Duration = Duration::from_secs(5);
+/// How long the directory's people are served before its version is read again: a directory
+/// changed by another process shows within this.
+const DIRECTORY_TTL: Duration = Duration::from_millis(500);
 const MAILBOX_TTL: Duration = Duration::from_secs(600);
 
 impl Directory {
@@ -178,6 +180,13 @@ fn directory_person(u: &rolo_store::User) -> Person {
 }
 
 impl PeopleCache {
+    /// Drops the directory's people (it changed, in this process or another).
+    pub(crate) fn forget_directory(&self) {
+        if let Ok(mut d) = self.directory.try_lock() {
+            *d = None;
+        }
+    }
+
     pub(crate) fn clear(&self) {
         if let Ok(mut d) = self.directory.try_lock() {
             *d = None;

@@ -9,6 +9,7 @@ mod contacts;
 mod dav;
 mod directory;
 mod emulator;
+mod fleet;
 mod folders;
 mod groups;
 mod import;
