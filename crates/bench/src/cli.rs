@@ -50,6 +50,10 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub big: usize,
 
+    /// Contacts the million scenario grows the mailbox to (with `rolo import`).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub million: usize,
+
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -103,6 +107,10 @@ pub enum Scenario {
     /// extended-property filter, each answering a page.
     #[value(alias = "organizing")]
     Organize,
+    /// One mailbox of --million contacts (seeded with `rolo import`, once per database): first
+    /// page, get by id, prefix searches, `$count`, delta and the server's RSS, each with its target.
+    #[value(alias = "big-mailbox")]
+    Million,
     /// Change notifications: a subscription on me/contacts to the bench's own webhook receiver,
     /// then 500 creates at each concurrency; latency from each 201 to its `created` notification.
     #[value(alias = "notifications")]

@@ -55,6 +55,9 @@ pub struct Client {
     /// requests leave them as they are.
     depth: Option<HeaderValue>,
     body_type: &'static str,
+    /// `Prefer` on every request while set (the million scenario's initial delta round asks
+    /// for `odata.maxpagesize=1000`).
+    prefer: Option<HeaderValue>,
 }
 
 impl Client {
@@ -69,7 +72,13 @@ impl Client {
             body: Vec::with_capacity(16 * 1024),
             depth: None,
             body_type: "application/json",
+            prefer: None,
         }
+    }
+
+    /// Sends `Prefer: value` on the following requests, or stops sending it (`None`).
+    pub fn set_prefer(&mut self, value: Option<&str>) {
+        self.prefer = value.and_then(|v| HeaderValue::from_str(v).ok());
     }
 
     /// A WebDAV request: `Depth` when given, the body as `content_type`.
@@ -154,6 +163,9 @@ impl Client {
             }
             if let Some(depth) = &self.depth {
                 h.insert("depth", depth.clone());
+            }
+            if let Some(prefer) = &self.prefer {
+                h.insert("prefer", prefer.clone());
             }
         }
         let req = req

@@ -21,6 +21,9 @@ pub struct Target {
     pub spawned: Option<Spawned>,
     /// Human-readable database description for the report.
     pub database: String,
+    /// The rolo binary and the `--database` argument it was started with, for CLI bulk work
+    /// (`rolo import` in the million scenario); `None` for an external server.
+    pub cli: Option<(PathBuf, String)>,
 }
 
 /// A spawned server. Field order matters: the child is killed before its
@@ -139,7 +142,14 @@ pub fn spawn(rolo: &Path, database: &str, emulator: bool) -> Result<Target, Stri
     let child = cmd.spawn().map_err(|e| format!("starting {} serve: {e}", rolo.display()))?;
     let mut spawned = Spawned { child: ChildGuard(child), dir };
     wait_ready(&mut spawned, &addr)?;
-    Ok(Target { addr, base: "/v1.0".into(), token, spawned: Some(spawned), database: description })
+    Ok(Target {
+        addr,
+        base: "/v1.0".into(),
+        token,
+        spawned: Some(spawned),
+        database: description,
+        cli: Some((rolo.to_path_buf(), db)),
+    })
 }
 
 /// Parses `http://host:port[/base]` (base defaults to /v1.0).
@@ -152,10 +162,17 @@ pub fn external(url: &str, token: &str) -> Result<Target, String> {
         "" => "/v1.0".to_string(),
         p => p.to_string(),
     };
-    Ok(Target { addr, base, token: token.to_string(), spawned: None, database: format!("external server ({url})") })
+    Ok(Target {
+        addr,
+        base,
+        token: token.to_string(),
+        spawned: None,
+        database: format!("external server ({url})"),
+        cli: None,
+    })
 }
 
-fn run_cli(rolo: &Path, args: &[&str]) -> Result<String, String> {
+pub fn run_cli(rolo: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new(rolo)
         .args(args)
         .stdin(Stdio::null())

@@ -256,10 +256,12 @@ async fn entity_response(
     };
     let context = collection_context(ctx, path, &contact.folder_id, sel.fields) + "/$entity";
     let v = sel.json(contact, ctx.version).with_context(&context);
-    let body = if exps.is_empty() && extensions.is_none() {
-        serde_json::to_vec(&v)
+    // Sized for a typical contact, so the body is not regrown several times while it is written.
+    let mut body = Vec::with_capacity(2048);
+    if exps.is_empty() && extensions.is_none() {
+        serde_json::to_writer(&mut body, &v)
     } else {
-        serde_json::to_vec(&expanded(ctx, v, exps, extensions)?)
+        serde_json::to_writer(&mut body, &expanded(ctx, v, exps, extensions)?)
     }
     .map_err(GraphError::internal)?;
     let resp = json_status(status, body);

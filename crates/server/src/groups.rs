@@ -65,8 +65,29 @@ fn is_reply(seg: &str) -> bool {
     is(seg, "reply") || is(seg, "microsoft.graph.reply")
 }
 
+/// Whether `rest` can be a group route at all, judged without decoding or allocating: every
+/// mailbox request asks [`route`] first, and its full parse cost about 2% of a point GET. A
+/// segment with `%` escapes or a `('key')` is left to the full parse.
+fn may_be_group_route(rest: &str) -> bool {
+    let mut segs = rest.split('/').filter(|s| !s.is_empty());
+    let Some(first) = segs.next() else { return false };
+    if first.contains('%') {
+        return true;
+    }
+    let name = first.split('(').next().unwrap_or(first);
+    if is(name, "groups") {
+        return true;
+    }
+    // `me/memberOf` and `users/{id}/memberOf` end in memberOf.
+    let last = segs.next_back().unwrap_or(first);
+    (is(name, "me") || is(name, "users")) && (last.contains('%') || last.contains('(') || is(last, "memberOf"))
+}
+
 /// The group route of a path below the version root, or `None` when it is not one.
 pub(crate) fn route(rest: &str) -> Option<Route> {
+    if !may_be_group_route(rest) {
+        return None;
+    }
     let raw: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(decode).collect::<GraphResult<_>>().ok()?;
     // `name('key')` reads as `name/key`.
     let mut segs: Vec<String> = Vec::new();
@@ -536,6 +557,11 @@ mod tests {
         let plain = ThreadRef { conversation: None, ..t };
         assert_eq!(route(&format!("groups/{g}/threads/t/reply")), Some(Route::ThreadReply(plain)));
         assert_eq!(route("me/contacts"), None);
+        // The quick refusal leaves escaped and keyed segments to the full parse.
+        assert_eq!(route("%67roups"), Some(Route::Groups));
+        assert_eq!(route("me/memberof/"), Some(Route::MemberOf(None)));
+        assert_eq!(route("users('x')/memberOf"), Some(Route::MemberOf(Some("x".into()))));
+        assert_eq!(route("users/x/contacts/y"), None);
         assert_eq!(route(&format!("groups/{g}/nope")), None);
     }
 

@@ -37,6 +37,11 @@ pub(crate) enum Target {
 /// The directory target of a path below the version root, or `None` when the path is not one of
 /// the directory's shapes (it is then a mailbox path, or an error `paths::parse` reports).
 pub(crate) fn route(rest: &str) -> Option<Target> {
+    // Every shape below has one or two segments; a mailbox path (`me/contacts/{id}`) is refused
+    // before its segments are decoded and allocated.
+    if rest.split('/').filter(|s| !s.is_empty()).nth(2).is_some() {
+        return None;
+    }
     let segs: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(decode).collect::<GraphResult<_>>().ok()?;
     let first = segs.first()?;
     let (name, key) = split_key(first).ok()?;

@@ -40,16 +40,24 @@ impl SqlStore {
             if dialect.plans_without_statistics() {
                 let mut walk = Compiler::new(dialect, entity, &mailbox.id);
                 walk.version = query.version;
+                let scope_len = scope_params.len();
                 walk.params = scope_params;
                 walk.filter_without_indexes = true;
                 let walk_filter = walk.filter(f)?;
+                // The window's rows yield only the filter's verdict: selecting `*` there made
+                // SQLite copy every column of each row, documents included, before the filter
+                // ran (most of the probe's cost when matches are sparse). The filter now comes
+                // before the scope in the text, so its parameters are bound first.
                 let probe = format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT * FROM {table} t WHERE {scope_sql} \
-                     ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) t WHERE {walk_filter} LIMIT {})",
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT ({walk_filter}) AS hit FROM {table} t \
+                     WHERE {scope_sql} ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) WHERE hit LIMIT {})",
                     query.page_size + 1
                 );
+                let mut probe_params = walk.params[scope_len..].to_vec();
+                probe_params.extend_from_slice(&walk.params[..scope_len]);
                 let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
-                let n = conn.query_opt(&probe, &walk.params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
+                let n =
+                    conn.query_opt(&probe, &probe_params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
                 if n.unwrap_or(0) > query.page_size as i64 {
                     c = walk;
                     wheres = vec![scope_sql.to_owned(), walk_filter];

@@ -429,7 +429,7 @@ async fn three_processes_behind_haproxy_survive_a_rolling_restart() {
 
     // Every notification delivered exactly once: the outbox drains, the listener got one
     // notification per acknowledged change (matched by change key), and no notification twice.
-    let store = rolo_store::open(&db, &OpenOptions { max_connections: 2, full_sync: false }).await.unwrap();
+    let store = rolo_store::open(&db, &OpenOptions { max_connections: 2, ..OpenOptions::default() }).await.unwrap();
     let expected = ledger.changes.lock().unwrap().len();
     within("every notification to be delivered", Duration::from_secs(20), || async {
         store.outbox_depth().await.unwrap().pending == 0 && hooks.received.lock().unwrap().len() >= expected
