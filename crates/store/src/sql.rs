@@ -350,10 +350,27 @@ pub trait Tx: Sql {
     async fn commit(self: Box<Self>) -> GraphResult<()>;
 }
 
+/// The body of a write: it runs its statements on the transaction it is given and says whether
+/// it succeeded. On failure its statements are undone; it never commits itself.
+pub type WriteJob = Box<
+    dyn for<'a> FnOnce(
+            &'a mut dyn Sql,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<()>> + Send + 'a>>
+        + Send,
+>;
+
 /// A database: read connections and write transactions.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     fn dialect(&self) -> Dialect;
+    /// Runs `job` and returns its outcome once its work is committed (or undone). This default
+    /// gives each job a transaction of its own; SQLite overrides it with a group commit (jobs
+    /// queued at the same moment share one transaction, each inside its own savepoint).
+    async fn run_write(&self, job: WriteJob) -> GraphResult<()> {
+        let mut tx = self.begin().await?;
+        job(tx.as_mut()).await?;
+        tx.commit().await
+    }
     /// Fired (one stored permit) after a commit that queued notifications. A hint only: the
     /// outbox table stays the truth, and workers still poll it.
     fn outbox_signal(&self) -> OutboxSignal;

@@ -383,6 +383,91 @@ async fn kill9_durability_postgres() {
     kill9_durability(rolo_testkit::postgres_server().fresh_database(), dir.path()).await;
 }
 
+/// Many clients creating at once (on SQLite their writes share group commits), then kill -9
+/// while creates are still in flight: after a restart every create that was answered 201 is
+/// there, with the values it was acknowledged with.
+async fn kill9_concurrent_creates(db: String, dir: &Path) {
+    use std::sync::{Arc, Mutex};
+    add_user(&db, "a@x.test", "A", dir);
+    let token = mint_token(&db, "a@x.test", "Contacts.ReadWrite", dir);
+    let mut first = serve(&["--database", &db], &[], dir);
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let enough = Arc::new(tokio::sync::Notify::new());
+    const CLIENTS: usize = 8;
+    const BEFORE_KILL: usize = 150;
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let (acked, enough, token) = (acked.clone(), enough.clone(), token.clone());
+        let url = format!("{}/me/contacts", first.base);
+        clients.spawn(async move {
+            let client = reqwest::Client::new();
+            for n in 0.. {
+                let name = format!("Client{c} N{n}");
+                // Once the server is gone, requests fail: that ends this client.
+                let Ok(resp) = client.post(&url).bearer_auth(&token).json(&json!({"givenName": name})).send().await
+                else {
+                    return;
+                };
+                if resp.status() != 201 {
+                    return;
+                }
+                let Ok(body) = resp.json::<Value>().await else { return };
+                let id = body["id"].as_str().expect("a created contact has an id").to_owned();
+                let count = {
+                    let mut acked = acked.lock().unwrap();
+                    acked.push((id, name));
+                    acked.len()
+                };
+                if count == BEFORE_KILL {
+                    enough.notify_one();
+                }
+            }
+        });
+    }
+    enough.notified().await;
+    // SIGKILL with creates in flight.
+    first.child.kill().expect("kill -9");
+    first.child.wait().unwrap();
+    while clients.join_next().await.is_some() {}
+    drop(first);
+
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= BEFORE_KILL);
+    let second = serve(&["--database", &db], &[], dir);
+    let client = reqwest::Client::new();
+    let listed = call(
+        &client,
+        reqwest::Method::GET,
+        &format!("{}/me/contacts?$top=1000&$select=givenName", second.base),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let stored: std::collections::HashMap<String, String> = listed.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["givenName"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(listed.body.get("@odata.nextLink").is_none(), "fewer than 1,000 contacts were created");
+    for (id, name) in &acked {
+        assert_eq!(stored.get(id), Some(name), "acknowledged create {id} ({name}) lost");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_concurrent_creates_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    kill9_concurrent_creates(sqlite_db(dir.path()), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_concurrent_creates_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    kill9_concurrent_creates(rolo_testkit::postgres_server().fresh_database(), dir.path()).await;
+}
+
 /// SIGTERM: the server shuts down gracefully (exit status 0) within a few seconds, even with an
 /// idle keep-alive connection open, and stops listening.
 async fn sigterm_graceful(db: String, dir: &Path) {

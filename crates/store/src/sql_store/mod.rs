@@ -114,19 +114,32 @@ impl SqlStore {
         SqlStore { contact_columns, doc_param: d.doc_param(), backend }
     }
 
-    /// Runs `f` in a write transaction, committing on success.
+    /// Runs `f` in a write transaction and returns its result once that is committed (on SQLite
+    /// the transaction may be shared with other writers queued at the same moment: see
+    /// `backend/sqlite.rs`). On failure nothing `f` wrote is kept.
     pub(crate) async fn write<T, F>(&self, f: F) -> GraphResult<T>
     where
         F: for<'a> FnOnce(
                 &'a mut dyn Sql,
             )
                 -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
-            + Send,
-        T: Send,
+            + Send
+            + 'static,
+        T: Send + 'static,
     {
-        let mut tx = self.backend.begin().await?;
-        let out = f(tx.as_mut()).await?;
-        tx.commit().await?;
-        Ok(out)
+        // The job only reports success; its value waits here until the commit has happened.
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let out = slot.clone();
+        self.backend
+            .run_write(Box::new(move |tx| {
+                Box::pin(async move {
+                    let value = f(tx).await?;
+                    *out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+                    Ok(())
+                })
+            }))
+            .await?;
+        let value = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        value.ok_or_else(|| GraphError::internal("a committed write left no result"))
     }
 }
