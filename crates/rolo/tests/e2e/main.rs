@@ -7,9 +7,11 @@
 mod common;
 
 mod access;
+mod access_dav;
 mod batch;
 mod carddav;
 mod carddav_clients;
+mod carddav_more;
 mod categories;
 mod cli;
 mod contacts;
