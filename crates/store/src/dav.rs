@@ -45,7 +45,7 @@ pub struct MovedFrom {
 /// The outcome of a card write.
 #[derive(Debug, Clone)]
 pub enum CardOutcome {
-    Stored(Contact),
+    Stored(Box<Contact>),
     /// Another contact of the folder already carries the card's UID; nothing was written.
     UidTaken(ContactId),
 }

@@ -283,7 +283,7 @@ async fn copy_and_move(s: TestServer) {
     let src = format!("{work}b.vcf");
     let cases: Vec<(Vec<(&str, String)>, u16)> = vec![
         (vec![], 400),
-        (vec![("Destination", format!("{src}"))], 403),
+        (vec![("Destination", src.clone())], 403),
         (vec![("Destination", format!("{book}x.vcf")), ("Overwrite", "maybe".into())], 400),
         (vec![("Destination", "/dav/addressbooks/mover@contoso.test/nope/x.vcf".into())], 409),
         (vec![("Destination", "https://elsewhere.example/other/x.vcf".into())], 502),

@@ -299,7 +299,7 @@ pub(super) async fn store_card(
         None => (store.create_card(mb, &book.folder.id, data, write(photo)).await?, StatusCode::CREATED),
     };
     match outcome {
-        CardOutcome::Stored(c) => Ok((c, status)),
+        CardOutcome::Stored(c) => Ok((*c, status)),
         CardOutcome::UidTaken(holder) => {
             let held = names(dav, mb, &[holder.as_str().to_owned()]).await?;
             let href = card_href(opened, book, held.first().map(String::as_str).unwrap_or_default());

@@ -189,7 +189,7 @@ impl DavState for SqlStore {
                 }
                 let contact = insert_contact(tx, &insert, &mb, folder, data, &[]).await?;
                 finish_card(tx, &columns, &mb, &contact, card).await?;
-                Ok(CardOutcome::Stored(contact))
+                Ok(CardOutcome::Stored(Box::new(contact)))
             })
         })
         .await
@@ -219,7 +219,7 @@ impl DavState for SqlStore {
                     }
                 }
                 finish_card(tx, &columns, &mb, &contact, card).await?;
-                Ok(CardOutcome::Stored(contact))
+                Ok(CardOutcome::Stored(Box::new(contact)))
             })
         })
         .await
