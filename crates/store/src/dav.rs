@@ -5,9 +5,9 @@
 //! can report the removal under it), with the card as sent and the change key it was stored at.
 
 use async_trait::async_trait;
-use rolo_domain::GraphResult;
+use rolo_domain::{Contact, ContactData, ContactId, FolderId, GraphResult};
 
-use crate::Mailbox;
+use crate::{ContactEdit, Mailbox, Scope, StoredPhoto};
 
 /// One app password of a user (never the password: a hash of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,38 @@ pub struct AppPassword {
     pub name: String,
     pub hash: String,
     pub created_at: String,
+}
+
+/// What a CardDAV write stores beside the contact, in the contact's own transaction: the
+/// resource name, the card as sent (when it is served verbatim), the vCard UID that must be
+/// unique in the address book (RFC 6352 §6.3.2.1 `no-uid-conflict`), and the photo.
+#[derive(Debug, Clone, Default)]
+pub struct CardWrite {
+    pub name: String,
+    /// The card as the client sent it; kept with the change key the contact is stored at.
+    pub card: Option<String>,
+    pub uid: Option<String>,
+    /// The photo's renditions (empty: no photo); `None` leaves the photo as it is.
+    pub photo: Option<Vec<StoredPhoto>>,
+    /// A `MOVE` within the mailbox: the source card, deleted in the same transaction (and not a
+    /// UID conflict).
+    pub moved_from: Option<MovedFrom>,
+}
+
+/// The source of a `MOVE`, with the change keys its `If-Match` accepts.
+#[derive(Debug, Clone)]
+pub struct MovedFrom {
+    pub id: ContactId,
+    pub scope: Scope,
+    pub if_match: Option<Vec<String>>,
+}
+
+/// The outcome of a card write.
+#[derive(Debug, Clone)]
+pub enum CardOutcome {
+    Stored(Box<Contact>),
+    /// Another contact of the folder already carries the card's UID; nothing was written.
+    UidTaken(ContactId),
 }
 
 #[async_trait]
@@ -35,8 +67,31 @@ pub trait DavState: Send + Sync {
         name: &str,
         card: Option<(&str, &str)>,
     ) -> GraphResult<()>;
+    /// Creates a contact from a card in `folder`, with its name, card and photo, in one transaction.
+    async fn create_card(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        data: ContactData,
+        card: CardWrite,
+    ) -> GraphResult<CardOutcome>;
+    /// Replaces a contact from a card (`edit`, under `if_match`), with its name, card and photo,
+    /// in one transaction.
+    async fn replace_card(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+        edit: ContactEdit,
+        card: CardWrite,
+    ) -> GraphResult<CardOutcome>;
+    /// The bytes a folder's contacts take (their documents and photos): `quota-used-bytes`.
+    async fn folder_bytes(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<i64>;
     /// The card a client sent for a contact and the change key it was stored at.
     async fn dav_card(&self, mailbox: &Mailbox, object_id: &str) -> GraphResult<Option<(String, String)>>;
+    /// [`DavState::dav_card`] for many contacts in one read: (contact id, change key, card).
+    async fn dav_cards(&self, mailbox: &Mailbox, object_ids: &[String]) -> GraphResult<Vec<(String, String, String)>>;
     /// The client-given names of these contacts or folders (those that have one), live or removed.
     async fn dav_names(&self, mailbox: &Mailbox, object_ids: &[String]) -> GraphResult<Vec<(String, String)>>;
     /// The contacts or folders (live or removed) a client named `name`.

@@ -8,9 +8,11 @@ mod common;
 
 mod access;
 mod access_admin;
+mod access_dav;
 mod batch;
 mod carddav;
 mod carddav_clients;
+mod carddav_more;
 mod categories;
 mod cli;
 mod contacts;

@@ -65,15 +65,21 @@ pub(super) async fn list(dav: &Dav, opened: &Opened) -> DavResult<Vec<Book>> {
 pub(super) async fn find(dav: &Dav, opened: &Opened, segment: &str) -> DavResult<Option<Book>> {
     let mb = &opened.user.mailbox;
     let store = &dav.state.store;
-    let mut candidates = store.ids_named(mb, &book_key(segment)).await?;
-    candidates.push(segment.to_owned());
-    for id in candidates {
-        let Ok(id) = FolderId::parse(&id) else { continue };
+    let key = book_key(segment);
+    let named = store.ids_named(mb, &key).await?;
+    let candidates = named.iter().map(|id| (id.as_str(), true)).chain([(segment, false)]);
+    for (id, by_name) in candidates {
+        let Ok(id) = FolderId::parse(id) else { continue };
         let Some(folder) = store.get_folder(mb, &id).await? else { continue };
         if folder.id == mb.root_folder_id || opened.access.folder(&folder.id, Access::Read).is_err() {
             continue;
         }
-        let names = store.dav_names(mb, &[folder.id.as_str().to_owned()]).await?;
+        // A folder found by its name has that name (one read saved on every card request).
+        let names = if by_name {
+            vec![(folder.id.as_str().to_owned(), key.clone())]
+        } else {
+            store.dav_names(mb, &[folder.id.as_str().to_owned()]).await?
+        };
         let book = as_book(opened, folder, &names);
         // A folder a client named is reached by that name only, so each book has one href.
         if book.segment == segment {
@@ -86,6 +92,18 @@ pub(super) async fn find(dav: &Dav, opened: &Opened, segment: &str) -> DavResult
 pub(super) async fn open_book(dav: &Dav, user: &str, segment: &str) -> DavResult<(Opened, Book)> {
     let opened = dav.open(user).await?;
     let book = find(dav, &opened, segment).await?.ok_or_else(DavError::not_found)?;
+    Ok((opened, book))
+}
+
+/// The mailbox of `user` opened for `mode`, and its book `segment` if the caller may read it.
+pub(super) async fn open_book_for(
+    dav: &Dav,
+    user: &str,
+    segment: &str,
+    mode: Access,
+) -> DavResult<(Opened, Option<Book>)> {
+    let opened = dav.open_for(user, mode).await?;
+    let book = find(dav, &opened, segment).await?;
     Ok((opened, book))
 }
 

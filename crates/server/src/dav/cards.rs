@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use rolo_domain::vcard::{self, Format, VCardVersion};
 use rolo_domain::{Access, Contact, ContactData, ContactId};
-use rolo_store::{Mailbox, PhotoOwner, Scope};
+use rolo_store::{CardOutcome, CardWrite, Mailbox, MovedFrom, Scope, StoredPhoto};
 
 use super::books::open_book;
 use super::error::{DavError, DavResult};
@@ -49,12 +49,91 @@ fn version_of(card: &str) -> Option<VCardVersion> {
 /// The card: as its client sent it while the contact is unchanged since (and in the version
 /// asked for), else rendered from the Graph model.
 pub(crate) async fn render(dav: &Dav, mb: &Mailbox, contact: &Contact, version: VCardVersion) -> DavResult<String> {
+    let sent = dav.state.store.dav_card(mb, contact.id.as_str()).await?;
+    let current = sent.filter(|(key, _)| *key == contact.change_key).map(|(_, text)| text);
+    render_from(dav, mb, contact, version, current.as_deref()).await
+}
+
+/// [`render`] with the card as sent already read (`sent`: still current, or `None`).
+pub(crate) async fn render_from(
+    dav: &Dav,
+    mb: &Mailbox,
+    contact: &Contact,
+    version: VCardVersion,
+    sent: Option<&str>,
+) -> DavResult<String> {
+    if let Some(text) = sent.filter(|t| version_of(t) == Some(version)) {
+        return Ok(text.to_owned());
+    }
+    Ok(crate::vcard::contact_vcard(dav.state.store.as_ref(), mb, contact, version).await?)
+}
+
+/// The cards as sent of a page of contacts that are still current, by contact id: one read
+/// instead of one per card.
+pub(crate) async fn sent_cards(
+    dav: &Dav,
+    mb: &Mailbox,
+    contacts: &[Contact],
+) -> DavResult<std::collections::HashMap<String, String>> {
+    let ids: Vec<String> = contacts.iter().map(|c| c.id.as_str().to_owned()).collect();
+    let keys: std::collections::HashMap<&str, &str> =
+        contacts.iter().map(|c| (c.id.as_str(), c.change_key.as_str())).collect();
+    Ok(dav
+        .state
+        .store
+        .dav_cards(mb, &ids)
+        .await?
+        .into_iter()
+        .filter(|(id, key, _)| keys.get(id.as_str()) == Some(&key.as_str()))
+        .map(|(id, _, text)| (id, text))
+        .collect())
+}
+
+/// The card as it is served by default: as its client sent it while the contact is unchanged
+/// (whichever vCard version), else rendered as vCard 3.0.
+pub(crate) async fn current_text(dav: &Dav, mb: &Mailbox, contact: &Contact) -> DavResult<String> {
     if let Some((key, text)) = dav.state.store.dav_card(mb, contact.id.as_str()).await? {
-        if key == contact.change_key && version_of(&text) == Some(version) {
+        if key == contact.change_key && version_of(&text).is_some() {
             return Ok(text);
         }
     }
-    Ok(crate::vcard::contact_vcard(dav.state.store.as_ref(), mb, contact, version).await?)
+    Ok(crate::vcard::contact_vcard(dav.state.store.as_ref(), mb, contact, VCardVersion::V3).await?)
+}
+
+/// The properties of a card an `address-data` element asks for (RFC 6352 §10.4: `C:prop`
+/// children, each by name, `novalue="yes"` for the name alone); `None` asks for the whole card.
+/// `BEGIN`, `VERSION` and `END` are always kept, so the result is still a vCard.
+pub(crate) fn partial(card: &str, wanted: &[(String, bool)]) -> String {
+    let mut out = String::with_capacity(card.len());
+    let mut keep = false;
+    let mut novalue = false;
+    for line in card.split_inclusive('\n') {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            // A folded continuation belongs to the line before it.
+            if keep && !novalue {
+                out.push_str(line);
+            }
+            continue;
+        }
+        let head = line.split([':', ';']).next().unwrap_or_default();
+        let name = head.rsplit('.').next().unwrap_or(head).trim().to_ascii_uppercase();
+        let always = matches!(name.as_str(), "BEGIN" | "END" | "VERSION");
+        let asked = wanted.iter().find(|(n, _)| *n == name);
+        keep = always || asked.is_some();
+        novalue = !always && asked.is_some_and(|(_, nv)| *nv);
+        if !keep {
+            continue;
+        }
+        if novalue {
+            // The property with its parameters and an empty value.
+            let (before, _) = line.split_once(':').unwrap_or((line.trim_end(), ""));
+            out.push_str(before);
+            out.push_str(":\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// The contact a card name addresses in a book.
@@ -118,7 +197,7 @@ fn if_match(dav: &Dav) -> Option<Vec<String>> {
 }
 
 /// Checks `If-Match` and `If-None-Match` against the card as it is now (412 when they fail).
-fn check_conditions(dav: &Dav, current: Option<&Contact>) -> DavResult<Option<Vec<String>>> {
+pub(super) fn check_conditions(dav: &Dav, current: Option<&Contact>) -> DavResult<Option<Vec<String>>> {
     let none_match = dav.headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::trim);
     if let (Some(inm), Some(c)) = (none_match, current) {
         if inm == "*" || inm.split(',').any(|t| t.trim().trim_matches('"') == c.change_key) {
@@ -135,23 +214,19 @@ fn check_conditions(dav: &Dav, current: Option<&Contact>) -> DavResult<Option<Ve
     }
 }
 
-/// `PUT` of a card: creates (201) or replaces (204) the contact. Nothing is stored when the
-/// vCard is refused. The ETag comes back only when the card is kept byte for byte as sent
-/// (RFC 6352 §6.3.2.3: a 3.0 or 4.0 card in UTF-8); otherwise clients fetch it again.
-pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: &[u8]) -> DavResult<Response> {
-    let (opened, book) = open_book(dav, user, segment).await?;
-    if !book.writable {
-        return Err(DavError::need_privileges());
-    }
-    opened.access.folder(&book.folder.id, Access::Write)?;
-    let ct = crate::body::content_type(&dav.headers).to_ascii_lowercase();
-    let vcard_type = ["text/vcard", "text/x-vcard", "text/directory"].iter().any(|t| ct.starts_with(t));
-    if !ct.is_empty() && !vcard_type {
-        return Err(DavError::with(403, "<C:supported-address-data/>", "A card is text/vcard (3.0 or 4.0)."));
-    }
-    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
-        return Err(DavError::new(403, "The card's name is not accepted."));
-    }
+/// A card read from a request body: the contact it becomes, and how it was sent.
+pub(super) struct ParsedCard {
+    data: ContactData,
+    uid: Option<String>,
+    photo: Option<Vec<StoredPhoto>>,
+    /// The body as text (decoded from its charset).
+    pub text: String,
+    /// Whether the card is kept as sent (a vCard 3.0 or 4.0): served verbatim until it changes.
+    pub verbatim: bool,
+}
+
+/// Reads one vCard (nothing is stored when it is refused: 403 `valid-address-data`).
+pub(super) async fn parse_card(body: &[u8]) -> DavResult<ParsedCard> {
     let text = vcard::decode_bytes(body);
     let mut records = vcard::read(&text, Format::VCard).into_iter();
     let record = match (records.next(), records.next()) {
@@ -175,12 +250,29 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
         ),
         None => None,
     };
+    let verbatim = version_of(&text).is_some();
+    Ok(ParsedCard { data, uid: record.uid, photo, text, verbatim })
+}
+
+/// Writes `card` as the card `name` of `book`: replacing `existing` (under `if_match`) or
+/// creating, with the name, the card as sent and its photo in the contact's one transaction.
+/// A UID another card of the book holds is 403 `no-uid-conflict` naming that card.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn store_card(
+    dav: &Dav,
+    opened: &Opened,
+    book: &Book,
+    name: &str,
+    card: ParsedCard,
+    existing: Option<&Contact>,
+    if_match: Option<Vec<String>>,
+    moved_from: Option<MovedFrom>,
+) -> DavResult<(Contact, StatusCode)> {
     let mb = &opened.user.mailbox;
     let store = &dav.state.store;
-    let existing = find(dav, &opened, &book, name).await?;
-    let keys = check_conditions(dav, existing.as_ref())?;
-    let scope = Scope::Folder(book.folder.id.clone());
-    let (stored, status) = match existing {
+    let ParsedCard { data, uid, photo, text, verbatim } = card;
+    let write = |photo| CardWrite { name: name.to_owned(), card: verbatim.then_some(text), uid, photo, moved_from };
+    let (outcome, status) = match existing {
         Some(current) => {
             let edit: rolo_store::ContactEdit = Box::new(move |d: &mut ContactData| {
                 // Extended properties no vCard carries (set by Graph apps) stay; the rest is
@@ -199,31 +291,63 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
                 d.multi_value_extended_properties.extend(multi);
                 Ok(None)
             });
-            let c = store.update_contact(mb, &current.id, &scope, keys, edit).await?;
-            (c, StatusCode::NO_CONTENT)
+            let scope = Scope::Folder(book.folder.id.clone());
+            // A card without a photo removes the contact's.
+            let w = write(Some(photo.unwrap_or_default()));
+            (store.replace_card(mb, &current.id, &scope, if_match, edit, w).await?, StatusCode::NO_CONTENT)
         }
-        None => (store.create_contact(mb, &book.folder.id, data).await?, StatusCode::CREATED),
+        None => (store.create_card(mb, &book.folder.id, data, write(photo)).await?, StatusCode::CREATED),
     };
-    let id = stored.id.clone();
-    let owner = PhotoOwner::Contact(id.clone(), scope.clone());
-    // A photo change gives the contact a new change key: read it back then.
-    let photo_changed = match photo {
-        Some(renditions) => {
-            store.put_photo(mb, &owner, renditions).await?;
-            true
+    match outcome {
+        CardOutcome::Stored(c) => Ok((*c, status)),
+        CardOutcome::UidTaken(holder) => {
+            let held = names(dav, mb, &[holder.as_str().to_owned()]).await?;
+            let href = card_href(opened, book, held.first().map(String::as_str).unwrap_or_default());
+            Err(DavError::with(
+                403,
+                &format!("<C:no-uid-conflict><D:href>{}</D:href></C:no-uid-conflict>", super::xml::escape(&href)),
+                "Another card of this address book has the same UID.",
+            ))
         }
-        None if status == StatusCode::NO_CONTENT => store.delete_photo(mb, &owner).await?,
-        None => false,
-    };
-    let stored =
-        if photo_changed { store.get_contact(mb, &id, &scope).await?.ok_or_else(DavError::not_found)? } else { stored };
-    // The card is kept as sent, with the change key it was stored at: served verbatim until the
-    // contact changes, so the ETag below names exactly the bytes the client sent.
-    let verbatim = version_of(&text).is_some();
-    let card = verbatim.then_some((stored.change_key.as_str(), text.as_str()));
-    store.set_dav_name(mb, id.as_str(), name, card).await?;
+    }
+}
+
+/// Whether a request's `Content-Type` may carry a card (none at all is accepted).
+pub(super) fn check_content_type(dav: &Dav) -> DavResult<()> {
+    let ct = crate::body::content_type(&dav.headers).to_ascii_lowercase();
+    let vcard_type = ["text/vcard", "text/x-vcard", "text/directory"].iter().any(|t| ct.starts_with(t));
+    if !ct.is_empty() && !vcard_type {
+        return Err(DavError::with(403, "<C:supported-address-data/>", "A card is text/vcard (3.0 or 4.0)."));
+    }
+    Ok(())
+}
+
+/// Whether a client may name a card `name`.
+pub(super) fn check_name(name: &str) -> DavResult<()> {
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(DavError::new(403, "The card's name is not accepted."));
+    }
+    Ok(())
+}
+
+/// `PUT` of a card: creates (201) or replaces (204) the contact. Nothing is stored when the
+/// vCard is refused. The ETag comes back only when the card is kept byte for byte as sent
+/// (RFC 6352 §6.3.2.3: a 3.0 or 4.0 card in UTF-8); otherwise clients fetch it again.
+pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: &[u8]) -> DavResult<Response> {
+    let (opened, book) = open_book(dav, user, segment).await?;
+    if !book.writable {
+        return Err(DavError::need_privileges());
+    }
+    opened.access.folder(&book.folder.id, Access::Write)?;
+    check_content_type(dav)?;
+    check_name(name)?;
+    let card = parse_card(body).await?;
+    let same_bytes = card.verbatim && card.text.as_bytes() == body;
+    let existing = find(dav, &opened, &book, name).await?;
+    let keys = check_conditions(dav, existing.as_ref())?;
+    let (stored, status) = store_card(dav, &opened, &book, name, card, existing.as_ref(), keys, None).await?;
     let mut resp = status_only(status);
-    if verbatim && text.as_bytes() == body {
+    if same_bytes {
         if let Ok(v) = HeaderValue::from_str(&etag(&stored)) {
             resp.headers_mut().insert(header::ETAG, v);
         }

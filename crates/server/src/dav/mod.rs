@@ -19,6 +19,7 @@ mod cards;
 pub mod error;
 mod props;
 mod report;
+mod transfer;
 mod xml;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use crate::AppState;
 
 /// The capabilities every DAV resource here announces (`OPTIONS`).
 const DAV_HEADER: &str = "1, 3, addressbook, extended-mkcol";
-const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL";
+const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL, COPY, MOVE";
 /// The largest card accepted: the request body limit.
 pub const MAX_RESOURCE_SIZE: usize = crate::body::MAX_BODY_BYTES;
 
@@ -87,6 +88,15 @@ pub(crate) fn parse_path(path: &str) -> Option<Target> {
         ["addressbooks", u, b] => Target::Book((*u).to_owned(), (*b).to_owned()),
         _ => return None,
     })
+}
+
+/// The path of an href, which may be a full URL (multiget hrefs, `Destination`).
+pub(crate) fn href_path(href: &str) -> &str {
+    let rest = href.strip_prefix("https://").or_else(|| href.strip_prefix("http://"));
+    match rest {
+        Some(r) => r.find('/').and_then(|i| r.get(i..)).unwrap_or("/"),
+        None => href,
+    }
 }
 
 /// Characters kept as they are in an href segment besides alphanumerics (`@` for principal
@@ -154,12 +164,17 @@ impl Dav {
     /// Opens the mailbox of `key` (a principal name or id) with the Graph side's rules: the
     /// scopes, the mailbox or folder grants, and the (app, mailbox) throttle.
     pub async fn open(&self, key: &str) -> DavResult<Opened> {
+        self.open_for(key, self.mode()).await
+    }
+
+    /// [`Dav::open`] for reading or writing, whatever the method (a COPY reads its source).
+    pub async fn open_for(&self, key: &str, mode: Access) -> DavResult<Opened> {
         let user = self.state.user(key).await?.ok_or_else(DavError::not_found)?;
         if user.kind == MailboxKind::Archive {
             return Err(DavError::not_found());
         }
         let own = self.principal.user_id.as_deref() == Some(user.id.as_str());
-        self.principal.require_route(rolo_domain::access::RouteKind::Contacts, self.mode(), own)?;
+        self.principal.require_route(rolo_domain::access::RouteKind::Contacts, mode, own)?;
         let access = crate::mailbox::mailbox_access(&self.state, &self.principal, &user).await?;
         let app = self.principal.app_id.clone().unwrap_or_default();
         if let Some(p) = self.state.throttle.admit(&app, &user.id)? {
@@ -245,6 +260,9 @@ async fn dispatch(dav: &Dav, target: Target, body: Vec<u8>) -> DavResult<Respons
         ("GET" | "HEAD", Target::Card(u, b, c)) => cards::get(dav, u, b, c).await,
         ("PUT", Target::Card(u, b, c)) => cards::put(dav, u, b, c, &body).await,
         ("DELETE", Target::Card(u, b, c)) => cards::delete(dav, u, b, c).await,
+        ("COPY", Target::Card(u, b, c)) => transfer::copy_or_move(dav, u, b, c, false).await,
+        ("MOVE", Target::Card(u, b, c)) => transfer::copy_or_move(dav, u, b, c, true).await,
+        ("COPY" | "MOVE", _) => Err(DavError::new(403, "Cards are copied and moved one at a time.")),
         ("GET" | "HEAD", _) => Ok(text(StatusCode::OK, "Rolo CardDAV: point an address-book client at this URL.\n")),
         ("MKCOL", _) => Err(DavError::with(403, "<D:valid-resourcetype/>", "Address books are created in a home.")),
         _ => Err(DavError::new(405, format!("{} is not served here.", dav.method))),
@@ -289,6 +307,8 @@ mod tests {
         );
         assert_eq!(parse_path("/dav/addressbooks/a/b/c/d"), None);
         assert_eq!(parse_path("/other"), None);
+        assert_eq!(href_path("http://h:1/dav/x"), "/dav/x");
+        assert_eq!(href_path("/dav/x"), "/dav/x");
         let get = Method::GET;
         let propfind = Method::from_bytes(b"PROPFIND").unwrap();
         assert!(is_dav_request(&get, "/.well-known/carddav") && is_dav_request(&get, "/dav/x"));

@@ -47,7 +47,25 @@ impl PropRequest {
         VCardVersion::V3
     }
 
-    fn wants(&self, ns: &str, local: &str) -> bool {
+    /// The vCard properties an `address-data` element names (`C:prop name=".."`), with whether
+    /// each is asked without its value; `None` for the whole card.
+    pub fn address_props(&self) -> Option<Vec<(String, bool)>> {
+        let PropRequest::Props(list) = self else { return None };
+        let a = list.iter().find(|p| p.name.is(CARDDAV, "address-data"))?;
+        if a.child(CARDDAV, "allprop").is_some() {
+            return None;
+        }
+        let props: Vec<(String, bool)> = a
+            .children_named(CARDDAV, "prop")
+            .filter_map(|p| {
+                let name = p.attr("name")?.trim().to_ascii_uppercase();
+                Some((name, p.attr("novalue").is_some_and(|v| v == "yes")))
+            })
+            .collect();
+        (!props.is_empty()).then_some(props)
+    }
+
+    pub fn wants(&self, ns: &str, local: &str) -> bool {
         match self {
             PropRequest::Props(list) => list.iter().any(|p| p.name.is(ns, local)),
             _ => false,
@@ -250,14 +268,16 @@ pub(super) async fn propfind(dav: &Dav, target: &Target, body: &[u8]) -> DavResu
             if deep {
                 let ctag = dav.state.store.change_state(&opened.user.mailbox).await?.current;
                 for book in books::list(dav, &opened).await? {
-                    book_response(dav, &mut ms, &opened, &book, &req, ctag, None);
+                    let used = quota_used(dav, &opened, &book, &req).await?;
+                    book_response(dav, &mut ms, &opened, &book, &req, ctag, used, None);
                 }
             }
         }
         Target::Book(key, segment) => {
             let (opened, book) = books::open_book(dav, key, segment).await?;
             let ctag = dav.state.store.change_state(&opened.user.mailbox).await?.current;
-            book_response(dav, &mut ms, &opened, &book, &req, ctag, Some(&dav.path));
+            let used = quota_used(dav, &opened, &book, &req).await?;
+            book_response(dav, &mut ms, &opened, &book, &req, ctag, used, Some(&dav.path));
             if deep {
                 let mb = &opened.user.mailbox;
                 let scope = Scope::Folder(book.folder.id.clone());
@@ -276,7 +296,7 @@ pub(super) async fn propfind(dav: &Dav, target: &Target, body: &[u8]) -> DavResu
             let (opened, book) = books::open_book(dav, key, segment).await?;
             let contact = cards::find(dav, &opened, &book, name).await?.ok_or_else(DavError::not_found)?;
             let card = CardRef { href: dav.path.clone(), contact: &contact };
-            card_response(dav, &mut ms, &opened, &card, &req).await?;
+            card_response(dav, &mut ms, &opened, &card, &req, None).await?;
         }
     }
     Ok(ms.finish(None))
@@ -300,6 +320,21 @@ pub(super) fn sync_token(seq: i64) -> String {
     format!("urn:x-rolo:sync:{seq}")
 }
 
+/// The storage an address book reports as its quota (RFC 4331). Rolo enforces none; clients
+/// that show a quota see this nominal figure less what the book uses.
+const NOMINAL_QUOTA: i64 = 10 * 1024 * 1024 * 1024;
+
+/// What the book's contacts take, when the request asks a quota property (it reads every
+/// contact's size, so it is not part of `allprop`, RFC 4331 §3).
+async fn quota_used(dav: &Dav, opened: &Opened, book: &Book, req: &PropRequest) -> DavResult<Option<i64>> {
+    if req.wants(DAV, "quota-used-bytes") || req.wants(DAV, "quota-available-bytes") {
+        Ok(Some(dav.state.store.folder_bytes(&opened.user.mailbox, &book.folder.id).await?))
+    } else {
+        Ok(None)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn book_response(
     dav: &Dav,
     ms: &mut Multistatus,
@@ -307,6 +342,7 @@ fn book_response(
     book: &Book,
     req: &PropRequest,
     ctag: i64,
+    used: Option<i64>,
     as_asked: Option<&str>,
 ) {
     let all = names(&[
@@ -329,7 +365,8 @@ fn book_response(
                 "current-user-privilege-set" => Some(privileges(book.writable)),
                 "supported-report-set" => Some(REPORTS.to_owned()),
                 "owner" => Some(href(&principal_href(&opened.user.user_principal_name))),
-                "quota-available-bytes" => Some("10737418240".to_owned()),
+                "quota-used-bytes" => used.map(|u| u.to_string()),
+                "quota-available-bytes" => used.map(|u| (NOMINAL_QUOTA - u).max(0).to_string()),
                 _ => None,
             };
         }
@@ -356,20 +393,34 @@ fn book_response(
     ms.propstat(&href, &f, &m);
 }
 
-/// The properties of one card; `address-data` and `getcontentlength` render the vCard.
+fn needs_text(req: &PropRequest) -> bool {
+    req.wants(CARDDAV, "address-data") || req.wants(DAV, "getcontentlength")
+}
+
+/// The properties of one card; `address-data` and `getcontentlength` render the vCard (from
+/// `sent`, the page's cards as sent, when the caller read them already).
 pub(super) async fn card_response(
     dav: &Dav,
     ms: &mut Multistatus,
     opened: &Opened,
     card: &CardRef<'_>,
     req: &PropRequest,
+    sent: Option<&std::collections::HashMap<String, String>>,
 ) -> DavResult<()> {
-    let needs_text = req.wants(CARDDAV, "address-data") || req.wants(DAV, "getcontentlength");
-    let text = if needs_text {
-        Some(cards::render(dav, &opened.user.mailbox, card.contact, req.address_version()).await?)
+    let text = if needs_text(req) {
+        let mb = &opened.user.mailbox;
+        let version = req.address_version();
+        Some(match sent {
+            Some(cards) => {
+                let text = cards.get(card.contact.id.as_str()).map(String::as_str);
+                cards::render_from(dav, mb, card.contact, version, text).await?
+            }
+            None => cards::render(dav, mb, card.contact, version).await?,
+        })
     } else {
         None
     };
+    let wanted = req.address_props();
     let all = names(&[(DAV, "resourcetype"), (DAV, "getetag"), (DAV, "getcontenttype"), (DAV, "getlastmodified")]);
     let (f, m) = resolve(req, &all, |el| {
         let n = &el.name;
@@ -387,7 +438,10 @@ pub(super) async fn card_response(
             };
         }
         if n.is(CARDDAV, "address-data") {
-            return text.as_ref().map(|t| escape(t));
+            return text.as_ref().map(|t| match &wanted {
+                Some(props) => escape(&cards::partial(t, props)),
+                None => escape(t),
+            });
         }
         None
     });
@@ -405,8 +459,9 @@ pub(super) async fn card_responses(
     req: &PropRequest,
 ) -> DavResult<()> {
     let hrefs = cards::hrefs(dav, opened, book, contacts).await?;
+    let sent = if needs_text(req) { Some(cards::sent_cards(dav, &opened.user.mailbox, contacts).await?) } else { None };
     for (contact, href) in contacts.iter().zip(hrefs) {
-        card_response(dav, ms, opened, &CardRef { href, contact }, req).await?;
+        card_response(dav, ms, opened, &CardRef { href, contact }, req, sent.as_ref()).await?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::cards::{self, CardRef};
 use super::error::{DavError, DavResult};
 use super::props::{card_response, card_responses, sync_token, Multistatus, PropRequest};
 use super::xml::{self, Element, CARDDAV, DAV};
-use super::{parse_path, Book, Dav, Opened, Target};
+use super::{href_path, parse_path, Book, Dav, Opened, Target};
 
 pub(super) async fn report(dav: &Dav, user: &str, segment: &str, body: &[u8]) -> DavResult<Response> {
     let root = xml::parse(body)?.ok_or_else(|| DavError::bad_request("A REPORT needs a body."))?;
@@ -25,15 +25,6 @@ pub(super) async fn report(dav: &Dav, user: &str, segment: &str, body: &[u8]) ->
         sync(dav, &opened, &book, &root).await
     } else {
         Err(DavError::with(403, "<D:supported-report/>", format!("The report {} is not supported.", n.local)))
-    }
-}
-
-/// The path of an href, which may be a full URL.
-fn href_path(href: &str) -> &str {
-    let rest = href.strip_prefix("https://").or_else(|| href.strip_prefix("http://"));
-    match rest {
-        Some(r) => r.find('/').and_then(|i| r.get(i..)).unwrap_or("/"),
-        None => href,
     }
 }
 
@@ -51,7 +42,8 @@ async fn multiget(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> Da
         };
         match contact {
             Some(c) => {
-                card_response(dav, &mut ms, opened, &CardRef { href: asked.to_owned(), contact: &c }, &req).await?
+                let card = CardRef { href: asked.to_owned(), contact: &c };
+                card_response(dav, &mut ms, opened, &card, &req, None).await?
             }
             None => ms.status(asked, "HTTP/1.1 404 Not Found", None),
         }
@@ -63,23 +55,65 @@ fn same_user(opened: &Opened, key: &str) -> bool {
     opened.user.user_principal_name.eq_ignore_ascii_case(key) || opened.user.id.eq_ignore_ascii_case(key)
 }
 
+/// `limit/nresults` under `parent` in namespace `ns` (RFC 5323 §5.17: a count, 0 included).
+fn nresults(parent: &Element, ns: &str) -> DavResult<Option<usize>> {
+    parent
+        .child(ns, "limit")
+        .and_then(|l| l.child(ns, "nresults"))
+        .map(|n| n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number.")))
+        .transpose()
+}
+
+/// Changes read for a sync round: the contacts changed and the ids removed.
+#[derive(Default)]
+struct Batch {
+    live: Vec<Contact>,
+    removed: Vec<String>,
+}
+
+async fn emit(
+    dav: &Dav,
+    ms: &mut Multistatus,
+    opened: &Opened,
+    book: &Book,
+    req: &PropRequest,
+    batch: Batch,
+) -> DavResult<()> {
+    card_responses(dav, ms, opened, book, &batch.live, req).await?;
+    for name in cards::names(dav, &opened.user.mailbox, &batch.removed).await? {
+        ms.status(&cards::card_href(opened, book, &name), "HTTP/1.1 404 Not Found", None);
+    }
+    Ok(())
+}
+
 /// RFC 6578: the members changed and removed since the token (all members for an empty one).
+/// With `DAV:limit`, at most `nresults` members come back in change order, with a 507 response
+/// for the book and a token standing for exactly what was returned (§3.6, §3.7): the client
+/// asks again from it. Cut points never split one change sequence number.
 async fn sync(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavResult<Response> {
     let req = PropRequest::from_parent(Some(root));
     let token = root.child(DAV, "sync-token").map(|t| t.text.trim()).unwrap_or_default();
+    let limit = nresults(root, DAV)?;
     let mb = &opened.user.mailbox;
     let store = &dav.state.store;
     let state = store.change_state(mb).await?;
     let mut ms = Multistatus::new();
-    if token.is_empty() {
+    let initial = token.is_empty();
+    if initial && limit.is_none() {
         list_all(dav, opened, book, &mut ms, &req).await?;
         return Ok(ms.finish(Some(sync_token(state.current))));
     }
-    let since = token
-        .strip_prefix("urn:x-rolo:sync:")
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|s| *s >= state.floor && *s <= state.current)
-        .ok_or_else(|| DavError::with(403, "<D:valid-sync-token/>", "The sync token is not valid (any more)."))?;
+    // An initial round with a limit reads the whole log in change order, live members only: every
+    // live contact carries its last change's sequence number, so a cut is a valid token.
+    let since = if initial {
+        0
+    } else {
+        token
+            .strip_prefix("urn:x-rolo:sync:")
+            .and_then(|s| s.parse::<i64>().ok())
+            .filter(|s| *s >= state.floor && *s <= state.current)
+            .ok_or_else(|| DavError::with(403, "<D:valid-sync-token/>", "The sync token is not valid (any more)."))?
+    };
     let mut query = DeltaQuery {
         scope: DeltaScope::FolderContacts(book.folder.id.clone()),
         since,
@@ -89,27 +123,65 @@ async fn sync(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavRes
         change_type: None,
         max_bytes: None,
     };
-    loop {
+    // With a limit, the members kept so far with their sequence numbers.
+    let mut kept: Vec<(i64, DeltaItem)> = Vec::new();
+    let mut cut: Option<i64> = None;
+    'pages: loop {
         let page = store.delta(mb, &query).await?;
-        let mut live: Vec<Contact> = Vec::new();
-        let mut removed: Vec<String> = Vec::new();
+        let mut batch = Batch::default();
         for (key, item) in page.items {
-            query.after = Some(key);
-            match item {
-                DeltaItem::Contact(c) => live.push(*c),
-                DeltaItem::Removed(id) => removed.push(id),
-                _ => {}
+            query.after = Some(key.clone());
+            let removed = matches!(item, DeltaItem::Removed(_));
+            if !(removed || matches!(item, DeltaItem::Contact(_))) || (initial && removed) {
+                continue;
+            }
+            match limit {
+                Some(l) if kept.len() >= l => {
+                    cut = Some(key.0);
+                    break 'pages;
+                }
+                Some(_) => kept.push((key.0, item)),
+                None => match item {
+                    DeltaItem::Contact(c) => batch.live.push(*c),
+                    DeltaItem::Removed(id) => batch.removed.push(id),
+                    _ => {}
+                },
             }
         }
-        card_responses(dav, &mut ms, opened, book, &live, &req).await?;
-        for name in cards::names(dav, mb, &removed).await? {
-            ms.status(&cards::card_href(opened, book, &name), "HTTP/1.1 404 Not Found", None);
-        }
+        emit(dav, &mut ms, opened, book, &req, batch).await?;
         if !page.more {
             break;
         }
     }
-    Ok(ms.finish(Some(sync_token(state.current))))
+    let Some(next_seq) = cut else {
+        emit(dav, &mut ms, opened, book, &req, into_batch(kept)).await?;
+        return Ok(ms.finish(Some(sync_token(state.current))));
+    };
+    // Members sharing the first left-out member's sequence number go back too: a token stands
+    // for whole sequence numbers.
+    kept.retain(|(seq, _)| *seq < next_seq);
+    let Some(&(last, _)) = kept.last() else {
+        return Err(DavError::with(
+            507,
+            "<D:number-of-matches-within-limits/>",
+            "The changes cannot be cut at this limit; ask for more results.",
+        ));
+    };
+    emit(dav, &mut ms, opened, book, &req, into_batch(kept)).await?;
+    ms.status(&dav.path, "HTTP/1.1 507 Insufficient Storage", Some("<D:number-of-matches-within-limits/>"));
+    Ok(ms.finish(Some(sync_token(last))))
+}
+
+fn into_batch(items: Vec<(i64, DeltaItem)>) -> Batch {
+    let mut batch = Batch::default();
+    for (_, item) in items {
+        match item {
+            DeltaItem::Contact(c) => batch.live.push(*c),
+            DeltaItem::Removed(id) => batch.removed.push(id),
+            _ => {}
+        }
+    }
+    batch
 }
 
 async fn list_all(dav: &Dav, opened: &Opened, book: &Book, ms: &mut Multistatus, req: &PropRequest) -> DavResult<()> {
@@ -291,11 +363,7 @@ impl Filter {
 async fn query(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavResult<Response> {
     let req = PropRequest::from_parent(Some(root));
     let filter = parse_filter(root.child(CARDDAV, "filter"))?;
-    let limit = root
-        .child(CARDDAV, "limit")
-        .and_then(|l| l.child(CARDDAV, "nresults"))
-        .map(|n| n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number.")))
-        .transpose()?;
+    let limit = nresults(root, CARDDAV)?;
     let mb = &opened.user.mailbox;
     let scope = Scope::Folder(book.folder.id.clone());
     let mut query = ListQuery { page_size: 1000, filter: filter.narrowing(), ..Default::default() };
@@ -304,8 +372,9 @@ async fn query(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavRe
     let mut truncated = false;
     'pages: loop {
         let page = dav.state.store.list_contacts(mb, &scope, &query).await?;
+        let sent = cards::sent_cards(dav, mb, &page.items).await?;
         for c in page.items {
-            let text = cards::render(dav, mb, &c, version).await?;
+            let text = cards::render_from(dav, mb, &c, version, sent.get(c.id.as_str()).map(String::as_str)).await?;
             if filter.matches(&text) {
                 if limit.is_some_and(|l| hits.len() >= l) {
                     truncated = true;
@@ -367,11 +436,5 @@ mod tests {
     fn unknown_collations_are_refused() {
         let el = xml::parse(br#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav"><C:prop-filter name="FN"><C:text-match collation="x">a</C:text-match></C:prop-filter></C:filter>"#).unwrap().unwrap();
         assert_eq!(parse_filter(Some(&el)).unwrap_err().status, 403);
-    }
-
-    #[test]
-    fn hrefs_may_be_urls() {
-        assert_eq!(href_path("http://h:1/dav/x"), "/dav/x");
-        assert_eq!(href_path("/dav/x"), "/dav/x");
     }
 }

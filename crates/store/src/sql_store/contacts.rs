@@ -104,6 +104,150 @@ pub(super) async fn index_collections(
     Ok(())
 }
 
+/// Creates a contact in `folder` at a new change sequence number, with its side tables, open
+/// extensions and outbox row (inside the caller's transaction: CardDAV adds its own rows).
+pub(super) async fn insert_contact(
+    tx: &mut dyn Sql,
+    insert: &str,
+    mb: &Mailbox,
+    folder: FolderId,
+    data: ContactData,
+    extensions: &[OpenExtension],
+) -> GraphResult<Contact> {
+    let seq = bump(tx, mb).await?;
+    if !folder_exists(tx, mb, &folder).await? {
+        return Err(GraphError::item_not_found());
+    }
+    let now = rolo_domain::time::now_utc();
+    let contact = Contact {
+        id: ContactId::generate(),
+        folder_id: folder,
+        change_key: change_key(seq),
+        created: now.clone(),
+        modified: now,
+        data,
+    };
+    insert_versioned(tx, insert, mb, &contact_version(&contact, seq), derived_columns(&contact.data)?).await?;
+    index_collections(tx, mb, &contact.id, &contact.data, true).await?;
+    for ext in extensions {
+        insert_extension(tx, mb, &contact.id, ext).await?;
+    }
+    let change = Change {
+        contact: contact.id.as_str(),
+        data: Some(&contact),
+        change_key: &contact.change_key,
+        kind: ChangeType::Created,
+        folder: Some(contact.folder_id.as_str()),
+        mailbox_wide: true,
+    };
+    outbox::notify(tx, mb, &[change]).await?;
+    Ok(contact)
+}
+
+/// Applies `edit` to a contact at a new change sequence number (moving it when the edit names
+/// another folder), inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn edit_contact(
+    tx: &mut dyn Sql,
+    columns: &str,
+    update: &str,
+    mb: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+    if_match: &Option<Vec<String>>,
+    edit: ContactEdit,
+) -> GraphResult<Contact> {
+    let (seq, mut contact) = lock_contact(tx, columns, mb, id, scope).await?;
+    check_if_match(if_match, &contact.change_key)?;
+    let mut moved_from = None;
+    if let Some(target) = edit(&mut contact.data)? {
+        if target != contact.folder_id {
+            if !folder_exists(tx, mb, &target).await? {
+                return Err(GraphError::item_not_found());
+            }
+            // The folder it leaves reports it removed; the new one reports it as changed.
+            tombstone(tx, mb, TombstoneKind::Contact, contact.folder_id.as_str(), contact.id.as_str(), seq).await?;
+            moved_from = Some(std::mem::replace(&mut contact.folder_id, target));
+        }
+    }
+    contact.change_key = change_key(seq);
+    contact.modified = rolo_domain::time::now_utc();
+    update_versioned(tx, update, mb, &contact_version(&contact, seq), derived_columns(&contact.data)?).await?;
+    index_collections(tx, mb, &contact.id, &contact.data, false).await?;
+    let (id, ck) = (contact.id.as_str(), contact.change_key.as_str());
+    let folder = contact.folder_id.as_str();
+    let change =
+        |kind, folder, mailbox_wide, data| Change { contact: id, data, change_key: ck, kind, folder, mailbox_wide };
+    let changes = match &moved_from {
+        // A move leaves one folder and enters another; the mailbox sees an update.
+        Some(old) => vec![
+            change(ChangeType::Deleted, Some(old.as_str()), false, None),
+            change(ChangeType::Created, Some(folder), false, Some(&contact)),
+            change(ChangeType::Updated, None, true, Some(&contact)),
+        ],
+        None => vec![change(ChangeType::Updated, Some(folder), true, Some(&contact))],
+    };
+    outbox::notify(tx, mb, &changes).await?;
+    Ok(contact)
+}
+
+/// Replaces the photo rows of `key` (a contact id, or `user`) with `renditions`, none for no
+/// photo; the caller gives the owner its new change key.
+pub(super) async fn replace_photo_rows(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    key: &str,
+    renditions: Vec<StoredPhoto>,
+) -> GraphResult<()> {
+    let key: Value = key.into();
+    tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &[mb.id.as_str().into(), key.clone()])
+        .await?;
+    for p in renditions {
+        tx.execute(
+            "INSERT INTO photos (mailbox_id, owner_id, size, content_type, width, height, etag, bytes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                mb.id.as_str().into(),
+                key.clone(),
+                p.size.into(),
+                p.content_type.into(),
+                i64::from(p.width).into(),
+                i64::from(p.height).into(),
+                p.etag.into(),
+                p.bytes.into(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a contact at a new change sequence number, leaving tombstones for delta and sync,
+/// inside the caller's transaction.
+pub(super) async fn remove_contact(
+    tx: &mut dyn Sql,
+    columns: &str,
+    mb: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+    if_match: &Option<Vec<String>>,
+) -> GraphResult<()> {
+    let (seq, contact) = lock_contact(tx, columns, mb, id, scope).await?;
+    check_if_match(if_match, &contact.change_key)?;
+    tombstone(tx, mb, TombstoneKind::Contact, contact.folder_id.as_str(), id.as_str(), seq).await?;
+    tombstone(tx, mb, TombstoneKind::Contact, "*", id.as_str(), seq).await?;
+    let change = Change {
+        contact: id.as_str(),
+        data: None,
+        change_key: &contact.change_key,
+        kind: ChangeType::Deleted,
+        folder: Some(contact.folder_id.as_str()),
+        mailbox_wide: true,
+    };
+    outbox::notify(tx, mb, &[change]).await?;
+    delete_contact_rows(tx, mb, id).await
+}
+
 /// Starts a write on one contact: bumps the mailbox's counter (which takes the mailbox's write
 /// lock) and loads the contact, `ErrorItemNotFound` when it is not in `scope`.
 pub(super) async fn lock_contact(
@@ -271,40 +415,8 @@ impl Contacts for SqlStore {
     ) -> GraphResult<Contact> {
         let (mb, folder) = (mailbox.clone(), folder.clone());
         let insert = CONTACTS.insert_sql(self.doc_param);
-        self.write(move |tx| {
-            Box::pin(async move {
-                let seq = bump(tx, &mb).await?;
-                if !folder_exists(tx, &mb, &folder).await? {
-                    return Err(GraphError::item_not_found());
-                }
-                let now = rolo_domain::time::now_utc();
-                let contact = Contact {
-                    id: ContactId::generate(),
-                    folder_id: folder,
-                    change_key: change_key(seq),
-                    created: now.clone(),
-                    modified: now,
-                    data,
-                };
-                insert_versioned(tx, &insert, &mb, &contact_version(&contact, seq), derived_columns(&contact.data)?)
-                    .await?;
-                index_collections(tx, &mb, &contact.id, &contact.data, true).await?;
-                for ext in &extensions {
-                    insert_extension(tx, &mb, &contact.id, ext).await?;
-                }
-                let change = Change {
-                    contact: contact.id.as_str(),
-                    data: Some(&contact),
-                    change_key: &contact.change_key,
-                    kind: ChangeType::Created,
-                    folder: Some(contact.folder_id.as_str()),
-                    mailbox_wide: true,
-                };
-                outbox::notify(tx, &mb, &[change]).await?;
-                Ok(contact)
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(async move { insert_contact(tx, &insert, &mb, folder, data, &extensions).await }))
+            .await
     }
 
     async fn update_contact(
@@ -319,55 +431,7 @@ impl Contacts for SqlStore {
         let columns = self.contact_columns.clone();
         let update = CONTACTS.update_sql(self.doc_param);
         self.write(move |tx| {
-            Box::pin(async move {
-                let (seq, mut contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
-                check_if_match(&if_match, &contact.change_key)?;
-                let mut moved_from = None;
-                if let Some(target) = edit(&mut contact.data)? {
-                    if target != contact.folder_id {
-                        if !folder_exists(tx, &mb, &target).await? {
-                            return Err(GraphError::item_not_found());
-                        }
-                        // The folder it leaves reports it removed; the new one reports it as changed.
-                        tombstone(
-                            tx,
-                            &mb,
-                            TombstoneKind::Contact,
-                            contact.folder_id.as_str(),
-                            contact.id.as_str(),
-                            seq,
-                        )
-                        .await?;
-                        moved_from = Some(std::mem::replace(&mut contact.folder_id, target));
-                    }
-                }
-                contact.change_key = change_key(seq);
-                contact.modified = rolo_domain::time::now_utc();
-                update_versioned(tx, &update, &mb, &contact_version(&contact, seq), derived_columns(&contact.data)?)
-                    .await?;
-                index_collections(tx, &mb, &contact.id, &contact.data, false).await?;
-                let (id, ck) = (contact.id.as_str(), contact.change_key.as_str());
-                let folder = contact.folder_id.as_str();
-                let change = |kind, folder, mailbox_wide, data| Change {
-                    contact: id,
-                    data,
-                    change_key: ck,
-                    kind,
-                    folder,
-                    mailbox_wide,
-                };
-                let changes = match &moved_from {
-                    // A move leaves one folder and enters another; the mailbox sees an update.
-                    Some(old) => vec![
-                        change(ChangeType::Deleted, Some(old.as_str()), false, None),
-                        change(ChangeType::Created, Some(folder), false, Some(&contact)),
-                        change(ChangeType::Updated, None, true, Some(&contact)),
-                    ],
-                    None => vec![change(ChangeType::Updated, Some(folder), true, Some(&contact))],
-                };
-                outbox::notify(tx, &mb, &changes).await?;
-                Ok(contact)
-            })
+            Box::pin(async move { edit_contact(tx, &columns, &update, &mb, &id, &scope, &if_match, edit).await })
         })
         .await
     }
@@ -381,25 +445,8 @@ impl Contacts for SqlStore {
     ) -> GraphResult<()> {
         let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
         let columns = self.contact_columns.clone();
-        self.write(move |tx| {
-            Box::pin(async move {
-                let (seq, contact) = lock_contact(tx, &columns, &mb, &id, &scope).await?;
-                check_if_match(&if_match, &contact.change_key)?;
-                tombstone(tx, &mb, TombstoneKind::Contact, contact.folder_id.as_str(), id.as_str(), seq).await?;
-                tombstone(tx, &mb, TombstoneKind::Contact, "*", id.as_str(), seq).await?;
-                let change = Change {
-                    contact: id.as_str(),
-                    data: None,
-                    change_key: &contact.change_key,
-                    kind: ChangeType::Deleted,
-                    folder: Some(contact.folder_id.as_str()),
-                    mailbox_wide: true,
-                };
-                outbox::notify(tx, &mb, &[change]).await?;
-                delete_contact_rows(tx, &mb, &id).await
-            })
-        })
-        .await
+        self.write(move |tx| Box::pin(async move { remove_contact(tx, &columns, &mb, &id, &scope, &if_match).await }))
+            .await
     }
 
     async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()> {
@@ -433,26 +480,7 @@ impl Contacts for SqlStore {
                     )
                     .await?;
                 }
-                let key: Value = owner.key().into();
-                tx.execute("DELETE FROM photos WHERE mailbox_id = ? AND owner_id = ?", &[mb.id.as_str().into(), key.clone()])
-                    .await?;
-                for p in renditions {
-                    tx.execute(
-                        "INSERT INTO photos (mailbox_id, owner_id, size, content_type, width, height, etag, bytes) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        &[
-                            mb.id.as_str().into(),
-                            key.clone(),
-                            p.size.into(),
-                            p.content_type.into(),
-                            i64::from(p.width).into(),
-                            i64::from(p.height).into(),
-                            p.etag.into(),
-                            p.bytes.into(),
-                        ],
-                    )
-                    .await?;
-                }
+                replace_photo_rows(tx, &mb, owner.key(), renditions).await?;
                 Ok(())
             })
         })

@@ -1,7 +1,80 @@
 //! [`DavState`] for [`SqlStore`].
 
 use super::*;
-use crate::dav::{AppPassword, DavState};
+use crate::dav::{AppPassword, CardOutcome, CardWrite, DavState};
+
+/// Records a card's name, and the card as sent with the change key it is stored at.
+async fn upsert_name(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    id: &str,
+    name: &str,
+    card: Option<(&str, &str)>,
+) -> GraphResult<()> {
+    let (key, text): (Value, Value) = match card {
+        Some((k, t)) => (k.into(), t.into()),
+        None => (Value::Null, Value::Null),
+    };
+    tx.execute(
+        "INSERT INTO dav_names (mailbox_id, object_id, name, card_key, card) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (mailbox_id, object_id) DO UPDATE SET name = excluded.name, \
+         card_key = excluded.card_key, card = excluded.card",
+        &[mb.id.as_str().into(), id.into(), name.into(), key, text],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Another contact of `folder` carrying the vCard UID `uid` (compared as the extended-property
+/// index folds it), if any.
+async fn uid_holder(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    folder: &FolderId,
+    uid: &str,
+    except: &[&ContactId],
+) -> GraphResult<Option<ContactId>> {
+    let rows = tx
+        .query(
+            "SELECT x.contact_id FROM contact_xprops x JOIN contacts c \
+             ON c.mailbox_id = x.mailbox_id AND c.id = x.contact_id \
+             WHERE x.mailbox_id = ? AND x.prop_id = ? AND x.value_key = ? AND c.folder_id = ?",
+            &[
+                mb.id.as_str().into(),
+                rolo_domain::vcard::uid_property().into(),
+                fold(uid).into(),
+                folder.as_str().into(),
+            ],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ContactId::from_stored(r.first().clone().into_string()))
+        .find(|id| !except.contains(&id)))
+}
+
+/// The name, card and photo rows of a card just written as `contact`, and a moved card's source
+/// removed.
+async fn finish_card(
+    tx: &mut dyn Sql,
+    columns: &str,
+    mb: &Mailbox,
+    contact: &Contact,
+    card: CardWrite,
+) -> GraphResult<()> {
+    if let Some(from) = &card.moved_from {
+        remove_contact(tx, columns, mb, &from.id, &from.scope, &from.if_match).await?;
+    }
+    if let Some(renditions) = card.photo {
+        // The photo shares the contact's new change key: one version, one change.
+        replace_photo_rows(tx, mb, contact.id.as_str(), renditions).await?;
+    }
+    let text = card.card.as_deref().map(|t| (contact.change_key.as_str(), t));
+    upsert_name(tx, mb, contact.id.as_str(), &card.name, text).await
+}
+
+/// The code that carries a UID conflict out of a rolled-back replacement.
+const UID_TAKEN: &str = "rolo.uidTaken";
 
 #[async_trait]
 impl DavState for SqlStore {
@@ -85,24 +158,95 @@ impl DavState for SqlStore {
         name: &str,
         card: Option<(&str, &str)>,
     ) -> GraphResult<()> {
-        let (mb, id, name) = (mailbox.id.clone(), object_id.to_owned(), name.to_owned());
-        let (key, text): (Value, Value) = match card {
-            Some((k, t)) => (k.into(), t.into()),
-            None => (Value::Null, Value::Null),
-        };
+        let (mb, id, name) = (mailbox.clone(), object_id.to_owned(), name.to_owned());
+        let card = card.map(|(k, t)| (k.to_owned(), t.to_owned()));
         self.write(move |tx| {
             Box::pin(async move {
-                tx.execute(
-                    "INSERT INTO dav_names (mailbox_id, object_id, name, card_key, card) VALUES (?, ?, ?, ?, ?) \
-                     ON CONFLICT (mailbox_id, object_id) DO UPDATE SET name = excluded.name, \
-                     card_key = excluded.card_key, card = excluded.card",
-                    &[mb.as_str().into(), id.as_str().into(), name.as_str().into(), key, text],
-                )
-                .await?;
-                Ok(())
+                let card = card.as_ref().map(|(k, t)| (k.as_str(), t.as_str()));
+                upsert_name(tx, &mb, &id, &name, card).await
             })
         })
         .await
+    }
+
+    async fn create_card(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        data: ContactData,
+        card: CardWrite,
+    ) -> GraphResult<CardOutcome> {
+        let (mb, folder) = (mailbox.clone(), folder.clone());
+        let insert = CONTACTS.insert_sql(self.doc_param);
+        let columns = self.contact_columns.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                if let Some(uid) = &card.uid {
+                    let except: Vec<&ContactId> = card.moved_from.iter().map(|m| &m.id).collect();
+                    if let Some(holder) = uid_holder(tx, &mb, &folder, uid, &except).await? {
+                        return Ok(CardOutcome::UidTaken(holder));
+                    }
+                }
+                let contact = insert_contact(tx, &insert, &mb, folder, data, &[]).await?;
+                finish_card(tx, &columns, &mb, &contact, card).await?;
+                Ok(CardOutcome::Stored(Box::new(contact)))
+            })
+        })
+        .await
+    }
+
+    async fn replace_card(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+        if_match: Option<Vec<String>>,
+        edit: ContactEdit,
+        card: CardWrite,
+    ) -> GraphResult<CardOutcome> {
+        let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
+        let columns = self.contact_columns.clone();
+        let update = CONTACTS.update_sql(self.doc_param);
+        self.write(move |tx| {
+            Box::pin(async move {
+                let contact = edit_contact(tx, &columns, &update, &mb, &id, &scope, &if_match, edit).await?;
+                if let Some(uid) = &card.uid {
+                    // Checked after the edit, inside its transaction: a conflict rolls it back.
+                    let mut except = vec![&id];
+                    except.extend(card.moved_from.iter().map(|m| &m.id));
+                    if let Some(holder) = uid_holder(tx, &mb, &contact.folder_id, uid, &except).await? {
+                        return Err(GraphError::new(ErrorKind::Conflict, UID_TAKEN, holder.as_str().to_owned()));
+                    }
+                }
+                finish_card(tx, &columns, &mb, &contact, card).await?;
+                Ok(CardOutcome::Stored(Box::new(contact)))
+            })
+        })
+        .await
+        .or_else(|e| match e.kind {
+            ErrorKind::Conflict if e.code == UID_TAKEN => Ok(CardOutcome::UidTaken(ContactId::from_stored(e.message))),
+            _ => Err(e),
+        })
+    }
+
+    async fn folder_bytes(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<i64> {
+        let mut conn = self.backend.read().await?;
+        let doc = self.backend.dialect().doc_select("doc");
+        let params = [mailbox.id.as_str().into(), folder.as_str().into()];
+        let sql = format!(
+            "SELECT COALESCE(SUM(LENGTH({doc})), 0) AS docs FROM contacts WHERE mailbox_id = ? AND folder_id = ?"
+        );
+        let docs = conn.query_opt(&sql, &params).await?.and_then(|r| r.int("docs")).unwrap_or_default();
+        let photos = conn
+            .query_opt(
+                "SELECT COALESCE(SUM(LENGTH(p.bytes)), 0) AS photos FROM photos p JOIN contacts c \
+                 ON c.mailbox_id = p.mailbox_id AND c.id = p.owner_id WHERE c.mailbox_id = ? AND c.folder_id = ?",
+                &params,
+            )
+            .await?
+            .and_then(|r| r.int("photos"))
+            .unwrap_or_default();
+        Ok(docs + photos)
     }
 
     async fn dav_card(&self, mailbox: &Mailbox, object_id: &str) -> GraphResult<Option<(String, String)>> {
@@ -114,6 +258,27 @@ impl DavState for SqlStore {
             )
             .await?;
         Ok(row.map(|mut r| (r.text("card_key"), r.text("card"))))
+    }
+
+    async fn dav_cards(&self, mailbox: &Mailbox, ids: &[String]) -> GraphResult<Vec<(String, String, String)>> {
+        let mut out = Vec::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut conn = self.backend.read().await?;
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT object_id, card_key, card FROM dav_names \
+                 WHERE mailbox_id = ? AND object_id IN ({marks}) AND card IS NOT NULL"
+            );
+            let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
+            params.extend(chunk.iter().map(|c| c.as_str().into()));
+            for mut r in conn.query(&sql, &params).await? {
+                out.push((r.text("object_id"), r.text("card_key"), r.text("card")));
+            }
+        }
+        Ok(out)
     }
 
     async fn dav_names(&self, mailbox: &Mailbox, contacts: &[String]) -> GraphResult<Vec<(String, String)>> {
