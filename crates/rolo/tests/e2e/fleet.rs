@@ -103,7 +103,8 @@ async fn two_processes_on_postgres_hold_one_request_limit() {
 async fn request_counts_live_in_postgres_and_not_in_sqlite() {
     for (backend, shared) in [(Backend::Sqlite, false), (Backend::Postgres, true)] {
         let (url, _dir) = database_url(backend);
-        let store = rolo_store::open(&url, &OpenOptions { max_connections: 2, ..OpenOptions::default() }).await.unwrap();
+        let store =
+            rolo_store::open(&url, &OpenOptions { max_connections: 2, ..OpenOptions::default() }).await.unwrap();
         assert_eq!(store.shared_by_processes(), shared, "{backend:?}");
         let first = store.count_request("app", "mb", 60_000).await.unwrap();
         assert_eq!(first.count, 1);
