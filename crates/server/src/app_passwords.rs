@@ -15,15 +15,11 @@ use serde_json::{json, Value};
 
 use crate::delegation::{denied, has_any, owner, ADMIN};
 use crate::paths::Owner;
-use crate::response::{json_status, no_content};
+use crate::response::{json_value, no_content};
 use crate::AppState;
 
 fn to_json(p: &AppPassword) -> Value {
     json!({"id": p.id, "displayName": p.name, "createdDateTime": p.created_at})
-}
-
-fn ok(status: StatusCode, body: &Value) -> GraphResult<Response> {
-    Ok(json_status(status, serde_json::to_vec(body).map_err(GraphError::internal)?))
 }
 
 pub async fn serve(
@@ -46,7 +42,7 @@ pub async fn serve(
     match (method.clone(), id) {
         (Method::GET, None) if own || admin => {
             let value: Vec<Value> = state.store.app_passwords(&user.id).await?.iter().map(to_json).collect();
-            ok(StatusCode::OK, &json!({"@odata.context": context, "value": value}))
+            json_value(StatusCode::OK, &json!({"@odata.context": context, "value": value}))
         }
         (Method::POST, None) if own => {
             let name = body.get("displayName").and_then(Value::as_str).unwrap_or_default();
@@ -59,7 +55,7 @@ pub async fn serve(
             let mut v = to_json(p);
             v["@odata.context"] = json!(format!("{context}/$entity"));
             v["secretText"] = json!(secret);
-            ok(StatusCode::CREATED, &v)
+            json_value(StatusCode::CREATED, &v)
         }
         (Method::DELETE, Some(id)) if own || admin => {
             let list = state.store.app_passwords(&user.id).await?;

@@ -17,7 +17,7 @@ use rolo_store::{MailboxKind, User};
 use serde_json::{json, Value};
 
 use crate::paths::{decode, split_key, Owner};
-use crate::response::{json_status, no_content};
+use crate::response::{json_value, no_content};
 use crate::AppState;
 
 /// The administrator's scopes (delegated) and roles (app-only), as `POST /users` takes them.
@@ -81,10 +81,6 @@ fn role(body: &Value) -> GraphResult<Grant> {
     })
 }
 
-fn ok(status: StatusCode, body: &Value) -> GraphResult<Response> {
-    Ok(json_status(status, serde_json::to_vec(body).map_err(GraphError::internal)?))
-}
-
 /// `GET|POST /users/{id}/mailboxPermissions`, `GET|PATCH|DELETE .../mailboxPermissions/{userId}`.
 pub async fn mailbox_permissions(
     state: &AppState,
@@ -114,12 +110,12 @@ pub async fn mailbox_permissions(
     let entity = |status: StatusCode, u: &User, g: Grant| {
         let mut v = to_json(u, g);
         v["@odata.context"] = json!(format!("{context}/$entity"));
-        ok(status, &v)
+        json_value(status, &v)
     };
     match (method.clone(), id) {
         (Method::GET, None) => {
             let value: Vec<Value> = list.iter().map(|(u, g)| to_json(u, *g)).collect();
-            ok(StatusCode::OK, &json!({"@odata.context": context, "value": value}))
+            json_value(StatusCode::OK, &json!({"@odata.context": context, "value": value}))
         }
         (Method::GET, Some(key)) => {
             let (u, g) = find(&key).ok_or_else(GraphError::item_not_found)?;
@@ -202,5 +198,5 @@ pub async fn shared_with_me(
             "folders": folders,
         }));
     }
-    ok(StatusCode::OK, &json!({"@odata.context": format!("{base}/$metadata#sharedWithMe"), "value": value}))
+    json_value(StatusCode::OK, &json!({"@odata.context": format!("{base}/$metadata#sharedWithMe"), "value": value}))
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::methods::{method_not_allowed, GET_PATCH_DELETE, GET_POST};
 use crate::paths::split_key;
-use crate::response::{json_status, no_content};
+use crate::response::{json_value, no_content};
 use crate::AppState;
 
 const SCOPES: &[&str] = &["DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"];
@@ -108,11 +108,11 @@ pub async fn serve(
         (&Method::GET, None) => {
             let grants = state.store.list_grants().await?;
             let value: Vec<Value> = grants.iter().map(|g| render(g, &apps)).collect();
-            ok(StatusCode::OK, json!({"@odata.context": context, "value": value}))
+            json_value(StatusCode::OK, &json!({"@odata.context": context, "value": value}))
         }
         (&Method::GET, Some(id)) => {
             let g = state.store.find_grant(&id).await?.ok_or_else(|| not_found(&id))?;
-            ok(StatusCode::OK, entity(&context, render(&g, &apps)))
+            json_value(StatusCode::OK, &entity(&context, render(&g, &apps)))
         }
         (&Method::POST, None) => {
             let b =
@@ -144,7 +144,7 @@ pub async fn serve(
             }
             let resource = if resource.is_empty() { GRAPH_RESOURCE } else { resource };
             let g = state.store.grant_scopes(&client.client_id, principal_id.as_deref(), resource, &scopes).await?;
-            ok(StatusCode::CREATED, entity(&context, render(&g, &apps)))
+            json_value(StatusCode::CREATED, &entity(&context, render(&g, &apps)))
         }
         (&Method::PATCH, Some(id)) => {
             let b =
@@ -176,8 +176,4 @@ fn entity(context: &str, mut v: Value) -> Value {
         return Value::Object(out);
     }
     v
-}
-
-fn ok(status: StatusCode, body: Value) -> GraphResult<Response> {
-    Ok(json_status(status, serde_json::to_vec(&body).map_err(GraphError::internal)?))
 }

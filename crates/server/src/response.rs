@@ -24,6 +24,11 @@ pub fn json_status(status: StatusCode, body: Vec<u8>) -> Response {
     resp
 }
 
+/// A JSON value as a response with `status` and Graph's standard headers.
+pub fn json_value(status: StatusCode, body: &Value) -> rolo_domain::GraphResult<Response> {
+    Ok(json_status(status, serde_json::to_vec(body).map_err(rolo_domain::GraphError::internal)?))
+}
+
 pub fn no_content() -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;

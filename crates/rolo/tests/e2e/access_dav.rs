@@ -1,37 +1,87 @@
-//! The access matrix of CardDAV's `COPY` and `MOVE`: a card may be copied into, or moved out
-//! of, another user's address book only by those Graph lets write there (owner, write delegate,
-//! folder grantee for writing), with exact statuses, and refused requests changing nothing.
-//! (The other DAV methods' rows are `access::carddav_matrix`.)
+//! CardDAV's access matrix: who may list, read, write and delete the owner's cards, and who may
+//! copy a card into, or move one out of, another user's address book (only those Graph lets
+//! write there: owner, write delegate, folder grantee for writing), with exact statuses, and
+//! refused requests changing nothing.
 
 use rolo_domain::{FolderId, Grant};
 
 use crate::carddav::{basic, dav, dav_user, default_book};
 use crate::common::TestServer;
 
-async fn carddav_copy_move_matrix(s: TestServer) {
-    let (owner, owner_auth) = dav_user(&s, "dav-owner@contoso.test").await;
-    let book = default_book(&s, "dav-owner@contoso.test", &owner_auth).await;
+/// The owner of a book with one card (`keep.vcf`) and a folder shared for writing, and one
+/// caller of each kind the matrices try.
+struct Cast {
+    owner_auth: String,
+    /// The owner's default book.
+    book: String,
+    /// The owner's Graph token.
+    t: String,
+    /// The shared folder's id.
+    shared: String,
+    reader_auth: String,
+    writer_auth: String,
+    grantee_auth: String,
+    stranger_auth: String,
+    revoked_auth: String,
+    mail_only: String,
+    bad_password: String,
+}
+
+const HOME: &str = "/dav/addressbooks/dav-owner@contoso.test/";
+
+fn card(fn_: &str) -> String {
+    format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{fn_}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n")
+}
+
+async fn cast(s: &TestServer) -> Cast {
+    let (owner, owner_auth) = dav_user(s, "dav-owner@contoso.test").await;
+    let book = default_book(s, "dav-owner@contoso.test", &owner_auth).await;
     let t = s.token(&owner, "Contacts.ReadWrite");
     let shared = s.create_folder_at("/me/contactFolders", &t, "Shared").await;
-    let card =
-        |fn_: &str| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{fn_}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n");
-    assert_eq!(dav(&s, "PUT", &format!("{book}keep.vcf"), Some(&owner_auth), &[], &card("Keep")).await.status, 201);
-    let (reader, reader_auth) = dav_user(&s, "dav-reader@contoso.test").await;
+    assert_eq!(dav(s, "PUT", &format!("{book}keep.vcf"), Some(&owner_auth), &[], &card("Keep")).await.status, 201);
+    let (reader, reader_auth) = dav_user(s, "dav-reader@contoso.test").await;
     s.store.set_mailbox_grant(&owner.mailbox, &reader.id, Some(Grant::Read)).await.unwrap();
-    let (grantee, grantee_auth) = dav_user(&s, "dav-grantee@contoso.test").await;
+    let (grantee, grantee_auth) = dav_user(s, "dav-grantee@contoso.test").await;
     s.store
         .add_folder_permission(&owner.mailbox, &FolderId::from_stored(shared.clone()), &grantee, Grant::Write)
         .await
         .unwrap();
-    let (stranger, stranger_auth) = dav_user(&s, "dav-stranger@contoso.test").await;
-    let (writer, writer_auth) = dav_user(&s, "dav-writer@contoso.test").await;
+    let (stranger, stranger_auth) = dav_user(s, "dav-stranger@contoso.test").await;
+    let (writer, writer_auth) = dav_user(s, "dav-writer@contoso.test").await;
     s.store.set_mailbox_grant(&owner.mailbox, &writer.id, Some(Grant::Write)).await.unwrap();
-    let (revoked, revoked_auth) = dav_user(&s, "dav-revoked@contoso.test").await;
+    let (revoked, revoked_auth) = dav_user(s, "dav-revoked@contoso.test").await;
     s.store.set_mailbox_grant(&owner.mailbox, &revoked.id, Some(Grant::Write)).await.unwrap();
     assert!(s.store.remove_app_password(&revoked.id, "test").await.unwrap());
-    let mail_only = format!("Bearer {}", s.token(&stranger, "Mail.Read"));
-    let bad_password = basic("dav-owner@contoso.test", "not-the-password");
-    let home = "/dav/addressbooks/dav-owner@contoso.test/";
+    Cast {
+        owner_auth,
+        book,
+        mail_only: format!("Bearer {}", s.token(&stranger, "Mail.Read")),
+        t,
+        shared,
+        reader_auth,
+        writer_auth,
+        grantee_auth,
+        stranger_auth,
+        revoked_auth,
+        bad_password: basic("dav-owner@contoso.test", "not-the-password"),
+    }
+}
+
+async fn carddav_copy_move_matrix(s: TestServer) {
+    let Cast {
+        owner_auth,
+        book,
+        t,
+        shared,
+        reader_auth,
+        writer_auth,
+        grantee_auth,
+        stranger_auth,
+        revoked_auth,
+        mail_only,
+        bad_password,
+    } = cast(&s).await;
+    let home = HOME;
     let sbook = format!("{home}{shared}/");
 
     // COPY of the caller's own card into the owner's default book, and MOVE of the owner's
@@ -101,4 +151,66 @@ async fn carddav_copy_move_matrix(s: TestServer) {
     assert_eq!(r.status, 201);
 }
 
-both_backends!(carddav_copy_move_matrix);
+/// `/dav`: who may list, read, write and delete the owner's cards, with exact statuses, and
+/// refused writes changing nothing.
+async fn carddav_matrix(s: TestServer) {
+    let Cast {
+        owner_auth,
+        book,
+        t,
+        shared,
+        reader_auth,
+        writer_auth: _,
+        grantee_auth,
+        stranger_auth,
+        revoked_auth,
+        mail_only,
+        bad_password,
+    } = cast(&s).await;
+    let home = HOME;
+
+    // (who, Authorization, [PROPFIND home, GET card, PUT new card, DELETE card])
+    let rows: Vec<(&str, Option<&str>, [u16; 4])> = vec![
+        ("owner", Some(&owner_auth), [207, 200, 201, 204]),
+        ("read delegate", Some(&reader_auth), [207, 200, 403, 403]),
+        ("folder grantee", Some(&grantee_auth), [207, 404, 404, 404]),
+        ("stranger", Some(&stranger_auth), [403, 403, 403, 403]),
+        ("token without contacts scopes", Some(&mail_only), [403, 403, 403, 403]),
+        ("bad password", Some(&bad_password), [401, 401, 401, 401]),
+        ("revoked app password", Some(&revoked_auth), [401, 401, 401, 401]),
+        ("no credentials", None, [401, 401, 401, 401]),
+    ];
+    for (who, auth, want) in rows {
+        let got = [
+            dav(&s, "PROPFIND", home, auth, &[("Depth", "1")], "").await.status.as_u16(),
+            dav(&s, "GET", &format!("{book}keep.vcf"), auth, &[], "").await.status.as_u16(),
+            dav(&s, "PUT", &format!("{book}new-{}.vcf", who.replace(' ', "-")), auth, &[], &card("New"))
+                .await
+                .status
+                .as_u16(),
+            dav(&s, "DELETE", &format!("{book}keep.vcf"), auth, &[], "").await.status.as_u16(),
+        ];
+        assert_eq!(got, want, "{who}");
+        if who == "owner" {
+            // Put the deleted card back for the next rows.
+            assert_eq!(
+                dav(&s, "PUT", &format!("{book}keep.vcf"), Some(&owner_auth), &[], &card("Keep")).await.status,
+                201
+            );
+        }
+    }
+    // Only the owner's writes happened.
+    let names: Vec<String> = s
+        .list_all("/me/contacts", &t, &[])
+        .await
+        .0
+        .iter()
+        .map(|c| c["displayName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(crate::common::sorted(names), vec!["Keep".to_owned(), "New".to_owned()]);
+    // The grantee writes in the shared folder's book.
+    let sbook = format!("{home}{shared}/");
+    assert_eq!(dav(&s, "PUT", &format!("{sbook}g.vcf"), Some(&grantee_auth), &[], &card("G")).await.status, 201);
+}
+
+both_backends!(carddav_matrix, carddav_copy_move_matrix);
