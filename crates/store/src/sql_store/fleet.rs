@@ -21,24 +21,23 @@ impl Fleet for SqlStore {
         let params = [mailbox.into(), app.into(), now.into(), expired_before.into(), expired_before.into()];
         // One statement, so concurrent requests of the pair on any process serialise on its row:
         // a window that ran out starts again at this request.
-        let row = self
-            .write(move |tx| {
-                Box::pin(async move {
-                    tx.query_opt(
-                        "INSERT INTO throttle_counts (mailbox_id, app_id, window_start, requests) VALUES (?, ?, ?, 1) \
-                         ON CONFLICT (mailbox_id, app_id) DO UPDATE SET \
-                         requests = CASE WHEN throttle_counts.window_start <= ? THEN 1 \
-                                         ELSE throttle_counts.requests + 1 END, \
-                         window_start = CASE WHEN throttle_counts.window_start <= ? THEN excluded.window_start \
-                                             ELSE throttle_counts.window_start END \
-                         RETURNING requests, window_start",
-                        &params,
-                    )
-                    .await
-                })
-            })
-            .await?
-            .ok_or_else(|| GraphError::internal("the request count returned no row"))?;
+        const COUNT: &str =
+            "INSERT INTO throttle_counts (mailbox_id, app_id, window_start, requests) VALUES (?, ?, ?, 1) \
+             ON CONFLICT (mailbox_id, app_id) DO UPDATE SET \
+             requests = CASE WHEN throttle_counts.window_start <= ? THEN 1 \
+                             ELSE throttle_counts.requests + 1 END, \
+             window_start = CASE WHEN throttle_counts.window_start <= ? THEN excluded.window_start \
+                                 ELSE throttle_counts.window_start END \
+             RETURNING requests, window_start";
+        let row = if self.shared_by_processes() {
+            // Every request of a fleet pays this, so it is one round trip: a single statement is
+            // its own transaction, on a primary connection (`read` never goes to a replica),
+            // where a store write would add BEGIN and COMMIT.
+            self.backend.read().await?.query_opt(COUNT, &params).await?
+        } else {
+            self.write(move |tx| Box::pin(async move { tx.query_opt(COUNT, &params).await })).await?
+        }
+        .ok_or_else(|| GraphError::internal("the request count returned no row"))?;
         let count = row.int("requests").unwrap_or(1).max(1) as u64;
         let start = row.int("window_start").unwrap_or(now);
         Ok(RequestCount { count, window_left_ms: (start + window_ms - now).max(0) })
