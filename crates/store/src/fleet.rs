@@ -1,5 +1,6 @@
 //! What the processes of a fleet share through their one database beyond the data itself:
-//! request counts for throttling (on PostgreSQL, when no Redis is configured), and the versions
+//! request counts for throttling and failed sign-ins for the lockout (on PostgreSQL, when no
+//! Redis is configured), and the versions
 //! of the state that processes cache (the directory, the signing key, the emulator's settings),
 //! which each process polls to drop what another changed.
 
@@ -38,10 +39,47 @@ pub trait Fleet: Send + Sync {
     /// all of them (PostgreSQL; a SQLite file is served by one process).
     fn shared_by_processes(&self) -> bool;
 
-    /// Counts one request of `app` on `mailbox` in a window of `window_ms` that starts at the
-    /// pair's first request (as the in-process counter's does), and returns the count so far.
-    async fn count_request(&self, app: &str, mailbox: &str, window_ms: i64) -> GraphResult<RequestCount>;
+    /// Adds `requests` (at least one) to the count of `app` on `mailbox` in a window of
+    /// `window_ms` that starts at the pair's first request (as the in-process counter's does),
+    /// and returns the count so far.
+    async fn count_requests(
+        &self,
+        app: &str,
+        mailbox: &str,
+        requests: u64,
+        window_ms: i64,
+    ) -> GraphResult<RequestCount>;
+
+    /// Forgets the request counts whose windows started at or before `started_before_ms`
+    /// (milliseconds since the epoch): a window that has run out restarts at its next request
+    /// anyway, so its row only takes room. Returns how many went.
+    async fn prune_request_counts(&self, started_before_ms: i64) -> GraphResult<u64>;
+
+    /// Counts a failed sign-in against `key` (a user name or a client address) at `now_ms` and
+    /// returns the failures so far: a key whose last failure is `window_ms` old or older and
+    /// that is not locked starts again at one. One statement, so processes failing the same
+    /// key at once each count.
+    async fn signin_failed(&self, key: &str, now_ms: i64, window_ms: i64) -> GraphResult<u32>;
+
+    /// Locks `key` until `until_ms` unless it is locked longer already.
+    async fn lock_signin(&self, key: &str, until_ms: i64) -> GraphResult<()>;
+
+    /// The latest end of a lock in force on any of `keys` (milliseconds since the epoch), if any.
+    async fn signin_locked_until(&self, keys: &[String]) -> GraphResult<Option<i64>>;
+
+    /// Forgets `key`'s failures and lock (a successful sign-in of the user).
+    async fn clear_signin(&self, key: &str) -> GraphResult<()>;
+
+    /// Forgets keys whose last failure is before `failed_before_ms` and whose lock is over at
+    /// `now_ms`. Returns how many went.
+    async fn prune_signin_failures(&self, failed_before_ms: i64, now_ms: i64) -> GraphResult<u64>;
 
     /// The versions of the state processes cache, in one read.
     async fn shared_versions(&self) -> GraphResult<SharedVersions>;
+}
+
+/// Milliseconds since the epoch: the clock the shared counts' rows are written in (every process
+/// of a fleet reads the same wall clock, give or take its synchronisation).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -484,6 +484,16 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
         window_start BIGINT NOT NULL,
         requests BIGINT NOT NULL,
         PRIMARY KEY (mailbox_id, app_id))"],
+    // Failed sign-ins per user name and per client address, shared by a PostgreSQL fleet's
+    // processes when no Redis is configured (`server/lockout.rs`), so N processes do not allow N
+    // times the guesses. Unlogged on PostgreSQL like the request counts: a crash forgets some
+    // failures, never a password. Times are milliseconds since the epoch; `locked_until` 0 is
+    // no lock.
+    &["{unlogged}CREATE TABLE signin_failures (
+        lock_key TEXT PRIMARY KEY,
+        failures BIGINT NOT NULL,
+        last_failure BIGINT NOT NULL,
+        locked_until BIGINT NOT NULL)"],
 ];
 
 /// Every table that holds state, in an order that respects their references: what the emulator

@@ -40,6 +40,12 @@ const MULTI_MAILBOX_STATEMENTS: &[(&str, &str, &str)] = &[
          across shards, made once per PROPFIND of the principal",
     ),
     (
+        "sql_store/fleet.rs",
+        "DELETE FROM throttle_counts WHERE window_start <= ?",
+        "each process's once-a-minute sweep of request counts whose windows are over: a maintenance \
+         fan-out to all shards",
+    ),
+    (
         "sql_store/emulator.rs",
         "UPDATE mailboxes SET change_seq = change_seq + 1",
         "the emulator's whole-state reset; never runs in a deployment",
