@@ -336,6 +336,7 @@ pub async fn serve(
     let signal = shutdown::drain_signal(state.clone(), shutdown);
     let served = shutdown::bounded(&state, axum::serve(listener, app).with_graceful_shutdown(signal)).await;
     coherence.abort();
+    state.throttle.flush().await;
     worker.stop().await;
     served
 }

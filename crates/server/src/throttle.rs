@@ -2,8 +2,9 @@
 //! 10,000 requests per 10 minutes and 150 MB of uploads per 5 minutes. Beyond them a request
 //! gets 429 `ApplicationThrottled` with `Retry-After`. Where the request counts live: in Redis
 //! when `[throttling] redis` names one; else, on PostgreSQL, in the database (both shared by
-//! every process of the fleet); else (SQLite, served by one process) in the process.
-//! Concurrency and upload budgets stay per process.
+//! every process of the fleet, counted locally and added in batches: `throttle/shared.rs`);
+//! else (SQLite, served by one process) in the process. Concurrency and upload budgets stay per
+//! process (docs/SCALING.md says why).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,75 +60,16 @@ impl Refusals {
     }
 }
 
-/// Request counts kept in Redis, shared by every process that uses the same server: one key per
-/// (app, mailbox) that lives for the request window from its first request, as the in-process
-/// counter's window does.
-pub struct RedisCounts {
-    conn: redis::aio::ConnectionManager,
-}
+mod shared;
 
-impl RedisCounts {
-    /// Connects (and fails now, not at the first request, when Redis cannot be reached).
-    pub async fn connect(url: &str) -> Result<RedisCounts, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("bad Redis URL {url}: {e}"))?;
-        let manager = redis::aio::ConnectionManager::new(client);
-        let conn = tokio::time::timeout(Duration::from_secs(5), manager)
-            .await
-            .map_err(|_| format!("connecting to Redis at {url} timed out"))?
-            .map_err(|e| format!("connecting to Redis at {url}: {e}"))?;
-        Ok(RedisCounts { conn })
-    }
-
-    /// Counts one more request of the pair; returns the count so far in the window and the
-    /// seconds the window has left.
-    async fn count(&self, app: &str, mailbox: &str, window: Duration) -> redis::RedisResult<(u64, i64)> {
-        let key = format!("rolo:throttle:requests:{app}:{mailbox}");
-        let mut conn = self.conn.clone();
-        redis::pipe()
-            .atomic()
-            .cmd("SET")
-            .arg(&key)
-            .arg(0)
-            .arg("EX")
-            .arg(window.as_secs().max(1))
-            .arg("NX")
-            .ignore()
-            .cmd("INCR")
-            .arg(&key)
-            .cmd("TTL")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-    }
-}
-
-/// Where a fleet's processes count requests together.
-pub enum SharedCounts {
-    Redis(RedisCounts),
-    /// The database the fleet shares (`throttle_counts`): one statement per request.
-    Database(Arc<dyn rolo_store::Store>),
-}
-
-impl SharedCounts {
-    /// Counts one more request of the pair; returns the count so far in the window and the
-    /// seconds the window has left.
-    async fn count(&self, app: &str, mailbox: &str, window: Duration) -> Result<(u64, i64), String> {
-        match self {
-            SharedCounts::Redis(r) => r.count(app, mailbox, window).await.map_err(|e| e.to_string()),
-            SharedCounts::Database(store) => {
-                let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-                let c = store.count_request(app, mailbox, window_ms).await.map_err(|e| e.to_string())?;
-                Ok((c.count, (c.window_left_ms + 999) / 1000))
-            }
-        }
-    }
-}
+use shared::{Counter, Verdict};
+pub use shared::{RedisCounts, SharedCounts};
 
 pub struct Throttle {
     pub settings: ThrottleSettings,
     pub refused: Refusals,
     /// Request counts shared with the fleet, when configured.
-    shared: Option<SharedCounts>,
+    shared: Option<Arc<SharedCounts>>,
     /// Switchable at run time (the emulator's fidelity switch, tests of concurrent writes).
     enabled: AtomicBool,
     entries: Mutex<HashMap<(String, String), Entry>>,
@@ -173,47 +115,56 @@ impl Throttle {
     }
 
     /// Counts requests in Redis, shared with every process using it.
-    pub fn with_redis(mut self, counts: RedisCounts) -> Throttle {
-        self.shared = Some(SharedCounts::Redis(counts));
-        self
+    pub fn with_redis(self, counts: RedisCounts) -> Throttle {
+        self.sharing(Counter::Redis(counts))
     }
 
     /// Counts requests in the database, shared with every process serving it.
-    pub fn with_database(mut self, store: Arc<dyn rolo_store::Store>) -> Throttle {
-        self.shared = Some(SharedCounts::Database(store));
+    pub fn with_database(self, store: Arc<dyn rolo_store::Store>) -> Throttle {
+        self.sharing(Counter::Database(store))
+    }
+
+    fn sharing(mut self, counter: Counter) -> Throttle {
+        let shared = Arc::new(SharedCounts::new(counter));
+        SharedCounts::spawn(&shared, self.settings.request_window);
+        self.shared = Some(shared);
         self
     }
 
     /// Where requests are counted: `redis`, `database` or `process` (for the log and docs).
     pub fn counted_in(&self) -> &'static str {
-        match self.shared {
-            Some(SharedCounts::Redis(_)) => "redis",
-            Some(SharedCounts::Database(_)) => "database",
-            None => "process",
+        self.shared.as_ref().map_or("process", |s| s.counted_in())
+    }
+
+    /// Adds the requests counted here and not yet shared to the shared count: at shutdown, after
+    /// the last request, so a stopping process's requests still count for the fleet.
+    pub async fn flush(&self) {
+        if let Some(shared) = &self.shared {
+            shared.flush(self.settings.request_window).await;
         }
     }
 
+    /// Round trips to the shared request counter so far (0 when counting in the process).
+    pub fn shared_round_trips(&self) -> u64 {
+        self.shared.as_ref().map_or(0, |s| s.round_trips.load(Ordering::Relaxed))
+    }
+
     /// Admits a request of `app` on `mailbox`, or answers 429. `None` when throttling is off.
-    /// With shared counts, the request limit counts the whole fleet's requests; if the counter
-    /// fails, the request is admitted (a limit is protection, not a reason to refuse service)
-    /// and the failure logged.
+    /// With shared counts, the request limit counts the whole fleet's requests.
     pub async fn admit_request(self: &Arc<Self>, app: &str, mailbox: &str) -> GraphResult<Option<Permit>> {
         let Some(shared) = &self.shared else { return self.admit(app, mailbox) };
         if !self.enabled() {
             return Ok(None);
         }
         let permit = self.admit_counting(app, mailbox, false)?;
-        match shared.count(app, mailbox, self.settings.request_window).await {
-            Ok((n, ttl)) if n > self.settings.requests => {
+        let s = &self.settings;
+        match shared.admit(app, mailbox, s.requests, s.request_window).await {
+            Verdict::Admit => Ok(permit),
+            Verdict::Refuse(left) => {
                 drop(permit);
                 Refusals::count(&self.refused.requests);
-                let wait = u64::try_from(ttl).unwrap_or(1).max(1);
+                let wait = left.as_secs_f64().ceil().max(1.0) as u64;
                 Err(GraphError::throttled("Application is over its MailboxRequests limit.", wait))
-            }
-            Ok(_) => Ok(permit),
-            Err(e) => {
-                tracing::warn!(error = %e, "the shared throttling counter failed; admitting the request");
-                Ok(permit)
             }
         }
     }

@@ -114,6 +114,7 @@ pub async fn serve(
         tracing::warn!("requests still running after {grace:?}; stopping anyway");
     }
     coherence.abort();
+    state.throttle.flush().await;
     worker.stop().await;
     Ok(())
 }
