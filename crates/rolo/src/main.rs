@@ -138,10 +138,23 @@ pub async fn run_server(listen: &str, store: Arc<SqlStore>, opts: ServeOptions) 
         origins: doors.admin_origins,
         snapshot_dir: doors.snapshot_dir,
     };
+    // One Redis connection for the fleet's shared counts: throttling's and the sign-in lockout's.
+    let redis = match &opts.throttling_redis {
+        Some(url) => Some(rolo_server::throttle::RedisCounts::connect(url).await.unwrap_or_else(|e| fail(e))),
+        None => None,
+    };
+    // Without Redis, a PostgreSQL fleet counts failed sign-ins in its database, so N processes
+    // allow the guesses of one, not N times them.
+    let lockout = rolo_server::lockout::Lockout::new(rolo_server::lockout::LockoutSettings::default());
+    state.lockout = match &redis {
+        Some(counts) => lockout.with_redis(counts.connection()),
+        None if store.shared_by_processes() => lockout.with_database(store.clone()),
+        None => lockout,
+    };
+    tracing::debug!(counted_in = state.lockout.counted_in(), "failed sign-ins");
     if let Some(t) = opts.throttling {
         let mut throttle = rolo_server::throttle::Throttle::new(t);
-        if let Some(url) = &opts.throttling_redis {
-            let counts = rolo_server::throttle::RedisCounts::connect(url).await.unwrap_or_else(|e| fail(e));
+        if let Some(counts) = redis {
             throttle = throttle.with_redis(counts);
         } else if store.shared_by_processes() {
             // Without Redis, a PostgreSQL fleet counts in its database, so N processes hold one

@@ -653,7 +653,7 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
     let scopes = parse_delegated_scopes(required(form, "scope")?)?;
     let address = call.peer.map(|ip| ip.to_string());
     // Before any hash is computed: a locked name or address costs the server nothing.
-    if let Some(wait) = state.lockout.locked(username, address.as_deref()) {
+    if let Some(wait) = state.lockout.locked(username, address.as_deref()).await {
         tracing::warn!(user = username, address = ?address, wait_secs = wait.as_secs(), "sign-in refused: locked out");
         return Err(locked_out());
     }
@@ -664,11 +664,11 @@ async fn password_grant(state: &AppState, call: &Call<'_>, form: &Form) -> Resul
     };
     let verified = check_password(state, password.to_owned(), stored.clone()).await?;
     let (Some(user), Some(stored), true) = (user, stored, verified) else {
-        state.lockout.failed(username, address.as_deref());
+        state.lockout.failed(username, address.as_deref()).await;
         tracing::info!(user = username, address = ?address, "sign-in failed: invalid username or password");
         return Err(invalid_credentials());
     };
-    state.lockout.succeeded(username);
+    state.lockout.succeeded(username).await;
     // A disabled user is refused before consent is weighed (and its standing read once).
     let epoch = standing::may_sign_in(state, &user, None).await?;
     let scopes = consented(state, &app, &user, scopes).await?;

@@ -133,7 +133,7 @@ pub(crate) async fn check_credentials(
     password: &str,
 ) -> Result<(User, String), &'static str> {
     let address = call.peer.map(|ip| ip.to_string());
-    if state.lockout.locked(login, address.as_deref()).is_some() {
+    if state.lockout.locked(login, address.as_deref()).await.is_some() {
         tracing::warn!(user = login, address = ?address, "page sign-in refused: locked out");
         return Err(LOCKED);
     }
@@ -146,11 +146,11 @@ pub(crate) async fn check_credentials(
     let verified = check_password(state, password.to_owned(), stored.clone()).await.map_err(|_| server)?;
     match (user, stored, verified) {
         (Some(user), Some(stored), true) => {
-            state.lockout.succeeded(login);
+            state.lockout.succeeded(login).await;
             Ok((user, stored))
         }
         _ => {
-            state.lockout.failed(login, address.as_deref());
+            state.lockout.failed(login, address.as_deref()).await;
             tracing::info!(user = login, address = ?address, "page sign-in failed: invalid username or password");
             Err(WRONG_PASSWORD)
         }

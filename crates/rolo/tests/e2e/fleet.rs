@@ -4,6 +4,7 @@
 //! second; and (`rolling.rs`) three processes behind HAProxy, stopped and restarted in turn under
 //! load, lose no request, no acknowledged write and no notification.
 
+mod limits;
 mod rolling;
 
 use std::future::Future;
@@ -98,7 +99,9 @@ async fn two_processes_on_postgres_hold_one_request_limit() {
 }
 
 /// Where each backend counts: a PostgreSQL database is shared by processes, a SQLite file is not;
-/// and the count (which only PostgreSQL fleets use) is the same statement on both.
+/// and the counts (which only PostgreSQL fleets use) are the same statements on both: requests
+/// added one at a time or in a batch, windows that ran out pruned and the running one kept, and
+/// failed sign-ins counted, locked, cleared and pruned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_counts_live_in_postgres_and_not_in_sqlite() {
     for (backend, shared) in [(Backend::Sqlite, false), (Backend::Postgres, true)] {
@@ -106,13 +109,40 @@ async fn request_counts_live_in_postgres_and_not_in_sqlite() {
         let store =
             rolo_store::open(&url, &OpenOptions { max_connections: 2, ..OpenOptions::default() }).await.unwrap();
         assert_eq!(store.shared_by_processes(), shared, "{backend:?}");
-        let first = store.count_request("app", "mb", 60_000).await.unwrap();
+        let first = store.count_requests("app", "mb", 1, 60_000).await.unwrap();
         assert_eq!(first.count, 1);
         assert!((59_000..=60_000).contains(&first.window_left_ms), "{first:?}");
-        assert_eq!(store.count_request("app", "mb", 60_000).await.unwrap().count, 2);
-        assert_eq!(store.count_request("other-app", "mb", 60_000).await.unwrap().count, 1, "pairs count apart");
-        // A window that has run out starts again at the next request.
-        assert_eq!(store.count_request("app", "mb", 0).await.unwrap().count, 1);
+        assert_eq!(store.count_requests("app", "mb", 1, 60_000).await.unwrap().count, 2);
+        assert_eq!(store.count_requests("app", "mb", 40, 60_000).await.unwrap().count, 42, "a batch adds up");
+        assert_eq!(store.count_requests("other-app", "mb", 1, 60_000).await.unwrap().count, 1, "pairs count apart");
+        // A window that has run out starts again with the next requests.
+        assert_eq!(store.count_requests("app", "mb", 3, 0).await.unwrap().count, 3);
+
+        // Pruning forgets the windows that started at or before the time given, and only them.
+        let now = rolo_store::fleet::now_ms();
+        assert_eq!(store.prune_request_counts(now - 60_000).await.unwrap(), 0, "{backend:?}: both windows run");
+        assert_eq!(store.prune_request_counts(now + 1_000).await.unwrap(), 2, "{backend:?}");
+        assert_eq!(store.count_requests("app", "mb", 1, 60_000).await.unwrap().count, 1, "pruned: counted afresh");
+
+        // Failed sign-ins: counted per key, a lock only lengthens, cleared by a success, and a
+        // key whose failures are old and whose lock is over is pruned.
+        let keys = ["user:ada@x.test".to_owned(), "addr:10.0.0.1".to_owned()];
+        assert_eq!(store.signin_locked_until(&keys).await.unwrap(), None, "no row yet");
+        assert_eq!(store.signin_failed(&keys[0], now, 900_000).await.unwrap(), 1);
+        assert_eq!(store.signin_failed(&keys[0], now + 1, 900_000).await.unwrap(), 2);
+        assert_eq!(store.signin_failed(&keys[1], now, 900_000).await.unwrap(), 1);
+        assert_eq!(store.signin_locked_until(&keys).await.unwrap(), Some(0), "{backend:?}: counted, not locked");
+        store.lock_signin(&keys[1], now + 60_000).await.unwrap();
+        store.lock_signin(&keys[1], now + 30_000).await.unwrap();
+        assert_eq!(store.signin_locked_until(&keys).await.unwrap(), Some(now + 60_000), "the longer lock stays");
+        // Failures older than the window start again at one, unless the key is locked.
+        assert_eq!(store.signin_failed(&keys[0], now + 900_002, 900_000).await.unwrap(), 1);
+        assert_eq!(store.signin_failed(&keys[1], now + 2, 1).await.unwrap(), 2, "locked: counted on");
+        store.clear_signin(&keys[0]).await.unwrap();
+        assert_eq!(store.signin_failed(&keys[0], now, 900_000).await.unwrap(), 1, "cleared");
+        assert_eq!(store.prune_signin_failures(now + 10, now + 1).await.unwrap(), 1, "{backend:?}: the unlocked key");
+        assert_eq!(store.prune_signin_failures(now + 10, now + 60_000).await.unwrap(), 1, "the lock is over");
+        assert_eq!(store.signin_locked_until(&keys).await.unwrap(), None);
     }
 }
 
@@ -136,8 +166,8 @@ async fn emulator_token(client: &reqwest::Client, root: &str, upn: &str, scopes:
 /// Two emulator processes on one PostgreSQL database. Each change, made through process A or on
 /// the database with the `rolo` command, shows on process B within a second: the emulator's
 /// settings (injected faults), the directory (a user added, as the People API's directory cache
-/// holds it; a user disabled), and the signing key (rotated: B refuses tokens signed with the old
-/// key and accepts the new key's).
+/// holds it; a user disabled), a mailbox's People index (a contact added), and the signing key
+/// (rotated: B refuses tokens signed with the old key and accepts the new key's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_process_shows_on_the_other_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
@@ -187,6 +217,21 @@ async fn a_change_on_one_process_shows_on_the_other_within_a_second() {
     within("a user added through A, in B's People directory", WITHIN, || async {
         let r = get(&client, &search, &megan, &sources).await;
         r.body["value"].as_array().is_some_and(|v| v.iter().any(|p| p["displayName"] == "Zed Newcomer"))
+    })
+    .await;
+
+    // A mailbox's People: B's index of Megan's people is built, then a contact is added
+    // through A; B's next search finds it (the index follows the mailbox's change counter).
+    let search = format!("{}/me/people?$search=Fleetcontact", b.base);
+    let before = get(&client, &search, &megan, &[]).await;
+    assert_eq!(before.body["value"].as_array().map(Vec::len), Some(0), "{}", before.text);
+    let body = json!({"givenName": "Quill", "surname": "Fleetcontact",
+        "emailAddresses": [{"address": "quill@fleet.test"}]});
+    let added = call(&client, Method::POST, &format!("{}/me/contacts", a.base), &megan, Some(body)).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    within("a contact added through A, in B's People", WITHIN, || async {
+        let r = get(&client, &search, &megan, &[]).await;
+        r.body["value"].as_array().is_some_and(|v| v.iter().any(|p| p["displayName"] == "Quill Fleetcontact"))
     })
     .await;
 

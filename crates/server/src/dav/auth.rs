@@ -59,7 +59,7 @@ async fn basic(state: &AppState, encoded: &str, peer: Option<String>) -> DavResu
     let Some((username, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
         return Err(DavError::unauthenticated());
     };
-    if let Some(wait) = state.lockout.locked(username, peer.as_deref()) {
+    if let Some(wait) = state.lockout.locked(username, peer.as_deref()).await {
         tracing::warn!(user = username, address = ?peer, "carddav sign-in refused: locked out");
         let mut e = DavError::new(429, "Too many failed sign-ins; try again later.");
         e.retry_after = Some(wait.as_secs().max(1));
@@ -71,11 +71,11 @@ async fn basic(state: &AppState, encoded: &str, peer: Option<String>) -> DavResu
         None => false,
     };
     let (Some(user), true) = (user, matched) else {
-        state.lockout.failed(username, peer.as_deref());
+        state.lockout.failed(username, peer.as_deref()).await;
         tracing::info!(user = username, address = ?peer, "carddav sign-in failed");
         return Err(DavError::unauthenticated());
     };
-    state.lockout.succeeded(username);
+    state.lockout.succeeded(username).await;
     Ok(Principal {
         user_id: Some(user.id),
         scopes: APP_PASSWORD_SCOPES.iter().map(|s| (*s).to_owned()).collect(),

@@ -1,0 +1,177 @@
+//! Limits a fleet holds together: the request count, counted locally and added to the database
+//! in batches, and the sign-in lockout, counted in the database.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use reqwest::Method;
+use rolo_server::throttle::{Throttle, ThrottleSettings};
+use rolo_store::prelude::*;
+use rolo_store::OpenOptions;
+use serde_json::{json, Value};
+
+use crate::carddav::basic;
+use crate::cli::{add_user, assert_success, run, serve, stdout};
+use crate::common::{database_url, into_resp, Backend, Resp, TestServer};
+
+/// Two servers on one PostgreSQL database with a limit large enough to count in batches (1,000
+/// requests: the last 50 are counted one by one): four clients, two on each, each until it is
+/// refused. Together the servers admit the limit and at most 5% more (never fewer: a refusal is
+/// only ever for requests really admitted), and they asked the database far less often than
+/// once a request: about once a flush interval each, plus the budget's counted end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_counts_hold_the_limit_within_five_percent() {
+    const LIMIT: u64 = 1_000;
+    let limits = ThrottleSettings { requests: LIMIT, ..ThrottleSettings::default() };
+    let (url, dir) = database_url(Backend::Postgres);
+    let open = || async {
+        let store = rolo_store::open(&url, &OpenOptions { max_connections: 4, ..OpenOptions::default() }).await;
+        Arc::new(store.unwrap()) as Arc<dyn Store>
+    };
+    let (a_store, b_store) = (open().await, open().await);
+    let settings = limits.clone();
+    let a = TestServer::start_at(&url, dir, move |state| {
+        state.throttle = Arc::new(Throttle::new(settings).with_database(a_store));
+    })
+    .await;
+    let b = TestServer::start_at(&url, tempfile::tempdir().unwrap(), move |state| {
+        state.throttle = Arc::new(Throttle::new(limits).with_database(b_store));
+    })
+    .await;
+    assert_eq!(a.state.throttle.counted_in(), "database");
+    let (_, token) = a.login("ada@contoso.test").await;
+
+    let started = Instant::now();
+    let admitted = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for base in [&a.base, &a.base, &b.base, &b.base] {
+        let (client, url, token, admitted) =
+            (reqwest::Client::new(), format!("{base}/me/contacts"), token.clone(), admitted.clone());
+        clients.push(tokio::spawn(async move {
+            loop {
+                let r = into_resp(client.get(&url).bearer_auth(&token).send().await.unwrap()).await;
+                match r.status.as_u16() {
+                    200 => admitted.fetch_add(1, Ordering::SeqCst),
+                    429 => {
+                        r.assert_error(429, "ApplicationThrottled");
+                        assert!(r.text.contains("MailboxRequests"), "refused for the request limit: {}", r.text);
+                        let wait: u64 = r.header("Retry-After").unwrap().parse().unwrap();
+                        assert!((1..=600).contains(&wait), "{wait}");
+                        break;
+                    }
+                    other => panic!("unexpected {other}: {}", r.text),
+                };
+            }
+        }));
+    }
+    for c in clients {
+        c.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let admitted = admitted.load(Ordering::SeqCst) as u64;
+    assert!(
+        (LIMIT..=LIMIT + LIMIT / 20).contains(&admitted),
+        "the two servers admitted {admitted} for a limit of {LIMIT}"
+    );
+    // Flushes: at most one a [`FLUSH`] per server; counted one by one: the budget's last 5%
+    // (on each server at worst) and the few requests that found their knowledge stale.
+    let trips = a.state.throttle.shared_round_trips() + b.state.throttle.shared_round_trips();
+    let flushes = 2 * (elapsed.as_millis() as u64 / 100 + 2);
+    eprintln!("{admitted} requests admitted in {elapsed:?} with {trips} round trips to the shared count");
+    assert!(trips <= flushes + 2 * (LIMIT / 20) + 16, "{trips} round trips for {admitted} requests in {elapsed:?}");
+    assert!(trips < admitted / 2, "{trips} round trips for {admitted} requests");
+    // Both servers now refuse without asking the database.
+    let before = a.state.throttle.shared_round_trips();
+    a.get("/me/contacts", &token).await.assert_error(429, "ApplicationThrottled");
+    assert_eq!(a.state.throttle.shared_round_trips(), before, "a known refusal costs no round trip");
+    b.get("/me/contacts", &token).await.assert_error(429, "ApplicationThrottled");
+}
+
+/// A form POST to `root`'s token endpoint.
+async fn token_request(client: &reqwest::Client, root: &str, form: &[(&str, &str)]) -> Resp {
+    into_resp(client.post(format!("{root}/common/oauth2/v2.0/token")).form(form).send().await.unwrap()).await
+}
+
+fn assert_oauth_error(r: &Resp, status: u16, error: &str, code: u64) {
+    assert_eq!(r.status.as_u16(), status, "unexpected status; body: {}", r.text);
+    assert_eq!(r.body["error"], error, "unexpected error; body: {}", r.text);
+    assert_eq!(r.body["error_codes"], json!([code]), "unexpected codes; body: {}", r.text);
+}
+
+async fn propfind(client: &reqwest::Client, root: &str, auth: &str) -> reqwest::Response {
+    let method = Method::from_bytes(b"PROPFIND").unwrap();
+    client
+        .request(method, format!("{root}/dav/"))
+        .header("Authorization", auth)
+        .header("Depth", "0")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Two `rolo serve` processes on one PostgreSQL database count failed sign-ins together: a
+/// user's ten wrong passwords, five through each, lock the user on both (with per-process counts
+/// neither would have locked), for the password grant and for CardDAV alike, even with the right
+/// password; another user is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_postgres_lock_a_user_out_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = rolo_testkit::postgres_server().fresh_database();
+    add_user(&db, "ada@x.test", "Ada", dir.path());
+    add_user(&db, "bob@x.test", "Bob", dir.path());
+    let mut app_passwords = Vec::new();
+    for upn in ["ada@x.test", "bob@x.test"] {
+        let o = run(&["users", "app-password", "add", upn, "phone", "--database", &db], dir.path());
+        assert_success(&o, "users app-password add");
+        app_passwords.push(basic(upn, stdout(&o).trim()));
+    }
+    let store = rolo_store::open(&db, &OpenOptions { max_connections: 2, ..OpenOptions::default() }).await.unwrap();
+    let ada = store.find_user("ada@x.test").await.unwrap().unwrap();
+    rolo_server::identity::set_password(&store, &ada, "Right-Pass-1!").await.unwrap();
+    let app = rolo_server::identity::register_public_app(&store, "Fleet lockout").await.unwrap();
+
+    let args = ["--database", db.as_str()];
+    let (a, b) = (serve(&args, &[], dir.path()), serve(&args, &[], dir.path()));
+    let roots: Vec<String> = [&a, &b].iter().map(|s| s.base.trim_end_matches("/v1.0").to_owned()).collect();
+    let client = reqwest::Client::new();
+    let grant = |root: String, password: &'static str| {
+        let (client, cid) = (client.clone(), app.client_id.clone());
+        async move {
+            let form = [
+                ("grant_type", "password"),
+                ("client_id", cid.as_str()),
+                ("username", "ada@x.test"),
+                ("password", password),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ];
+            token_request(&client, &root, &form).await
+        }
+    };
+    // Both processes answer CardDAV for both users before any failure.
+    for root in &roots {
+        for auth in &app_passwords {
+            assert_eq!(propfind(&client, root, auth).await.status(), 207);
+        }
+    }
+    // Ten wrong passwords (Microsoft's smart lockout threshold), alternating: each refused as
+    // wrong, none as locked.
+    for i in 0..10 {
+        let r = grant(roots[i % 2].clone(), "wrong").await;
+        assert_oauth_error(&r, 400, "invalid_grant", 50126);
+    }
+    // Locked on both processes: the right password is refused before it is checked...
+    for root in &roots {
+        let r = grant(root.clone(), "Right-Pass-1!").await;
+        assert_oauth_error(&r, 400, "invalid_grant", 50053);
+        // ... and so is the right app password over CardDAV, with how long to wait.
+        let r = propfind(&client, root, &app_passwords[0]).await;
+        assert_eq!(r.status(), 429, "{root}");
+        let wait: u64 = r.headers()["Retry-After"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "the first lockout lasts a minute: {wait}");
+        // Another user signs in.
+        assert_eq!(propfind(&client, root, &app_passwords[1]).await.status(), 207, "{root}");
+    }
+    let locked: Value = json!(store.signin_locked_until(&["user:ada@x.test".to_owned()]).await.unwrap().is_some());
+    assert_eq!(locked, json!(true), "the lock is in the database");
+}
