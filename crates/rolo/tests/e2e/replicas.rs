@@ -184,6 +184,83 @@ async fn reads_follow_the_standby_and_never_go_back_in_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
 }
 
+/// The same through the real binary: `rolo serve --database PRIMARY --database-replica STANDBY`.
+/// A write is read back at once while the standby lags (read-your-writes, from the primary);
+/// once the standby has caught up it serves the read; with the standby stopped, reads and writes
+/// still succeed, from the primary. Which pool served each read is scraped from the process's
+/// `/metrics` listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolo_serve_with_a_replica_reads_its_writes_and_survives_the_standby() {
+    use crate::cli::{add_user, call, free_port, mint_token, serve};
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = blocking(ReplicatedCluster::start);
+    let (primary, standby) = blocking(|| cluster.fresh_database());
+    add_user(&primary, "ada@x.test", "Ada", dir.path());
+    let token = mint_token(&primary, "ada@x.test", "Contacts.ReadWrite", dir.path());
+    let metrics_listen = format!("127.0.0.1:{}", free_port());
+    let metrics = format!("http://{metrics_listen}/metrics");
+    let rolo = serve(
+        &["--database", &primary, "--database-replica", &standby],
+        &[("ROLO_METRICS_LISTEN", &metrics_listen)],
+        dir.path(),
+    );
+    let client = reqwest::Client::new();
+    let contacts = format!("{}/me/contacts", rolo.base);
+    blocking(|| cluster.wait_caught_up());
+
+    // Caught up: the list comes from the standby.
+    let before = reads(&metrics).await;
+    let r = call(&client, Method::GET, &contacts, &token, None).await;
+    assert_eq!((r.status.as_u16(), names(&r.body)), (200, Vec::<String>::new()), "{}", r.text);
+    let after = reads(&metrics).await;
+    assert_eq!(after.replica, before.replica + 1, "{before:?} -> {after:?}");
+
+    // The standby lags: the write is read back at once, from the primary.
+    blocking(|| cluster.pause_replay());
+    let created = call(&client, Method::POST, &contacts, &token, Some(json!({"displayName": "Grace Hopper"}))).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let on_standby = format!("SELECT count(*) FROM contacts WHERE id = '{id}'");
+    assert_eq!(blocking(|| cluster.query(&standby, &on_standby)), "0", "the standby must really lag");
+    let before = reads(&metrics).await;
+    let got = call(&client, Method::GET, &format!("{contacts}/{id}"), &token, None).await;
+    assert_eq!((got.status.as_u16(), &got.body["displayName"]), (200, &json!("Grace Hopper")), "{}", got.text);
+    let list = call(&client, Method::GET, &contacts, &token, None).await;
+    assert_eq!(names(&list.body), ["Grace Hopper"], "{}", list.text);
+    let after = reads(&metrics).await;
+    assert_eq!(after.replica, before.replica, "not from the lagging standby: {before:?} -> {after:?}");
+    assert!(after.behind >= before.behind + 2, "{before:?} -> {after:?}");
+
+    // Caught up again: the standby serves the written contact.
+    blocking(|| {
+        cluster.resume_replay();
+        cluster.wait_caught_up();
+    });
+    let before = reads(&metrics).await;
+    let got = call(&client, Method::GET, &format!("{contacts}/{id}"), &token, None).await;
+    assert_eq!((got.status.as_u16(), &got.body["displayName"]), (200, &json!("Grace Hopper")), "{}", got.text);
+    assert_eq!(reads(&metrics).await.replica, before.replica + 1);
+
+    // The standby is down: writes and reads succeed, on the primary.
+    blocking(|| cluster.stop_standby());
+    let before = reads(&metrics).await;
+    let patched =
+        call(&client, Method::PATCH, &format!("{contacts}/{id}"), &token, Some(json!({"jobTitle": "Rear Admiral"})))
+            .await;
+    assert_eq!(patched.status.as_u16(), 200, "{}", patched.text);
+    for _ in 0..3 {
+        let got = call(&client, Method::GET, &format!("{contacts}/{id}"), &token, None).await;
+        assert_eq!((got.status.as_u16(), &got.body["jobTitle"]), (200, &json!("Rear Admiral")), "{}", got.text);
+    }
+    let list = call(&client, Method::GET, &contacts, &token, None).await;
+    assert_eq!((list.status.as_u16(), names(&list.body)), (200, vec!["Grace Hopper".to_owned()]), "{}", list.text);
+    let after = reads(&metrics).await;
+    assert_eq!(after.replica, before.replica, "{before:?} -> {after:?}");
+    assert!(after.unavailable > before.unavailable, "{before:?} -> {after:?}");
+    drop(rolo);
+}
+
 /// Replicas are a PostgreSQL feature: a SQLite database with one is refused at start-up.
 #[tokio::test]
 async fn sqlite_refuses_replicas() {
