@@ -175,3 +175,50 @@ async fn two_processes_on_postgres_lock_a_user_out_together() {
     let locked: Value = json!(store.signin_locked_until(&["user:ada@x.test".to_owned()]).await.unwrap().is_some());
     assert_eq!(locked, json!(true), "the lock is in the database");
 }
+
+/// The lockout counted in Redis (`[throttling] redis`), as two processes would: two lockouts on
+/// one Redis lock a user after three failures, two through one and one through the other, on
+/// both; an address locks across user names; a success through either clears the user; another
+/// user is not affected. The keys are unique to the run, so the shared Redis holds no leftovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lockouts_on_one_redis_lock_together() {
+    use rolo_server::lockout::{Lockout, LockoutSettings};
+    const REDIS_URL: &str = "redis://127.0.0.1:6379";
+    let settings = LockoutSettings {
+        user_threshold: 3,
+        address_threshold: 4,
+        base: std::time::Duration::from_secs(60),
+        max: std::time::Duration::from_secs(240),
+        window: std::time::Duration::from_secs(900),
+    };
+    let lockout = || async {
+        let counts = rolo_server::throttle::RedisCounts::connect(REDIS_URL).await.unwrap_or_else(|e| {
+            panic!("{e}: this test needs Redis at {REDIS_URL} (apt-get install redis-server; redis-server --daemonize yes)")
+        });
+        Lockout::new(settings).with_redis(counts.connection())
+    };
+    let (a, b) = (lockout().await, lockout().await);
+    assert_eq!(a.counted_in(), "redis");
+    let run = rolo_domain::ids::new_guid();
+    let (ada, bob) = (format!("ada-{run}@x.test"), format!("bob-{run}@x.test"));
+    let (here, there) = (format!("10.{run}.1"), format!("10.{run}.2"));
+    a.failed(&ada, Some(&here)).await;
+    a.failed(&ada, Some(&there)).await;
+    assert_eq!(b.locked(&ada, None).await, None, "two failures: not yet");
+    b.failed(&ada, None).await;
+    for l in [&a, &b] {
+        let wait = l.locked(&ada, None).await.expect("locked on both");
+        assert!(wait > std::time::Duration::from_secs(55) && wait <= std::time::Duration::from_secs(60), "{wait:?}");
+        assert_eq!(l.locked(&bob, None).await, None, "another user is not locked");
+    }
+    // A success through B clears the user on A too.
+    b.succeeded(&ada).await;
+    assert_eq!(a.locked(&ada, None).await, None);
+    // Four failures from one address, across names and processes, lock the address.
+    a.failed(&bob, Some(&here)).await;
+    b.failed(&format!("carol-{run}@x.test"), Some(&here)).await;
+    assert_eq!(a.locked(&format!("dan-{run}@x.test"), Some(&here)).await, None, "three: not yet");
+    b.failed(&bob, Some(&here)).await;
+    assert!(a.locked(&format!("dan-{run}@x.test"), Some(&here)).await.is_some(), "the address is locked");
+    assert_eq!(a.locked(&format!("dan-{run}@x.test"), Some(&there)).await, None, "another address is not");
+}
