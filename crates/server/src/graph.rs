@@ -247,7 +247,7 @@ async fn serve(
     } else {
         Vec::new()
     };
-    ctx.state.throttle.charge_upload(&app_key, &ctx.user.id, raw_body.len() as u64)?;
+    ctx.state.throttle.charge_upload(&app_key, &ctx.user.id, raw_body.len() as u64).await?;
     if let Resource::ContactPhoto { folder, id, photo } = &path.resource {
         return photos::contact(&ctx, &method, folder, id, photo, &ctx.headers, raw_body).await;
     }

@@ -3,8 +3,9 @@
 //! gets 429 `ApplicationThrottled` with `Retry-After`. Where the request counts live: in Redis
 //! when `[throttling] redis` names one; else, on PostgreSQL, in the database (both shared by
 //! every process of the fleet, counted locally and added in batches: `throttle/shared.rs`);
-//! else (SQLite, served by one process) in the process. Concurrency and upload budgets stay per
-//! process (docs/SCALING.md says why).
+//! else (SQLite, served by one process) in the process. The upload budget is shared the same
+//! way (its bytes counted under the mailbox key `bytes:{mailbox}`); the concurrency budget stays
+//! per process (docs/SCALING.md says why).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,6 +71,8 @@ pub struct Throttle {
     pub refused: Refusals,
     /// Request counts shared with the fleet, when configured.
     shared: Option<Arc<SharedCounts>>,
+    /// Uploaded bytes shared with the fleet, in the same place as the request counts.
+    uploads: Option<Arc<SharedCounts>>,
     /// Switchable at run time (the emulator's fidelity switch, tests of concurrent writes).
     enabled: AtomicBool,
     entries: Mutex<HashMap<(String, String), Entry>>,
@@ -102,6 +105,7 @@ impl Throttle {
             settings,
             refused: Refusals::default(),
             shared: None,
+            uploads: None,
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -125,8 +129,11 @@ impl Throttle {
     }
 
     fn sharing(mut self, counter: Counter) -> Throttle {
+        let uploads = Arc::new(SharedCounts::new(counter.clone()));
+        SharedCounts::spawn(&uploads, self.settings.upload_window, false);
+        self.uploads = Some(uploads);
         let shared = Arc::new(SharedCounts::new(counter));
-        SharedCounts::spawn(&shared, self.settings.request_window);
+        SharedCounts::spawn(&shared, self.settings.request_window, true);
         self.shared = Some(shared);
         self
     }
@@ -141,6 +148,9 @@ impl Throttle {
     pub async fn flush(&self) {
         if let Some(shared) = &self.shared {
             shared.flush(self.settings.request_window).await;
+        }
+        if let Some(uploads) = &self.uploads {
+            uploads.flush(self.settings.upload_window).await;
         }
     }
 
@@ -158,7 +168,7 @@ impl Throttle {
         }
         let permit = self.admit_counting(app, mailbox, false)?;
         let s = &self.settings;
-        match shared.admit(app, mailbox, s.requests, s.request_window).await {
+        match shared.admit(app, mailbox, 1, s.requests, s.request_window).await {
             Verdict::Admit => Ok(permit),
             Verdict::Refuse(left) => {
                 drop(permit);
@@ -217,12 +227,24 @@ impl Throttle {
         Ok(Some(Permit { throttle: self.clone(), key }))
     }
 
-    /// Counts an upload's bytes against the (app, mailbox)'s budget, or answers 429.
-    pub fn charge_upload(&self, app: &str, mailbox: &str, bytes: u64) -> GraphResult<()> {
+    /// Counts an upload's bytes against the (app, mailbox)'s budget, or answers 429. With shared
+    /// counts, the budget counts the whole fleet's uploads.
+    pub async fn charge_upload(&self, app: &str, mailbox: &str, bytes: u64) -> GraphResult<()> {
         if !self.enabled() || bytes == 0 {
             return Ok(());
         }
         let s = &self.settings;
+        if let Some(uploads) = &self.uploads {
+            let key = format!("bytes:{mailbox}");
+            return match uploads.admit(app, &key, bytes, s.upload_bytes, s.upload_window).await {
+                Verdict::Admit => Ok(()),
+                Verdict::Refuse(left) => {
+                    Refusals::count(&self.refused.upload);
+                    let wait = left.as_secs_f64().ceil().max(1.0) as u64;
+                    Err(GraphError::throttled("Application is over its IncomingBytes limit.", wait))
+                }
+            };
+        }
         let now = Instant::now();
         let mut map = self.entries.lock().map_err(|_| GraphError::internal("throttle lock poisoned"))?;
         let Some(e) = map.get_mut(&(app.to_owned(), mailbox.to_owned())) else { return Ok(()) };
@@ -255,8 +277,8 @@ mod tests {
         }))
     }
 
-    #[test]
-    fn limits_concurrency_rate_and_uploads_per_pair() {
+    #[tokio::test]
+    async fn limits_concurrency_rate_and_uploads_per_pair() {
         let t = small();
         let a = t.admit("app", "mb").unwrap();
         let b = t.admit("app", "mb").unwrap();
@@ -268,8 +290,8 @@ mod tests {
         drop((b, c));
         let e = t.admit("app", "mb").err().unwrap();
         assert!(e.message.contains("MailboxRequests") && e.retry_after.unwrap() > 1);
-        t.charge_upload("app", "mb", 60).unwrap();
-        assert!(t.charge_upload("app", "mb", 60).is_err());
+        t.charge_upload("app", "mb", 60).await.unwrap();
+        assert!(t.charge_upload("app", "mb", 60).await.is_err());
         let off = Arc::new(Throttle::new(ThrottleSettings { enabled: false, ..ThrottleSettings::default() }));
         assert!(off.admit("app", "mb").unwrap().is_none());
     }

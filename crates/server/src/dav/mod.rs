@@ -238,7 +238,7 @@ pub async fn serve(state: Arc<AppState>, parts: axum::http::request::Parts, body
         };
         let app = dav.principal.app_id.clone().unwrap_or_default();
         let charged = dav.me.as_ref().map(|u| u.id.clone()).unwrap_or_default();
-        state.throttle.charge_upload(&app, &charged, raw.len() as u64)?;
+        state.throttle.charge_upload(&app, &charged, raw.len() as u64).await?;
         dispatch(&dav, target, raw).await
     }
     .await;

@@ -28,6 +28,7 @@ const PRUNE: Duration = Duration::from_secs(60);
 /// Request counts kept in Redis, shared by every process that uses the same server: one key per
 /// (app, mailbox) that lives for the request window from its first request, as the in-process
 /// counter's window does.
+#[derive(Clone)]
 pub struct RedisCounts {
     conn: redis::aio::ConnectionManager,
 }
@@ -73,7 +74,8 @@ impl RedisCounts {
     }
 }
 
-/// Where a fleet's processes count requests together.
+/// Where a fleet's processes count requests (and uploaded bytes) together.
+#[derive(Clone)]
 pub enum Counter {
     Redis(RedisCounts),
     /// The database the fleet shares (`throttle_counts`).
@@ -143,10 +145,10 @@ impl SharedCounts {
         self.pairs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts one request of the pair against `limit` requests per `window`. If the shared
-    /// counter fails, the request is admitted (a limit is protection, not a reason to refuse
-    /// service), kept to be counted at the next flush, and the failure logged.
-    pub async fn admit(&self, app: &str, mailbox: &str, limit: u64, window: Duration) -> Verdict {
+    /// Counts `n` units of the pair (one request, or an upload's bytes) against `limit` per
+    /// `window`. If the shared counter fails, they are admitted (a limit is protection, not a
+    /// reason to refuse service), kept to be counted at the next flush, and the failure logged.
+    pub async fn admit(&self, app: &str, mailbox: &str, n: u64, limit: u64, window: Duration) -> Verdict {
         let now = Instant::now();
         let key = (app.to_owned(), mailbox.to_owned());
         let n = {
@@ -156,16 +158,16 @@ impl SharedCounts {
                 pairs.remove(&key);
             }
             match pairs.get_mut(&key) {
-                Some(k) if k.total + k.pending >= limit => return Verdict::Refuse(k.window_end - now),
+                Some(k) if k.total + k.pending + n > limit => return Verdict::Refuse(k.window_end - now),
                 Some(k)
                     if k.synced.is_some_and(|s| now.duration_since(s) < STALE)
-                        && limit - (k.total + k.pending) > slack(limit) =>
+                        && k.total + k.pending + n + slack(limit) <= limit =>
                 {
-                    k.pending += 1;
+                    k.pending += n;
                     return Verdict::Admit;
                 }
-                Some(k) => std::mem::take(&mut k.pending) + 1,
-                None => 1,
+                Some(k) => std::mem::take(&mut k.pending) + n,
+                None => n,
             }
         };
         match self.add(&key, n, window).await {
@@ -222,7 +224,8 @@ impl SharedCounts {
     /// Flushes every [`FLUSH`] (and, counting in the database, prunes every [`PRUNE`]) until the
     /// counts are dropped. Needs a Tokio runtime; without one (a unit test), nothing is spawned
     /// and every request is counted at once once pending counts go stale.
-    pub fn spawn(counts: &Arc<SharedCounts>, window: Duration) {
+    /// Only the request counts prune: their window is the longer, so a pruned row is over for both.
+    pub fn spawn(counts: &Arc<SharedCounts>, window: Duration, prune: bool) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let weak: Weak<SharedCounts> = Arc::downgrade(counts);
         runtime.spawn(async move {
@@ -233,7 +236,7 @@ impl SharedCounts {
                 tick.tick().await;
                 let Some(counts) = weak.upgrade() else { return };
                 counts.flush(window).await;
-                if last_prune.elapsed() >= PRUNE {
+                if prune && last_prune.elapsed() >= PRUNE {
                     last_prune = Instant::now();
                     if let Counter::Database(store) = &counts.counter {
                         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);

@@ -88,6 +88,59 @@ async fn batched_counts_hold_the_limit_within_five_percent() {
     b.get("/me/contacts", &token).await.assert_error(429, "ApplicationThrottled");
 }
 
+/// The upload budget (bytes of request bodies per window) is the fleet's too: two servers on one
+/// PostgreSQL database, a budget of 40,000 bytes, contacts of about 1,000 bytes posted through
+/// each in turn. Together they admit the budget (a refusal is never early: at least the budget
+/// less one body) and far less than the twice the budget two per-process budgets would allow;
+/// once refused, both refuse with `IncomingBytes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_budget_is_counted_for_the_fleet() {
+    const BUDGET: u64 = 40_000;
+    let limits = ThrottleSettings { upload_bytes: BUDGET, ..ThrottleSettings::default() };
+    let (url, dir) = database_url(Backend::Postgres);
+    let open = || async {
+        let store = rolo_store::open(&url, &OpenOptions { max_connections: 4, ..OpenOptions::default() }).await;
+        Arc::new(store.unwrap()) as Arc<dyn Store>
+    };
+    let (a_store, b_store) = (open().await, open().await);
+    let settings = limits.clone();
+    let a = TestServer::start_at(&url, dir, move |state| {
+        state.throttle = Arc::new(Throttle::new(settings).with_database(a_store));
+    })
+    .await;
+    let b = TestServer::start_at(&url, tempfile::tempdir().unwrap(), move |state| {
+        state.throttle = Arc::new(Throttle::new(limits).with_database(b_store));
+    })
+    .await;
+    let (_, token) = a.login("ada@contoso.test").await;
+    let body = json!({"givenName": "Padded", "personalNotes": "n".repeat(950)});
+    let size = serde_json::to_vec(&body).unwrap().len() as u64;
+    let mut admitted = 0u64;
+    let mut refused_on = Vec::new();
+    for i in 0..200 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let r = server.post("/me/contacts", &token, body.clone()).await;
+        match r.status.as_u16() {
+            201 => admitted += size,
+            429 => {
+                r.assert_error(429, "ApplicationThrottled");
+                assert!(r.text.contains("IncomingBytes"), "refused for the upload budget: {}", r.text);
+                refused_on.push(i % 2);
+                if refused_on.contains(&0) && refused_on.contains(&1) {
+                    break;
+                }
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert!(refused_on.contains(&0) && refused_on.contains(&1), "both servers refuse in the end: {refused_on:?}");
+    assert!(
+        (BUDGET - size..=BUDGET + BUDGET / 2).contains(&admitted),
+        "the two servers admitted {admitted} bytes for a budget of {BUDGET} (per-process budgets would allow {})",
+        2 * BUDGET
+    );
+}
+
 /// A form POST to `root`'s token endpoint.
 async fn token_request(client: &reqwest::Client, root: &str, form: &[(&str, &str)]) -> Resp {
     into_resp(client.post(format!("{root}/common/oauth2/v2.0/token")).form(form).send().await.unwrap()).await
