@@ -28,7 +28,12 @@ function renderAll() {
   renderSidebar();
   renderBulkbar();
   $("#view-title").textContent = title();
-  $("#new-contact").hidden = state.readOnly;
+  // Screens that list things of their own (apps) take the middle column from the contacts.
+  const own = state.view.kind === "admin" && state.view.id === "apps";
+  $(".listwrap").hidden = own;
+  $(".sortby").hidden = own;
+  $("#adminlist").hidden = !own;
+  $("#new-contact").hidden = state.readOnly || own;
   $("#import").hidden = state.readOnly;
   $("#import-file").disabled = state.readOnly;
   const key = JSON.stringify(state.view);
