@@ -508,6 +508,7 @@ try {
 
   step = "an administrator registers a public client and deletes an app";
   await page.getByRole("button", { name: "Register an app" }).click();
+  await page.locator("#detail").getByRole("heading", { name: "Register an app", exact: true }).waitFor({ timeout: T });
   await page.getByLabel("Name", { exact: true }).fill("Pocket Contacts");
   await page.getByLabel(/^Redirect URIs/).fill("pocket://auth\nhttp://localhost/cb");
   await page.getByRole("button", { name: "Register", exact: true }).click();

@@ -148,7 +148,7 @@ const lines = (v) => (v || "").split(/[\s,]+/).filter(Boolean);
 function middle(caption, items, current, onPick, add) {
   $("#count").textContent = caption;
   $("#adminlist").replaceChildren(h("ul", { "aria-label": caption }, items.map(([id, name, sub]) => h("li", {},
-    h(`button.item${id === current ? ".current" : ""}`, { "aria-current": id === current ? "true" : null, onclick: () => onPick(id) },
+    h(`button.item${id === current ? ".current" : ""}`, { "aria-current": id === current ? "true" : null, onclick: () => id !== current && onPick(id) },
       h("span.name", {}, name), h("span.sub", {}, sub))))), add ? h("p.tools", {}, h("button.primary", { onclick: add[1] }, add[0])) : null);
 }
 
@@ -176,7 +176,7 @@ async function apps() {
   const out = [];
   if (!a) {
     out.push(form("new-app", "Register an app", [{ name: "displayName", label: "Name" },
-      { name: "kind", label: "Kind", options: [["public", "Public client (no secret: a phone, desktop or single-page app)"], ["confidential", "Confidential client (a server, with a secret)"]] },
+      { name: "kind", label: "Kind", options: [["public", "Public client (an app on a device, no secret)"], ["confidential", "Confidential client (a server, with a secret)"]] },
       { name: "uris", label: "Redirect URIs (one a line)", textarea: true, optional: true },
       { name: "roles", label: "Application permissions (confidential only, e.g. Contacts.Read)", optional: true }], "Register", async (d) => {
       const pub = d.kind === "public";
