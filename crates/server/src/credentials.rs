@@ -160,7 +160,7 @@ pub async fn register(store: &dyn Store, reg: &AppRegistration) -> GraphResult<(
     Ok((app, secret))
 }
 
-fn register_public_app_unsaved(name: &str) -> RegisteredApp {
+pub(crate) fn register_public_app_unsaved(name: &str) -> RegisteredApp {
     RegisteredApp {
         client_id: new_guid(),
         display_name: name.to_owned(),
@@ -176,7 +176,7 @@ fn register_public_app_unsaved(name: &str) -> RegisteredApp {
 
 /// A redirect URI an app may register, as Microsoft allows them: absolute, no fragment, https
 /// or, for loopback hosts only, http; custom schemes (`myapp://auth`) for native apps.
-fn check_redirect_uri(uri: &str) -> GraphResult<()> {
+pub(crate) fn check_redirect_uri(uri: &str) -> GraphResult<()> {
     let bad =
         |why: &str| GraphError::bad_request("BadRequest", format!("The redirect URI '{uri}' is not valid: {why}."));
     let parsed = url::Url::parse(uri).map_err(|_| bad("it is not an absolute URI"))?;

@@ -163,9 +163,10 @@ async fn serve(
         return crate::groups::serve(&state, &principal, call, route).await;
     }
     // Rolo's administration extensions: delegates and members, app passwords, the app registry.
-    if let Some(id) = crate::applications::route(rest) {
+    if let Some(route) = crate::applications::route(rest) {
+        let json = root_body(&parts, body).await?;
         let base = base_url(&state, &parts, version);
-        return crate::applications::serve(&state, &principal, &parts.method, id, &base).await;
+        return crate::applications::serve(&state, &principal, &parts.method, route, &base, &json).await;
     }
     if let Some(target) = crate::delegation::user_collection(rest, "mailboxPermissions") {
         let json = root_body(&parts, body).await?;

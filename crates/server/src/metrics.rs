@@ -161,8 +161,8 @@ pub fn route_template(path: &str) -> String {
     if crate::schemas::is_schema_path(rest) {
         return keyed("schemaExtensions");
     }
-    if let Some(id) = crate::applications::route(rest) {
-        return under(if id.is_some() { "/applications/{id}" } else { "/applications" });
+    if let Some(route) = crate::applications::route(rest) {
+        return under(route.template());
     }
     for name in ["mailboxPermissions", "sharedWithMe", "appPasswords"] {
         if let Some((owner, id)) = crate::delegation::user_collection(rest, name) {

@@ -1,8 +1,10 @@
 // Administration, what `rolo users` and `rolo apps` do, for whoever an administrator granted the
 // scopes to (User.ReadWrite.All or Directory.ReadWrite.All: users, shared mailboxes and their
 // members, delegates; Application.Read.All and DelegatedPermissionGrant.ReadWrite.All: apps and
-// consent); and every user's own CardDAV app passwords. Graph's /users and
-// /oauth2PermissionGrants, and Rolo's extensions /applications, mailboxPermissions, appPasswords.
+// consent; Application.ReadWrite.All: registering, changing and deleting apps); and every user's
+// own CardDAV app passwords. Graph's /users, /applications and /oauth2PermissionGrants, and
+// Rolo's extensions mailboxPermissions, appPasswords. Apps: a list in the middle column, the
+// picked one on the right, as contacts are.
 
 import { h, $, toast, collator, confirmAsk } from "./dom.js";
 import { api, all } from "./api.js";
@@ -12,6 +14,7 @@ import { loadShared } from "./store.js";
 const has = (re) => tokenScopes().some((s) => re.test(s));
 export const isAdmin = () => has(/^(User|Directory)\.ReadWrite\.All$/i);
 export const canSeeApps = () => has(/^(Application|Directory)\.Read(Write)?\.All$/i);
+const canWriteApps = () => has(/^(Application|Directory)\.ReadWrite\.All$/i);
 const canConsent = () => has(/^(DelegatedPermissionGrant|Directory)\.ReadWrite\.All$/i);
 const GRAPH = "00000003-0000-0000-c000-000000000000";
 
@@ -28,7 +31,8 @@ function form(id, title, fields, submit, onSubmit) {
       const fid = `${id}-${x.name}`;
       const input = x.options
         ? h("select", { id: fid, name: x.name }, x.options.map(([v, l]) => h("option", { value: v }, l)))
-        : h("input", { id: fid, name: x.name, type: x.type || "text", required: true, autocomplete: x.type === "password" ? "new-password" : "off" });
+        : h(x.textarea ? "textarea" : "input", { id: fid, name: x.name, type: x.textarea ? null : x.type || "text", required: !x.optional, autocomplete: x.type === "password" ? "new-password" : "off" });
+      if (x.value) input.value = x.value;
       return h("p", {}, h("label", { for: fid }, x.label), input);
     }),
     h("p.actions", {}, h("button.primary", { type: "submit" }, submit)));
@@ -137,36 +141,96 @@ async function mailboxes(kind) {
   return out;
 }
 
+let pickedApp = null;
+const lines = (v) => (v || "").split(/[\s,]+/).filter(Boolean);
+
+/** The middle column for a screen that lists things: one button per item, the picked one current. */
+function middle(caption, items, current, onPick, add) {
+  $("#count").textContent = caption;
+  $("#adminlist").replaceChildren(h("ul", { "aria-label": caption }, items.map(([id, name, sub]) => h("li", {},
+    h(`button.item${id === current ? ".current" : ""}`, { "aria-current": id === current ? "true" : null, onclick: () => id !== current && onPick(id) },
+      h("span.name", {}, name), h("span.sub", {}, sub))))), add ? h("p.tools", {}, h("button.primary", { onclick: add[1] }, add[0])) : null);
+}
+
+/** Shows a secret once, in the detail pane, after the screen is drawn again. */
+const showSecret = (title, text) => $("#new-secret").replaceChildren(h("section.secret", { "aria-labelledby": "secret-title", role: "status" },
+  h("h3", { id: "secret-title" }, title), h("p", {}, h("code", { id: "secret-text" }, text)),
+  h("p.meta", {}, "Copy it into the app now: it is shown only this once.")));
+
+async function newSecret(a) {
+  const p = await api(`/applications/${a.id}/addPassword`, { method: "POST", body: { passwordCredential: { displayName: "Rolo People" } } });
+  pickedApp = a.id;
+  await renderAdmin("apps");
+  showSecret(`Client secret of ${a.displayName}`, p.secretText);
+}
+
 async function apps() {
-  const list = (await all("/applications")).sort(byName);
-  const out = [h("h2", {}, "Apps"),
-    table("apps", `${list.length} registered app${list.length === 1 ? "" : "s"}`, ["Name", "Client id", "Kind", "Application permissions"],
-      list.map((a) => [a.displayName, h("code", {}, a.appId), a.isFallbackPublicClient ? "public client" : "confidential client",
-        a.applicationPermissions.join(", ") || "none"])),
-    h("p.meta", {}, "Register an app with rolo apps add; limit the mailboxes an app reaches with rolo apps restrict.")];
-  if (!canConsent()) return out;
+  const write = canWriteApps();
+  const list = [...(await all("/applications")), { id: CLIENT_ID, appId: CLIENT_ID, servicePrincipalId: CLIENT_ID, displayName: "Rolo People", builtIn: true }].sort(byName);
+  const kind = (a) => (a.builtIn ? "built in" : a.isFallbackPublicClient ? "public client" : "confidential client");
+  const a = pickedApp === "new" && write ? null : list.find((x) => x.id === pickedApp) || list[0];
+  const pick = (id) => { pickedApp = id; renderAdmin("apps"); };
+  middle(`${list.length} registered apps`, list.map((x) => [x.id, x.displayName, kind(x)]), a?.id, pick, write && ["Register an app", () => pick("new")]);
   const people = await directory();
-  const appName = (id) => (id === CLIENT_ID ? "Rolo People" : list.find((a) => a.servicePrincipalId === id || a.appId === id)?.displayName || id);
-  const grants = (await all("/oauth2PermissionGrants")).sort((a, b) => collator.compare(appName(a.clientId), appName(b.clientId)));
-  const rows = grants.map((g) => {
-    const who = g.principalId ? people.find((p) => p.id === g.principalId)?.userPrincipalName || g.principalId : "All users";
-    return [appName(g.clientId), who, g.scope, h("button.small", { "aria-label": `Revoke ${appName(g.clientId)} for ${who}`, onclick: async () => {
-      if (!(await confirmAsk(`Revoke the consent of ${appName(g.clientId)} for ${who}?`, "Revoke"))) return;
-      try { await api(`/oauth2PermissionGrants/${g.id}`, { method: "DELETE" }); toast(`Revoked ${appName(g.clientId)}'s consent.`); await renderAdmin("apps"); } catch (e) { toast(e.message); }
-    } }, "Revoke")];
-  });
-  out.push(table("consents", `${grants.length} admin consent${grants.length === 1 ? "" : "s"}`, ["App", "For", "Delegated permissions", ""], rows),
-    form("consent", "Grant consent", [
-      { name: "app", label: "App", options: list.map((a) => [a.appId, a.displayName]) },
-      { name: "for", label: "For", options: [["", "All users"], ...people.filter((p) => !isShared(p)).map((p) => [p.id, p.userPrincipalName])] },
-      { name: "scope", label: "Delegated permissions" }], "Grant consent", async (d) => {
-      await api("/oauth2PermissionGrants", { method: "POST", body: {
-        clientId: d.app, consentType: d.for ? "Principal" : "AllPrincipals", principalId: d.for || null, resourceId: GRAPH, scope: d.scope,
-      } });
-      toast(`Granted ${d.scope} to ${appName(d.app)}.`);
-      await renderAdmin("apps");
+  const upn = (id) => people.find((p) => p.id === id)?.userPrincipalName || id;
+  const out = [];
+  if (!a) {
+    out.push(form("new-app", "Register an app", [{ name: "displayName", label: "Name" },
+      { name: "kind", label: "Kind", options: [["public", "Public client (an app on a device, no secret)"], ["confidential", "Confidential client (a server, with a secret)"]] },
+      { name: "uris", label: "Redirect URIs (one a line)", textarea: true, optional: true },
+      { name: "roles", label: "Application permissions (confidential only, e.g. Contacts.Read)", optional: true }], "Register", async (d) => {
+      const pub = d.kind === "public";
+      const made = await api("/applications", { method: "POST", body: { displayName: d.displayName, isFallbackPublicClient: pub,
+        [pub ? "publicClient" : "web"]: { redirectUris: lines(d.uris) }, applicationPermissions: lines(d.roles) } });
+      toast(`Registered ${made.displayName}.`);
+      if (pub) pick(made.id); else await newSecret(made);
     }));
-  return out;
+    return [h("h2", {}, "New app"), ...out, h("div", { id: "new-secret" })];
+  }
+  const uris = [...a.publicClient?.redirectUris || [], ...a.web?.redirectUris || []];
+  out.push(h("dl", {}, h("dt", {}, "Client id"), h("dd", {}, h("code", {}, a.appId)), h("dt", {}, "Kind"), h("dd", {}, kind(a)),
+    a.builtIn ? null : [h("dt", {}, "Redirect URIs"), h("dd", {}, uris.join(" ") || "none"),
+      h("dt", {}, "Application permissions"), h("dd", {}, a.applicationPermissions.join(" ") || "none"),
+      h("dt", {}, "Mailboxes it reaches"), h("dd", {}, a.mailboxAccessPolicy.map(upn).join(" ") || "every mailbox its permissions allow")]));
+  if (write && !a.builtIn) {
+    const fields = [{ name: "displayName", label: "Name", value: a.displayName },
+      { name: "uris", label: "Redirect URIs (one a line)", textarea: true, optional: true, value: uris.join("\n") }];
+    if (!a.isFallbackPublicClient) fields.push({ name: "roles", label: "Application permissions", optional: true, value: a.applicationPermissions.join(" ") },
+      { name: "policy", label: "Only these mailboxes (user names, one a line; empty: all)", textarea: true, optional: true, value: a.mailboxAccessPolicy.map(upn).join("\n") });
+    out.push(form("edit-app", `Change ${a.displayName}`, fields, "Save app", async (d) => {
+      const body = { displayName: d.displayName, [a.isFallbackPublicClient ? "publicClient" : "web"]: { redirectUris: lines(d.uris) } };
+      if (!a.isFallbackPublicClient) Object.assign(body, { applicationPermissions: lines(d.roles), mailboxAccessPolicy: lines(d.policy) });
+      await api(`/applications/${a.id}`, { method: "PATCH", body });
+      toast(`Saved ${d.displayName}.`);
+      await renderAdmin("apps");
+    }), h("p.actions", {}, a.isFallbackPublicClient ? null : h("button", { onclick: async () => {
+      if (await confirmAsk(`Make a new client secret for ${a.displayName}? The current one stops working.`, "New secret")) await newSecret(a).catch((e) => toast(e.message));
+    } }, "New client secret"), h("button.danger", { onclick: async () => {
+      if (!(await confirmAsk(`Delete the app ${a.displayName}? Its sign-ins and consents end.`, "Delete"))) return;
+      try { await api(`/applications/${a.id}`, { method: "DELETE" }); pickedApp = null; toast(`Deleted ${a.displayName}.`); await renderAdmin("apps"); } catch (e) { toast(e.message); }
+    } }, "Delete app")), h("div", { id: "new-secret" }));
+  }
+  if (canConsent()) {
+    const grants = (await all("/oauth2PermissionGrants")).filter((g) => [a.servicePrincipalId, a.appId].includes(g.clientId));
+    const rows = grants.map((g) => {
+      const who = g.principalId ? upn(g.principalId) : "All users";
+      return [who, g.scope, h("button.small", { "aria-label": `Revoke ${a.displayName} for ${who}`, onclick: async () => {
+        if (!(await confirmAsk(`Revoke the consent of ${a.displayName} for ${who}?`, "Revoke"))) return;
+        try { await api(`/oauth2PermissionGrants/${g.id}`, { method: "DELETE" }); toast(`Revoked ${a.displayName}'s consent.`); await renderAdmin("apps"); } catch (e) { toast(e.message); }
+      } }, "Revoke")];
+    });
+    out.push(table("consents", `${grants.length} admin consent${grants.length === 1 ? "" : "s"}`, ["For", "Delegated permissions", ""], rows),
+      form("consent", `Grant consent to ${a.displayName}`, [
+        { name: "for", label: "For", options: [["", "All users"], ...people.filter((p) => !isShared(p)).map((p) => [p.id, p.userPrincipalName])] },
+        { name: "scope", label: "Delegated permissions" }], "Grant consent", async (d) => {
+        await api("/oauth2PermissionGrants", { method: "POST", body: {
+          clientId: a.appId, consentType: d.for ? "Principal" : "AllPrincipals", principalId: d.for || null, resourceId: GRAPH, scope: d.scope,
+        } });
+        toast(`Granted ${d.scope} to ${a.displayName}.`);
+        await renderAdmin("apps");
+      }));
+  }
+  return [h("h2", {}, a.displayName), ...out];
 }
 
 async function passwords() {
@@ -182,10 +246,7 @@ async function passwords() {
     form("new-password", "New app password", [{ name: "displayName", label: "What it is for" }], "Create app password", async (d) => {
       const p = await api("/me/appPasswords", { method: "POST", body: { displayName: d.displayName } });
       await renderAdmin("passwords");
-      $("#new-secret").replaceChildren(h("section.secret", { "aria-labelledby": "secret-title", role: "status" },
-        h("h3", { id: "secret-title" }, `App password for ${p.displayName}`),
-        h("p", {}, h("code", { id: "secret-text" }, p.secretText)),
-        h("p.meta", {}, "Copy it into the app now: it is shown only this once.")));
+      showSecret(`App password for ${p.displayName}`, p.secretText);
     }),
     secret];
 }

@@ -6,7 +6,7 @@ const AUTHORITY = `${location.origin}/common/oauth2/v2.0`;
 const REDIRECT_URI = `${location.origin}/`;
 export const SCOPES = "openid profile offline_access User.Read User.ReadBasic.All Contacts.ReadWrite " +
   "Contacts.ReadWrite.Shared MailboxSettings.ReadWrite People.Read User.ReadWrite.All Application.Read.All " +
-  "DelegatedPermissionGrant.ReadWrite.All";
+  "Application.ReadWrite.All DelegatedPermissionGrant.ReadWrite.All";
 const KEY = "rolo.tokens";
 
 const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
@@ -80,7 +80,10 @@ export async function accessToken(force = false) {
   if (!t) throw new Error("signed out");
   if (!force && t.expires - Date.now() > 60_000) return t.access;
   if (!t.refresh) { save(null); throw new Error("signed out"); }
-  refreshing ??= tokenRequest({ grant_type: "refresh_token", refresh_token: t.refresh, scope: SCOPES })
+  // Only what the sign-in granted: asking a refresh for a scope nobody consented to is refused.
+  const granted = tokenScopes().filter(Boolean);
+  const scope = granted.length ? ["openid profile offline_access", ...granted].join(" ") : SCOPES;
+  refreshing ??= tokenRequest({ grant_type: "refresh_token", refresh_token: t.refresh, scope })
     .catch((e) => { save(null); throw e; })
     .finally(() => { refreshing = null; });
   return (await refreshing).access;

@@ -28,9 +28,15 @@ function renderAll() {
   renderSidebar();
   renderBulkbar();
   $("#view-title").textContent = title();
-  $("#new-contact").hidden = state.readOnly;
-  $("#import").hidden = state.readOnly;
+  // Screens that list things of their own (apps) take the middle column from the contacts.
+  const own = state.view.kind === "admin" && state.view.id === "apps";
+  $(".listwrap").hidden = own;
+  $(".sortby").hidden = own;
+  $("#adminlist").hidden = !own;
+  $("#new-contact").hidden = state.readOnly || own;
+  $("#import").hidden = state.readOnly || own;
   $("#import-file").disabled = state.readOnly;
+  $("#export").hidden = own;
   const key = JSON.stringify(state.view);
   if (state.view.kind === "frequent") {
     if (key !== lastView) frequent().then(showSearch).catch((e) => toast(e.message));
@@ -111,7 +117,7 @@ async function start() {
   const file = h("input.sr", { type: "file", id: "import-file", "aria-label": "Import a vCard or CSV file", accept: ".vcf,.vcard,.csv,text/vcard,text/csv",
     onchange: (e) => e.target.files[0] && importFile(e.target.files[0]).then(() => { e.target.value = ""; }) });
   $(".listbar").append(file, h("label.button", { for: "import-file", id: "import" }, "Import…"),
-    h("button", { onclick: () => exportView().catch((e) => toast(e.message)) }, "Export"));
+    h("button", { id: "export", onclick: () => exportView().catch((e) => toast(e.message)) }, "Export"));
   $("#sort").value = state.sort;
   $("#sort").addEventListener("change", (e) => { state.sort = e.target.value; localStorage.setItem("rolo.sort", state.sort); changed(); });
   $("#new-contact").addEventListener("click", () => renderEdit(null));

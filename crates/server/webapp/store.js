@@ -117,7 +117,7 @@ async function loadContacts(onProgress, folder = null) {
   while (next) {
     const page = await api(next, { version: "beta", headers: { Prefer: "odata.maxpagesize=1000" } });
     // A folder's delta leaves out parentFolderId when it is not selected as such: it is known.
-    page.value.forEach((c) => applyContact(folder && !c["@removed"] ? { ...c, parentFolderId: folder } : c));
+    page.value.forEach((c) => merge(folder && !c["@removed"] ? { ...c, parentFolderId: folder } : c));
     onProgress?.(state.contacts.size);
     next = page["@odata.nextLink"];
     const done = page["@odata.deltaLink"];
@@ -126,7 +126,18 @@ async function loadContacts(onProgress, folder = null) {
   }
 }
 
+/** Counts this tab's writes; `lastWrite` holds each contact's last one. A delta page asked for
+ * before a write here may carry the contact as it was before it, and must not undo it. */
+let writes = 0;
+const lastWrite = new Map();
+
+/** A contact as this tab wrote (or read) it. */
 export function applyContact(c) {
+  lastWrite.set(c.id, ++writes);
+  merge(c);
+}
+
+function merge(c) {
   if (c["@removed"]) {
     state.contacts.delete(c.id);
     state.selected.delete(c.id);
@@ -144,18 +155,29 @@ export async function poll() {
     const links = state.folderOnly ? [...folderDeltas] : deltaLink ? [[null, deltaLink]] : [];
     if (document.visibilityState !== "hidden" && links.length) {
       let any = false;
+      const started = writes;
+      const reread = new Set();
       for (const [folder, link] of links) {
         let next = link;
         while (next) {
           const page = await api(next, { headers: { Prefer: "odata.maxpagesize=1000" } });
           if (mailbox !== state.mailbox) return;
-          page.value.forEach((c) => applyContact(folder && !c["@removed"] ? { ...c, parentFolderId: folder } : c));
+          for (const c of page.value) {
+            if ((lastWrite.get(c.id) ?? 0) > started) reread.add(c.id);
+            else merge(folder && !c["@removed"] ? { ...c, parentFolderId: folder } : c);
+          }
           any ||= page.value.length > 0;
           next = page["@odata.nextLink"];
           const done = page["@odata.deltaLink"];
           if (done && folder) folderDeltas.set(folder, done);
           else if (done) deltaLink = done;
         }
+      }
+      // Written here while the round ran: read as they are now rather than trust the page.
+      for (const id of reread) {
+        const asked = writes;
+        const c = await api(`${mailbox}/contacts/${id}?$select=${LIST_FIELDS}`, { version: "beta" }).catch((e) => (e.status === 404 ? { id, "@removed": {} } : null));
+        if (c && mailbox === state.mailbox && (lastWrite.get(id) ?? 0) <= asked) merge(c);
       }
       if (folderDeltaLink) {
         const page = await api(folderDeltaLink);

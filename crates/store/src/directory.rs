@@ -38,6 +38,13 @@ pub trait Directory: Send + Sync {
     async fn create_app(&self, app: &RegisteredApp) -> GraphResult<()>;
     async fn find_app(&self, client_id: &str) -> GraphResult<Option<RegisteredApp>>;
     async fn list_apps(&self) -> GraphResult<Vec<RegisteredApp>>;
+    /// Replaces a registered app's settings (name, roles, secret hash, redirect URIs,
+    /// certificate; the client id, service principal and creation time stay); false when there
+    /// is no such app.
+    async fn update_app(&self, app: &RegisteredApp) -> GraphResult<bool>;
+    /// Deletes a registered app with its admin consents and its access policy; false when there
+    /// is no such app.
+    async fn delete_app(&self, client_id: &str) -> GraphResult<bool>;
     /// Sets (or replaces) a user's password hash; an unknown user is `ErrorInvalidUser`.
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> GraphResult<()>;
     async fn password_hash(&self, user_id: &str) -> GraphResult<Option<String>>;

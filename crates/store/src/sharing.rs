@@ -42,4 +42,6 @@ pub trait Sharing: Send + Sync {
     async fn app_may_access(&self, app_id: &str, user_id: &str) -> GraphResult<bool>;
     /// Adds `user_id` to an app's access policy (or removes it, with `allow = false`).
     async fn restrict_app(&self, app_id: &str, user_id: &str, allow: bool) -> GraphResult<()>;
+    /// The users an app's access policy lists, sorted (empty: no policy, every mailbox).
+    async fn app_policy(&self, app_id: &str) -> GraphResult<Vec<String>>;
 }

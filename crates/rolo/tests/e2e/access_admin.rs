@@ -296,8 +296,246 @@ async fn applications_access(s: TestServer) {
     assert_eq!(one.status, 200, "{}", one.text);
     assert_eq!(one.body["appId"], app.client_id.as_str());
     s.get("/applications/00000000-0000-0000-0000-000000000000", &t).await.assert_error(404, "Request_ResourceNotFound");
-    let post = s.send(Method::POST, "/applications", Some(&t), Some(json!({"displayName": "X"})), &[]).await;
-    assert_eq!(post.status, 405, "{}", post.text);
+    let put = s.send(Method::PUT, "/applications", Some(&t), Some(json!({"displayName": "X"})), &[]).await;
+    assert_eq!(put.status, 405, "{}", put.text);
+    assert_eq!(put.header("allow"), Some("GET, POST"));
 }
 
-both_backends!(app_passwords_access, mailbox_permissions_access, shared_mailbox_over_http, applications_access);
+/// Registering, changing, re-keying and deleting apps: admins with Application.ReadWrite.All or
+/// Directory.ReadWrite.All (delegated) and apps with the Application.ReadWrite.All role; readers
+/// and everyone else are refused as Graph refuses them, with nothing stored.
+async fn applications_write_access(s: TestServer) {
+    let admin = s.user("aw-admin@contoso.test").await;
+    let reg = |name: &str| rolo_server::identity::AppRegistration {
+        name: name.to_owned(),
+        roles: vec!["Contacts.Read".into()],
+        ..Default::default()
+    };
+    // (who, token, [create, update, addPassword, delete])
+    let rows: Vec<(&str, Option<String>, [u16; 4])> = vec![
+        (
+            "an admin with Application.ReadWrite.All",
+            Some(webapp_token(&s, &admin, "Application.ReadWrite.All")),
+            [201, 204, 200, 204],
+        ),
+        (
+            "an admin with Directory.ReadWrite.All",
+            Some(s.token(&admin, "Directory.ReadWrite.All")),
+            [201, 204, 200, 204],
+        ),
+        (
+            "a reader (Application.Read.All)",
+            Some(webapp_token(&s, &admin, "Application.Read.All")),
+            [403, 403, 403, 403],
+        ),
+        ("Directory.Read.All", Some(s.token(&admin, "Directory.Read.All")), [403, 403, 403, 403]),
+        ("User.ReadWrite.All", Some(s.token(&admin, "User.ReadWrite.All")), [403, 403, 403, 403]),
+        ("a user", Some(s.token(&admin, "User.Read Contacts.ReadWrite")), [403, 403, 403, 403]),
+        (
+            "an app with Application.ReadWrite.All",
+            Some(app_token(&s, 8, "Application.ReadWrite.All")),
+            [201, 204, 200, 204],
+        ),
+        ("an app with Application.Read.All", Some(app_token(&s, 9, "Application.Read.All")), [403, 403, 403, 403]),
+        ("an app with Contacts.ReadWrite", Some(app_token(&s, 10, "Contacts.ReadWrite")), [403, 403, 403, 403]),
+        ("no token", None, [401, 401, 401, 401]),
+    ];
+    for (i, (who, token, want)) in rows.into_iter().enumerate() {
+        let (target, _) =
+            rolo_server::identity::register(s.store.as_ref(), &reg(&format!("Target {i}"))).await.unwrap();
+        let victim =
+            rolo_server::identity::register_public_app(s.store.as_ref(), &format!("Victim {i}")).await.unwrap();
+        let t = token.as_deref();
+        let name = format!("Created {i}");
+        let create = s.send(Method::POST, "/applications", t, Some(json!({"displayName": name})), &[]).await;
+        let one = format!("/applications/{}", target.client_id);
+        let update = s.send(Method::PATCH, &one, t, Some(json!({"displayName": format!("Renamed {i}")})), &[]).await;
+        let key = s
+            .send(
+                Method::POST,
+                &format!("{one}/addPassword"),
+                t,
+                Some(json!({"passwordCredential": {"displayName": "ci"}})),
+                &[],
+            )
+            .await;
+        let delete = s.send(Method::DELETE, &format!("/applications/{}", victim.client_id), t, None, &[]).await;
+        let got = [create.status.as_u16(), update.status.as_u16(), key.status.as_u16(), delete.status.as_u16()];
+        assert_eq!(got, want, "{who}: {} / {} / {} / {}", create.text, update.text, key.text, delete.text);
+        for r in [&create, &update, &key, &delete] {
+            match r.status.as_u16() {
+                403 => r.assert_error(403, "Authorization_RequestDenied"),
+                401 => r.assert_error(401, "InvalidAuthenticationToken"),
+                _ => {}
+            }
+        }
+        // The stored effects match the answers.
+        let apps = s.store.list_apps().await.unwrap();
+        assert_eq!(apps.iter().any(|a| a.display_name == name), want[0] == 201, "{who}: created only when allowed");
+        let stored = s.store.find_app(&target.client_id).await.unwrap().unwrap();
+        assert_eq!(stored.display_name == format!("Renamed {i}"), want[1] == 204, "{who}: renamed only when allowed");
+        assert_eq!(stored.secret_hash != target.secret_hash, want[2] == 200, "{who}: re-keyed only when allowed");
+        assert_eq!(
+            s.store.find_app(&victim.client_id).await.unwrap().is_none(),
+            want[3] == 204,
+            "{who}: deleted only when allowed"
+        );
+    }
+}
+
+/// The registry's write paths: a public client with its redirect URIs, a confidential one whose
+/// secret (from addPassword, shown once) works for client credentials and is replaced by the
+/// next, permissions and the access policy, the errors bad bodies get, and a delete that takes
+/// the app's consents and policy with it.
+async fn applications_lifecycle(s: TestServer) {
+    let admin = s.user("al-admin@contoso.test").await;
+    let member = s.user("al-member@contoso.test").await;
+    let t = s.token(&admin, "Application.ReadWrite.All");
+    let post = |body: serde_json::Value| s.send(Method::POST, "/applications", Some(&t), Some(body), &[]);
+    let spa = post(json!({"displayName": "Team SPA", "isFallbackPublicClient": true,
+        "publicClient": {"redirectUris": ["https://spa.example/cb", "http://localhost/cb"]}}))
+    .await;
+    assert_eq!(spa.status, 201, "{}", spa.text);
+    assert_eq!(spa.body["isFallbackPublicClient"], true);
+    assert_eq!(spa.body["publicClient"]["redirectUris"], json!(["https://spa.example/cb", "http://localhost/cb"]));
+    assert_eq!(spa.body["web"]["redirectUris"], json!([]));
+    assert_eq!(spa.body["applicationPermissions"], json!([]));
+    assert_eq!(spa.body["mailboxAccessPolicy"], json!([]));
+    assert!(spa.body["@odata.context"].as_str().unwrap().ends_with("/$metadata#applications/$entity"));
+    let spa_id = spa.body["appId"].as_str().unwrap().to_owned();
+    let stored = s.store.find_app(&spa_id).await.unwrap().unwrap();
+    assert!(stored.public_client && stored.secret_hash.is_empty() && stored.display_name == "Team SPA");
+    let key =
+        s.send(Method::POST, &format!("/applications/{spa_id}/addPassword"), Some(&t), Some(json!({})), &[]).await;
+    key.assert_error(400, "Request_BadRequest");
+
+    // A confidential client: no secret until addPassword, which returns it once.
+    let daemon = post(json!({"displayName": "Sync daemon", "applicationPermissions": ["Contacts.Read"],
+        "web": {"redirectUris": ["https://daemon.example/signin"]}}))
+    .await;
+    assert_eq!(daemon.status, 201, "{}", daemon.text);
+    assert!(!daemon.text.contains("secret"), "{}", daemon.text);
+    let id = daemon.body["id"].as_str().unwrap().to_owned();
+    let one = format!("/applications/{id}");
+    let token_for = |secret: String| {
+        let url = format!("{}/{}/oauth2/v2.0/token", s.base.trim_end_matches("/v1.0"), s.authority.tenant_id);
+        let form = [
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", id.clone()),
+            ("client_secret", secret),
+            ("scope", "https://graph.microsoft.com/.default".to_owned()),
+        ];
+        s.client.post(url).form(&form).send()
+    };
+    let first = s
+        .send(
+            Method::POST,
+            &format!("{one}/addPassword"),
+            Some(&t),
+            Some(json!({"passwordCredential": {"displayName": "ci"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["displayName"], "ci");
+    let secret1 = first.body["secretText"].as_str().unwrap().to_owned();
+    assert_eq!(first.body["hint"], secret1.chars().take(3).collect::<String>());
+    assert!(!s.get(&one, &t).await.text.contains(&secret1), "never shown again");
+    assert_eq!(token_for(secret1.clone()).await.unwrap().status(), 200);
+    let second = s.send(Method::POST, &format!("{one}/addPassword"), Some(&t), None, &[]).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    let secret2 = second.body["secretText"].as_str().unwrap().to_owned();
+    assert_eq!(token_for(secret1).await.unwrap().status(), 401, "the new secret replaces the old");
+    assert_eq!(token_for(secret2).await.unwrap().status(), 200);
+
+    // PATCH: name, redirect URIs, permissions, the access policy (by name or id).
+    let patch = |body: serde_json::Value| s.send(Method::PATCH, &one, Some(&t), Some(body), &[]);
+    let r = patch(json!({"displayName": "Sync service", "web": {"redirectUris": ["https://sync.example/cb"]},
+        "applicationPermissions": ["Contacts.ReadWrite", "User.Read.All"], "mailboxAccessPolicy": [member.user_principal_name]})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let got = s.get(&one, &t).await;
+    assert_eq!(got.body["displayName"], "Sync service");
+    assert_eq!(got.body["web"]["redirectUris"], json!(["https://sync.example/cb"]));
+    assert_eq!(got.body["applicationPermissions"], json!(["Contacts.ReadWrite", "User.Read.All"]));
+    assert_eq!(got.body["mailboxAccessPolicy"], json!([member.id]));
+    assert!(s.store.app_may_access(&id, &member.id).await.unwrap());
+    assert!(!s.store.app_may_access(&id, &admin.id).await.unwrap(), "the policy limits the app");
+    assert_eq!(patch(json!({"mailboxAccessPolicy": []})).await.status, 204);
+    assert!(s.store.app_may_access(&id, &admin.id).await.unwrap(), "an empty policy: every mailbox");
+    assert_eq!(s.store.app_policy(&id).await.unwrap(), Vec::<String>::new());
+
+    // Bad bodies: 400 with nothing changed.
+    for (body, why) in [
+        (json!({"displayName": ""}), "an empty name"),
+        (json!({"displayName": 7}), "a number for a name"),
+        (json!({"web": {"redirectUris": ["http://evil.example/cb"]}}), "http off loopback"),
+        (json!({"web": {"redirectUris": ["https://a.example/#frag"]}}), "a fragment"),
+        (json!({"web": "https://a.example"}), "not an object"),
+        (json!({"applicationPermissions": ["not a permission!"]}), "a bad permission"),
+        (json!({"applicationPermissions": "Contacts.Read"}), "not an array"),
+        (json!({"mailboxAccessPolicy": ["nobody@contoso.test"]}), "an unknown user"),
+        (json!({"isFallbackPublicClient": true}), "turning public"),
+        (json!({"appId": "00000000-0000-0000-0000-000000000000"}), "a read-only property"),
+        (json!({"secretHash": "x"}), "an unknown property"),
+        (json!(["displayName"]), "not an object"),
+    ] {
+        let r = patch(body).await;
+        assert_eq!(r.status, 400, "{why}: {}", r.text);
+        r.assert_error(400, "Request_BadRequest");
+    }
+    assert_eq!(s.get(&one, &t).await.body["displayName"], "Sync service", "nothing changed");
+    let r = patch(json!({"applicationPermissions": ["Contacts.Read"]})).await;
+    assert_eq!(r.status, 204);
+    let r = s
+        .send(
+            Method::PATCH,
+            &format!("/applications/{spa_id}"),
+            Some(&t),
+            Some(json!({"applicationPermissions": ["Contacts.Read"]})),
+            &[],
+        )
+        .await;
+    r.assert_error(400, "Request_BadRequest");
+    for (body, why) in [
+        (json!({}), "no name"),
+        (json!({"displayName": "P", "isFallbackPublicClient": "yes"}), "a string for a boolean"),
+        (
+            json!({"displayName": "P", "isFallbackPublicClient": true, "applicationPermissions": ["Contacts.Read"]}),
+            "a public client with roles",
+        ),
+    ] {
+        let r = post(body).await;
+        assert_eq!(r.status, 400, "{why}: {}", r.text);
+    }
+    s.send(
+        Method::PATCH,
+        "/applications/00000000-0000-0000-0000-000000000000",
+        Some(&t),
+        Some(json!({"displayName": "X"})),
+        &[],
+    )
+    .await
+    .assert_error(404, "Request_ResourceNotFound");
+
+    // DELETE takes the app's consents and policy with it.
+    s.store
+        .grant_scopes(&id, None, "00000003-0000-0000-c000-000000000000", &["Contacts.Read".to_owned()])
+        .await
+        .unwrap();
+    s.store.restrict_app(&id, &member.id, true).await.unwrap();
+    let r = s.send(Method::DELETE, &one, Some(&t), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    s.get(&one, &t).await.assert_error(404, "Request_ResourceNotFound");
+    assert!(s.store.list_grants().await.unwrap().iter().all(|g| !g.client_id.eq_ignore_ascii_case(&id)));
+    assert_eq!(s.store.app_policy(&id).await.unwrap(), Vec::<String>::new());
+    s.send(Method::DELETE, &one, Some(&t), None, &[]).await.assert_error(404, "Request_ResourceNotFound");
+}
+
+both_backends!(
+    app_passwords_access,
+    mailbox_permissions_access,
+    shared_mailbox_over_http,
+    applications_access,
+    applications_write_access,
+    applications_lifecycle
+);

@@ -87,7 +87,7 @@ async fn people_in_the_browser(s: TestServer) {
     rolo_server::seed::seed(s.store.as_ref(), &doc).await.expect("seed");
     // Ada administers the directory and the apps: an admin's consent for the web app, for her.
     let ada = s.store.find_user("ada@contoso.test").await.expect("find").expect("ada");
-    let admin_scopes = ["User.ReadWrite.All", "Application.Read.All", "DelegatedPermissionGrant.ReadWrite.All"];
+    let admin_scopes = ["User.ReadWrite.All", "Application.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All"];
     s.store
         .grant_scopes(
             rolo_server::webapp::WEBAPP_CLIENT_ID,
@@ -134,4 +134,70 @@ async fn people_in_the_browser(s: TestServer) {
     assert!(out.status.success(), "the web app's browser tests failed against {origin}\n{}", show(&out));
 }
 
-both_backends!(people_in_the_browser);
+/// 50,000 contacts whose names start with every letter (and some with a digit), in vCard.
+fn many_cards(n: usize) -> String {
+    const GIVEN: [&str; 13] =
+        ["Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea", "Mo"];
+    const SURNAMES: [&str; 14] =
+        ["Nash", "Ode", "Pike", "Quinn", "Roe", "Sato", "Tran", "Ueda", "Vos", "Wu", "Xu", "Yates", "Zorn", "Abbot"];
+    let mut out = String::with_capacity(n * 110);
+    for i in 0..n {
+        // Given names carry the first half of the alphabet, surnames the second; a number
+        // prefix on a few lands in "#".
+        let given = GIVEN[i % GIVEN.len()];
+        let first = if i % 2 == 0 {
+            format!("{given}{i}")
+        } else {
+            format!("{}{i} {given}", SURNAMES[(i / 2) % SURNAMES.len()])
+        };
+        let last = SURNAMES[(i / 7) % SURNAMES.len()];
+        let first = if i % 997 == 0 { format!("{} {first}", i % 10) } else { first };
+        out.push_str(&format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:scale-{i}\r\nN:{last};{first};;;\r\nFN:{first} {last}\r\nEND:VCARD\r\n"
+        ));
+    }
+    out
+}
+
+/// The list at 50,000 contacts (`clients/web/scale.test.mjs`): seeded through the bulk import
+/// (the path `rolo import` takes), loaded by the app's mailbox-wide delta, then scrolled from
+/// top to bottom and alphabet-jumped while the page holds a bounded number of row elements.
+async fn people_at_fifty_thousand(s: TestServer) {
+    const CONTACTS: usize = 50_000;
+    let browser = chromium();
+    let dir = web_dir();
+    check_tools().await;
+    ensure_packages(&dir).await;
+    let doc = json!({"users": [{"userPrincipalName": "many@contoso.test", "displayName": "Many Contacts", "password": "fifty thousand"}]});
+    rolo_server::seed::seed(s.store.as_ref(), &doc).await.expect("seed");
+    let many = s.store.find_user("many@contoso.test").await.expect("find").expect("many");
+    let started = std::time::Instant::now();
+    let summary = rolo_server::vcard::import_text(
+        s.store.as_ref(),
+        &many.mailbox,
+        &many.mailbox.default_folder_id,
+        &many_cards(CONTACTS),
+        rolo_domain::vcard::Format::VCard,
+        rolo_server::vcard::BULK_BATCH,
+        &mut |_, _| {},
+    )
+    .await
+    .expect("import");
+    assert_eq!((summary.imported, summary.skipped.len()), (CONTACTS, 0));
+    eprintln!("seeded {CONTACTS} contacts in {:?}", started.elapsed());
+    let origin = s.base.strip_suffix("/v1.0").expect("base ends in /v1.0").to_owned();
+    let mut node = Command::new("node");
+    node.arg("scale.test.mjs")
+        .current_dir(&dir)
+        .env("ROLO_ORIGIN", &origin)
+        .env("ROLO_USER", "many@contoso.test")
+        .env("ROLO_PASSWORD", "fifty thousand")
+        .env("ROLO_CONTACTS", CONTACTS.to_string())
+        .env("CHROMIUM", &browser)
+        .env_remove("NODE_OPTIONS");
+    let out = run(node, "node scale.test.mjs (in clients/web)", BROWSER_TIMEOUT).await;
+    assert!(out.status.success(), "the list at {CONTACTS} contacts failed against {origin}\n{}", show(&out));
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
+both_backends!(people_in_the_browser, people_at_fifty_thousand);

@@ -230,6 +230,47 @@ impl Directory for SqlStore {
         Ok(conn.query(&sql, &[]).await?.into_iter().map(app_from).collect())
     }
 
+    async fn update_app(&self, app: &RegisteredApp) -> GraphResult<bool> {
+        let app = app.clone();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let n = tx
+                    .execute(
+                        "UPDATE apps SET display_name = ?, roles = ?, secret_hash = ?, public_client = ?, \
+                         redirect_uris = ?, certificate = ? WHERE client_id = ?",
+                        &[
+                            app.display_name.into(),
+                            app.roles.join(" ").into(),
+                            app.secret_hash.into(),
+                            i64::from(app.public_client).into(),
+                            app.redirect_uris.join(" ").into(),
+                            app.certificate.unwrap_or_default().into(),
+                            app.client_id.to_ascii_lowercase().into(),
+                        ],
+                    )
+                    .await?;
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
+    async fn delete_app(&self, client_id: &str) -> GraphResult<bool> {
+        let id = client_id.to_ascii_lowercase();
+        self.write(move |tx| {
+            Box::pin(async move {
+                let n = tx.execute("DELETE FROM apps WHERE client_id = ?", &[id.as_str().into()]).await?;
+                if n > 0 {
+                    // What names the app goes with it, so a new app can never inherit them.
+                    tx.execute("DELETE FROM app_grants WHERE client_id = ?", &[id.as_str().into()]).await?;
+                    tx.execute("DELETE FROM app_policies WHERE app_id = ?", &[id.as_str().into()]).await?;
+                }
+                Ok(n > 0)
+            })
+        })
+        .await
+    }
+
     async fn set_password_hash(&self, user_id: &str, hash: &str) -> GraphResult<()> {
         let (user_id, hash) = (user_id.to_ascii_lowercase(), hash.to_owned());
         self.write(move |tx| {

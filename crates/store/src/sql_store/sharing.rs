@@ -218,4 +218,11 @@ impl Sharing for SqlStore {
         })
         .await
     }
+
+    async fn app_policy(&self, app_id: &str) -> GraphResult<Vec<String>> {
+        let mut conn = self.backend.read().await?;
+        let rows =
+            conn.query("SELECT user_id FROM app_policies WHERE app_id = ? ORDER BY user_id", &[app_id.into()]).await?;
+        Ok(rows.into_iter().map(|r| r.first().clone().into_string()).collect())
+    }
 }
