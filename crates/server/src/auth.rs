@@ -65,7 +65,32 @@ pub struct Authority {
     validation: Validation,
     /// Secret for HMAC-protected opaque tokens such as `$skiptoken`.
     pub token_secret: Vec<u8>,
-    cache: RwLock<HashMap<String, (Principal, i64)>>,
+    cache: RwLock<HashMap<String, (Principal, i64), TokenTailState>>,
+}
+
+/// Hashes a token by its last 32 bytes only: a token is several hundred bytes, and SipHash over
+/// all of them was most of a cached verification. The tail is the signature, which differs
+/// between any two tokens; equality still compares whole tokens, so a lookup can only hit the
+/// very token that was verified. Only verified tokens are inserted, so nobody can fill a bucket.
+#[derive(Default, Clone)]
+struct TokenTailState(std::collections::hash_map::RandomState);
+
+impl std::hash::BuildHasher for TokenTailState {
+    type Hasher = TokenTail;
+    fn build_hasher(&self) -> TokenTail {
+        TokenTail(self.0.build_hasher())
+    }
+}
+
+struct TokenTail(std::collections::hash_map::DefaultHasher);
+
+impl std::hash::Hasher for TokenTail {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(&bytes[bytes.len().saturating_sub(32)..]);
+    }
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 /// One signing key, as stored and as used.
@@ -147,7 +172,7 @@ impl Authority {
             token_secret: STANDARD.decode(secret_b64).map_err(GraphError::internal)?,
             tenant_id,
             issuer,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
         })
     }
 

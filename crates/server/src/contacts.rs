@@ -20,11 +20,19 @@ use crate::response::{json_status, no_content};
 
 /// The collection's name in `@odata.context`.
 fn collection_context(ctx: &Ctx, folder: &FolderPath, resolved: &rolo_domain::FolderId, fields: FieldSet) -> String {
-    let select = fields.names(contact_properties(ctx.version)).map(|n| format!("({n})")).unwrap_or_default();
-    match folder {
-        FolderPath::Default => ctx.context(&format!("contacts{select}")),
-        FolderPath::Chain(_) => ctx.context(&format!("contactFolders('{resolved}')/contacts{select}")),
+    let mut tail = String::with_capacity(64);
+    if let FolderPath::Chain(_) = folder {
+        tail.push_str("contactFolders('");
+        tail.push_str(resolved.as_str());
+        tail.push_str("')/");
     }
+    tail.push_str("contacts");
+    if let Some(names) = fields.names(contact_properties(ctx.version)) {
+        tail.push('(');
+        tail.push_str(&names);
+        tail.push(')');
+    }
+    ctx.context(&tail)
 }
 
 /// Whether a name can only be a schema extension's id (contact properties hold no `_`).
@@ -259,7 +267,7 @@ async fn entity_response(
     // Sized for a typical contact, so the body is not regrown several times while it is written.
     let mut body = Vec::with_capacity(2048);
     if exps.is_empty() && extensions.is_none() {
-        serde_json::to_writer(&mut body, &v)
+        v.write_json(&mut body)
     } else {
         serde_json::to_writer(&mut body, &expanded(ctx, v, exps, extensions)?)
     }
@@ -328,7 +336,7 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
         }
         let v = sel.json(contact, ctx.version);
         if exps.is_empty() {
-            serde_json::to_writer(&mut out, &v)
+            v.write_json(&mut out)
         } else {
             let exts = extensions.as_ref().map(|e| e[i].as_slice());
             serde_json::to_writer(&mut out, &expanded(ctx, v, &exps, exts)?)

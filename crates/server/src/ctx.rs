@@ -46,7 +46,15 @@ impl Ctx {
 
     /// `{base}/$metadata#users('{id}')/{tail}`: Graph names the user by object id even for `/me`.
     pub fn context(&self, tail: &str) -> String {
-        format!("{}/$metadata#users('{}')/{tail}", self.base, self.user.id)
+        // Every entity and page is rendered with one: pushed, not formatted, with room for the
+        // `/$entity` a single entity appends.
+        let mut s = String::with_capacity(self.base.len() + self.user.id.len() + tail.len() + 32);
+        s.push_str(&self.base);
+        s.push_str("/$metadata#users('");
+        s.push_str(&self.user.id);
+        s.push_str("')/");
+        s.push_str(tail);
+        s
     }
 
     /// A folder id from a URL; the well-known name `contacts` means the default folder.

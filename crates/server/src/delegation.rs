@@ -36,6 +36,11 @@ pub(crate) fn denied() -> GraphError {
 /// `/me/{name}[/{id}]` or `/users/{key}/{name}[/{id}]` (also `users('{key}')`): the owner and
 /// the item id, or `None` when `rest` is not that collection.
 pub(crate) fn user_collection(rest: &str, name: &str) -> Option<(Owner, Option<String>)> {
+    // Every Graph request passes here three times: a path without the collection's segment is
+    // refused before it is split into a vector and decoded.
+    if !rest.split('/').any(|s| s.eq_ignore_ascii_case(name)) {
+        return None;
+    }
     let segs: Vec<&str> = rest.trim_matches('/').split('/').collect();
     let (owner, tail) = match segs.as_slice() {
         [me, tail @ ..] if me.eq_ignore_ascii_case("me") => (Owner::Me, tail),

@@ -1,7 +1,9 @@
 //! The server's cache of users, kept honest against the database: every authenticated request
-//! reads the directory's version (one small query), and a change (a user disabled, enabled,
-//! removed or added, by this process or by `rolo users` on the same database) retires every
-//! cached entry. So a disabled user's token fails at its next request, on every server.
+//! compares the directory's version, and a change (a user disabled, enabled, removed or added,
+//! by this process or by `rolo users` on the same database) retires every cached entry. The
+//! store remembers that version between the fleet poll's reads (`fleet.rs`, every 250 ms) and
+//! forgets it at its own directory writes, so the check costs no query: a user disabled through
+//! this process's store fails at its next request, one disabled elsewhere within a second.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

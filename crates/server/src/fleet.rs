@@ -5,9 +5,10 @@
 //! process, or by `rolo users`/`rolo keys rotate` on the database, is in force everywhere
 //! within a second, and no process trusts its own memory for longer.
 //!
-//! What is not here, because it is already checked against the database on use: the user cache
-//! (`directory.rs`, the directory version on every request), a mailbox's People (its change
-//! counter on every request), app access policies and grants (read on every request).
+//! What is not here, because it is already checked on use: the user cache (`directory.rs`
+//! compares the directory version on every request; the store keeps that version fresh from this
+//! poll's read), a mailbox's People (its change counter on every request), app access policies
+//! and grants (read on every request).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -350,7 +350,10 @@ async fn root_body(parts: &axum::http::request::Parts, body: &mut Option<Body>) 
 
 /// `http://host/v1.0` (or `/beta`), or the configured public URL.
 fn base_url(state: &AppState, parts: &axum::http::request::Parts, version: ApiVersion) -> String {
-    format!("{}/{}", root_url(state, parts), version.segment())
+    let mut url = root_url(state, parts);
+    url.push('/');
+    url.push_str(version.segment());
+    url
 }
 
 /// `http://host` (`https://` when Rolo itself ends TLS), or the configured public URL, without a
@@ -365,8 +368,12 @@ fn root_url(state: &AppState, parts: &axum::http::request::Parts) -> String {
                 .and_then(|h| h.to_str().ok())
                 .or_else(|| parts.uri.authority().map(|a| a.as_str()))
                 .unwrap_or("localhost");
-            let scheme = if crate::tls::is_https(&parts.extensions) { "https" } else { "http" };
-            format!("{scheme}://{host}")
+            let scheme = if crate::tls::is_https(&parts.extensions) { "https://" } else { "http://" };
+            // Room for the version segment `base_url` appends.
+            let mut url = String::with_capacity(scheme.len() + host.len() + 8);
+            url.push_str(scheme);
+            url.push_str(host);
+            url
         }
     }
 }

@@ -22,6 +22,8 @@ pub trait Directory: Send + Sync {
     /// Stores `value`, replacing any (`rolo keys rotate`).
     async fn replace_setting(&self, name: &str, value: &str) -> GraphResult<()>;
     /// A value that changes whenever the directory does (users added, mailbox kinds changed).
+    /// A store may answer from memory: its own directory writes are seen at once, another
+    /// process's within half a second (`sql_store/directory_version.rs`).
     async fn directory_version(&self) -> GraphResult<String>;
 
     // Users' lifecycle (the SQL is in `lifecycle.rs`).

@@ -96,7 +96,12 @@ fn query_now(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<Vec<
                 ValueRef::Null => Value::Null,
                 ValueRef::Integer(n) => Value::Int(n),
                 ValueRef::Real(f) => Value::Text(f.to_string()),
-                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                // Stored text is UTF-8: the plain check is several times cheaper than the
+                // lossy one, which stays for a row another writer left malformed.
+                ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
+                    Ok(s) => s.to_owned(),
+                    Err(_) => String::from_utf8_lossy(t).into_owned(),
+                }),
                 ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
             });
         }

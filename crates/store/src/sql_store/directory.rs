@@ -70,7 +70,7 @@ impl Directory for SqlStore {
             kind: MailboxKind::User,
             disabled: false,
         };
-        self.write(move |tx| {
+        self.write_directory(move |tx| {
             Box::pin(async move {
                 let exists = tx.query_opt("SELECT 1 FROM users WHERE upn_key = ?", &[fold(&upn).into()]).await?.is_some();
                 if exists {
@@ -133,7 +133,8 @@ impl Directory for SqlStore {
 
     async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> GraphResult<bool> {
         let id = user_id.to_ascii_lowercase();
-        self.write(move |tx| Box::pin(async move { crate::lifecycle::set_disabled(tx, &id, disabled).await })).await
+        self.write_directory(move |tx| Box::pin(async move { crate::lifecycle::set_disabled(tx, &id, disabled).await }))
+            .await
     }
 
     async fn user_standing(&self, user_id: &str) -> GraphResult<Option<UserStanding>> {
@@ -143,13 +144,19 @@ impl Directory for SqlStore {
 
     async fn remove_user(&self, user_id: &str) -> GraphResult<bool> {
         let id = user_id.to_ascii_lowercase();
-        self.write(move |tx| Box::pin(async move { crate::lifecycle::remove(tx, &id).await })).await
+        self.write_directory(move |tx| Box::pin(async move { crate::lifecycle::remove(tx, &id).await })).await
     }
 
     async fn directory_version(&self) -> GraphResult<String> {
+        if let Some(v) = self.directory.fresh() {
+            return Ok(v);
+        }
+        let ticket = self.directory.ticket();
         let mut conn = self.backend.read().await?;
         let row = conn.query_opt("SELECT value FROM settings WHERE name = 'directory_version'", &[]).await?;
-        Ok(row.map(|r| r.first().clone()).map(Value::into_string).unwrap_or_default())
+        let version = row.map(|r| r.first().clone()).map(Value::into_string).unwrap_or_default();
+        self.directory.remember(ticket, &version);
+        Ok(version)
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> GraphResult<String> {

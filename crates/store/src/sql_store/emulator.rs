@@ -27,7 +27,7 @@ impl SqlStore {
     /// Replaces every state table's rows with `tables`' in one transaction (same schema version,
     /// so `SELECT *` and `INSERT ... VALUES` line up column for column).
     pub(super) async fn load(&self, tables: Vec<(&'static str, Vec<Row>)>) -> GraphResult<()> {
-        self.write(move |tx| {
+        self.write_directory(move |tx| {
             Box::pin(async move {
                 for table in crate::migrations::STATE_TABLES.iter().rev() {
                     tx.execute(&format!("DELETE FROM {table}"), &[]).await?;
@@ -48,7 +48,7 @@ impl SqlStore {
 #[async_trait]
 impl Emulator for SqlStore {
     async fn wipe(&self) -> GraphResult<()> {
-        self.write(move |tx| {
+        self.write_directory(move |tx| {
             Box::pin(async move {
                 for table in crate::migrations::STATE_TABLES.iter().rev() {
                     tx.execute(&format!("DELETE FROM {table}"), &[]).await?;

@@ -121,6 +121,7 @@ impl Fleet for SqlStore {
     }
 
     async fn shared_versions(&self) -> GraphResult<SharedVersions> {
+        let ticket = self.directory.ticket();
         let mut conn = self.backend.read().await?;
         let rows = conn
             .query(
@@ -137,6 +138,8 @@ impl Fleet for SqlStore {
                 _ => v.emulator_settings = value,
             }
         }
+        // The fleet poll reads this every 250 ms: it keeps the per-request check off the database.
+        self.directory.remember(ticket, &v.directory);
         Ok(v)
     }
 }

@@ -142,7 +142,7 @@ impl Groups for SqlStore {
             created: rolo_domain::time::now_utc(),
         };
         let (made, members) = (group.clone(), new.members);
-        self.write(move |tx| {
+        self.write_directory(move |tx| {
             Box::pin(async move {
                 let id: Value = made.id.as_str().into();
                 tx.execute("UPDATE users SET shared = ? WHERE id = ?", &[MailboxKind::Group.code().into(), id.clone()])

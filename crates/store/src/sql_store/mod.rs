@@ -8,6 +8,7 @@ mod changes;
 mod contacts;
 mod dav;
 mod directory;
+mod directory_version;
 mod emulator;
 mod fleet;
 mod folders;
@@ -53,6 +54,8 @@ pub struct SqlStore {
     pub(crate) backend: Box<dyn Backend>,
     contact_columns: String,
     doc_param: &'static str,
+    /// The directory's version as last read, for the per-request check (`directory_version.rs`).
+    directory: directory_version::DirectoryVersion,
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
@@ -111,7 +114,7 @@ impl SqlStore {
         let d = backend.dialect();
         let contact_columns =
             format!("t.id, t.folder_id, t.change_key, t.created_at, t.modified_at, {}", d.doc_select("t.doc"));
-        SqlStore { contact_columns, doc_param: d.doc_param(), backend }
+        SqlStore { contact_columns, doc_param: d.doc_param(), backend, directory: Default::default() }
     }
 
     /// Runs `f` in a write transaction and returns its result once that is committed (on SQLite
@@ -141,5 +144,23 @@ impl SqlStore {
             .await?;
         let value = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         value.ok_or_else(|| GraphError::internal("a committed write left no result"))
+    }
+
+    /// [`SqlStore::write`] for a write that changes the directory (it calls `bump_directory`):
+    /// once it is over, the remembered directory version is retired, so this process's next
+    /// request sees the change.
+    pub(crate) async fn write_directory<T, F>(&self, f: F) -> GraphResult<T>
+    where
+        F: for<'a> FnOnce(
+                &'a mut dyn Sql,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let out = self.write(f).await;
+        self.directory.written();
+        out
     }
 }

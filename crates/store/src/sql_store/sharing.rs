@@ -13,7 +13,7 @@ pub(super) fn permission_from(mut row: Row) -> Option<FolderPermission> {
 impl Sharing for SqlStore {
     async fn set_mailbox_kind(&self, user_id: &str, kind: MailboxKind) -> GraphResult<()> {
         let id = user_id.to_owned();
-        self.write(move |tx| {
+        self.write_directory(move |tx| {
             Box::pin(async move {
                 tx.execute("UPDATE users SET shared = ? WHERE id = ?", &[kind.code().into(), id.as_str().into()])
                     .await?;
