@@ -37,6 +37,11 @@ impl SqlStore {
             (Some(_), Ok(sort)) => self.runs_for(&c, mailbox, table, scope_sql, &scope_params, query, &sort).await?,
             _ => None,
         };
+        if runs.is_some() {
+            // Each run is one value of the filter's key: that equality must pick the index, not
+            // the prefix's range (with both, SQLite read the whole range and sorted it).
+            c.filter_without_indexes = true;
+        }
         if let Some(f) = &query.filter {
             wheres.push(c.filter(f)?);
             // SQLite has no statistics to weigh a filter's index against the sort's index. A
