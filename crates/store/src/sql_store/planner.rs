@@ -33,8 +33,9 @@ impl SqlStore {
         let mut wheres = vec![scope_sql.to_owned()];
         // A prefix on one name ordered by another merges the prefix's runs (runs.rs); an
         // invalid `$orderby` is left for its own error below.
+        let folder_contacts = table == "contacts" && scope_sql == FOLDER_SCOPE;
         let runs = match (&query.filter, c.order(&query.orderby)) {
-            (Some(_), Ok(sort)) => self.runs_for(&c, mailbox, table, scope_sql, &scope_params, query, &sort).await?,
+            (Some(_), Ok(sort)) => self.runs_for(&c, mailbox, folder_contacts, &scope_params, query, &sort).await?,
             _ => None,
         };
         if runs.is_some() {

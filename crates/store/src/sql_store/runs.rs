@@ -27,18 +27,18 @@ pub(super) struct Runs {
 
 impl SqlStore {
     /// The runs for `query` when it is a prefix on one indexed name ordered by another over a
-    /// folder's contacts and the prefix covers at most [`MAX_RUNS`] values; `None` otherwise.
+    /// folder's contacts (`folder_contacts`: the list reads `contacts` in [`FOLDER_SCOPE`]) and
+    /// the prefix covers at most [`MAX_RUNS`] values; `None` otherwise.
     pub(super) async fn runs_for(
         &self,
         c: &Compiler,
         mailbox: &Mailbox,
-        table: &str,
-        scope_sql: &str,
+        folder_contacts: bool,
         scope_params: &[Value],
         query: &ListQuery,
         sort: &[(String, bool)],
     ) -> GraphResult<Option<Runs>> {
-        if table != "contacts" || scope_sql != FOLDER_SCOPE || !query.search.is_empty() {
+        if !folder_contacts || !query.search.is_empty() {
             return Ok(None);
         }
         let Some((column, prefix)) = query.filter.as_ref().and_then(|f| c.key_prefix(f)) else { return Ok(None) };
