@@ -636,6 +636,21 @@ impl Compiler {
             .collect()
     }
 
+    /// For a filter that is one `startswith` on an indexed name (`startswith(surname,'L')`):
+    /// that name's key column and the folded prefix. The planner's merge of runs reads it.
+    pub fn key_prefix(&self, filter: &Expr) -> Option<(String, String)> {
+        let Expr::Call(Function::StartsWith, args) = filter else { return None };
+        let (Some(Expr::Path(p)), Some(Expr::Literal(Literal::String(s))), 2) =
+            (args.first().map(strip_case_fn), args.get(1), args.len())
+        else {
+            return None;
+        };
+        match self.prop(p) {
+            Ok(Prop::Text { key, .. }) if key.starts_with("t.") && key.ends_with("_key") => Some((key, fold(s))),
+            _ => None,
+        }
+    }
+
     /// The condition "after this cursor" for the given sort, keyset-style: page N costs what
     /// page 1 costs.
     pub fn after(&mut self, sort: &[(String, bool)], cursor: &Cursor) -> GraphResult<String> {

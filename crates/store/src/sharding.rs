@@ -46,6 +46,12 @@ const MULTI_MAILBOX_STATEMENTS: &[(&str, &str, &str)] = &[
          fan-out to all shards",
     ),
     (
+        "migrations.rs",
+        "{sqlite}CREATE TRIGGER contacts_count_insert",
+        "the trigger's upsert counts the inserted row in its own mailbox (`NEW.mailbox_id`): one mailbox, \
+         the row's shard",
+    ),
+    (
         "sql_store/emulator.rs",
         "UPDATE mailboxes SET change_seq = change_seq + 1",
         "the emulator's whole-state reset; never runs in a deployment",

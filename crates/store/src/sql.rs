@@ -130,14 +130,15 @@ impl Dialect {
     /// `{blob}` (bytes), `{ckey}` (the collation of folded key columns) and `{clustered}` (after
     /// a table whose primary key is its only lookup: SQLite then stores the rows in the key's
     /// B-tree instead of a rowid table beside it; PostgreSQL has no such choice). `None` for a
-    /// statement marked `{sqlite}` (SQLite only) on PostgreSQL. A `CREATE TABLE` marked
+    /// statement marked `{sqlite}` (SQLite only) on PostgreSQL, and for one marked `{postgres}`
+    /// on SQLite. A `CREATE TABLE` marked
     /// `{unlogged}` makes an unlogged table on PostgreSQL (no write-ahead log: emptied by a
     /// crash, not replicated), for state worth no durability.
     pub fn ddl(self, statement: &str) -> Option<String> {
-        let statement = match (statement.strip_prefix("{sqlite}"), self) {
-            (Some(_), Dialect::Postgres) => return None,
-            (Some(rest), Dialect::Sqlite) => rest,
-            (None, _) => statement,
+        let statement = match (statement.strip_prefix("{sqlite}"), statement.strip_prefix("{postgres}"), self) {
+            (Some(_), _, Dialect::Postgres) | (_, Some(_), Dialect::Sqlite) => return None,
+            (Some(rest), _, Dialect::Sqlite) | (_, Some(rest), Dialect::Postgres) => rest,
+            _ => statement,
         };
         let unlogged = statement.strip_prefix("{unlogged}CREATE TABLE ");
         let statement = match (unlogged, self) {
@@ -455,6 +456,8 @@ mod tests {
         assert_eq!(s.ddl("a {doc} {blob} k{ckey}").unwrap(), "a TEXT BLOB k");
         assert_eq!(s.ddl("{sqlite}DROP INDEX i").unwrap(), "DROP INDEX i");
         assert_eq!(p.ddl("{sqlite}DROP INDEX i"), None);
+        assert_eq!(p.ddl("{postgres}CREATE FUNCTION f").unwrap(), "CREATE FUNCTION f");
+        assert_eq!(s.ddl("{postgres}CREATE FUNCTION f"), None);
         assert_eq!(
             s.ddl("CREATE TABLE t (k TEXT PRIMARY KEY){clustered}").unwrap(),
             "CREATE TABLE t (k TEXT PRIMARY KEY) WITHOUT ROWID"

@@ -636,6 +636,27 @@ async fn count_segments(s: TestServer) {
         assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"), "{path}");
         assert_eq!(r.text, expected, "{path}");
     }
+    // The unfiltered count is the maintained one: it follows a delete, a create and a move
+    // (and `@odata.count` agrees), as the filtered count that counts rows does.
+    assert_eq!(s.delete(&format!("/me/contacts/{first}"), &t).await.status, 204);
+    s.create_contact_at(&format!("/me/contactFolders/{f}/contacts"), &t, json!({"givenName": "In F"})).await;
+    let moved = s.ids_at("/me/contacts", &t).await[0].clone();
+    let r = s.patch(&format!("/me/contacts/{moved}"), &t, json!({"parentFolderId": f})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (default_count, f_count) = ("3", "2");
+    let everyone = enc("createdDateTime ge 2000-01-01T00:00:00Z");
+    for (path, expected) in [
+        ("/me/contacts/$count".to_owned(), default_count),
+        (format!("/me/contacts/$count?$filter={everyone}"), default_count),
+        (format!("/me/contactFolders/{f}/contacts/$count"), f_count),
+        (format!("/me/contactFolders/{f}/contacts/$count?$filter={everyone}"), f_count),
+    ] {
+        let r = s.get(&path, &t).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.text, expected, "{path}");
+    }
+    let r = s.get("/me/contacts?$count=true&$top=1", &t).await;
+    assert_eq!(r.body["@odata.count"].to_string(), default_count);
     // Only collections have a count; only GET reads it; the list's refusals hold.
     s.get(&format!("/me/contacts/{first}/$count"), &t).await.assert_error(400, "BadRequest");
     s.get(&format!("/me/contactFolders/{f}/$count"), &t).await.assert_error(400, "BadRequest");

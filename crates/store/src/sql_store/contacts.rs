@@ -359,6 +359,30 @@ pub(super) async fn insert_extension(
     Ok(())
 }
 
+impl SqlStore {
+    /// The number of contacts in a folder (or the whole mailbox), as `folder_counts` keeps it.
+    pub(super) async fn kept_count(&self, mailbox: &Mailbox, scope: &Scope) -> GraphResult<u64> {
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
+        let row = match scope {
+            Scope::Folder(folder) => {
+                conn.query_opt(
+                    "SELECT contacts FROM folder_counts WHERE mailbox_id = ? AND folder_id = ?",
+                    &[mailbox.id.as_str().into(), folder.as_str().into()],
+                )
+                .await?
+            }
+            Scope::Mailbox => {
+                conn.query_opt(
+                    "SELECT CAST(COALESCE(SUM(contacts), 0) AS BIGINT) FROM folder_counts WHERE mailbox_id = ?",
+                    &[mailbox.id.as_str().into()],
+                )
+                .await?
+            }
+        };
+        Ok(row.and_then(|r| r.first().clone().as_i64()).unwrap_or(0).max(0) as u64)
+    }
+}
+
 pub(super) async fn select_extension(
     tx: &mut dyn Sql,
     mailbox: &Mailbox,
@@ -389,10 +413,22 @@ impl Contacts for SqlStore {
 
     async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>> {
         let (scope_sql, scope_params) = match scope {
-            Scope::Folder(folder) => {
-                ("t.mailbox_id = ? AND t.folder_id = ?", vec![mailbox.id.as_str().into(), folder.as_str().into()])
-            }
+            Scope::Folder(folder) => (FOLDER_SCOPE, vec![mailbox.id.as_str().into(), folder.as_str().into()]),
             Scope::Mailbox => ("t.mailbox_id = ?", vec![mailbox.id.as_str().into()]),
+        };
+        // An unfiltered count is the maintained one (`folder_counts`, kept by triggers in every
+        // write's transaction): one row per folder instead of a walk of the folder's index.
+        let kept = if query.count && query.filter.is_none() && query.search.is_empty() {
+            Some(self.kept_count(mailbox, scope).await?)
+        } else {
+            None
+        };
+        let uncounted;
+        let query = if kept.is_some() {
+            uncounted = ListQuery { count: false, ..query.clone() };
+            &uncounted
+        } else {
+            query
         };
         let (rows, next, count) = self
             .list_rows(
@@ -403,7 +439,7 @@ impl Contacts for SqlStore {
             )
             .await?;
         let items = rows.into_iter().map(contact_from).collect::<GraphResult<Vec<_>>>()?;
-        Ok(Page { items, next, count })
+        Ok(Page { items, next, count: kept.or(count) })
     }
 
     async fn create_contact_with_extensions(

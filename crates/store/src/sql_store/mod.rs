@@ -17,6 +17,7 @@ mod import;
 mod items;
 mod notifications;
 mod planner;
+mod runs;
 mod schema;
 mod sharing;
 mod tasks;
@@ -25,7 +26,7 @@ mod versioned;
 // Each role file starts with `use super::*`: it gets the shared vocabulary imported below, the
 // helpers more than one role uses (these globs), and `bump`, `tombstone` and `SqlStore::write`.
 pub(crate) use self::directory::bump_directory;
-use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, versioned::*};
+use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, runs::*, versioned::*};
 
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;

@@ -1,6 +1,6 @@
 //! The list planner: a paged list over a table, with the query's filter, order, skip, keyset
-//! cursor and count, and the SQLite density probe that picks between the filter's index and the
-//! sort's.
+//! cursor and count, the merge of runs for a name prefix ordered by another name (`runs.rs`),
+//! and the SQLite density probe that picks between the filter's index and the sort's.
 
 use super::*;
 
@@ -31,13 +31,25 @@ impl SqlStore {
         c.version = query.version;
         c.params = scope_params.clone();
         let mut wheres = vec![scope_sql.to_owned()];
+        // A prefix on one name ordered by another merges the prefix's runs (runs.rs); an
+        // invalid `$orderby` is left for its own error below.
+        let folder_contacts = table == "contacts" && scope_sql == FOLDER_SCOPE;
+        let runs = match (&query.filter, c.order(&query.orderby)) {
+            (Some(_), Ok(sort)) => self.runs_for(&c, mailbox, folder_contacts, &scope_params, query, &sort).await?,
+            _ => None,
+        };
+        if runs.is_some() {
+            // Each run is one value of the filter's key: that equality must pick the index, not
+            // the prefix's range (with both, SQLite read the whole range and sorted it).
+            c.filter_without_indexes = true;
+        }
         if let Some(f) = &query.filter {
             wheres.push(c.filter(f)?);
             // SQLite has no statistics to weigh a filter's index against the sort's index. A
             // bounded probe tells: when the first rows in list order already hold a page of
             // matches, walking the sort order and testing each row fills a page sooner than
             // collecting and sorting every match; otherwise the filter's own index leads.
-            if dialect.plans_without_statistics() {
+            if dialect.plans_without_statistics() && runs.is_none() {
                 let mut walk = Compiler::new(dialect, entity, &mailbox.id);
                 walk.version = query.version;
                 let scope_len = scope_params.len();
@@ -109,17 +121,33 @@ impl SqlStore {
             let mut wheres = wheres.clone();
             if let Some(cursor) = &after {
                 wheres.push(c.after(&sort, cursor)?);
+                if let (Some(_), Some((first, desc)), Some(Some(key))) = (&runs, sort.first(), cursor.keys.first()) {
+                    // The cursor's OR is no index range; its first key's bound is (same rows).
+                    wheres.push(format!("{first} {} ?", if *desc { "<=" } else { ">=" }));
+                    c.params.push(key.as_str().into());
+                }
             }
-            // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached
-            // statement) does not change with the page size or offset.
-            let sql = format!(
-                "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-                wheres.join(" AND "),
-                order.join(", "),
-            );
-            let mut params = std::mem::take(&mut c.params);
-            params.push((batch as i64 + 1).into());
-            params.push((offset as i64).into());
+            let params = std::mem::take(&mut c.params);
+            let (sql, params) = match &runs {
+                Some(runs) if runs.values.is_empty() => break,
+                Some(runs) => (
+                    merge_sql(runs, table, columns, &wheres, &sort, &order),
+                    merge_params(runs, &params, batch + 1, offset),
+                ),
+                None => {
+                    // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached
+                    // statement) does not change with the page size or offset.
+                    let sql = format!(
+                        "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+                        wheres.join(" AND "),
+                        order.join(", "),
+                    );
+                    let mut params = params;
+                    params.push((batch as i64 + 1).into());
+                    params.push((offset as i64).into());
+                    (sql, params)
+                }
+            };
             offset = 0;
             let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
             let mut rows = conn.query(&sql, &params).await?;

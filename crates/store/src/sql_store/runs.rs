@@ -1,0 +1,113 @@
+//! The merge of runs: a list filtered by a prefix on one name and ordered by another
+//! (`$filter=startswith(surname,'L')&$orderby=displayName`), which no single index serves.
+//! Walking the display-name index and testing surnames reads every entry ahead of the first
+//! match (some 15,000 per page at 710,000 contacts); reading every match and sorting is linear
+//! in the matches. Instead: find the few distinct surnames under the prefix (one index probe
+//! each), read each surname's run in display-name order from
+//! `contacts_by_surname_display` `(mailbox_id, folder_id, surname_key, display_name_key,
+//! created_seq)`, at most a page (plus `$skip`) from each, and merge them. Past
+//! [`MAX_RUNS`] distinct values the planner's other plans take over.
+
+use super::*;
+
+/// The scope of a folder's contacts, as `list_contacts` writes it: the runs' index leads with it.
+pub(super) const FOLDER_SCOPE: &str = "t.mailbox_id = ? AND t.folder_id = ?";
+
+/// The most distinct values merged; more, and the merge would read more than a walk.
+pub(super) const MAX_RUNS: usize = 24;
+
+/// The (filter key, sort key) pairs an index serves as runs.
+const RUN_INDEXES: &[(&str, &str)] = &[("t.surname_key", "t.display_name_key")];
+
+/// A list read as a merge of runs: the runs' values and the sort key.
+pub(super) struct Runs {
+    pub(super) column: String,
+    pub(super) values: Vec<String>,
+}
+
+impl SqlStore {
+    /// The runs for `query` when it is a prefix on one indexed name ordered by another over a
+    /// folder's contacts (`folder_contacts`: the list reads `contacts` in [`FOLDER_SCOPE`]) and
+    /// the prefix covers at most [`MAX_RUNS`] values; `None` otherwise.
+    pub(super) async fn runs_for(
+        &self,
+        c: &Compiler,
+        mailbox: &Mailbox,
+        folder_contacts: bool,
+        scope_params: &[Value],
+        query: &ListQuery,
+        sort: &[(String, bool)],
+    ) -> GraphResult<Option<Runs>> {
+        if !folder_contacts || !query.search.is_empty() {
+            return Ok(None);
+        }
+        let Some((column, prefix)) = query.filter.as_ref().and_then(|f| c.key_prefix(f)) else { return Ok(None) };
+        let [(sort_key, _)] = sort else { return Ok(None) };
+        if !RUN_INDEXES.iter().any(|(f, s)| *f == column && s == sort_key) {
+            return Ok(None);
+        }
+        // A loose index scan: each step is one probe for the next value above the last, so
+        // finding the values costs their number, not their rows.
+        let bare = column.trim_start_matches("t.");
+        let sql = format!(
+            "WITH RECURSIVE v(k, n) AS (\
+             SELECT (SELECT MIN({bare}) FROM contacts WHERE mailbox_id = ? AND folder_id = ? AND {bare} >= ? AND {bare} < ?), 1 \
+             UNION ALL SELECT (SELECT MIN({bare}) FROM contacts WHERE mailbox_id = ? AND folder_id = ? AND {bare} > v.k AND {bare} < ?), v.n + 1 \
+             FROM v WHERE v.k IS NOT NULL AND v.n <= {MAX_RUNS}) \
+             SELECT k FROM v WHERE k IS NOT NULL"
+        );
+        let hi = format!("{prefix}\u{10FFFF}");
+        let mut params = scope_params.to_vec();
+        params.extend([prefix.into(), hi.clone().into()]);
+        params.extend_from_slice(scope_params);
+        params.push(hi.into());
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
+        let rows = conn.query(&sql, &params).await?;
+        if rows.len() > MAX_RUNS {
+            return Ok(None);
+        }
+        let values = rows.into_iter().map(|r| r.first().clone().into_string()).collect();
+        Ok(Some(Runs { column, values }))
+    }
+}
+
+/// The page statement over runs: each run ordered and cut at `?` rows (bound after its own
+/// parameters), then merged in the list's order. Columns after `columns` are aliased so the
+/// merge can order by them; `sort_cols` are the sort expressions.
+pub(super) fn merge_sql(
+    runs: &Runs,
+    table: &str,
+    columns: &str,
+    wheres: &[String],
+    sort: &[(String, bool)],
+    order: &[String],
+) -> String {
+    let tail: String = sort.iter().enumerate().map(|(i, (e, _))| format!(", {e} AS run_k{i}")).collect();
+    // The cursor condition is an OR the index cannot seek on; its first key's bound can.
+    let mut wheres = wheres.to_vec();
+    wheres.push(format!("{} = ?", runs.column));
+    let one = format!(
+        "SELECT {columns}, t.created_seq AS run_seq{tail} FROM {table} t WHERE {} ORDER BY {} LIMIT ?",
+        wheres.join(" AND "),
+        order.join(", ")
+    );
+    let merged: Vec<String> = (0..runs.values.len()).map(|i| format!("SELECT * FROM ({one}) r{i}")).collect();
+    let mut outer: Vec<String> =
+        sort.iter().enumerate().map(|(i, (_, desc))| format!("run_k{i}{}", if *desc { " DESC" } else { "" })).collect();
+    outer.push("run_seq".into());
+    format!("{} ORDER BY {} LIMIT ? OFFSET ?", merged.join(" UNION ALL "), outer.join(", "))
+}
+
+/// The parameters of [`merge_sql`]: each run's (the shared ones, its value, its cut), then the
+/// merge's limit and offset.
+pub(super) fn merge_params(runs: &Runs, shared: &[Value], limit: usize, offset: u64) -> Vec<Value> {
+    let mut params = Vec::with_capacity((shared.len() + 2) * runs.values.len() + 2);
+    for v in &runs.values {
+        params.extend_from_slice(shared);
+        params.push(v.as_str().into());
+        params.push((limit as i64 + offset as i64).into());
+    }
+    params.push((limit as i64).into());
+    params.push((offset as i64).into());
+    params
+}
