@@ -172,6 +172,8 @@ try {
   await page.getByRole("button", { name: "Edit", exact: true }).click();
   await page.getByLabel("Blue team").check();
   await save();
+  // The stored contact first, so a failure says whether the save or the list's redraw is late.
+  await until(async () => (await byName("Zelda Quartz")).categories?.[0] === "Blue team", "the category saved");
   await row("Zelda Quartz").locator(".label", { hasText: "Blue team" }).waitFor({ timeout: T });
   assert.deepEqual((await byName("Zelda Quartz")).categories, ["Blue team"]);
 
