@@ -95,6 +95,12 @@ pub(crate) enum Command {
         /// vcard, outlook-csv or google-csv (detected from the file when not given)
         #[arg(long)]
         format: Option<String>,
+        /// Bulk load into a database no server is using: the file is one transaction whose new
+        /// contacts are written in key order, the contact indexes dropped and rebuilt around them
+        /// (the same contacts, change log and notifications as without it; much faster into a
+        /// large mailbox)
+        #[arg(long)]
+        bulk: bool,
         #[command(flatten)]
         db: DatabaseArgs,
     },

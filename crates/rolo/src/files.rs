@@ -64,6 +64,7 @@ pub async fn import(
     file: &Path,
     folder_path: Option<&str>,
     format: Option<&str>,
+    bulk: bool,
 ) -> Result<(), String> {
     let user = store.find_user(upn).await.map_err(|e| e.message)?.ok_or_else(|| format!("no such user: {upn}"))?;
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -82,7 +83,9 @@ pub async fn import(
         &folder,
         &text,
         format,
-        rolo_server::vcard::BULK_BATCH,
+        // A bulk batch rebuilds the contact indexes once: the whole file is one batch.
+        if bulk { usize::MAX } else { rolo_server::vcard::BULK_BATCH },
+        bulk,
         &mut *progress,
     )
     .await

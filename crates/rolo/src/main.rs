@@ -263,9 +263,9 @@ fn main() {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 sharing::grant(&store, &owner, &to, &role).await.unwrap_or_else(|e| fail(e));
             }
-            Command::Import { upn, file, folder, format, db } => {
+            Command::Import { upn, file, folder, format, bulk, db } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
-                files::import(&store, &upn, &file, folder.as_deref(), format.as_deref())
+                files::import(&store, &upn, &file, folder.as_deref(), format.as_deref(), bulk)
                     .await
                     .unwrap_or_else(|e| fail(e));
             }

@@ -65,7 +65,9 @@ pub(crate) fn renditions(bytes: Vec<u8>) -> Result<Vec<StoredPhoto>, String> {
 }
 
 /// Imports a file's text into `folder`, `batch` records per transaction; `progress` is told
-/// how many records of the total are done after each batch.
+/// how many records of the total are done after each batch. `bulk` writes each batch with
+/// `ContactImport::import_contacts_bulk` (a database no server is using).
+#[allow(clippy::too_many_arguments)]
 pub async fn import_text(
     store: &dyn Store,
     mailbox: &Mailbox,
@@ -73,6 +75,7 @@ pub async fn import_text(
     text: &str,
     format: Format,
     batch: usize,
+    bulk: bool,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> GraphResult<ImportSummary> {
     let records = vcard::read(text, format);
@@ -123,7 +126,12 @@ pub async fn import_text(
         .map_err(GraphError::internal)?;
         summary.skipped.extend(bad);
         if !items.is_empty() {
-            for outcome in store.import_contacts(mailbox, folder, &key_property, items).await? {
+            let outcomes = if bulk {
+                store.import_contacts_bulk(mailbox, folder, &key_property, items).await?
+            } else {
+                store.import_contacts(mailbox, folder, &key_property, items).await?
+            };
+            for outcome in outcomes {
                 match outcome {
                     ImportOutcome::Created(_) => summary.imported += 1,
                     ImportOutcome::Merged(_) => summary.merged += 1,
@@ -288,7 +296,8 @@ async fn import(ctx: &Ctx, chain: &[String], body: &[u8]) -> GraphResult<Respons
     // uploads share, so imports cannot starve the other requests.
     let _slot = ctx.state.photo_slots.acquire().await.map_err(GraphError::internal)?;
     let summary =
-        import_text(ctx.state.store.as_ref(), ctx.mailbox(), &folder, &text, format, BATCH, &mut |_, _| {}).await?;
+        import_text(ctx.state.store.as_ref(), ctx.mailbox(), &folder, &text, format, BATCH, false, &mut |_, _| {})
+            .await?;
     let body = serde_json::to_vec(&summary.to_json()).map_err(GraphError::internal)?;
     Ok(crate::response::json_status(StatusCode::OK, body))
 }

@@ -38,4 +38,17 @@ pub trait ContactImport: Send + Sync {
         key_property: &str,
         items: Vec<ImportItem>,
     ) -> GraphResult<Vec<ImportOutcome>>;
+
+    /// As [`ContactImport::import_contacts`], with the same outcome, for a large batch into a
+    /// database no server is using: the new contacts are written together, in key order, with
+    /// the contact tables' secondary indexes dropped and rebuilt around them (which locks those
+    /// tables until the batch commits). A key repeated within the batch merges into the
+    /// contact the batch creates for it, as one creation.
+    async fn import_contacts_bulk(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        key_property: &str,
+        items: Vec<ImportItem>,
+    ) -> GraphResult<Vec<ImportOutcome>>;
 }

@@ -204,6 +204,18 @@ fn filters_one_mailbox(sql: &str) -> bool {
     squeezed.contains("mailbox_id = ")
         || squeezed.contains("mailbox_id=")
         || (squeezed.trim_start().starts_with("INSERT") && squeezed.contains("mailbox_id"))
+        || inserts_only_with_mailbox(&squeezed)
+}
+
+/// A `WITH` of INSERTs only (a new contact's side tables on PostgreSQL), each naming
+/// `mailbox_id` among its columns.
+fn inserts_only_with_mailbox(squeezed: &str) -> bool {
+    let parts: Vec<&str> = squeezed.split("INSERT INTO ").skip(1).collect();
+    squeezed.starts_with("WITH ")
+        && !parts.is_empty()
+        && !squeezed.contains("UPDATE ")
+        && !squeezed.contains("DELETE ")
+        && parts.iter().all(|p| p.split(')').next().is_some_and(|columns| columns.contains("(mailbox_id")))
 }
 
 #[test]

@@ -372,6 +372,13 @@ pub trait Backend: Send + Sync + 'static {
         job(tx.as_mut()).await?;
         tx.commit().await
     }
+    /// As [`Backend::run_write`] for a job whose first statement bumps `mailbox`'s change counter
+    /// (so it holds that row's lock until it commits). PostgreSQL group-commits the jobs of one
+    /// mailbox queued at the same moment (one transaction, a savepoint each): they would wait
+    /// on each other's lock and fsync anyway. By default, [`Backend::run_write`].
+    async fn run_mailbox_write(&self, _mailbox: &str, job: WriteJob) -> GraphResult<()> {
+        self.run_write(job).await
+    }
     /// Fired (one stored permit) after a commit that queued notifications. A hint only: the
     /// outbox table stays the truth, and workers still poll it.
     fn outbox_signal(&self) -> OutboxSignal;

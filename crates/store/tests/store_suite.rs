@@ -429,6 +429,150 @@ async fn no_subscription_no_outbox(store: SqlStore) {
     assert!(store.claim_outbox(10, "9999-01-01T00:00:00.000Z").await.unwrap().is_empty());
 }
 
+/// Creates of one mailbox arriving together (group-committed: SQLite's one writer, a mailbox's
+/// queue on PostgreSQL) are each answered on their own: a create into a missing folder fails
+/// alone, and every other one is stored with its side tables and exactly one change number.
+async fn concurrent_creates_fail_alone(store: SqlStore) {
+    let store = Arc::new(store);
+    let user = store.create_user("k@x.test", "K").await.unwrap();
+    let mb = user.mailbox.clone();
+    let before = store.change_state(&mb).await.unwrap().current;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let (store, mb) = (store.clone(), mb.clone());
+        tasks.push(tokio::spawn(async move {
+            let folder =
+                if i % 4 == 3 { rolo_domain::FolderId::from_stored("missing".into()) } else { mb.default_folder_id.clone() };
+            let body = json!({
+                "givenName": format!("Grouped{i}"),
+                "emailAddresses": [{"address": format!("g{i}@x.test")}],
+                "categories": [format!("Cat{}", i % 3)],
+                "singleValueExtendedProperties": [{"id": "String {00020329-0000-0000-C000-000000000046} Name tier", "value": format!("v{i}")}],
+            });
+            (i, store.create_contact(&mb, &folder, data(body)).await)
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        let (i, outcome) = t.await.unwrap();
+        match outcome {
+            Ok(c) => {
+                assert_ne!(i % 4, 3, "a create into a missing folder succeeded");
+                created.push((i, c));
+            }
+            Err(e) => {
+                assert_eq!(i % 4, 3, "create {i} failed: {e:?}");
+                assert_eq!(e.code, "ErrorItemNotFound");
+            }
+        }
+    }
+    assert_eq!(created.len(), 24);
+    let after = store.change_state(&mb).await.unwrap().current;
+    assert_eq!(after - before, 24, "one change number per stored create, none for a failed one");
+    let mut keys: Vec<&str> = created.iter().map(|(_, c)| c.change_key.as_str()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 24);
+    let q = ListQuery { page_size: 100, ..Default::default() };
+    let listed = store.list_contacts(&mb, &Scope::Mailbox, &q).await.unwrap().items;
+    assert_eq!(listed.len(), 24);
+    for (i, c) in &created {
+        let q = ListQuery {
+            filter: Some(parse_filter(&format!("emailAddresses/any(a:a/address eq 'g{i}@x.test')")).unwrap()),
+            page_size: 10,
+            ..Default::default()
+        };
+        let found = store.list_contacts(&mb, &Scope::Mailbox, &q).await.unwrap().items;
+        assert_eq!(found.iter().map(|f| &f.id).collect::<Vec<_>>(), [&c.id], "email of {i}");
+        let q = ListQuery {
+            search: rolo_domain::search::parse(&format!("grouped{i}")).unwrap(),
+            page_size: 10,
+            ..Default::default()
+        };
+        let found = store.list_contacts(&mb, &Scope::Mailbox, &q).await.unwrap().items;
+        // A prefix search: "grouped1" also finds Grouped10 to Grouped19.
+        assert!(found.iter().any(|f| f.id == c.id), "$search of {i}");
+    }
+    let q = ListQuery {
+        filter: Some(parse_filter("categories/any(c:c eq 'Cat1')").unwrap()),
+        page_size: 100,
+        ..Default::default()
+    };
+    let expected = created.iter().filter(|(i, _)| i % 3 == 1).count();
+    assert_eq!(store.list_contacts(&mb, &Scope::Mailbox, &q).await.unwrap().items.len(), expected);
+}
+
+fn import_items(n: usize, tag: &str) -> Vec<rolo_store::ImportItem> {
+    let key_prop = rolo_domain::vcard::uid_property();
+    (0..n)
+        .map(|i| {
+            let key = format!("uid-{i}");
+            let mut d = data(json!({
+                "givenName": format!("{tag}{i}"),
+                "surname": format!("Bulk {:03}", n - i),
+                "emailAddresses": [{"address": format!("b{i}@x.test")}],
+                "categories": ["Imported"],
+            }));
+            d.single_value_extended_properties
+                .push(rolo_domain::xprop::SingleValue { id: key_prop.clone(), value: key.clone() });
+            rolo_store::ImportItem { data: d, key, photo: Vec::new() }
+        })
+        .collect()
+}
+
+/// `import_contacts_bulk` stores what `import_contacts` stores: the same contacts, side tables,
+/// one change number each, and a re-run merges on the keys instead of duplicating; the rebuilt
+/// indexes serve ordered and filtered lists.
+async fn bulk_import_matches_import(store: SqlStore) {
+    let key_prop = rolo_domain::vcard::uid_property();
+    let a = store.create_user("l@x.test", "L").await.unwrap().mailbox;
+    let b = store.create_user("m@x.test", "M").await.unwrap().mailbox;
+    store.create_contact(&b, &b.default_folder_id, data(json!({"givenName": "Before"}))).await.unwrap();
+    let before = store.change_state(&b).await.unwrap().current;
+    let mut items = import_items(300, "Bulk");
+    // A key repeated in the batch merges into the contact the batch creates.
+    let mut again = items[7].clone();
+    again.data.given_name = Some("Seventh".into());
+    items.push(again);
+    let normal = store.import_contacts(&a, &a.default_folder_id, &key_prop, items.clone()).await.unwrap();
+    let bulk = store.import_contacts_bulk(&b, &b.default_folder_id, &key_prop, items.clone()).await.unwrap();
+    let kinds = |o: &[rolo_store::ImportOutcome]| {
+        o.iter().map(|o| matches!(o, rolo_store::ImportOutcome::Created(_))).collect::<Vec<_>>()
+    };
+    assert_eq!(kinds(&normal), kinds(&bulk));
+    assert_eq!(store.change_state(&b).await.unwrap().current - before, 300);
+    let names = |mb: rolo_store::Mailbox, filter: &'static str| {
+        let store = &store;
+        async move {
+            let q = ListQuery {
+                filter: (!filter.is_empty()).then(|| parse_filter(filter).unwrap()),
+                orderby: parse_orderby("surname desc").unwrap(),
+                page_size: 1000,
+                ..Default::default()
+            };
+            let page = store.list_contacts(&mb, &Scope::Folder(mb.default_folder_id.clone()), &q).await.unwrap();
+            page.items.into_iter().map(|c| c.data.given_name.unwrap_or_default()).collect::<Vec<_>>()
+        }
+    };
+    let all_a = names(a.clone(), "").await;
+    let mut all_b = names(b.clone(), "").await;
+    assert_eq!(all_b.len(), 301);
+    all_b.retain(|n| n != "Before");
+    assert_eq!(all_a, all_b);
+    assert!(all_b.contains(&"Seventh".to_owned()) && !all_b.contains(&"Bulk7".to_owned()));
+    for filter in ["emailAddresses/any(a:a/address eq 'b42@x.test')", "startswith(surname,'Bulk 01')"] {
+        assert_eq!(names(a.clone(), filter).await, names(b.clone(), filter).await, "{filter}");
+        assert!(!names(b.clone(), filter).await.is_empty(), "{filter}");
+    }
+    let q = ListQuery { search: rolo_domain::search::parse("bulk42").unwrap(), page_size: 10, ..Default::default() };
+    assert_eq!(store.list_contacts(&b, &Scope::Mailbox, &q).await.unwrap().items.len(), 1);
+    // A re-run finds every key: nothing is created.
+    let rerun =
+        store.import_contacts_bulk(&b, &b.default_folder_id, &key_prop, import_items(300, "Bulk")).await.unwrap();
+    assert_eq!(rerun.iter().filter(|o| matches!(o, rolo_store::ImportOutcome::Merged(_))).count(), 300);
+    assert_eq!(names(b.clone(), "").await.len(), 301);
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod on_sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let (s, _d) = super::sqlite().await; super::$name(s).await; })* }
@@ -446,5 +590,7 @@ suite!(
     stale_change_keys_are_refused,
     master_categories,
     search_words_follow_edits,
-    no_subscription_no_outbox
+    no_subscription_no_outbox,
+    concurrent_creates_fail_alone,
+    bulk_import_matches_import
 );

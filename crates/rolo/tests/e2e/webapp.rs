@@ -160,7 +160,7 @@ fn many_cards(n: usize) -> String {
 }
 
 /// The list at 50,000 contacts (`clients/web/scale.test.mjs`): seeded through the bulk import
-/// (the path `rolo import` takes), loaded by the app's mailbox-wide delta, then scrolled from
+/// (`rolo import --bulk`), loaded by the app's mailbox-wide delta, then scrolled from
 /// top to bottom and alphabet-jumped while the page holds a bounded number of row elements.
 async fn people_at_fifty_thousand(s: TestServer) {
     const CONTACTS: usize = 50_000;
@@ -179,6 +179,8 @@ async fn people_at_fifty_thousand(s: TestServer) {
         &many_cards(CONTACTS),
         rolo_domain::vcard::Format::VCard,
         rolo_server::vcard::BULK_BATCH,
+        // The bulk path (`rolo import --bulk`): nothing else writes to this mailbox yet.
+        true,
         &mut |_, _| {},
     )
     .await

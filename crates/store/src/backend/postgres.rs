@@ -12,7 +12,9 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
 use super::replicas::{hint_statement, Replicas, WRITTEN_CHANNEL};
-use crate::sql::{numbered_placeholders, Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value};
+use crate::sql::{numbered_placeholders, Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value, WriteJob};
+
+mod groups;
 
 pub struct PostgresBackend {
     pool: Pool,
@@ -21,6 +23,32 @@ pub struct PostgresBackend {
     replicas: Option<Arc<Replicas>>,
     /// Listens for other processes' `NOTIFY` hints; stopped with the backend.
     listener: tokio::task::JoinHandle<()>,
+    /// The write jobs queued per mailbox (`run_mailbox_write`).
+    groups: Arc<groups::Groups>,
+}
+
+/// What a write transaction is made from; shared with the tasks that run a mailbox's groups.
+#[derive(Clone)]
+struct TxSource {
+    pool: Pool,
+    signal: OutboxSignal,
+    replicas: Option<Arc<Replicas>>,
+}
+
+impl TxSource {
+    async fn begin(&self) -> GraphResult<PgTx> {
+        let client = self.pool.get().await.map_err(|e| GraphError::internal(format!("PostgreSQL pool: {e}")))?;
+        // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
+        let tx = PgTx {
+            client: Some(client),
+            wake: false,
+            signal: self.signal.clone(),
+            replicas: self.replicas.clone(),
+            written: Vec::new(),
+        };
+        tx.client().batch_execute("BEGIN").await.map_err(db_err)?;
+        Ok(tx)
+    }
 }
 
 impl Drop for PostgresBackend {
@@ -115,7 +143,13 @@ impl PostgresBackend {
         let replicas =
             if replicas.is_empty() { None } else { Some(Arc::new(Replicas::new(replicas, max_connections)?)) };
         let listener = tokio::spawn(listen(config, outbox_signal.clone(), replicas.clone()));
-        Ok(PostgresBackend { pool, outbox_signal, replicas, listener })
+        let source = TxSource { pool: pool.clone(), signal: outbox_signal.clone(), replicas: replicas.clone() };
+        let groups = Arc::new(groups::Groups::new(source));
+        Ok(PostgresBackend { pool, outbox_signal, replicas, listener, groups })
+    }
+
+    fn groups_source(&self) -> TxSource {
+        TxSource { pool: self.pool.clone(), signal: self.outbox_signal.clone(), replicas: self.replicas.clone() }
     }
 
     async fn client(&self) -> GraphResult<Object> {
@@ -276,19 +310,22 @@ impl Sql for PgTx {
 impl Tx for PgTx {
     async fn commit(mut self: Box<Self>) -> GraphResult<()> {
         // Hints are delivered to every listening process when (and only if) the transaction
-        // commits: the outbox's wake-up, and with replicas the mailboxes' new counters.
-        let hints: Vec<String> = [
+        // commits: the outbox's wake-up, and with replicas the mailboxes' new counters. They go
+        // in the COMMIT's round trip.
+        let statements: Vec<String> = [
             self.wake.then(|| format!("NOTIFY {OUTBOX_CHANNEL}")),
             self.replicas.as_ref().and_then(|_| hint_statement(&self.written)),
+            Some("COMMIT".to_owned()),
         ]
         .into_iter()
         .flatten()
         .collect();
-        if !hints.is_empty() {
-            self.client().batch_execute(&hints.join("; ")).await.map_err(db_err)?;
-        }
         let client = self.client.take().expect("commit twice");
-        client.batch_execute("COMMIT").await.map_err(db_err)?;
+        if let Err(e) = client.batch_execute(&statements.join("; ")).await {
+            // A hint that failed skipped the COMMIT: the drop rolls the transaction back.
+            self.client = Some(client);
+            return Err(db_err(e));
+        }
         if self.wake {
             self.signal.notify_one();
         }
@@ -362,15 +399,10 @@ impl Backend for PostgresBackend {
     }
 
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
-        // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
-        let tx = PgTx {
-            client: Some(self.client().await?),
-            wake: false,
-            signal: self.outbox_signal.clone(),
-            replicas: self.replicas.clone(),
-            written: Vec::new(),
-        };
-        tx.client().batch_execute("BEGIN").await.map_err(db_err)?;
-        Ok(Box::new(tx))
+        Ok(Box::new(self.groups_source().begin().await?))
+    }
+
+    async fn run_mailbox_write(&self, mailbox: &str, job: WriteJob) -> GraphResult<()> {
+        self.groups.run(mailbox, job).await
     }
 }

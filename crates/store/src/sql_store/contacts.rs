@@ -74,9 +74,7 @@ pub(super) async fn index_collections(
             .await?;
     }
     crate::search_index::insert_words(tx, &mb, &cid, data).await?;
-    let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
-    emails.sort();
-    emails.dedup();
+    let (emails, cats) = email_and_category_keys(data);
     for address in emails {
         tx.execute(
             "INSERT INTO contact_emails (mailbox_id, address_key, contact_id) VALUES (?, ?, ?)",
@@ -84,9 +82,6 @@ pub(super) async fn index_collections(
         )
         .await?;
     }
-    let mut cats: Vec<String> = data.categories.iter().map(|c| fold(c)).collect();
-    cats.sort();
-    cats.dedup();
     for name in cats {
         tx.execute(
             "INSERT INTO contact_categories (mailbox_id, name_key, contact_id) VALUES (?, ?, ?)",
@@ -104,18 +99,89 @@ pub(super) async fn index_collections(
     Ok(())
 }
 
+/// How a new contact's rows are written: on SQLite a statement per table (no round trips to
+/// save); on PostgreSQL one statement whose CTEs insert the search words, e-mails, categories
+/// and extended properties beside the contact row, each side table's rows from a JSON array
+/// parameter (one statement shape for any number of rows, so one prepared statement).
+#[derive(Clone)]
+pub(super) struct ContactInsert {
+    sql: String,
+    /// `sql` also writes the side tables (PostgreSQL).
+    combined: bool,
+}
+
+impl ContactInsert {
+    pub(super) fn new(dialect: Dialect) -> ContactInsert {
+        let row = CONTACTS.insert_sql(dialect.doc_param());
+        match dialect {
+            Dialect::Sqlite => ContactInsert { sql: row, combined: false },
+            Dialect::Postgres => {
+                let array = "json_array_elements(CAST(CAST(? AS TEXT) AS JSON)) AS v";
+                let texts = "json_array_elements_text(CAST(CAST(? AS TEXT) AS JSON)) AS v";
+                let sql = format!(
+                    "WITH w AS (INSERT INTO contact_words (mailbox_id, word, field, contact_id) \
+                     SELECT ?, v->>0, v->>1, ? FROM {array}), \
+                     e AS (INSERT INTO contact_emails (mailbox_id, address_key, contact_id) SELECT ?, v, ? FROM {texts}), \
+                     k AS (INSERT INTO contact_categories (mailbox_id, name_key, contact_id) SELECT ?, v, ? FROM {texts}), \
+                     x AS (INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id) \
+                     SELECT ?, v->>0, v->>1, ? FROM {array}) {row}"
+                );
+                ContactInsert { sql, combined: true }
+            }
+        }
+    }
+}
+
+/// A contact's e-mail address keys and category keys: folded, sorted, without repeats.
+fn email_and_category_keys(data: &ContactData) -> (Vec<String>, Vec<String>) {
+    let mut emails: Vec<String> = data.email_addresses.iter().filter_map(|e| e.address.as_deref()).map(fold).collect();
+    emails.sort();
+    emails.dedup();
+    let mut cats: Vec<String> = data.categories.iter().map(|c| fold(c)).collect();
+    cats.sort();
+    cats.dedup();
+    (emails, cats)
+}
+
+/// The side-table parameters of [`ContactInsert`]'s combined statement, in its order.
+fn side_table_params(mb: &Value, cid: &Value, data: &ContactData) -> GraphResult<Vec<Value>> {
+    let json = |v: serde_json::Value| -> GraphResult<Value> {
+        Ok(serde_json::to_string(&v).map_err(GraphError::internal)?.into())
+    };
+    let words = rolo_domain::search::contact_words(data);
+    let words: Vec<[&str; 2]> = words.iter().map(|(w, f)| [w.as_str(), *f]).collect();
+    let words = serde_json::to_value(words).map_err(GraphError::internal)?;
+    let (emails, cats) = email_and_category_keys(data);
+    let xprops: Vec<[String; 2]> =
+        data.single_value_extended_properties.iter().map(|p| [p.id.as_str().to_owned(), fold(&p.value)]).collect();
+    Ok(vec![
+        mb.clone(),
+        cid.clone(),
+        json(words)?,
+        mb.clone(),
+        cid.clone(),
+        json(emails.into())?,
+        mb.clone(),
+        cid.clone(),
+        json(cats.into())?,
+        mb.clone(),
+        cid.clone(),
+        json(serde_json::to_value(xprops).map_err(GraphError::internal)?)?,
+    ])
+}
+
 /// Creates a contact in `folder` at a new change sequence number, with its side tables, open
 /// extensions and outbox row (inside the caller's transaction: CardDAV adds its own rows).
 pub(super) async fn insert_contact(
     tx: &mut dyn Sql,
-    insert: &str,
+    insert: &ContactInsert,
     mb: &Mailbox,
     folder: FolderId,
     data: ContactData,
     extensions: &[OpenExtension],
 ) -> GraphResult<Contact> {
-    let seq = bump(tx, mb).await?;
-    if !folder_exists(tx, mb, &folder).await? {
+    let BumpForCreate { seq, folder_found, subscribed } = bump_for_create(tx, mb, &folder).await?;
+    if !folder_found {
         return Err(GraphError::item_not_found());
     }
     let now = rolo_domain::time::now_utc();
@@ -127,8 +193,22 @@ pub(super) async fn insert_contact(
         modified: now,
         data,
     };
-    insert_versioned(tx, insert, mb, &contact_version(&contact, seq), derived_columns(&contact.data)?).await?;
-    index_collections(tx, mb, &contact.id, &contact.data, true).await?;
+    if insert.combined {
+        let (mbv, cid): (Value, Value) = (mb.id.as_str().into(), contact.id.as_str().into());
+        let sides = side_table_params(&mbv, &cid, &contact.data)?;
+        insert_versioned_after(
+            tx,
+            &insert.sql,
+            sides,
+            mb,
+            &contact_version(&contact, seq),
+            derived_columns(&contact.data)?,
+        )
+        .await?;
+    } else {
+        insert_versioned(tx, &insert.sql, mb, &contact_version(&contact, seq), derived_columns(&contact.data)?).await?;
+        index_collections(tx, mb, &contact.id, &contact.data, true).await?;
+    }
     for ext in extensions {
         insert_extension(tx, mb, &contact.id, ext).await?;
     }
@@ -140,7 +220,9 @@ pub(super) async fn insert_contact(
         folder: Some(contact.folder_id.as_str()),
         mailbox_wide: true,
     };
-    outbox::notify(tx, mb, &[change]).await?;
+    if subscribed {
+        outbox::notify(tx, mb, &[change]).await?;
+    }
     Ok(contact)
 }
 
@@ -450,9 +532,11 @@ impl Contacts for SqlStore {
         extensions: Vec<OpenExtension>,
     ) -> GraphResult<Contact> {
         let (mb, folder) = (mailbox.clone(), folder.clone());
-        let insert = CONTACTS.insert_sql(self.doc_param);
-        self.write(move |tx| Box::pin(async move { insert_contact(tx, &insert, &mb, folder, data, &extensions).await }))
-            .await
+        let insert = self.contact_insert.clone();
+        self.write_in(mailbox, move |tx| {
+            Box::pin(async move { insert_contact(tx, &insert, &mb, folder, data, &extensions).await })
+        })
+        .await
     }
 
     async fn update_contact(
@@ -466,7 +550,7 @@ impl Contacts for SqlStore {
         let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
         let columns = self.contact_columns.clone();
         let update = CONTACTS.update_sql(self.doc_param);
-        self.write(move |tx| {
+        self.write_in(mailbox, move |tx| {
             Box::pin(async move { edit_contact(tx, &columns, &update, &mb, &id, &scope, &if_match, edit).await })
         })
         .await
@@ -481,8 +565,10 @@ impl Contacts for SqlStore {
     ) -> GraphResult<()> {
         let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
         let columns = self.contact_columns.clone();
-        self.write(move |tx| Box::pin(async move { remove_contact(tx, &columns, &mb, &id, &scope, &if_match).await }))
-            .await
+        self.write_in(mailbox, move |tx| {
+            Box::pin(async move { remove_contact(tx, &columns, &mb, &id, &scope, &if_match).await })
+        })
+        .await
     }
 
     async fn put_photo(&self, mailbox: &Mailbox, owner: &PhotoOwner, renditions: Vec<StoredPhoto>) -> GraphResult<()> {

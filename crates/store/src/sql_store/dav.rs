@@ -177,7 +177,7 @@ impl DavState for SqlStore {
         card: CardWrite,
     ) -> GraphResult<CardOutcome> {
         let (mb, folder) = (mailbox.clone(), folder.clone());
-        let insert = CONTACTS.insert_sql(self.doc_param);
+        let insert = self.contact_insert.clone();
         let columns = self.contact_columns.clone();
         self.write(move |tx| {
             Box::pin(async move {

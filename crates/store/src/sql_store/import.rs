@@ -4,7 +4,12 @@
 use super::*;
 use crate::import::{ContactImport, ImportItem, ImportOutcome};
 
-async fn put_photos(tx: &mut dyn Sql, mb: &Mailbox, id: &ContactId, photo: &[StoredPhoto]) -> GraphResult<()> {
+pub(super) async fn put_photos(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    id: &ContactId,
+    photo: &[StoredPhoto],
+) -> GraphResult<()> {
     for p in photo {
         tx.execute(
             "INSERT INTO photos (mailbox_id, owner_id, size, content_type, width, height, etag, bytes) \
@@ -47,7 +52,32 @@ impl ContactImport for SqlStore {
         key_property: &str,
         items: Vec<ImportItem>,
     ) -> GraphResult<Vec<ImportOutcome>> {
+        self.import_batch(mailbox, folder, key_property, items, false).await
+    }
+
+    async fn import_contacts_bulk(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        key_property: &str,
+        items: Vec<ImportItem>,
+    ) -> GraphResult<Vec<ImportOutcome>> {
+        self.import_batch(mailbox, folder, key_property, items, true).await
+    }
+}
+
+impl SqlStore {
+    /// One batch in one transaction; `bulk` defers the new contacts to `bulk::write_fresh`.
+    async fn import_batch(
+        &self,
+        mailbox: &Mailbox,
+        folder: &FolderId,
+        key_property: &str,
+        items: Vec<ImportItem>,
+        bulk: bool,
+    ) -> GraphResult<Vec<ImportOutcome>> {
         let (mb, folder, key_property) = (mailbox.clone(), folder.clone(), key_property.to_owned());
+        let dialect = self.backend.dialect();
         let columns = self.contact_columns.clone();
         let insert = format!(
             "INSERT INTO contacts (mailbox_id, id, folder_id, created_seq, change_seq, change_key, created_at, modified_at, \
@@ -76,7 +106,13 @@ impl ContactImport for SqlStore {
                 let scope = Scope::Folder(folder.clone());
                 let mut outcomes = Vec::with_capacity(items.len());
                 let mut written: Vec<(Contact, ChangeType)> = Vec::new();
+                let mut fresh = Vec::new();
+                let mut fresh_keys = std::collections::HashMap::new();
                 for item in items {
+                    if bulk && fresh_keys.contains_key(&fold(&item.key)) {
+                        outcomes.push(super::bulk::add_fresh(&mut fresh, &mut fresh_keys, &folder, item));
+                        continue;
+                    }
                     let found = tx
                         .query(
                             "SELECT x.contact_id FROM contact_xprops x JOIN contacts c \
@@ -102,6 +138,10 @@ impl ContactImport for SqlStore {
                             outcomes.push(ImportOutcome::Merged(c.id.clone()));
                             continue;
                         }
+                    }
+                    if bulk && existing.is_none() {
+                        outcomes.push(super::bulk::add_fresh(&mut fresh, &mut fresh_keys, &folder, item));
+                        continue;
                     }
                     let seq = bump(tx, &mb).await?;
                     let now = rolo_domain::time::now_utc();
@@ -155,6 +195,10 @@ impl ContactImport for SqlStore {
                             written.push((c, ChangeType::Created));
                         }
                     }
+                }
+                if !fresh.is_empty() {
+                    let created = super::bulk::write_fresh(tx, dialect, &mb, fresh).await?;
+                    written.extend(created.into_iter().map(|c| (c, ChangeType::Created)));
                 }
                 let changes: Vec<Change<'_>> = written
                     .iter()

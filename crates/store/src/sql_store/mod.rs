@@ -3,6 +3,7 @@
 //! mailbox's writers on PostgreSQL (SQLite has a single writer for all), so read-modify-write
 //! never loses an update.
 
+mod bulk;
 mod categories;
 mod changes;
 mod contacts;
@@ -57,6 +58,7 @@ pub struct SqlStore {
     doc_param: &'static str,
     /// The directory's version as last read, for the per-request check (`directory_version.rs`).
     directory: directory_version::DirectoryVersion,
+    contact_insert: ContactInsert,
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
@@ -66,17 +68,56 @@ async fn bump(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<i64> {
             "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq",
             &[mailbox.id.as_str().into()],
         )
-        .await?
-        .ok_or_else(|| {
-            GraphError::new(
-                ErrorKind::NotFound,
-                "MailboxNotEnabledForRESTAPI",
-                "REST API is not yet supported for this mailbox.",
-            )
-        })?;
+        .await?;
+    bumped(tx, mailbox, row)
+}
+
+fn bumped(tx: &mut dyn Sql, mailbox: &Mailbox, row: Option<Row>) -> GraphResult<i64> {
+    let row = row.ok_or_else(|| {
+        GraphError::new(
+            ErrorKind::NotFound,
+            "MailboxNotEnabledForRESTAPI",
+            "REST API is not yet supported for this mailbox.",
+        )
+    })?;
     let seq = row.int("change_seq").ok_or_else(|| GraphError::internal("change_seq is not an integer"))?;
     tx.wrote_mailbox(&mailbox.id, seq);
     Ok(seq)
+}
+
+/// What a create learns from its first statement.
+struct BumpForCreate {
+    seq: i64,
+    /// The target folder exists.
+    folder_found: bool,
+    /// The mailbox has live subscriptions (so `outbox::notify` has work).
+    subscribed: bool,
+}
+
+/// [`bump`], and in the same statement (one round trip on PostgreSQL instead of three) whether
+/// `folder` exists and whether the mailbox has a live subscription. Both are read after the
+/// counter's row lock is taken, as the separate queries were.
+async fn bump_for_create(tx: &mut dyn Sql, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<BumpForCreate> {
+    let mb: Value = mailbox.id.as_str().into();
+    let row = tx
+        .query_opt(
+            "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq, \
+             CASE WHEN EXISTS (SELECT 1 FROM folders WHERE mailbox_id = ? AND id = ?) THEN 1 ELSE 0 END AS folder_found, \
+             CASE WHEN EXISTS (SELECT 1 FROM subscriptions WHERE mailbox_id = ? AND expires_at > ?) THEN 1 ELSE 0 END \
+             AS subscribed",
+            &[
+                mb.clone(),
+                mb.clone(),
+                folder.as_str().into(),
+                mb,
+                rolo_domain::time::now_utc().into(),
+            ],
+        )
+        .await?;
+    let flags = row.as_ref().map(|r| (r.int("folder_found") == Some(1), r.int("subscribed") == Some(1)));
+    let seq = bumped(tx, mailbox, row)?;
+    let (folder_found, subscribed) = flags.unwrap_or_default();
+    Ok(BumpForCreate { seq, folder_found, subscribed })
 }
 
 /// Records that an item left a scope (a folder id, or `*` for the mailbox) at `seq`.
@@ -115,7 +156,13 @@ impl SqlStore {
         let d = backend.dialect();
         let contact_columns =
             format!("t.id, t.folder_id, t.change_key, t.created_at, t.modified_at, {}", d.doc_select("t.doc"));
-        SqlStore { contact_columns, doc_param: d.doc_param(), backend, directory: Default::default() }
+        SqlStore {
+            contact_columns,
+            doc_param: d.doc_param(),
+            contact_insert: ContactInsert::new(d),
+            backend,
+            directory: Default::default(),
+        }
     }
 
     /// Runs `f` in a write transaction and returns its result once that is committed (on SQLite
@@ -131,18 +178,49 @@ impl SqlStore {
             + 'static,
         T: Send + 'static,
     {
+        self.write_to(None, f).await
+    }
+
+    /// As [`SqlStore::write`] for a write whose first statement is `bump` of `mailbox` (contact
+    /// writes): on PostgreSQL it may share a transaction with the mailbox's other queued writes
+    /// (`Backend::run_mailbox_write`).
+    pub(crate) async fn write_in<T, F>(&self, mailbox: &Mailbox, f: F) -> GraphResult<T>
+    where
+        F: for<'a> FnOnce(
+                &'a mut dyn Sql,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        self.write_to(Some(mailbox.id.as_str()), f).await
+    }
+
+    async fn write_to<T, F>(&self, mailbox: Option<&str>, f: F) -> GraphResult<T>
+    where
+        F: for<'a> FnOnce(
+                &'a mut dyn Sql,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = GraphResult<T>> + Send + 'a>>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
         // The job only reports success; its value waits here until the commit has happened.
         let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
         let out = slot.clone();
-        self.backend
-            .run_write(Box::new(move |tx| {
-                Box::pin(async move {
-                    let value = f(tx).await?;
-                    *out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
-                    Ok(())
-                })
-            }))
-            .await?;
+        let job: crate::sql::WriteJob = Box::new(move |tx| {
+            Box::pin(async move {
+                let value = f(tx).await?;
+                *out.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
+                Ok(())
+            })
+        });
+        match mailbox {
+            Some(mailbox) => self.backend.run_mailbox_write(mailbox, job).await?,
+            None => self.backend.run_write(job).await?,
+        }
         let value = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         value.ok_or_else(|| GraphError::internal("a committed write left no result"))
     }

@@ -89,6 +89,31 @@ pub(super) async fn insert_versioned(
     Ok(())
 }
 
+/// As [`insert_versioned`] for a statement whose own parameters (`before`) come ahead of the
+/// row's (the contact insert's side-table CTEs on PostgreSQL).
+pub(super) async fn insert_versioned_after(
+    tx: &mut dyn Sql,
+    insert: &str,
+    mut before: Vec<Value>,
+    mb: &Mailbox,
+    v: &RowVersion<'_>,
+    derived: Vec<Value>,
+) -> GraphResult<()> {
+    before.extend([
+        mb.id.as_str().into(),
+        v.id.into(),
+        v.folder.into(),
+        v.seq.into(),
+        v.seq.into(),
+        v.change_key.into(),
+        v.created.into(),
+        v.modified.into(),
+    ]);
+    before.extend(derived);
+    tx.execute(insert, &before).await?;
+    Ok(())
+}
+
 /// Writes a row's new version (`update` from [`Versioned::update_sql`]).
 pub(super) async fn update_versioned(
     tx: &mut dyn Sql,

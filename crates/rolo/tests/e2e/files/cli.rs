@@ -80,6 +80,14 @@ pub fn import_export_commands(db: &str, dir: &Path) {
     let (out, _) = import(db, dir, "v4.vcf", &["--folder", "Copy"]);
     assert_eq!(out, "imported 0, merged 4, skipped 0\n");
 
+    // --bulk writes the same cards (indexes rebuilt around them), and a re-run merges them all.
+    let (out, _) = import(db, dir, "first.vcf", &["--folder", "Bulk", "--bulk"]);
+    assert_eq!(out, "imported 4, merged 0, skipped 0\n");
+    assert_eq!(cards(&export(db, dir, "Bulk", "vcard")), cards(&first));
+    let (out, _) = import(db, dir, "first.vcf", &["--folder", "Bulk", "--bulk"]);
+    assert_eq!(out, "imported 0, merged 4, skipped 0\n");
+    assert_eq!(cards(&export(db, dir, "Bulk", "vcard")), cards(&first));
+
     // Both CSV column sets round trip what they hold.
     for format in ["outlook-csv", "google-csv"] {
         let csv = export(db, dir, "Work/Clients", format);
