@@ -7,11 +7,11 @@
 //! request is admitted without a round trip while the budget left, as this process knows it, is
 //! larger than a slack (5% of the limit, or all of it for limits up to 50); within the slack, and
 //! whenever this process's knowledge is older than [`STALE`], the request is counted at once, so
-//! the end of the budget is counted exactly. The limit can be overrun only when the fleet's other
-//! processes admit more than the slack between two of this process's flushes (a burst of over
-//! 5,000 requests a second on one pair at Outlook's 10,000 per 10 minutes), and never by more
-//! than they admit in one [`FLUSH`]. A refusal is never premature: every count a process knows
-//! is of requests really admitted.
+//! the end of the budget is counted exactly. A process also adds its requests at once when it
+//! has admitted [`batch`] (a quarter of the slack) since it last heard the total, so however late
+//! its flush, each process can run at most that far past the limit: N processes overrun it by
+//! at most N quarters of the slack (2.5% of the limit for two processes). A refusal is never
+//! premature: every count a process knows is of requests really admitted.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,6 +122,15 @@ pub fn slack(limit: u64) -> u64 {
     (limit / 20).max(limit.min(50))
 }
 
+/// The most a process admits on its own knowledge before it adds them to the shared count (and
+/// learns the fleet's total again). Without it, a process whose flush is late (a busy machine
+/// delays timers) keeps admitting on an old total while the others use up the budget: seen as
+/// 9% over a limit of 1,000 with two processes. With it, each process can be at most this far
+/// past the limit, so N processes overrun it by at most N × `slack / 4`.
+pub fn batch(limit: u64) -> u64 {
+    (slack(limit) / 4).max(1)
+}
+
 pub struct SharedCounts {
     counter: Counter,
     pairs: Mutex<HashMap<(String, String), Known>>,
@@ -161,6 +170,7 @@ impl SharedCounts {
                 Some(k) if k.total + k.pending + n > limit => return Verdict::Refuse(k.window_end - now),
                 Some(k)
                     if k.synced.is_some_and(|s| now.duration_since(s) < STALE)
+                        && k.pending + n <= batch(limit)
                         && k.total + k.pending + n + slack(limit) <= limit =>
                 {
                     k.pending += n;
