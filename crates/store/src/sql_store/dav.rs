@@ -179,7 +179,8 @@ impl DavState for SqlStore {
         let (mb, folder) = (mailbox.clone(), folder.clone());
         let insert = self.contact_insert.clone();
         let columns = self.contact_columns.clone();
-        self.write(move |tx| {
+        // A card is a contact write: on PostgreSQL it joins the mailbox's group commit.
+        self.write_in(mailbox, move |tx| {
             Box::pin(async move {
                 if let Some(uid) = &card.uid {
                     let except: Vec<&ContactId> = card.moved_from.iter().map(|m| &m.id).collect();
@@ -207,7 +208,7 @@ impl DavState for SqlStore {
         let (mb, id, scope) = (mailbox.clone(), id.clone(), scope.clone());
         let columns = self.contact_columns.clone();
         let update = CONTACTS.update_sql(self.doc_param);
-        self.write(move |tx| {
+        self.write_in(mailbox, move |tx| {
             Box::pin(async move {
                 let contact = edit_contact(tx, &columns, &update, &mb, &id, &scope, &if_match, edit).await?;
                 if let Some(uid) = &card.uid {
