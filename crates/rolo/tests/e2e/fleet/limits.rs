@@ -15,15 +15,8 @@ use crate::carddav::basic;
 use crate::cli::{add_user, assert_success, run, serve, stdout};
 use crate::common::{database_url, into_resp, Backend, Resp, TestServer};
 
-/// Two servers on one PostgreSQL database with a limit large enough to count in batches (1,000
-/// requests: the last 50 are counted one by one): four clients, two on each, each until it is
-/// refused. Together the servers admit the limit and at most 5% more (never fewer: a refusal is
-/// only ever for requests really admitted), and they asked the database far less often than
-/// once a request: about once a flush interval each, plus the budget's counted end.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batched_counts_hold_the_limit_within_five_percent() {
-    const LIMIT: u64 = 1_000;
-    let limits = ThrottleSettings { requests: LIMIT, ..ThrottleSettings::default() };
+/// Two servers on one fresh PostgreSQL database, each counting its throttling in the database.
+async fn two_servers(limits: ThrottleSettings) -> (TestServer, TestServer) {
     let (url, dir) = database_url(Backend::Postgres);
     let open = || async {
         let store = rolo_store::open(&url, &OpenOptions { max_connections: 4, ..OpenOptions::default() }).await;
@@ -39,6 +32,19 @@ async fn batched_counts_hold_the_limit_within_five_percent() {
         state.throttle = Arc::new(Throttle::new(limits).with_database(b_store));
     })
     .await;
+    (a, b)
+}
+
+/// Two servers on one PostgreSQL database with a limit large enough to count in batches (1,000
+/// requests: the last 50 are counted one by one): four clients, two on each, each until it is
+/// refused. Together the servers admit the limit and at most 5% more (never fewer: a refusal is
+/// only ever for requests really admitted), and they asked the database far less often than
+/// once a request: about once a flush interval each, plus the budget's counted end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_counts_hold_the_limit_within_five_percent() {
+    const LIMIT: u64 = 1_000;
+    let limits = ThrottleSettings { requests: LIMIT, ..ThrottleSettings::default() };
+    let (a, b) = two_servers(limits).await;
     assert_eq!(a.state.throttle.counted_in(), "database");
     let (_, token) = a.login("ada@contoso.test").await;
 
@@ -97,21 +103,7 @@ async fn batched_counts_hold_the_limit_within_five_percent() {
 async fn the_upload_budget_is_counted_for_the_fleet() {
     const BUDGET: u64 = 40_000;
     let limits = ThrottleSettings { upload_bytes: BUDGET, ..ThrottleSettings::default() };
-    let (url, dir) = database_url(Backend::Postgres);
-    let open = || async {
-        let store = rolo_store::open(&url, &OpenOptions { max_connections: 4, ..OpenOptions::default() }).await;
-        Arc::new(store.unwrap()) as Arc<dyn Store>
-    };
-    let (a_store, b_store) = (open().await, open().await);
-    let settings = limits.clone();
-    let a = TestServer::start_at(&url, dir, move |state| {
-        state.throttle = Arc::new(Throttle::new(settings).with_database(a_store));
-    })
-    .await;
-    let b = TestServer::start_at(&url, tempfile::tempdir().unwrap(), move |state| {
-        state.throttle = Arc::new(Throttle::new(limits).with_database(b_store));
-    })
-    .await;
+    let (a, b) = two_servers(limits).await;
     let (_, token) = a.login("ada@contoso.test").await;
     let body = json!({"givenName": "Padded", "personalNotes": "n".repeat(950)});
     let size = serde_json::to_vec(&body).unwrap().len() as u64;
