@@ -594,3 +594,8 @@ suite!(
     concurrent_creates_fail_alone,
     bulk_import_matches_import
 );
+
+/// The maintained folder counts and the merge of surname runs (a module here, so the suite stays one
+/// test binary with one set of helpers).
+#[path = "store_suite/counts_and_runs.rs"]
+mod counts_and_runs;

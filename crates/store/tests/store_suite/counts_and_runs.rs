@@ -3,28 +3,13 @@
 //! (`startswith(surname,…)&$orderby=displayName`) against the other plans and a reference
 //! computed here, page by page. On SQLite and PostgreSQL.
 
-use rolo_domain::{ContactData, FolderId};
+use rolo_domain::FolderId;
 use rolo_odata::{parse_filter, parse_orderby};
 use rolo_store::prelude::*;
-use rolo_store::{CardWrite, ImportItem, ListQuery, Mailbox, MovedFrom, OpenOptions, Scope, SqlStore};
+use rolo_store::{CardWrite, ImportItem, ListQuery, Mailbox, MovedFrom, Scope, SqlStore};
 use serde_json::json;
 
-async fn sqlite() -> (SqlStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = rolo_store::open(&dir.path().join("t.db").to_string_lossy(), &OpenOptions::default()).await.unwrap();
-    (store, dir)
-}
-
-async fn postgres() -> (SqlStore, tempfile::TempDir) {
-    let url = rolo_testkit::postgres_server().fresh_database();
-    (rolo_store::open(&url, &OpenOptions::default()).await.unwrap(), tempfile::tempdir().unwrap())
-}
-
-fn data(body: serde_json::Value) -> ContactData {
-    let mut d = ContactData::default();
-    d.apply_v1(&body, true).unwrap();
-    d
-}
+use super::{data, postgres, sqlite};
 
 fn card(name: &str, moved_from: Option<MovedFrom>) -> CardWrite {
     CardWrite { name: name.into(), card: None, uid: None, photo: None, moved_from }
@@ -215,13 +200,6 @@ async fn runs_page_like_the_other_plans(store: SqlStore) {
             }
         }
     }
-}
-
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let (s, _d) = super::sqlite().await; super::$name(s).await; })* }
-        mod on_postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let (s, _d) = super::postgres().await; super::$name(s).await; })* }
-    };
 }
 
 suite!(kept_counts_follow_every_write, runs_page_like_the_other_plans);
