@@ -74,19 +74,7 @@ pub(super) async fn insert_versioned(
     v: &RowVersion<'_>,
     derived: Vec<Value>,
 ) -> GraphResult<()> {
-    let mut params: Vec<Value> = vec![
-        mb.id.as_str().into(),
-        v.id.into(),
-        v.folder.into(),
-        v.seq.into(),
-        v.seq.into(),
-        v.change_key.into(),
-        v.created.into(),
-        v.modified.into(),
-    ];
-    params.extend(derived);
-    tx.execute(insert, &params).await?;
-    Ok(())
+    insert_versioned_after(tx, insert, Vec::new(), mb, v, derived).await
 }
 
 /// As [`insert_versioned`] for a statement whose own parameters (`before`) come ahead of the
