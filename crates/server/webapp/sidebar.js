@@ -8,8 +8,18 @@ import { isAdmin, canSeeApps } from "./admin.js";
 
 let onMailbox = () => {};
 
+/** A drag under way (a folder or contact rows): redrawing the sidebar then would replace the
+ * element dragged or dropped on, and the browser drops the drag; the redraw waits for its end. */
+let dragging = false;
+let redrawLater = false;
+
 export function initSidebar(openMailbox) {
   onMailbox = openMailbox;
+  document.addEventListener("dragstart", () => { dragging = true; });
+  document.addEventListener("dragend", () => {
+    dragging = false;
+    if (redrawLater) { redrawLater = false; renderSidebar(); }
+  });
 }
 
 function go(view) {
@@ -182,6 +192,7 @@ function sharedLabel(s) {
 }
 
 export function renderSidebar() {
+  if (dragging) { redrawLater = true; return; }
   const nav = $("#sidebar");
   const ro = state.readOnly;
   // A mailbox shared folder by folder has no folder tree or categories to change.
