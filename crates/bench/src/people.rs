@@ -84,7 +84,32 @@ pub struct Params<'a> {
 /// Seeds the directory users and the received messages (from a pool of correspondents, half of
 /// them colleagues), then measures.
 pub async fn run(pool: &mut Pool, report: &mut Report, p: &Params<'_>) -> Result<(), String> {
-    let (base, admin, me, directory, messages) = (p.base, p.admin, p.me, p.directory, p.messages);
+    let mut client = pool.one().await?;
+    // A kept database (`--database FILE`) that an earlier run seeded to the end is measured as it
+    // is: seeding a million messages takes minutes, measuring takes seconds, and a measurement
+    // wants an idle machine. The marker user is seeded last, so a run stopped half-way seeds again.
+    let seeded = client.get(&format!("{}/users/{}", p.base, marker(p))).await;
+    pool.give_back(client);
+    if matches!(seeded, Ok(200)) {
+        report.notes.push(format!(
+            "people corpus: found complete in the kept database ({} directory users, {} messages); not seeded again",
+            thousands(p.directory as f64),
+            thousands(p.messages as f64)
+        ));
+    } else {
+        seed(pool, report, p).await?;
+    }
+    measure(pool, report, p).await
+}
+
+/// The directory user seeded after everything else: its presence says a run finished seeding
+/// this corpus (its sizes are in the name, so a kept file seeded with other sizes seeds again).
+fn marker(p: &Params<'_>) -> String {
+    format!("bench-corpus-{}-{}@contoso.test", p.directory, p.messages)
+}
+
+async fn seed(pool: &mut Pool, report: &mut Report, p: &Params<'_>) -> Result<(), String> {
+    let (admin, me, directory, messages) = (p.admin, p.me, p.directory, p.messages);
     let mut client = pool.one().await?;
     eprintln!("people: seeding {} directory users", thousands(directory as f64));
     for chunk in (0..directory).collect::<Vec<_>>().chunks(5_000) {
@@ -148,13 +173,29 @@ pub async fn run(pool: &mut Pool, report: &mut Report, p: &Params<'_>) -> Result
         thousands(correspondents as f64),
         started.elapsed().as_secs_f64()
     ));
+    let mut client = pool.one().await?;
+    let body = json!({"users": [{"userPrincipalName": marker(p), "displayName": "Bench Corpus"}]}).to_string();
+    let status = client.request("POST", &format!("{admin}/seed"), Some(body.as_bytes())).await;
+    pool.give_back(client);
+    if !matches!(status, Ok(200)) {
+        return Err(format!("seeding the corpus marker failed: {status:?}"));
+    }
+    Ok(())
+}
 
+/// The first page of /me/people and people-picker `$search`, at each concurrency.
+async fn measure(pool: &mut Pool, report: &mut Report, p: &Params<'_>) -> Result<(), String> {
+    let base = p.base;
     let first = Arc::new(Pick::One(format!("{base}/me/people")));
     let searches = Arc::new(Pick::Random(
         QUERIES.iter().map(|q| format!("{base}/me/people?$search=%22{}%22", q.replace(' ', "%20"))).collect(),
     ));
     let lowest = p.levels.iter().copied().min().unwrap_or(1);
-    for (label, pick, target_ms) in [("people: first page", first, 5.0), ("people: $search", searches, 10.0)] {
+    let highest = p.levels.iter().copied().max().unwrap_or(1);
+    // The first page's target (issue #7) is a single client's; `$search`'s (issue #17 §2) is
+    // the p99 at the highest concurrency.
+    let targets = [("people: first page", first, 5.0, lowest), ("people: $search", searches, 10.0, highest)];
+    for (label, pick, target_ms, at) in targets {
         for &c in p.levels {
             let o = load::timed(pool, c, Arc::clone(&pick), p.duration).await?;
             let mut row = Row::new(label, c, o);
@@ -164,7 +205,7 @@ pub async fn run(pool: &mut Pool, report: &mut Report, p: &Params<'_>) -> Result
                 row.p50_ms,
                 row.p99_ms
             );
-            if c == lowest {
+            if c == at {
                 let p99 = row.p99_ms;
                 row.target(format!("p99 < {target_ms} ms ({p99:.2} ms @{c})"), p99 < target_ms);
             }

@@ -103,7 +103,12 @@ pub fn spawn(rolo: &Path, database: &str, emulator: bool) -> Result<Target, Stri
     // On a reused database the user may already exist: that is fine as long
     // as a token can be issued, so only report this failure if that fails too.
     let add = run_cli(rolo, &["users", "add", USER, "--display-name", "Rolo Bench", "--database", &db]);
-    let scopes = "Contacts.ReadWrite Mail.ReadWrite People.Read";
+    // The people scenario (the emulator's) also reads a directory user to find a kept corpus.
+    let scopes = if emulator {
+        "Contacts.ReadWrite Mail.ReadWrite People.Read User.ReadBasic.All"
+    } else {
+        "Contacts.ReadWrite Mail.ReadWrite People.Read"
+    };
     let token =
         run_cli(rolo, &["token", USER, "--scopes", scopes, "--ttl", "2h", "--database", &db]).map_err(
             |e| match &add {
