@@ -66,6 +66,11 @@ pub struct Cli {
     /// Bearer token for --external.
     #[arg(long, value_name = "T", requires = "external")]
     pub token: Option<String>,
+
+    /// Run only the ceiling server, print its address and serve until killed (to profile it
+    /// alone, e.g. under callgrind, with the same method as `rolo serve`).
+    #[arg(long)]
+    pub serve_ceiling: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

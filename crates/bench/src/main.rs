@@ -64,6 +64,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if cli.serve_ceiling {
+        let c = ceiling::start()?;
+        println!("http://{}", c.addr);
+        let _ = tokio::signal::ctrl_c().await;
+        return Ok(());
+    }
     // `target` owns the spawned server: whichever way this function returns
     // (including Ctrl-C below), dropping it kills the server.
     let target = match (&cli.external, &cli.token) {

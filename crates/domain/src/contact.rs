@@ -203,6 +203,32 @@ pub struct Contact {
     pub data: ContactData,
 }
 
+/// A contact as the store reads it: the server-managed fields and the canonical document, not
+/// yet parsed. A read that only renders the contact renders the document itself
+/// ([`crate::projection::ContactJson::stored`]); anything else parses it into a [`Contact`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredContact {
+    pub id: ContactId,
+    pub folder_id: FolderId,
+    pub change_key: String,
+    pub created: String,
+    pub modified: String,
+    /// [`ContactData`] as JSON.
+    pub doc: String,
+}
+
+impl StoredContact {
+    pub fn parse(self) -> GraphResult<Contact> {
+        let data: ContactData = serde_json::from_str(&self.doc).map_err(|e| self.corrupt(e))?;
+        let StoredContact { id, folder_id, change_key, created, modified, .. } = self;
+        Ok(Contact { id, folder_id, change_key, created, modified, data })
+    }
+
+    pub(crate) fn corrupt(&self, e: serde_json::Error) -> GraphError {
+        GraphError::internal(format!("contact {} has a corrupt document: {e}", self.id))
+    }
+}
+
 impl ContactData {
     /// Applies a v1.0 JSON body (POST or PATCH) with Graph's rules: unknown and read-only
     /// properties are refused, structured values and collections are replaced whole, and the

@@ -8,11 +8,14 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::contact::{Contact, EmailAddress, PostalAddress, Website};
+use crate::contact::{Contact, StoredContact};
 use crate::error::{GraphError, GraphResult};
 use crate::folder::ContactFolder;
 use crate::version::ApiVersion;
 use rolo_odata::SelectItem;
+
+mod view;
+pub use view::{AddressView, ContactView, EmailView, PhoneView, Text, WebsiteView};
 
 /// v1.0 contact properties in the order Graph's examples show them (from [`crate::properties`]).
 pub const CONTACT_V1_PROPERTIES: &[&str] = &crate::properties::V1_NAMES;
@@ -89,9 +92,42 @@ impl FieldSet {
     }
 }
 
+/// The server-managed fields of a contact, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactHead<'a> {
+    pub id: &'a str,
+    pub folder_id: &'a str,
+    pub change_key: &'a str,
+    pub created: &'a str,
+    pub modified: &'a str,
+}
+
+impl<'a> ContactHead<'a> {
+    pub fn of(c: &'a Contact) -> Self {
+        ContactHead {
+            id: c.id.as_str(),
+            folder_id: c.folder_id.as_str(),
+            change_key: &c.change_key,
+            created: &c.created,
+            modified: &c.modified,
+        }
+    }
+
+    pub fn of_stored(c: &'a StoredContact) -> Self {
+        ContactHead {
+            id: c.id.as_str(),
+            folder_id: c.folder_id.as_str(),
+            change_key: &c.change_key,
+            created: &c.created,
+            modified: &c.modified,
+        }
+    }
+}
+
 /// Serialises a contact in the shape of `version`.
 pub struct ContactJson<'a> {
-    pub contact: &'a Contact,
+    pub head: ContactHead<'a>,
+    pub view: ContactView<'a>,
     pub fields: FieldSet,
     /// `@odata.context`, written first, for single-entity responses.
     pub context: Option<&'a str>,
@@ -102,8 +138,19 @@ pub struct ContactJson<'a> {
 
 impl<'a> ContactJson<'a> {
     pub fn new(contact: &'a Contact, fields: FieldSet, version: ApiVersion) -> Self {
+        Self::of_parts(ContactHead::of(contact), ContactView::of(&contact.data), fields, version)
+    }
+
+    /// A stored contact rendered from its document, which is never parsed into a
+    /// [`ContactData`]: the projection reads the document's strings where they lie.
+    pub fn stored(contact: &'a StoredContact, fields: FieldSet, version: ApiVersion) -> GraphResult<Self> {
+        let view = ContactView::parse(&contact.doc).map_err(|e| contact.corrupt(e))?;
+        Ok(Self::of_parts(ContactHead::of_stored(contact), view, fields, version))
+    }
+
+    fn of_parts(head: ContactHead<'a>, view: ContactView<'a>, fields: FieldSet, version: ApiVersion) -> Self {
         let schema_values = if fields == FieldSet::ALL { None } else { Some(&[][..]) };
-        ContactJson { contact, fields, context: None, version, schema_values }
+        ContactJson { head, view, fields, context: None, version, schema_values }
     }
 
     pub fn with_context(mut self, context: &'a str) -> Self {
@@ -150,13 +197,13 @@ impl ContactJson<'_> {
 
     /// The contact's entries in Graph's order, into either sink.
     fn entries<M: Entries>(&self, m: &mut M) -> Result<(), M::Error> {
-        let c = self.contact;
-        let d = &c.data;
+        let c = &self.head;
+        let d = &self.view;
         let beta = self.version == ApiVersion::Beta;
         if let Some(ctx) = self.context {
             m.serialize_entry("@odata.context", ctx)?;
         }
-        m.serialize_entry("@odata.etag", &etag(&c.change_key))?;
+        m.serialize_entry("@odata.etag", &etag(c.change_key))?;
         for (idx, name) in contact_properties(self.version).iter().enumerate() {
             if !self.fields.contains(idx) {
                 continue;
@@ -182,14 +229,14 @@ impl ContactJson<'_> {
                 "gender" => m.serialize_entry(name, &d.gender)?,
                 "weddingAnniversary" => m.serialize_entry(name, &d.wedding_anniversary)?,
                 "isFavorite" => m.serialize_entry(name, &d.is_favorite)?,
-                "id" => m.serialize_entry(name, c.id.as_str())?,
-                "createdDateTime" => m.serialize_entry(name, &c.created)?,
-                "lastModifiedDateTime" => m.serialize_entry(name, &c.modified)?,
-                "changeKey" => m.serialize_entry(name, &c.change_key)?,
+                "id" => m.serialize_entry(name, c.id)?,
+                "createdDateTime" => m.serialize_entry(name, c.created)?,
+                "lastModifiedDateTime" => m.serialize_entry(name, c.modified)?,
+                "changeKey" => m.serialize_entry(name, c.change_key)?,
                 "categories" => m.serialize_entry(name, &d.categories)?,
-                "parentFolderId" => m.serialize_entry(name, c.folder_id.as_str())?,
+                "parentFolderId" => m.serialize_entry(name, c.folder_id)?,
                 "birthday" => m.serialize_entry(name, &d.birthday)?,
-                "fileAs" => m.serialize_entry(name, d.file_as.as_deref().unwrap_or(""))?,
+                "fileAs" => m.serialize_entry(name, d.file_as.as_ref().map_or("", Text::as_str))?,
                 "displayName" => m.serialize_entry(name, &d.display_name)?,
                 "givenName" => m.serialize_entry(name, &d.given_name)?,
                 "initials" => m.serialize_entry(name, &d.initials)?,
@@ -217,11 +264,11 @@ impl ContactJson<'_> {
                 "businessHomePage" => m.serialize_entry(name, &d.business_home_page())?,
                 "assistantName" => m.serialize_entry(name, &d.assistant_name)?,
                 "manager" => m.serialize_entry(name, &d.manager)?,
-                "homePhones" => m.serialize_entry(name, &d.phones_of("home").collect::<Vec<_>>())?,
+                "homePhones" => m.serialize_entry(name, &Seq(|| d.phones_of("home")))?,
                 "mobilePhone" => m.serialize_entry(name, &d.phones_of("mobile").next())?,
-                "businessPhones" => m.serialize_entry(name, &d.phones_of("business").collect::<Vec<_>>())?,
+                "businessPhones" => m.serialize_entry(name, &Seq(|| d.phones_of("business")))?,
                 "spouseName" => m.serialize_entry(name, &d.spouse_name)?,
-                "personalNotes" => m.serialize_entry(name, d.personal_notes.as_deref().unwrap_or(""))?,
+                "personalNotes" => m.serialize_entry(name, d.personal_notes.as_ref().map_or("", Text::as_str))?,
                 "children" => m.serialize_entry(name, &d.children)?,
                 "homeAddress" => m.serialize_entry(name, &AddressV1(d.address_of("home")))?,
                 "businessAddress" => m.serialize_entry(name, &AddressV1(d.address_of("business")))?,
@@ -230,7 +277,7 @@ impl ContactJson<'_> {
             }
         }
         // Schema-extension values: all of them on a full read, the named ones under `$select`.
-        for (id, values) in &d.schema_extensions {
+        for (id, values) in d.schema_extensions.iter() {
             if self.schema_values.is_none_or(|named| named.iter().any(|n| n.eq_ignore_ascii_case(id))) {
                 let mut v = serde_json::Map::new();
                 v.insert("@odata.type".into(), json!("#microsoft.graph.ComplexExtensionValue"));
@@ -241,6 +288,15 @@ impl ContactJson<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A sequence serialised straight from an iterator, without collecting it first.
+struct Seq<F>(F);
+
+impl<I: Iterator<Item = T>, T: Serialize, F: Fn() -> I> Serialize for Seq<F> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
     }
 }
 
@@ -285,13 +341,13 @@ impl Entries for RawSink<'_> {
 }
 
 /// A beta `typedEmailAddress`.
-struct EmailBeta<'a>(&'a EmailAddress);
+struct EmailBeta<'v, 'a>(&'v EmailView<'a>);
 
-impl Serialize for EmailBeta<'_> {
+impl Serialize for EmailBeta<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("type", e.kind.as_deref().unwrap_or("unknown"))?;
+        m.serialize_entry("type", e.kind.as_ref().map_or("unknown", Text::as_str))?;
         if let Some(label) = &e.other_label {
             m.serialize_entry("otherLabel", label)?;
         }
@@ -302,13 +358,13 @@ impl Serialize for EmailBeta<'_> {
 }
 
 /// A beta `physicalAddress`: its type, then the fields that are set.
-struct AddressBeta<'a>(&'a PostalAddress);
+struct AddressBeta<'v, 'a>(&'v AddressView<'a>);
 
-impl Serialize for AddressBeta<'_> {
+impl Serialize for AddressBeta<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.0;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("type", if a.kind.is_empty() { "unknown" } else { &a.kind })?;
+        m.serialize_entry("type", if a.kind.as_str().is_empty() { "unknown" } else { a.kind.as_str() })?;
         for (k, v) in [
             ("postOfficeBox", &a.post_office_box),
             ("street", &a.street),
@@ -325,9 +381,9 @@ impl Serialize for AddressBeta<'_> {
     }
 }
 
-struct WebsiteBeta<'a>(&'a Website);
+struct WebsiteBeta<'v, 'a>(&'v WebsiteView<'a>);
 
-impl Serialize for WebsiteBeta<'_> {
+impl Serialize for WebsiteBeta<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let w = self.0;
         let mut m = s.serialize_map(Some(3))?;
@@ -348,9 +404,9 @@ pub fn etag(change_key: &str) -> String {
     s
 }
 
-struct EmailV1<'a>(&'a EmailAddress);
+struct EmailV1<'v, 'a>(&'v EmailView<'a>);
 
-impl Serialize for EmailV1<'_> {
+impl Serialize for EmailV1<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
         m.serialize_entry("name", &self.0.name)?;
@@ -360,9 +416,9 @@ impl Serialize for EmailV1<'_> {
 }
 
 /// A v1.0 `physicalAddress`: `{}` when unset, only the set fields otherwise.
-struct AddressV1<'a>(Option<&'a PostalAddress>);
+struct AddressV1<'v, 'a>(Option<&'v AddressView<'a>>);
 
-impl Serialize for AddressV1<'_> {
+impl Serialize for AddressV1<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         if let Some(a) = self.0 {
@@ -412,7 +468,7 @@ pub fn folder_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contact::ContactData;
+    use crate::contact::{ContactData, WriteRules};
     use crate::ids::{ContactId, FolderId};
     use serde_json::Value;
 
@@ -493,6 +549,140 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A contact with every shown field set, in both versions' shapes, values that need
+    /// escaping, extended properties (stored, never shown) and schema-extension values.
+    fn rich() -> Contact {
+        let mut c = sample();
+        let beta = WriteRules { version: ApiVersion::Beta, schemas: &[], creating: false };
+        c.data
+            .apply(
+                &json!({"displayName": "Dr \"Al\" W\\ilber\n\u{7}", "middleName": "Q", "nickName": "Al", "title": "Dr",
+                        "generation": "III", "fileAs": "Wilber, Alex", "initials": "A.W.", "yomiGivenName": "アレックス",
+                        "yomiSurname": "ウィルバー", "yomiCompanyName": "コ", "jobTitle": "Ingénieure ✓", "companyName": "Co",
+                        "department": "R&D", "officeLocation": "4/12", "profession": "Eng", "manager": "M",
+                        "assistantName": "As", "spouseName": "Sp", "personalNotes": "line 1\r\nline 2\t\u{1f}",
+                        "birthday": "1990-05-01T00:00:00Z", "imAddresses": ["im1", "im\"2"], "children": ["C1"],
+                        "categories": ["Red", "Blue"],
+                        "emailAddresses": [{"type": "work", "name": "W", "address": "w@x.test"},
+                                           {"type": "other", "otherLabel": "Old", "address": "o@x.test"},
+                                           {"name": "Nameless"}, {"address": "4@x.test"}],
+                        "phones": [{"type": "home", "number": "1"}, {"type": "business", "number": "2"},
+                                   {"type": "mobile", "number": "3"}, {"type": "home", "number": "4"},
+                                   {"type": "pager"}, {"type": "mobile", "number": "5"}],
+                        "postalAddresses": [{"type": "business", "street": "1 Main", "city": "Oslo", "postOfficeBox": "9"},
+                                            {"type": "home", "countryOrRegion": "NO", "postalCode": "0150", "state": "S"},
+                                            {"type": "other", "city": "Bergen"}, {"city": "Nowhere"}],
+                        "websites": [{"type": "blog", "address": "https://b.test"},
+                                     {"type": "work", "address": "https://w.test", "displayName": "Work"}],
+                        "flag": {"flagStatus": "flagged",
+                                 "startDateTime": {"dateTime": "2024-01-01T00:00:00", "timeZone": "UTC"},
+                                 "dueDateTime": {"dateTime": "2024-02-01T00:00:00", "timeZone": "UTC"}},
+                        "gender": "female", "weddingAnniversary": "2010-06-01", "isFavorite": true,
+                        "singleValueExtendedProperties": [{"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Color", "value": "Green"}],
+                        "multiValueExtendedProperties": [{"id": "StringArray {66f5a359-4659-4830-9070-00047ec6ac6e} Name Tags", "value": ["a", "b"]}]}),
+                beta,
+            )
+            .unwrap();
+        c.data.schema_extensions.insert("ext_plain".into(), json!({"a": 1, "b": "x\ny"}));
+        c.data.schema_extensions.insert("ext_\"odd".into(), json!({"c": [1.5, true, null]}));
+        c
+    }
+
+    fn stored(c: &Contact, doc: String) -> StoredContact {
+        StoredContact {
+            id: c.id.clone(),
+            folder_id: c.folder_id.clone(),
+            change_key: c.change_key.clone(),
+            created: c.created.clone(),
+            modified: c.modified.clone(),
+            doc,
+        }
+    }
+
+    /// The same document as PostgreSQL's `jsonb` gives it back: spaces after `:` and `,`, keys
+    /// reordered (shortest first), and non-ASCII characters written as `\u` escapes.
+    fn jsonb_like(v: &Value) -> String {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort_by_key(|k| (k.len(), k.as_str()));
+                let items: Vec<String> =
+                    keys.iter().map(|k| format!("{}: {}", jsonb_like(&json!(k)), jsonb_like(&m[k.as_str()]))).collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            Value::Array(a) => format!("[{}]", a.iter().map(jsonb_like).collect::<Vec<_>>().join(", ")),
+            Value::String(s) => {
+                let plain = serde_json::to_string(s).unwrap();
+                plain
+                    .chars()
+                    .map(|ch| if ch.is_ascii() { ch.to_string() } else { format!("\\u{:04x}", ch as u32) })
+                    .collect()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Rendering the stored document directly writes exactly what parsing it into a `Contact`
+    /// and rendering that writes: both versions, with and without `$select`, a context and
+    /// named schema-extension values, from the document as Rolo writes it and as PostgreSQL
+    /// returns it, for a full contact and an empty one.
+    #[test]
+    fn rendering_the_stored_document_is_rendering_the_parsed_contact() {
+        let select = [
+            SelectItem::Path(vec!["personalNotes".into()]),
+            SelectItem::Path(vec!["homeAddress".into()]),
+            SelectItem::Path(vec!["emailAddresses".into()]),
+        ];
+        let mut empty = sample();
+        empty.data = ContactData::default();
+        for c in [rich(), sample(), empty] {
+            let doc = serde_json::to_string(&c.data).unwrap();
+            let reshaped = jsonb_like(&serde_json::from_str(&doc).unwrap());
+            assert!(doc == "{}" || doc != reshaped);
+            for doc in [doc, reshaped] {
+                let s = stored(&c, doc);
+                let parsed = s.clone().parse().unwrap();
+                assert_eq!(parsed, c);
+                for version in [ApiVersion::V1, ApiVersion::Beta] {
+                    let props = contact_properties(version);
+                    let picked = [&select[..1], &select[1..2], &select[2..]]
+                        .into_iter()
+                        .filter_map(|sel| FieldSet::from_select(sel, props, "t").ok());
+                    let named = ["EXT_PLAIN".to_owned()];
+                    let mut cases = vec![(FieldSet::ALL, None)];
+                    for fields in picked {
+                        cases.push((fields, Some(&named[..])));
+                        cases.push((fields, Some(&[][..])));
+                    }
+                    for (fields, schema) in cases {
+                        for context in [None, Some("https://x/v1.0/$metadata#users('u')/contacts/$entity")] {
+                            let mut from_doc = ContactJson::stored(&s, fields, version).unwrap();
+                            let mut from_data = ContactJson::new(&parsed, fields, version);
+                            (from_doc.schema_values, from_data.schema_values) = (schema, schema);
+                            (from_doc.context, from_data.context) = (context, context);
+                            let (mut a, mut b) = (Vec::new(), Vec::new());
+                            from_doc.write_json(&mut a).unwrap();
+                            from_data.write_json(&mut b).unwrap();
+                            let a = String::from_utf8(a).unwrap();
+                            assert_eq!(a, String::from_utf8(b).unwrap());
+                            assert_eq!(a, serde_json::to_string(&from_data).unwrap());
+                            assert_eq!(a, serde_json::to_string(&from_doc).unwrap());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_corrupt_document_is_an_internal_error() {
+        let s = stored(&sample(), "{\"givenName\": 7}".into());
+        let err = ContactJson::stored(&s, FieldSet::ALL, ApiVersion::V1).err().unwrap();
+        assert_eq!(err.kind, crate::ErrorKind::Internal);
+        assert!(err.cause.unwrap().contains("corrupt document"));
+        assert_eq!(s.parse().unwrap_err().kind, crate::ErrorKind::Internal);
     }
 
     #[test]

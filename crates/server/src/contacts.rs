@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use rolo_domain::contact::{WriteRules, CONTACT_TYPE};
+use rolo_domain::contact::{StoredContact, WriteRules, CONTACT_TYPE};
 use rolo_domain::extension::{bare_name, ExtensionLimits, OpenExtension};
 use rolo_domain::projection::{contact_properties, etag, ContactJson, FieldSet};
 use rolo_domain::schema::SchemaExtension;
@@ -52,6 +52,13 @@ impl Selection {
         let mut json = ContactJson::new(contact, self.fields, version);
         json.schema_values = self.schema_values.as_deref();
         json
+    }
+
+    /// The same, rendered from the stored document without parsing it into a `ContactData`.
+    fn stored<'a>(&'a self, contact: &'a StoredContact, version: ApiVersion) -> GraphResult<ContactJson<'a>> {
+        let mut json = ContactJson::stored(contact, self.fields, version)?;
+        json.schema_values = self.schema_values.as_deref();
+        Ok(json)
     }
 }
 
@@ -170,7 +177,7 @@ fn id_list(e: &Expr, name: &str, out: &mut Vec<String>) -> GraphResult<()> {
 async fn open_extensions(
     ctx: &Ctx,
     exps: &[Expansion],
-    contacts: &[&Contact],
+    ids: &[&ContactId],
 ) -> GraphResult<Option<Vec<Vec<OpenExtension>>>> {
     let Some(only) = exps.iter().find_map(|e| match e {
         Expansion::Extensions(only) => Some(only),
@@ -178,7 +185,7 @@ async fn open_extensions(
     }) else {
         return Ok(None);
     };
-    let ids: Vec<ContactId> = contacts.iter().map(|c| c.id.clone()).collect();
+    let ids: Vec<ContactId> = ids.iter().map(|&id| id.clone()).collect();
     let all = ctx.state.store.extensions_of(ctx.mailbox(), &ids).await?;
     Ok(Some(
         ids.iter()
@@ -196,11 +203,11 @@ async fn open_extensions(
 /// own document; a property asked for but not set is simply absent, as on Graph.
 fn expanded(
     ctx: &Ctx,
+    contact: &Contact,
     v: ContactJson<'_>,
     exps: &[Expansion],
     extensions: Option<&[OpenExtension]>,
 ) -> GraphResult<Value> {
-    let contact = v.contact;
     let mut value = serde_json::to_value(&v).map_err(GraphError::internal)?;
     let Value::Object(m) = &mut value else { return Ok(value) };
     if let Some(exts) = extensions {
@@ -264,20 +271,36 @@ async fn entity_response(
     };
     let context = collection_context(ctx, path, &contact.folder_id, sel.fields) + "/$entity";
     let v = sel.json(contact, ctx.version).with_context(&context);
-    // Sized for a typical contact, so the body is not regrown several times while it is written.
-    let mut body = Vec::with_capacity(2048);
+    let mut body = Vec::with_capacity(ENTITY_CAPACITY);
     if exps.is_empty() && extensions.is_none() {
         v.write_json(&mut body)
     } else {
-        serde_json::to_writer(&mut body, &expanded(ctx, v, exps, extensions)?)
+        serde_json::to_writer(&mut body, &expanded(ctx, contact, v, exps, extensions)?)
     }
     .map_err(GraphError::internal)?;
+    Ok(entity_body(ctx, status, body, &contact.change_key))
+}
+
+/// Sized for a typical contact, so the body is not regrown several times while it is written.
+const ENTITY_CAPACITY: usize = 2048;
+
+/// A contact read and shown as it is: rendered from its stored document.
+async fn stored_response(ctx: &Ctx, contact: &StoredContact, path: &FolderPath) -> GraphResult<Response> {
+    let sel = selection(ctx).await?;
+    let context = collection_context(ctx, path, &contact.folder_id, sel.fields) + "/$entity";
+    let v = sel.stored(contact, ctx.version)?.with_context(&context);
+    let mut body = Vec::with_capacity(ENTITY_CAPACITY);
+    v.write_json(&mut body).map_err(GraphError::internal)?;
+    Ok(entity_body(ctx, StatusCode::OK, body, &contact.change_key))
+}
+
+fn entity_body(ctx: &Ctx, status: StatusCode, body: Vec<u8>, change_key: &str) -> Response {
     let resp = json_status(status, body);
-    let resp = with_header(resp, "ETag", &etag(&contact.change_key));
-    Ok(match ctx.prefer.applied(false) {
+    let resp = with_header(resp, "ETag", &etag(change_key));
+    match ctx.prefer.applied(false) {
         Some(applied) => with_header(resp, "Preference-Applied", &applied),
         None => resp,
-    })
+    }
 }
 
 /// What `GET .../contacts` lists: the folder (for `@odata.context`), the name its `$skiptoken`s
@@ -319,8 +342,10 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
     let (mut query, prefer_used) = contact_list_query(&ctx.options, &ctx.prefer, &ctx.state.codec, &scope_name)?;
     query.version = ctx.version;
     query.max_bytes = Some(ctx.state.limits().page_bytes);
-    let page = ctx.state.store.list_contacts(ctx.mailbox(), &list_scope, &query).await?;
-    let extensions = open_extensions(ctx, &exps, &page.items.iter().collect::<Vec<_>>()).await?;
+    // Rendered from the stored documents; only an expansion, which reads extended properties,
+    // parses them.
+    let page = ctx.state.store.list_stored_contacts(ctx.mailbox(), &list_scope, &query).await?;
+    let extensions = open_extensions(ctx, &exps, &page.items.iter().map(|c| &c.id).collect::<Vec<_>>()).await?;
 
     let mut out = Vec::with_capacity(256 + page.items.len() * 1200);
     out.extend_from_slice(b"{\"@odata.context\":");
@@ -330,16 +355,17 @@ pub async fn list(ctx: &Ctx, path: &FolderPath) -> GraphResult<Response> {
         out.extend_from_slice(format!(",\"@odata.count\":{n}").as_bytes());
     }
     out.extend_from_slice(b",\"value\":[");
-    for (i, contact) in page.items.iter().enumerate() {
+    for (i, stored) in page.items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let v = sel.json(contact, ctx.version);
         if exps.is_empty() {
-            v.write_json(&mut out)
+            sel.stored(stored, ctx.version)?.write_json(&mut out)
         } else {
+            let contact = stored.clone().parse()?;
+            let v = sel.json(&contact, ctx.version);
             let exts = extensions.as_ref().map(|e| e[i].as_slice());
-            serde_json::to_writer(&mut out, &expanded(ctx, v, &exps, exts)?)
+            serde_json::to_writer(&mut out, &expanded(ctx, &contact, v, &exps, exts)?)
         }
         .map_err(GraphError::internal)?;
     }
@@ -363,9 +389,13 @@ pub async fn get(ctx: &Ctx, path: &FolderPath, id: &str) -> GraphResult<Response
     let id = ContactId::parse(id)?;
     let scope = ctx.contact_scope(path, &id).await?;
     let exps = expansions(ctx)?;
-    let contact =
-        ctx.state.store.get_contact(ctx.mailbox(), &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
-    let extensions = open_extensions(ctx, &exps, &[&contact]).await?;
+    let stored =
+        ctx.state.store.get_stored_contact(ctx.mailbox(), &id, &scope).await?.ok_or_else(GraphError::item_not_found)?;
+    if exps.is_empty() {
+        return stored_response(ctx, &stored, path).await;
+    }
+    let contact = stored.parse()?;
+    let extensions = open_extensions(ctx, &exps, &[&contact.id]).await?;
     entity_response(ctx, &contact, StatusCode::OK, path, &exps, extensions.as_ref().map(|e| e[0].as_slice())).await
 }
 

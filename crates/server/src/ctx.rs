@@ -19,7 +19,8 @@ use crate::AppState;
 pub struct Ctx {
     pub state: Arc<AppState>,
     pub principal: Principal,
-    pub user: User,
+    /// The mailbox's owner, shared with the user cache.
+    pub user: Arc<User>,
     /// `v1.0` or `beta`: which shapes the request reads and writes.
     pub version: ApiVersion,
     /// `http://host/v1.0` (or `/beta`)

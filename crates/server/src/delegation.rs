@@ -64,7 +64,7 @@ pub(crate) async fn owner(state: &AppState, principal: &Principal, owner: &Owner
     if matches!(user.kind, MailboxKind::Group | MailboxKind::Archive) {
         return Err(GraphError::invalid_user(&user.id));
     }
-    Ok(user)
+    Ok(std::sync::Arc::unwrap_or_clone(user))
 }
 
 fn to_json(u: &User, g: Grant) -> Value {

@@ -5,17 +5,19 @@
 //! forgets it at its own directory writes, so the check costs no query: a user disabled through
 //! this process's store fails at its next request, one disabled elsewhere within a second.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use rolo_domain::{GraphError, GraphResult, Principal};
 use rolo_store::{Store, User};
 
 /// Users by id or UPN (ASCII-lower-cased), each tagged with the generation it was read in.
+/// Shared, not cloned: every request looks its caller and its mailbox's owner up here.
 #[derive(Default)]
 pub struct UserCache {
-    entries: RwLock<HashMap<String, (User, u64)>>,
+    entries: RwLock<HashMap<String, (Arc<User>, u64)>>,
     /// The directory version last seen, and a local counter bumped each time it changes.
     seen: RwLock<String>,
     generation: AtomicU64,
@@ -48,24 +50,29 @@ impl UserCache {
     }
 
     /// Finds a user by object id or UPN, through the cache.
-    pub async fn user(&self, store: &dyn Store, key: &str) -> GraphResult<Option<User>> {
+    pub async fn user(&self, store: &dyn Store, key: &str) -> GraphResult<Option<Arc<User>>> {
         // ASCII case only, as the store compares UPNs: a look-alike must not hit a cached user.
-        let k = key.to_ascii_lowercase();
+        // Object ids are lower-case already and need no copy.
+        let k = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(key.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(key)
+        };
         // Tagged with the generation before the read: an entry read while the directory changed
         // is already stale when stored, and is never served.
         let generation = self.generation.load(Ordering::SeqCst);
-        let cached = self.entries.read().ok().and_then(|m| m.get(&k).cloned());
+        let cached = self.entries.read().ok().and_then(|m| m.get(k.as_ref()).cloned());
         if let Some((u, g)) = cached {
             if g == generation {
                 return Ok(Some(u));
             }
         }
-        let found = store.find_user(key).await?;
+        let found = store.find_user(key).await?.map(Arc::new);
         if let (Some(u), Ok(mut m)) = (&found, self.entries.write()) {
             if m.len() > 100_000 {
                 m.clear();
             }
-            m.insert(k, (u.clone(), generation));
+            m.insert(k.into_owned(), (u.clone(), generation));
         }
         Ok(found)
     }
@@ -77,7 +84,7 @@ pub async fn require_active(cache: &UserCache, store: &dyn Store, principal: &Pr
     // Apps too: a user removed since it was cached must not be addressed through the cache.
     cache.refresh(store).await?;
     let Some(oid) = principal.user_id.as_deref() else { return Ok(()) };
-    match cache.user(store, oid).await? {
+    match cache.user(store, oid).await?.as_deref() {
         Some(u) if !u.disabled => Ok(()),
         Some(_) => Err(GraphError::unauthenticated("Access token validation failure. The user's account is disabled.")),
         None => Err(GraphError::unauthenticated("Access token validation failure. The token's user no longer exists.")),

@@ -259,7 +259,7 @@ async fn conversations(
             MailboxAccess::App
         }
     };
-    let mailbox_user = state.user(&found.id).await?.ok_or_else(|| not_found(group_key))?;
+    let mailbox_user = state.shared_user(&found.id).await?.ok_or_else(|| not_found(group_key))?;
     let app_key = principal.app_id.clone().unwrap_or_default();
     let _permit = state.throttle.admit(&app_key, &found.id)?;
     let parts = call.parts;

@@ -262,6 +262,11 @@ impl AppState {
 
     /// Finds a user by object id or UPN, through a small cache.
     pub async fn user(&self, key: &str) -> GraphResult<Option<User>> {
+        Ok(self.shared_user(key).await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// [`AppState::user`] without copying the cached user.
+    pub async fn shared_user(&self, key: &str) -> GraphResult<Option<Arc<User>>> {
         self.users.user(self.store.as_ref(), key).await
     }
 }

@@ -2,6 +2,8 @@
 //! (`/me` or `/users/{id}`) resolved once for the router and for subscriptions, and the
 //! caller's [`MailboxAccess`] under the route's [`MailboxRule`].
 
+use std::sync::Arc;
+
 use rolo_domain::access::MailboxRule;
 use rolo_domain::{ErrorKind, GraphError, GraphResult, MailboxAccess, Principal};
 use rolo_store::User;
@@ -11,15 +13,15 @@ use crate::AppState;
 
 /// The user a path's owner names: the signed-in user for `/me` (refused for app-only callers),
 /// else the user by id or principal name; an unknown user is Graph's `ErrorInvalidUser`.
-pub async fn resolve_owner(state: &AppState, principal: &Principal, owner: &Owner) -> GraphResult<User> {
+pub async fn resolve_owner(state: &AppState, principal: &Principal, owner: &Owner) -> GraphResult<Arc<User>> {
     match owner {
         Owner::Me => {
             let oid = principal.user_id.clone().ok_or_else(|| {
                 GraphError::bad_request("BadRequest", "/me request is only valid with delegated authentication flow.")
             })?;
-            state.user(&oid).await?.ok_or_else(|| GraphError::invalid_user(&oid))
+            state.shared_user(&oid).await?.ok_or_else(|| GraphError::invalid_user(&oid))
         }
-        Owner::User(key) => state.user(key).await?.ok_or_else(|| GraphError::invalid_user(key)),
+        Owner::User(key) => state.shared_user(key).await?.ok_or_else(|| GraphError::invalid_user(key)),
     }
 }
 

@@ -124,7 +124,7 @@ async fn resolve(state: &AppState, principal: &Principal, resource: &str) -> Gra
             parent.map(|p| p.as_str().to_owned()).ok_or_else(unsupported)?
         }
     };
-    Ok(Target { mailbox_id: user.id, scope, select })
+    Ok(Target { mailbox_id: user.id.clone(), scope, select })
 }
 
 fn entity(base: &str, sub: &Subscription, with_client_state: bool, status: StatusCode) -> GraphResult<Response> {

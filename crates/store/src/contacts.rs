@@ -1,6 +1,7 @@
 //! The storage role `Contacts`.
 
 use async_trait::async_trait;
+use rolo_domain::contact::StoredContact;
 use rolo_domain::extension::OpenExtension;
 use rolo_domain::{Contact, ContactData, ContactId, FolderId, GraphResult};
 
@@ -10,9 +11,29 @@ use crate::{ContactEdit, Mailbox, PhotoOwner, Scope, StoredPhoto};
 /// Contacts, with their photos and open extensions.
 #[async_trait]
 pub trait Contacts: Send + Sync {
-    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>>;
+    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>> {
+        self.get_stored_contact(mailbox, id, scope).await?.map(StoredContact::parse).transpose()
+    }
+    /// A contact with its document unparsed, for a read that only renders it.
+    async fn get_stored_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+    ) -> GraphResult<Option<StoredContact>>;
     /// Lists the contacts of one folder, or of the whole mailbox (beta's `/me/contacts`).
-    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>>;
+    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>> {
+        let page = self.list_stored_contacts(mailbox, scope, query).await?;
+        let items = page.items.into_iter().map(StoredContact::parse).collect::<GraphResult<_>>()?;
+        Ok(Page { items, next: page.next, count: page.count })
+    }
+    /// [`Contacts::list_contacts`] with the documents unparsed, for a page that only renders them.
+    async fn list_stored_contacts(
+        &self,
+        mailbox: &Mailbox,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> GraphResult<Page<StoredContact>>;
     async fn create_contact(&self, mailbox: &Mailbox, folder: &FolderId, data: ContactData) -> GraphResult<Contact> {
         self.create_contact_with_extensions(mailbox, folder, data, Vec::new()).await
     }

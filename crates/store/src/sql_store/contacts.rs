@@ -2,16 +2,20 @@
 
 use super::*;
 
-pub(super) fn contact_from(mut row: Row) -> GraphResult<Contact> {
-    let id = ContactId::from_stored(row.text("id"));
-    let folder_id = FolderId::from_stored(row.text("folder_id"));
-    let change_key = row.text("change_key");
-    let created = row.text("created_at");
-    let modified = row.text("modified_at");
-    let doc = row.text("doc");
-    let data: ContactData = serde_json::from_str(&doc)
-        .map_err(|e| GraphError::internal(format!("contact {id} has a corrupt document: {e}")))?;
-    Ok(Contact { id, folder_id, change_key, created, modified, data })
+pub(super) fn contact_from(row: Row) -> GraphResult<Contact> {
+    stored_contact_from(row).parse()
+}
+
+/// A contact row with its document left unparsed.
+pub(super) fn stored_contact_from(mut row: Row) -> StoredContact {
+    StoredContact {
+        id: ContactId::from_stored(row.text("id")),
+        folder_id: FolderId::from_stored(row.text("folder_id")),
+        change_key: row.text("change_key"),
+        created: row.text("created_at"),
+        modified: row.text("modified_at"),
+        doc: row.text("doc"),
+    }
 }
 
 /// The columns derived from a contact's data, in [`CONTACTS`]' order: the folded sort keys
@@ -363,10 +367,20 @@ pub(super) async fn select_contact(
     id: &ContactId,
     scope: &Scope,
 ) -> GraphResult<Option<Contact>> {
+    select_stored_contact(conn, columns, mailbox, id, scope).await?.map(StoredContact::parse).transpose()
+}
+
+async fn select_stored_contact(
+    conn: &mut dyn Sql,
+    columns: &str,
+    mailbox: &Mailbox,
+    id: &ContactId,
+    scope: &Scope,
+) -> GraphResult<Option<StoredContact>> {
     let sql = format!("SELECT {columns} FROM contacts t WHERE t.mailbox_id = ? AND t.id = ?");
     let row = conn.query_opt(&sql, &[mailbox.id.as_str().into(), id.as_str().into()]).await?;
     let Some(row) = row else { return Ok(None) };
-    let contact = contact_from(row)?;
+    let contact = stored_contact_from(row);
     match scope {
         Scope::Folder(f) if *f != contact.folder_id => Ok(None),
         _ => Ok(Some(contact)),
@@ -488,12 +502,22 @@ pub(super) fn extension_from(mut row: Row) -> GraphResult<OpenExtension> {
 
 #[async_trait]
 impl Contacts for SqlStore {
-    async fn get_contact(&self, mailbox: &Mailbox, id: &ContactId, scope: &Scope) -> GraphResult<Option<Contact>> {
+    async fn get_stored_contact(
+        &self,
+        mailbox: &Mailbox,
+        id: &ContactId,
+        scope: &Scope,
+    ) -> GraphResult<Option<StoredContact>> {
         let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
-        select_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
+        select_stored_contact(conn.as_mut(), &self.contact_columns, mailbox, id, scope).await
     }
 
-    async fn list_contacts(&self, mailbox: &Mailbox, scope: &Scope, query: &ListQuery) -> GraphResult<Page<Contact>> {
+    async fn list_stored_contacts(
+        &self,
+        mailbox: &Mailbox,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> GraphResult<Page<StoredContact>> {
         let (scope_sql, scope_params) = match scope {
             Scope::Folder(folder) => (FOLDER_SCOPE, vec![mailbox.id.as_str().into(), folder.as_str().into()]),
             Scope::Mailbox => ("t.mailbox_id = ?", vec![mailbox.id.as_str().into()]),
@@ -520,7 +544,7 @@ impl Contacts for SqlStore {
                 query,
             )
             .await?;
-        let items = rows.into_iter().map(contact_from).collect::<GraphResult<Vec<_>>>()?;
+        let items = rows.into_iter().map(stored_contact_from).collect();
         Ok(Page { items, next, count: kept.or(count) })
     }
 

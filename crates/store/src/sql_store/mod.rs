@@ -31,6 +31,7 @@ use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*,
 
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
+use rolo_domain::contact::StoredContact;
 use rolo_domain::extension::OpenExtension;
 use rolo_domain::folder::{DEFAULT_FOLDER_NAME, DEFAULT_FOLDER_WELL_KNOWN};
 use rolo_domain::ids::{change_key, new_guid};
