@@ -109,6 +109,12 @@ pub(super) async fn rebuild(tx: &mut dyn Sql, dialect: Dialect, dropped: Dropped
     for (_, def) in &indexes {
         tx.execute(def, &[]).await?;
     }
+    if dialect == Dialect::Postgres {
+        // PostgreSQL plans with statistics, and autovacuum cannot sample rows a transaction has
+        // not committed: without this a freshly loaded million is planned as an empty table (a
+        // `startswith(displayName,...)` at 1,000,000 contacts: 4 s a request before, 4–55 ms after).
+        tx.execute(&format!("ANALYZE {}", TABLES.replace('\'', "")), &[]).await?;
+    }
     Ok(())
 }
 
