@@ -54,6 +54,14 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub million: usize,
 
+    /// Mailboxes the mailboxes scenario measures across (seeded when missing or empty).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub mailboxes: usize,
+
+    /// Contacts in each of the mailboxes scenario's mailboxes.
+    #[arg(long, value_name = "M", default_value_t = 1_000)]
+    pub per_mailbox: usize,
+
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -116,6 +124,11 @@ pub enum Scenario {
     /// page, get by id, prefix searches, `$count`, delta and the server's RSS, each with its target.
     #[value(alias = "big-mailbox")]
     Million,
+    /// --mailboxes users of --per-mailbox contacts each (seeded once per database with `rolo users
+    /// add --from` and `rolo import --manifest`), measured over random mailboxes with one app-only
+    /// token: first page, get by id, prefix searches, `$count`, delta and the server's RSS.
+    #[value(alias = "fleet")]
+    Mailboxes,
     /// Change notifications: a subscription on me/contacts to the bench's own webhook receiver,
     /// then 500 creates at each concurrency; latency from each 201 to its `created` notification.
     #[value(alias = "notifications")]

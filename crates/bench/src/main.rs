@@ -8,6 +8,7 @@
 mod carddav;
 mod ceiling;
 mod cli;
+mod fleet;
 mod http;
 mod load;
 mod million;
@@ -164,7 +165,7 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
         memory(cli, t, &mut runs, &list, &mut ids).await?;
     }
     if cli.wants(Scenario::Delta) && !ids.is_empty() {
-        delta(&mut runs, "delta", &t.base, &ids, None).await?;
+        delta(&mut runs, "delta", &format!("{}/me", t.base), &ids, None).await?;
     }
     if cli.wants(Scenario::Organize) && !ids.is_empty() {
         runs.organize(&t.base, &list, &ids).await?;
@@ -173,6 +174,11 @@ async fn bench(cli: &Cli, t: &Target) -> Result<Report, String> {
         let get_before =
             runs.report.rows.iter().find(|r| r.scenario == "get-by-id" && r.concurrency == max_c).map(|r| r.rps);
         million::run(&mut runs, t, cli.million, get_before, ceiling).await?;
+    }
+    if cli.wants(Scenario::Mailboxes) {
+        let get_before =
+            runs.report.rows.iter().find(|r| r.scenario == "get-by-id" && r.concurrency == max_c).map(|r| r.rps);
+        fleet::run(&mut runs, t, cli.mailboxes, cli.per_mailbox, get_before).await?;
     }
     if cli.wants(Scenario::People) {
         let params = people::Params {
@@ -276,14 +282,15 @@ async fn delta_round(client: &mut http::Client, link: &str) -> Result<(String, u
     }
 }
 
-/// The delta scenario: an initial round over the default folder, no-change polls, then rounds
+/// The delta scenario: an initial round over the default folder of `owner` (`/v1.0/me`,
+/// `/v1.0/users/{id}`), no-change polls, then rounds
 /// after 100 changes each. The targets: a poll under 2 ms, an incremental round under 20 ms.
 /// `label` starts its notes; `initial_page` is the page size the initial round asks for with
 /// `Prefer: odata.maxpagesize` (a million contacts at the default 10 would be 100,000 requests).
 async fn delta(
     runs: &mut Runs<'_>,
     label: &str,
-    base: &str,
+    owner: &str,
     ids: &[String],
     initial_page: Option<usize>,
 ) -> Result<(), String> {
@@ -292,7 +299,7 @@ async fn delta(
         eprintln!("{label}: initial round over the default folder");
         let started = std::time::Instant::now();
         client.set_prefer(initial_page.map(|n| format!("odata.maxpagesize={n}")).as_deref());
-        let first = delta_round(&mut client, &format!("{base}/me/contacts/delta")).await;
+        let first = delta_round(&mut client, &format!("{owner}/contacts/delta")).await;
         client.set_prefer(None);
         let (mut link, seen) = first?;
         let initial = started.elapsed();
@@ -311,7 +318,7 @@ async fn delta(
             for i in 0..100 {
                 let id = &ids[(r * 7919 + i * 104_729) % ids.len()];
                 let body = format!("{{\"jobTitle\":\"Round {r} change {i}\"}}");
-                let path = http::strip_origin(&format!("{base}/me/contacts/{}", http::encode_segment(id))).to_owned();
+                let path = http::strip_origin(&format!("{owner}/contacts/{}", http::encode_segment(id))).to_owned();
                 let status =
                     client.request("PATCH", &path, Some(body.as_bytes())).await.map_err(|e| format!("PATCH: {e}"))?;
                 if status != 200 {

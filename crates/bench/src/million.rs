@@ -78,7 +78,7 @@ const SURNAME: [&str; 32] = [
 
 /// Card `i`: names from the lists above (a `startswith` prefix of a given name or surname
 /// selects 1 in 16 or 1 in 32 of the mailbox), a work email and a mobile number.
-fn card(i: usize, out: &mut String) {
+pub(crate) fn card(i: usize, out: &mut String) {
     use std::fmt::Write as _;
     let given = GIVEN[i % GIVEN.len()];
     let surname = SURNAME[(i / GIVEN.len()) % SURNAME.len()];
@@ -241,7 +241,7 @@ pub async fn run(
     row.target(format!("p99 < 50 ms @1 ({p99:.1} ms)"), p99 < 50.0);
     runs.report.rows.push(row);
 
-    delta(runs, &format!("million ({label}): delta"), base, &ids, Some(1000)).await?;
+    delta(runs, &format!("million ({label}): delta"), &format!("{base}/me"), &ids, Some(1000)).await?;
 
     if let Some(spawned) = &t.spawned {
         let (rss, hwm) = server::memory_kib(spawned.pid())?;

@@ -84,11 +84,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Import a vCard or CSV (Outlook's or Google's columns) file into a user's contacts
+    /// Import a vCard or CSV (Outlook's or Google's columns) file into a user's contacts, or
+    /// (--manifest) many users' files at once
     Import {
         /// The user's principal name or id
-        upn: String,
-        file: std::path::PathBuf,
+        #[arg(required_unless_present = "manifest")]
+        upn: Option<String>,
+        #[arg(required_unless_present = "manifest")]
+        file: Option<std::path::PathBuf>,
+        /// Load a whole organisation into a database no server is using: a file of
+        /// `UPN<TAB>FILE` lines (FILE relative to the manifest's directory; blank lines and lines
+        /// starting with `#` skipped), all imported as --bulk in ONE transaction that rebuilds
+        /// the contact indexes once (a failure leaves nothing imported)
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["upn", "file"])]
+        manifest: Option<std::path::PathBuf>,
         /// A folder path under Contacts, e.g. `Work/Clients` (created when missing)
         #[arg(long)]
         folder: Option<String>,
@@ -197,11 +206,16 @@ pub(crate) enum GroupsCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum UsersCommand {
-    /// Add a user
+    /// Add a user, or (--from) many users in one transaction
     Add {
-        upn: String,
-        #[arg(long)]
-        display_name: String,
+        #[arg(required_unless_present = "from")]
+        upn: Option<String>,
+        #[arg(long, required_unless_present = "from")]
+        display_name: Option<String>,
+        /// Add every user of a file of `UPN<TAB>DISPLAY NAME` lines (the display name defaults to
+        /// the UPN; blank lines and lines starting with `#` skipped), all or none
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["upn", "display_name", "password", "shared", "archive"])]
+        from: Option<std::path::PathBuf>,
         /// A password for the token endpoint's password grant
         #[arg(long, conflicts_with = "shared")]
         password: Option<String>,

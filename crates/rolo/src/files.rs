@@ -12,7 +12,12 @@ use rolo_store::{ListQuery, Mailbox, SqlStore};
 
 /// Finds (or, when `create`, makes) the folder at `path`: names separated by `/`, from the
 /// default Contacts folder; no path is the default folder itself.
-async fn folder(store: &SqlStore, mailbox: &Mailbox, path: Option<&str>, create: bool) -> Result<FolderId, String> {
+pub(crate) async fn folder(
+    store: &SqlStore,
+    mailbox: &Mailbox,
+    path: Option<&str>,
+    create: bool,
+) -> Result<FolderId, String> {
     let mut current = mailbox.default_folder_id.clone();
     for name in path.unwrap_or_default().split('/').map(str::trim).filter(|n| !n.is_empty()) {
         let query = ListQuery { page_size: 1000, ..Default::default() };
@@ -26,7 +31,7 @@ async fn folder(store: &SqlStore, mailbox: &Mailbox, path: Option<&str>, create:
     Ok(current)
 }
 
-fn format_arg(raw: Option<&str>) -> Result<Option<Format>, String> {
+pub(crate) fn format_arg(raw: Option<&str>) -> Result<Option<Format>, String> {
     raw.map(|f| Format::parse(f).ok_or_else(|| format!("the format is vcard, outlook-csv or google-csv, not '{f}'")))
         .transpose()
 }

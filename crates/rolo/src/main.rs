@@ -9,6 +9,7 @@ mod files;
 mod groups;
 mod lifecycle;
 mod ops;
+mod organisation;
 mod sharing;
 mod tls;
 
@@ -263,11 +264,18 @@ fn main() {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 sharing::grant(&store, &owner, &to, &role).await.unwrap_or_else(|e| fail(e));
             }
-            Command::Import { upn, file, folder, format, bulk, db } => {
+            Command::Import { upn, file, manifest, folder, format, bulk, db } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
-                files::import(&store, &upn, &file, folder.as_deref(), format.as_deref(), bulk)
-                    .await
-                    .unwrap_or_else(|e| fail(e));
+                let done = match (manifest, upn, file) {
+                    (Some(manifest), _, _) => {
+                        organisation::import_manifest(&store, &manifest, folder.as_deref(), format.as_deref()).await
+                    }
+                    (None, Some(upn), Some(file)) => {
+                        files::import(&store, &upn, &file, folder.as_deref(), format.as_deref(), bulk).await
+                    }
+                    _ => Err("give a user and a file, or --manifest".into()),
+                };
+                done.unwrap_or_else(|e| fail(e));
             }
             Command::Export { upn, folder, format, output, db } => {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
@@ -291,10 +299,17 @@ fn main() {
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 sharing::restrict(&store, &app, &to, remove).await.unwrap_or_else(|e| fail(e));
             }
-            Command::Users { command: UsersCommand::Add { upn, display_name, password, shared, archive, db } } => {
+            Command::Users { command: UsersCommand::Add { from: Some(from), db, .. } } => {
+                let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
+                organisation::add_users(&store, &from).await.unwrap_or_else(|e| fail(e));
+            }
+            Command::Users { command: UsersCommand::Add { upn, display_name, password, shared, archive, db, .. } } => {
                 if password.as_deref() == Some("") {
                     fail("the password must not be empty");
                 }
+                let (Some(upn), Some(display_name)) = (upn, display_name) else {
+                    fail("give a user principal name and --display-name, or --from")
+                };
                 let store = db.open().await.unwrap_or_else(|e| fail(describe(e)));
                 let user = store.create_user(&upn, &display_name).await.unwrap_or_else(|e| fail(describe(e)));
                 if shared {

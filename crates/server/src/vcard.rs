@@ -64,6 +64,37 @@ pub(crate) fn renditions(bytes: Vec<u8>) -> Result<Vec<StoredPhoto>, String> {
     Ok(crate::photos::renditions(upload.original))
 }
 
+/// Turns parsed records into import items: each keyed by its UID (else a digest of its content,
+/// see `content_key`) kept in the key property, its photo decoded and planned. The records that
+/// cannot be imported come back as bad records. CPU work (photos): call it off the async workers.
+pub fn prepare(records: Vec<vcard::Record>, key_prop: &str) -> (Vec<ImportItem>, Vec<BadRecord>) {
+    let mut items = Vec::new();
+    let mut bad = Vec::new();
+    for record in records {
+        let mut rec = match record {
+            Ok(r) => r,
+            Err(b) => {
+                bad.push(b);
+                continue;
+            }
+        };
+        let photo = match rec.photo.take().map(renditions) {
+            None => Vec::new(),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                bad.push(BadRecord { line: rec.line, reason: format!("the photo was not accepted: {e}") });
+                continue;
+            }
+        };
+        let key = rec.uid.clone().unwrap_or_else(|| content_key(&rec.data));
+        let props = &mut rec.data.single_value_extended_properties;
+        props.retain(|p| p.id != key_prop);
+        props.push(SingleValue { id: key_prop.to_owned(), value: key.clone() });
+        items.push(ImportItem { data: rec.data, key, photo });
+    }
+    (items, bad)
+}
+
 /// Imports a file's text into `folder`, `batch` records per transaction; `progress` is told
 /// how many records of the total are done after each batch. `bulk` writes each batch with
 /// `ContactImport::import_contacts_bulk` (a database no server is using).
@@ -95,35 +126,8 @@ pub async fn import_text(
         done += chunk.len();
         let key_prop = key_property.clone();
         // Photo decoding and resizing is CPU work: off the async workers.
-        let (items, bad) = tokio::task::spawn_blocking(move || {
-            let mut items = Vec::new();
-            let mut bad = Vec::new();
-            for record in chunk {
-                let mut rec = match record {
-                    Ok(r) => r,
-                    Err(b) => {
-                        bad.push(b);
-                        continue;
-                    }
-                };
-                let photo = match rec.photo.take().map(renditions) {
-                    None => Vec::new(),
-                    Some(Ok(p)) => p,
-                    Some(Err(e)) => {
-                        bad.push(BadRecord { line: rec.line, reason: format!("the photo was not accepted: {e}") });
-                        continue;
-                    }
-                };
-                let key = rec.uid.clone().unwrap_or_else(|| content_key(&rec.data));
-                let props = &mut rec.data.single_value_extended_properties;
-                props.retain(|p| p.id != key_prop);
-                props.push(SingleValue { id: key_prop.clone(), value: key.clone() });
-                items.push(ImportItem { data: rec.data, key, photo });
-            }
-            (items, bad)
-        })
-        .await
-        .map_err(GraphError::internal)?;
+        let (items, bad) =
+            tokio::task::spawn_blocking(move || prepare(chunk, &key_prop)).await.map_err(GraphError::internal)?;
         summary.skipped.extend(bad);
         if !items.is_empty() {
             let outcomes = if bulk {

@@ -14,6 +14,10 @@ pub trait Directory: Send + Sync {
     }
     /// As `create_user`, with a chosen object id (the emulator's well-known users keep theirs).
     async fn create_user_with_id(&self, id: &str, upn: &str, display_name: &str) -> GraphResult<User>;
+    /// Creates users, given as (user principal name, display name), in one transaction: all or
+    /// none (a name already taken, or repeated in `users`, fails the batch). For loading a whole
+    /// organisation (`rolo users add --from`), where a transaction per user would cost a commit each.
+    async fn create_users(&self, users: &[(String, String)]) -> GraphResult<Vec<User>>;
     async fn list_users(&self) -> GraphResult<Vec<User>>;
     /// Finds a user by object id or by user principal name (case-insensitive).
     async fn find_user(&self, id_or_upn: &str) -> GraphResult<Option<User>>;

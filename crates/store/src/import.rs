@@ -7,6 +7,21 @@ use rolo_domain::{ContactData, ContactId, FolderId, GraphResult};
 
 use crate::{Mailbox, StoredPhoto};
 
+/// One folder's batch of a many-mailbox bulk load ([`ContactImport::import_mailboxes_bulk`]).
+#[derive(Debug, Clone)]
+pub struct MailboxBatch {
+    pub mailbox: Mailbox,
+    pub folder: FolderId,
+    pub items: Vec<ImportItem>,
+}
+
+/// What one [`MailboxBatch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub created: usize,
+    pub merged: usize,
+}
+
 /// One contact to import.
 #[derive(Debug, Clone)]
 pub struct ImportItem {
@@ -51,4 +66,16 @@ pub trait ContactImport: Send + Sync {
         key_property: &str,
         items: Vec<ImportItem>,
     ) -> GraphResult<Vec<ImportOutcome>>;
+
+    /// [`ContactImport::import_contacts_bulk`] of many folders (of many mailboxes) in one
+    /// transaction, the contact indexes dropped before the first batch's new contacts and rebuilt
+    /// once after the last: loading a whole organisation (`rolo import --manifest`) without an
+    /// index rebuild, or a commit, per mailbox. Batches are read from `batches` until it closes,
+    /// so the caller parses the next files while this writes them; an `Err` from it rolls the
+    /// whole load back. Each batch's counts, in order.
+    async fn import_mailboxes_bulk(
+        &self,
+        key_property: &str,
+        batches: tokio::sync::mpsc::Receiver<GraphResult<MailboxBatch>>,
+    ) -> GraphResult<Vec<BatchCounts>>;
 }

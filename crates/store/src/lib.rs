@@ -54,7 +54,7 @@ pub use emulator::Emulator;
 pub use fleet::{Fleet, RequestCount, SharedVersions};
 pub use folders::Folders;
 pub use groups::{Groups, NewGroup, PostAuthor};
-pub use import::{ContactImport, ImportItem, ImportOutcome};
+pub use import::{BatchCounts, ContactImport, ImportItem, ImportOutcome, MailboxBatch};
 pub use items::Items;
 pub use notifications::Notifications;
 pub use operations::{Operations, PoolStatus, ReplicaReads};

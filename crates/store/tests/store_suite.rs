@@ -599,3 +599,7 @@ suite!(
 /// test binary with one set of helpers).
 #[path = "store_suite/counts_and_runs.rs"]
 mod counts_and_runs;
+
+/// Loading a whole organisation: users from a list, many mailboxes' files in one bulk load.
+#[path = "store_suite/organisation.rs"]
+mod organisation;

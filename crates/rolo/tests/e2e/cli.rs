@@ -670,6 +670,18 @@ fn import_export_commands_sqlite() {
 }
 
 #[test]
+fn organisation_commands_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    files_cli::organisation_commands(&sqlite_db(dir.path()), dir.path());
+}
+
+#[test]
+fn organisation_commands_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    files_cli::organisation_commands(&rolo_testkit::postgres_server().fresh_database(), dir.path());
+}
+
+#[test]
 fn import_export_commands_postgres() {
     let dir = tempfile::tempdir().unwrap();
     files_cli::import_export_commands(&rolo_testkit::postgres_server().fresh_database(), dir.path());

@@ -52,63 +52,98 @@ pub(crate) async fn bump_directory(tx: &mut dyn Sql) -> GraphResult<()> {
     Ok(())
 }
 
+/// A new user (and its mailbox's folder ids) with object id `id`, not yet stored.
+fn new_user(id: &str, upn: &str, display_name: &str) -> GraphResult<User> {
+    if !rolo_domain::ids::is_guid(id) {
+        return Err(GraphError::bad_request("BadRequest", format!("'{id}' is not a GUID.")));
+    }
+    let id = id.to_ascii_lowercase();
+    Ok(User {
+        id: id.clone(),
+        user_principal_name: upn.to_owned(),
+        display_name: display_name.to_owned(),
+        mailbox: Mailbox { id, root_folder_id: FolderId::generate(), default_folder_id: FolderId::generate() },
+        kind: MailboxKind::User,
+        disabled: false,
+    })
+}
+
+/// Writes a user, its mailbox and the mailbox's default Contacts folder; a taken user principal
+/// name is a conflict. The caller bumps the directory's version once per transaction.
+async fn insert_user(tx: &mut dyn Sql, user: &User) -> GraphResult<()> {
+    let (id, upn) = (user.id.as_str(), user.user_principal_name.as_str());
+    let exists = tx.query_opt("SELECT 1 FROM users WHERE upn_key = ?", &[fold(upn).into()]).await?.is_some();
+    if exists {
+        return Err(GraphError::new(
+            ErrorKind::Conflict,
+            "Request_BadRequest",
+            format!("Another object with the same value for property userPrincipalName already exists: {upn}"),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO users (id, upn, upn_key, display_name, created_at) VALUES (?, ?, ?, ?, ?)",
+        &[
+            id.into(),
+            upn.into(),
+            fold(upn).into(),
+            user.display_name.as_str().into(),
+            rolo_domain::time::now_utc().into(),
+        ],
+    )
+    .await?;
+    let (root, default) = (user.mailbox.root_folder_id.as_str(), user.mailbox.default_folder_id.as_str());
+    tx.execute(
+        "INSERT INTO mailboxes (mailbox_id, root_folder_id, default_folder_id, change_seq) VALUES (?, ?, ?, 1)",
+        &[id.into(), root.into(), default.into()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO folders (mailbox_id, id, parent_id, display_name, name_key, well_known, created_seq, change_seq) \
+         VALUES (?, ?, ?, ?, ?, ?, 1, 1)",
+        &[
+            id.into(),
+            default.into(),
+            root.into(),
+            DEFAULT_FOLDER_NAME.into(),
+            fold(DEFAULT_FOLDER_NAME).into(),
+            DEFAULT_FOLDER_WELL_KNOWN.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Directory for SqlStore {
     async fn create_user_with_id(&self, id: &str, upn: &str, display_name: &str) -> GraphResult<User> {
-        if !rolo_domain::ids::is_guid(id) {
-            return Err(GraphError::bad_request("BadRequest", format!("'{id}' is not a GUID.")));
-        }
-        let id = id.to_ascii_lowercase();
-        let root = FolderId::generate();
-        let default = FolderId::generate();
-        let (upn, display_name) = (upn.to_owned(), display_name.to_owned());
-        let user = User {
-            id: id.clone(),
-            user_principal_name: upn.clone(),
-            display_name: display_name.clone(),
-            mailbox: Mailbox { id: id.clone(), root_folder_id: root.clone(), default_folder_id: default.clone() },
-            kind: MailboxKind::User,
-            disabled: false,
-        };
+        let user = new_user(id, upn, display_name)?;
+        let written = user.clone();
         self.write_directory(move |tx| {
             Box::pin(async move {
-                let exists = tx.query_opt("SELECT 1 FROM users WHERE upn_key = ?", &[fold(&upn).into()]).await?.is_some();
-                if exists {
-                    return Err(GraphError::new(
-                        ErrorKind::Conflict,
-                        "Request_BadRequest",
-                        format!("Another object with the same value for property userPrincipalName already exists: {upn}"),
-                    ));
-                }
-                tx.execute(
-                    "INSERT INTO users (id, upn, upn_key, display_name, created_at) VALUES (?, ?, ?, ?, ?)",
-                    &[id.as_str().into(), upn.as_str().into(), fold(&upn).into(), display_name.into(), rolo_domain::time::now_utc().into()],
-                )
-                .await?;
-                bump_directory(tx).await?;
-                tx.execute(
-                    "INSERT INTO mailboxes (mailbox_id, root_folder_id, default_folder_id, change_seq) VALUES (?, ?, ?, 1)",
-                    &[id.as_str().into(), root.as_str().into(), default.as_str().into()],
-                )
-                .await?;
-                tx.execute(
-                    "INSERT INTO folders (mailbox_id, id, parent_id, display_name, name_key, well_known, created_seq, change_seq) \
-                     VALUES (?, ?, ?, ?, ?, ?, 1, 1)",
-                    &[
-                        id.as_str().into(),
-                        default.as_str().into(),
-                        root.as_str().into(),
-                        DEFAULT_FOLDER_NAME.into(),
-                        fold(DEFAULT_FOLDER_NAME).into(),
-                        DEFAULT_FOLDER_WELL_KNOWN.into(),
-                    ],
-                )
-                .await?;
-                Ok(())
+                insert_user(tx, &written).await?;
+                bump_directory(tx).await
             })
         })
         .await?;
         Ok(user)
+    }
+
+    async fn create_users(&self, users: &[(String, String)]) -> GraphResult<Vec<User>> {
+        let users = users
+            .iter()
+            .map(|(upn, name)| new_user(&rolo_domain::ids::new_guid(), upn, name))
+            .collect::<GraphResult<Vec<_>>>()?;
+        let written = users.clone();
+        self.write_directory(move |tx| {
+            Box::pin(async move {
+                for user in &written {
+                    insert_user(tx, user).await?;
+                }
+                bump_directory(tx).await
+            })
+        })
+        .await?;
+        Ok(users)
     }
 
     async fn list_users(&self) -> GraphResult<Vec<User>> {

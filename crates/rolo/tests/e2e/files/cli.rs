@@ -113,3 +113,49 @@ pub fn import_export_commands(db: &str, dir: &Path) {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("name it with --format"), "{o:?}");
 }
+
+/// `rolo users add --from` and `rolo import --manifest`: a whole organisation in two commands,
+/// the same contacts as one `rolo import` per user, and all or nothing.
+pub fn organisation_commands(db: &str, dir: &Path) {
+    std::fs::write(dir.join("users.tsv"), "# upn, name\nbo@contoso.test\tBo\n\ncy@contoso.test\tCy\ndi@contoso.test\n")
+        .unwrap();
+    let o = run(&["users", "add", "--from", "users.tsv", "--database", db], dir);
+    assert_success(&o, "users add --from");
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.contains("\tbo@contoso.test\tBo\n") && out.contains("\tdi@contoso.test\tdi@contoso.test\n"), "{out}");
+    // A name taken (or repeated) adds nobody.
+    std::fs::write(dir.join("again.tsv"), "ed@contoso.test\tEd\nBO@contoso.test\tBo\n").unwrap();
+    let o = run(&["users", "add", "--from", "again.tsv", "--database", db], dir);
+    assert!(!o.status.success(), "{o:?}");
+    let listed = stdout(&run(&["users", "list", "--database", db], dir));
+    assert!(!listed.contains("ed@contoso.test"), "{listed}");
+
+    let first = [samples::apple(), samples::google()].concat();
+    let second = [samples::outlook(), samples::thunderbird()].concat();
+    std::fs::create_dir_all(dir.join("cards")).unwrap();
+    std::fs::write(dir.join("cards/bo.vcf"), &first).unwrap();
+    std::fs::write(dir.join("cards/cy.vcf"), &second).unwrap();
+    std::fs::write(dir.join("manifest.tsv"), "bo@contoso.test\tcards/bo.vcf\nCY@contoso.test\tcards/cy.vcf\n").unwrap();
+    // A line naming a missing file (or user) is refused before anything is written.
+    std::fs::write(dir.join("broken.tsv"), "bo@contoso.test\tcards/bo.vcf\ndi@contoso.test\tcards/nope.vcf\n").unwrap();
+    let o = run(&["import", "--manifest", "broken.tsv", "--database", db], dir);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such file"), "{o:?}");
+    let o = run(&["import", "--manifest", "manifest.tsv", "--database", db], dir);
+    assert_success(&o, "import --manifest");
+    assert_eq!(stdout(&o), "imported 4, merged 0, skipped 0 in 2 mailboxes\n");
+    let export = |upn: &str| {
+        let o = run(&["export", upn, "--format", "vcard", "--database", db], dir);
+        assert_success(&o, "export");
+        cards(&stdout(&o))
+    };
+    // The same contacts as `rolo import` of each file into a user of its own.
+    std::fs::write(dir.join("first.vcf"), &first).unwrap();
+    let o = run(&["import", "di@contoso.test", "first.vcf", "--bulk", "--database", db], dir);
+    assert_success(&o, "import");
+    assert_eq!(export("bo@contoso.test"), export("di@contoso.test"));
+    assert_eq!(export("cy@contoso.test").len(), 2);
+    // A re-run merges everything.
+    let o = run(&["import", "--manifest", "manifest.tsv", "--database", db], dir);
+    assert_eq!(stdout(&o), "imported 0, merged 4, skipped 0 in 2 mailboxes\n");
+}
