@@ -6,7 +6,8 @@
 //! many of them the same for the next create. So store writes (`Backend::run_write`) queue as
 //! jobs; whoever takes the writer runs every job queued at that moment in one transaction, each
 //! inside its own savepoint (a failing job is rolled back to its savepoint and its neighbours
-//! carry on), commits once, and only then reports each job's outcome. An acknowledged write is
+//! carry on; the transaction's first job needs none, a failure there rolls back the transaction
+//! and the rest start another), commits once, and only then reports each job's outcome. An acknowledged write is
 //! committed, exactly as without grouping.
 //!
 //! Durability: `synchronous=NORMAL` in WAL mode makes a committed transaction survive a crash
@@ -271,8 +272,11 @@ struct GroupTx<'a> {
 }
 
 impl GroupTx<'_> {
+    /// Runs one statement of the group's bracketing (`BEGIN`, `SAVEPOINT`, `RELEASE`, `COMMIT`)
+    /// from the statement cache: they run for every job, and preparing them anew each time
+    /// cost more than running them.
     fn run(&self, sql: &str) -> GraphResult<()> {
-        self.conn.execute_batch(sql).map_err(db_err)
+        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop).map_err(db_err)
     }
 }
 
@@ -299,8 +303,8 @@ impl Sql for GroupTx<'_> {
 
 type Done = tokio::sync::oneshot::Sender<GraphResult<()>>;
 
-/// Runs `jobs` in one transaction, each in a savepoint, commits, then reports every outcome.
-/// Returns whether a committed job queued notifications.
+/// Runs `jobs` in one transaction, each after the first in a savepoint, commits, then reports
+/// every outcome. Returns whether a committed job queued notifications.
 ///
 /// Some errors (a full disk, I/O) make SQLite roll back the whole transaction, not just the
 /// failing statement: then the jobs that had succeeded in it are told they failed, and the rest
@@ -319,7 +323,25 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
         tx.wake = false;
         let mut finished: Vec<(Done, GraphResult<()>)> = Vec::new();
         let mut lost = false;
+        let mut restart = false;
         for Queued { job, done } in jobs.by_ref() {
+            if finished.is_empty() {
+                // The transaction holds nothing else yet, so the job needs no savepoint: rolling
+                // the transaction back undoes it alone. Inside a savepoint SQLite copies every
+                // page the job changes into the statement journal first, which was a sixth of
+                // a create's instructions.
+                let outcome = job(&mut tx).await;
+                if outcome.is_ok() && !tx.conn.is_autocommit() {
+                    finished.push((done, outcome));
+                    continue;
+                }
+                if !tx.conn.is_autocommit() {
+                    let _ = tx.run("ROLLBACK");
+                }
+                let _ = done.send(outcome.and(Err(rolled_back())));
+                restart = true;
+                break;
+            }
             let outcome = match tx.run("SAVEPOINT job") {
                 Err(e) => Err(e),
                 Ok(()) => {
@@ -331,7 +353,7 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
                     } else if outcome.is_ok() {
                         tx.run("RELEASE job").and(outcome)
                     } else {
-                        let _ = tx.run("ROLLBACK TO job; RELEASE job");
+                        let _ = tx.run("ROLLBACK TO job").and_then(|()| tx.run("RELEASE job"));
                         outcome
                     }
                 }
@@ -340,6 +362,10 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
             if lost {
                 break;
             }
+        }
+        if restart {
+            // The first job failed and took the transaction with it: the rest start a new one.
+            continue;
         }
         let committed = if lost { Err(rolled_back()) } else { tx.run("COMMIT") };
         match committed {
@@ -422,6 +448,52 @@ mod tests {
         // The writer is left usable, outside any transaction.
         backend.run_write(insert(5)).await.unwrap();
         assert_eq!(ids(&backend).await, [1, 2, 4, 5]);
+        assert!(backend.writer.conn.lock().await.is_autocommit());
+    }
+
+    /// The first job of a transaction runs without a savepoint: when it fails after a write of
+    /// its own, that write is undone and the jobs queued behind it still commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_first_job_is_undone_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(SqliteBackend::open(&dir.path().join("g.db"), false).unwrap());
+        let mut setup = backend.begin().await.unwrap();
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).await.unwrap();
+        setup.execute("INSERT INTO t (id) VALUES (1)", &[]).await.unwrap();
+        let jobs: Vec<WriteJob> = vec![
+            Box::new(|tx| {
+                Box::pin(async move {
+                    tx.execute("INSERT INTO t (id) VALUES (3)", &[]).await?;
+                    tx.execute("INSERT INTO t (id) VALUES (1)", &[]).await.map(drop)
+                })
+            }),
+            insert(2),
+            Box::new(|tx| {
+                Box::pin(async move {
+                    tx.execute("INSERT INTO t (id) VALUES (5)", &[]).await?;
+                    tx.execute("INSERT INTO t (id) VALUES (2)", &[]).await.map(drop)
+                })
+            }),
+            insert(4),
+        ];
+        let mut running = Vec::new();
+        for job in jobs {
+            let b = backend.clone();
+            running.push(tokio::spawn(async move { b.run_write(job).await }));
+            while backend.writer.queue.lock().unwrap().len() < running.len() {
+                tokio::task::yield_now().await;
+            }
+        }
+        setup.commit().await.unwrap();
+        let mut outcomes = Vec::new();
+        for r in running {
+            outcomes.push(r.await.unwrap());
+        }
+        assert_eq!(outcomes[0].as_ref().unwrap_err().code, "ErrorDuplicateItem");
+        assert!(outcomes[1].is_ok(), "{:?}", outcomes[1]);
+        assert_eq!(outcomes[2].as_ref().unwrap_err().code, "ErrorDuplicateItem");
+        assert!(outcomes[3].is_ok(), "{:?}", outcomes[3]);
+        assert_eq!(ids(&backend).await, [1, 2, 4]);
         assert!(backend.writer.conn.lock().await.is_autocommit());
     }
 }
