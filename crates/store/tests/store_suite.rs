@@ -599,3 +599,7 @@ suite!(
 /// test binary with one set of helpers).
 #[path = "store_suite/counts_and_runs.rs"]
 mod counts_and_runs;
+
+/// CardDAV's names and UIDs.
+#[path = "store_suite/cards.rs"]
+mod cards;
