@@ -5,7 +5,7 @@
 //! can report the removal under it), with the card as sent and the change key it was stored at.
 
 use async_trait::async_trait;
-use rolo_domain::{Contact, ContactData, ContactId, FolderId, GraphResult};
+use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderId, GraphResult};
 
 use crate::{ContactEdit, Mailbox, Scope, StoredPhoto};
 
@@ -48,6 +48,25 @@ pub enum CardOutcome {
     Stored(Box<Contact>),
     /// Another contact of the folder already carries the card's UID; nothing was written.
     UidTaken(ContactId),
+}
+
+/// A folder a book's URL segment may name, with its client-given name (`None`: it has none)
+/// and the contacts in it that a card's URL may name, each with its client-given name.
+#[derive(Debug, Clone)]
+pub struct NamedFolder {
+    pub folder: ContactFolder,
+    pub name: Option<String>,
+    pub cards: Vec<(Contact, Option<String>)>,
+}
+
+/// What [`DavState::resolve_names`] looks for: a folder named `book_name` or whose id is
+/// `book_id`, and in it a contact named `card_name` or whose id is `card_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct NameLookup<'a> {
+    pub book_name: &'a str,
+    pub book_id: &'a str,
+    /// The card's name and the contact id it spells (if any); `None` looks for no card.
+    pub card: Option<(&'a str, Option<&'a str>)>,
 }
 
 #[async_trait]
@@ -96,6 +115,9 @@ pub trait DavState: Send + Sync {
     async fn dav_names(&self, mailbox: &Mailbox, object_ids: &[String]) -> GraphResult<Vec<(String, String)>>;
     /// The contacts or folders (live or removed) a client named `name`.
     async fn ids_named(&self, mailbox: &Mailbox, name: &str) -> GraphResult<Vec<String>>;
+    /// The folders (and in them the contacts) a book's and a card's URL may name, with their
+    /// client-given names, in one read: a request finds its book and card with one round trip.
+    async fn resolve_names(&self, mailbox: &Mailbox, lookup: NameLookup<'_>) -> GraphResult<Vec<NamedFolder>>;
     /// The mailboxes (user ids) where `grantee` holds a mailbox or folder grant.
     async fn mailboxes_shared_with(&self, grantee: &str) -> GraphResult<Vec<String>>;
 }

@@ -603,3 +603,7 @@ mod counts_and_runs;
 /// Loading a whole organisation: users from a list, many mailboxes' files in one bulk load.
 #[path = "store_suite/organisation.rs"]
 mod organisation;
+
+/// CardDAV's names and UIDs.
+#[path = "store_suite/cards.rs"]
+mod cards;

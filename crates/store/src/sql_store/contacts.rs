@@ -112,13 +112,22 @@ pub(super) struct ContactInsert {
     sql: String,
     /// `sql` also writes the side tables (PostgreSQL).
     combined: bool,
+    /// `sql` ends in `RETURNING` (its caller's CTEs report something).
+    returns: bool,
 }
 
 impl ContactInsert {
     pub(super) fn new(dialect: Dialect) -> ContactInsert {
+        ContactInsert::with(dialect, "", "")
+    }
+
+    /// The statement with a caller's further CTEs (`more`, each starting with `, `: their
+    /// parameters come after the side tables', before the row's) and a `RETURNING` clause
+    /// (`returning`). SQLite has no data-modifying CTEs: there both are the caller's to run.
+    pub(super) fn with(dialect: Dialect, more: &str, returning: &str) -> ContactInsert {
         let row = CONTACTS.insert_sql(dialect.doc_param());
         match dialect {
-            Dialect::Sqlite => ContactInsert { sql: row, combined: false },
+            Dialect::Sqlite => ContactInsert { sql: row, combined: false, returns: false },
             Dialect::Postgres => {
                 let array = "json_array_elements(CAST(CAST(? AS TEXT) AS JSON)) AS v";
                 let texts = "json_array_elements_text(CAST(CAST(? AS TEXT) AS JSON)) AS v";
@@ -128,11 +137,16 @@ impl ContactInsert {
                      e AS (INSERT INTO contact_emails (mailbox_id, address_key, contact_id) SELECT ?, v, ? FROM {texts}), \
                      k AS (INSERT INTO contact_categories (mailbox_id, name_key, contact_id) SELECT ?, v, ? FROM {texts}), \
                      x AS (INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id) \
-                     SELECT ?, v->>0, v->>1, ? FROM {array}) {row}"
+                     SELECT ?, v->>0, v->>1, ? FROM {array}){more} {row}{returning}"
                 );
-                ContactInsert { sql, combined: true }
+                ContactInsert { sql, combined: true, returns: !returning.is_empty() }
             }
         }
+    }
+
+    /// Whether the statement writes the side tables and the caller's CTEs (PostgreSQL).
+    pub(super) fn combined(&self) -> bool {
+        self.combined
     }
 }
 
@@ -175,7 +189,7 @@ fn side_table_params(mb: &Value, cid: &Value, data: &ContactData) -> GraphResult
 }
 
 /// Creates a contact in `folder` at a new change sequence number, with its side tables, open
-/// extensions and outbox row (inside the caller's transaction: CardDAV adds its own rows).
+/// extensions and outbox row (inside the caller's transaction).
 pub(super) async fn insert_contact(
     tx: &mut dyn Sql,
     insert: &ContactInsert,
@@ -184,6 +198,27 @@ pub(super) async fn insert_contact(
     data: ContactData,
     extensions: &[OpenExtension],
 ) -> GraphResult<Contact> {
+    let new = new_contact(tx, mb, folder, data).await?;
+    write_new_contact(tx, insert, mb, &new, Vec::new()).await?;
+    announce_new_contact(tx, mb, new, extensions).await
+}
+
+/// A contact being created: its change number taken, its rows not written yet.
+pub(super) struct NewContact {
+    pub(super) contact: Contact,
+    seq: i64,
+    /// The mailbox has live subscriptions.
+    subscribed: bool,
+}
+
+/// The first statement of a create: the change number (the mailbox's write lock), and whether
+/// `folder` exists (`ErrorItemNotFound` when not).
+pub(super) async fn new_contact(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    folder: FolderId,
+    data: ContactData,
+) -> GraphResult<NewContact> {
     let BumpForCreate { seq, folder_found, subscribed } = bump_for_create(tx, mb, &folder).await?;
     if !folder_found {
         return Err(GraphError::item_not_found());
@@ -197,22 +232,44 @@ pub(super) async fn insert_contact(
         modified: now,
         data,
     };
-    if insert.combined {
-        let (mbv, cid): (Value, Value) = (mb.id.as_str().into(), contact.id.as_str().into());
-        let sides = side_table_params(&mbv, &cid, &contact.data)?;
-        insert_versioned_after(
-            tx,
-            &insert.sql,
-            sides,
-            mb,
-            &contact_version(&contact, seq),
-            derived_columns(&contact.data)?,
-        )
-        .await?;
-    } else {
-        insert_versioned(tx, &insert.sql, mb, &contact_version(&contact, seq), derived_columns(&contact.data)?).await?;
+    Ok(NewContact { contact, seq, subscribed })
+}
+
+/// Writes a new contact's row and side tables. `extra` are the parameters of the CTEs `insert`
+/// was built [`ContactInsert::with`] (PostgreSQL); the row its `RETURNING` gives comes back.
+pub(super) async fn write_new_contact(
+    tx: &mut dyn Sql,
+    insert: &ContactInsert,
+    mb: &Mailbox,
+    new: &NewContact,
+    extra: Vec<Value>,
+) -> GraphResult<Option<Row>> {
+    let contact = &new.contact;
+    let version = contact_version(contact, new.seq);
+    if !insert.combined {
+        insert_versioned(tx, &insert.sql, mb, &version, derived_columns(&contact.data)?).await?;
         index_collections(tx, mb, &contact.id, &contact.data, true).await?;
+        return Ok(None);
     }
+    let (mbv, cid): (Value, Value) = (mb.id.as_str().into(), contact.id.as_str().into());
+    let mut before = side_table_params(&mbv, &cid, &contact.data)?;
+    before.extend(extra);
+    let params = versioned_params(before, mb, &version, derived_columns(&contact.data)?);
+    if insert.returns {
+        tx.query_opt(&insert.sql, &params).await
+    } else {
+        tx.execute(&insert.sql, &params).await.map(|_| None)
+    }
+}
+
+/// The end of a create: its open extensions and the outbox's notice of it.
+pub(super) async fn announce_new_contact(
+    tx: &mut dyn Sql,
+    mb: &Mailbox,
+    new: NewContact,
+    extensions: &[OpenExtension],
+) -> GraphResult<Contact> {
+    let NewContact { contact, subscribed, .. } = new;
     for ext in extensions {
         insert_extension(tx, mb, &contact.id, ext).await?;
     }

@@ -60,6 +60,8 @@ pub struct SqlStore {
     /// The directory's version as last read, for the per-request check (`directory_version.rs`).
     directory: directory_version::DirectoryVersion,
     contact_insert: ContactInsert,
+    /// A CardDAV create's statement (`dav::card_insert`).
+    card_insert: ContactInsert,
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
@@ -161,6 +163,7 @@ impl SqlStore {
             contact_columns,
             doc_param: d.doc_param(),
             contact_insert: ContactInsert::new(d),
+            card_insert: dav::card_insert(d),
             backend,
             directory: Default::default(),
         }

@@ -74,19 +74,18 @@ pub(super) async fn insert_versioned(
     v: &RowVersion<'_>,
     derived: Vec<Value>,
 ) -> GraphResult<()> {
-    insert_versioned_after(tx, insert, Vec::new(), mb, v, derived).await
+    tx.execute(insert, &versioned_params(Vec::new(), mb, v, derived)).await?;
+    Ok(())
 }
 
-/// As [`insert_versioned`] for a statement whose own parameters (`before`) come ahead of the
-/// row's (the contact insert's side-table CTEs on PostgreSQL).
-pub(super) async fn insert_versioned_after(
-    tx: &mut dyn Sql,
-    insert: &str,
+/// The parameters of a [`Versioned::insert_sql`] row, after those of the statement's own CTEs
+/// (`before`: the contact insert's side tables on PostgreSQL).
+pub(super) fn versioned_params(
     mut before: Vec<Value>,
     mb: &Mailbox,
     v: &RowVersion<'_>,
     derived: Vec<Value>,
-) -> GraphResult<()> {
+) -> Vec<Value> {
     before.extend([
         mb.id.as_str().into(),
         v.id.into(),
@@ -98,8 +97,7 @@ pub(super) async fn insert_versioned_after(
         v.modified.into(),
     ]);
     before.extend(derived);
-    tx.execute(insert, &before).await?;
-    Ok(())
+    before
 }
 
 /// Writes a row's new version (`update` from [`Versioned::update_sql`]).

@@ -1,0 +1,115 @@
+//! CardDAV's store role: a card URL's book and card found in one read (`resolve_names`), and a
+//! vCard UID that stays unique in an address book when cards carrying it arrive together (on
+//! PostgreSQL the UID check is part of the create's own statement). On SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use rolo_domain::xprop::SingleValue;
+use rolo_store::prelude::*;
+use rolo_store::{CardOutcome, CardWrite, NameLookup, SqlStore};
+use serde_json::json;
+
+use super::{data, postgres, sqlite};
+
+fn card_data(given: &str, uid: &str) -> rolo_domain::ContactData {
+    let mut d = data(json!({ "givenName": given }));
+    d.single_value_extended_properties.push(SingleValue { id: rolo_domain::vcard::uid_property(), value: uid.into() });
+    d
+}
+
+fn card(name: &str, uid: &str) -> CardWrite {
+    CardWrite {
+        name: name.into(),
+        card: Some(format!("card {name}")),
+        uid: Some(uid.into()),
+        photo: None,
+        moved_from: None,
+    }
+}
+
+/// Eight cards with one UID PUT into a book at once: one is stored, the other seven are told
+/// which contact holds the UID and leave nothing behind (no contact, no name, no change
+/// number); the same UID in another book is no conflict.
+async fn one_uid_per_book(store: SqlStore) {
+    let store = Arc::new(store);
+    let user = store.create_user("u@x.test", "U").await.unwrap();
+    let mb = user.mailbox.clone();
+    let book = store.create_folder(&mb, &mb.default_folder_id, "Book").await.unwrap().id;
+    let before = store.change_state(&mb).await.unwrap().current;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (store, mb, book) = (store.clone(), mb.clone(), book.clone());
+        tasks.push(tokio::spawn(async move {
+            let name = format!("c{i}.vcf");
+            let outcome =
+                store.create_card(&mb, &book, card_data(&format!("C{i}"), "Same-UID"), card(&name, "same-uid"));
+            (name, outcome.await.unwrap())
+        }));
+    }
+    let (mut stored, mut taken) = (Vec::new(), Vec::new());
+    for t in tasks {
+        match t.await.unwrap() {
+            (name, CardOutcome::Stored(c)) => stored.push((name, c)),
+            (name, CardOutcome::UidTaken(holder)) => taken.push((name, holder)),
+        }
+    }
+    assert_eq!(stored.len(), 1, "exactly one card keeps the UID");
+    let (name, kept) = &stored[0];
+    assert!(taken.iter().all(|(_, holder)| *holder == kept.id), "{taken:?}");
+    assert_eq!(store.change_state(&mb).await.unwrap().current - before, 1, "a refused card takes no change number");
+    for (name, _) in &taken {
+        assert!(store.ids_named(&mb, name).await.unwrap().is_empty(), "{name} was named");
+    }
+    assert_eq!(store.ids_named(&mb, name).await.unwrap(), [kept.id.as_str()]);
+    assert_eq!(
+        store.dav_card(&mb, kept.id.as_str()).await.unwrap(),
+        Some((kept.change_key.clone(), format!("card {name}")))
+    );
+    let scope = rolo_store::Scope::Folder(book.clone());
+    let q = rolo_store::ListQuery { page_size: 20, ..Default::default() };
+    assert_eq!(store.list_contacts(&mb, &scope, &q).await.unwrap().items.len(), 1);
+    let elsewhere =
+        store.create_card(&mb, &mb.default_folder_id, card_data("D", "same-uid"), card("d.vcf", "same-uid"));
+    assert!(matches!(elsewhere.await.unwrap(), CardOutcome::Stored(_)), "a UID is unique per book only");
+}
+
+/// A book found by its client-given name or by its id, and in it a card by its name or by the
+/// id its name spells, each with its client-given name; cards of other folders are not listed.
+async fn names_resolve_in_one_read(store: SqlStore) {
+    let user = store.create_user("r@x.test", "R").await.unwrap();
+    let mb = &user.mailbox;
+    let book = store.create_folder(mb, &mb.default_folder_id, "Named").await.unwrap().id;
+    store.set_dav_name(mb, book.as_str(), "named/", None).await.unwrap();
+    let CardOutcome::Stored(kept) =
+        store.create_card(mb, &book, card_data("K", "k"), card("k.vcf", "k")).await.unwrap()
+    else {
+        panic!("not stored")
+    };
+    let plain = store.create_contact(mb, &book, data(json!({"givenName": "P"}))).await.unwrap();
+    // The same card name in another folder.
+    store.create_card(mb, &mb.default_folder_id, card_data("O", "o"), card("k.vcf", "o")).await.unwrap();
+
+    let by_name = NameLookup { book_name: "named/", book_id: "named", card: Some(("k.vcf", None)) };
+    let found = store.resolve_names(mb, by_name).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((&found[0].folder.id, found[0].name.as_deref()), (&book, Some("named/")));
+    let cards: Vec<_> = found[0].cards.iter().map(|(c, n)| (c.id.clone(), c.change_key.clone(), n.clone())).collect();
+    assert_eq!(cards, [(kept.id.clone(), kept.change_key.clone(), Some("k.vcf".to_owned()))]);
+    assert_eq!(found[0].cards[0].0.data.given_name.as_deref(), Some("K"));
+
+    let spelled = format!("{}.vcf", plain.id.as_str());
+    let by_id =
+        NameLookup { book_name: "none/", book_id: book.as_str(), card: Some((&spelled, Some(plain.id.as_str()))) };
+    let found = store.resolve_names(mb, by_id).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let cards: Vec<_> = found[0].cards.iter().map(|(c, n)| (c.id.clone(), n.clone())).collect();
+    assert_eq!(cards, [(plain.id.clone(), None)]);
+
+    let book_only = NameLookup { book_name: "named/", book_id: "other", card: None };
+    let found = store.resolve_names(mb, book_only).await.unwrap();
+    assert_eq!((found.len(), found[0].cards.len()), (1, 0));
+    let nothing = NameLookup { book_name: "missing/", book_id: "missing", card: Some(("k.vcf", None)) };
+    assert!(store.resolve_names(mb, nothing).await.unwrap().is_empty());
+}
+
+suite!(one_uid_per_book, names_resolve_in_one_read);
