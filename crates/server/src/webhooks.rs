@@ -166,7 +166,15 @@ pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
         // The rows claimed and not yet recorded as delivered, retried or given up.
         let held: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut deliveries = tokio::task::JoinSet::new();
-        let signal = state.store.outbox_signal();
+        // A lease outlives any delivery attempt; a crashed worker's rows come back after it.
+        let lease = (state.webhooks.delivery_timeout * 4).as_millis() as i64 + 5_000;
+        // This process's commits lease their notifications to this worker and hand them over
+        // at once; the outbox is claimed for the rest (retries come due, rows other processes or
+        // a moment without a worker left, hints that were lost).
+        let hub = state.store.outbox_signal();
+        hub.attach(lease);
+        let mut claim = true;
+        let mut last_claim = std::time::Instant::now();
         let mut last_sweep: Option<std::time::Instant> = None;
         // A draining process claims nothing new: the deliveries under way finish, the rest is
         // left to the processes that stay.
@@ -182,22 +190,28 @@ pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
                 }
                 WorkerStats::add(&state.worker.sweeps, 1);
             }
-            // A lease outlives any delivery attempt; a crashed worker's rows come back after it.
-            let lease = (state.webhooks.delivery_timeout * 4).as_millis() as i64 + 5_000;
-            let claimed = state.store.claim_outbox(256, &rolo_domain::time::millis_from_now(lease)).await;
-            let items = match claimed {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "claiming deliveries failed");
-                    Vec::new()
+            let (mut items, wanted) = hub.take();
+            // Handed rows keep waking the worker: the poll's claim is also due by the clock.
+            if claim || wanted || last_claim.elapsed() >= state.webhooks.poll_interval {
+                last_claim = std::time::Instant::now();
+                match state.store.claim_outbox(256, &rolo_domain::time::millis_from_now(lease)).await {
+                    Ok(claimed) => {
+                        // More may be due: claim again until a claim comes back empty.
+                        claim = !claimed.is_empty();
+                        items.extend(claimed);
+                    }
+                    Err(e) => {
+                        claim = false;
+                        tracing::warn!(cause = e.cause.as_deref().unwrap_or(&e.message), "claiming deliveries failed");
+                    }
                 }
-            };
+            }
             if items.is_empty() {
                 // A commit that queued deliveries wakes the worker at once; the poll remains for
                 // retries coming due and for hints that were lost.
                 tokio::select! {
-                    () = tokio::time::sleep(state.webhooks.poll_interval) => {}
-                    _ = signal.notified() => {}
+                    () = tokio::time::sleep(state.webhooks.poll_interval) => claim = true,
+                    () = hub.notified() => {}
                     _ = stopping.changed() => {}
                 }
                 continue;
@@ -240,7 +254,9 @@ pub fn spawn_delivery(state: Arc<AppState>) -> DeliveryWorker {
             );
             deliveries.shutdown().await;
         }
-        let left: Vec<String> = held.lock().map(|mut h| h.drain().collect()).unwrap_or_default();
+        // Rows handed over and never taken are this worker's too.
+        let mut left: Vec<String> = hub.detach().into_iter().map(|i| i.id).collect();
+        left.extend(held.lock().map(|mut h| h.drain().collect::<Vec<_>>()).unwrap_or_default());
         if !left.is_empty() {
             match state.store.release_outbox(&left).await {
                 Ok(()) => tracing::info!(rows = left.len(), "handed back the leases of undelivered notifications"),

@@ -36,6 +36,20 @@ pub struct OutboxItem {
 }
 
 impl OutboxItem {
+    /// A row as a backend test hands it over.
+    #[cfg(test)]
+    pub(crate) fn for_test(id: &str) -> OutboxItem {
+        OutboxItem {
+            id: id.into(),
+            subscription_id: "s".into(),
+            url: "https://hooks.example/".into(),
+            lifecycle: false,
+            payload: "{}".into(),
+            created_at: String::new(),
+            attempts: 0,
+        }
+    }
+
     /// What the delivery carries.
     pub fn payload(&self) -> GraphResult<OutboxPayload> {
         OutboxPayload::decode(&self.payload)
@@ -119,7 +133,8 @@ pub fn outbox_from(mut row: Row) -> OutboxItem {
 
 pub const OUTBOX_COLUMNS: &str = "id, subscription_id, url, lifecycle, payload, created_at, attempts";
 
-/// Queues one delivery.
+/// Queues one delivery. While this process's worker listens, the row is leased to it in the
+/// same statement and handed over at the commit (see `sql::OutboxHub`).
 pub async fn enqueue(
     tx: &mut dyn Sql,
     mailbox_id: &str,
@@ -129,22 +144,35 @@ pub async fn enqueue(
     payload: &OutboxPayload,
 ) -> GraphResult<()> {
     let now = rolo_domain::time::now_millis();
+    let lease = tx.outbox_lease();
+    let id = payload.notification.get("id").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(new_guid);
+    let encoded = payload.encode()?;
     tx.execute(
         "INSERT INTO outbox (id, mailbox_id, subscription_id, url, lifecycle, payload, created_at, due_at, attempts, lease_until) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '')",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
         &[
-            payload.notification.get("id").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(new_guid).into(),
+            id.as_str().into(),
             mailbox_id.into(),
             sub.id.as_str().into(),
             url.into(),
             i64::from(lifecycle).into(),
-            payload.encode()?.into(),
+            encoded.as_str().into(),
             now.as_str().into(),
             now.as_str().into(),
+            lease.as_deref().unwrap_or_default().into(),
         ],
     )
     .await?;
-    tx.queued_notifications();
+    let leased = lease.map(|_| OutboxItem {
+        id,
+        subscription_id: sub.id.clone(),
+        url: url.to_owned(),
+        lifecycle,
+        payload: encoded,
+        created_at: now,
+        attempts: 0,
+    });
+    tx.queued_notification(leased);
     Ok(())
 }
 

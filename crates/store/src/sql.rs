@@ -326,10 +326,18 @@ pub trait Sql: Send {
     async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>>;
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64>;
 
-    /// This transaction queued notifications: once it commits, delivery workers are woken (in
-    /// this process, and on PostgreSQL in every process through `NOTIFY`). Outside a write
-    /// transaction it means nothing.
-    fn queued_notifications(&mut self) {}
+    /// The lease (a millisecond timestamp) under which this write transaction takes the
+    /// notifications it queues for this process's delivery worker, or `None` (no worker listens,
+    /// or this is not a write transaction): then they wait in the outbox to be claimed.
+    fn outbox_lease(&self) -> Option<String> {
+        None
+    }
+
+    /// This transaction queued a notification: `leased` is the row when it was taken under
+    /// [`Sql::outbox_lease`] (handed to this process's worker once the transaction commits),
+    /// `None` when it waits to be claimed (the commit wakes the workers, on PostgreSQL in every
+    /// process through `NOTIFY`). Outside a write transaction it means nothing.
+    fn queued_notification(&mut self, _leased: Option<crate::OutboxItem>) {}
 
     /// This transaction raised `mailbox`'s change counter to `seq` (see `SqlStore`'s `bump`):
     /// once it commits, reads of that mailbox must see at least that counter, so a backend with
@@ -342,8 +350,116 @@ pub trait Sql: Send {
     }
 }
 
-/// Wakes delivery workers; see [`Backend::outbox_signal`].
-pub type OutboxSignal = std::sync::Arc<tokio::sync::Notify>;
+/// Wakes this process's delivery worker; see [`Backend::outbox_signal`].
+pub type OutboxSignal = Arc<OutboxHub>;
+
+/// Between a process's commits and its delivery worker. While a worker is attached, a write
+/// leases the outbox rows it queues to this process in its own transaction, and after the commit
+/// they are handed over here: the worker sends them at once, without a claim (on SQLite a claim
+/// is a write and would queue behind the creates that produced the rows). The rows stay in the
+/// outbox until acknowledged, so a process that dies holding them only delays them: the lease
+/// expires and any worker claims them.
+#[derive(Default)]
+pub struct OutboxHub {
+    wake: tokio::sync::Notify,
+    /// How long a commit leases its rows for, in milliseconds; 0 while no worker is attached.
+    lease_ms: std::sync::atomic::AtomicI64,
+    handed: std::sync::Mutex<Vec<crate::OutboxItem>>,
+    /// Rows were queued that nobody leased (or another process hinted so): the worker claims.
+    claim: std::sync::atomic::AtomicBool,
+}
+
+/// The notifications one transaction queued, handed over (or hinted) when it commits.
+#[derive(Default)]
+pub struct QueuedNotifications {
+    leased: Vec<crate::OutboxItem>,
+    /// Some were not leased: workers must claim them.
+    unleased: bool,
+}
+
+/// Where a savepoint's job began in [`QueuedNotifications`], to forget what a rolled-back job
+/// queued.
+#[derive(Clone, Copy)]
+pub struct QueuedMark(usize, bool);
+
+impl QueuedNotifications {
+    pub fn push(&mut self, leased: Option<crate::OutboxItem>) {
+        match leased {
+            Some(item) => self.leased.push(item),
+            None => self.unleased = true,
+        }
+    }
+
+    /// Some rows need a claim (and on PostgreSQL the `NOTIFY` hint).
+    pub fn unleased(&self) -> bool {
+        self.unleased
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leased.is_empty() && !self.unleased
+    }
+
+    pub fn mark(&self) -> QueuedMark {
+        QueuedMark(self.leased.len(), self.unleased)
+    }
+
+    pub fn undo_to(&mut self, mark: QueuedMark) {
+        self.leased.truncate(mark.0);
+        self.unleased = mark.1;
+    }
+}
+
+impl OutboxHub {
+    /// A worker listens: from now on commits lease their rows for `lease_ms` and hand them here.
+    pub fn attach(&self, lease_ms: i64) {
+        self.lease_ms.store(lease_ms.max(1), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The worker stops: commits stop leasing, and the rows handed but not taken are returned
+    /// (for the worker to release). A commit under way may still hand rows after this; they wait
+    /// for their lease to expire.
+    pub fn detach(&self) -> Vec<crate::OutboxItem> {
+        self.lease_ms.store(0, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(&mut *self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// The lease a write takes its rows under, while a worker is attached.
+    pub fn lease_until(&self) -> Option<String> {
+        let ms = self.lease_ms.load(std::sync::atomic::Ordering::SeqCst);
+        (ms > 0).then(|| rolo_domain::time::millis_from_now(ms))
+    }
+
+    /// After a commit: hands over what it leased and wakes the worker.
+    pub fn committed(&self, queued: QueuedNotifications) {
+        if queued.is_empty() {
+            return;
+        }
+        if !queued.leased.is_empty() {
+            self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(queued.leased);
+        }
+        if queued.unleased {
+            self.claim.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Rows wait to be claimed (another process's hint, or a commit without a worker attached).
+    pub fn wake_to_claim(&self) {
+        self.claim.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// The rows handed over since the last call, and whether a claim was asked for.
+    pub fn take(&self) -> (Vec<crate::OutboxItem>, bool) {
+        let handed = std::mem::take(&mut *self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        (handed, self.claim.swap(false, std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Waits for the next commit's hand-over or hint (one stored permit, as `Notify`).
+    pub async fn notified(&self) {
+        self.wake.notified().await;
+    }
+}
 
 /// A write transaction. Dropping it without `commit` rolls it back.
 #[async_trait]
@@ -379,8 +495,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn run_mailbox_write(&self, _mailbox: &str, job: WriteJob) -> GraphResult<()> {
         self.run_write(job).await
     }
-    /// Fired (one stored permit) after a commit that queued notifications. A hint only: the
-    /// outbox table stays the truth, and workers still poll it.
+    /// Fired (one stored permit) after a commit that queued notifications, carrying the rows it
+    /// leased for this process's worker. The outbox table stays the truth, and workers still
+    /// poll it.
     fn outbox_signal(&self) -> OutboxSignal;
     async fn read(&self) -> GraphResult<Box<dyn Sql + '_>>;
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>>;

@@ -502,6 +502,81 @@ async fn concurrent_creates_fail_alone(store: SqlStore) {
     assert_eq!(store.list_contacts(&mb, &Scope::Mailbox, &q).await.unwrap().items.len(), expected);
 }
 
+/// While a delivery worker is attached, a commit leases the notifications it queued to this
+/// process and hands them over, so the worker sends them without a claim; a write that fails
+/// hands nothing; without a worker they wait to be claimed.
+async fn commits_hand_notifications_to_the_worker(store: SqlStore) {
+    let store = Arc::new(store);
+    let user = store.create_user("n@x.test", "N").await.unwrap();
+    let mb = user.mailbox.clone();
+    let sub = rolo_domain::subscription::Subscription {
+        id: "sub-1".into(),
+        resource: "me/contacts".into(),
+        change_types: vec!["created".into(), "updated".into(), "deleted".into()],
+        notification_url: "https://hooks.example/n".into(),
+        lifecycle_notification_url: None,
+        client_state: None,
+        expiration: "9999-01-01T00:00:00Z".into(),
+        application_id: "app".into(),
+        creator_id: user.id.clone(),
+        mailbox_id: mb.id.clone(),
+        scope: "*".into(),
+        include_resource_data: false,
+        encryption_certificate: None,
+        encryption_certificate_id: None,
+        select: None,
+    };
+    store.create_subscription(sub).await.unwrap();
+    let hub = store.outbox_signal();
+    // No worker: the row waits for a claim, and the commit asks for one.
+    store.create_contact(&mb, &mb.default_folder_id, data(json!({"givenName": "Unleased"}))).await.unwrap();
+    let (handed, claim) = hub.take();
+    assert!(handed.is_empty() && claim);
+    let claimed = store.claim_outbox(10, "9999-01-01T00:00:00.000Z").await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    store.ack_outbox(&[claimed[0].id.clone()]).await.unwrap();
+    hub.attach(60_000);
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (store, mb) = (store.clone(), mb.clone());
+        tasks.push(tokio::spawn(async move {
+            let folder = if i % 4 == 3 {
+                rolo_domain::FolderId::from_stored("missing".into())
+            } else {
+                mb.default_folder_id.clone()
+            };
+            store.create_contact(&mb, &folder, data(json!({"givenName": format!("Leased{i}")}))).await
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        if let Ok(c) = t.await.unwrap() {
+            created.push(c.id.as_str().to_owned());
+        }
+    }
+    assert_eq!(created.len(), 9);
+    let (handed, claim) = hub.take();
+    assert!(!claim, "every row was leased: no claim needed");
+    let mut about: Vec<String> = handed
+        .iter()
+        .map(|i| i.payload().unwrap().notification["resourceData"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    about.sort();
+    created.sort();
+    assert_eq!(about, created, "one notification per stored create, none for a failed one");
+    assert!(handed.iter().all(|i| i.url == "https://hooks.example/n" && i.attempts == 0));
+    // Leased: no other worker claims them, yet they are owed until acknowledged.
+    assert!(store.claim_outbox(100, &rolo_domain::time::millis_from_now(1000)).await.unwrap().is_empty());
+    assert_eq!(store.outbox_depth().await.unwrap().pending, 9);
+    // A stopping worker gets back what it never took, and hands the leases back.
+    store.create_contact(&mb, &mb.default_folder_id, data(json!({"givenName": "Late"}))).await.unwrap();
+    let left = hub.detach();
+    assert_eq!(left.len(), 1);
+    let ids: Vec<String> = handed.iter().chain(&left).map(|i| i.id.clone()).collect();
+    store.release_outbox(&ids).await.unwrap();
+    assert_eq!(store.claim_outbox(100, &rolo_domain::time::millis_from_now(1000)).await.unwrap().len(), 10);
+}
+
 fn import_items(n: usize, tag: &str) -> Vec<rolo_store::ImportItem> {
     let key_prop = rolo_domain::vcard::uid_property();
     (0..n)
@@ -592,6 +667,7 @@ suite!(
     search_words_follow_edits,
     no_subscription_no_outbox,
     concurrent_creates_fail_alone,
+    commits_hand_notifications_to_the_worker,
     bulk_import_matches_import
 );
 

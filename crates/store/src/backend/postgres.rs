@@ -12,7 +12,9 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
 use super::replicas::{hint_statement, Replicas, WRITTEN_CHANNEL};
-use crate::sql::{numbered_placeholders, Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value, WriteJob};
+use crate::sql::{
+    numbered_placeholders, Backend, Dialect, OutboxSignal, QueuedNotifications, Row, Sql, Tx, Value, WriteJob,
+};
 
 mod groups;
 
@@ -41,7 +43,7 @@ impl TxSource {
         // The guard exists before BEGIN is sent, so a request cancelled mid-BEGIN still rolls back.
         let tx = PgTx {
             client: Some(client),
-            wake: false,
+            queued: QueuedNotifications::default(),
             signal: self.signal.clone(),
             replicas: self.replicas.clone(),
             written: Vec::new(),
@@ -81,7 +83,7 @@ async fn listen(config: tokio_postgres::Config, signal: OutboxSignal, replicas: 
                                 r.hint(n.payload());
                             }
                         }
-                        Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_one(),
+                        Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.wake_to_claim(),
                         Ok(_) => {}
                         Err(_) => break,
                     }
@@ -271,8 +273,9 @@ impl Sql for ReplicaConn<'_> {
 /// be reused.
 struct PgTx {
     client: Option<Object>,
-    /// Notifications were queued: the commit sends the `NOTIFY` hint with it.
-    wake: bool,
+    /// The notifications queued: the commit hands the leased ones to this process's worker, and
+    /// sends the `NOTIFY` hint with it for any others.
+    queued: QueuedNotifications,
     signal: OutboxSignal,
     /// With read replicas: the mailboxes this transaction wrote and their new change counters.
     replicas: Option<Arc<Replicas>>,
@@ -296,8 +299,11 @@ impl Sql for PgTx {
         }
         run_execute(self.client(), sql, params).await
     }
-    fn queued_notifications(&mut self) {
-        self.wake = true;
+    fn outbox_lease(&self) -> Option<String> {
+        self.signal.lease_until()
+    }
+    fn queued_notification(&mut self, leased: Option<crate::OutboxItem>) {
+        self.queued.push(leased);
     }
     fn wrote_mailbox(&mut self, mailbox: &str, seq: i64) {
         if self.replicas.is_some() {
@@ -310,10 +316,10 @@ impl Sql for PgTx {
 impl Tx for PgTx {
     async fn commit(mut self: Box<Self>) -> GraphResult<()> {
         // Hints are delivered to every listening process when (and only if) the transaction
-        // commits: the outbox's wake-up, and with replicas the mailboxes' new counters. They go
+        // commits: the outbox's wake-up (for rows no worker of this process leased), and with replicas the mailboxes' new counters. They go
         // in the COMMIT's round trip.
         let statements: Vec<String> = [
-            self.wake.then(|| format!("NOTIFY {OUTBOX_CHANNEL}")),
+            self.queued.unleased().then(|| format!("NOTIFY {OUTBOX_CHANNEL}")),
             self.replicas.as_ref().and_then(|_| hint_statement(&self.written)),
             Some("COMMIT".to_owned()),
         ]
@@ -326,9 +332,7 @@ impl Tx for PgTx {
             self.client = Some(client);
             return Err(db_err(e));
         }
-        if self.wake {
-            self.signal.notify_one();
-        }
+        self.signal.committed(std::mem::take(&mut self.queued));
         // Before the caller answers its client, so this process's next read of these mailboxes
         // cannot come from a replica without the write.
         if let Some(replicas) = &self.replicas {

@@ -23,7 +23,7 @@ use rolo_domain::{GraphError, GraphResult};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::sql::{Backend, Dialect, OutboxSignal, Row, Sql, Tx, Value, WriteJob};
+use crate::sql::{Backend, Dialect, OutboxSignal, QueuedNotifications, Row, Sql, Tx, Value, WriteJob};
 
 pub struct SqliteBackend {
     writer: Arc<Writer>,
@@ -163,8 +163,8 @@ impl Sql for ReadConn<'_> {
 struct WriteTx<'a> {
     conn: tokio::sync::MutexGuard<'a, Connection>,
     open: bool,
-    /// Set when notifications were queued: the commit wakes the delivery worker.
-    wake: bool,
+    /// The notifications queued: the commit hands them to the delivery worker.
+    queued: QueuedNotifications,
     signal: &'a OutboxSignal,
 }
 
@@ -176,8 +176,11 @@ impl Sql for WriteTx<'_> {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
         execute_now(&self.conn, sql, params)
     }
-    fn queued_notifications(&mut self) {
-        self.wake = true;
+    fn outbox_lease(&self) -> Option<String> {
+        self.signal.lease_until()
+    }
+    fn queued_notification(&mut self, leased: Option<crate::OutboxItem>) {
+        self.queued.push(leased);
     }
 }
 
@@ -187,9 +190,7 @@ impl Tx for WriteTx<'_> {
         // On failure `open` stays set, so Drop rolls back and the writer is usable again.
         self.conn.execute_batch("COMMIT").map_err(db_err)?;
         self.open = false;
-        if self.wake {
-            self.signal.notify_one();
-        }
+        self.signal.committed(std::mem::take(&mut self.queued));
         Ok(())
     }
 }
@@ -227,7 +228,12 @@ impl Backend for SqliteBackend {
     async fn begin(&self) -> GraphResult<Box<dyn Tx + '_>> {
         let conn = self.writer.conn.lock().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
-        Ok(Box::new(WriteTx { conn, open: true, wake: false, signal: &self.writer.outbox_signal }))
+        Ok(Box::new(WriteTx {
+            conn,
+            open: true,
+            queued: QueuedNotifications::default(),
+            signal: &self.writer.outbox_signal,
+        }))
     }
 
     async fn run_write(&self, job: WriteJob) -> GraphResult<()> {
@@ -255,10 +261,7 @@ impl Writer {
             if jobs.is_empty() {
                 return;
             }
-            let wake = run_group(&mut conn, jobs).await;
-            if wake {
-                self.outbox_signal.notify_one();
-            }
+            run_group(&mut conn, jobs, &self.outbox_signal).await;
         }
     }
 }
@@ -268,7 +271,8 @@ impl Writer {
 /// senders go with it, so their writers hear "abandoned", never success.
 struct GroupTx<'a> {
     conn: &'a mut Connection,
-    wake: bool,
+    queued: QueuedNotifications,
+    signal: &'a OutboxSignal,
 }
 
 impl GroupTx<'_> {
@@ -296,31 +300,33 @@ impl Sql for GroupTx<'_> {
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
         execute_now(self.conn, sql, params)
     }
-    fn queued_notifications(&mut self) {
-        self.wake = true;
+    fn outbox_lease(&self) -> Option<String> {
+        self.signal.lease_until()
+    }
+    fn queued_notification(&mut self, leased: Option<crate::OutboxItem>) {
+        self.queued.push(leased);
     }
 }
 
 type Done = tokio::sync::oneshot::Sender<GraphResult<()>>;
 
-/// Runs `jobs` in one transaction, each after the first in a savepoint, commits, then reports
-/// every outcome. Returns whether a committed job queued notifications.
+/// Runs `jobs` in one transaction, each after the first in a savepoint, commits, hands the
+/// notifications the committed jobs queued to the delivery worker, then reports every outcome.
 ///
 /// Some errors (a full disk, I/O) make SQLite roll back the whole transaction, not just the
 /// failing statement: then the jobs that had succeeded in it are told they failed, and the rest
 /// of the group starts a new transaction.
-async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
-    let mut tx = GroupTx { conn, wake: false };
-    let mut wake = false;
+async fn run_group(conn: &mut Connection, jobs: Vec<Queued>, signal: &OutboxSignal) {
+    let mut tx = GroupTx { conn, queued: QueuedNotifications::default(), signal };
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
         if let Err(e) = tx.run("BEGIN IMMEDIATE") {
             for q in jobs {
                 let _ = q.done.send(Err(e.clone()));
             }
-            return wake;
+            return;
         }
-        tx.wake = false;
+        tx.queued = QueuedNotifications::default();
         let mut finished: Vec<(Done, GraphResult<()>)> = Vec::new();
         let mut lost = false;
         let mut restart = false;
@@ -345,6 +351,7 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
             let outcome = match tx.run("SAVEPOINT job") {
                 Err(e) => Err(e),
                 Ok(()) => {
+                    let mark = tx.queued.mark();
                     let outcome = job(&mut tx).await;
                     if tx.conn.is_autocommit() {
                         // The transaction is gone, this job's work and its neighbours' with it.
@@ -353,6 +360,8 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
                     } else if outcome.is_ok() {
                         tx.run("RELEASE job").and(outcome)
                     } else {
+                        // What it queued is undone with it.
+                        tx.queued.undo_to(mark);
                         let _ = tx.run("ROLLBACK TO job").and_then(|()| tx.run("RELEASE job"));
                         outcome
                     }
@@ -370,7 +379,8 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
         let committed = if lost { Err(rolled_back()) } else { tx.run("COMMIT") };
         match committed {
             Ok(()) => {
-                wake |= tx.wake;
+                // Before the answers: delivery starts as soon as the rows are committed.
+                signal.committed(std::mem::take(&mut tx.queued));
                 for (done, outcome) in finished {
                     let _ = done.send(outcome);
                 }
@@ -385,7 +395,6 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>) -> bool {
             }
         }
     }
-    wake
 }
 
 fn rolled_back() -> GraphError {
@@ -396,10 +405,18 @@ fn rolled_back() -> GraphError {
 mod tests {
     use super::*;
 
+    /// Inserts `id` and queues a leased notification `n{id}`, as a write with a subscriber does.
     fn insert(id: i64) -> WriteJob {
         Box::new(move |tx| {
-            Box::pin(async move { tx.execute("INSERT INTO t (id) VALUES (?)", &[id.into()]).await.map(drop) })
+            Box::pin(async move {
+                tx.queued_notification(Some(crate::OutboxItem::for_test(&format!("n{id}"))));
+                tx.execute("INSERT INTO t (id) VALUES (?)", &[id.into()]).await.map(drop)
+            })
         })
+    }
+
+    fn handed(backend: &SqliteBackend) -> Vec<String> {
+        backend.outbox_signal().take().0.into_iter().map(|i| i.id).collect()
     }
 
     async fn ids(backend: &SqliteBackend) -> Vec<i64> {
@@ -421,6 +438,7 @@ mod tests {
             insert(2),
             Box::new(|tx| {
                 Box::pin(async move {
+                    tx.queued_notification(Some(crate::OutboxItem::for_test("n3")));
                     tx.execute("INSERT INTO t (id) VALUES (3)", &[]).await?;
                     tx.execute("INSERT INTO t (id) VALUES (1)", &[]).await.map(drop)
                 })
@@ -445,9 +463,12 @@ mod tests {
         assert_eq!(outcomes[1].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[2].is_ok(), "{:?}", outcomes[2]);
         assert_eq!(ids(&backend).await, [1, 2, 4]);
+        // What the failed job queued is forgotten with its work; its neighbours' is handed over.
+        assert_eq!(handed(&backend), ["n2", "n4"]);
         // The writer is left usable, outside any transaction.
         backend.run_write(insert(5)).await.unwrap();
         assert_eq!(ids(&backend).await, [1, 2, 4, 5]);
+        assert_eq!(handed(&backend), ["n5"]);
         assert!(backend.writer.conn.lock().await.is_autocommit());
     }
 
@@ -494,6 +515,7 @@ mod tests {
         assert_eq!(outcomes[2].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[3].is_ok(), "{:?}", outcomes[3]);
         assert_eq!(ids(&backend).await, [1, 2, 4]);
+        assert_eq!(handed(&backend), ["n2", "n4"]);
         assert!(backend.writer.conn.lock().await.is_autocommit());
     }
 }

@@ -5,8 +5,16 @@
 //! in the matches. Instead: find the few distinct surnames under the prefix (one index probe
 //! each), read each surname's run in display-name order from
 //! `contacts_by_surname_display` `(mailbox_id, folder_id, surname_key, display_name_key,
-//! created_seq)`, at most a page (plus `$skip`) from each, and merge them. Past
-//! [`MAX_RUNS`] distinct values the planner's other plans take over.
+//! created_seq)`, at most a page (plus `$skip`) from each, and merge them.
+//!
+//! Past [`MAX_RUNS`] distinct values (surnames that rarely repeat, `Lamport 123`), the prefix's
+//! initial is one run instead: `contacts_by_surname_initial` `(mailbox_id, folder_id,
+//! substr(surname_key, 1, 1), display_name_key, created_seq, surname_key)` holds each initial's
+//! contacts in display-name order with the surname beside them, so the page is read by walking
+//! the initial's entries only (a one-letter prefix, the A–Z jump of an address book, matches
+//! every one of them) and testing the rest of the prefix on each entry. A longer prefix takes
+//! that walk only when a bounded probe of the run finds the page within [`INITIAL_PROBE`]
+//! entries; otherwise the planner's other plans take over.
 
 use super::*;
 
@@ -18,6 +26,15 @@ pub(super) const MAX_RUNS: usize = 24;
 
 /// The (filter key, sort key) pairs an index serves as runs.
 const RUN_INDEXES: &[(&str, &str)] = &[("t.surname_key", "t.display_name_key")];
+
+/// The (filter key, sort key, initial expression) an index serves as one run per initial;
+/// the expression is written as the index's (`contacts_by_surname_initial`), for the planners
+/// to match it.
+const INITIAL_INDEXES: &[(&str, &str, &str)] =
+    &[("t.surname_key", "t.display_name_key", "substr(t.surname_key, 1, 1)")];
+
+/// How many of an initial's entries the probe for a longer prefix reads at most.
+pub(super) const INITIAL_PROBE: usize = 2000;
 
 /// A list read as a merge of runs: the runs' values and the sort key.
 pub(super) struct Runs {
@@ -58,16 +75,60 @@ impl SqlStore {
         );
         let hi = format!("{prefix}\u{10FFFF}");
         let mut params = scope_params.to_vec();
-        params.extend([prefix.into(), hi.clone().into()]);
+        params.extend([prefix.as_str().into(), hi.clone().into()]);
         params.extend_from_slice(scope_params);
         params.push(hi.into());
         let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
         let rows = conn.query(&sql, &params).await?;
+        drop(conn);
         if rows.len() > MAX_RUNS {
-            return Ok(None);
+            let desc = sort.first().is_some_and(|(_, d)| *d);
+            return self.initial_run(mailbox, scope_params, query, (sort_key, desc), &column, &prefix).await;
         }
         let values = rows.into_iter().map(|r| r.first().clone().into_string()).collect();
         Ok(Some(Runs { column, values }))
+    }
+
+    /// The prefix's initial as one run (see the module doc), when an index serves it and the
+    /// walk is known to be short: always for a one-character prefix, else when the first
+    /// [`INITIAL_PROBE`] entries of the run hold the page.
+    async fn initial_run(
+        &self,
+        mailbox: &Mailbox,
+        scope_params: &[Value],
+        query: &ListQuery,
+        (sort_key, desc): (&str, bool),
+        column: &str,
+        prefix: &str,
+    ) -> GraphResult<Option<Runs>> {
+        let Some((_, _, initial_expr)) = INITIAL_INDEXES.iter().find(|(f, s, _)| *f == column && *s == sort_key) else {
+            return Ok(None);
+        };
+        let mut chars = prefix.chars();
+        let Some(initial) = chars.next() else { return Ok(None) };
+        let runs = Runs { column: (*initial_expr).to_owned(), values: vec![initial.to_string()] };
+        if chars.next().is_none() {
+            return Ok(Some(runs));
+        }
+        // Whether the walk fills the first page soon: the run's first entries, tested against
+        // the whole prefix on the index entry alone.
+        let mut probe = Compiler::new(self.backend.dialect(), Entity::Contact, &mailbox.id);
+        probe.version = query.version;
+        probe.filter_without_indexes = true;
+        let Some(filter) = &query.filter else { return Ok(None) };
+        let test = probe.filter(filter)?;
+        let want = query.page_size as u64 + query.skip + 1;
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT ({test}) AS hit FROM contacts t \
+             WHERE {FOLDER_SCOPE} AND {initial_expr} = ? ORDER BY {sort_key}{dir} LIMIT {INITIAL_PROBE}) p WHERE hit LIMIT {want}) q",
+            dir = if desc { " DESC" } else { "" }
+        );
+        let mut params = probe.params;
+        params.extend_from_slice(scope_params);
+        params.push(runs.values[0].as_str().into());
+        let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
+        let found = conn.query_opt(&sql, &params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
+        Ok((found.unwrap_or(0) as u64 >= want).then_some(runs))
     }
 }
 

@@ -185,7 +185,7 @@ impl Drop for Running<'_> {
 
 /// Where a job started in the group transaction, to forget the hints of a job rolled back.
 pub(super) struct Mark {
-    pub(super) wake: bool,
+    pub(super) queued: crate::sql::QueuedMark,
     pub(super) written: usize,
 }
 
@@ -196,11 +196,11 @@ impl PgTx {
     }
 
     fn mark(&self) -> Mark {
-        Mark { wake: self.wake, written: self.written.len() }
+        Mark { queued: self.queued.mark(), written: self.written.len() }
     }
 
     fn undo_to(&mut self, mark: Mark) {
-        self.wake = mark.wake;
+        self.queued.undo_to(mark.queued);
         self.written.truncate(mark.written);
     }
 }
@@ -211,10 +211,18 @@ mod tests {
     use crate::backend::postgres::PostgresBackend;
     use crate::sql::Backend;
 
+    /// Inserts `id` and queues a leased notification `n{id}`, as a write with a subscriber does.
     fn insert(id: i64) -> WriteJob {
         Box::new(move |tx| {
-            Box::pin(async move { tx.execute("INSERT INTO t (id) VALUES (?)", &[id.into()]).await.map(drop) })
+            Box::pin(async move {
+                tx.queued_notification(Some(crate::OutboxItem::for_test(&format!("n{id}"))));
+                tx.execute("INSERT INTO t (id) VALUES (?)", &[id.into()]).await.map(drop)
+            })
         })
+    }
+
+    fn handed(backend: &PostgresBackend) -> Vec<String> {
+        backend.outbox_signal().take().0.into_iter().map(|i| i.id).collect()
     }
 
     async fn ids(backend: &PostgresBackend) -> Vec<i64> {
@@ -250,6 +258,7 @@ mod tests {
             insert(2),
             Box::new(|tx| {
                 Box::pin(async move {
+                    tx.queued_notification(Some(crate::OutboxItem::for_test("n3")));
                     tx.execute("INSERT INTO t (id) VALUES (3)", &[]).await?;
                     tx.execute("INSERT INTO t (id) VALUES (1)", &[]).await.map(drop)
                 })
@@ -281,11 +290,14 @@ mod tests {
         assert_eq!(outcomes[2].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[3].is_ok(), "{:?}", outcomes[3]);
         assert_eq!(ids(&backend).await, [1, 2, 4]);
+        // What the failed job queued is forgotten with its work; its neighbours' is handed over.
+        assert_eq!(handed(&backend), ["n2", "n4"]);
         // The queue is gone once empty, and the next write starts a new one.
         while backend.groups.queues.lock().unwrap().contains_key("m") {
             tokio::task::yield_now().await;
         }
         backend.run_mailbox_write("m", insert(5)).await.unwrap();
         assert_eq!(ids(&backend).await, [1, 2, 4, 5]);
+        assert_eq!(handed(&backend), ["n5"]);
     }
 }
