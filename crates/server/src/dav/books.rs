@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use rolo_domain::{Access, ContactFolder, FolderChanges, FolderId};
-use rolo_store::{ListQuery, Mailbox};
+use rolo_domain::{Access, Contact, ContactFolder, FolderChanges};
+use rolo_store::{ListQuery, Mailbox, NameLookup, NamedFolder};
 
 use super::error::{DavError, DavResult};
 use super::xml::{self, CARDDAV, DAV};
@@ -63,30 +63,33 @@ pub(super) async fn list(dav: &Dav, opened: &Opened) -> DavResult<Vec<Book>> {
 
 /// The book a segment names, once the caller may read it (a folder it may not see is 404).
 pub(super) async fn find(dav: &Dav, opened: &Opened, segment: &str) -> DavResult<Option<Book>> {
-    let mb = &opened.user.mailbox;
-    let store = &dav.state.store;
+    Ok(find_with(dav, opened, segment, None).await?.map(|(book, _)| book))
+}
+
+/// [`find`], and in the same read the contacts of the folders it considers that a card name
+/// (with the contact id it spells) may name.
+pub(super) async fn find_with(
+    dav: &Dav,
+    opened: &Opened,
+    segment: &str,
+    card: Option<(&str, Option<&str>)>,
+) -> DavResult<Option<(Book, Vec<(Contact, Option<String>)>)>> {
     let key = book_key(segment);
-    let named = store.ids_named(mb, &key).await?;
-    let candidates = named.iter().map(|id| (id.as_str(), true)).chain([(segment, false)]);
-    for (id, by_name) in candidates {
-        let Ok(id) = FolderId::parse(id) else { continue };
-        let Some(folder) = store.get_folder(mb, &id).await? else { continue };
-        if folder.id == mb.root_folder_id || opened.access.folder(&folder.id, Access::Read).is_err() {
-            continue;
+    let lookup = NameLookup { book_name: &key, book_id: segment, card };
+    let found = dav.state.store.resolve_names(&opened.user.mailbox, lookup).await?;
+    // The folders a client named so first, then the one whose id the segment is.
+    let (named, by_id): (Vec<NamedFolder>, Vec<NamedFolder>) =
+        found.into_iter().partition(|f| f.name.as_deref() == Some(key.as_str()));
+    Ok(named.into_iter().chain(by_id).find_map(|f| {
+        let NamedFolder { folder, name, cards } = f;
+        if folder.id == opened.user.mailbox.root_folder_id || opened.access.folder(&folder.id, Access::Read).is_err() {
+            return None;
         }
-        // A folder found by its name has that name (one read saved on every card request).
-        let names = if by_name {
-            vec![(folder.id.as_str().to_owned(), key.clone())]
-        } else {
-            store.dav_names(mb, &[folder.id.as_str().to_owned()]).await?
-        };
+        let names: Vec<(String, String)> = name.into_iter().map(|n| (folder.id.as_str().to_owned(), n)).collect();
         let book = as_book(opened, folder, &names);
         // A folder a client named is reached by that name only, so each book has one href.
-        if book.segment == segment {
-            return Ok(Some(book));
-        }
-    }
-    Ok(None)
+        (book.segment == segment).then_some((book, cards))
+    }))
 }
 
 pub(super) async fn open_book(dav: &Dav, user: &str, segment: &str) -> DavResult<(Opened, Book)> {

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use rolo_domain::vcard::{self, Format, VCardVersion};
 use rolo_domain::{Access, Contact, ContactData, ContactId};
-use rolo_store::{CardOutcome, CardWrite, Mailbox, MovedFrom, Scope, StoredPhoto};
+use rolo_store::{CardOutcome, CardWrite, Mailbox, MovedFrom, NameLookup, Scope, StoredPhoto};
 
-use super::books::open_book;
+use super::books;
 use super::error::{DavError, DavResult};
 use super::{enc, home_href, status_only, Book, Dav, Opened};
 
@@ -136,22 +136,49 @@ pub(crate) fn partial(card: &str, wanted: &[(String, bool)]) -> String {
     out
 }
 
-/// The contact a card name addresses in a book.
-pub(crate) async fn find(dav: &Dav, opened: &Opened, book: &Book, name: &str) -> DavResult<Option<Contact>> {
-    let mb = &opened.user.mailbox;
-    let store = &dav.state.store;
-    let scope = Scope::Folder(book.folder.id.clone());
-    for id in store.ids_named(mb, name).await? {
-        let Ok(id) = ContactId::parse(&id) else { continue };
-        if let Some(c) = store.get_contact(mb, &id, &scope).await? {
-            return Ok(Some(c));
+/// The contact id a card name spells (`{id}.vcf`), if it spells one.
+fn spelled_id(name: &str) -> Option<&str> {
+    name.strip_suffix(".vcf").filter(|s| ContactId::parse(s).is_ok())
+}
+
+/// Of the contacts a book holds under a card name or the id it spells, the one the name
+/// addresses: the contact a client named so, else the one whose id it spells, unless a client
+/// named that one otherwise (a named card is reached by its name only).
+fn pick(name: &str, cards: Vec<(Contact, Option<String>)>) -> Option<Contact> {
+    let id = spelled_id(name);
+    let mut by_id = None;
+    for (contact, named) in cards {
+        match named.as_deref() {
+            Some(n) if n == name => return Some(contact),
+            None if id == Some(contact.id.as_str()) => by_id = Some(contact),
+            _ => {}
         }
     }
-    let Some(id) = name.strip_suffix(".vcf").and_then(|s| ContactId::parse(s).ok()) else { return Ok(None) };
-    let Some(c) = store.get_contact(mb, &id, &scope).await? else { return Ok(None) };
-    // A card a client named is reached by that name only.
-    let named = store.dav_names(mb, &[id.as_str().to_owned()]).await?;
-    Ok(named.iter().all(|(_, n)| n == name).then_some(c))
+    by_id
+}
+
+/// The contact a card name addresses in a book.
+pub(crate) async fn find(dav: &Dav, opened: &Opened, book: &Book, name: &str) -> DavResult<Option<Contact>> {
+    let key = format!("{}/", book.segment);
+    let lookup = NameLookup { book_name: &key, book_id: book.folder.id.as_str(), card: Some((name, spelled_id(name))) };
+    let found = dav.state.store.resolve_names(&opened.user.mailbox, lookup).await?;
+    Ok(found.into_iter().find(|f| f.folder.id == book.folder.id).and_then(|f| pick(name, f.cards)))
+}
+
+/// The mailbox, the book and the card a card URL names, the book and card found in one read
+/// (404 without the book).
+pub(crate) async fn open_card(
+    dav: &Dav,
+    user: &str,
+    segment: &str,
+    name: &str,
+) -> DavResult<(Opened, Book, Option<Contact>)> {
+    let opened = dav.open(user).await?;
+    let (book, cards) = books::find_with(dav, &opened, segment, Some((name, spelled_id(name))))
+        .await?
+        .ok_or_else(DavError::not_found)?;
+    let contact = pick(name, cards);
+    Ok((opened, book, contact))
 }
 
 /// The name of each contact: the one a client gave it, else `{id}.vcf`.
@@ -174,8 +201,8 @@ pub(crate) async fn hrefs(dav: &Dav, opened: &Opened, book: &Book, contacts: &[C
 
 /// `GET` (and `HEAD`) of a card: vCard 3.0, or 4.0 when `Accept` asks for it.
 pub(super) async fn get(dav: &Dav, user: &str, segment: &str, name: &str) -> DavResult<Response> {
-    let (opened, book) = open_book(dav, user, segment).await?;
-    let contact = find(dav, &opened, &book, name).await?.ok_or_else(DavError::not_found)?;
+    let (opened, _, contact) = open_card(dav, user, segment, name).await?;
+    let contact = contact.ok_or_else(DavError::not_found)?;
     let accept = dav.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     let version = if accept.contains("version=4.0") { VCardVersion::V4 } else { VCardVersion::V3 };
     let text = render(dav, &opened.user.mailbox, &contact, version).await?;
@@ -334,7 +361,7 @@ pub(super) fn check_name(name: &str) -> DavResult<()> {
 /// vCard is refused. The ETag comes back only when the card is kept byte for byte as sent
 /// (RFC 6352 §6.3.2.3: a 3.0 or 4.0 card in UTF-8); otherwise clients fetch it again.
 pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: &[u8]) -> DavResult<Response> {
-    let (opened, book) = open_book(dav, user, segment).await?;
+    let (opened, book, existing) = open_card(dav, user, segment, name).await?;
     if !book.writable {
         return Err(DavError::need_privileges());
     }
@@ -343,7 +370,6 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
     check_name(name)?;
     let card = parse_card(body).await?;
     let same_bytes = card.verbatim && card.text.as_bytes() == body;
-    let existing = find(dav, &opened, &book, name).await?;
     let keys = check_conditions(dav, existing.as_ref())?;
     let (stored, status) = store_card(dav, &opened, &book, name, card, existing.as_ref(), keys, None).await?;
     let mut resp = status_only(status);
@@ -357,11 +383,11 @@ pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: 
 
 /// `DELETE` of a card (204); `If-Match` is honoured, not required.
 pub(super) async fn delete(dav: &Dav, user: &str, segment: &str, name: &str) -> DavResult<Response> {
-    let (opened, book) = open_book(dav, user, segment).await?;
+    let (opened, book, contact) = open_card(dav, user, segment, name).await?;
     if !book.writable {
         return Err(DavError::need_privileges());
     }
-    let contact = find(dav, &opened, &book, name).await?.ok_or_else(DavError::not_found)?;
+    let contact = contact.ok_or_else(DavError::not_found)?;
     let keys = check_conditions(dav, Some(&contact))?;
     let scope = Scope::Folder(book.folder.id.clone());
     dav.state.store.delete_contact(&opened.user.mailbox, &contact.id, &scope, keys).await?;

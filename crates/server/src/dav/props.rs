@@ -293,8 +293,8 @@ pub(super) async fn propfind(dav: &Dav, target: &Target, body: &[u8]) -> DavResu
             }
         }
         Target::Card(key, segment, name) => {
-            let (opened, book) = books::open_book(dav, key, segment).await?;
-            let contact = cards::find(dav, &opened, &book, name).await?.ok_or_else(DavError::not_found)?;
+            let (opened, _, contact) = cards::open_card(dav, key, segment, name).await?;
+            let contact = contact.ok_or_else(DavError::not_found)?;
             let card = CardRef { href: dav.path.clone(), contact: &contact };
             card_response(dav, &mut ms, &opened, &card, &req, None).await?;
         }
