@@ -359,8 +359,10 @@ pub type OutboxSignal = Arc<OutboxHub>;
 /// is a write and would queue behind the creates that produced the rows). The rows stay in the
 /// outbox until acknowledged, so a process that dies holding them only delays them: the lease
 /// expires and any worker claims them.
-#[derive(Default)]
 pub struct OutboxHub {
+    /// Names this hub in PostgreSQL's `NOTIFY` hints, so its listener can tell its own commits'
+    /// hints (already acted on by [`OutboxHub::committed`]) from other processes'.
+    origin: String,
     wake: tokio::sync::Notify,
     /// How long a commit leases its rows for, in milliseconds; 0 while no worker is attached.
     lease_ms: std::sync::atomic::AtomicI64,
@@ -409,7 +411,24 @@ impl QueuedNotifications {
     }
 }
 
+impl Default for OutboxHub {
+    fn default() -> Self {
+        OutboxHub {
+            origin: rolo_domain::ids::new_guid(),
+            wake: tokio::sync::Notify::new(),
+            lease_ms: std::sync::atomic::AtomicI64::new(0),
+            handed: std::sync::Mutex::new(Vec::new()),
+            claim: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
 impl OutboxHub {
+    /// What this hub's commits put in their `NOTIFY` hint (a GUID: no quoting needed).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// A worker listens: from now on commits lease their rows for `lease_ms` and hand them here.
     pub fn attach(&self, lease_ms: i64) {
         self.lease_ms.store(lease_ms.max(1), std::sync::atomic::Ordering::SeqCst);

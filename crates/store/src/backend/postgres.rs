@@ -83,6 +83,9 @@ async fn listen(config: tokio_postgres::Config, signal: OutboxSignal, replicas: 
                                 r.hint(n.payload());
                             }
                         }
+                        // This process's own hint: its commit already asked its worker to claim
+                        // (acting on the echo again would only repeat that claim, later).
+                        Ok(tokio_postgres::AsyncMessage::Notification(n)) if n.payload() == wake.origin() => {}
                         Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.wake_to_claim(),
                         Ok(_) => {}
                         Err(_) => break,
@@ -319,7 +322,7 @@ impl Tx for PgTx {
         // commits: the outbox's wake-up (for rows no worker of this process leased), and with replicas the mailboxes' new counters. They go
         // in the COMMIT's round trip.
         let statements: Vec<String> = [
-            self.queued.unleased().then(|| format!("NOTIFY {OUTBOX_CHANNEL}")),
+            self.queued.unleased().then(|| format!("NOTIFY {OUTBOX_CHANNEL}, '{}'", self.signal.origin())),
             self.replicas.as_ref().and_then(|_| hint_statement(&self.written)),
             Some("COMMIT".to_owned()),
         ]

@@ -120,7 +120,7 @@ impl SqlStore {
         let want = query.page_size as u64 + query.skip + 1;
         let sql = format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT ({test}) AS hit FROM contacts t \
-             WHERE {FOLDER_SCOPE} AND {initial_expr} = ? ORDER BY {sort_key}{dir} LIMIT {INITIAL_PROBE}) p WHERE hit LIMIT {want}) q",
+             WHERE t.mailbox_id = ? AND t.folder_id = ? AND {initial_expr} = ? ORDER BY {sort_key}{dir} LIMIT {INITIAL_PROBE}) p WHERE hit LIMIT {want}) q",
             dir = if desc { " DESC" } else { "" }
         );
         let mut params = probe.params;
