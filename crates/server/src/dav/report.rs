@@ -226,6 +226,24 @@ struct PropFilter {
     all_of: bool,
     not_defined: bool,
     matches: Vec<TextMatch>,
+    params: Vec<ParamFilter>,
+}
+
+/// RFC 6352 §10.5.2: a test on one parameter of a property (`TEL` with `TYPE=cell`).
+#[derive(Debug, Clone)]
+struct ParamFilter {
+    name: String,
+    not_defined: bool,
+    matched: Option<TextMatch>,
+}
+
+/// One property line of a card: its name (group dropped), its parameters (a list value split
+/// into one pair per value; a vCard 2.1 bare `CELL` is `TYPE=CELL`) and its unescaped value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Property {
+    name: String,
+    params: Vec<(String, String)>,
+    value: String,
 }
 
 #[derive(Debug, Clone)]
@@ -254,43 +272,81 @@ fn parse_filter(el: Option<&Element>) -> DavResult<Filter> {
         if name.is_empty() {
             return Err(DavError::with(403, "<C:supported-filter/>", "A prop-filter needs a name."));
         }
-        let mut matches = Vec::new();
-        for tm in pf.children_named(CARDDAV, "text-match") {
-            let collation = match tm.attr("collation").unwrap_or("i;unicode-casemap") {
-                "i;unicode-casemap" => Collation::Unicode,
-                "i;ascii-casemap" => Collation::Ascii,
-                "i;octet" => Collation::Octet,
-                _ => return Err(DavError::with(403, "<C:supported-collation/>", "Unsupported collation.")),
-            };
-            let match_type = match tm.attr("match-type").unwrap_or("contains") {
-                "equals" => MatchType::Equals,
-                "contains" => MatchType::Contains,
-                "starts-with" => MatchType::StartsWith,
-                "ends-with" => MatchType::EndsWith,
-                _ => return Err(DavError::with(403, "<C:supported-filter/>", "Unsupported match-type.")),
-            };
-            let negate = tm.attr("negate-condition").is_some_and(|v| v == "yes");
-            matches.push(TextMatch { text: fold(&tm.text, collation), collation, match_type, negate });
+        let matches = pf.children_named(CARDDAV, "text-match").map(text_match).collect::<DavResult<Vec<_>>>()?;
+        let mut params = Vec::new();
+        for pm in pf.children_named(CARDDAV, "param-filter") {
+            let name = pm.attr("name").unwrap_or_default().to_ascii_uppercase();
+            if name.is_empty() {
+                return Err(DavError::with(403, "<C:supported-filter/>", "A param-filter needs a name."));
+            }
+            let not_defined = pm.child(CARDDAV, "is-not-defined").is_some();
+            let matched = pm.child(CARDDAV, "text-match").map(text_match).transpose()?;
+            params.push(ParamFilter { name, not_defined, matched });
         }
         let not_defined = pf.child(CARDDAV, "is-not-defined").is_some();
-        props.push(PropFilter { name, all_of: all_of(pf), not_defined, matches });
+        props.push(PropFilter { name, all_of: all_of(pf), not_defined, matches, params });
     }
     Ok(Filter { all_of: all_of(el), props })
 }
 
-/// The (property name, value) pairs of a rendered vCard: unfolded, groups dropped.
-fn properties(card: &str) -> Vec<(String, String)> {
+fn text_match(tm: &Element) -> DavResult<TextMatch> {
+    let collation = match tm.attr("collation").unwrap_or("i;unicode-casemap") {
+        "i;unicode-casemap" => Collation::Unicode,
+        "i;ascii-casemap" => Collation::Ascii,
+        "i;octet" => Collation::Octet,
+        _ => return Err(DavError::with(403, "<C:supported-collation/>", "Unsupported collation.")),
+    };
+    let match_type = match tm.attr("match-type").unwrap_or("contains") {
+        "equals" => MatchType::Equals,
+        "contains" => MatchType::Contains,
+        "starts-with" => MatchType::StartsWith,
+        "ends-with" => MatchType::EndsWith,
+        _ => return Err(DavError::with(403, "<C:supported-filter/>", "Unsupported match-type.")),
+    };
+    let negate = tm.attr("negate-condition").is_some_and(|v| v == "yes");
+    Ok(TextMatch { text: fold(&tm.text, collation), collation, match_type, negate })
+}
+
+/// The properties of a rendered vCard, unfolded.
+fn properties(card: &str) -> Vec<Property> {
     let unfolded = card.replace("\r\n ", "").replace("\r\n\t", "");
     unfolded
         .lines()
         .filter_map(|line| {
-            let (head, value) = line.split_once(':')?;
-            let name = head.split(';').next().unwrap_or_default();
-            let name = name.rsplit('.').next().unwrap_or(name);
+            // The value starts at the first colon outside a quoted parameter value.
+            let mut halves = line.splitn(2, outside_quotes(':'));
+            let (head, value) = (halves.next()?, halves.next()?);
+            let mut parts = head.split(outside_quotes(';'));
+            let first = parts.next()?;
+            let name = first.rsplit('.').next().unwrap_or(first).to_ascii_uppercase();
+            let mut params = Vec::new();
+            for part in parts {
+                match part.split_once('=') {
+                    Some((key, values)) => {
+                        let key = key.trim().to_ascii_uppercase();
+                        for v in values.split(',') {
+                            params.push((key.clone(), v.trim().trim_matches('"').to_owned()));
+                        }
+                    }
+                    None if !part.is_empty() => params.push(("TYPE".to_owned(), part.trim().to_owned())),
+                    None => {}
+                }
+            }
             let value = value.replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\\\", "\\");
-            Some((name.to_ascii_uppercase(), value))
+            Some(Property { name, params, value })
         })
         .collect()
+}
+
+/// A pattern for `split`: `sep` outside double quotes.
+fn outside_quotes(sep: char) -> impl FnMut(char) -> bool {
+    let mut quoted = false;
+    move |c| {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        c == sep && !quoted
+    }
 }
 
 impl TextMatch {
@@ -306,24 +362,39 @@ impl TextMatch {
     }
 }
 
-impl PropFilter {
-    fn matches(&self, props: &[(String, String)]) -> bool {
-        let values: Vec<&str> = props.iter().filter(|(n, _)| *n == self.name).map(|(_, v)| v.as_str()).collect();
+impl ParamFilter {
+    fn matches(&self, prop: &Property) -> bool {
+        let mut values = prop.params.iter().filter(|(k, _)| *k == self.name).map(|(_, v)| v.as_str()).peekable();
         if self.not_defined {
-            return values.is_empty();
+            return values.peek().is_none();
         }
-        if values.is_empty() {
-            return false;
+        match &self.matched {
+            None => values.peek().is_some(),
+            Some(m) => values.any(|v| m.matches(v)),
         }
-        if self.matches.is_empty() {
-            return true;
+    }
+}
+
+impl PropFilter {
+    /// Whether one of the card's properties of this name passes the filter's tests: its
+    /// text-matches on the value and its param-filters, all of them (`test="allof"`) or any.
+    fn matches(&self, props: &[Property]) -> bool {
+        let mut instances = props.iter().filter(|p| p.name == self.name).peekable();
+        if self.not_defined {
+            return instances.peek().is_none();
         }
-        let one = |m: &TextMatch| values.iter().any(|v| m.matches(v));
-        if self.all_of {
-            self.matches.iter().all(one)
-        } else {
-            self.matches.iter().any(one)
+        if self.matches.is_empty() && self.params.is_empty() {
+            return instances.peek().is_some();
         }
+        instances.any(|p| {
+            let mut tests =
+                self.matches.iter().map(|m| m.matches(&p.value)).chain(self.params.iter().map(|f| f.matches(p)));
+            if self.all_of {
+                tests.all(|t| t)
+            } else {
+                tests.any(|t| t)
+            }
+        })
     }
 }
 
@@ -345,6 +416,10 @@ impl Filter {
     fn narrowing(&self) -> Option<rolo_odata::Expr> {
         let [p] = self.props.as_slice() else { return None };
         let [m] = p.matches.as_slice() else { return None };
+        if !p.params.is_empty() {
+            // Under `anyof` a parameter alone may pass the card: no narrowing by the value.
+            return None;
+        }
         if p.name != "FN" || m.negate || m.collation == Collation::Octet || m.text.is_empty() {
             return None;
         }
@@ -430,6 +505,43 @@ mod tests {
         )
         .matches(CARD));
         assert!(f("").matches(CARD));
+    }
+
+    #[test]
+    fn param_filters_test_the_same_property() {
+        const PHONES: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Grace Hopper\r\nTEL;TYPE=cell:+1 555 0100\r\n\
+            item2.TEL;TYPE=\"work,voice\":+44 20 7946 0000\r\nEMAIL;PREF:g@ex.com\r\nNOTE:a:b\r\nEND:VCARD\r\n";
+        let f = |test: &str, body: &str| {
+            filter(&format!(
+                r#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav"><C:prop-filter name="TEL" test="{test}">{body}</C:prop-filter></C:filter>"#
+            ))
+        };
+        let cell =
+            r#"<C:param-filter name="TYPE"><C:text-match match-type="equals">CELL</C:text-match></C:param-filter>"#;
+        let voice =
+            r#"<C:param-filter name="type"><C:text-match match-type="equals">voice</C:text-match></C:param-filter>"#;
+        let uk = r#"<C:text-match match-type="starts-with">+44</C:text-match>"#;
+        assert!(f("anyof", cell).matches(PHONES));
+        assert!(f("allof", &format!("{voice}{uk}")).matches(PHONES), "a list value and a quoted one");
+        // All tests on one property: the cell number is not the +44 one.
+        assert!(!f("allof", &format!("{cell}{uk}")).matches(PHONES));
+        assert!(f("anyof", &format!("{cell}{uk}")).matches(PHONES));
+        let pager = r#"<C:param-filter name="TYPE"><C:text-match>pager</C:text-match></C:param-filter>"#;
+        assert!(!f("anyof", pager).matches(PHONES));
+        assert!(f("anyof", r#"<C:param-filter name="TYPE"/>"#).matches(PHONES));
+        assert!(!f("anyof", r#"<C:param-filter name="X-LABEL"/>"#).matches(PHONES));
+        assert!(f("anyof", r#"<C:param-filter name="X-LABEL"><C:is-not-defined/></C:param-filter>"#).matches(PHONES));
+        // vCard 2.1's bare parameter is a TYPE; a colon in the value is the value's.
+        let props = properties(PHONES);
+        assert!(props.contains(&Property {
+            name: "EMAIL".into(),
+            params: vec![("TYPE".into(), "PREF".into())],
+            value: "g@ex.com".into()
+        }));
+        assert!(props.iter().any(|p| p.name == "NOTE" && p.value == "a:b"));
+        // A param-filter without a name is refused, as a prop-filter without one is.
+        let el = xml::parse(br#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav"><C:prop-filter name="TEL"><C:param-filter/></C:prop-filter></C:filter>"#).unwrap().unwrap();
+        assert_eq!(parse_filter(Some(&el)).unwrap_err().status, 403);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod bulk;
 mod categories;
 mod changes;
+mod contact_parts;
 mod contacts;
 mod dav;
 mod directory;
@@ -27,7 +28,9 @@ mod versioned;
 // Each role file starts with `use super::*`: it gets the shared vocabulary imported below, the
 // helpers more than one role uses (these globs), and `bump`, `tombstone` and `SqlStore::write`.
 pub(crate) use self::directory::bump_directory;
-use self::{contacts::*, directory::*, folders::*, items::item_table, planner::*, runs::*, versioned::*};
+use self::{
+    contact_parts::*, contacts::*, directory::*, folders::*, items::item_table, planner::*, runs::*, versioned::*,
+};
 
 use async_trait::async_trait;
 use rolo_domain::category::OutlookCategory;
