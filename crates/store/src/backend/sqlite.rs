@@ -405,6 +405,29 @@ fn rolled_back() -> GraphError {
 mod tests {
     use super::*;
 
+    /// Queues `jobs` while `setup` holds the writer, each before the next is sent (so the group
+    /// keeps their order), then releases the writer and returns each job's outcome.
+    async fn run_as_one_group(
+        backend: &Arc<SqliteBackend>,
+        setup: Box<dyn crate::sql::Tx + '_>,
+        jobs: Vec<WriteJob>,
+    ) -> Vec<GraphResult<()>> {
+        let mut running = Vec::new();
+        for job in jobs {
+            let b = backend.clone();
+            running.push(tokio::spawn(async move { b.run_write(job).await }));
+            while backend.writer.queue.lock().unwrap().len() < running.len() {
+                tokio::task::yield_now().await;
+            }
+        }
+        setup.commit().await.unwrap();
+        let mut outcomes = Vec::new();
+        for r in running {
+            outcomes.push(r.await.unwrap());
+        }
+        outcomes
+    }
+
     /// Inserts `id` and queues a leased notification `n{id}`, as a write with a subscriber does.
     fn insert(id: i64) -> WriteJob {
         Box::new(move |tx| {
@@ -445,20 +468,7 @@ mod tests {
             }),
             insert(4),
         ];
-        let mut running = Vec::new();
-        for job in jobs {
-            let b = backend.clone();
-            running.push(tokio::spawn(async move { b.run_write(job).await }));
-            // Each job is queued before the next is sent, so the group keeps their order.
-            while backend.writer.queue.lock().unwrap().len() < running.len() {
-                tokio::task::yield_now().await;
-            }
-        }
-        setup.commit().await.unwrap();
-        let mut outcomes = Vec::new();
-        for r in running {
-            outcomes.push(r.await.unwrap());
-        }
+        let outcomes = run_as_one_group(&backend, setup, jobs).await;
         assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
         assert_eq!(outcomes[1].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[2].is_ok(), "{:?}", outcomes[2]);
@@ -497,19 +507,7 @@ mod tests {
             }),
             insert(4),
         ];
-        let mut running = Vec::new();
-        for job in jobs {
-            let b = backend.clone();
-            running.push(tokio::spawn(async move { b.run_write(job).await }));
-            while backend.writer.queue.lock().unwrap().len() < running.len() {
-                tokio::task::yield_now().await;
-            }
-        }
-        setup.commit().await.unwrap();
-        let mut outcomes = Vec::new();
-        for r in running {
-            outcomes.push(r.await.unwrap());
-        }
+        let outcomes = run_as_one_group(&backend, setup, jobs).await;
         assert_eq!(outcomes[0].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[1].is_ok(), "{:?}", outcomes[1]);
         assert_eq!(outcomes[2].as_ref().unwrap_err().code, "ErrorDuplicateItem");
