@@ -127,8 +127,8 @@ pub struct Compiler {
     pub version: ApiVersion,
     mailbox: String,
     pub params: Vec<Value>,
-    /// SQLite only: keep filter terms off their indexes, so the planner walks the sort order's
-    /// index instead (see `SqlStore::list_rows`).
+    /// Keep filter terms off their indexes, so the planner walks the sort order's index instead
+    /// (see `SqlStore::list_rows`): on SQLite for every term, on PostgreSQL for `any()`.
     pub filter_without_indexes: bool,
 }
 
@@ -473,14 +473,18 @@ impl Compiler {
         };
         match kind {
             LambdaKind::Any if self.filter_without_indexes => {
-                // Walking the list order: test each row through the side table's per-contact index.
+                // Walking the list order: test each row through the side table's index. On
+                // PostgreSQL the subquery stays per row: as a join, planned without statistics,
+                // it read contacts through an index with the id in fourth place, once per match
+                // (`categories/any` at 100,000 contacts: 163 s).
                 let inner = if xprops {
                     self.xprop_predicate(pred, var)?
                 } else {
                     self.lambda_predicate(pred, var, column, member)?
                 };
                 Ok(format!(
-                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.{item} = t.id AND {inner})"
+                    "EXISTS (SELECT 1 FROM {table} x WHERE x.mailbox_id = t.mailbox_id AND x.{item} = t.id AND {inner}{})",
+                    self.dialect.per_row_subquery()
                 ))
             }
             LambdaKind::Any => {

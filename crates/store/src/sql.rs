@@ -100,6 +100,16 @@ impl Dialect {
         self == Dialect::Sqlite
     }
 
+    /// What keeps a correlated `EXISTS` a subquery run per row of the walk it filters, instead
+    /// of a join the planner orders from statistics. PostgreSQL keeps a subquery with an
+    /// `OFFSET` apart; SQLite already runs it per row.
+    pub fn per_row_subquery(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " OFFSET 0",
+            Dialect::Sqlite => "",
+        }
+    }
+
     /// The suffix that locks the rows a `SELECT` reads until the transaction ends. SQLite has one
     /// writer at a time, which already serialises read-modify-write.
     pub fn row_lock(self) -> &'static str {

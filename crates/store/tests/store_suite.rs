@@ -683,3 +683,7 @@ mod organisation;
 /// CardDAV's names and UIDs.
 #[path = "store_suite/cards.rs"]
 mod cards;
+
+/// `any()` over the side tables: dense, sparse and deep matches, paged, on both plans.
+#[path = "store_suite/lambda_walks.rs"]
+mod lambda_walks;

@@ -65,6 +65,8 @@ pub struct SqlStore {
     contact_insert: ContactInsert,
     /// A CardDAV create's statement (`dav::card_insert`).
     card_insert: ContactInsert,
+    /// The list planner's recent density probes (`planner.rs`).
+    density_verdicts: planner::DensityVerdicts,
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
@@ -169,6 +171,7 @@ impl SqlStore {
             card_insert: dav::card_insert(d),
             backend,
             directory: Default::default(),
+            density_verdicts: Default::default(),
         }
     }
 

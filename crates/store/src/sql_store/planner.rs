@@ -7,6 +7,39 @@ use super::*;
 /// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
 pub(super) const DENSE_PROBE_WINDOW: usize = 2000;
 
+/// How long a probe's verdict is reused, and how many verdicts are kept.
+const VERDICT_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const MAX_VERDICTS: usize = 1024;
+
+/// The density probe's recent verdicts (walk the list order, or lead with the filter's index),
+/// by statement and parameters: the next page of a list, or the same list asked again, plans
+/// without walking the probe's window again. A stale verdict costs time, never rows: both plans
+/// return the same pages.
+#[derive(Default)]
+pub(super) struct DensityVerdicts(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
+
+impl DensityVerdicts {
+    fn key(sql: &str, params: &[Value]) -> String {
+        format!("{sql}\u{0}{params:?}")
+    }
+
+    fn get(&self, key: &str) -> Option<bool> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key).filter(|(_, at)| at.elapsed() < VERDICT_TTL).map(|(walk, _)| *walk)
+    }
+
+    fn put(&self, key: String, walk: bool) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_VERDICTS {
+            map.retain(|_, (_, at)| at.elapsed() < VERDICT_TTL);
+            if map.len() >= MAX_VERDICTS {
+                map.clear();
+            }
+        }
+        map.insert(key, (walk, std::time::Instant::now()));
+    }
+}
+
 /// What a list reads: columns of a table (aliased `t`) within a scope condition.
 pub(super) struct ListSource<'a> {
     pub(super) columns: &'a str,
@@ -43,34 +76,59 @@ impl SqlStore {
             // the prefix's range (with both, SQLite read the whole range and sorted it).
             c.filter_without_indexes = true;
         }
+        // What a count reads when the page walks: the filter's own indexes (a walk tests every
+        // row of the folder; PostgreSQL's join over the matches counts them sooner).
+        let mut count_by_index = None;
         if let Some(f) = &query.filter {
-            wheres.push(c.filter(f)?);
-            // SQLite has no statistics to weigh a filter's index against the sort's index. A
-            // bounded probe tells: when the first rows in list order already hold a page of
-            // matches, walking the sort order and testing each row fills a page sooner than
-            // collecting and sorting every match; otherwise the filter's own index leads.
-            if dialect.plans_without_statistics() && runs.is_none() {
+            let filter = c.filter(f)?;
+            wheres.push(filter.clone());
+            // SQLite has no statistics to weigh a filter's index against the sort's index, and
+            // PostgreSQL may have none yet (a new database before its first ANALYZE) for an
+            // `any()` over a side table, which it then joined in an order that read the matches
+            // times the folder. A bounded probe tells: when the first rows in list order
+            // already hold a page of matches, walking the sort order and testing each row fills
+            // a page sooner than collecting and sorting every match; otherwise the filter's own
+            // index leads. On PostgreSQL the probe runs only when the walk's SQL differs.
+            if runs.is_none() {
                 let mut walk = Compiler::new(dialect, entity, &mailbox.id);
                 walk.version = query.version;
                 let scope_len = scope_params.len();
-                walk.params = scope_params;
+                walk.params = scope_params.clone();
                 walk.filter_without_indexes = true;
                 let walk_filter = walk.filter(f)?;
+                let worth_probing = dialect.plans_without_statistics() || walk_filter != filter;
                 // The window's rows yield only the filter's verdict: selecting `*` there made
                 // SQLite copy every column of each row, documents included, before the filter
                 // ran (most of the probe's cost when matches are sparse). The filter now comes
                 // before the scope in the text, so its parameters are bound first.
                 let probe = format!(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM (SELECT ({walk_filter}) AS hit FROM {table} t \
-                     WHERE {scope_sql} ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) WHERE hit LIMIT {})",
+                     WHERE {scope_sql} ORDER BY t.created_seq LIMIT {DENSE_PROBE_WINDOW}) w WHERE hit LIMIT {}) p",
                     query.page_size + 1
                 );
-                let mut probe_params = walk.params[scope_len..].to_vec();
-                probe_params.extend_from_slice(&walk.params[..scope_len]);
-                let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
-                let n =
-                    conn.query_opt(&probe, &probe_params).await?.map(|r| r.first().clone()).and_then(|v| v.as_i64());
-                if n.unwrap_or(0) > query.page_size as i64 {
+                let walks = if !worth_probing {
+                    false
+                } else {
+                    let mut probe_params = walk.params[scope_len..].to_vec();
+                    probe_params.extend_from_slice(&walk.params[..scope_len]);
+                    let key = DensityVerdicts::key(&probe, &probe_params);
+                    match self.density_verdicts.get(&key) {
+                        Some(walks) => walks,
+                        None => {
+                            let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
+                            let n = conn.query_opt(&probe, &probe_params).await?;
+                            drop(conn);
+                            let n = n.map(|r| r.first().clone()).and_then(|v| v.as_i64());
+                            let walks = n.unwrap_or(0) > query.page_size as i64;
+                            self.density_verdicts.put(key, walks);
+                            walks
+                        }
+                    }
+                };
+                if walks {
+                    if !dialect.plans_without_statistics() {
+                        count_by_index = Some((wheres.clone(), c.params.clone()));
+                    }
                     c = walk;
                     wheres = vec![scope_sql.to_owned(), walk_filter];
                 }
@@ -83,12 +141,19 @@ impl SqlStore {
                     "The query parameter '$search' is not supported on this resource.",
                 ));
             }
-            wheres.extend(crate::search_index::conditions(&query.search, &mailbox.id, &mut c.params));
+            let from = c.params.len();
+            let search = crate::search_index::conditions(&query.search, &mailbox.id, &mut c.params);
+            if let Some((w, p)) = &mut count_by_index {
+                w.extend(search.iter().cloned());
+                p.extend_from_slice(&c.params[from..]);
+            }
+            wheres.extend(search);
         }
         let count = if query.count {
-            let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", wheres.join(" AND "));
+            let (count_wheres, count_params) = count_by_index.as_ref().map_or((&wheres, &c.params), |(w, p)| (w, p));
+            let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", count_wheres.join(" AND "));
             let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
-            let row = conn.query_opt(&sql, &c.params).await?;
+            let row = conn.query_opt(&sql, count_params).await?;
             Some(row.map(|r| r.first().clone()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
         } else {
             None
