@@ -348,6 +348,18 @@ pub trait Sql: Send {
     async fn query_opt(&mut self, sql: &str, params: &[Value]) -> GraphResult<Option<Row>> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
+
+    /// Two independent queries. PostgreSQL sends both before reading either answer (one round
+    /// trip instead of two); SQLite, in the process, runs them one after the other.
+    async fn query_pair(
+        &mut self,
+        first: (&str, &[Value]),
+        second: (&str, &[Value]),
+    ) -> GraphResult<(Vec<Row>, Vec<Row>)> {
+        let a = self.query(first.0, first.1).await?;
+        let b = self.query(second.0, second.1).await?;
+        Ok((a, b))
+    }
 }
 
 /// Wakes this process's delivery worker; see [`Backend::outbox_signal`].
