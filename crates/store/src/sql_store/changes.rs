@@ -31,7 +31,8 @@ impl Changes for SqlStore {
             return Ok(DeltaPage { items: Vec::new(), more: false });
         }
         let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
-        let limit = q.page_size as i64 + 1;
+        let limit = q.page_size + 1;
+        let dialect = self.backend.dialect();
         // Rows in (since, upto], after the cursor, in (sequence, id) order. Row values let both
         // databases seek the (sequence, id) index instead of scanning from the round's start on
         // every page.
@@ -68,11 +69,11 @@ impl Changes for SqlStore {
                     "t.seq > ?"
                 }
             };
-            params.push(limit.into());
+            let limit = dialect.page_limit(limit, 0, true, &mut params);
             let sql = format!(
                 "SELECT t.item_id, t.seq FROM tombstones t WHERE t.mailbox_id = ? AND t.kind = ? AND t.scope_id = ? \
                  AND t.seq <= ? AND {tomb_window} AND NOT EXISTS ({live}) \
-                 ORDER BY t.seq, t.item_id LIMIT ?"
+                 ORDER BY t.seq, t.item_id{limit}"
             );
             Some((sql, params))
         } else {
@@ -101,6 +102,7 @@ impl Changes for SqlStore {
             // and one more row made a default page of 10 two queries, 10 rows and then 1).
             let mut fetch = crate::paging::Fetch::new(q.page_size, q.max_bytes);
             let mut after = q.after.clone();
+            let mut first_batch = true;
             'batches: while let Some(batch) = fetch.next_batch() {
                 let mut params: Vec<Value> = vec![mailbox.id.as_str().into()];
                 match &q.scope {
@@ -121,10 +123,12 @@ impl Changes for SqlStore {
                 if !created.is_empty() {
                     params.push(q.since.into());
                 }
-                params.push((batch as i64 + 1).into());
+                // A bound limit made PostgreSQL plan every page afresh (`Dialect::page_limit`).
+                let limit = dialect.page_limit(batch + 1, 0, first_batch, &mut params);
+                first_batch = false;
                 let sql = format!(
                     "SELECT {columns}, t.change_seq FROM {table} t WHERE t.mailbox_id = ? AND {scope_sql}{window}{created} \
-                     ORDER BY t.change_seq, t.id LIMIT ?"
+                     ORDER BY t.change_seq, t.id{limit}"
                 );
                 let mut rows = match pending_tombstones.take() {
                     Some((tomb_sql, tomb_params)) => {
