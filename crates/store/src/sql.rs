@@ -606,6 +606,21 @@ pub fn like_escape(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// PostgreSQL writes a first batch's limit out (so its generic plan is kept) and binds an
+    /// offset only when there is one; SQLite and later batches bind both.
+    #[test]
+    fn page_limits() {
+        let mut params = Vec::new();
+        assert_eq!(Dialect::Postgres.page_limit(11, 0, true, &mut params), " LIMIT 11");
+        assert!(params.is_empty());
+        assert_eq!(Dialect::Postgres.page_limit(11, 20, true, &mut params), " LIMIT 11 OFFSET ?");
+        assert_eq!(params, vec![Value::Int(20)]);
+        params.clear();
+        assert_eq!(Dialect::Postgres.page_limit(7, 0, false, &mut params), " LIMIT ? OFFSET ?");
+        assert_eq!(Dialect::Sqlite.page_limit(11, 0, true, &mut params), " LIMIT ? OFFSET ?");
+        assert_eq!(params, vec![Value::Int(7), Value::Int(0), Value::Int(11), Value::Int(0)]);
+    }
+
     /// The SQL each dialect method writes, as the store wrote it inline before.
     #[test]
     fn dialect_expressions() {
