@@ -123,7 +123,6 @@ fn task_selection(select: &str) -> GraphResult<Vec<String>> {
 async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
     let key = scope_key(&scope);
     let token = ctx.options.skiptoken.as_deref().or(ctx.options.deltatoken.as_deref());
-    let changes = ctx.state.store.change_state(ctx.mailbox()).await?;
     let mut state = match token {
         None => DeltaState {
             m: ctx.mailbox().id.clone(),
@@ -139,11 +138,23 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
             change_type: custom_param(ctx, "changeType"),
         },
         Some(raw) => match ctx.state.codec.open::<DeltaState>(raw) {
-            Some(st) if st.m == ctx.mailbox().id && st.s == key && (st.since == 0 || st.since >= changes.floor) => st,
+            Some(st) if st.m == ctx.mailbox().id && st.s == key => st,
             _ => return Ok(sync_state_not_found(ctx)),
         },
     };
-    let upto = *state.upto.get_or_insert(changes.current);
+    // A round's first page takes its upper bound from the mailbox's counter; its later pages
+    // carry it in their token and need the counter only for the tombstone floor, so they read
+    // it and the page at the same time (one round trip of waiting instead of two).
+    let changes = match state.upto {
+        None => Some(ctx.state.store.change_state(ctx.mailbox()).await?),
+        Some(_) => None,
+    };
+    if let Some(changes) = changes {
+        if state.since != 0 && state.since < changes.floor {
+            return Ok(sync_state_not_found(ctx));
+        }
+    }
+    let upto = *state.upto.get_or_insert_with(|| changes.map_or(0, |c| c.current));
     let is_tasks = matches!(scope, DeltaScope::ListTasks(_));
     let task_select = match (&state.select, is_tasks) {
         (Some(sel), true) => Some(task_selection(sel)?),
@@ -174,7 +185,17 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         change_type,
         max_bytes: Some(ctx.state.limits().page_bytes),
     };
-    let page = ctx.state.store.delta(ctx.mailbox(), &query).await?;
+    let page = if changes.is_some() {
+        ctx.state.store.delta(ctx.mailbox(), &query).await?
+    } else {
+        let (floor, page) =
+            tokio::join!(ctx.state.store.change_state(ctx.mailbox()), ctx.state.store.delta(ctx.mailbox(), &query));
+        // A page read while the tombstones it needed were compacted away is dropped.
+        if state.since != 0 && state.since < floor?.floor {
+            return Ok(sync_state_not_found(ctx));
+        }
+        page?
+    };
 
     let (type_name, context) = match scope {
         DeltaScope::Folders => ("#microsoft.graph.contactFolder", "Collection(contactFolder)"),

@@ -217,6 +217,14 @@ impl Sql for PgConn {
     async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
         run_query(&self.0, sql, params).await
     }
+    /// The driver pipelines queries issued together on one connection.
+    async fn query_pair(
+        &mut self,
+        first: (&str, &[Value]),
+        second: (&str, &[Value]),
+    ) -> GraphResult<(Vec<Row>, Vec<Row>)> {
+        tokio::try_join!(run_query(&self.0, first.0, first.1), run_query(&self.0, second.0, second.1))
+    }
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
         if params.is_empty() && !sql.contains('?') {
             // DDL and other parameterless statements skip the statement cache.

@@ -179,6 +179,7 @@ impl SqlStore {
             Cursor { keys: tail.map(Value::into_opt_string).collect(), seq }
         };
         let mut out = Vec::new();
+        let mut first_batch = true;
         // A byte-bounded page is read in batches, so rows past the bound are never loaded;
         // an ordinary page is one batch.
         while let Some(batch) = fetch.next_batch() {
@@ -200,20 +201,21 @@ impl SqlStore {
                     merge_params(runs, &params, batch + 1, offset),
                 ),
                 None => {
-                    // LIMIT and OFFSET are bound, not inlined, so a query's shape (and its cached
-                    // statement) does not change with the page size or offset.
+                    // LIMIT and OFFSET are bound, so a query's shape (and its cached statement)
+                    // does not change with the page size or offset; on PostgreSQL a first batch's
+                    // limit is written out (see `Dialect::page_limit`).
+                    let mut params = params;
+                    let limit = dialect.page_limit(batch + 1, offset, first_batch, &mut params);
                     let sql = format!(
-                        "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
+                        "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {}{limit}",
                         wheres.join(" AND "),
                         order.join(", "),
                     );
-                    let mut params = params;
-                    params.push((batch as i64 + 1).into());
-                    params.push((offset as i64).into());
                     (sql, params)
                 }
             };
             offset = 0;
+            first_batch = false;
             let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
             let mut rows = conn.query(&sql, &params).await?;
             drop(conn);
