@@ -4,6 +4,7 @@
 //! never loses an update.
 
 mod bulk;
+mod card_update;
 mod categories;
 mod changes;
 mod contact_parts;
@@ -65,6 +66,8 @@ pub struct SqlStore {
     contact_insert: ContactInsert,
     /// A CardDAV create's statement (`dav::card_insert`).
     card_insert: ContactInsert,
+    /// A CardDAV replacement's statements (PostgreSQL: `card_update`).
+    card_update: Option<card_update::CardUpdate>,
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
@@ -167,6 +170,7 @@ impl SqlStore {
             doc_param: d.doc_param(),
             contact_insert: ContactInsert::new(d),
             card_insert: dav::card_insert(d),
+            card_update: card_update::CardUpdate::new(d),
             backend,
             directory: Default::default(),
         }
