@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderId, GraphResult};
 
-use crate::{ContactEdit, Mailbox, Scope, StoredPhoto};
+use crate::{ChangeState, ContactEdit, Mailbox, Scope, StoredPhoto};
 
 /// One app password of a user (never the password: a hash of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +118,13 @@ pub trait DavState: Send + Sync {
     /// The folders (and in them the contacts) a book's and a card's URL may name, with their
     /// client-given names, in one read: a request finds its book and card with one round trip.
     async fn resolve_names(&self, mailbox: &Mailbox, lookup: NameLookup<'_>) -> GraphResult<Vec<NamedFolder>>;
+    /// [`DavState::resolve_names`] and the mailbox's change state in the same read (a sync
+    /// round's book and bounds, a book's `getctag`).
+    async fn resolve_names_with_state(
+        &self,
+        mailbox: &Mailbox,
+        lookup: NameLookup<'_>,
+    ) -> GraphResult<(Vec<NamedFolder>, ChangeState)>;
     /// The mailboxes (user ids) where `grantee` holds a mailbox or folder grant.
     async fn mailboxes_shared_with(&self, grantee: &str) -> GraphResult<Vec<String>>;
 }

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use rolo_domain::{Access, Contact, ContactFolder, FolderChanges};
-use rolo_store::{ListQuery, Mailbox, NameLookup, NamedFolder};
+use rolo_store::{ChangeState, ListQuery, Mailbox, NameLookup, NamedFolder};
 
 use super::error::{DavError, DavResult};
 use super::xml::{self, CARDDAV, DAV};
@@ -77,10 +77,32 @@ pub(super) async fn find_with(
     let key = book_key(segment);
     let lookup = NameLookup { book_name: &key, book_id: segment, card };
     let found = dav.state.store.resolve_names(&opened.user.mailbox, lookup).await?;
+    Ok(pick_book(opened, segment, found))
+}
+
+/// [`find`], and the mailbox's change state in the same read (a sync round's bounds).
+pub(super) async fn find_with_state(
+    dav: &Dav,
+    opened: &Opened,
+    segment: &str,
+) -> DavResult<(Option<Book>, ChangeState)> {
+    let key = book_key(segment);
+    let lookup = NameLookup { book_name: &key, book_id: segment, card: None };
+    let (found, state) = dav.state.store.resolve_names_with_state(&opened.user.mailbox, lookup).await?;
+    Ok((pick_book(opened, segment, found).map(|(book, _)| book), state))
+}
+
+/// A book and the cards a lookup found in it, each with its client-given name.
+type BookWithCards = (Book, Vec<(Contact, Option<String>)>);
+
+/// Of the folders a lookup found, the book `segment` names (if the caller may read it), with
+/// the cards found in it.
+fn pick_book(opened: &Opened, segment: &str, found: Vec<NamedFolder>) -> Option<BookWithCards> {
+    let key = book_key(segment);
     // The folders a client named so first, then the one whose id the segment is.
     let (named, by_id): (Vec<NamedFolder>, Vec<NamedFolder>) =
         found.into_iter().partition(|f| f.name.as_deref() == Some(key.as_str()));
-    Ok(named.into_iter().chain(by_id).find_map(|f| {
+    named.into_iter().chain(by_id).find_map(|f| {
         let NamedFolder { folder, name, cards } = f;
         if folder.id == opened.user.mailbox.root_folder_id || opened.access.folder(&folder.id, Access::Read).is_err() {
             return None;
@@ -89,7 +111,7 @@ pub(super) async fn find_with(
         let book = as_book(opened, folder, &names);
         // A folder a client named is reached by that name only, so each book has one href.
         (book.segment == segment).then_some((book, cards))
-    }))
+    })
 }
 
 pub(super) async fn open_book(dav: &Dav, user: &str, segment: &str) -> DavResult<(Opened, Book)> {

@@ -274,8 +274,11 @@ pub(super) async fn propfind(dav: &Dav, target: &Target, body: &[u8]) -> DavResu
             }
         }
         Target::Book(key, segment) => {
-            let (opened, book) = books::open_book(dav, key, segment).await?;
-            let ctag = dav.state.store.change_state(&opened.user.mailbox).await?.current;
+            // The book and its `getctag` (the mailbox's counter) in one read.
+            let opened = dav.open(key).await?;
+            let (book, state) = books::find_with_state(dav, &opened, segment).await?;
+            let book = book.ok_or_else(DavError::not_found)?;
+            let ctag = state.current;
             let used = quota_used(dav, &opened, &book, &req).await?;
             book_response(dav, &mut ms, &opened, &book, &req, ctag, used, Some(&dav.path));
             if deep {

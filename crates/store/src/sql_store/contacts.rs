@@ -162,8 +162,9 @@ fn email_and_category_keys(data: &ContactData) -> (Vec<String>, Vec<String>) {
     (emails, cats)
 }
 
-/// The side-table parameters of [`ContactInsert`]'s combined statement, in its order.
-fn side_table_params(mb: &Value, cid: &Value, data: &ContactData) -> GraphResult<Vec<Value>> {
+/// A contact's side-table rows as JSON array parameters: search words (`[word, field]`),
+/// e-mail keys, category keys and extended properties (`[id, folded value]`).
+pub(super) fn side_table_rows(data: &ContactData) -> GraphResult<[Value; 4]> {
     let json = |v: serde_json::Value| -> GraphResult<Value> {
         Ok(serde_json::to_string(&v).map_err(GraphError::internal)?.into())
     };
@@ -173,20 +174,13 @@ fn side_table_params(mb: &Value, cid: &Value, data: &ContactData) -> GraphResult
     let (emails, cats) = email_and_category_keys(data);
     let xprops: Vec<[String; 2]> =
         data.single_value_extended_properties.iter().map(|p| [p.id.as_str().to_owned(), fold(&p.value)]).collect();
-    Ok(vec![
-        mb.clone(),
-        cid.clone(),
-        json(words)?,
-        mb.clone(),
-        cid.clone(),
-        json(emails.into())?,
-        mb.clone(),
-        cid.clone(),
-        json(cats.into())?,
-        mb.clone(),
-        cid.clone(),
-        json(serde_json::to_value(xprops).map_err(GraphError::internal)?)?,
-    ])
+    let xprops = serde_json::to_value(xprops).map_err(GraphError::internal)?;
+    Ok([json(words)?, json(emails.into())?, json(cats.into())?, json(xprops)?])
+}
+
+/// The side-table parameters of [`ContactInsert`]'s combined statement, in its order.
+fn side_table_params(mb: &Value, cid: &Value, data: &ContactData) -> GraphResult<Vec<Value>> {
+    Ok(side_table_rows(data)?.into_iter().flat_map(|rows| [mb.clone(), cid.clone(), rows]).collect())
 }
 
 /// Creates a contact in `folder` at a new change sequence number, with its side tables, open

@@ -4,6 +4,7 @@
 //! never loses an update.
 
 mod bulk;
+mod card_update;
 mod categories;
 mod changes;
 mod contact_parts;
@@ -67,6 +68,8 @@ pub struct SqlStore {
     card_insert: ContactInsert,
     /// The list planner's recent density probes (`planner.rs`).
     density_verdicts: planner::DensityVerdicts,
+    /// A CardDAV replacement's statements (PostgreSQL: `card_update`).
+    card_update: Option<card_update::CardUpdate>,
 }
 
 /// Bumps the mailbox's change counter inside the write transaction and returns the new value.
@@ -169,6 +172,7 @@ impl SqlStore {
             doc_param: d.doc_param(),
             contact_insert: ContactInsert::new(d),
             card_insert: dav::card_insert(d),
+            card_update: card_update::CardUpdate::new(d),
             backend,
             directory: Default::default(),
             density_verdicts: Default::default(),

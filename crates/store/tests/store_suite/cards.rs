@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use rolo_domain::xprop::SingleValue;
+use rolo_domain::ContactData;
+use rolo_odata::parse_filter;
 use rolo_store::prelude::*;
-use rolo_store::{CardOutcome, CardWrite, NameLookup, SqlStore};
+use rolo_store::{CardOutcome, CardWrite, ContactEdit, ListQuery, NameLookup, Scope, SqlStore};
 use serde_json::json;
 
 use super::{data, postgres, sqlite};
@@ -110,6 +112,95 @@ async fn names_resolve_in_one_read(store: SqlStore) {
     assert_eq!((found.len(), found[0].cards.len()), (1, 0));
     let nothing = NameLookup { book_name: "missing/", book_id: "missing", card: Some(("k.vcf", None)) };
     assert!(store.resolve_names(mb, nothing).await.unwrap().is_empty());
+
+    // With the mailbox's change state in the same read.
+    let (found, state) = store.resolve_names_with_state(mb, book_only).await.unwrap();
+    assert_eq!((found.len(), &found[0].folder.id), (1, &book));
+    let expected = store.change_state(mb).await.unwrap();
+    assert_eq!((state.current, state.floor), (expected.current, expected.floor));
+    let (found, _) = store.resolve_names_with_state(mb, nothing).await.unwrap();
+    assert!(found.is_empty());
 }
 
-suite!(one_uid_per_book, names_resolve_in_one_read);
+/// A card replacing its contact (on PostgreSQL one statement after the counter's and the
+/// contact's read): the side tables follow the new card (kept rows, gone rows, new rows), the
+/// name and card take the new change key, and a UID another card of the book holds refuses the
+/// replacement with nothing changed.
+async fn replaced_cards_rewrite_their_rows(store: SqlStore) {
+    let user = store.create_user("p@x.test", "P").await.unwrap();
+    let mb = &user.mailbox;
+    let book = store.create_folder(mb, &mb.default_folder_id, "Book").await.unwrap().id;
+    let scope = Scope::Folder(book.clone());
+    let with = |given: &str, uid: &str, emails: &[&str], cats: &[&str]| {
+        let mut d = card_data(given, uid);
+        let more = data(json!({
+            "emailAddresses": emails.iter().map(|a| json!({"address": a})).collect::<Vec<_>>(),
+            "categories": cats,
+        }));
+        d.email_addresses = more.email_addresses;
+        d.categories = more.categories;
+        d
+    };
+    let stored = |o: CardOutcome| match o {
+        CardOutcome::Stored(c) => *c,
+        CardOutcome::UidTaken(h) => panic!("UID taken by {h:?}"),
+    };
+    let first =
+        store.create_card(mb, &book, with("Ann", "a", &["a1@x.test", "a2@x.test"], &["Red"]), card("a.vcf", "a"));
+    let first = stored(first.await.unwrap());
+    stored(store.create_card(mb, &book, card_data("Bob", "b"), card("b.vcf", "b")).await.unwrap());
+    let matching = |filter: &'static str| {
+        let (store, scope) = (&store, &scope);
+        async move {
+            let q = ListQuery { filter: Some(parse_filter(filter).unwrap()), page_size: 10, ..Default::default() };
+            let page = store.list_contacts(mb, scope, &q).await.unwrap();
+            page.items.into_iter().map(|c| c.data.given_name.unwrap_or_default()).collect::<Vec<_>>()
+        }
+    };
+    let replace = |d: ContactData, uid: &str, if_match: Option<Vec<String>>| {
+        let edit: ContactEdit = Box::new(move |c: &mut ContactData| {
+            *c = d;
+            Ok(None)
+        });
+        store.replace_card(
+            mb,
+            &first.id,
+            &scope,
+            if_match,
+            edit,
+            CardWrite { photo: Some(Vec::new()), ..card("a.vcf", uid) },
+        )
+    };
+    let new = with("Anna", "a", &["a2@x.test", "a3@x.test"], &["Blue"]);
+    let second = stored(replace(new, "a", Some(vec![first.change_key.clone()])).await.unwrap());
+    assert_ne!(second.change_key, first.change_key);
+    assert!(matching("emailAddresses/any(e:e/address eq 'a1@x.test')").await.is_empty(), "a gone address");
+    assert_eq!(matching("emailAddresses/any(e:e/address eq 'a2@x.test')").await, ["Anna"], "a kept address");
+    assert_eq!(matching("emailAddresses/any(e:e/address eq 'a3@x.test')").await, ["Anna"], "a new address");
+    assert!(matching("categories/any(c:c eq 'Red')").await.is_empty());
+    assert_eq!(matching("categories/any(c:c eq 'Blue')").await, ["Anna"]);
+    let q = ListQuery { search: rolo_domain::search::parse("anna").unwrap(), page_size: 10, ..Default::default() };
+    assert_eq!(store.list_contacts(mb, &scope, &q).await.unwrap().items.len(), 1, "the search words follow");
+    assert_eq!(
+        store.dav_card(mb, first.id.as_str()).await.unwrap(),
+        Some((second.change_key.clone(), "card a.vcf".into()))
+    );
+
+    // Bob's UID: refused, and nothing of it stays (no change number, the rows as they were).
+    let before = store.change_state(mb).await.unwrap().current;
+    let clash = replace(with("Clash", "b", &["c@x.test"], &[]), "b", None).await.unwrap();
+    assert!(matches!(clash, CardOutcome::UidTaken(_)), "{clash:?}");
+    assert_eq!(store.change_state(mb).await.unwrap().current, before);
+    assert!(matching("emailAddresses/any(e:e/address eq 'c@x.test')").await.is_empty());
+    assert_eq!(matching("emailAddresses/any(e:e/address eq 'a3@x.test')").await, ["Anna"]);
+    assert_eq!(
+        store.dav_card(mb, first.id.as_str()).await.unwrap(),
+        Some((second.change_key.clone(), "card a.vcf".into()))
+    );
+
+    // A stale If-Match is refused.
+    let stale = replace(with("Old", "a", &[], &[]), "a", Some(vec![first.change_key.clone()])).await;
+    assert!(stale.is_err());
+}
+
+suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows);
