@@ -131,9 +131,20 @@ pub enum Match {
     Exact,
 }
 
-/// Levenshtein distance, stopping early once it exceeds `max`.
+/// Whether `a` and `b` are at most one edit apart (an insertion, a deletion, a substitution,
+/// or a swap of two neighbours), over bytes for ASCII words and chars otherwise: a search
+/// tests thousands of candidate words, and collecting each into a `Vec<char>` was most of its
+/// instructions.
 fn within_one_edit(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.is_ascii() && b.is_ascii() {
+        one_edit(a.as_bytes(), b.as_bytes())
+    } else {
+        one_edit(&a.chars().collect::<Vec<_>>(), &b.chars().collect::<Vec<_>>())
+    }
+}
+
+/// Levenshtein distance (with neighbour swaps) at most one, stopping at the second edit.
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     let (la, lb) = (a.len(), b.len());
     if la.abs_diff(lb) > 1 {
         return false;
@@ -176,13 +187,17 @@ pub fn match_word(query: &str, word: &str) -> Option<Match> {
     if word.starts_with(query) {
         return Some(Match::Prefix);
     }
-    if query.chars().count() >= 4 {
-        let prefix: String = word.chars().take(query.chars().count()).collect();
-        if within_one_edit(query, word) || within_one_edit(query, &prefix) {
-            return Some(Match::Fuzzy);
+    let fuzzy = if query.is_ascii() && word.is_ascii() {
+        let (q, w) = (query.as_bytes(), word.as_bytes());
+        q.len() >= 4 && (one_edit(q, w) || one_edit(q, &w[..q.len().min(w.len())]))
+    } else {
+        let n = query.chars().count();
+        n >= 4 && {
+            let prefix: String = word.chars().take(n).collect();
+            within_one_edit(query, word) || within_one_edit(query, &prefix)
         }
-    }
-    None
+    };
+    fuzzy.then_some(Match::Fuzzy)
 }
 
 /// Matches a whole query: every query word must match a different name word; the result is the
@@ -191,12 +206,16 @@ pub fn match_query(query: &[String], words: &[String]) -> Option<Match> {
     if query.is_empty() {
         return None;
     }
-    let mut used = vec![false; words.len()];
+    // The name words taken: a bit each (a person has a handful, and a search tests thousands of
+    // persons, so no allocation per person), a vector only past 64 words.
+    let mut used_bits = 0u64;
+    let mut used_more = if words.len() > 64 { vec![false; words.len()] } else { Vec::new() };
     let mut worst = Match::Exact;
     for q in query {
         let mut best: Option<(usize, Match)> = None;
         for (i, w) in words.iter().enumerate() {
-            if used[i] {
+            let used = if i < 64 { used_bits & (1 << i) != 0 } else { used_more[i] };
+            if used {
                 continue;
             }
             if let Some(m) = match_word(q, w) {
@@ -206,7 +225,11 @@ pub fn match_query(query: &[String], words: &[String]) -> Option<Match> {
             }
         }
         let (i, m) = best?;
-        used[i] = true;
+        if i < 64 {
+            used_bits |= 1 << i;
+        } else {
+            used_more[i] = true;
+        }
         worst = worst.min(m);
     }
     Some(worst)
@@ -254,5 +277,24 @@ mod tests {
         assert_eq!(match_query(&tokens("jean pic"), &words), Some(Match::Prefix));
         assert_eq!(match_query(&tokens("jean jean"), &words), None, "each query word needs its own name word");
         assert_eq!(match_query(&tokens("Núñez"), &tokens("Nunez")), Some(Match::Exact));
+    }
+
+    /// Words left outside ASCII by folding (other scripts) match by characters, not bytes: one
+    /// Cyrillic letter is two bytes, and a typo in it is still one edit.
+    #[test]
+    fn words_outside_ascii_match_by_characters() {
+        assert_eq!(match_word("иванов", "иванов"), Some(Match::Exact));
+        assert_eq!(match_word("ивaнов", "иванов"), Some(Match::Fuzzy), "a Latin a for a Cyrillic one");
+        assert_eq!(match_word("ивнов", "иванов"), Some(Match::Fuzzy), "a letter left out");
+        assert_eq!(match_word("иванво", "иванов"), Some(Match::Fuzzy), "a swap");
+        assert_eq!(match_word("ивоно", "ивановский"), Some(Match::Fuzzy), "a typo in a prefix");
+        assert_eq!(match_word("ивоно", "ив"), None);
+        assert_eq!(match_word("ивx", "иванов"), None, "no typo tolerance under four characters");
+        assert_eq!(match_word("ахмед", "иванов"), None);
+        // Many words: the words taken past the 64th still count once each.
+        let many: Vec<String> = (0..70).map(|i| format!("w{i}")).chain(["ada".to_owned()]).collect();
+        assert_eq!(match_query(&tokens("ada w69"), &many), Some(Match::Exact));
+        assert_eq!(match_query(&tokens("w69 w69"), &many), None);
+        assert_eq!(match_query(&tokens("w6 w6"), &many), Some(Match::Prefix));
     }
 }

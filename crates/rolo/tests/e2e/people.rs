@@ -137,6 +137,23 @@ async fn search(s: TestServer) {
     let r = s.get(&q("e"), &t).await;
     let got = names(&r);
     assert_eq!(got.first().map(String::as_str), Some("eve"), "{got:?}");
+    // A smaller page is the head of the same order (the server selects a page's worth of hits
+    // before sorting them): equal scores, ordered by match and then by name.
+    for i in 0..8 {
+        let n = (i * 5) % 8;
+        let name = if i % 3 == 0 { format!("Topkx {n}") } else { format!("Topk {n}") };
+        s.create_contact(
+            &t,
+            json!({"displayName": name, "emailAddresses": [{"address": format!("tk{i}@example.com")}]}),
+        )
+        .await;
+    }
+    let all = names(&s.get(&format!("{}&$top=50", q("topk")), &t).await);
+    assert_eq!(all.len(), 8, "{all:?}");
+    assert!(all[..5].iter().all(|n| n.starts_with("Topk ")), "exact matches first: {all:?}");
+    for top in 1..all.len() {
+        assert_eq!(names(&s.get(&format!("{}&$top={top}", q("topk")), &t).await), all[..top], "$top={top}");
+    }
     // topic: over subjects.
     let r = s.get(&q("topic:budget"), &t).await;
     assert_eq!(names(&r), ["Cy Twombly"]);

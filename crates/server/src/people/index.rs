@@ -1,7 +1,7 @@
 //! The People word index: names and addresses by word, for people-picker search without
 //! scanning everyone.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use rolo_domain::people::{self, Match};
 
@@ -33,39 +33,75 @@ impl WordIndex {
         index
     }
 
-    /// The persons with a word matching `q` (exact, prefix, or one typo for 4+ characters).
-    fn lookup(&self, q: &str) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
+    /// The persons with a word matching `q` (exact, prefix, or one typo for 4+ characters), in
+    /// person order, each with their best word's match: for a one-word query that is the
+    /// person's match (every exact and prefix word is in the prefix range, so only a fuzzy
+    /// match can come from the letter buckets).
+    fn lookup(&self, q: &str) -> Vec<(u32, Match)> {
+        // The best match per person, by position: marking and then reading everyone once costs
+        // less than sorting the hits (thousands of ids for a short prefix) and removing repeats.
+        let mut best: Vec<Option<Match>> = vec![None; self.person_words.len()];
+        let mut mark = |ids: &[u32], m: Match| {
+            for &i in ids {
+                let b = &mut best[i as usize];
+                if b.is_none_or(|b| m > b) {
+                    *b = Some(m);
+                }
+            }
+        };
         for (w, ids) in self.words.range(q.to_owned()..) {
             if !w.starts_with(q) {
                 break;
             }
-            out.extend(ids);
+            mark(ids, if w == q { Match::Exact } else { Match::Prefix });
         }
-        if q.chars().count() >= 4 {
-            // A word is under both its first and its second letter; a set (not a list searched
-            // for each word: 60% of a search's instructions at 60,000 people) keeps it once.
-            let mut seen: HashSet<&str> = HashSet::new();
-            for (pos, c) in q.chars().take(2).enumerate() {
-                for w in self.by_letter.get(&(pos, c)).into_iter().flatten() {
-                    if !w.starts_with(q) && !seen.contains(w.as_str()) && people::match_word(q, w).is_some() {
-                        seen.insert(w);
-                        out.extend(&self.words[w]);
+        let mut letters = q.chars();
+        if let (Some(first), Some(second), true) = (letters.next(), letters.next(), q.chars().count() >= 4) {
+            // A word is under both its first and its second letter: under the second, the words
+            // that also begin with the query's first letter were already taken from the first.
+            // (That test replaces a set of the words taken, whose hashing of each of thousands of
+            // bucket words cost more than matching them.)
+            let under = |pos: usize, c: char| self.by_letter.get(&(pos, c)).into_iter().flatten();
+            let firsts = under(0, first);
+            let seconds = under(1, second).filter(|w| !w.starts_with(first));
+            // An ASCII word two or more letters longer than an ASCII query matches it only through
+            // its first `q.len()` letters, which a bucket's neighbours often share (`partner1`,
+            // `partner10`, ...: the bucket is in word order): one test per distinct head.
+            let mut last_head: Option<(&[u8], bool)> = None;
+            for w in firsts.chain(seconds) {
+                if w.starts_with(q) {
+                    continue;
+                }
+                let fuzzy = if q.is_ascii() && w.len() >= q.len() + 2 && w.is_ascii() {
+                    let head = &w.as_bytes()[..q.len()];
+                    match last_head {
+                        Some((h, hit)) if h == head => hit,
+                        _ => {
+                            let hit = people::match_word(q, w).is_some();
+                            last_head = Some((head, hit));
+                            hit
+                        }
                     }
+                } else {
+                    people::match_word(q, w).is_some()
+                };
+                if fuzzy {
+                    mark(&self.words[w], Match::Fuzzy);
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
-        out
+        best.into_iter().enumerate().filter_map(|(i, m)| m.map(|m| (i as u32, m))).collect()
     }
 
     /// The persons matching every query word (each on a different word of theirs), best match
     /// quality kept.
     pub(super) fn search(&self, query: &[String]) -> Vec<(Match, u32)> {
+        if let [q] = query {
+            return self.lookup(q).into_iter().map(|(i, m)| (m, i)).collect();
+        }
         let mut candidates: Option<Vec<u32>> = None;
         for q in query {
-            let hits = self.lookup(q);
+            let hits: Vec<u32> = self.lookup(q).into_iter().map(|(i, _)| i).collect();
             candidates = Some(match candidates {
                 None => hits,
                 Some(c) => c.into_iter().filter(|i| hits.binary_search(i).is_ok()).collect(),

@@ -126,7 +126,17 @@ pub async fn list(ctx: &Ctx) -> GraphResult<Response> {
                     }
                 }
             }
-            ranked.sort_by(|(ma, a), (mb, b)| b.score.total_cmp(&a.score).then(mb.cmp(ma)).then_with(|| rank(a, b)));
+            // Only the page is ordered (`$skip` is refused with `$search`): a selection of the
+            // best `top`, then a sort of those, instead of sorting every hit (a prefix such as
+            // `ada` hits thousands).
+            let order = |(ma, a): &(Match, &Person), (mb, b): &(Match, &Person)| {
+                b.score.total_cmp(&a.score).then(mb.cmp(ma)).then_with(|| rank(a, b))
+            };
+            if ranked.len() > top {
+                ranked.select_nth_unstable_by(top - 1, order);
+                ranked.truncate(top);
+            }
+            ranked.sort_by(order);
         }
         None => {
             // Already ranked: the mailbox's people by score, then the rest of the directory by name.

@@ -36,6 +36,9 @@ pub(super) struct Person {
     pub(super) sources: Sources,
     signals: Signals,
     pub(super) score: f64,
+    /// The display name in lower case, the ranking's tie-break: computed once when the list is
+    /// built, not twice per comparison of every search's sort.
+    name_key: String,
 }
 
 impl Person {
@@ -140,11 +143,30 @@ pub(crate) struct MailboxPeople {
 #[derive(Default)]
 pub(crate) struct PeopleCache {
     directory: tokio::sync::Mutex<Option<(Instant, Arc<Directory>)>>,
-    mailboxes: Mutex<HashMap<String, MailboxSlot>>,
+    mailboxes: Mutex<HashMap<String, Arc<MailboxSlot>>>,
 }
 
-/// One mailbox's cached people; its lock lets one request rebuild while the others wait.
-type MailboxSlot = Arc<tokio::sync::Mutex<Option<Arc<MailboxPeople>>>>;
+/// One mailbox's cached people. A request that finds them current takes them under a short
+/// lock; only a rebuild holds `rebuild` (across its reads), so the others wait for its result.
+/// (One lock held across the change-counter read made every search of the mailbox queue behind
+/// the others' reads.)
+#[derive(Default)]
+struct MailboxSlot {
+    current: Mutex<Option<Arc<MailboxPeople>>>,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+impl MailboxSlot {
+    /// The cached people, when they were built at change `seq` of the mailbox, from `directory`'s
+    /// version, less than [`MAILBOX_TTL`] ago.
+    fn current(&self, seq: i64, directory: &Directory) -> GraphResult<Option<Arc<MailboxPeople>>> {
+        let current = self.current.lock().map_err(|_| GraphError::internal("people cache poisoned"))?;
+        Ok(current
+            .as_ref()
+            .filter(|c| c.seq == seq && c.directory_version == directory.version && c.built.elapsed() < MAILBOX_TTL)
+            .cloned())
+    }
+}
 
 /// How long the directory's people are served before its version is read again: a directory
 /// changed by another process shows within this.
@@ -217,9 +239,10 @@ impl PeopleCache {
             .filter(|u| u.kind == rolo_store::MailboxKind::User)
             .map(directory_person)
             .collect();
-        persons.sort_by(|a, b| {
-            a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then_with(|| a.id.cmp(&b.id))
-        });
+        for p in &mut persons {
+            p.name_key = p.display_name.to_lowercase();
+        }
+        persons.sort_by(|a, b| a.name_key.cmp(&b.name_key).then_with(|| a.id.cmp(&b.id)));
         let index = WordIndex::build(persons.iter().map(Person::words));
         let d = Arc::new(Directory { version, persons, index });
         *slot = Some((Instant::now(), d.clone()));
@@ -227,19 +250,23 @@ impl PeopleCache {
     }
 
     pub(super) async fn mailbox(&self, ctx: &Ctx, directory: &Arc<Directory>) -> GraphResult<Arc<MailboxPeople>> {
-        let entry = {
+        let seq = ctx.state.store.change_state(ctx.mailbox()).await?.current;
+        let slot = {
             let mut m = self.mailboxes.lock().map_err(|_| GraphError::internal("people cache poisoned"))?;
             if m.len() > 10_000 {
                 m.clear();
             }
             m.entry(ctx.mailbox().id.clone()).or_default().clone()
         };
-        let mut slot = entry.lock().await;
+        if let Some(c) = slot.current(seq, directory)? {
+            return Ok(c);
+        }
+        let _rebuilding = slot.rebuild.lock().await;
+        // Another request may have rebuilt while this one waited; the counter is read again so
+        // that a rebuild records the change its reads start from.
         let seq = ctx.state.store.change_state(ctx.mailbox()).await?.current;
-        if let Some(c) = slot.as_ref() {
-            if c.seq == seq && c.directory_version == directory.version && c.built.elapsed() < MAILBOX_TTL {
-                return Ok(c.clone());
-            }
+        if let Some(c) = slot.current(seq, directory)? {
+            return Ok(c);
         }
         let persons = mailbox_people(ctx, directory).await?;
         let index = WordIndex::build(persons.iter().map(Person::words));
@@ -252,7 +279,7 @@ impl PeopleCache {
             index,
             addresses,
         });
-        *slot = Some(built.clone());
+        *slot.current.lock().map_err(|_| GraphError::internal("people cache poisoned"))? = Some(built.clone());
         Ok(built)
     }
 }
@@ -372,6 +399,7 @@ async fn mailbox_people(ctx: &Ctx, directory: &Directory) -> GraphResult<Vec<Per
             p.display_name = p.addresses.first().cloned().unwrap_or_default();
         }
         p.score = people::score(p.sources, &p.signals, now);
+        p.name_key = p.display_name.to_lowercase();
     }
     persons.sort_by(rank);
     Ok(persons)
@@ -379,10 +407,7 @@ async fn mailbox_people(ctx: &Ctx, directory: &Directory) -> GraphResult<Vec<Per
 
 /// Relevance first; then name and id, so equal scores keep one order.
 pub(super) fn rank(a: &Person, b: &Person) -> std::cmp::Ordering {
-    b.score
-        .total_cmp(&a.score)
-        .then_with(|| a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()))
-        .then_with(|| a.id.cmp(&b.id))
+    b.score.total_cmp(&a.score).then_with(|| a.name_key.cmp(&b.name_key)).then_with(|| a.id.cmp(&b.id))
 }
 
 /// `topic:` search: the people on messages and events whose subject holds every word.

@@ -63,6 +63,17 @@ impl SqlStore {
         if !RUN_INDEXES.iter().any(|(f, s)| *f == column && s == sort_key) {
             return Ok(None);
         }
+        let desc = sort.first().is_some_and(|(_, d)| *d);
+        // A one-character prefix is its initial's whole run, which reads only the page's entries
+        // however many values the prefix covers: counting the values first (up to 25 index
+        // probes) cannot find a cheaper plan.
+        if prefix.chars().count() == 1 {
+            if let Some(runs) =
+                self.initial_run(mailbox, scope_params, query, (sort_key, desc), &column, &prefix).await?
+            {
+                return Ok(Some(runs));
+            }
+        }
         // A loose index scan: each step is one probe for the next value above the last, so
         // finding the values costs their number, not their rows.
         let bare = column.trim_start_matches("t.");
@@ -82,7 +93,6 @@ impl SqlStore {
         let rows = conn.query(&sql, &params).await?;
         drop(conn);
         if rows.len() > MAX_RUNS {
-            let desc = sort.first().is_some_and(|(_, d)| *d);
             return self.initial_run(mailbox, scope_params, query, (sort_key, desc), &column, &prefix).await;
         }
         let values = rows.into_iter().map(|r| r.first().clone().into_string()).collect();
