@@ -9,12 +9,16 @@ import { GROUPS, ADDRESS_PARTS, toForm, fromForm } from "./fields.js";
 
 const READ_ONLY = ["id", "createdDateTime", "lastModifiedDateTime", "changeKey", "@odata.etag", "@odata.context", "parentFolderId"];
 let photoUrl = null;
+/** Counts what the pane was asked to show. A contact's read answers after the user may have
+ * opened its form (a click on Edit while the read was in flight): only the latest ask draws. */
+let shown = 0;
 
 const base = () => state.mailbox;
 const fmtDate = (iso) => new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeZone: "UTC" }).format(new Date(iso));
 
 /** Shows a contact (fetched fresh, every v1.0 property and the beta flag). */
 export async function showContact(id, focus = false) {
+  const ask = ++shown;
   state.current = id;
   changed();
   const pane = $("#detail");
@@ -23,7 +27,7 @@ export async function showContact(id, focus = false) {
       api(`${base()}/contacts/${id}`),
       api(`${base()}/contacts/${id}?$select=flag,isFavorite`, { version: "beta" }),
     ]);
-    if (state.current !== id) return;
+    if (state.current !== id || ask !== shown) return;
     renderView(c, beta);
     if (focus) pane.focus();
   } catch (e) {
@@ -152,6 +156,7 @@ function previewPhoto(blob, side) {
 
 /** The editor; `c` is null for a new contact. */
 export function renderEdit(c) {
+  shown++;
   const pane = $("#detail");
   const isNew = !c;
   c ||= {};
