@@ -202,41 +202,54 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         DeltaScope::ListTasks(_) => ("#microsoft.graph.todoTask", "Collection(todoTask)"),
         _ => ("#microsoft.graph.contact", "Collection(contact)"),
     };
-    let mut value = Vec::with_capacity(page.items.len());
-    for (_, item) in &page.items {
-        value.push(match item {
+    // The body is written straight into its buffer, as lists are: a contact's JSON tree was
+    // built twice (its view, then with its type in front) and serialized a third time.
+    let mut out = Vec::with_capacity(256 + page.items.len() * 1200);
+    out.extend_from_slice(b"{\"@odata.context\":");
+    serde_json::to_writer(&mut out, &format!("{}/$metadata#{context}", ctx.base)).map_err(GraphError::internal)?;
+    out.extend_from_slice(b",\"value\":[");
+    for (i, (_, item)) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match item {
             DeltaItem::Contact(c) => {
                 // Schema-extension values are not change-tracked on Graph, so delta leaves them out.
                 let mut json = ContactJson::new(c, fields, ctx.version);
                 json.schema_values = Some(&[]);
-                serde_json::to_value(TypedContact(json)).map_err(GraphError::internal)?
+                TypedContact(json).write_json(&mut out)
             }
             DeltaItem::Folder(f) => {
                 let mut v = folder_json(f, fields, None, ctx.version);
                 if let Value::Object(m) = &mut v {
                     m.insert("@odata.type".into(), json!(type_name));
                 }
-                v
+                serde_json::to_writer(&mut out, &v)
             }
-            DeltaItem::Task(t) => rolo_domain::todo::task_json(t, task_select.as_deref(), false),
-            DeltaItem::Removed(id) => json!({"@odata.type": type_name, "id": id, "@removed": {"reason": "deleted"}}),
-        });
+            DeltaItem::Task(t) => {
+                serde_json::to_writer(&mut out, &rolo_domain::todo::task_json(t, task_select.as_deref(), false))
+            }
+            DeltaItem::Removed(id) => serde_json::to_writer(
+                &mut out,
+                &json!({"@odata.type": type_name, "id": id, "@removed": {"reason": "deleted"}}),
+            ),
+        }
+        .map_err(GraphError::internal)?;
     }
+    out.push(b']');
     // The mailbox-wide extension keeps its marker in the links, so the token matches its scope.
     let extra = if scope == DeltaScope::MailboxContacts { "scope=mailbox&" } else { "" };
-    let mut body = serde_json::Map::new();
-    body.insert("@odata.context".into(), json!(format!("{}/$metadata#{context}", ctx.base)));
-    body.insert("value".into(), Value::Array(value));
-    if page.more {
+    let (key, link) = if page.more {
         state.after = page.items.last().map(|(k, _)| k.clone());
-        let link = format!("{}{}?{extra}$skiptoken={}", ctx.base, ctx.path, ctx.state.codec.seal(&state));
-        body.insert("@odata.nextLink".into(), json!(link));
+        ("@odata.nextLink", format!("{}{}?{extra}$skiptoken={}", ctx.base, ctx.path, ctx.state.codec.seal(&state)))
     } else {
         let next = DeltaState { since: upto, upto: None, after: None, ..state };
-        let link = format!("{}{}?{extra}$deltatoken={}", ctx.base, ctx.path, ctx.state.codec.seal(&next));
-        body.insert("@odata.deltaLink".into(), json!(link));
-    }
-    let resp = json_status(StatusCode::OK, serde_json::to_vec(&body).map_err(GraphError::internal)?);
+        ("@odata.deltaLink", format!("{}{}?{extra}$deltatoken={}", ctx.base, ctx.path, ctx.state.codec.seal(&next)))
+    };
+    out.extend_from_slice(format!(",\"{key}\":").as_bytes());
+    serde_json::to_writer(&mut out, &link).map_err(GraphError::internal)?;
+    out.push(b'}');
+    let resp = json_status(StatusCode::OK, out);
     Ok(match ctx.prefer.max_page_size {
         Some(n) => {
             let mut resp = resp;
