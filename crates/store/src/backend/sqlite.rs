@@ -411,13 +411,18 @@ fn rolled_back() -> GraphError {
 mod tests {
     use super::*;
 
-    /// Queues `jobs` while `setup` holds the writer, each before the next is sent (so the group
-    /// keeps their order), then releases the writer and returns each job's outcome.
-    async fn run_as_one_group(
-        backend: &Arc<SqliteBackend>,
-        setup: Box<dyn crate::sql::Tx + '_>,
-        jobs: Vec<WriteJob>,
-    ) -> Vec<GraphResult<()>> {
+    /// A backend on a new file whose table `t` holds the row 1.
+    fn group_backend(dir: &tempfile::TempDir) -> Arc<SqliteBackend> {
+        Arc::new(SqliteBackend::open(&dir.path().join("g.db"), false).unwrap())
+    }
+
+    /// Creates table `t` with the row 1 in a transaction that holds the writer, queues `jobs`
+    /// meanwhile, each before the next is sent (so the group keeps their order), then commits,
+    /// releasing the writer, and returns each job's outcome.
+    async fn run_as_one_group(backend: &Arc<SqliteBackend>, jobs: Vec<WriteJob>) -> Vec<GraphResult<()>> {
+        let mut setup = backend.begin().await.unwrap();
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).await.unwrap();
+        setup.execute("INSERT INTO t (id) VALUES (1)", &[]).await.unwrap();
         let mut running = Vec::new();
         for job in jobs {
             let b = backend.clone();
@@ -458,11 +463,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_job_leaves_its_group_committed() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(SqliteBackend::open(&dir.path().join("g.db"), false).unwrap());
-        let mut setup = backend.begin().await.unwrap();
-        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).await.unwrap();
-        setup.execute("INSERT INTO t (id) VALUES (1)", &[]).await.unwrap();
-        // Holding the writer, queue three jobs: they run as one group once it is released.
+        let backend = group_backend(&dir);
+        // Queued while the setup holds the writer, the three jobs run as one group.
         let jobs: Vec<WriteJob> = vec![
             insert(2),
             Box::new(|tx| {
@@ -474,7 +476,7 @@ mod tests {
             }),
             insert(4),
         ];
-        let outcomes = run_as_one_group(&backend, setup, jobs).await;
+        let outcomes = run_as_one_group(&backend, jobs).await;
         assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
         assert_eq!(outcomes[1].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[2].is_ok(), "{:?}", outcomes[2]);
@@ -493,10 +495,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_first_job_is_undone_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(SqliteBackend::open(&dir.path().join("g.db"), false).unwrap());
-        let mut setup = backend.begin().await.unwrap();
-        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).await.unwrap();
-        setup.execute("INSERT INTO t (id) VALUES (1)", &[]).await.unwrap();
+        let backend = group_backend(&dir);
         let jobs: Vec<WriteJob> = vec![
             Box::new(|tx| {
                 Box::pin(async move {
@@ -513,7 +512,7 @@ mod tests {
             }),
             insert(4),
         ];
-        let outcomes = run_as_one_group(&backend, setup, jobs).await;
+        let outcomes = run_as_one_group(&backend, jobs).await;
         assert_eq!(outcomes[0].as_ref().unwrap_err().code, "ErrorDuplicateItem");
         assert!(outcomes[1].is_ok(), "{:?}", outcomes[1]);
         assert_eq!(outcomes[2].as_ref().unwrap_err().code, "ErrorDuplicateItem");
