@@ -112,6 +112,20 @@ pub struct Change<'a> {
     pub mailbox_wide: bool,
 }
 
+impl<'a> Change<'a> {
+    /// A contact written as it now is, in its folder.
+    pub fn written(contact: &'a rolo_domain::Contact, kind: ChangeType) -> Self {
+        Change {
+            contact: contact.id.as_str(),
+            data: Some(contact),
+            change_key: &contact.change_key,
+            kind,
+            folder: Some(contact.folder_id.as_str()),
+            mailbox_wide: true,
+        }
+    }
+}
+
 pub const SUBSCRIPTION_COLUMNS: &str = "doc";
 
 pub fn subscription_from(mut row: Row) -> GraphResult<Subscription> {

@@ -131,15 +131,7 @@ pub(super) async fn replace_card(
         replace_photo_rows(tx, mb, id.as_str(), renditions).await?;
     }
     if subscribed {
-        let change = Change {
-            contact: contact.id.as_str(),
-            data: Some(&contact),
-            change_key: &contact.change_key,
-            kind: ChangeType::Updated,
-            folder: Some(contact.folder_id.as_str()),
-            mailbox_wide: true,
-        };
-        outbox::notify(tx, mb, &[change]).await?;
+        outbox::notify(tx, mb, &[Change::written(&contact, ChangeType::Updated)]).await?;
     }
     Ok(contact)
 }

@@ -268,14 +268,7 @@ pub(super) async fn announce_new_contact(
     for ext in extensions {
         insert_extension(tx, mb, &contact.id, ext).await?;
     }
-    let change = Change {
-        contact: contact.id.as_str(),
-        data: Some(&contact),
-        change_key: &contact.change_key,
-        kind: ChangeType::Created,
-        folder: Some(contact.folder_id.as_str()),
-        mailbox_wide: true,
-    };
+    let change = Change::written(&contact, ChangeType::Created);
     if subscribed {
         outbox::notify(tx, mb, &[change]).await?;
     }

@@ -246,17 +246,7 @@ async fn import_items(
             written.extend(created.into_iter().map(|c| (c, ChangeType::Created)));
         }
     }
-    let changes: Vec<Change<'_>> = written
-        .iter()
-        .map(|(c, kind)| Change {
-            contact: c.id.as_str(),
-            data: Some(c),
-            change_key: &c.change_key,
-            kind: *kind,
-            folder: Some(c.folder_id.as_str()),
-            mailbox_wide: true,
-        })
-        .collect();
+    let changes: Vec<Change<'_>> = written.iter().map(|(c, kind)| Change::written(c, *kind)).collect();
     outbox::notify(tx, mb, &changes).await?;
     if counts_itself {
         let created = outcomes.iter().filter(|o| matches!(o, ImportOutcome::Created(_))).count();
