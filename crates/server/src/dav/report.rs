@@ -3,6 +3,7 @@
 //! delta, so its cost follows the changes since the token, not the book's size.
 
 use axum::response::Response;
+use rolo_domain::vcard::parse::{content_line, unescape};
 use rolo_domain::Contact;
 use rolo_store::{ChangeState, DeltaItem, DeltaQuery, DeltaScope, ListQuery, Scope};
 
@@ -316,46 +317,27 @@ fn text_match(tm: &Element) -> DavResult<TextMatch> {
     Ok(TextMatch { text: fold(&tm.text, collation), collation, match_type, negate })
 }
 
-/// The properties of a rendered vCard, unfolded.
+/// The properties of a rendered vCard, unfolded, each line split by the vCard reader's own
+/// content-line parser (groups dropped, a bare vCard 2.1 parameter read as a `TYPE`).
 fn properties(card: &str) -> Vec<Property> {
     let unfolded = card.replace("\r\n ", "").replace("\r\n\t", "");
     unfolded
         .lines()
         .filter_map(|line| {
-            // The value starts at the first colon outside a quoted parameter value.
-            let mut halves = line.splitn(2, outside_quotes(':'));
-            let (head, value) = (halves.next()?, halves.next()?);
-            let mut parts = head.split(outside_quotes(';'));
-            let first = parts.next()?;
-            let name = first.rsplit('.').next().unwrap_or(first).to_ascii_uppercase();
+            let line = content_line(line).ok()?;
             let mut params = Vec::new();
-            for part in parts {
-                match part.split_once('=') {
-                    Some((key, values)) => {
-                        let key = key.trim().to_ascii_uppercase();
-                        for v in values.split(',') {
-                            params.push((key.clone(), v.trim().trim_matches('"').to_owned()));
-                        }
-                    }
-                    None if !part.is_empty() => params.push(("TYPE".to_owned(), part.trim().to_owned())),
-                    None => {}
+            for (key, values) in line.params {
+                if values.is_empty() {
+                    params.push(("TYPE".to_owned(), key));
+                } else {
+                    // A quoted list (`TYPE="work,voice"`) is one value to the parser: one pair each.
+                    let each = values.iter().flat_map(|v| v.split(',')).map(|v| (key.clone(), v.trim().to_owned()));
+                    params.extend(each);
                 }
             }
-            let value = value.replace("\\,", ",").replace("\\;", ";").replace("\\n", "\n").replace("\\\\", "\\");
-            Some(Property { name, params, value })
+            Some(Property { name: line.name, params, value: unescape(&line.value) })
         })
         .collect()
-}
-
-/// A pattern for `split`: `sep` outside double quotes.
-fn outside_quotes(sep: char) -> impl FnMut(char) -> bool {
-    let mut quoted = false;
-    move |c| {
-        if c == '"' {
-            quoted = !quoted;
-        }
-        c == sep && !quoted
-    }
 }
 
 impl TextMatch {
