@@ -643,7 +643,7 @@ mod tests {
     /// Rendering the stored document directly writes exactly what parsing it into a `Contact`
     /// and rendering that writes: both versions, with and without `$select`, a context and
     /// named schema-extension values, from the document as Rolo writes it and as PostgreSQL
-    /// returns it, for a full contact and an empty one.
+    /// returns it, for a full contact and an empty one; and so for a delta page's contact, typed.
     #[test]
     fn rendering_the_stored_document_is_rendering_the_parsed_contact() {
         let select = [
@@ -667,7 +667,8 @@ mod tests {
                         .into_iter()
                         .filter_map(|sel| FieldSet::from_select(sel, props, "t").ok());
                     let named = ["EXT_PLAIN".to_owned()];
-                    let mut cases = vec![(FieldSet::ALL, None)];
+                    // All fields without schema-extension values is a delta page's contact.
+                    let mut cases = vec![(FieldSet::ALL, None), (FieldSet::ALL, Some(&[][..]))];
                     for fields in picked {
                         cases.push((fields, Some(&named[..])));
                         cases.push((fields, Some(&[][..])));
@@ -685,6 +686,11 @@ mod tests {
                             assert_eq!(a, String::from_utf8(b).unwrap());
                             assert_eq!(a, serde_json::to_string(&from_data).unwrap());
                             assert_eq!(a, serde_json::to_string(&from_doc).unwrap());
+                            // A delta page's contact: the same with its type in front.
+                            let (mut a, mut b) = (Vec::new(), Vec::new());
+                            TypedContact(from_doc).write_json(&mut a).unwrap();
+                            TypedContact(from_data).write_json(&mut b).unwrap();
+                            assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
                         }
                     }
                 }

@@ -214,8 +214,9 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         }
         match item {
             DeltaItem::Contact(c) => {
-                // Schema-extension values are not change-tracked on Graph, so delta leaves them out.
-                let mut json = ContactJson::new(c, fields, ctx.version);
+                // Rendered from the stored document, as lists and GET by id are. Schema-extension
+                // values are not change-tracked on Graph, so delta leaves them out.
+                let mut json = ContactJson::stored(c, fields, ctx.version)?;
                 json.schema_values = Some(&[]);
                 TypedContact(json).write_json(&mut out)
             }

@@ -39,10 +39,11 @@ pub mod sql;
 pub(crate) mod sql_store;
 pub mod tasks;
 
+use rolo_domain::contact::StoredContact;
 use rolo_domain::mail::Item;
 use rolo_domain::schema::SchemaExtension;
 use rolo_domain::subscription::Subscription;
-use rolo_domain::{Contact, ContactData, ContactFolder, ContactId, FolderId, Grant, GraphResult};
+use rolo_domain::{ContactData, ContactFolder, ContactId, FolderId, Grant, GraphResult};
 
 pub use categories::Categories;
 pub use changes::{Changes, TombstoneKind};
@@ -227,7 +228,9 @@ pub struct DeltaQuery {
 
 #[derive(Debug, Clone)]
 pub enum DeltaItem {
-    Contact(Box<Contact>),
+    /// Its document unparsed: a delta page renders it as lists do ([`StoredContact::parse`] for
+    /// anything else).
+    Contact(Box<StoredContact>),
     Folder(ContactFolder),
     Task(Box<Item>),
     Removed(String),

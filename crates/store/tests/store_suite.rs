@@ -306,6 +306,7 @@ async fn delta_reports_each_change_once(store: SqlStore) {
         .iter()
         .map(|(_, item)| match item {
             DeltaItem::Contact(c) => {
+                let c = c.clone().parse().unwrap();
                 format!("{}:{}", c.data.given_name.as_deref().unwrap_or(""), c.data.surname.as_deref().unwrap_or(""))
             }
             DeltaItem::Removed(id) => format!("removed:{}", (id == ids[2].as_str())),

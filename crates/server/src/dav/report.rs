@@ -152,7 +152,7 @@ async fn sync(dav: &Dav, opened: &Opened, book: &Book, root: &Element, state: Ch
                 }
                 Some(_) => kept.push((key.0, item)),
                 None => match item {
-                    DeltaItem::Contact(c) => batch.live.push(*c),
+                    DeltaItem::Contact(c) => batch.live.push(c.parse()?),
                     DeltaItem::Removed(id) => batch.removed.push(id),
                     _ => {}
                 },
@@ -164,7 +164,7 @@ async fn sync(dav: &Dav, opened: &Opened, book: &Book, root: &Element, state: Ch
         }
     }
     let Some(next_seq) = cut else {
-        emit(dav, &mut ms, opened, book, &req, into_batch(kept)).await?;
+        emit(dav, &mut ms, opened, book, &req, into_batch(kept)?).await?;
         return Ok(ms.finish(Some(sync_token(state.current))));
     };
     // Members sharing the first left-out member's sequence number go back too: a token stands
@@ -177,21 +177,21 @@ async fn sync(dav: &Dav, opened: &Opened, book: &Book, root: &Element, state: Ch
             "The changes cannot be cut at this limit; ask for more results.",
         ));
     };
-    emit(dav, &mut ms, opened, book, &req, into_batch(kept)).await?;
+    emit(dav, &mut ms, opened, book, &req, into_batch(kept)?).await?;
     ms.status(&dav.path, "HTTP/1.1 507 Insufficient Storage", Some("<D:number-of-matches-within-limits/>"));
     Ok(ms.finish(Some(sync_token(last))))
 }
 
-fn into_batch(items: Vec<(i64, DeltaItem)>) -> Batch {
+fn into_batch(items: Vec<(i64, DeltaItem)>) -> DavResult<Batch> {
     let mut batch = Batch::default();
     for (_, item) in items {
         match item {
-            DeltaItem::Contact(c) => batch.live.push(*c),
+            DeltaItem::Contact(c) => batch.live.push(c.parse()?),
             DeltaItem::Removed(id) => batch.removed.push(id),
             _ => {}
         }
     }
-    batch
+    Ok(batch)
 }
 
 async fn list_all(dav: &Dav, opened: &Opened, book: &Book, ms: &mut Multistatus, req: &PropRequest) -> DavResult<()> {

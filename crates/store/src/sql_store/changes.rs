@@ -149,7 +149,7 @@ impl Changes for SqlStore {
                     } else if table == "tasks" {
                         DeltaItem::Task(Box::new(super::items::item_from(row)?))
                     } else {
-                        DeltaItem::Contact(Box::new(contact_from(row)?))
+                        DeltaItem::Contact(Box::new(stored_contact_from(row)))
                     };
                     let id = match &item {
                         DeltaItem::Contact(c) => c.id.to_string(),
