@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod};
 use rolo_domain::{ErrorKind, GraphError, GraphResult};
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
@@ -139,6 +139,7 @@ impl PostgresBackend {
             Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(max_connections)
+            .queue_mode(POOL_ORDER)
             .build()
             .map_err(|e| GraphError::internal(format!("PostgreSQL pool: {e}")))?;
         // Fail at start-up, not on the first request, when the server is unreachable.
@@ -161,6 +162,16 @@ impl PostgresBackend {
         self.pool.get().await.map_err(|e| GraphError::internal(format!("PostgreSQL pool: {e}")))
     }
 }
+
+/// Which idle connection a request takes: the one most recently returned. PostgreSQL plans a
+/// prepared statement afresh at each of its first five executions on a connection (a custom
+/// plan for the values bound) before it weighs its cached generic plan. Taking connections in
+/// turn (first in, first out) spread a client's sequential requests over the whole pool, so a
+/// delta round's later-page statements, whose plans its pages would share, never reached a
+/// sixth execution on any connection and were planned at every page (0.13-0.19 ms each, as
+/// much as they took to run). The most recent connection also has the warmest statement
+/// cache. Under full load every connection is busy and the order makes no difference.
+pub(super) const POOL_ORDER: QueueMode = QueueMode::Lifo;
 
 /// Prepared statements kept per connection. Generated queries ($filter shapes) vary without
 /// bound, so the cache is emptied when it grows past this; dropping the statements closes them

@@ -98,6 +98,7 @@ impl Replicas {
                     Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
                 let pool = Pool::builder(manager)
                     .max_size(max_connections)
+                    .queue_mode(super::postgres::POOL_ORDER)
                     .build()
                     .map_err(|e| GraphError::internal(format!("PostgreSQL replica pool: {e}")))?;
                 Ok(Replica { pool, name, down_until: Mutex::new(None), seen: Mutex::new(HashMap::new()) })
