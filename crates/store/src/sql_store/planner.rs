@@ -19,16 +19,16 @@ const MAX_VERDICTS: usize = 1024;
 pub(super) struct DensityVerdicts(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
 
 impl DensityVerdicts {
-    fn key(sql: &str, params: &[Value]) -> String {
+    pub(super) fn key(sql: &str, params: &[Value]) -> String {
         format!("{sql}\u{0}{params:?}")
     }
 
-    fn get(&self, key: &str) -> Option<bool> {
+    pub(super) fn get(&self, key: &str) -> Option<bool> {
         let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(key).filter(|(_, at)| at.elapsed() < VERDICT_TTL).map(|(walk, _)| *walk)
     }
 
-    fn put(&self, key: String, walk: bool) {
+    pub(super) fn put(&self, key: String, walk: bool) {
         let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_VERDICTS {
             map.retain(|_, (_, at)| at.elapsed() < VERDICT_TTL);

@@ -204,4 +204,37 @@ async fn runs_page_like_the_other_plans(store: SqlStore) {
     }
 }
 
-suite!(kept_counts_follow_every_write, runs_page_like_the_other_plans);
+/// The store remembers for a while that a prefix with many values is read as its initial's run
+/// (skipping the count of its values and the probe at the next page); a value added under the
+/// prefix afterwards, and a contact that leaves it, show in the next list all the same.
+async fn a_remembered_initial_run_sees_later_writes(store: SqlStore) {
+    let user = store.create_user("initial@x.test", "Initial").await.unwrap();
+    let mb = &user.mailbox;
+    let scope = Scope::Folder(mb.default_folder_id.clone());
+    // 30 surnames under "ly" (more than the merge takes), display names "b00".."b29".
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let body = json!({"surname": format!("Ly{i:02}"), "displayName": format!("b{i:02}")});
+        ids.push(store.create_contact(mb, &mb.default_folder_id, data(body)).await.unwrap().id);
+    }
+    let query = ListQuery {
+        filter: Some(parse_filter("startswith(surname,'ly')").unwrap()),
+        orderby: parse_orderby("displayName").unwrap(),
+        page_size: 3,
+        ..Default::default()
+    };
+    let page = store.list_contacts(mb, &scope, &query).await.unwrap();
+    assert_eq!(page.items.iter().map(|c| &c.id).collect::<Vec<_>>(), [&ids[0], &ids[1], &ids[2]]);
+    // A new value under the prefix that sorts first, and the first contact leaving the prefix.
+    let new = store.create_contact(mb, &mb.default_folder_id, data(json!({"surname": "Lyz", "displayName": "a"})));
+    let new = new.await.unwrap().id;
+    let leave = Box::new(|d: &mut rolo_domain::ContactData| -> rolo_domain::GraphResult<_> {
+        d.surname = Some("Other".into());
+        Ok(None)
+    });
+    store.update_contact(mb, &ids[0], &Scope::Mailbox, None, leave).await.unwrap();
+    let page = store.list_contacts(mb, &scope, &query).await.unwrap();
+    assert_eq!(page.items.iter().map(|c| &c.id).collect::<Vec<_>>(), [&new, &ids[1], &ids[2]]);
+}
+
+suite!(kept_counts_follow_every_write, runs_page_like_the_other_plans, a_remembered_initial_run_sees_later_writes);
