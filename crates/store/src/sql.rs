@@ -585,17 +585,16 @@ pub trait Backend: Send + Sync + 'static {
 
 /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL. Our SQL never has `?` inside
 /// string literals, which keeps this a plain scan.
+/// It runs before every PostgreSQL statement (the statement cache is keyed by its output), so
+/// it copies the text between placeholders whole: pushing it a character at a time was 3% of a
+/// delta page's instructions.
 pub fn numbered_placeholders(sql: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for ch in sql.chars() {
-        if ch == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(ch);
-        }
+    let mut parts = sql.split('?');
+    out.push_str(parts.next().unwrap_or_default());
+    for (n, part) in parts.enumerate() {
+        let _ = write!(out, "${}{part}", n + 1);
     }
     out
 }
@@ -618,6 +617,19 @@ mod tests {
 
     /// PostgreSQL writes a first batch's limit out (so its generic plan is kept) and binds an
     /// offset only when there is one; SQLite and later batches bind both.
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(numbered_placeholders(""), "");
+        assert_eq!(numbered_placeholders("SELECT 1"), "SELECT 1");
+        assert_eq!(numbered_placeholders("?"), "$1");
+        assert_eq!(
+            numbered_placeholders("SELECT é FROM t WHERE a = ? AND (b, c) > (?, ?) LIMIT 11 OFFSET ?"),
+            "SELECT é FROM t WHERE a = $1 AND (b, c) > ($2, $3) LIMIT 11 OFFSET $4"
+        );
+        let many = ["?"; 12].join(",");
+        assert_eq!(numbered_placeholders(&many), (1..=12).map(|i| format!("${i}")).collect::<Vec<_>>().join(","));
+    }
+
     #[test]
     fn page_limits() {
         let mut params = Vec::new();
