@@ -87,12 +87,12 @@ impl SqlStore {
             _ => None,
         };
         let (from, seq_column) = match &seek {
-            Some(_) => ("contact_xprops x CROSS JOIN contacts t".to_owned(), "x.created_seq"),
+            Some(_) => (format!("contact_xprops x {}", dialect.contact_of_entry()), "x.created_seq"),
             None => (format!("{table} t"), "t.created_seq"),
         };
         if let Some(s) = &seek {
-            // SQLite keeps a CROSS JOIN's order: the side table's index leads, the contact is a
-            // primary-key seek (PostgreSQL picks the same nested loop for the ordered LIMIT).
+            // The side table's index leads, in list order; each entry's contact is a primary-key
+            // seek (`Dialect::contact_of_entry`), tested against the list's scope.
             wheres.push("x.mailbox_id = ? AND x.prop_id = ? AND x.value_key = ? AND t.id = x.contact_id".into());
             c.params.extend([mailbox.id.as_str().into(), s.prop_id.as_str().into(), s.value_key.as_str().into()]);
         }
