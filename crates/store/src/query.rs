@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::sql::{like_escape, Dialect, Value};
 
 mod contact;
+mod seek;
 mod task;
+
+pub use seek::XpropSeek;
 
 /// What a list request asks for, after the HTTP layer has parsed the query options.
 #[derive(Debug, Clone, Default)]
@@ -658,6 +661,12 @@ impl Compiler {
     /// The condition "after this cursor" for the given sort, keyset-style: page N costs what
     /// page 1 costs.
     pub fn after(&mut self, sort: &[(String, bool)], cursor: &Cursor) -> GraphResult<String> {
+        self.after_seq(sort, cursor, "t.created_seq")
+    }
+
+    /// [`Compiler::after`] with the list-order key read from `seq_column` (a side table's copy
+    /// of it, when a page is read from that table's index).
+    pub fn after_seq(&mut self, sort: &[(String, bool)], cursor: &Cursor, seq_column: &str) -> GraphResult<String> {
         if cursor.keys.len() != sort.len() {
             return Err(GraphError::bad_request("BadRequest", "The $skiptoken does not match this query."));
         }
@@ -673,7 +682,7 @@ impl Compiler {
                 let v = cursor.keys[i].clone().unwrap_or_default();
                 ands.push(format!("{expr} {} {}", if *desc { "<" } else { ">" }, self.bind(v)));
             } else {
-                ands.push(format!("t.created_seq > {}", self.bind(cursor.seq)));
+                ands.push(format!("{seq_column} > {}", self.bind(cursor.seq)));
             }
             ors.push(format!("({})", ands.join(" AND ")));
         }

@@ -163,7 +163,7 @@ pub(super) async fn write_fresh(
             cats.push((name, id.clone()));
         }
         for p in &contact.data.single_value_extended_properties {
-            xprops.push((p.id.as_str().to_owned(), fold(&p.value), id.clone()));
+            xprops.push((p.id.as_str().to_owned(), fold(&p.value), id.clone(), seq));
         }
         if !photo.is_empty() {
             photos.push((contact.id.clone(), photo));
@@ -210,9 +210,11 @@ pub(super) async fn write_fresh(
     insert_rows(tx, "contact_emails (mailbox_id, address_key, contact_id)", emails).await?;
     let cats: Vec<Vec<Value>> = cats.into_iter().map(|(c, id)| vec![mbv.clone(), c.into(), id.into()]).collect();
     insert_rows(tx, "contact_categories (mailbox_id, name_key, contact_id)", cats).await?;
-    let xprops: Vec<Vec<Value>> =
-        xprops.into_iter().map(|(p, v, id)| vec![mbv.clone(), p.into(), v.into(), id.into()]).collect();
-    insert_rows(tx, "contact_xprops (mailbox_id, prop_id, value_key, contact_id)", xprops).await?;
+    let xprops: Vec<Vec<Value>> = xprops
+        .into_iter()
+        .map(|(p, v, id, seq)| vec![mbv.clone(), p.into(), v.into(), id.into(), seq.into()])
+        .collect();
+    insert_rows(tx, "contact_xprops (mailbox_id, prop_id, value_key, contact_id, created_seq)", xprops).await?;
     for (id, photo) in &photos {
         super::import::put_photos(tx, mb, id, photo).await?;
     }

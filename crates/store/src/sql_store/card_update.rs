@@ -27,11 +27,21 @@ impl CardUpdate {
         let array = "json_array_elements(CAST(CAST(? AS TEXT) AS JSON)) AS v";
         let texts = "json_array_elements_text(CAST(CAST(? AS TEXT) AS JSON)) AS v";
         let mine = "mailbox_id = ? AND contact_id = ?";
-        let pairs = |table: &str, a: &str, b: &str| {
+        // `seq`: the rows also carry the contact's list-order key (query/seek.rs), read from its
+        // row as the statement found it (it never changes), with the same parameters.
+        let pairs = |table: &str, a: &str, b: &str, seq: bool| {
+            let (seq_column, source) = match seq {
+                true => (
+                    ", created_seq",
+                    "SELECT c.mailbox_id, v->>0, v->>1, c.id, c.created_seq \
+                     FROM (SELECT mailbox_id, id, created_seq FROM contacts WHERE mailbox_id = ? AND id = ?) c,",
+                ),
+                false => ("", "SELECT ?, v->>0, v->>1, ? FROM"),
+            };
             format!(
                 "DELETE FROM {table} WHERE {mine} AND ({a}, {b}) NOT IN (SELECT v->>0, v->>1 FROM {array})), \
-                 i_{table} AS (INSERT INTO {table} (mailbox_id, {a}, {b}, contact_id) SELECT ?, v->>0, v->>1, ? \
-                 FROM {array} ON CONFLICT DO NOTHING"
+                 i_{table} AS (INSERT INTO {table} (mailbox_id, {a}, {b}, contact_id{seq_column}) {source} \
+                 {array} ON CONFLICT DO NOTHING"
             )
         };
         let keys = |table: &str, a: &str| {
@@ -43,10 +53,10 @@ impl CardUpdate {
         };
         let sides = format!(
             "WITH d_w AS ({}), d_e AS ({}), d_k AS ({}), d_x AS ({})",
-            pairs("contact_words", "word", "field"),
+            pairs("contact_words", "word", "field", false),
             keys("contact_emails", "address_key"),
             keys("contact_categories", "name_key"),
-            pairs("contact_xprops", "prop_id", "value_key"),
+            pairs("contact_xprops", "prop_id", "value_key", true),
         );
         let rest = format!(
             ", n AS ({UPSERT_NAME}), h AS ({UID_HOLDERS} AND x.contact_id <> ?) {} \

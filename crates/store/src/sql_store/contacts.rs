@@ -94,10 +94,13 @@ pub(super) async fn index_collections(
         )
         .await?;
     }
+    // Each row carries its contact's list-order key (written before its side tables), which the
+    // extended-property filter reads its pages by (query/seek.rs).
     for p in &data.single_value_extended_properties {
         tx.execute(
-            "INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id) VALUES (?, ?, ?, ?)",
-            &[mb.clone(), p.id.as_str().into(), fold(&p.value).into(), cid.clone()],
+            "INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id, created_seq) \
+             SELECT mailbox_id, ?, ?, id, created_seq FROM contacts WHERE mailbox_id = ? AND id = ?",
+            &[p.id.as_str().into(), fold(&p.value).into(), mb.clone(), cid.clone()],
         )
         .await?;
     }
@@ -137,8 +140,8 @@ impl ContactInsert {
                      SELECT ?, v->>0, v->>1, ? FROM {array}), \
                      e AS (INSERT INTO contact_emails (mailbox_id, address_key, contact_id) SELECT ?, v, ? FROM {texts}), \
                      k AS (INSERT INTO contact_categories (mailbox_id, name_key, contact_id) SELECT ?, v, ? FROM {texts}), \
-                     x AS (INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id) \
-                     SELECT ?, v->>0, v->>1, ? FROM {array}){more} {row}{returning}"
+                     x AS (INSERT INTO contact_xprops (mailbox_id, prop_id, value_key, contact_id, created_seq) \
+                     SELECT ?, v->>0, v->>1, ?, CAST(? AS BIGINT) FROM {array}){more} {row}{returning}"
                 );
                 ContactInsert { sql, combined: true, returns: !returning.is_empty() }
             }
@@ -178,9 +181,14 @@ pub(super) fn side_table_rows(data: &ContactData) -> GraphResult<[Value; 4]> {
     Ok([json(words)?, json(emails.into())?, json(cats.into())?, json(xprops)?])
 }
 
-/// The side-table parameters of [`ContactInsert`]'s combined statement, in its order.
-fn side_table_params(mb: &Value, cid: &Value, data: &ContactData) -> GraphResult<Vec<Value>> {
-    Ok(side_table_rows(data)?.into_iter().flat_map(|rows| [mb.clone(), cid.clone(), rows]).collect())
+/// The side-table parameters of [`ContactInsert`]'s combined statement, in its order: the
+/// extended properties' rows also take the contact's list-order key, `seq`.
+fn side_table_params(mb: &Value, cid: &Value, seq: i64, data: &ContactData) -> GraphResult<Vec<Value>> {
+    let [words, emails, cats, xprops] = side_table_rows(data)?;
+    let mut params: Vec<Value> =
+        [words, emails, cats].into_iter().flat_map(|rows| [mb.clone(), cid.clone(), rows]).collect();
+    params.extend([mb.clone(), cid.clone(), seq.into(), xprops]);
+    Ok(params)
 }
 
 /// Creates a contact in `folder` at a new change sequence number, with its side tables, open
@@ -247,7 +255,7 @@ pub(super) async fn write_new_contact(
         return Ok(None);
     }
     let (mbv, cid): (Value, Value) = (mb.id.as_str().into(), contact.id.as_str().into());
-    let mut before = side_table_params(&mbv, &cid, &contact.data)?;
+    let mut before = side_table_params(&mbv, &cid, new.seq, &contact.data)?;
     before.extend(extra);
     let params = versioned_params(before, mb, &version, derived_columns(&contact.data)?);
     if insert.returns {

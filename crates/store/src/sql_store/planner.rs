@@ -76,10 +76,30 @@ impl SqlStore {
             // the prefix's range (with both, SQLite read the whole range and sorted it).
             c.filter_without_indexes = true;
         }
+        // A default-ordered list filtered on one extended property's id and value reads the
+        // page's entries from `contact_xprops`' list-order index and seeks only their contacts
+        // (query/seek.rs): no walk, no probe, and the same rows in the same order.
+        let default_order = c.order(&query.orderby).is_ok_and(|s| s.is_empty());
+        let seek = match &query.filter {
+            Some(f) if runs.is_none() && table == "contacts" && query.search.is_empty() && default_order => {
+                c.xprop_seek(f)?
+            }
+            _ => None,
+        };
+        let (from, seq_column) = match &seek {
+            Some(_) => (format!("contact_xprops x {}", dialect.contact_of_entry()), "x.created_seq"),
+            None => (format!("{table} t"), "t.created_seq"),
+        };
+        if let Some(s) = &seek {
+            // The side table's index leads, in list order; each entry's contact is a primary-key
+            // seek (`Dialect::contact_of_entry`), tested against the list's scope.
+            wheres.push("x.mailbox_id = ? AND x.prop_id = ? AND x.value_key = ? AND t.id = x.contact_id".into());
+            c.params.extend([mailbox.id.as_str().into(), s.prop_id.as_str().into(), s.value_key.as_str().into()]);
+        }
         // What a count reads when the page walks: the filter's own indexes (a walk tests every
         // row of the folder; PostgreSQL's join over the matches counts them sooner).
         let mut count_by_index = None;
-        if let Some(f) = &query.filter {
+        if let (Some(f), None) = (&query.filter, &seek) {
             let filter = c.filter(f)?;
             wheres.push(filter.clone());
             // SQLite has no statistics to weigh a filter's index against the sort's index, and
@@ -151,7 +171,7 @@ impl SqlStore {
         }
         let count = if query.count {
             let (count_wheres, count_params) = count_by_index.as_ref().map_or((&wheres, &c.params), |(w, p)| (w, p));
-            let sql = format!("SELECT COUNT(*) FROM {table} t WHERE {}", count_wheres.join(" AND "));
+            let sql = format!("SELECT COUNT(*) FROM {from} WHERE {}", count_wheres.join(" AND "));
             let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
             let row = conn.query_opt(&sql, count_params).await?;
             Some(row.map(|r| r.first().clone()).and_then(|v| v.as_i64()).unwrap_or(0) as u64)
@@ -169,7 +189,7 @@ impl SqlStore {
         let base_params = c.params.clone();
         let mut order: Vec<String> =
             sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
-        order.push("t.created_seq".into());
+        order.push(seq_column.into());
         let sort_cols: String = sort.iter().map(|(e, _)| format!(", {e}")).collect();
         // Split off the trailing created_seq and sort-key columns; a row's tail makes its cursor.
         let extra = 1 + sort.len();
@@ -186,7 +206,7 @@ impl SqlStore {
             c.params = base_params.clone();
             let mut wheres = wheres.clone();
             if let Some(cursor) = &after {
-                wheres.push(c.after(&sort, cursor)?);
+                wheres.push(c.after_seq(&sort, cursor, seq_column)?);
                 if let (Some(_), Some((first, desc)), Some(Some(key))) = (&runs, sort.first(), cursor.keys.first()) {
                     // The cursor's OR is no index range; its first key's bound is (same rows).
                     wheres.push(format!("{first} {} ?", if *desc { "<=" } else { ">=" }));
@@ -207,7 +227,7 @@ impl SqlStore {
                     let mut params = params;
                     let limit = dialect.page_limit(batch + 1, offset, first_batch, &mut params);
                     let sql = format!(
-                        "SELECT {columns}, t.created_seq{sort_cols} FROM {table} t WHERE {} ORDER BY {}{limit}",
+                        "SELECT {columns}, t.created_seq{sort_cols} FROM {from} WHERE {} ORDER BY {}{limit}",
                         wheres.join(" AND "),
                         order.join(", "),
                     );
