@@ -172,10 +172,7 @@ impl SqliteBackend {
             checkpoints: checkpoints.clone(),
         });
         let checkpoint_thread = match checkpoint_thread {
-            true => Some(
-                checkpoint::spawn(checkpointer, &checkpoints, woken, Arc::downgrade(&writer))
-                    .map_err(|e| GraphError::internal(format!("starting the checkpoint thread: {e}")))?,
-            ),
+            true => Some(checkpoint::spawn(checkpointer, &checkpoints, woken, Arc::downgrade(&writer))?),
             false => None,
         };
         Ok(SqliteBackend { _checkpoint_thread: checkpoint_thread, writer, readers, next_reader: AtomicUsize::new(0) })

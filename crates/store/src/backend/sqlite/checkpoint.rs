@@ -8,7 +8,8 @@
 //! carries on (`PASSIVE` never blocks the writer). A WAL only starts again from its beginning
 //! when a write begins with every frame copied, which a checkpoint racing the writer seldom
 //! leaves it; so once the WAL holds [`RESTART_FRAMES`], the thread takes the writer for a last
-//! pass over the few commits the previous pass missed, and the next write starts the file over.
+//! pass over the few commits the previous pass missed (waiting at most [`RESTART_WAIT`] for
+//! readers still in the WAL), and the next write starts the file over.
 //! Durability does not change: a commit is in the WAL before it is answered, as before.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +18,7 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use rolo_domain::{GraphError, GraphResult};
 use rusqlite::Connection;
 
 use super::Writer;
@@ -26,6 +28,11 @@ use super::CHECKPOINT_CACHE_KIB;
 /// The WAL's length, in frames (pages), at which a pass holds the writer so that the next write
 /// restarts the file: SQLite's automatic checkpoint ran at this length before.
 pub(super) const RESTART_FRAMES: i64 = 4000;
+
+/// How long the last pass may wait for readers still in the WAL (and for another process's
+/// checkpoint) while it holds the writer: a long read makes it give up and try again after a
+/// later commit, so writes never wait longer than this (and the short copy) for a restart.
+pub(super) const RESTART_WAIT: Duration = Duration::from_millis(50);
 
 /// The pause after a pass: commits arriving meanwhile share the next one, which copies a page
 /// written by several of them once and syncs once.
@@ -77,16 +84,20 @@ pub(super) fn spawn(
     checkpoints: &Checkpoints,
     woken: Woken,
     writer: Weak<Writer>,
-) -> std::io::Result<Thread> {
+) -> GraphResult<Thread> {
+    conn.busy_timeout(RESTART_WAIT).map_err(super::db_err)?;
     let stop = checkpoints.stop.clone();
-    let handle = std::thread::Builder::new().name("rolo-sqlite-checkpoint".into()).spawn(move || {
-        while woken.0.recv().is_ok() && !stop.load(Ordering::SeqCst) {
-            if let Err(e) = pass(&conn, &writer) {
-                tracing::warn!(error = %e, "sqlite checkpoint failed; the next commit retries it");
+    let handle = std::thread::Builder::new()
+        .name("rolo-sqlite-checkpoint".into())
+        .spawn(move || {
+            while woken.0.recv().is_ok() && !stop.load(Ordering::SeqCst) {
+                if let Err(e) = pass(&conn, &writer) {
+                    tracing::warn!(error = %e, "sqlite checkpoint failed; the next commit retries it");
+                }
+                std::thread::sleep(PAUSE);
             }
-            std::thread::sleep(PAUSE);
-        }
-    })?;
+        })
+        .map_err(|e| GraphError::internal(format!("starting the checkpoint thread: {e}")))?;
     Ok(Thread { checkpoints: checkpoints.clone(), handle: Some(handle) })
 }
 
@@ -110,7 +121,8 @@ pub(super) fn pass(conn: &Connection, writer: &Weak<Writer>) -> rusqlite::Result
 /// A checkpoint in `mode`: `PASSIVE` copies every frame no reader still needs without waiting
 /// for anyone; `RESTART` waits (up to the busy timeout) for other writers and checkpoints, copies
 /// every frame, then waits for readers to leave the WAL. Returns the WAL's length in frames,
-/// `None` when another connection's checkpoint kept this one from running.
+/// `None` when another connection's checkpoint (or, for `RESTART`, a reader) kept it from
+/// finishing.
 fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<Option<i64>> {
     let (busy, frames): (i64, i64) =
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| Ok((r.get(0)?, r.get(1)?)))?;
