@@ -171,4 +171,52 @@ mod tests {
         let got: Vec<(Option<i64>, Option<i64>)> = rows.iter().map(|r| (r.int("id"), r.int("n"))).collect();
         assert_eq!(got, [(Some(1), Some(24_000_000)), (Some(2), Some(1))]);
     }
+
+    /// A reader still in the WAL keeps the pass that holds the writer from restarting it: the
+    /// pass gives up after [`RESTART_WAIT`] instead of holding writes for the busy timeout, and
+    /// the WAL starts over after a later pass, once the reader is gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_in_the_wal_delays_the_restart_not_the_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let backend = SqliteBackend::open_without_checkpoints(&path).unwrap();
+        let mut tx = backend.begin().await.unwrap();
+        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)", &[]).await.unwrap();
+        tx.execute("INSERT INTO t (id, b) VALUES (1, zeroblob(24000000))", &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        // A read transaction on the snapshot that needs the WAL's frames.
+        let mut reader = backend.read().await.unwrap();
+        reader.execute("BEGIN", &[]).await.unwrap();
+        reader.query("SELECT COUNT(*) AS n FROM t", &[]).await.unwrap();
+        let conn = super::super::open(&path, false, CHECKPOINT_CACHE_KIB).unwrap();
+        conn.busy_timeout(RESTART_WAIT).unwrap();
+        let writer = Arc::downgrade(&backend.writer);
+        let (conn, took) = tokio::task::spawn_blocking(move || {
+            let start = std::time::Instant::now();
+            pass(&conn, &writer).unwrap();
+            (conn, start.elapsed())
+        })
+        .await
+        .unwrap();
+        assert!(took < Duration::from_secs(5), "the pass held the writer for {took:?}");
+        let mut tx = backend.begin().await.unwrap();
+        tx.execute("INSERT INTO t (id, b) VALUES (2, x'00')", &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        let frames = checkpoint(&conn, "PASSIVE").unwrap();
+        assert!(frames.is_some_and(|f| f > 5000), "the WAL went on: {frames:?} frames");
+        reader.execute("COMMIT", &[]).await.unwrap();
+        drop(reader);
+        let writer = Arc::downgrade(&backend.writer);
+        let conn = tokio::task::spawn_blocking(move || {
+            pass(&conn, &writer).unwrap();
+            conn
+        })
+        .await
+        .unwrap();
+        let mut tx = backend.begin().await.unwrap();
+        tx.execute("INSERT INTO t (id, b) VALUES (3, x'00')", &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        let frames = checkpoint(&conn, "PASSIVE").unwrap();
+        assert!(frames.is_some_and(|f| f < 10), "the WAL started over: {frames:?} frames");
+    }
 }
