@@ -174,4 +174,58 @@ mod tests {
         backfill(&backend).await.unwrap();
         assert_eq!(word_rows(&backend).await, 0);
     }
+
+    /// A contact's word rows, as (word, field).
+    async fn words_of(backend: &dyn Backend, contact: &str) -> Vec<(String, String)> {
+        let mut conn = backend.read().await.unwrap();
+        let rows = conn
+            .query("SELECT word, field FROM contact_words WHERE contact_id = ? ORDER BY word, field", &[contact.into()])
+            .await
+            .unwrap();
+        rows.into_iter().map(|mut r| (r.text("word"), r.text("field"))).collect()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(w, f)| (w.to_string(), f.to_string())).collect()
+    }
+
+    /// A contact's word rows are exactly its words after a create and an edit, and none are
+    /// left after its delete or its folder's delete: what a change to how words are deleted
+    /// (by contact today) must keep.
+    #[tokio::test]
+    async fn word_rows_follow_writes_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let store = crate::open(&path.to_string_lossy(), &OpenOptions::default()).await.unwrap();
+        let backend = SqliteBackend::open(&path, false).unwrap();
+        let user = store.create_user("w@x.test", "W").await.unwrap();
+        let mb = &user.mailbox;
+        let ann = |surname: &str| ContactData {
+            given_name: Some("Ann".into()),
+            surname: Some(surname.into()),
+            ..Default::default()
+        };
+        let c = store.create_contact(mb, &mb.default_folder_id, ann("Lee")).await.unwrap();
+        let other = store.create_contact(mb, &mb.default_folder_id, ann("Lee")).await.unwrap();
+        assert_eq!(words_of(&backend, c.id.as_str()).await, pairs(&[("ann", "givenName"), ("lee", "surname")]));
+        let edit = Box::new(|d: &mut ContactData| -> GraphResult<_> {
+            d.surname = Some("Hugo Lee".into());
+            Ok(None)
+        });
+        store.update_contact(mb, &c.id, &Scope::Mailbox, None, edit).await.unwrap();
+        assert_eq!(
+            words_of(&backend, c.id.as_str()).await,
+            pairs(&[("ann", "givenName"), ("hugo", "surname"), ("lee", "surname")])
+        );
+        store.delete_contact(mb, &c.id, &Scope::Mailbox, None).await.unwrap();
+        assert_eq!(words_of(&backend, c.id.as_str()).await, []);
+        let folder = store.create_folder(mb, &mb.default_folder_id, "F").await.unwrap();
+        let filed = store.create_contact(mb, &folder.id, ann("Kim")).await.unwrap();
+        assert_eq!(words_of(&backend, filed.id.as_str()).await.len(), 2);
+        store.delete_folder(mb, &folder.id).await.unwrap();
+        assert_eq!(words_of(&backend, filed.id.as_str()).await, []);
+        // The neighbour that shared every word keeps its rows.
+        assert_eq!(words_of(&backend, other.id.as_str()).await, pairs(&[("ann", "givenName"), ("lee", "surname")]));
+        assert_eq!(word_rows(&backend).await, 2);
+    }
 }

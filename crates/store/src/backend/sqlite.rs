@@ -10,6 +10,9 @@
 //! and the rest start another), commits once, and only then reports each job's outcome. An acknowledged write is
 //! committed, exactly as without grouping.
 //!
+//! Checkpoints (copying the WAL into the database file) run on a thread of their own
+//! (`sqlite/checkpoint.rs`), not inside the commit that fills the WAL.
+//!
 //! Durability: `synchronous=NORMAL` in WAL mode makes a committed transaction survive a crash
 //! or `kill -9` of the process (the WAL is in the OS page cache); only a power loss can lose
 //! the last commits. `durability = full` (`synchronous=FULL`) covers that too, at a cost.
@@ -25,7 +28,12 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::sql::{Backend, Dialect, OutboxSignal, QueuedNotifications, Row, Sql, Tx, Value, WriteJob};
 
+mod checkpoint;
+use checkpoint::Checkpoints;
+
 pub struct SqliteBackend {
+    /// First, so it is dropped (stopped and joined) before the connections below.
+    _checkpoint_thread: Option<checkpoint::Thread>,
     writer: Arc<Writer>,
     readers: Vec<tokio::sync::Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -37,6 +45,7 @@ struct Writer {
     conn: tokio::sync::Mutex<Connection>,
     queue: std::sync::Mutex<Vec<Queued>>,
     outbox_signal: OutboxSignal,
+    checkpoints: Checkpoints,
 }
 
 struct Queued {
@@ -66,15 +75,17 @@ fn db_err(e: rusqlite::Error) -> GraphError {
 /// the OS page cache and so stay small, which keeps the server's memory flat as mailboxes grow.
 const WRITER_CACHE_KIB: i64 = 16384;
 const READER_CACHE_KIB: i64 = 2048;
+/// The checkpoint thread's connection reads WAL frames and writes database pages: it needs no cache.
+pub(super) const CHECKPOINT_CACHE_KIB: i64 = 256;
 
-fn open(path: &Path, full_sync: bool, cache_kib: i64) -> GraphResult<Connection> {
+pub(super) fn open(path: &Path, full_sync: bool, cache_kib: i64) -> GraphResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
     let sync = if full_sync { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000; \
          PRAGMA foreign_keys=OFF; PRAGMA cache_size=-{cache_kib}; PRAGMA temp_store=MEMORY; \
-         PRAGMA wal_autocheckpoint=4000;"
+         PRAGMA wal_autocheckpoint=0;"
     ))
     .map_err(db_err)?;
     // Without the planner's stability guarantee, every statement with a bound LIKE pattern (each
@@ -133,6 +144,16 @@ fn execute_now(conn: &Connection, sql: &str, params: &[Value]) -> GraphResult<u6
 
 impl SqliteBackend {
     pub fn open(path: &Path, full_sync: bool) -> GraphResult<SqliteBackend> {
+        SqliteBackend::open_with(path, full_sync, true)
+    }
+
+    /// A backend whose WAL nobody checkpoints until a test calls `checkpoint::pass`.
+    #[cfg(test)]
+    fn open_without_checkpoints(path: &Path) -> GraphResult<SqliteBackend> {
+        SqliteBackend::open_with(path, false, false)
+    }
+
+    fn open_with(path: &Path, full_sync: bool, checkpoint_thread: bool) -> GraphResult<SqliteBackend> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| GraphError::internal(format!("creating {dir:?}: {e}")))?;
@@ -142,15 +163,19 @@ impl SqliteBackend {
         let readers = (0..4)
             .map(|_| open(path, full_sync, READER_CACHE_KIB).map(tokio::sync::Mutex::new))
             .collect::<GraphResult<Vec<_>>>()?;
-        Ok(SqliteBackend {
-            writer: Arc::new(Writer {
-                conn: tokio::sync::Mutex::new(writer),
-                queue: std::sync::Mutex::new(Vec::new()),
-                outbox_signal: OutboxSignal::default(),
-            }),
-            readers,
-            next_reader: AtomicUsize::new(0),
-        })
+        let checkpointer = open(path, full_sync, CHECKPOINT_CACHE_KIB)?;
+        let (checkpoints, woken) = checkpoint::channel();
+        let writer = Arc::new(Writer {
+            conn: tokio::sync::Mutex::new(writer),
+            queue: std::sync::Mutex::new(Vec::new()),
+            outbox_signal: OutboxSignal::default(),
+            checkpoints: checkpoints.clone(),
+        });
+        let checkpoint_thread = match checkpoint_thread {
+            true => Some(checkpoint::spawn(checkpointer, &checkpoints, woken, Arc::downgrade(&writer))?),
+            false => None,
+        };
+        Ok(SqliteBackend { _checkpoint_thread: checkpoint_thread, writer, readers, next_reader: AtomicUsize::new(0) })
     }
 }
 
@@ -172,6 +197,7 @@ struct WriteTx<'a> {
     /// The notifications queued: the commit hands them to the delivery worker.
     queued: QueuedNotifications,
     signal: &'a OutboxSignal,
+    checkpoints: &'a Checkpoints,
 }
 
 #[async_trait]
@@ -196,6 +222,7 @@ impl Tx for WriteTx<'_> {
         // On failure `open` stays set, so Drop rolls back and the writer is usable again.
         self.conn.execute_batch("COMMIT").map_err(db_err)?;
         self.open = false;
+        self.checkpoints.committed();
         self.signal.committed(std::mem::take(&mut self.queued));
         Ok(())
     }
@@ -239,6 +266,7 @@ impl Backend for SqliteBackend {
             open: true,
             queued: QueuedNotifications::default(),
             signal: &self.writer.outbox_signal,
+            checkpoints: &self.writer.checkpoints,
         }))
     }
 
@@ -267,7 +295,7 @@ impl Writer {
             if jobs.is_empty() {
                 return;
             }
-            run_group(&mut conn, jobs, &self.outbox_signal).await;
+            run_group(&mut conn, jobs, &self.outbox_signal, &self.checkpoints).await;
         }
     }
 }
@@ -322,7 +350,7 @@ type Done = tokio::sync::oneshot::Sender<GraphResult<()>>;
 /// Some errors (a full disk, I/O) make SQLite roll back the whole transaction, not just the
 /// failing statement: then the jobs that had succeeded in it are told they failed, and the rest
 /// of the group starts a new transaction.
-async fn run_group(conn: &mut Connection, jobs: Vec<Queued>, signal: &OutboxSignal) {
+async fn run_group(conn: &mut Connection, jobs: Vec<Queued>, signal: &OutboxSignal, checkpoints: &Checkpoints) {
     let mut tx = GroupTx { conn, queued: QueuedNotifications::default(), signal };
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
@@ -385,6 +413,7 @@ async fn run_group(conn: &mut Connection, jobs: Vec<Queued>, signal: &OutboxSign
         let committed = if lost { Err(rolled_back()) } else { tx.run("COMMIT") };
         match committed {
             Ok(()) => {
+                checkpoints.committed();
                 // Before the answers: delivery starts as soon as the rows are committed.
                 signal.committed(std::mem::take(&mut tx.queued));
                 for (done, outcome) in finished {
