@@ -119,10 +119,8 @@ pub trait DavState: Send + Sync {
         card: CardWrite,
     ) -> GraphResult<CardOutcome>;
     /// A card's `PUT`: the folders and cards `lookup` finds, given to `decide`, whose plan is
-    /// written as [`DavState::create_card`] or [`DavState::replace_card`] would. On PostgreSQL the
-    /// lookup goes out with the counter's bump, in the write's transaction and round trip (a new
-    /// card then costs the round trips of a Graph create); SQLite reads it first, beside its one
-    /// writer. `None` when `decide` refused: nothing was written.
+    /// written as [`DavState::create_card`] or [`DavState::replace_card`] would. `None` when
+    /// `decide` refused: nothing was written.
     async fn put_card(
         &self,
         mailbox: &Mailbox,

@@ -339,15 +339,6 @@ impl Sql for PgTx {
     async fn query(&mut self, sql: &str, params: &[Value]) -> GraphResult<Vec<Row>> {
         run_query(self.client(), sql, params).await
     }
-    /// As on a read connection: both statements go out before either answer is read.
-    async fn query_pair(
-        &mut self,
-        first: (&str, &[Value]),
-        second: (&str, &[Value]),
-    ) -> GraphResult<(Vec<Row>, Vec<Row>)> {
-        let client = self.client();
-        tokio::try_join!(run_query(client, first.0, first.1), run_query(client, second.0, second.1))
-    }
     async fn execute(&mut self, sql: &str, params: &[Value]) -> GraphResult<u64> {
         if params.is_empty() && !sql.contains('?') {
             return self.client().batch_execute(sql).await.map(|_| 0).map_err(db_err);

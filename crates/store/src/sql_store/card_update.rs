@@ -60,26 +60,18 @@ impl CardUpdate {
 
 /// [`bump`], and in the same statement whether the mailbox has a live subscription (as
 /// `bump_for_create` reads it), so a write without subscribers skips `outbox::notify`'s read.
-/// Parameters: [`bump_params`].
-pub(super) const BUMP_NOTING_SUBSCRIPTIONS: &str =
-    "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq, \
-     CASE WHEN EXISTS (SELECT 1 FROM subscriptions WHERE mailbox_id = ? AND expires_at > ?) THEN 1 ELSE 0 END \
-     AS subscribed";
-
-pub(super) fn bump_params(mailbox: &Mailbox) -> [Value; 3] {
+async fn bump_noting_subscriptions(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<(i64, bool)> {
     let mb: Value = mailbox.id.as_str().into();
-    [mb.clone(), mb, rolo_domain::time::now_utc().into()]
-}
-
-/// The change number and the subscriptions flag of [`BUMP_NOTING_SUBSCRIPTIONS`]' row.
-pub(super) fn noted(tx: &mut dyn Sql, mailbox: &Mailbox, row: Option<Row>) -> GraphResult<(i64, bool)> {
+    let row = tx
+        .query_opt(
+            "UPDATE mailboxes SET change_seq = change_seq + 1 WHERE mailbox_id = ? RETURNING change_seq, \
+             CASE WHEN EXISTS (SELECT 1 FROM subscriptions WHERE mailbox_id = ? AND expires_at > ?) THEN 1 ELSE 0 END \
+             AS subscribed",
+            &[mb.clone(), mb, rolo_domain::time::now_utc().into()],
+        )
+        .await?;
     let subscribed = row.as_ref().is_some_and(|r| r.int("subscribed") == Some(1));
     Ok((bumped(tx, mailbox, row)?, subscribed))
-}
-
-async fn bump_noting_subscriptions(tx: &mut dyn Sql, mailbox: &Mailbox) -> GraphResult<(i64, bool)> {
-    let row = tx.query_opt(BUMP_NOTING_SUBSCRIPTIONS, &bump_params(mailbox)).await?;
-    noted(tx, mailbox, row)
 }
 
 /// Replaces contact `id` from a card with [`CardUpdate`]'s statement (a UID another contact of
@@ -97,25 +89,7 @@ pub(super) async fn replace_card(
     edit: ContactEdit,
     card: CardWrite,
 ) -> GraphResult<Contact> {
-    let bump = bump_noting_subscriptions(tx, mb).await?;
-    replace_card_at(tx, statements, columns, mb, id, scope, if_match, edit, card, bump).await
-}
-
-/// [`replace_card`] once the counter is bumped: `bump` is its change number and whether the
-/// mailbox has live subscriptions.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn replace_card_at(
-    tx: &mut dyn Sql,
-    statements: &CardUpdate,
-    columns: &str,
-    mb: &Mailbox,
-    id: &ContactId,
-    scope: &Scope,
-    if_match: &Option<Vec<String>>,
-    edit: ContactEdit,
-    card: CardWrite,
-    (seq, subscribed): (i64, bool),
-) -> GraphResult<Contact> {
+    let (seq, subscribed) = bump_noting_subscriptions(tx, mb).await?;
     let mut contact = select_contact(tx, columns, mb, id, scope).await?.ok_or_else(GraphError::item_not_found)?;
     check_if_match(if_match, &contact.change_key)?;
     if edit(&mut contact.data)?.is_some_and(|f| f != contact.folder_id) {

@@ -218,24 +218,16 @@ pub(super) async fn new_contact(
     if !folder_found {
         return Err(GraphError::item_not_found());
     }
-    Ok(NewContact::at(seq, subscribed, folder, data))
-}
-
-impl NewContact {
-    /// A new contact of `folder` at change number `seq`, taken by a bump that also said whether
-    /// the mailbox has live subscriptions (`subscribed`).
-    pub(super) fn at(seq: i64, subscribed: bool, folder: FolderId, data: ContactData) -> NewContact {
-        let now = rolo_domain::time::now_utc();
-        let contact = Contact {
-            id: ContactId::generate(),
-            folder_id: folder,
-            change_key: change_key(seq),
-            created: now.clone(),
-            modified: now,
-            data,
-        };
-        NewContact { contact, seq, subscribed }
-    }
+    let now = rolo_domain::time::now_utc();
+    let contact = Contact {
+        id: ContactId::generate(),
+        folder_id: folder,
+        change_key: change_key(seq),
+        created: now.clone(),
+        modified: now,
+        data,
+    };
+    Ok(NewContact { contact, seq, subscribed })
 }
 
 /// Writes a new contact's row and side tables. `extra` are the parameters of the CTEs `insert`

@@ -1,6 +1,5 @@
 //! [`DavState`] for [`SqlStore`].
 
-use super::card_update::{bump_params, noted, replace_card_at, BUMP_NOTING_SUBSCRIPTIONS};
 use super::*;
 use crate::dav::{AppPassword, CardDecision, CardOutcome, CardPlan, CardWrite, DavState, NameLookup, NamedFolder};
 use crate::sql::planned_each_time;
@@ -109,10 +108,6 @@ fn uid_taken(e: GraphError) -> GraphResult<CardOutcome> {
         _ => Err(e),
     }
 }
-
-/// The code that carries a `PUT` its caller refused out of the write it rolls back (the
-/// counter's bump included).
-const REFUSED: &str = "rolo.cardRefused";
 
 /// A new card's rows once its change number is taken: the contact with its side tables, and on
 /// PostgreSQL in the same statement its name and card and the UID holder check (a holder fails
@@ -385,66 +380,17 @@ impl DavState for SqlStore {
         lookup: NameLookup<'_>,
         decide: CardDecision,
     ) -> GraphResult<Option<CardOutcome>> {
-        let (Some(statements), true) = (self.card_update.clone(), self.card_insert.combined()) else {
-            // SQLite: the lookup on a read connection; its writer's transaction is shared by the
-            // writes queued on it, which a read there would hold up.
-            let (found, _) = self.resolve(mailbox, lookup, false).await?;
-            return match decide(found) {
-                CardPlan::Create { folder, data, card } => {
-                    self.create_card(mailbox, &folder, *data, card).await.map(Some)
-                }
-                CardPlan::Replace { id, scope, if_match, edit, card } => {
-                    self.replace_card(mailbox, &id, &scope, if_match, edit, card).await.map(Some)
-                }
-                CardPlan::Refuse => Ok(None),
-            };
-        };
-        let (lookup_sql, lookup_params) = resolve_statement(self.backend.dialect(), mailbox, lookup, false);
-        let mb = mailbox.clone();
-        let insert = self.card_insert.clone();
-        let columns = self.contact_columns.clone();
-        let outcome = self
-            .write_in(mailbox, move |tx| {
-                Box::pin(async move {
-                    // The lookup and the bump in one round trip. The lookup may read before the
-                    // counter's lock is taken, as a lookup before the write did; the card's UID is
-                    // checked after it, and a replacement reads its contact again under it.
-                    let bump = bump_params(&mb);
-                    let (found, bumped) =
-                        tx.query_pair((&lookup_sql, &lookup_params), (BUMP_NOTING_SUBSCRIPTIONS, &bump)).await?;
-                    let bump = noted(tx, &mb, bumped.into_iter().next())?;
-                    let (folders, _) = resolved(found)?;
-                    match decide(folders) {
-                        CardPlan::Create { folder, data, card } => {
-                            let new = NewContact::at(bump.0, bump.1, folder, *data);
-                            write_card(tx, &insert, &columns, &mb, new, card).await
-                        }
-                        CardPlan::Replace { id, scope, if_match, edit, card } if card.moved_from.is_none() => {
-                            let contact = replace_card_at(
-                                tx,
-                                &statements,
-                                &columns,
-                                &mb,
-                                &id,
-                                &scope,
-                                &if_match,
-                                edit,
-                                card,
-                                bump,
-                            )
-                            .await?;
-                            Ok(CardOutcome::Stored(Box::new(contact)))
-                        }
-                        CardPlan::Replace { .. } => Err(GraphError::internal("a PUT's card moved a contact")),
-                        // An error rolls the bump back.
-                        CardPlan::Refuse => Err(GraphError::new(ErrorKind::Conflict, REFUSED, "")),
-                    }
-                })
-            })
-            .await;
-        match outcome {
-            Err(e) if e.kind == ErrorKind::Conflict && e.code == REFUSED => Ok(None),
-            other => other.or_else(uid_taken).map(Some),
+        // The lookup first, on a read connection, then the write. Sending the lookup with the
+        // counter's bump inside the write (one round trip fewer) made 10,000 PUTs slower on
+        // PostgreSQL (42 s against 24 s, loaded, never analyzed): the lookup then runs inside
+        // the mailbox's group, one job after another, where outside it runs beside the group.
+        let (found, _) = self.resolve(mailbox, lookup, false).await?;
+        match decide(found) {
+            CardPlan::Create { folder, data, card } => self.create_card(mailbox, &folder, *data, card).await.map(Some),
+            CardPlan::Replace { id, scope, if_match, edit, card } => {
+                self.replace_card(mailbox, &id, &scope, if_match, edit, card).await.map(Some)
+            }
+            CardPlan::Refuse => Ok(None),
         }
     }
 

@@ -215,12 +215,11 @@ fn seen_by(seen: &Seen, found: &[NamedFolder]) {
     }
 }
 
-/// A card's `PUT` with its lookup inside the write (on PostgreSQL, in the bump's round trip):
-/// the decision sees the book and the card as the lookup finds them, a new card and a
-/// replacement are stored as `create_card` and `replace_card` store them, each at one change
-/// number, a refusal writes nothing and takes no change number (the bump is rolled back), and a
-/// UID another card of the book holds is told.
-async fn puts_look_up_inside_their_write(store: SqlStore) {
+/// A card's `PUT` decided from its lookup: the decision sees the book and the card as the
+/// lookup finds them, a new card and a replacement are stored as `create_card` and
+/// `replace_card` store them, each at one change number, a refusal writes nothing and takes no
+/// change number, and a UID another card of the book holds is told.
+async fn puts_decide_from_their_lookup(store: SqlStore) {
     let user = store.create_user("w@x.test", "W").await.unwrap();
     let mb = &user.mailbox;
     let book = store.create_folder(mb, &mb.default_folder_id, "Book").await.unwrap().id;
@@ -291,7 +290,7 @@ async fn puts_look_up_inside_their_write(store: SqlStore) {
     assert_eq!(store.list_contacts(mb, &Scope::Folder(book), &q).await.unwrap().items.len(), 1);
 }
 
-suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows, puts_look_up_inside_their_write);
+suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows, puts_decide_from_their_lookup);
 
 /// A statement marked [`rolo_store::sql::PLANNED_EACH_TIME`] is not prepared on its connection
 /// (so no generic plan of it can be kept) and is planned for its table as it is at each run: on
