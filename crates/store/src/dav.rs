@@ -69,6 +69,19 @@ pub struct NameLookup<'a> {
     pub card: Option<(&'a str, Option<&'a str>)>,
 }
 
+/// What a card's `PUT` does once its book and card are found (see [`DavState::put_card`]).
+pub enum CardPlan {
+    /// A new contact in `folder`.
+    Create { folder: FolderId, data: Box<ContactData>, card: CardWrite },
+    /// Contact `id` replaced through `edit`, under `if_match`.
+    Replace { id: ContactId, scope: Scope, if_match: Option<Vec<String>>, edit: ContactEdit, card: CardWrite },
+    /// Nothing is written: the caller refused the request (and keeps why).
+    Refuse,
+}
+
+/// Decides a `PUT`'s [`CardPlan`] from the folders and cards its lookup found.
+pub type CardDecision = Box<dyn FnOnce(Vec<NamedFolder>) -> CardPlan + Send>;
+
 #[async_trait]
 pub trait DavState: Send + Sync {
     /// Adds an app password; a name the user already has is `409 nameAlreadyExists`.
@@ -105,6 +118,15 @@ pub trait DavState: Send + Sync {
         edit: ContactEdit,
         card: CardWrite,
     ) -> GraphResult<CardOutcome>;
+    /// A card's `PUT`: the folders and cards `lookup` finds, given to `decide`, whose plan is
+    /// written as [`DavState::create_card`] or [`DavState::replace_card`] would. `None` when
+    /// `decide` refused: nothing was written.
+    async fn put_card(
+        &self,
+        mailbox: &Mailbox,
+        lookup: NameLookup<'_>,
+        decide: CardDecision,
+    ) -> GraphResult<Option<CardOutcome>>;
     /// The bytes a folder's contacts take (their documents and photos): `quota-used-bytes`.
     async fn folder_bytes(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<i64>;
     /// The card a client sent for a contact and the change key it was stored at.

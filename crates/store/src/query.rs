@@ -133,6 +133,9 @@ pub struct Compiler {
     /// Keep filter terms off their indexes, so the planner walks the sort order's index instead
     /// (see `SqlStore::list_rows`): on SQLite for every term, on PostgreSQL for `any()`.
     pub filter_without_indexes: bool,
+    /// A `startswith` was compiled to `LIKE` with its pattern bound: PostgreSQL reads it as an
+    /// index range only in a plan made with the pattern's value (see `SqlStore::list_rows`).
+    pub binds_prefix: bool,
 }
 
 fn invalid(message: impl Into<String>) -> GraphError {
@@ -215,6 +218,7 @@ impl Compiler {
             mailbox: mailbox.to_owned(),
             params: Vec::new(),
             filter_without_indexes: false,
+            binds_prefix: false,
         }
     }
 
@@ -438,7 +442,10 @@ impl Compiler {
                 let pat = self.bind(format!("{escaped}%"));
                 format!("({key} >= {lo} AND {key} < {hi} AND {key} LIKE {pat} ESCAPE '\\')")
             }
-            Function::StartsWith => format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("{escaped}%"))),
+            Function::StartsWith => {
+                self.binds_prefix = true;
+                format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("{escaped}%")))
+            }
             Function::EndsWith => format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("%{escaped}"))),
             _ => format!("{key} LIKE {} ESCAPE '\\'", self.bind(format!("%{escaped}%"))),
         })

@@ -599,6 +599,19 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
+/// Marks a statement PostgreSQL plans afresh at each execution, for its parameters and the
+/// tables' current size: an unnamed statement (one round trip, nothing cached) instead of a
+/// prepared one. A prepared statement may settle on a generic plan after five executions, and
+/// nothing replaces that plan while a table grows without `ANALYZE` (a server with autovacuum
+/// off): a lookup planned on a near-empty table kept reading a book's every card. For lookups
+/// whose plan is cheap to make and must stay an index probe. SQLite reads the mark as a comment.
+pub const PLANNED_EACH_TIME: &str = "/* planned each time */ ";
+
+/// `sql` with the [`PLANNED_EACH_TIME`] mark.
+pub fn planned_each_time(sql: &str) -> String {
+    format!("{PLANNED_EACH_TIME}{sql}")
+}
+
 /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL. Our SQL never has `?` inside
 /// string literals, which keeps this a plain scan.
 /// It runs before every PostgreSQL statement (the statement cache is keyed by its output), so

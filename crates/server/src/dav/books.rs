@@ -13,7 +13,7 @@ use super::{status_only, Book, Dav, Opened};
 
 /// The key a book's client-given segment is stored under in `dav_names` (cards never end in
 /// `/`, so the two kinds of names cannot meet).
-fn book_key(segment: &str) -> String {
+pub(super) fn book_key(segment: &str) -> String {
     format!("{segment}/")
 }
 
@@ -93,11 +93,11 @@ pub(super) async fn find_with_state(
 }
 
 /// A book and the cards a lookup found in it, each with its client-given name.
-type BookWithCards = (Book, Vec<(Contact, Option<String>)>);
+pub(super) type BookWithCards = (Book, Vec<(Contact, Option<String>)>);
 
 /// Of the folders a lookup found, the book `segment` names (if the caller may read it), with
 /// the cards found in it.
-fn pick_book(opened: &Opened, segment: &str, found: Vec<NamedFolder>) -> Option<BookWithCards> {
+pub(super) fn pick_book(opened: &Opened, segment: &str, found: Vec<NamedFolder>) -> Option<BookWithCards> {
     let key = book_key(segment);
     // The folders a client named so first, then the one whose id the segment is.
     let (named, by_id): (Vec<NamedFolder>, Vec<NamedFolder>) =

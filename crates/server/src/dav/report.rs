@@ -432,7 +432,15 @@ async fn query(dav: &Dav, opened: &Opened, book: &Book, root: &Element) -> DavRe
     let limit = nresults(root, CARDDAV)?;
     let mb = &opened.user.mailbox;
     let scope = Scope::Folder(book.folder.id.clone());
-    let mut query = ListQuery { page_size: 1000, filter: filter.narrowing(), ..Default::default() };
+    let narrowing = filter.narrowing();
+    // A name prefix is read in name order: the display-name index gives the prefix's range and
+    // its order, so the plan is that range whatever the statistics (in creation order, a
+    // database never analyzed walked the book and tested every card).
+    let orderby = match narrowing {
+        Some(_) => vec![rolo_odata::OrderItem { path: vec!["displayName".into()], descending: false }],
+        None => Vec::new(),
+    };
+    let mut query = ListQuery { page_size: 1000, filter: narrowing, orderby, ..Default::default() };
     let version = req.address_version();
     let mut hits: Vec<Contact> = Vec::new();
     let mut truncated = false;

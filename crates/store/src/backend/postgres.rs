@@ -14,6 +14,7 @@ use tokio_postgres::NoTls;
 use super::replicas::{hint_statement, Replicas, WRITTEN_CHANNEL};
 use crate::sql::{
     numbered_placeholders, Backend, Dialect, OutboxSignal, QueuedNotifications, Row, Sql, Tx, Value, WriteJob,
+    PLANNED_EACH_TIME,
 };
 
 mod groups;
@@ -99,6 +100,19 @@ async fn listen(config: tokio_postgres::Config, signal: OutboxSignal, replicas: 
             }
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+impl Value {
+    /// The type a one-shot statement declares for this parameter: text, `bigint` or `bytea`,
+    /// and for a null none (`unknown`: the server infers it from where the parameter stands).
+    fn pg_type(&self) -> Type {
+        match self {
+            Value::Null => Type::UNKNOWN,
+            Value::Int(_) => Type::INT8,
+            Value::Text(_) => Type::TEXT,
+            Value::Bytes(_) => Type::BYTEA,
+        }
     }
 }
 
@@ -192,10 +206,31 @@ async fn run_query(client: &Object, sql: &str, params: &[Value]) -> GraphResult<
 /// As [`run_query`], with the driver's error (a replica read tells a lost connection from an
 /// error the server reported).
 async fn run_query_raw(client: &Object, sql: &str, params: &[Value]) -> Result<Vec<Row>, tokio_postgres::Error> {
+    if sql.starts_with(PLANNED_EACH_TIME) {
+        // Parse, bind and execute an unnamed statement in one round trip: the server plans it
+        // with these parameters, as the table is now. The parameters' types are given (a null's
+        // is left for the server to infer), so nothing is asked of the server beforehand.
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(|p| (p as &(dyn ToSql + Sync), p.pg_type())).collect();
+        let rows = client.query_typed(&numbered_placeholders(sql), &typed).await?;
+        let names: std::sync::Arc<[String]> = match rows.first() {
+            Some(r) => r.columns().iter().map(|c| c.name().to_owned()).collect(),
+            None => std::sync::Arc::new([]),
+        };
+        return rows_from(rows, names);
+    }
     let stmt = prepare(client, sql).await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
     let rows = client.query(&stmt, &refs).await?;
     let names: std::sync::Arc<[String]> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
+    rows_from(rows, names)
+}
+
+/// The driver's rows as [`Row`]s read by the column `names`.
+fn rows_from(
+    rows: Vec<tokio_postgres::Row>,
+    names: std::sync::Arc<[String]>,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let mut values = Vec::with_capacity(row.len());

@@ -3,6 +3,7 @@
 //! and the SQLite density probe that picks between the filter's index and the sort's.
 
 use super::*;
+use crate::sql::planned_each_time;
 
 /// How many rows, in list order, the SQLite density probe looks at (see `list_rows`).
 pub(super) const DENSE_PROBE_WINDOW: usize = 2000;
@@ -187,6 +188,7 @@ impl SqlStore {
         let mut after = query.after.clone();
         let mut offset = if query.after.is_none() { query.skip } else { 0 };
         let base_params = c.params.clone();
+        let prefix_planned_each_time = c.binds_prefix && !dialect.plans_without_statistics();
         let mut order: Vec<String> =
             sort.iter().map(|(e, desc)| format!("{e}{}", if *desc { " DESC" } else { "" })).collect();
         order.push(seq_column.into());
@@ -231,6 +233,10 @@ impl SqlStore {
                         wheres.join(" AND "),
                         order.join(", "),
                     );
+                    // A prefix's bound `LIKE` pattern is an index range only in a plan made with
+                    // its value: a cached generic plan walks the list order and tests every row
+                    // (3.4 ms at 10,000 contacts for a CardDAV name prefix, 0.1 ms planned so).
+                    let sql = if prefix_planned_each_time { planned_each_time(&sql) } else { sql };
                     (sql, params)
                 }
             };

@@ -8,7 +8,7 @@ use rolo_domain::xprop::SingleValue;
 use rolo_domain::ContactData;
 use rolo_odata::parse_filter;
 use rolo_store::prelude::*;
-use rolo_store::{CardOutcome, CardWrite, ContactEdit, ListQuery, NameLookup, Scope, SqlStore};
+use rolo_store::{CardOutcome, CardPlan, CardWrite, ContactEdit, ListQuery, NameLookup, NamedFolder, Scope, SqlStore};
 use serde_json::json;
 
 use super::{data, postgres, sqlite};
@@ -203,4 +203,150 @@ async fn replaced_cards_rewrite_their_rows(store: SqlStore) {
     assert!(stale.is_err());
 }
 
-suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows);
+/// What a `PUT`'s decision saw: each folder found, with the cards in it and their names.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, Vec<(String, Option<String>)>)>>>;
+
+fn seen_by(seen: &Seen, found: &[NamedFolder]) {
+    let mut s = seen.lock().unwrap();
+    s.clear();
+    for f in found {
+        let cards = f.cards.iter().map(|(c, n)| (c.id.as_str().to_owned(), n.clone())).collect();
+        s.push((f.folder.id.as_str().to_owned(), f.name.clone(), cards));
+    }
+}
+
+/// A card's `PUT` decided from its lookup: the decision sees the book and the card as the
+/// lookup finds them, a new card and a replacement are stored as `create_card` and
+/// `replace_card` store them, each at one change number, a refusal writes nothing and takes no
+/// change number, and a UID another card of the book holds is told.
+async fn puts_decide_from_their_lookup(store: SqlStore) {
+    let user = store.create_user("w@x.test", "W").await.unwrap();
+    let mb = &user.mailbox;
+    let book = store.create_folder(mb, &mb.default_folder_id, "Book").await.unwrap().id;
+    store.set_dav_name(mb, book.as_str(), "book/", None).await.unwrap();
+    let seen: Seen = Default::default();
+    let lookup = |name: &'static str| NameLookup { book_name: "book/", book_id: "book", card: Some((name, None)) };
+    let stored = |o: Option<CardOutcome>| match o {
+        Some(CardOutcome::Stored(c)) => *c,
+        other => panic!("not stored: {other:?}"),
+    };
+
+    let before = store.change_state(mb).await.unwrap().current;
+    let (s, b) = (seen.clone(), book.clone());
+    let create: rolo_store::CardDecision = Box::new(move |found| {
+        seen_by(&s, &found);
+        CardPlan::Create { folder: b, data: Box::new(card_data("Ann", "a")), card: card("a.vcf", "a") }
+    });
+    let ann = stored(store.put_card(mb, lookup("a.vcf"), create).await.unwrap());
+    assert_eq!(*seen.lock().unwrap(), [(book.as_str().to_owned(), Some("book/".to_owned()), vec![])]);
+    assert_eq!(store.change_state(mb).await.unwrap().current, before + 1);
+    assert_eq!((ann.folder_id.as_str(), ann.data.given_name.as_deref()), (book.as_str(), Some("Ann")));
+    assert_eq!(store.ids_named(mb, "a.vcf").await.unwrap(), [ann.id.as_str()]);
+    assert_eq!(store.dav_card(mb, ann.id.as_str()).await.unwrap(), Some((ann.change_key.clone(), "card a.vcf".into())));
+
+    // The same name again: the decision sees the card, and replaces it under its change key.
+    let (s, b, id, key) = (seen.clone(), book.clone(), ann.id.clone(), ann.change_key.clone());
+    let replace: rolo_store::CardDecision = Box::new(move |found| {
+        seen_by(&s, &found);
+        let edit: ContactEdit = Box::new(|d: &mut ContactData| {
+            *d = card_data("Anna", "a");
+            Ok(None)
+        });
+        let card = CardWrite { photo: Some(Vec::new()), ..card("a.vcf", "a") };
+        CardPlan::Replace { id, scope: Scope::Folder(b), if_match: Some(vec![key]), edit, card }
+    });
+    let anna = stored(store.put_card(mb, lookup("a.vcf"), replace).await.unwrap());
+    let cards = vec![(ann.id.as_str().to_owned(), Some("a.vcf".to_owned()))];
+    assert_eq!(*seen.lock().unwrap(), [(book.as_str().to_owned(), Some("book/".to_owned()), cards)]);
+    assert_eq!((anna.id.as_str(), anna.data.given_name.as_deref()), (ann.id.as_str(), Some("Anna")));
+    assert_eq!(store.change_state(mb).await.unwrap().current, before + 2);
+    assert_eq!(
+        store.dav_card(mb, ann.id.as_str()).await.unwrap(),
+        Some((anna.change_key.clone(), "card a.vcf".into()))
+    );
+
+    // Refused: nothing written, no change number taken.
+    let s = seen.clone();
+    let refuse: rolo_store::CardDecision = Box::new(move |found| {
+        seen_by(&s, &found);
+        CardPlan::Refuse
+    });
+    assert!(store.put_card(mb, lookup("r.vcf"), refuse).await.unwrap().is_none());
+    assert_eq!(store.change_state(mb).await.unwrap().current, before + 2);
+    assert!(store.ids_named(mb, "r.vcf").await.unwrap().is_empty());
+
+    // A second card with Anna's UID: told who holds it, and nothing stays.
+    let b = book.clone();
+    let clash: rolo_store::CardDecision = Box::new(move |_| CardPlan::Create {
+        folder: b,
+        data: Box::new(card_data("Clash", "A")),
+        card: card("c.vcf", "a"),
+    });
+    let told = store.put_card(mb, lookup("c.vcf"), clash).await.unwrap();
+    assert!(matches!(&told, Some(CardOutcome::UidTaken(h)) if *h == ann.id), "{told:?}");
+    assert_eq!(store.change_state(mb).await.unwrap().current, before + 2);
+    assert!(store.ids_named(mb, "c.vcf").await.unwrap().is_empty());
+    let q = ListQuery { page_size: 10, ..Default::default() };
+    assert_eq!(store.list_contacts(mb, &Scope::Folder(book), &q).await.unwrap().items.len(), 1);
+}
+
+suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows, puts_decide_from_their_lookup);
+
+/// A statement marked [`rolo_store::sql::PLANNED_EACH_TIME`] is not prepared on its connection
+/// (so no generic plan of it can be kept) and is planned for its table as it is at each run: on
+/// a table never analyzed, warmed up while it held five rows and then grown to 5,000, its join
+/// still probes the primary key, where the unmarked twin's prepared statement stays cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marked_statements_are_planned_each_time() {
+    use rolo_store::sql::{planned_each_time, Backend, Value};
+    let url = rolo_testkit::postgres_server().fresh_database();
+    // One connection, so every statement below meets the same session's statement cache.
+    let backend = rolo_store::backend::postgres::PostgresBackend::connect(&url, 1, &[]).await.unwrap();
+    let mut conn = backend.read().await.unwrap();
+    for ddl in [
+        "CREATE TABLE names (m TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (m, id))",
+        "CREATE INDEX names_by_name ON names (m, name)",
+        "CREATE TABLE cards (m TEXT NOT NULL, id TEXT NOT NULL, v TEXT NOT NULL, PRIMARY KEY (m, id))",
+        "CREATE INDEX cards_by_m ON cards (m, v)",
+        "INSERT INTO names SELECT 'mb', 'c' || g, 'n' || g FROM generate_series(1, 5) g",
+        "INSERT INTO cards SELECT 'mb', 'c' || g, 'v' FROM generate_series(1, 5) g",
+    ] {
+        conn.execute(ddl, &[]).await.unwrap();
+    }
+    let join = "SELECT c.id, n.name, CAST(? AS BIGINT) AS k FROM names n JOIN cards c ON c.m = n.m AND c.id = n.id \
+                WHERE n.m = ? AND n.name = ?";
+    let marked = planned_each_time(join);
+    let params = |i: i64| [Value::Int(i), Value::text("mb"), Value::text(format!("n{}", i % 5 + 1))];
+    for i in 0..8 {
+        let rows = conn.query(&marked, &params(i)).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].get("id"), rows[0].get("k")), (&Value::text(format!("c{}", i % 5 + 1)), &Value::Int(i)));
+        assert_eq!(conn.query(join, &params(i)).await.unwrap().len(), 1);
+    }
+    for grow in [
+        "INSERT INTO names SELECT 'mb', 'c' || g, 'n' || g FROM generate_series(6, 5000) g",
+        "INSERT INTO cards SELECT 'mb', 'c' || g, 'v' FROM generate_series(6, 5000) g",
+    ] {
+        conn.execute(grow, &[]).await.unwrap();
+    }
+    let prepared = conn
+        .query(
+            &planned_each_time("SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%JOIN cards%'"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let texts: Vec<String> = prepared.into_iter().map(|mut r| r.text("statement")).collect();
+    assert_eq!(texts.len(), 1, "only the unmarked twin is prepared: {texts:?}");
+    assert!(!texts[0].contains("planned each time"), "{texts:?}");
+    // The plan a marked run gets now: the name's index, then one primary-key probe of `cards`.
+    let explain = planned_each_time(&format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {join}"));
+    let plan: Vec<String> =
+        conn.query(&explain, &params(4000)).await.unwrap().into_iter().map(|mut r| r.text("QUERY PLAN")).collect();
+    let cards: Vec<&str> = plan.iter().map(|l| l.trim()).filter(|l| l.contains(" on cards")).collect();
+    assert!(!cards.is_empty(), "{plan:#?}");
+    for line in cards {
+        assert!(line.contains("cards_pkey") || line.starts_with("Bitmap Heap Scan on cards"), "{plan:#?}");
+        assert!(line.ends_with("(actual rows=1 loops=1)"), "{plan:#?}");
+    }
+}
