@@ -614,6 +614,7 @@ pub fn planned_each_time(sql: &str) -> String {
 
 /// Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL. Our SQL never has `?` inside
 /// string literals, which keeps this a plain scan.
+///
 /// It runs before every PostgreSQL statement (the statement cache is keyed by its output), so
 /// it copies the text between placeholders whole: pushing it a character at a time was 3% of a
 /// delta page's instructions.
@@ -644,8 +645,6 @@ pub fn like_escape(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// PostgreSQL writes a first batch's limit out (so its generic plan is kept) and binds an
-    /// offset only when there is one; SQLite and later batches bind both.
     #[test]
     fn placeholders_are_numbered_in_order() {
         assert_eq!(numbered_placeholders(""), "");
@@ -659,6 +658,8 @@ mod tests {
         assert_eq!(numbered_placeholders(&many), (1..=12).map(|i| format!("${i}")).collect::<Vec<_>>().join(","));
     }
 
+    /// PostgreSQL writes a first batch's limit out (so its generic plan is kept) and binds an
+    /// offset only when there is one; SQLite and later batches bind both.
     #[test]
     fn page_limits() {
         let mut params = Vec::new();
