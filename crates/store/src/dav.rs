@@ -69,19 +69,6 @@ pub struct NameLookup<'a> {
     pub card: Option<(&'a str, Option<&'a str>)>,
 }
 
-/// What a card's `PUT` does once its book and card are found (see [`DavState::put_card`]).
-pub enum CardPlan {
-    /// A new contact in `folder`.
-    Create { folder: FolderId, data: Box<ContactData>, card: CardWrite },
-    /// Contact `id` replaced through `edit`, under `if_match`.
-    Replace { id: ContactId, scope: Scope, if_match: Option<Vec<String>>, edit: ContactEdit, card: CardWrite },
-    /// Nothing is written: the caller refused the request (and keeps why).
-    Refuse,
-}
-
-/// Decides a `PUT`'s [`CardPlan`] from the folders and cards its lookup found.
-pub type CardDecision = Box<dyn FnOnce(Vec<NamedFolder>) -> CardPlan + Send>;
-
 #[async_trait]
 pub trait DavState: Send + Sync {
     /// Adds an app password; a name the user already has is `409 nameAlreadyExists`.
@@ -118,15 +105,6 @@ pub trait DavState: Send + Sync {
         edit: ContactEdit,
         card: CardWrite,
     ) -> GraphResult<CardOutcome>;
-    /// A card's `PUT`: the folders and cards `lookup` finds, given to `decide`, whose plan is
-    /// written as [`DavState::create_card`] or [`DavState::replace_card`] would. `None` when
-    /// `decide` refused: nothing was written.
-    async fn put_card(
-        &self,
-        mailbox: &Mailbox,
-        lookup: NameLookup<'_>,
-        decide: CardDecision,
-    ) -> GraphResult<Option<CardOutcome>>;
     /// The bytes a folder's contacts take (their documents and photos): `quota-used-bytes`.
     async fn folder_bytes(&self, mailbox: &Mailbox, folder: &FolderId) -> GraphResult<i64>;
     /// The card a client sent for a contact and the change key it was stored at.
@@ -140,6 +118,12 @@ pub trait DavState: Send + Sync {
     /// The folders (and in them the contacts) a book's and a card's URL may name, with their
     /// client-given names, in one read: a request finds its book and card with one round trip.
     async fn resolve_names(&self, mailbox: &Mailbox, lookup: NameLookup<'_>) -> GraphResult<Vec<NamedFolder>>;
+    /// [`DavState::resolve_names`] for a card's `PUT`. On PostgreSQL the other lookups are
+    /// planned at each run, so that a plan cached while a book was small cannot outlive its
+    /// growth on a database never analyzed; this one stays prepared, as it runs once for every
+    /// card written and planning it each time made 10,000 PUTs slower (docs/PERFORMANCE.md,
+    /// branch davput).
+    async fn resolve_names_for_put(&self, mailbox: &Mailbox, lookup: NameLookup<'_>) -> GraphResult<Vec<NamedFolder>>;
     /// [`DavState::resolve_names`] and the mailbox's change state in the same read (a sync
     /// round's book and bounds, a book's `getctag`).
     async fn resolve_names_with_state(

@@ -49,9 +49,7 @@ pub use categories::Categories;
 pub use changes::{Changes, TombstoneKind};
 pub use consent::{Consents, PermissionGrant};
 pub use contacts::Contacts;
-pub use dav::{
-    AppPassword, CardDecision, CardOutcome, CardPlan, CardWrite, DavState, MovedFrom, NameLookup, NamedFolder,
-};
+pub use dav::{AppPassword, CardOutcome, CardWrite, DavState, MovedFrom, NameLookup, NamedFolder};
 pub use directory::Directory;
 pub use emulator::Emulator;
 pub use fleet::{Fleet, RequestCount, SharedVersions};

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use rolo_domain::vcard::{self, Format, VCardVersion};
 use rolo_domain::{Access, Contact, ContactData, ContactId};
-use rolo_store::{CardOutcome, CardPlan, CardWrite, Mailbox, MovedFrom, NameLookup, Scope, StoredPhoto};
+use rolo_store::{CardOutcome, CardWrite, Mailbox, MovedFrom, NameLookup, Scope, StoredPhoto};
 
 use super::books;
 use super::error::{DavError, DavResult};
@@ -225,37 +225,19 @@ fn if_match(dav: &Dav) -> Option<Vec<String>> {
 
 /// Checks `If-Match` and `If-None-Match` against the card as it is now (412 when they fail).
 pub(super) fn check_conditions(dav: &Dav, current: Option<&Contact>) -> DavResult<Option<Vec<String>>> {
-    Conditions::of(dav).check(current)
-}
-
-/// A request's `If-None-Match` and `If-Match`, read from its headers.
-struct Conditions {
-    none_match: Option<String>,
-    if_match: Option<Vec<String>>,
-}
-
-impl Conditions {
-    fn of(dav: &Dav) -> Conditions {
-        let none_match =
-            dav.headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned());
-        Conditions { none_match, if_match: if_match(dav) }
+    let none_match = dav.headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let (Some(inm), Some(c)) = (none_match, current) {
+        if inm == "*" || inm.split(',').any(|t| t.trim().trim_matches('"') == c.change_key) {
+            return Err(DavError::precondition_failed());
+        }
     }
-
-    /// [`check_conditions`]: the change keys `If-Match` accepts (none for `*`), or 412.
-    fn check(self, current: Option<&Contact>) -> DavResult<Option<Vec<String>>> {
-        if let (Some(inm), Some(c)) = (self.none_match.as_deref(), current) {
-            if inm == "*" || inm.split(',').any(|t| t.trim().trim_matches('"') == c.change_key) {
-                return Err(DavError::precondition_failed());
-            }
+    let im = if_match(dav);
+    match (&im, current) {
+        (Some(_), None) => Err(DavError::precondition_failed()),
+        (Some(keys), Some(c)) if !keys.iter().any(|k| k == "*" || *k == c.change_key) => {
+            Err(DavError::precondition_failed())
         }
-        let im = self.if_match;
-        match (&im, current) {
-            (Some(_), None) => Err(DavError::precondition_failed()),
-            (Some(keys), Some(c)) if !keys.iter().any(|k| k == "*" || *k == c.change_key) => {
-                Err(DavError::precondition_failed())
-            }
-            _ => Ok(im.filter(|k| !k.iter().any(|k| k == "*"))),
-        }
+        _ => Ok(im.filter(|k| !k.iter().any(|k| k == "*"))),
     }
 }
 
@@ -299,20 +281,25 @@ pub(super) async fn parse_card(body: &[u8]) -> DavResult<ParsedCard> {
     Ok(ParsedCard { data, uid: record.uid, photo, text, verbatim })
 }
 
-/// What writing `card` as the card `name` of `book` is: replacing `existing` (under
-/// `if_match`) or creating, with the name, the card as sent and its photo in the contact's one
-/// transaction; and the status that answers it.
-fn plan(
+/// Writes `card` as the card `name` of `book`: replacing `existing` (under `if_match`) or
+/// creating, with the name, the card as sent and its photo in the contact's one transaction.
+/// A UID another card of the book holds is 403 `no-uid-conflict` naming that card.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn store_card(
+    dav: &Dav,
+    opened: &Opened,
     book: &Book,
     name: &str,
     card: ParsedCard,
     existing: Option<&Contact>,
     if_match: Option<Vec<String>>,
     moved_from: Option<MovedFrom>,
-) -> (CardPlan, StatusCode) {
+) -> DavResult<(Contact, StatusCode)> {
+    let mb = &opened.user.mailbox;
+    let store = &dav.state.store;
     let ParsedCard { data, uid, photo, text, verbatim } = card;
     let write = |photo| CardWrite { name: name.to_owned(), card: verbatim.then_some(text), uid, photo, moved_from };
-    match existing {
+    let (outcome, status) = match existing {
         Some(current) => {
             let edit: rolo_store::ContactEdit = Box::new(move |d: &mut ContactData| {
                 // Extended properties no vCard carries (set by Graph apps) stay; the rest is
@@ -333,48 +320,15 @@ fn plan(
             });
             let scope = Scope::Folder(book.folder.id.clone());
             // A card without a photo removes the contact's.
-            let card = write(Some(photo.unwrap_or_default()));
-            (CardPlan::Replace { id: current.id.clone(), scope, if_match, edit, card }, StatusCode::NO_CONTENT)
+            let w = write(Some(photo.unwrap_or_default()));
+            (store.replace_card(mb, &current.id, &scope, if_match, edit, w).await?, StatusCode::NO_CONTENT)
         }
-        None => (
-            CardPlan::Create { folder: book.folder.id.clone(), data: Box::new(data), card: write(photo) },
-            StatusCode::CREATED,
-        ),
-    }
-}
-
-/// Writes `card` as the card `name` of `book` (see [`plan`]). A UID another card of the book
-/// holds is 403 `no-uid-conflict` naming that card.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn store_card(
-    dav: &Dav,
-    opened: &Opened,
-    book: &Book,
-    name: &str,
-    card: ParsedCard,
-    existing: Option<&Contact>,
-    if_match: Option<Vec<String>>,
-    moved_from: Option<MovedFrom>,
-) -> DavResult<(Contact, StatusCode)> {
-    let mb = &opened.user.mailbox;
-    let store = &dav.state.store;
-    let (plan, status) = plan(book, name, card, existing, if_match, moved_from);
-    let outcome = match plan {
-        CardPlan::Create { folder, data, card } => store.create_card(mb, &folder, *data, card).await?,
-        CardPlan::Replace { id, scope, if_match, edit, card } => {
-            store.replace_card(mb, &id, &scope, if_match, edit, card).await?
-        }
-        CardPlan::Refuse => return Err(DavError::new(500, "Nothing was planned.")),
+        None => (store.create_card(mb, &book.folder.id, data, write(photo)).await?, StatusCode::CREATED),
     };
-    Ok((stored(dav, opened, book, outcome).await?, status))
-}
-
-/// The contact a card write stored, or 403 `no-uid-conflict` naming the card holding its UID.
-async fn stored(dav: &Dav, opened: &Opened, book: &Book, outcome: CardOutcome) -> DavResult<Contact> {
     match outcome {
-        CardOutcome::Stored(c) => Ok(*c),
+        CardOutcome::Stored(c) => Ok((*c, status)),
         CardOutcome::UidTaken(holder) => {
-            let held = names(dav, &opened.user.mailbox, &[holder.as_str().to_owned()]).await?;
+            let held = names(dav, mb, &[holder.as_str().to_owned()]).await?;
             let href = card_href(opened, book, held.first().map(String::as_str).unwrap_or_default());
             Err(DavError::with(
                 403,
@@ -403,57 +357,26 @@ pub(super) fn check_name(name: &str) -> DavResult<()> {
     Ok(())
 }
 
-/// What a `PUT`'s decision saw: the book and the status that answers the write, or why it
-/// refused (the store only hears that it did).
-type Decided = std::sync::Arc<std::sync::Mutex<Option<DavResult<(Book, StatusCode)>>>>;
-
 /// `PUT` of a card: creates (201) or replaces (204) the contact. Nothing is stored when the
 /// vCard is refused. The ETag comes back only when the card is kept byte for byte as sent
 /// (RFC 6352 §6.3.2.3: a 3.0 or 4.0 card in UTF-8); otherwise clients fetch it again.
 pub(super) async fn put(dav: &Dav, user: &str, segment: &str, name: &str, body: &[u8]) -> DavResult<Response> {
     let opened = dav.open(user).await?;
-    // The card is read before its book is looked up (the lookup goes out with the write), and
-    // its faults are reported after the book's, as they were when the lookup came first.
-    let card = async {
-        check_content_type(dav)?;
-        check_name(name)?;
-        parse_card(body).await
+    let key = books::book_key(segment);
+    let lookup = NameLookup { book_name: &key, book_id: segment, card: Some((name, spelled_id(name))) };
+    let found = dav.state.store.resolve_names_for_put(&opened.user.mailbox, lookup).await?;
+    let (book, cards) = books::pick_book(&opened, segment, found).ok_or_else(DavError::not_found)?;
+    let existing = pick(name, cards);
+    if !book.writable {
+        return Err(DavError::need_privileges());
     }
-    .await;
-    let same_bytes = card.as_ref().is_ok_and(|c| c.verbatim && c.text.as_bytes() == body);
-    let conditions = Conditions::of(dav);
-    let decided: Decided = Default::default();
-    let (opened_in, segment_in, name_in, decided_in) =
-        (opened.clone(), segment.to_owned(), name.to_owned(), decided.clone());
-    let decide: rolo_store::CardDecision = Box::new(move |found| {
-        let planned = (|| {
-            let (book, cards) = books::pick_book(&opened_in, &segment_in, found).ok_or_else(DavError::not_found)?;
-            if !book.writable {
-                return Err(DavError::need_privileges());
-            }
-            opened_in.access.folder(&book.folder.id, Access::Write)?;
-            let card = card?;
-            let existing = pick(&name_in, cards);
-            let keys = conditions.check(existing.as_ref())?;
-            let (plan, status) = plan(&book, &name_in, card, existing.as_ref(), keys, None);
-            Ok((plan, book, status))
-        })();
-        let (plan, kept) = match planned {
-            Ok((plan, book, status)) => (plan, Ok((book, status))),
-            Err(e) => (CardPlan::Refuse, Err(e)),
-        };
-        *decided_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(kept);
-        plan
-    });
-    let lookup =
-        NameLookup { book_name: &books::book_key(segment), book_id: segment, card: Some((name, spelled_id(name))) };
-    let outcome = dav.state.store.put_card(&opened.user.mailbox, lookup, decide).await?;
-    let decided = decided.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    let (book, status) = decided.ok_or_else(|| DavError::new(500, "The card's write decided nothing."))??;
-    let Some(outcome) = outcome else {
-        return Err(DavError::new(500, "The card's write was refused without a reason."));
-    };
-    let stored = stored(dav, &opened, &book, outcome).await?;
+    opened.access.folder(&book.folder.id, Access::Write)?;
+    check_content_type(dav)?;
+    check_name(name)?;
+    let card = parse_card(body).await?;
+    let same_bytes = card.verbatim && card.text.as_bytes() == body;
+    let keys = check_conditions(dav, existing.as_ref())?;
+    let (stored, status) = store_card(dav, &opened, &book, name, card, existing.as_ref(), keys, None).await?;
     let mut resp = status_only(status);
     if same_bytes {
         if let Ok(v) = HeaderValue::from_str(&etag(&stored)) {

@@ -130,7 +130,6 @@ pub(crate) struct Dav {
 }
 
 /// A mailbox opened for the caller: its owner and what the caller holds there.
-#[derive(Clone)]
 pub(crate) struct Opened {
     pub user: User,
     pub access: MailboxAccess,

@@ -8,7 +8,7 @@ use rolo_domain::xprop::SingleValue;
 use rolo_domain::ContactData;
 use rolo_odata::parse_filter;
 use rolo_store::prelude::*;
-use rolo_store::{CardOutcome, CardPlan, CardWrite, ContactEdit, ListQuery, NameLookup, NamedFolder, Scope, SqlStore};
+use rolo_store::{CardOutcome, CardWrite, ContactEdit, ListQuery, NameLookup, Scope, SqlStore};
 use serde_json::json;
 
 use super::{data, postgres, sqlite};
@@ -203,94 +203,7 @@ async fn replaced_cards_rewrite_their_rows(store: SqlStore) {
     assert!(stale.is_err());
 }
 
-/// What a `PUT`'s decision saw: each folder found, with the cards in it and their names.
-type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, Vec<(String, Option<String>)>)>>>;
-
-fn seen_by(seen: &Seen, found: &[NamedFolder]) {
-    let mut s = seen.lock().unwrap();
-    s.clear();
-    for f in found {
-        let cards = f.cards.iter().map(|(c, n)| (c.id.as_str().to_owned(), n.clone())).collect();
-        s.push((f.folder.id.as_str().to_owned(), f.name.clone(), cards));
-    }
-}
-
-/// A card's `PUT` decided from its lookup: the decision sees the book and the card as the
-/// lookup finds them, a new card and a replacement are stored as `create_card` and
-/// `replace_card` store them, each at one change number, a refusal writes nothing and takes no
-/// change number, and a UID another card of the book holds is told.
-async fn puts_decide_from_their_lookup(store: SqlStore) {
-    let user = store.create_user("w@x.test", "W").await.unwrap();
-    let mb = &user.mailbox;
-    let book = store.create_folder(mb, &mb.default_folder_id, "Book").await.unwrap().id;
-    store.set_dav_name(mb, book.as_str(), "book/", None).await.unwrap();
-    let seen: Seen = Default::default();
-    let lookup = |name: &'static str| NameLookup { book_name: "book/", book_id: "book", card: Some((name, None)) };
-    let stored = |o: Option<CardOutcome>| match o {
-        Some(CardOutcome::Stored(c)) => *c,
-        other => panic!("not stored: {other:?}"),
-    };
-
-    let before = store.change_state(mb).await.unwrap().current;
-    let (s, b) = (seen.clone(), book.clone());
-    let create: rolo_store::CardDecision = Box::new(move |found| {
-        seen_by(&s, &found);
-        CardPlan::Create { folder: b, data: Box::new(card_data("Ann", "a")), card: card("a.vcf", "a") }
-    });
-    let ann = stored(store.put_card(mb, lookup("a.vcf"), create).await.unwrap());
-    assert_eq!(*seen.lock().unwrap(), [(book.as_str().to_owned(), Some("book/".to_owned()), vec![])]);
-    assert_eq!(store.change_state(mb).await.unwrap().current, before + 1);
-    assert_eq!((ann.folder_id.as_str(), ann.data.given_name.as_deref()), (book.as_str(), Some("Ann")));
-    assert_eq!(store.ids_named(mb, "a.vcf").await.unwrap(), [ann.id.as_str()]);
-    assert_eq!(store.dav_card(mb, ann.id.as_str()).await.unwrap(), Some((ann.change_key.clone(), "card a.vcf".into())));
-
-    // The same name again: the decision sees the card, and replaces it under its change key.
-    let (s, b, id, key) = (seen.clone(), book.clone(), ann.id.clone(), ann.change_key.clone());
-    let replace: rolo_store::CardDecision = Box::new(move |found| {
-        seen_by(&s, &found);
-        let edit: ContactEdit = Box::new(|d: &mut ContactData| {
-            *d = card_data("Anna", "a");
-            Ok(None)
-        });
-        let card = CardWrite { photo: Some(Vec::new()), ..card("a.vcf", "a") };
-        CardPlan::Replace { id, scope: Scope::Folder(b), if_match: Some(vec![key]), edit, card }
-    });
-    let anna = stored(store.put_card(mb, lookup("a.vcf"), replace).await.unwrap());
-    let cards = vec![(ann.id.as_str().to_owned(), Some("a.vcf".to_owned()))];
-    assert_eq!(*seen.lock().unwrap(), [(book.as_str().to_owned(), Some("book/".to_owned()), cards)]);
-    assert_eq!((anna.id.as_str(), anna.data.given_name.as_deref()), (ann.id.as_str(), Some("Anna")));
-    assert_eq!(store.change_state(mb).await.unwrap().current, before + 2);
-    assert_eq!(
-        store.dav_card(mb, ann.id.as_str()).await.unwrap(),
-        Some((anna.change_key.clone(), "card a.vcf".into()))
-    );
-
-    // Refused: nothing written, no change number taken.
-    let s = seen.clone();
-    let refuse: rolo_store::CardDecision = Box::new(move |found| {
-        seen_by(&s, &found);
-        CardPlan::Refuse
-    });
-    assert!(store.put_card(mb, lookup("r.vcf"), refuse).await.unwrap().is_none());
-    assert_eq!(store.change_state(mb).await.unwrap().current, before + 2);
-    assert!(store.ids_named(mb, "r.vcf").await.unwrap().is_empty());
-
-    // A second card with Anna's UID: told who holds it, and nothing stays.
-    let b = book.clone();
-    let clash: rolo_store::CardDecision = Box::new(move |_| CardPlan::Create {
-        folder: b,
-        data: Box::new(card_data("Clash", "A")),
-        card: card("c.vcf", "a"),
-    });
-    let told = store.put_card(mb, lookup("c.vcf"), clash).await.unwrap();
-    assert!(matches!(&told, Some(CardOutcome::UidTaken(h)) if *h == ann.id), "{told:?}");
-    assert_eq!(store.change_state(mb).await.unwrap().current, before + 2);
-    assert!(store.ids_named(mb, "c.vcf").await.unwrap().is_empty());
-    let q = ListQuery { page_size: 10, ..Default::default() };
-    assert_eq!(store.list_contacts(mb, &Scope::Folder(book), &q).await.unwrap().items.len(), 1);
-}
-
-suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows, puts_decide_from_their_lookup);
+suite!(one_uid_per_book, names_resolve_in_one_read, replaced_cards_rewrite_their_rows);
 
 /// A statement marked [`rolo_store::sql::PLANNED_EACH_TIME`] is not prepared on its connection
 /// (so no generic plan of it can be kept) and is planned for its table as it is at each run: on
