@@ -136,34 +136,52 @@ mod tests {
     use crate::sql::Backend;
     use std::sync::Arc;
 
+    /// A backend on `path` whose WAL holds a table and 24 MB of blob in row 1: over 5,800 pages,
+    /// so as many frames, none of them copied into the database file yet.
+    async fn long_wal(path: &std::path::Path) -> SqliteBackend {
+        let backend = SqliteBackend::open_without_checkpoints(path).unwrap();
+        let mut tx = backend.begin().await.unwrap();
+        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)", &[]).await.unwrap();
+        tx.execute("INSERT INTO t (id, b) VALUES (1, zeroblob(24000000))", &[]).await.unwrap();
+        tx.commit().await.unwrap();
+        backend
+    }
+
+    /// Commits a one-byte row `id`.
+    async fn add_row(backend: &SqliteBackend, id: i64) {
+        let mut tx = backend.begin().await.unwrap();
+        tx.execute("INSERT INTO t (id, b) VALUES (?, x'00')", &[id.into()]).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// One [`pass`] on `conn` for `backend`'s writer, off the runtime's threads: the connection
+    /// back, the pass's answer and how long it took.
+    async fn pass_on(conn: Connection, backend: &SqliteBackend) -> (Connection, Option<i64>, Duration) {
+        let writer = Arc::downgrade(&backend.writer);
+        tokio::task::spawn_blocking(move || {
+            let start = std::time::Instant::now();
+            let frames = pass(&conn, &writer).unwrap();
+            (conn, frames, start.elapsed())
+        })
+        .await
+        .unwrap()
+    }
+
     /// A WAL grown past [`RESTART_FRAMES`] is copied whole by a pass (which holds the writer for
     /// its last copy), and the next write starts the WAL over instead of growing it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_long_wal_starts_over_after_a_pass() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
-        let backend = SqliteBackend::open_without_checkpoints(&path).unwrap();
-        let mut tx = backend.begin().await.unwrap();
-        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)", &[]).await.unwrap();
-        // 24 MB of blob: over 5,800 pages, so as many frames in the WAL.
-        tx.execute("INSERT INTO t (id, b) VALUES (1, zeroblob(24000000))", &[]).await.unwrap();
-        tx.commit().await.unwrap();
+        let backend = long_wal(&path).await;
         // The commit copied nothing into the database file: that is the thread's work.
         let file = std::fs::metadata(&path).unwrap().len();
         assert!(file < 1_000_000, "{file} bytes");
         let conn = super::super::open(&path, false, CHECKPOINT_CACHE_KIB).unwrap();
-        let writer = Arc::downgrade(&backend.writer);
-        let (conn, frames) = tokio::task::spawn_blocking(move || {
-            let frames = pass(&conn, &writer).unwrap();
-            (conn, frames)
-        })
-        .await
-        .unwrap();
+        let (conn, frames, _) = pass_on(conn, &backend).await;
         assert!(frames.is_some_and(|f| f > 5000), "{frames:?} frames");
         assert!(std::fs::metadata(&path).unwrap().len() > 24_000_000);
-        let mut tx = backend.begin().await.unwrap();
-        tx.execute("INSERT INTO t (id, b) VALUES (2, x'00')", &[]).await.unwrap();
-        tx.commit().await.unwrap();
+        add_row(&backend, 2).await;
         let frames = checkpoint(&conn, "PASSIVE").unwrap();
         assert!(frames.is_some_and(|f| f < 10), "the WAL started over: {frames:?} frames");
         let rows =
@@ -179,43 +197,22 @@ mod tests {
     async fn a_reader_in_the_wal_delays_the_restart_not_the_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
-        let backend = SqliteBackend::open_without_checkpoints(&path).unwrap();
-        let mut tx = backend.begin().await.unwrap();
-        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)", &[]).await.unwrap();
-        tx.execute("INSERT INTO t (id, b) VALUES (1, zeroblob(24000000))", &[]).await.unwrap();
-        tx.commit().await.unwrap();
+        let backend = long_wal(&path).await;
         // A read transaction on the snapshot that needs the WAL's frames.
         let mut reader = backend.read().await.unwrap();
         reader.execute("BEGIN", &[]).await.unwrap();
         reader.query("SELECT COUNT(*) AS n FROM t", &[]).await.unwrap();
         let conn = super::super::open(&path, false, CHECKPOINT_CACHE_KIB).unwrap();
         conn.busy_timeout(RESTART_WAIT).unwrap();
-        let writer = Arc::downgrade(&backend.writer);
-        let (conn, took) = tokio::task::spawn_blocking(move || {
-            let start = std::time::Instant::now();
-            pass(&conn, &writer).unwrap();
-            (conn, start.elapsed())
-        })
-        .await
-        .unwrap();
+        let (conn, _, took) = pass_on(conn, &backend).await;
         assert!(took < Duration::from_secs(5), "the pass held the writer for {took:?}");
-        let mut tx = backend.begin().await.unwrap();
-        tx.execute("INSERT INTO t (id, b) VALUES (2, x'00')", &[]).await.unwrap();
-        tx.commit().await.unwrap();
+        add_row(&backend, 2).await;
         let frames = checkpoint(&conn, "PASSIVE").unwrap();
         assert!(frames.is_some_and(|f| f > 5000), "the WAL went on: {frames:?} frames");
         reader.execute("COMMIT", &[]).await.unwrap();
         drop(reader);
-        let writer = Arc::downgrade(&backend.writer);
-        let conn = tokio::task::spawn_blocking(move || {
-            pass(&conn, &writer).unwrap();
-            conn
-        })
-        .await
-        .unwrap();
-        let mut tx = backend.begin().await.unwrap();
-        tx.execute("INSERT INTO t (id, b) VALUES (3, x'00')", &[]).await.unwrap();
-        tx.commit().await.unwrap();
+        let (conn, _, _) = pass_on(conn, &backend).await;
+        add_row(&backend, 3).await;
         let frames = checkpoint(&conn, "PASSIVE").unwrap();
         assert!(frames.is_some_and(|f| f < 10), "the WAL started over: {frames:?} frames");
     }
