@@ -149,10 +149,11 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         None => Some(ctx.state.store.change_state(ctx.mailbox()).await?),
         Some(_) => None,
     };
-    if let Some(changes) = changes {
-        if state.since != 0 && state.since < changes.floor {
-            return Ok(sync_state_not_found(ctx));
-        }
+    // A token older than the tombstones kept can no longer say what was removed since it.
+    let since = state.since;
+    let expired = |floor: i64| since != 0 && since < floor;
+    if changes.is_some_and(|c| expired(c.floor)) {
+        return Ok(sync_state_not_found(ctx));
     }
     let upto = *state.upto.get_or_insert_with(|| changes.map_or(0, |c| c.current));
     let is_tasks = matches!(scope, DeltaScope::ListTasks(_));
@@ -191,7 +192,7 @@ async fn run(ctx: &Ctx, scope: DeltaScope) -> GraphResult<Response> {
         let (floor, page) =
             tokio::join!(ctx.state.store.change_state(ctx.mailbox()), ctx.state.store.delta(ctx.mailbox(), &query));
         // A page read while the tombstones it needed were compacted away is dropped.
-        if state.since != 0 && state.since < floor?.floor {
+        if expired(floor?.floor) {
             return Ok(sync_state_not_found(ctx));
         }
         page?
