@@ -66,8 +66,8 @@ pub struct SqlStore {
     contact_insert: ContactInsert,
     /// A CardDAV create's statement (`dav::card_insert`).
     card_insert: ContactInsert,
-    /// The list planner's recent density probes (`planner.rs`).
-    density_verdicts: planner::DensityVerdicts,
+    /// The list planner's recent verdicts: density probes and surname initials (`planner.rs`).
+    plan_verdicts: planner::PlanVerdicts,
     /// A CardDAV replacement's statements (PostgreSQL: `card_update`).
     card_update: Option<card_update::CardUpdate>,
 }
@@ -175,7 +175,7 @@ impl SqlStore {
             card_update: card_update::CardUpdate::new(d),
             backend,
             directory: Default::default(),
-            density_verdicts: Default::default(),
+            plan_verdicts: Default::default(),
         }
     }
 

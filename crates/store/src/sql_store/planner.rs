@@ -12,14 +12,14 @@ pub(super) const DENSE_PROBE_WINDOW: usize = 2000;
 const VERDICT_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 const MAX_VERDICTS: usize = 1024;
 
-/// The density probe's recent verdicts (walk the list order, or lead with the filter's index),
-/// by statement and parameters: the next page of a list, or the same list asked again, plans
-/// without walking the probe's window again. A stale verdict costs time, never rows: both plans
-/// return the same pages.
+/// The planner's recent verdicts, by statement and parameters: the density probe's (walk the
+/// list order, or lead with the filter's index) and a surname prefix's (read its initial's run
+/// or not, `runs.rs`). The next page of a list, or the same list asked again, plans without
+/// probing again. A stale verdict costs time, never rows: either plan returns the same pages.
 #[derive(Default)]
-pub(super) struct DensityVerdicts(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
+pub(super) struct PlanVerdicts(std::sync::Mutex<std::collections::HashMap<String, (bool, std::time::Instant)>>);
 
-impl DensityVerdicts {
+impl PlanVerdicts {
     pub(super) fn key(sql: &str, params: &[Value]) -> String {
         format!("{sql}\u{0}{params:?}")
     }
@@ -132,8 +132,8 @@ impl SqlStore {
                 } else {
                     let mut probe_params = walk.params[scope_len..].to_vec();
                     probe_params.extend_from_slice(&walk.params[..scope_len]);
-                    let key = DensityVerdicts::key(&probe, &probe_params);
-                    match self.density_verdicts.get(&key) {
+                    let key = PlanVerdicts::key(&probe, &probe_params);
+                    match self.plan_verdicts.get(&key) {
                         Some(walks) => walks,
                         None => {
                             let mut conn = self.backend.read_mailbox(&mailbox.id).await?;
@@ -141,7 +141,7 @@ impl SqlStore {
                             drop(conn);
                             let n = n.map(|r| r.first().clone()).and_then(|v| v.as_i64());
                             let walks = n.unwrap_or(0) > query.page_size as i64;
-                            self.density_verdicts.put(key, walks);
+                            self.plan_verdicts.put(key, walks);
                             walks
                         }
                     }

@@ -82,11 +82,11 @@ impl SqlStore {
         // values is not remembered, since a write may add a value under the prefix.
         let mut verdict_params = scope_params.to_vec();
         verdict_params.push(prefix.as_str().into());
-        let verdict = DensityVerdicts::key(
+        let verdict = PlanVerdicts::key(
             &format!("initial run {column} {sort_key} {desc} {}", query.page_size as u64 + query.skip),
             &verdict_params,
         );
-        if let Some(initial) = self.density_verdicts.get(&verdict) {
+        if let Some(initial) = self.plan_verdicts.get(&verdict) {
             return Ok(if initial { initial_runs(&column, sort_key, &prefix) } else { None });
         }
         // A loose index scan: each step is one probe for the next value above the last, so
@@ -109,7 +109,7 @@ impl SqlStore {
         drop(conn);
         if rows.len() > MAX_RUNS {
             let runs = self.initial_run(mailbox, scope_params, query, (sort_key, desc), &column, &prefix).await?;
-            self.density_verdicts.put(verdict, runs.is_some());
+            self.plan_verdicts.put(verdict, runs.is_some());
             return Ok(runs);
         }
         let values = rows.into_iter().map(|r| r.first().clone().into_string()).collect();
